@@ -1,0 +1,156 @@
+# libartifactprov — plain GNU make.
+# Targets: all check check-valgrind install uninstall demo bench fuzz clean
+# Honours PREFIX LIBDIR INCLUDEDIR BINDIR DESTDIR CC CFLAGS LDFLAGS SANITIZE.
+
+VERSION_H := include/artifactprov/version.h
+MAJOR := $(shell sed -n 's/^\#define AP_VERSION_MAJOR \([0-9]*\).*/\1/p' $(VERSION_H))
+MINOR := $(shell sed -n 's/^\#define AP_VERSION_MINOR \([0-9]*\).*/\1/p' $(VERSION_H))
+PATCH := $(shell sed -n 's/^\#define AP_VERSION_PATCH \([0-9]*\).*/\1/p' $(VERSION_H))
+VERSION := $(MAJOR).$(MINOR).$(PATCH)
+
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR     ?= $(PREFIX)/bin
+VENDORDIR  ?= $(LIBDIR)/artifactprov/vendors
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+PKG_CONFIG ?= pkg-config
+DEPS    := libcurl jansson libsodium libcrypto
+DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS))
+DEP_LIBS   := $(shell $(PKG_CONFIG) --libs $(DEPS)) -ldl -lpthread -lm
+
+# AP_DIGEST=sodium switches the SHA-256 backend to libsodium.
+AP_DIGEST ?= libcrypto
+
+WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+        -Wmissing-prototypes -Wno-unused-parameter
+ifdef SANITIZE
+  SANFLAGS := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+ALL_CFLAGS := $(WARN) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE -Iinclude
+LIB_CFLAGS := $(ALL_CFLAGS) -fPIC -fvisibility=hidden $(DEP_CFLAGS) \
+              -DAP_VENDORDIR='"$(VENDORDIR)"' \
+              $(if $(filter sodium,$(AP_DIGEST)),-DAP_DIGEST_SODIUM=1)
+ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
+
+B := build
+LIB_SRCS := $(sort $(wildcard lib/*.c))
+LIB_OBJS := $(patsubst lib/%.c,$(B)/lib/%.o,$(LIB_SRCS))
+SONAME   := libartifactprov.so.$(MAJOR)
+SHLIB    := $(B)/libartifactprov.so.$(VERSION)
+STLIB    := $(B)/libartifactprov.a
+
+VENDOR_NAMES := $(notdir $(patsubst %/,%,$(dir $(wildcard vendors/*/*.c))))
+VENDOR_NAMES := $(sort $(VENDOR_NAMES))
+VENDOR_SOS := $(patsubst %,$(B)/vendors/ap-vendor-%.so,$(VENDOR_NAMES))
+VENDOR_LIBS := $(shell $(PKG_CONFIG) --libs jansson)
+
+EXAMPLES := $(B)/apctl $(if $(wildcard examples/apd.c),$(B)/apd) $(if $(wildcard examples/embed.c),$(B)/embed)
+
+UNIT_SRCS := $(sort $(wildcard t/unit/*.c))
+UNIT_BINS := $(patsubst t/unit/%.c,$(B)/t/unit/%,$(UNIT_SRCS))
+TEST_VENDOR_SRCS := $(sort $(wildcard t/vendors/*.c))
+TEST_VENDOR_SOS := $(patsubst t/vendors/%.c,$(B)/t/vendors/ap-vendor-%.so,$(TEST_VENDOR_SRCS))
+HELPER_SRCS := $(sort $(wildcard t/helpers/*.c))
+HELPER_BINS := $(patsubst t/helpers/%.c,$(B)/t/helpers/%,$(HELPER_SRCS))
+CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+
+.PHONY: all check check-valgrind install uninstall demo bench fuzz clean tests
+all: $(SHLIB) $(B)/libartifactprov.so $(STLIB) $(VENDOR_SOS) $(EXAMPLES) $(B)/artifactprov.pc
+
+$(B)/lib/%.o: lib/%.c lib/*.h include/artifactprov/*.h include/artifactprov.h
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+$(SHLIB): $(LIB_OBJS) lib/libartifactprov.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/libartifactprov.map \
+	  -Wl,--no-undefined -o $@ $(LIB_OBJS) $(ALL_LDFLAGS) $(DEP_LIBS)
+
+$(B)/$(SONAME): $(SHLIB)
+	ln -sf $(notdir $(SHLIB)) $@
+$(B)/libartifactprov.so: $(B)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+$(STLIB): $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $(LIB_OBJS)
+
+# Vendors link jansson only: the host table gives them everything else.
+$(B)/vendors/ap-vendor-%.so: vendors/%/*.c include/artifactprov/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden $(shell $(PKG_CONFIG) --cflags jansson) \
+	  -shared -o $@ $(filter %.c,$^) $(ALL_LDFLAGS) $(VENDOR_LIBS)
+
+# Example programs link the static archive: self-contained binaries.
+$(B)/%: examples/%.c $(STLIB)
+	$(CC) $(ALL_CFLAGS) $(DEP_CFLAGS) -o $@ $< $(STLIB) $(ALL_LDFLAGS) $(DEP_LIBS)
+
+$(B)/artifactprov.pc: pkgconfig/artifactprov.pc.in $(VERSION_H) Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VENDORDIR@|$(VENDORDIR)|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+# ---- tests -----------------------------------------------------------------
+$(B)/t/unit/%: t/unit/%.c $(STLIB) $(wildcard t/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(DEP_CFLAGS) $(CMOCKA_CFLAGS) -Ilib -o $@ $< \
+	  $(STLIB) $(ALL_LDFLAGS) $(CMOCKA_LIBS) $(DEP_LIBS)
+
+$(B)/t/vendors/ap-vendor-%.so: t/vendors/%.c include/artifactprov/vendor.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -shared -o $@ $< $(ALL_LDFLAGS)
+
+$(B)/t/helpers/%: t/helpers/%.c $(STLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(DEP_CFLAGS) -Ilib -o $@ $< $(STLIB) $(ALL_LDFLAGS) $(DEP_LIBS)
+
+tests: all $(UNIT_BINS) $(TEST_VENDOR_SOS) $(HELPER_BINS)
+
+PROVE ?= prove
+PROVE_FLAGS ?= -j2
+check: tests
+	AP_BUILD=$(CURDIR)/$(B) AP_SRC=$(CURDIR) CC="$(CC)" SANITIZE="$(SANITIZE)" \
+	  $(PROVE) $(PROVE_FLAGS) $(UNIT_BINS) $(sort $(wildcard t/integration/*.t))
+
+check-valgrind: tests
+	AP_BUILD=$(CURDIR)/$(B) AP_SRC=$(CURDIR) \
+	  $(PROVE) $(PROVE_FLAGS) --exec 'valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite' $(UNIT_BINS)
+
+# ---- install ----------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/artifactprov \
+	  $(DESTDIR)$(BINDIR) $(DESTDIR)$(VENDORDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(SHLIB)) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libartifactprov.so
+	install -m 0644 $(STLIB) $(DESTDIR)$(LIBDIR)/
+	install -m 0644 include/artifactprov.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0644 include/artifactprov/*.h $(DESTDIR)$(INCLUDEDIR)/artifactprov/
+	install -m 0755 $(VENDOR_SOS) $(DESTDIR)$(VENDORDIR)/
+	install -m 0755 $(EXAMPLES) $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(B)/artifactprov.pc $(DESTDIR)$(PKGCONFIGDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libartifactprov.so* $(DESTDIR)$(LIBDIR)/libartifactprov.a
+	rm -f $(DESTDIR)$(INCLUDEDIR)/artifactprov.h
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/artifactprov
+	rm -f $(patsubst %,$(DESTDIR)$(VENDORDIR)/%,$(notdir $(VENDOR_SOS)))
+	-rmdir $(DESTDIR)$(VENDORDIR) $(DESTDIR)$(LIBDIR)/artifactprov 2>/dev/null
+	rm -f $(patsubst %,$(DESTDIR)$(BINDIR)/%,$(notdir $(EXAMPLES)))
+	rm -f $(DESTDIR)$(PKGCONFIGDIR)/artifactprov.pc
+
+demo: all
+	sh examples/demo.sh
+
+bench: all
+	sh bench/run.sh
+
+fuzz:
+	$(MAKE) -C fuzz
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,131 @@
+/* libartifactprov — the catalog of provisioned artifacts.
+ * SPDX-License-Identifier: MIT
+ *
+ * One JSON document per entry under <store root>/catalog/<id>.json, written
+ * by temp file + fsync + rename, carrying a format version.  A corrupt or
+ * foreign document is skipped with a warning, never a crash, and is never
+ * deleted by the catalog.
+ */
+#ifndef ARTIFACTPROV_CATALOG_H
+#define ARTIFACTPROV_CATALOG_H
+
+#include "common.h"
+#include "store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ap_entry_status {
+    AP_ENTRY_PENDING = 0,
+    AP_ENTRY_DOWNLOADING = 1,
+    AP_ENTRY_READY = 2,
+    AP_ENTRY_FAILED = 3,
+    AP_ENTRY_CANCELLED = 4
+} ap_entry_status;
+
+/** "pending", "downloading", "ready", "failed", "cancelled". */
+AP_EXPORT const char *ap_entry_status_name(ap_entry_status status);
+
+/** One file of an entry.  Strings may be NULL when unknown. */
+typedef struct ap_entry_file {
+    char *name;        /**< relative path inside the artifact */
+    char *path;        /**< absolute local path (the blob or its view) */
+    uint64_t size;
+    char *sha256;      /**< lower-case hex */
+    char *git_sha1;    /**< git blob id when the vendor gave one */
+    char *kind;        /**< "model", "config", "tokenizer", "other" */
+    char *format;      /**< "gguf", "safetensors", "pytorch", "onnx", "json", ... */
+    char *precision;   /**< "f32", "f16", "bf16", "q8_0", "q4_k_m", ... */
+    char *url;         /**< where it came from */
+    int present;       /**< 1 when the blob is in the store */
+} ap_entry_file;
+
+/**
+ * A catalog entry.  Allocated by the library, read by the caller, freed
+ * with ap_entry_free().  Members are only appended.
+ */
+typedef struct ap_entry {
+    size_t struct_size;
+    char *id;          /**< stable id derived from vendor + canonical ref */
+    char *vendor;      /**< vendor name */
+    char *ref;         /**< canonical reference */
+    char *name;        /**< human name ("org/repo") */
+    char *revision;    /**< resolved revision (commit), or NULL */
+    ap_entry_status status;
+    char *error;       /**< last error message, or NULL */
+    ap_entry_file *files;
+    size_t nfiles;
+    uint64_t total_size;
+    uint64_t done_bytes; /**< progress while downloading */
+    int64_t created;   /**< Unix seconds */
+    int64_t updated;
+    uint64_t fetched_bytes; /**< bytes transferred by the last provision */
+} ap_entry;
+
+AP_EXPORT void ap_entry_free(ap_entry *entry);
+
+/** The entry as a JSON document (the catalog's own format); ap_free it. */
+AP_EXPORT int ap_entry_to_json(const ap_entry *entry, char **out);
+
+/** Parse a catalog document.  AP_ECORRUPT on malformed input. */
+AP_EXPORT int ap_entry_from_json(const char *json, size_t len, ap_entry **out);
+
+/** The id an entry for (vendor, canonical ref) gets; ap_free it. */
+AP_EXPORT int ap_entry_make_id(const char *vendor, const char *ref, char **out);
+
+typedef struct ap_catalog ap_catalog;
+
+/** Open the catalog of a store (the store must outlive the catalog). */
+AP_EXPORT int ap_catalog_open(ap_catalog **out, ap_store *store);
+AP_EXPORT void ap_catalog_close(ap_catalog *catalog);
+AP_EXPORT const char *ap_catalog_errmsg(const ap_catalog *catalog);
+
+/** Write (create or replace) an entry atomically. */
+AP_EXPORT int ap_catalog_put(ap_catalog *catalog, const ap_entry *entry);
+
+/** Look an entry up by id or by canonical reference.  AP_ENOTFOUND if absent. */
+AP_EXPORT int ap_catalog_get(ap_catalog *catalog, const char *id_or_ref,
+                             ap_entry **out);
+
+/** Filter for ap_catalog_list; NULL members match everything. */
+typedef struct ap_catalog_filter {
+    size_t struct_size;
+    const char *vendor;
+    int status;           /**< an ap_entry_status, or -1 for any */
+    const char *format;
+} ap_catalog_filter;
+
+#define AP_CATALOG_FILTER_INIT { sizeof(ap_catalog_filter), NULL, -1, NULL }
+
+/**
+ * List entries matching `filter` (NULL: all), sorted by id.  *out is an
+ * array of *n entries; free it with ap_entry_list_free().
+ */
+AP_EXPORT int ap_catalog_list(ap_catalog *catalog,
+                              const ap_catalog_filter *filter,
+                              ap_entry ***out, size_t *n);
+AP_EXPORT void ap_entry_list_free(ap_entry **list, size_t n);
+
+/** Update status (and error message, may be NULL) of an entry. */
+AP_EXPORT int ap_catalog_set_status(ap_catalog *catalog, const char *id,
+                                    ap_entry_status status, const char *error);
+
+/**
+ * Remove an entry; its blobs are removed too unless another entry uses
+ * them, and its human view goes.
+ */
+AP_EXPORT int ap_catalog_remove(ap_catalog *catalog, const char *id);
+
+/**
+ * Fill kind, format and precision of a stored file by reading its header
+ * (GGUF key-values, safetensors JSON header), with the name as fallback.
+ */
+AP_EXPORT int ap_classify_file(const char *path, const char *name,
+                               char **kind, char **format, char **precision);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

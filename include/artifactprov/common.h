@@ -1,0 +1,89 @@
+/* libartifactprov — status codes, global init, shared definitions.
+ * SPDX-License-Identifier: MIT */
+#ifndef ARTIFACTPROV_COMMON_H
+#define ARTIFACTPROV_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(AP_BUILDING_LIBRARY) && defined(__GNUC__)
+#define AP_EXPORT __attribute__((visibility("default")))
+#else
+#define AP_EXPORT
+#endif
+
+#if defined(__GNUC__)
+#define AP_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define AP_PRINTF(fmt, args)
+#endif
+
+/**
+ * Status codes.  Every function that can fail returns AP_OK (0) or one of
+ * these negative values.  The list is append-only: a value, once released,
+ * never changes meaning and is never removed.
+ */
+typedef enum ap_status {
+    AP_OK = 0,
+    AP_ERROR = -1,        /**< unclassified failure */
+    AP_EINVAL = -2,       /**< bad argument or malformed reference */
+    AP_ENOMEM = -3,       /**< out of memory */
+    AP_EIO = -4,          /**< local I/O error (read, write, rename, fsync) */
+    AP_ENOTFOUND = -5,    /**< repository, revision, file or entry not found */
+    AP_EAUTH = -6,        /**< authentication required or token refused */
+    AP_EGATED = -7,       /**< gated resource: accept its licence first */
+    AP_EDIGEST = -8,      /**< content digest mismatch */
+    AP_ESIZE = -9,        /**< size mismatch or truncated body */
+    AP_ECANCELLED = -10,  /**< cancelled through an ap_cancel_token */
+    AP_ENETWORK = -11,    /**< connection failed, reset, timed out */
+    AP_EHTTP = -12,       /**< unexpected HTTP status */
+    AP_EPROTOCOL = -13,   /**< server answer does not follow the protocol */
+    AP_ENOSPC = -14,      /**< not enough space on the store's filesystem */
+    AP_EVENDOR = -15,     /**< no vendor for this scheme, or vendor failure */
+    AP_EABI = -16,        /**< vendor plugin refused: ABI mismatch */
+    AP_EUNSUPPORTED = -17,/**< operation not supported */
+    AP_EBUSY = -18,       /**< resource locked by another job or process */
+    AP_ERATELIMIT = -19,  /**< rate limited by the server */
+    AP_EOFFLINE = -20,    /**< offline mode and the data is not local */
+    AP_EUSER = -21,       /**< a user callback returned non-zero */
+    AP_EEXIST = -22,      /**< already exists */
+    AP_ECORRUPT = -23,    /**< stored data or document is corrupt */
+    AP_EPATH = -24        /**< hostile or invalid path from a vendor */
+} ap_status;
+
+/** Static, English description of a status code.  Never NULL. */
+AP_EXPORT const char *ap_strerror(int status);
+
+/**
+ * Initialise the library (libcurl, libsodium, digests).  Reference counted
+ * and thread-safe: call once per user of the library, pair with
+ * ap_global_cleanup().  Returns AP_OK or a negative ap_status.
+ */
+AP_EXPORT int ap_global_init(void);
+
+/** Drop one reference taken by ap_global_init(); the last one cleans up. */
+AP_EXPORT void ap_global_cleanup(void);
+
+/** Run-time version string, e.g. "0.1.0". */
+AP_EXPORT const char *ap_version(void);
+
+/** Run-time AP_VERSION_NUM. */
+AP_EXPORT unsigned ap_version_num(void);
+
+/**
+ * Free memory returned by the library (strings and arrays documented as
+ * "free with ap_free").  NULL is accepted.
+ */
+AP_EXPORT void ap_free(void *ptr);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

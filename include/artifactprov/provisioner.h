@@ -1,0 +1,135 @@
+/* libartifactprov — the provisioner: reference in, verified files out.
+ * SPDX-License-Identifier: MIT */
+#ifndef ARTIFACTPROV_PROVISIONER_H
+#define ARTIFACTPROV_PROVISIONER_H
+
+#include "common.h"
+#include "cancel.h"
+#include "events.h"
+#include "vendor.h"
+#include "store.h"
+#include "catalog.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * A provisioner owns a store, its catalog and the loaded vendors.  Use one
+ * handle from one thread at a time (several provisioners may share a store
+ * root, in one process or several).
+ */
+typedef struct ap_provisioner ap_provisioner;
+
+#define AP_PROV_NO_PLUGINS 0x1u  /**< do not scan for vendor plugins */
+
+typedef struct ap_provisioner_options {
+    size_t struct_size;
+    const char *home;        /**< store root; NULL: ap_store_default_root() */
+    const char *vendor_path; /**< colon-separated plugin directories; NULL:
+                                  $AP_VENDOR_PATH then the install vendordir */
+    unsigned flags;          /**< AP_PROV_* */
+} ap_provisioner_options;
+
+#define AP_PROVISIONER_OPTIONS_INIT { sizeof(ap_provisioner_options), NULL, \
+                                      NULL, 0 }
+
+AP_EXPORT void ap_provisioner_options_init(ap_provisioner_options *opts);
+
+/**
+ * Create a provisioner: open the store and catalog and load every vendor
+ * plugin found.  A plugin that is refused does not fail the call; its
+ * refusal is listed by ap_provisioner_vendor_info().  ap_global_init() must
+ * have been called.
+ */
+AP_EXPORT int ap_provisioner_new(ap_provisioner **out,
+                                 const ap_provisioner_options *opts);
+AP_EXPORT void ap_provisioner_free(ap_provisioner *prov);
+
+/** Message of the last failure on this handle (borrowed, never NULL). */
+AP_EXPORT const char *ap_provisioner_errmsg(const ap_provisioner *prov);
+
+AP_EXPORT ap_store *ap_provisioner_store(ap_provisioner *prov);
+AP_EXPORT ap_catalog *ap_provisioner_catalog(ap_provisioner *prov);
+
+/**
+ * Load one vendor plugin from `path`.  On refusal (no entry symbol, ABI
+ * mismatch, short table, missing resolve, scheme already taken) returns
+ * AP_EABI or AP_EVENDOR and the message names the file and the versions.
+ */
+AP_EXPORT int ap_provisioner_load_vendor(ap_provisioner *prov,
+                                         const char *path);
+
+/** Register a statically linked vendor (origin: a label for listings). */
+AP_EXPORT int ap_provisioner_register_vendor(ap_provisioner *prov,
+                                             ap_vendor_init_fn init,
+                                             const char *origin);
+
+/** What ap_provisioner_vendor_info() reports about one vendor. */
+typedef struct ap_vendor_info {
+    size_t struct_size;
+    const char *name;
+    const char *version;
+    const char *description;
+    const char *const *schemes;
+    const char *origin;       /**< file it was loaded from, or the label */
+    unsigned abi_major, abi_minor;
+} ap_vendor_info;
+
+/** Number of loaded vendors. */
+AP_EXPORT size_t ap_provisioner_vendor_count(const ap_provisioner *prov);
+
+/** Fill *out (borrowed strings) for vendor i < count.  AP_EINVAL if out of range. */
+AP_EXPORT int ap_provisioner_vendor_info(const ap_provisioner *prov, size_t i,
+                                         ap_vendor_info *out);
+
+/** Messages of plugins refused while scanning (borrowed, NULL-terminated). */
+AP_EXPORT const char *const *ap_provisioner_refusals(const ap_provisioner *prov);
+
+/* Provision flags. */
+#define AP_PROVISION_FORCE        0x1u /**< re-fetch even when present */
+#define AP_PROVISION_DROP_PARTIAL 0x2u /**< on cancel/failure, delete staging
+                                            data instead of keeping it for resume */
+#define AP_PROVISION_NO_VERIFY_PRESENT 0x4u /**< trust blobs already stored */
+
+typedef struct ap_provision_options {
+    size_t struct_size;
+    unsigned flags;                 /**< AP_PROVISION_* */
+    ap_cancel_token *cancel;        /**< may be NULL */
+    ap_event_cb on_event;           /**< may be NULL */
+    void *event_user;
+    ap_job_id job_id;               /**< 0: the provisioner assigns one */
+    unsigned heartbeat_ms;          /**< 0: 1000 */
+    unsigned progress_interval_ms;  /**< 0: 100 */
+    const char *const *include;     /**< glob filters on file paths, or NULL */
+    const char *const *exclude;
+    /* Engine knobs (0 = default). */
+    unsigned max_connections;       /**< total parallel connections (8) */
+    unsigned connections_per_file;  /**< ranged chunks in flight per file (8) */
+    uint64_t chunk_size;            /**< bytes per ranged request (8 MiB) */
+    unsigned max_attempts;          /**< per range (5) */
+    unsigned stall_timeout_ms;      /**< no byte for this long: retry (30000) */
+    uint64_t max_bytes_per_sec;     /**< bandwidth cap, 0 = none */
+    const char *hf_cache_publish;   /**< also publish into this HF cache dir */
+} ap_provision_options;
+
+#define AP_PROVISION_OPTIONS_INIT { sizeof(ap_provision_options), 0, NULL, \
+    NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL }
+
+AP_EXPORT void ap_provision_options_init(ap_provision_options *opts);
+
+/**
+ * Provision `ref`: parse it, pick the vendor by scheme, resolve, fetch what
+ * the store lacks (verified), commit, record the catalog entry and return
+ * it in *out (free with ap_entry_free; out may be NULL).  Returns AP_OK or a
+ * negative ap_status; ap_provisioner_errmsg() then names the artifact and
+ * the cause.  On AP_ECANCELLED nothing partial becomes visible.
+ */
+AP_EXPORT int ap_provision(ap_provisioner *prov, const char *ref,
+                           const ap_provision_options *opts, ap_entry **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

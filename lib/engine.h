@@ -1,0 +1,73 @@
+/* libartifactprov — internal interface of the download engine (libcurl).
+ * SPDX-License-Identifier: MIT */
+#ifndef AP_ENGINE_H
+#define AP_ENGINE_H
+
+#include "internal.h"
+
+/* One file to fetch into a staging file. */
+typedef struct apx_fetch_file {
+    /* in */
+    const char *label;            /* for messages and events ("config.json") */
+    const char *url;
+    const char *const *headers;   /* extra "Name: value", NULL-terminated */
+    const char *bearer;           /* sent only while the host is bearer_host */
+    const char *bearer_host;
+    uint64_t size;                /* expected, or AP_SIZE_UNKNOWN */
+    const char *sha256;           /* expected hex, or NULL */
+    const char *git_sha1;         /* expected git blob id, or NULL */
+    const char *validator;        /* ETag/digest the partial data belongs to */
+    const char *staging_path;     /* data file; sidecar = staging_path".state" */
+    /* out */
+    int status;                   /* AP_OK or negative */
+    char sha256_out[65];          /* computed while the bytes arrived */
+    uint64_t size_out;
+    uint64_t bytes_fetched;       /* transferred by this call (not resumed) */
+    apx_error err;                /* message when status != AP_OK */
+} apx_fetch_file;
+
+typedef struct apx_fetch_opts {
+    ap_cancel_token *cancel;      /* may be NULL */
+    ap_tracker *tracker;          /* may be NULL; advanced as bytes arrive */
+    unsigned max_connections;     /* 0: 8 */
+    unsigned max_per_host;        /* 0: max_connections */
+    unsigned connections_per_file;/* 0: 8 */
+    uint64_t chunk_size;          /* 0: 8 MiB */
+    unsigned max_attempts;        /* 0: 5, per range */
+    unsigned stall_timeout_ms;    /* 0: 30000 */
+    unsigned backoff_base_ms;     /* 0: 250 */
+    uint64_t max_bytes_per_sec;   /* 0: unlimited */
+    int drop_partial;             /* remove staging data on failure/cancel */
+    uint64_t min_free_bytes;      /* extra headroom for the free-space check */
+} apx_fetch_opts;
+
+/*
+ * Fetch n files concurrently.  Returns AP_OK when every file was fetched
+ * and verified (size, sha256 and git sha1 when given), else the first
+ * failing status (AP_ECANCELLED wins); each file's own status and message
+ * are in files[i].  `err` receives the summary message.
+ * Staging files of failed files are kept for resume (unless drop_partial);
+ * a digest mismatch always deletes them.
+ */
+APX_HIDDEN int apx_fetch(const apx_fetch_opts *opts, apx_fetch_file *files,
+                         size_t n, apx_error *err);
+
+/* A simple request for vendors (metadata): body in memory. */
+typedef struct apx_http_result {
+    long status;
+    char *url;            /* effective URL */
+    char *body;
+    size_t body_len;
+    char **headers;       /* "name: value" pairs as received, NULL-terminated */
+} apx_http_result;
+
+APX_HIDDEN int apx_http_simple(const char *method, const char *url,
+                               const char *const *headers,
+                               const char *bearer, int follow,
+                               size_t max_body, ap_cancel_token *cancel,
+                               apx_http_result *out, apx_error *err);
+APX_HIDDEN void apx_http_result_clear(apx_http_result *r);
+APX_HIDDEN const char *apx_http_result_header(const apx_http_result *r,
+                                              const char *name);
+
+#endif

@@ -1,0 +1,88 @@
+/* libartifactprov — status strings, global init, version.
+ * SPDX-License-Identifier: MIT */
+#include "internal.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <sodium.h>
+
+AP_EXPORT const char *ap_strerror(int status)
+{
+    switch ((ap_status)status) {
+    case AP_OK: return "success";
+    case AP_ERROR: return "unclassified error";
+    case AP_EINVAL: return "invalid argument or reference";
+    case AP_ENOMEM: return "out of memory";
+    case AP_EIO: return "local I/O error";
+    case AP_ENOTFOUND: return "not found";
+    case AP_EAUTH: return "authentication required or refused";
+    case AP_EGATED: return "gated: accept the licence first";
+    case AP_EDIGEST: return "digest mismatch";
+    case AP_ESIZE: return "size mismatch or truncated data";
+    case AP_ECANCELLED: return "cancelled";
+    case AP_ENETWORK: return "network error";
+    case AP_EHTTP: return "unexpected HTTP status";
+    case AP_EPROTOCOL: return "protocol error";
+    case AP_ENOSPC: return "not enough disk space";
+    case AP_EVENDOR: return "vendor error";
+    case AP_EABI: return "vendor ABI mismatch";
+    case AP_EUNSUPPORTED: return "not supported";
+    case AP_EBUSY: return "busy";
+    case AP_ERATELIMIT: return "rate limited";
+    case AP_EOFFLINE: return "offline and not available locally";
+    case AP_EUSER: return "aborted by a callback";
+    case AP_EEXIST: return "already exists";
+    case AP_ECORRUPT: return "corrupt data";
+    case AP_EPATH: return "invalid or hostile path";
+    }
+    return "unknown status code";
+}
+
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned init_count;
+
+AP_EXPORT int ap_global_init(void)
+{
+    int rc = AP_OK;
+    pthread_mutex_lock(&init_lock);
+    if (init_count == 0) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            rc = AP_ERROR;
+        else if (sodium_init() < 0) {
+            curl_global_cleanup();
+            rc = AP_ERROR;
+        }
+    }
+    if (rc == AP_OK)
+        init_count++;
+    pthread_mutex_unlock(&init_lock);
+    return rc;
+}
+
+AP_EXPORT void ap_global_cleanup(void)
+{
+    pthread_mutex_lock(&init_lock);
+    if (init_count > 0 && --init_count == 0)
+        curl_global_cleanup();
+    pthread_mutex_unlock(&init_lock);
+}
+
+AP_EXPORT const char *ap_version(void) { return AP_VERSION_STRING; }
+AP_EXPORT unsigned ap_version_num(void) { return AP_VERSION_NUM; }
+
+AP_EXPORT const char *ap_event_kind_name(ap_event_kind kind)
+{
+    switch (kind) {
+    case AP_EVENT_RESOLVE: return "resolve";
+    case AP_EVENT_START: return "start";
+    case AP_EVENT_PROGRESS: return "progress";
+    case AP_EVENT_HEARTBEAT: return "heartbeat";
+    case AP_EVENT_FILE_DONE: return "file_done";
+    case AP_EVENT_DONE: return "done";
+    case AP_EVENT_ERROR: return "error";
+    case AP_EVENT_CANCELLED: return "cancelled";
+    case AP_EVENT_RETRY: return "retry";
+    case AP_EVENT_LOG: return "log";
+    }
+    return "unknown";
+}

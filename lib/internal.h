@@ -1,0 +1,62 @@
+/* libartifactprov — internal helpers shared by lib/ sources.
+ * Internal symbols use the apx_ prefix and hidden visibility: the version
+ * script exports ap_* only.  SPDX-License-Identifier: MIT */
+#ifndef AP_INTERNAL_H
+#define AP_INTERNAL_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#define AP_BUILDING_LIBRARY 1
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../include/artifactprov.h"
+
+#define APX_HIDDEN __attribute__((visibility("hidden")))
+#define APX_ERRMSG_MAX 1024
+
+/* A detailed error: status plus message naming the artifact and cause. */
+typedef struct apx_error {
+    int status;
+    char msg[APX_ERRMSG_MAX];
+} apx_error;
+
+/* Set e (may be NULL) and return status, for tail calls. */
+APX_HIDDEN int apx_error_set(apx_error *e, int status, const char *fmt, ...)
+    AP_PRINTF(3, 4);
+APX_HIDDEN int apx_error_vset(apx_error *e, int status, const char *fmt,
+                              va_list ap);
+/* Prefix the existing message: "<prefix>: <old message>". */
+APX_HIDDEN void apx_error_prefix(apx_error *e, const char *fmt, ...)
+    AP_PRINTF(2, 3);
+APX_HIDDEN void apx_error_clear(apx_error *e);
+
+/* Allocation: all library memory goes through these (ap_free frees it). */
+APX_HIDDEN void *apx_malloc(size_t n);
+APX_HIDDEN void *apx_calloc(size_t n, size_t size);
+APX_HIDDEN void *apx_realloc(void *p, size_t n);
+APX_HIDDEN char *apx_strdup(const char *s);     /* NULL in, NULL out */
+APX_HIDDEN char *apx_strndup(const char *s, size_t n);
+APX_HIDDEN char *apx_asprintf(const char *fmt, ...) AP_PRINTF(1, 2);
+
+/* Monotonic milliseconds / wall-clock seconds. */
+APX_HIDDEN uint64_t apx_now_ms(void);
+APX_HIDDEN int64_t apx_wall_s(void);
+
+/* Join a and b with exactly one '/' between them; apx_malloc'd. */
+APX_HIDDEN char *apx_path_join(const char *a, const char *b);
+/* mkdir -p with mode 0755; AP_OK or AP_EIO (errno kept). */
+APX_HIDDEN int apx_mkdirs(const char *path);
+
+/* Lower-case hex of n bytes into out (2n+1 bytes). */
+APX_HIDDEN void apx_hex(const unsigned char *in, size_t n, char *out);
+/* 1 if s is exactly 64 lower-case hex digits. */
+APX_HIDDEN int apx_is_sha256_hex(const char *s);
+
+/* Cancel token internals used by the engine. */
+APX_HIDDEN int apx_cancel_fd(const ap_cancel_token *token);
+
+#endif

@@ -1,0 +1,265 @@
+/* libartifactprov — progress tracker with heartbeat.
+ * SPDX-License-Identifier: MIT
+ *
+ * Rate: an exponentially weighted moving average of instantaneous rates,
+ * with time constant rate_window_s, so a burst does not swing the ETA.
+ * Heartbeat: due when no event was emitted for heartbeat_ms; driven by the
+ * caller's loop through ap_tracker_tick(), never by a thread of its own,
+ * so the job id always travels with the event. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct ap_tracker {
+    ap_tracker_options o;
+    ap_job_id job_id;
+    char *artifact;
+    char *file;
+    uint64_t file_done, file_total;
+    uint64_t done, total;
+    unsigned files_done, files_total;
+    uint64_t start_ms;
+    uint64_t last_emit_ms;      /* any event */
+    uint64_t last_progress_ms;  /* PROGRESS event */
+    uint64_t last_byte_ms;
+    uint64_t rate_ms;           /* last rate sample time */
+    uint64_t rate_bytes;        /* bytes since last sample */
+    double rate;
+    int rate_valid;
+};
+
+static uint64_t mono_ms(void *user)
+{
+    (void)user;
+    return apx_now_ms();
+}
+
+static uint64_t now(const ap_tracker *t)
+{
+    return t->o.clock(t->o.clock_user);
+}
+
+AP_EXPORT void ap_tracker_options_init(ap_tracker_options *opts)
+{
+    ap_tracker_options d = AP_TRACKER_OPTIONS_INIT;
+    if (opts)
+        *opts = d;
+}
+
+AP_EXPORT int ap_tracker_new(ap_tracker **out, ap_job_id job_id,
+                             const char *artifact,
+                             const ap_tracker_options *opts)
+{
+    ap_tracker *t;
+    if (!out)
+        return AP_EINVAL;
+    *out = NULL;
+    t = apx_calloc(1, sizeof *t);
+    if (!t)
+        return AP_ENOMEM;
+    ap_tracker_options_init(&t->o);
+    if (opts) {
+        size_t n = opts->struct_size < sizeof t->o ? opts->struct_size
+                                                   : sizeof t->o;
+        if (n < offsetof(ap_tracker_options, sink)) {
+            free(t);
+            return AP_EINVAL;
+        }
+        memcpy(&t->o, opts, n);
+        t->o.struct_size = sizeof t->o;
+    }
+    if (!t->o.heartbeat_ms)
+        t->o.heartbeat_ms = 1000;
+    if (!t->o.progress_interval_ms)
+        t->o.progress_interval_ms = 100;
+    if (!(t->o.rate_window_s > 0.0))
+        t->o.rate_window_s = 3.0;
+    if (!t->o.clock)
+        t->o.clock = mono_ms;
+    t->job_id = job_id;
+    t->artifact = apx_strdup(artifact ? artifact : "");
+    if (!t->artifact) {
+        free(t);
+        return AP_ENOMEM;
+    }
+    t->start_ms = now(t);
+    t->last_emit_ms = t->start_ms;
+    t->last_byte_ms = t->start_ms;
+    t->rate_ms = t->start_ms;
+    *out = t;
+    return AP_OK;
+}
+
+AP_EXPORT void ap_tracker_free(ap_tracker *t)
+{
+    if (!t)
+        return;
+    free(t->artifact);
+    free(t->file);
+    free(t);
+}
+
+AP_EXPORT void ap_tracker_add_total(ap_tracker *t, uint64_t bytes,
+                                    unsigned files)
+{
+    if (!t)
+        return;
+    t->total += bytes;
+    t->files_total += files;
+}
+
+AP_EXPORT void ap_tracker_set_file(ap_tracker *t, const char *file,
+                                   uint64_t file_done, uint64_t file_total)
+{
+    if (!t)
+        return;
+    if (file != t->file && (!file || !t->file || strcmp(file, t->file))) {
+        char *c = apx_strdup(file);
+        if (file && !c)
+            return; /* keep the old name rather than fail */
+        free(t->file);
+        t->file = c;
+    }
+    t->file_done = file_done;
+    t->file_total = file_total;
+}
+
+/* Fold the bytes since the last sample into the moving average. */
+static void update_rate(ap_tracker *t, uint64_t ms)
+{
+    uint64_t dt = ms - t->rate_ms;
+    double inst, alpha;
+    if (dt < 200)
+        return;
+    inst = (double)t->rate_bytes * 1000.0 / (double)dt;
+    if (!t->rate_valid) {
+        t->rate = inst;
+        t->rate_valid = 1;
+    } else {
+        alpha = 1.0 - exp(-((double)dt / 1000.0) / t->o.rate_window_s);
+        t->rate += alpha * (inst - t->rate);
+    }
+    t->rate_ms = ms;
+    t->rate_bytes = 0;
+}
+
+AP_EXPORT void ap_tracker_snapshot(const ap_tracker *t, ap_progress *p)
+{
+    uint64_t ms;
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    if (!t)
+        return;
+    ms = now(t);
+    p->job_id = t->job_id;
+    p->artifact = t->artifact;
+    p->file = t->file;
+    p->bytes_done = t->done;
+    p->bytes_total = t->total;
+    p->file_done = t->file_done;
+    p->file_total = t->file_total;
+    p->files_done = t->files_done;
+    p->files_total = t->files_total;
+    p->percent = t->total ? 100.0 * (double)t->done / (double)t->total : -1.0;
+    if (p->percent > 100.0)
+        p->percent = 100.0;
+    p->rate = t->rate_valid ? t->rate : 0.0;
+    if (t->total && t->done >= t->total)
+        p->eta = 0.0;
+    else if (t->total && p->rate > 1.0)
+        p->eta = (double)(t->total - t->done) / p->rate;
+    else
+        p->eta = -1.0;
+    p->elapsed = (double)(ms - t->start_ms) / 1000.0;
+    p->idle = (double)(ms - t->last_byte_ms) / 1000.0;
+}
+
+static int emit(ap_tracker *t, ap_event_kind kind, const char *file,
+                int status, const char *message, uint64_t ms)
+{
+    ap_progress p;
+    ap_event ev;
+    t->last_emit_ms = ms;
+    if (!t->o.sink)
+        return 0;
+    ap_tracker_snapshot(t, &p);
+    memset(&ev, 0, sizeof ev);
+    ev.struct_size = sizeof ev;
+    ev.kind = kind;
+    ev.job_id = t->job_id;
+    ev.artifact = t->artifact;
+    ev.file = file ? file : t->file;
+    ev.status = status;
+    ev.message = message;
+    ev.progress = &p;
+    return t->o.sink(&ev, t->o.sink_user) ? AP_EUSER : 0;
+}
+
+AP_EXPORT int ap_tracker_advance(ap_tracker *t, uint64_t delta)
+{
+    uint64_t ms;
+    if (!t)
+        return 0;
+    ms = now(t);
+    t->done += delta;
+    t->file_done += delta;
+    t->rate_bytes += delta;
+    if (delta)
+        t->last_byte_ms = ms;
+    update_rate(t, ms);
+    if (ms - t->last_progress_ms >= t->o.progress_interval_ms ||
+        (t->total && t->done >= t->total)) {
+        t->last_progress_ms = ms;
+        return emit(t, AP_EVENT_PROGRESS, NULL, 0, NULL, ms);
+    }
+    return 0;
+}
+
+AP_EXPORT int ap_tracker_file_done(ap_tracker *t, const char *file)
+{
+    if (!t)
+        return 0;
+    t->files_done++;
+    return emit(t, AP_EVENT_FILE_DONE, file, 0, NULL, now(t));
+}
+
+AP_EXPORT int ap_tracker_tick(ap_tracker *t)
+{
+    uint64_t ms;
+    char msg[96];
+    if (!t)
+        return 0;
+    ms = now(t);
+    update_rate(t, ms); /* with no bytes, the rate decays toward zero */
+    if (ms - t->last_emit_ms < t->o.heartbeat_ms)
+        return 0;
+    if (ms - t->last_byte_ms >= 2000)
+        snprintf(msg, sizeof msg, "no data for %llu s",
+                 (unsigned long long)((ms - t->last_byte_ms) / 1000));
+    else
+        snprintf(msg, sizeof msg, "alive");
+    return emit(t, AP_EVENT_HEARTBEAT, NULL, 0, msg, ms);
+}
+
+AP_EXPORT unsigned ap_tracker_next_due_ms(const ap_tracker *t)
+{
+    uint64_t ms, due;
+    if (!t)
+        return 1000;
+    ms = now(t);
+    due = t->last_emit_ms + t->o.heartbeat_ms;
+    return due > ms ? (unsigned)(due - ms) : 0;
+}
+
+AP_EXPORT int ap_tracker_emit(ap_tracker *t, ap_event_kind kind,
+                              const char *file, int status,
+                              const char *message)
+{
+    if (!t)
+        return 0;
+    return emit(t, kind, file, status, message, now(t));
+}

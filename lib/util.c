@@ -1,0 +1,165 @@
+/* libartifactprov — small internal helpers.  SPDX-License-Identifier: MIT */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+int apx_error_vset(apx_error *e, int status, const char *fmt, va_list ap)
+{
+    if (e) {
+        e->status = status;
+        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    }
+    return status;
+}
+
+int apx_error_set(apx_error *e, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    apx_error_vset(e, status, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+void apx_error_prefix(apx_error *e, const char *fmt, ...)
+{
+    char prefix[APX_ERRMSG_MAX], old[APX_ERRMSG_MAX];
+    va_list ap;
+    if (!e)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, e->msg, sizeof old);
+    snprintf(e->msg, sizeof e->msg, "%s: %s", prefix, old);
+}
+
+void apx_error_clear(apx_error *e)
+{
+    if (e) {
+        e->status = 0;
+        e->msg[0] = '\0';
+    }
+}
+
+void *apx_malloc(size_t n) { return malloc(n ? n : 1); }
+void *apx_calloc(size_t n, size_t size) { return calloc(n ? n : 1, size ? size : 1); }
+void *apx_realloc(void *p, size_t n) { return realloc(p, n ? n : 1); }
+
+AP_EXPORT void ap_free(void *ptr) { free(ptr); }
+
+char *apx_strdup(const char *s)
+{
+    return s ? apx_strndup(s, strlen(s)) : NULL;
+}
+
+char *apx_strndup(const char *s, size_t n)
+{
+    char *p;
+    if (!s)
+        return NULL;
+    p = apx_malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+char *apx_asprintf(const char *fmt, ...)
+{
+    va_list ap, ap2;
+    int n;
+    char *p;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || !(p = apx_malloc((size_t)n + 1))) {
+        va_end(ap2);
+        return NULL;
+    }
+    vsnprintf(p, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    return p;
+}
+
+uint64_t apx_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int64_t apx_wall_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+char *apx_path_join(const char *a, const char *b)
+{
+    size_t la = strlen(a);
+    while (la > 1 && a[la - 1] == '/')
+        la--;
+    while (*b == '/')
+        b++;
+    return apx_asprintf("%.*s/%s", (int)la, a, b);
+}
+
+int apx_mkdirs(const char *path)
+{
+    char *p = apx_strdup(path), *s;
+    int rc = AP_OK;
+    if (!p)
+        return AP_ENOMEM;
+    for (s = p + 1; ; s++) {
+        if (*s == '/' || *s == '\0') {
+            char c = *s;
+            *s = '\0';
+            if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+                rc = AP_EIO;
+                break;
+            }
+            *s = c;
+            if (!c)
+                break;
+        }
+    }
+    if (rc == AP_OK) {
+        struct stat st;
+        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            if (errno == 0)
+                errno = ENOTDIR;
+            rc = AP_EIO;
+        }
+    }
+    free(p);
+    return rc;
+}
+
+void apx_hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t i;
+    for (i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+int apx_is_sha256_hex(const char *s)
+{
+    size_t i;
+    if (!s)
+        return 0;
+    for (i = 0; i < 64; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return s[64] == '\0';
+}
