@@ -1,0 +1,284 @@
+/* libartifactprov — the host table handed to vendors.
+ * SPDX-License-Identifier: MIT
+ *
+ * Everything a vendor passes in is copied; responses are owned here and
+ * released through http_free.  Paths are validated on the way in. */
+#include "prov.h"
+#include "engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct host_response {
+    ap_http_response pub;      /* first: the vendor sees this */
+    apx_http_result r;
+} host_response;
+
+static int h_http(ap_vendor_call *call, const ap_http_request *req,
+                  ap_http_response **out)
+{
+    ap_http_request q = AP_HTTP_REQUEST_INIT;
+    host_response *hr;
+    int rc;
+
+    if (!out)
+        return AP_EINVAL;
+    *out = NULL;
+    if (!req || req->struct_size < offsetof(ap_http_request, follow_redirects))
+        return apx_error_set(&call->err, AP_EINVAL, "vendor '%s': bad HTTP request",
+                             call->vendor->desc.name);
+    memcpy(&q, req, req->struct_size < sizeof q ? req->struct_size : sizeof q);
+    if (!q.url)
+        return apx_error_set(&call->err, AP_EINVAL, "vendor '%s': HTTP request without URL",
+                             call->vendor->desc.name);
+    if (ap_cancel_is_set(call->cancel))
+        return apx_error_set(&call->err, AP_ECANCELLED, "%s: cancelled", call->ref);
+    hr = apx_calloc(1, sizeof *hr);
+    if (!hr)
+        return apx_error_set(&call->err, AP_ENOMEM, "out of memory");
+    rc = apx_http_simple(q.method ? q.method : "GET", q.url, q.headers, q.bearer,
+                         q.follow_redirects, q.max_body ? q.max_body : 16u << 20,
+                         call->cancel, &hr->r, &call->err);
+    if (rc != AP_OK) {
+        apx_http_result_clear(&hr->r);
+        free(hr);
+        return rc;
+    }
+    hr->pub.struct_size = sizeof hr->pub;
+    hr->pub.status = hr->r.status;
+    hr->pub.url = hr->r.url;
+    hr->pub.body = hr->r.body ? hr->r.body : "";
+    hr->pub.body_len = hr->r.body_len;
+    *out = &hr->pub;
+    return AP_OK;
+}
+
+static const char *h_http_header(const ap_http_response *resp, const char *name)
+{
+    const host_response *hr = (const host_response *)resp;
+    return resp ? apx_http_result_header(&hr->r, name) : NULL;
+}
+
+static void h_http_free(ap_http_response *resp)
+{
+    host_response *hr = (host_response *)resp;
+    if (!hr)
+        return;
+    apx_http_result_clear(&hr->r);
+    free(hr);
+}
+
+void apx_mfile_clear(apx_mfile *f)
+{
+    size_t i;
+    free(f->path);
+    free(f->sha256);
+    free(f->git_sha1);
+    free(f->url);
+    if (f->bearer) {
+        /* tokens are wiped, not just freed */
+        volatile char *p = f->bearer;
+        while (*p)
+            *p++ = 0;
+    }
+    free(f->bearer);
+    free(f->bearer_host);
+    free(f->etag);
+    for (i = 0; f->headers && f->headers[i]; i++)
+        free(f->headers[i]);
+    free(f->headers);
+    memset(f, 0, sizeof *f);
+}
+
+static int is_hex_len(const char *s, size_t len)
+{
+    size_t i;
+    for (i = 0; i < len; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return s[len] == '\0';
+}
+
+static int h_add_file(ap_vendor_call *call, const ap_vendor_file *file)
+{
+    ap_vendor_file f = AP_VENDOR_FILE_INIT;
+    apx_mfile m;
+    size_t i, nh = 0;
+    int rc;
+
+    if (!file || file->struct_size < offsetof(ap_vendor_file, url) + sizeof(char *))
+        return apx_error_set(&call->err, AP_EINVAL, "vendor '%s': bad file record",
+                             call->vendor->desc.name);
+    memcpy(&f, file, file->struct_size < sizeof f ? file->struct_size : sizeof f);
+    if (!f.path || (rc = ap_path_validate(f.path)) != AP_OK)
+        return apx_error_set(&call->err, AP_EPATH,
+                             "%s: vendor '%s' gave a hostile or invalid file "
+                             "name '%s' (refused before touching the disk)",
+                             call->ref, call->vendor->desc.name,
+                             f.path ? f.path : "(null)");
+    if (f.sha256 && !is_hex_len(f.sha256, 64))
+        return apx_error_set(&call->err, AP_EPROTOCOL,
+                             "%s: file '%s': malformed sha256 '%s'", call->ref,
+                             f.path, f.sha256);
+    if (f.git_sha1 && !is_hex_len(f.git_sha1, 40))
+        return apx_error_set(&call->err, AP_EPROTOCOL,
+                             "%s: file '%s': malformed git blob id '%s'",
+                             call->ref, f.path, f.git_sha1);
+    if (!f.url && !call->vendor->desc.download)
+        return apx_error_set(&call->err, AP_EINVAL,
+                             "%s: file '%s' has no URL", call->ref, f.path);
+    for (i = 0; i < call->nfiles; i++)
+        if (strcmp(call->files[i].path, f.path) == 0)
+            return apx_error_set(&call->err, AP_EPROTOCOL,
+                                 "%s: file '%s' listed twice", call->ref, f.path);
+    memset(&m, 0, sizeof m);
+    m.size = f.size;
+    m.flags = f.flags;
+    m.path = apx_strdup(f.path);
+    m.sha256 = apx_strdup(f.sha256);
+    m.git_sha1 = apx_strdup(f.git_sha1);
+    m.url = apx_strdup(f.url);
+    m.bearer = apx_strdup(f.bearer);
+    m.bearer_host = apx_strdup(f.bearer_host);
+    m.etag = apx_strdup(f.etag);
+    while (f.headers && f.headers[nh])
+        nh++;
+    m.headers = apx_calloc(nh + 1, sizeof *m.headers);
+    rc = m.path && m.headers && (!f.url || m.url) ? AP_OK : AP_ENOMEM;
+    for (i = 0; rc == AP_OK && i < nh; i++)
+        if (!(m.headers[i] = apx_strdup(f.headers[i])))
+            rc = AP_ENOMEM;
+    if (rc == AP_OK && call->nfiles == call->cap) {
+        size_t cap = call->cap ? call->cap * 2 : 16;
+        apx_mfile *g = apx_realloc(call->files, cap * sizeof *g);
+        if (!g)
+            rc = AP_ENOMEM;
+        else {
+            call->files = g;
+            call->cap = cap;
+        }
+    }
+    if (rc != AP_OK) {
+        apx_mfile_clear(&m);
+        return apx_error_set(&call->err, AP_ENOMEM, "out of memory");
+    }
+    call->files[call->nfiles++] = m;
+    return AP_OK;
+}
+
+static int h_set_artifact(ap_vendor_call *call, const ap_vendor_artifact *a)
+{
+    ap_vendor_artifact v = AP_VENDOR_ARTIFACT_INIT;
+    char *name, *rev, *canon;
+    if (!a)
+        return AP_EINVAL;
+    memcpy(&v, a, a->struct_size < sizeof v ? a->struct_size : sizeof v);
+    if (v.name && ap_path_validate(v.name) != AP_OK)
+        return apx_error_set(&call->err, AP_EPATH,
+                             "%s: vendor gave a hostile artifact name '%s'",
+                             call->ref, v.name);
+    name = apx_strdup(v.name);
+    rev = apx_strdup(v.revision);
+    canon = apx_strdup(v.canonical);
+    if ((v.name && !name) || (v.revision && !rev) || (v.canonical && !canon)) {
+        free(name);
+        free(rev);
+        free(canon);
+        return apx_error_set(&call->err, AP_ENOMEM, "out of memory");
+    }
+    free(call->name);
+    free(call->revision);
+    free(call->canonical);
+    call->name = name;
+    call->revision = rev;
+    call->canonical = canon;
+    return AP_OK;
+}
+
+static int h_set_error(ap_vendor_call *call, int status, const char *fmt, ...)
+{
+    va_list ap;
+    if (status >= 0)
+        status = AP_EVENDOR;
+    va_start(ap, fmt);
+    apx_error_vset(&call->err, status, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+static void h_log(ap_vendor_call *call, int level, const char *fmt, ...)
+{
+    char msg[APX_ERRMSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (call->tracker)
+        (void)ap_tracker_emit(call->tracker, AP_EVENT_LOG, NULL, level, msg);
+}
+
+static const char *h_getenv(ap_vendor_call *call, const char *name)
+{
+    (void)call;
+    return name ? getenv(name) : NULL;
+}
+
+static const char *h_option(ap_vendor_call *call, const char *key)
+{
+    (void)call;
+    (void)key;
+    return NULL;
+}
+
+static int h_is_cancelled(ap_vendor_call *call)
+{
+    return ap_cancel_is_set(call->cancel);
+}
+
+static int h_progress(ap_vendor_call *call, uint64_t done, uint64_t total)
+{
+    ap_progress p;
+    if (!call->tracker)
+        return ap_cancel_is_set(call->cancel);
+    ap_tracker_snapshot(call->tracker, &p);
+    if (done > p.file_done) {
+        if (ap_tracker_advance(call->tracker, done - p.file_done) != 0)
+            return 1;
+    }
+    (void)total;
+    return ap_cancel_is_set(call->cancel) || ap_tracker_tick(call->tracker) != 0;
+}
+
+const ap_host apx_host_table = {
+    sizeof(ap_host), AP_VENDOR_ABI_MAJOR, AP_VENDOR_ABI_MINOR,
+    h_http, h_http_header, h_http_free,
+    h_add_file, h_set_artifact,
+    h_set_error, h_log,
+    h_getenv, h_option,
+    h_is_cancelled, h_progress,
+};
+
+void apx_call_init(ap_vendor_call *call, ap_provisioner *prov, apx_vendor *v,
+                   const char *ref, ap_cancel_token *cancel)
+{
+    memset(call, 0, sizeof *call);
+    call->prov = prov;
+    call->vendor = v;
+    call->ref = ref;
+    call->cancel = cancel;
+}
+
+void apx_call_clear(ap_vendor_call *call)
+{
+    size_t i;
+    for (i = 0; i < call->nfiles; i++)
+        apx_mfile_clear(&call->files[i]);
+    free(call->files);
+    free(call->name);
+    free(call->revision);
+    free(call->canonical);
+    call->files = NULL;
+    call->nfiles = call->cap = 0;
+    call->name = call->revision = call->canonical = NULL;
+}

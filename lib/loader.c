@@ -1,0 +1,265 @@
+/* libartifactprov — vendor plugin loader.  SPDX-License-Identifier: MIT
+ *
+ * Plugins `ap-vendor-NAME.so` export `ap_vendor_NAME_init` ('-' → '_').
+ * Checks follow DESIGN.md §4: same major, minor not newer than ours, a
+ * struct long enough for every required member, required members present.
+ * The descriptor is copied into a zeroed struct of our own, so members a
+ * shorter (older) vendor lacks read as NULL. */
+#include "prov.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int refuse(ap_provisioner *prov, int status, const char *fmt, ...)
+    AP_PRINTF(3, 4);
+
+static int refuse(ap_provisioner *prov, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    apx_error_vset(&prov->err, status, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+static void note_refusal(ap_provisioner *prov)
+{
+    char **r = apx_realloc(prov->refusals,
+                           (prov->nrefusals + 2) * sizeof *r);
+    if (!r)
+        return;
+    prov->refusals = r;
+    r[prov->nrefusals] = apx_strdup(prov->err.msg);
+    if (r[prov->nrefusals])
+        prov->nrefusals++;
+    r[prov->nrefusals] = NULL;
+}
+
+apx_vendor *apx_vendor_for_scheme(ap_provisioner *prov, const char *scheme,
+                                  size_t len)
+{
+    size_t i, j;
+    for (i = 0; i < prov->nvendors; i++) {
+        const char *const *s = prov->vendors[i].desc.schemes;
+        for (j = 0; s && s[j]; j++)
+            if (strlen(s[j]) == len && strncasecmp(s[j], scheme, len) == 0)
+                return &prov->vendors[i];
+    }
+    return NULL;
+}
+
+/* Minimum struct size: everything up to and including `resolve`. */
+#define MIN_VENDOR_SIZE (offsetof(ap_vendor, resolve) + sizeof(void (*)(void)))
+
+int apx_vendor_register(ap_provisioner *prov, ap_vendor_init_fn init,
+                        const char *origin, void *dl)
+{
+    const ap_vendor *d;
+    apx_vendor v, *grown;
+    size_t n, i;
+    int rc;
+
+    if (!init)
+        return refuse(prov, AP_EINVAL, "%s: no entry point", origin);
+    d = init(&apx_host_table);
+    if (!d)
+        return refuse(prov, AP_EVENDOR,
+                      "%s: the vendor's entry point returned no descriptor",
+                      origin);
+    if (d->struct_size < offsetof(ap_vendor, abi_minor) + sizeof(unsigned))
+        return refuse(prov, AP_EABI,
+                      "%s: descriptor too short (%zu bytes) to carry an ABI "
+                      "version; host speaks vendor ABI %d.%d",
+                      origin, d->struct_size, AP_VENDOR_ABI_MAJOR,
+                      AP_VENDOR_ABI_MINOR);
+    if (d->abi_major != AP_VENDOR_ABI_MAJOR || d->abi_minor > AP_VENDOR_ABI_MINOR)
+        return refuse(prov, AP_EABI,
+                      "%s: built for vendor ABI %u.%u, host speaks %d.%d "
+                      "(needs the same major and a minor not newer)",
+                      origin, d->abi_major, d->abi_minor,
+                      AP_VENDOR_ABI_MAJOR, AP_VENDOR_ABI_MINOR);
+    if (d->struct_size < MIN_VENDOR_SIZE)
+        return refuse(prov, AP_EABI,
+                      "%s: descriptor of %zu bytes is shorter than vendor ABI "
+                      "%u.%u requires (%zu bytes)",
+                      origin, d->struct_size, d->abi_major, d->abi_minor,
+                      (size_t)MIN_VENDOR_SIZE);
+    memset(&v, 0, sizeof v);
+    n = d->struct_size < sizeof v.desc ? d->struct_size : sizeof v.desc;
+    memcpy(&v.desc, d, n);
+    v.desc.struct_size = sizeof v.desc;
+    if (!v.desc.name || !*v.desc.name)
+        return refuse(prov, AP_EVENDOR, "%s: vendor has no name", origin);
+    if (!v.desc.resolve)
+        return refuse(prov, AP_EVENDOR,
+                      "%s: vendor '%s' (ABI %u.%u) has no resolve function",
+                      origin, v.desc.name, d->abi_major, d->abi_minor);
+    if (!v.desc.schemes || !v.desc.schemes[0])
+        return refuse(prov, AP_EVENDOR, "%s: vendor '%s' declares no scheme",
+                      origin, v.desc.name);
+    for (i = 0; v.desc.schemes[i]; i++) {
+        apx_vendor *other = apx_vendor_for_scheme(prov, v.desc.schemes[i],
+                                                  strlen(v.desc.schemes[i]));
+        if (other)
+            return refuse(prov, AP_EVENDOR,
+                          "%s: scheme '%s' of vendor '%s' is already served "
+                          "by '%s' from %s",
+                          origin, v.desc.schemes[i], v.desc.name,
+                          other->desc.name, other->origin);
+    }
+    if (v.desc.create) {
+        rc = v.desc.create(&apx_host_table, &v.state);
+        if (rc != AP_OK)
+            return refuse(prov, rc < 0 ? rc : AP_EVENDOR,
+                          "%s: vendor '%s' failed to initialise (%s)", origin,
+                          v.desc.name, ap_strerror(rc));
+    }
+    v.dl = dl;
+    v.origin = apx_strdup(origin);
+    grown = apx_realloc(prov->vendors, (prov->nvendors + 1) * sizeof *grown);
+    if (!v.origin || !grown) {
+        if (grown)
+            prov->vendors = grown;
+        if (v.desc.destroy)
+            v.desc.destroy(v.state);
+        free(v.origin);
+        return refuse(prov, AP_ENOMEM, "%s: out of memory", origin);
+    }
+    prov->vendors = grown;
+    prov->vendors[prov->nvendors++] = v;
+    return AP_OK;
+}
+
+/* "…/ap-vendor-foo-bar.so" → "ap_vendor_foo_bar_init". */
+static int entry_symbol(const char *path, char *out, size_t outsz)
+{
+    const char *base = strrchr(path, '/');
+    size_t len, i;
+    base = base ? base + 1 : path;
+    len = strlen(base);
+    if (strncmp(base, "ap-vendor-", 10) != 0 || len < 14 ||
+        strcmp(base + len - 3, ".so") != 0)
+        return -1;
+    len -= 13; /* prefix + ".so" */
+    if (len + sizeof "ap_vendor__init" > outsz)
+        return -1;
+    memcpy(out, "ap_vendor_", 10);
+    for (i = 0; i < len; i++) {
+        char c = base[10 + i];
+        if (c == '-')
+            c = '_';
+        else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return -1;
+        out[10 + i] = c;
+    }
+    memcpy(out + 10 + len, "_init", 6);
+    return 0;
+}
+
+int apx_vendor_load_file(ap_provisioner *prov, const char *path)
+{
+    char sym[256];
+    void *dl, *fn;
+    ap_vendor_init_fn init;
+    int rc;
+
+    if (!path || !*path)
+        return refuse(prov, AP_EINVAL, "empty vendor path");
+    if (entry_symbol(path, sym, sizeof sym) != 0)
+        return refuse(prov, AP_EVENDOR,
+                      "%s: not a vendor file name (want ap-vendor-NAME.so)",
+                      path);
+    if (!strchr(path, '/'))
+        return refuse(prov, AP_EVENDOR,
+                      "%s: vendor path must name a directory (the current "
+                      "directory is never searched)", path);
+    dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!dl)
+        return refuse(prov, AP_EVENDOR, "%s: cannot load: %s", path, dlerror());
+    fn = dlsym(dl, sym);
+    if (!fn) {
+        dlclose(dl);
+        return refuse(prov, AP_EVENDOR, "%s: entry symbol %s not found "
+                      "(host speaks vendor ABI %d.%d)", path, sym,
+                      AP_VENDOR_ABI_MAJOR, AP_VENDOR_ABI_MINOR);
+    }
+    /* ISO C forbids object → function pointer casts; POSIX requires it. */
+    memcpy(&init, &fn, sizeof init);
+    rc = apx_vendor_register(prov, init, path, dl);
+    if (rc != AP_OK)
+        dlclose(dl);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void scan_dir(ap_provisioner *prov, const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char **names = NULL;
+    size_t n = 0, i;
+    if (!d)
+        return;
+    while ((de = readdir(d))) {
+        char sym[256], **g;
+        if (entry_symbol(de->d_name, sym, sizeof sym) != 0)
+            continue;
+        g = apx_realloc(names, (n + 1) * sizeof *names);
+        if (!g)
+            break;
+        names = g;
+        if ((names[n] = apx_path_join(dir, de->d_name)))
+            n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, cmp_str);
+    for (i = 0; i < n; i++) {
+        if (apx_vendor_load_file(prov, names[i]) != AP_OK)
+            note_refusal(prov);
+        free(names[i]);
+    }
+    free(names);
+    apx_error_clear(&prov->err);
+}
+
+void apx_vendor_scan(ap_provisioner *prov, const char *path_list)
+{
+    char *copy, *save = NULL, *dir;
+    if (!path_list)
+        return;
+    copy = apx_strdup(path_list);
+    if (!copy)
+        return;
+    for (dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save))
+        if (dir[0] == '/') /* relative entries (and "") would mean the cwd */
+            scan_dir(prov, dir);
+    free(copy);
+}
+
+void apx_vendors_free(ap_provisioner *prov)
+{
+    size_t i;
+    for (i = 0; i < prov->nvendors; i++) {
+        apx_vendor *v = &prov->vendors[i];
+        if (v->desc.destroy)
+            v->desc.destroy(v->state);
+        if (v->dl)
+            dlclose(v->dl);
+        free(v->origin);
+    }
+    free(prov->vendors);
+    prov->vendors = NULL;
+    prov->nvendors = 0;
+    for (i = 0; i < prov->nrefusals; i++)
+        free(prov->refusals[i]);
+    free(prov->refusals);
+    prov->refusals = NULL;
+    prov->nrefusals = 0;
+}

@@ -1,0 +1,68 @@
+/* libartifactprov — internal structures of the provisioner, its vendor
+ * loader and the host table.  SPDX-License-Identifier: MIT */
+#ifndef AP_PROV_H
+#define AP_PROV_H
+
+#include "internal.h"
+
+#ifndef AP_VENDORDIR
+#define AP_VENDORDIR "/usr/local/lib/artifactprov/vendors"
+#endif
+
+/* A loaded vendor: our own zero-padded copy of its descriptor. */
+typedef struct apx_vendor {
+    ap_vendor desc;
+    void *dl;          /* dlopen handle, NULL when linked statically */
+    void *state;       /* from desc.create */
+    char *origin;      /* file path or label */
+} apx_vendor;
+
+/* One manifest file, owned copies of what the vendor passed. */
+typedef struct apx_mfile {
+    char *path, *sha256, *git_sha1, *url, *bearer, *bearer_host, *etag;
+    char **headers;    /* NULL-terminated */
+    uint64_t size;
+    unsigned flags;
+} apx_mfile;
+
+struct ap_vendor_call {
+    ap_provisioner *prov;
+    apx_vendor *vendor;
+    const char *ref;
+    ap_cancel_token *cancel;
+    ap_tracker *tracker;
+    apx_error err;
+    apx_mfile *files;
+    size_t nfiles, cap;
+    char *name, *revision, *canonical;
+};
+
+struct ap_provisioner {
+    ap_store *store;
+    ap_catalog *catalog;
+    apx_vendor *vendors;
+    size_t nvendors;
+    char **refusals;   /* NULL-terminated */
+    size_t nrefusals;
+    apx_error err;
+    ap_job_id next_job;
+};
+
+APX_HIDDEN extern const ap_host apx_host_table;
+
+APX_HIDDEN void apx_call_init(ap_vendor_call *call, ap_provisioner *prov,
+                              apx_vendor *v, const char *ref,
+                              ap_cancel_token *cancel);
+APX_HIDDEN void apx_call_clear(ap_vendor_call *call);
+APX_HIDDEN void apx_mfile_clear(apx_mfile *f);
+
+/* Loader (lib/loader.c). */
+APX_HIDDEN int apx_vendor_load_file(ap_provisioner *prov, const char *path);
+APX_HIDDEN int apx_vendor_register(ap_provisioner *prov, ap_vendor_init_fn init,
+                                   const char *origin, void *dl);
+APX_HIDDEN void apx_vendor_scan(ap_provisioner *prov, const char *path_list);
+APX_HIDDEN void apx_vendors_free(ap_provisioner *prov);
+APX_HIDDEN apx_vendor *apx_vendor_for_scheme(ap_provisioner *prov,
+                                             const char *scheme, size_t len);
+
+#endif
