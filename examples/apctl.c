@@ -1,0 +1,533 @@
+/* apctl — command line front end of libartifactprov.
+ * SPDX-License-Identifier: MIT
+ *
+ *   apctl pull [--json] [--include GLOB]... [--exclude GLOB]... REF
+ *   apctl ls [--json] | show REF|ID [--json] | path REF|ID [FILE]
+ *   apctl rm REF|ID | verify [--remove] | gc | vendors | version
+ *
+ * Environment: AP_HOME (store root), AP_VENDOR_PATH, HF_ENDPOINT, HF_TOKEN.
+ * Exit status: 0 success, 1 failure, 2 usage, 130 cancelled (Ctrl-C). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <artifactprov.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_GLOBS 64
+
+static ap_cancel_token *g_cancel;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    ap_cancel(g_cancel); /* async-signal-safe */
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: apctl COMMAND [OPTIONS] [ARGS]\n"
+          "commands:\n"
+          "  pull [--json] [--quiet] [--events] [--force] [--include GLOB]...\n"
+          "       [--exclude GLOB]... [--connections N] [--chunk-size BYTES]\n"
+          "       [--heartbeat MS] [--stall-timeout MS] [--drop-partial]\n"
+          "       [--hf-cache=DIR] REF\n"
+          "                        provision REF, print where it is\n"
+          "  ls [--json]           list catalog entries\n"
+          "  show [--json] REF|ID  show one entry\n"
+          "  path REF|ID [FILE]    print the local path of a file\n"
+          "  rm REF|ID             remove an entry and blobs no one else uses\n"
+          "  verify [--remove]     re-hash every blob\n"
+          "  gc                    remove unreferenced blobs and stale staging\n"
+          "  vendors               list loaded vendors\n"
+          "  version               print versions\n"
+          "references: hf:ORG/REPO[@REV][:QUANT|/PATH], https://HOST/PATH[#sha256=HEX]\n"
+          "environment: AP_HOME, AP_VENDOR_PATH, HF_ENDPOINT, HF_TOKEN\n", f);
+}
+
+static void human(uint64_t n, char *buf, size_t sz)
+{
+    static const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    double v = (double)n;
+    int i = 0;
+    while (v >= 1024.0 && i < 4) {
+        v /= 1024.0;
+        i++;
+    }
+    snprintf(buf, sz, i ? "%.1f %s" : "%.0f %s", v, u[i]);
+}
+
+typedef struct pull_ui {
+    int tty;
+    int events;   /* print every event as a JSON line on stderr */
+    int quiet;
+    int drew;
+} pull_ui;
+
+static int on_event(const ap_event *ev, void *user)
+{
+    pull_ui *ui = user;
+    const ap_progress *p = ev->progress;
+    if (ui->events) {
+        fprintf(stderr, "{\"event\":\"%s\",\"job\":%" PRIu64 ",\"done\":%" PRIu64
+                ",\"total\":%" PRIu64 ",\"rate\":%.0f,\"file\":\"%s\",\"status\":%d}\n",
+                ap_event_kind_name(ev->kind), ev->job_id, p->bytes_done,
+                p->bytes_total, p->rate, ev->file ? ev->file : "", ev->status);
+    }
+    if (ui->tty && !ui->quiet &&
+        (ev->kind == AP_EVENT_PROGRESS || ev->kind == AP_EVENT_HEARTBEAT ||
+         ev->kind == AP_EVENT_FILE_DONE)) {
+        char done[32], total[32], rate[32], eta[32], bar[31];
+        int fill = p->percent >= 0 ? (int)(p->percent * 30 / 100) : 0, i;
+        for (i = 0; i < 30; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[30] = '\0';
+        human(p->bytes_done, done, sizeof done);
+        human(p->bytes_total, total, sizeof total);
+        human((uint64_t)p->rate, rate, sizeof rate);
+        if (p->eta >= 0)
+            snprintf(eta, sizeof eta, "%.0fs", p->eta);
+        else
+            snprintf(eta, sizeof eta, "--");
+        fprintf(stderr, "\r\033[K[%s] %5.1f%% %s / %s  %s/s  ETA %s%s%s", bar,
+                p->percent >= 0 ? p->percent : 0.0, done, total, rate, eta,
+                ev->kind == AP_EVENT_HEARTBEAT && p->idle >= 2 ? "  " : "",
+                ev->kind == AP_EVENT_HEARTBEAT && p->idle >= 2 && ev->message
+                    ? ev->message : "");
+        ui->drew = 1;
+    }
+    if (ev->kind == AP_EVENT_RETRY && !ui->quiet && ev->message)
+        fprintf(stderr, "%sretry: %s\n", ui->drew ? "\n" : "", ev->message);
+    return 0;
+}
+
+static int open_prov(ap_provisioner **p)
+{
+    int rc = ap_provisioner_new(p, NULL);
+    if (rc != AP_OK)
+        fprintf(stderr, "apctl: cannot open the store: %s\n",
+                *p ? ap_provisioner_errmsg(*p) : ap_strerror(rc));
+    return rc;
+}
+
+static void print_entry_text(const ap_entry *e)
+{
+    size_t i;
+    char sz[32];
+    human(e->total_size, sz, sizeof sz);
+    printf("%s  %s  %s  %s  (%zu file%s, %s)\n", e->id, ap_entry_status_name(e->status),
+           e->vendor, e->ref, e->nfiles, e->nfiles == 1 ? "" : "s", sz);
+    if (e->revision)
+        printf("  revision %s\n", e->revision);
+    if (e->error)
+        printf("  error: %s\n", e->error);
+    for (i = 0; i < e->nfiles; i++) {
+        const ap_entry_file *f = &e->files[i];
+        human(f->size, sz, sizeof sz);
+        printf("  %-40s %10s  %s %s %s\n    %s\n", f->name, sz,
+               f->kind ? f->kind : "-", f->format ? f->format : "-",
+               f->precision ? f->precision : "-", f->path ? f->path : "(not present)");
+    }
+}
+
+static int print_entry_json(const ap_entry *e)
+{
+    char *js = NULL;
+    if (ap_entry_to_json(e, &js) != AP_OK)
+        return 1;
+    printf("%s\n", js);
+    ap_free(js);
+    return 0;
+}
+
+static unsigned long long num_arg(const char *s, const char *opt)
+{
+    char *end;
+    unsigned long long v;
+    errno = 0;
+    v = strtoull(s ? s : "", &end, 10);
+    if (!s || errno || *end || end == s) {
+        fprintf(stderr, "apctl: %s needs a number\n", opt);
+        exit(2);
+    }
+    return v;
+}
+
+static int cmd_pull(int argc, char **argv)
+{
+    ap_provision_options o = AP_PROVISION_OPTIONS_INIT;
+    const char *include[MAX_GLOBS + 1] = { 0 }, *exclude[MAX_GLOBS + 1] = { 0 };
+    size_t ni = 0, ne = 0;
+    const char *ref = NULL;
+    int json = 0, i, rc;
+    pull_ui ui = { isatty(2), 0, 0, 0 };
+    ap_provisioner *p = NULL;
+    ap_entry *e = NULL;
+    struct sigaction sa;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = strchr(a, '=');
+#define OPTVAL(name) (val && strncmp(a, name "=", sizeof name) == 0 ? val + 1 \
+                      : (strcmp(a, name) == 0 ? argv[++i] : NULL))
+        if (strcmp(a, "--json") == 0)
+            json = 1;
+        else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0)
+            ui.quiet = 1;
+        else if (strcmp(a, "--events") == 0)
+            ui.events = 1;
+        else if (strcmp(a, "--force") == 0)
+            o.flags |= AP_PROVISION_FORCE;
+        else if (strcmp(a, "--drop-partial") == 0)
+            o.flags |= AP_PROVISION_DROP_PARTIAL;
+        else if (strncmp(a, "--include", 9) == 0 && (!a[9] || a[9] == '=')) {
+            const char *v = OPTVAL("--include");
+            if (!v || ni == MAX_GLOBS) { usage(stderr); return 2; }
+            include[ni++] = v;
+        } else if (strncmp(a, "--exclude", 9) == 0 && (!a[9] || a[9] == '=')) {
+            const char *v = OPTVAL("--exclude");
+            if (!v || ne == MAX_GLOBS) { usage(stderr); return 2; }
+            exclude[ne++] = v;
+        } else if (strncmp(a, "--connections", 13) == 0)
+            o.max_connections = o.connections_per_file =
+                (unsigned)num_arg(OPTVAL("--connections"), "--connections");
+        else if (strncmp(a, "--chunk-size", 12) == 0)
+            o.chunk_size = num_arg(OPTVAL("--chunk-size"), "--chunk-size");
+        else if (strncmp(a, "--heartbeat", 11) == 0)
+            o.heartbeat_ms = (unsigned)num_arg(OPTVAL("--heartbeat"), "--heartbeat");
+        else if (strncmp(a, "--stall-timeout", 15) == 0)
+            o.stall_timeout_ms = (unsigned)num_arg(OPTVAL("--stall-timeout"), "--stall-timeout");
+        else if (strncmp(a, "--max-attempts", 14) == 0)
+            o.max_attempts = (unsigned)num_arg(OPTVAL("--max-attempts"), "--max-attempts");
+        else if (strncmp(a, "--hf-cache", 10) == 0) {
+            o.hf_cache_publish = OPTVAL("--hf-cache");
+            if (!o.hf_cache_publish) { usage(stderr); return 2; }
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "apctl pull: unknown option %s\n", a);
+            return 2;
+        } else if (!ref)
+            ref = a;
+        else {
+            fprintf(stderr, "apctl pull: one reference at a time\n");
+            return 2;
+        }
+#undef OPTVAL
+    }
+    if (!ref) {
+        usage(stderr);
+        return 2;
+    }
+    if (ni)
+        o.include = include;
+    if (ne)
+        o.exclude = exclude;
+    if (open_prov(&p) != AP_OK)
+        return 1;
+    g_cancel = ap_cancel_token_new();
+    if (!g_cancel) {
+        ap_provisioner_free(p);
+        return 1;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    o.cancel = g_cancel;
+    o.on_event = on_event;
+    o.event_user = &ui;
+    rc = ap_provision(p, ref, &o, &e);
+    if (ui.drew)
+        fputs("\r\033[K", stderr);
+    if (rc == AP_OK) {
+        if (json)
+            print_entry_json(e);
+        else if (!ui.quiet) {
+            size_t k;
+            if (e->fetched_bytes == 0)
+                printf("%s: already present\n", ref);
+            for (k = 0; k < e->nfiles; k++)
+                printf("%s\n", e->files[k].path);
+        }
+    } else {
+        fprintf(stderr, "apctl: %s\n", ap_provisioner_errmsg(p));
+    }
+    ap_entry_free(e);
+    ap_provisioner_free(p);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    ap_cancel_token_free(g_cancel);
+    g_cancel = NULL;
+    if (rc == AP_ECANCELLED)
+        return 130;
+    return rc == AP_OK ? 0 : 1;
+}
+
+static int cmd_vendors(void)
+{
+    ap_provisioner *p = NULL;
+    const char *const *ref;
+    size_t i, n;
+    if (open_prov(&p) != AP_OK)
+        return 1;
+    n = ap_provisioner_vendor_count(p);
+    for (i = 0; i < n; i++) {
+        ap_vendor_info vi;
+        size_t k;
+        ap_provisioner_vendor_info(p, i, &vi);
+        printf("%-12s %-8s abi %u.%u  schemes:", vi.name, vi.version,
+               vi.abi_major, vi.abi_minor);
+        for (k = 0; vi.schemes[k]; k++)
+            printf(" %s:", vi.schemes[k]);
+        printf("  (%s)\n", vi.origin);
+    }
+    for (ref = ap_provisioner_refusals(p); *ref; ref++)
+        fprintf(stderr, "refused: %s\n", *ref);
+    if (n == 0)
+        fprintf(stderr, "apctl: no vendor loaded (set AP_VENDOR_PATH)\n");
+    ap_provisioner_free(p);
+    return n ? 0 : 1;
+}
+
+static int get_entry(ap_provisioner *p, const char *what, ap_entry **e)
+{
+    int rc = ap_catalog_get(ap_provisioner_catalog(p), what, e);
+    if (rc != AP_OK)
+        fprintf(stderr, "apctl: %s: %s\n", what,
+                rc == AP_ENOTFOUND ? "no such entry in the catalog"
+                                   : ap_catalog_errmsg(ap_provisioner_catalog(p)));
+    return rc;
+}
+
+static int cmd_ls(int argc, char **argv)
+{
+    ap_provisioner *p = NULL;
+    ap_entry **list = NULL;
+    size_t n = 0, i;
+    int json = argc > 1 && strcmp(argv[1], "--json") == 0, rc;
+    if (open_prov(&p) != AP_OK)
+        return 1;
+    rc = ap_catalog_list(ap_provisioner_catalog(p), NULL, &list, &n);
+    if (rc != AP_OK) {
+        fprintf(stderr, "apctl: %s\n", ap_catalog_errmsg(ap_provisioner_catalog(p)));
+        ap_provisioner_free(p);
+        return 1;
+    }
+    if (json)
+        fputs("[", stdout);
+    for (i = 0; i < n; i++) {
+        if (json) {
+            char *js = NULL;
+            if (ap_entry_to_json(list[i], &js) == AP_OK)
+                printf("%s%s", i ? "," : "", js);
+            ap_free(js);
+        } else
+            print_entry_text(list[i]);
+    }
+    if (json)
+        fputs("]\n", stdout);
+    ap_entry_list_free(list, n);
+    ap_provisioner_free(p);
+    return 0;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+    ap_provisioner *p = NULL;
+    ap_entry *e = NULL;
+    const char *what = NULL;
+    int json = 0, i, rc;
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else
+            what = argv[i];
+    }
+    if (!what) {
+        usage(stderr);
+        return 2;
+    }
+    if (open_prov(&p) != AP_OK)
+        return 1;
+    rc = get_entry(p, what, &e);
+    if (rc == AP_OK) {
+        if (json)
+            print_entry_json(e);
+        else
+            print_entry_text(e);
+    }
+    ap_entry_free(e);
+    ap_provisioner_free(p);
+    return rc == AP_OK ? 0 : 1;
+}
+
+static int cmd_path(int argc, char **argv)
+{
+    ap_provisioner *p = NULL;
+    ap_entry *e = NULL;
+    size_t i;
+    int rc, found = 0;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (open_prov(&p) != AP_OK)
+        return 1;
+    rc = get_entry(p, argv[1], &e);
+    if (rc == AP_OK && e->status != AP_ENTRY_READY) {
+        fprintf(stderr, "apctl: %s: entry is %s, not ready\n", argv[1],
+                ap_entry_status_name(e->status));
+        rc = AP_EBUSY;
+    }
+    for (i = 0; rc == AP_OK && i < e->nfiles; i++) {
+        if (argc > 2 && strcmp(e->files[i].name, argv[2]) != 0)
+            continue;
+        printf("%s\n", e->files[i].path);
+        found = 1;
+        if (argc <= 2 && e->nfiles > 1)
+            continue;
+    }
+    if (rc == AP_OK && !found) {
+        fprintf(stderr, "apctl: %s: no file '%s'\n", argv[1], argc > 2 ? argv[2] : "");
+        rc = AP_ENOTFOUND;
+    }
+    ap_entry_free(e);
+    ap_provisioner_free(p);
+    return rc == AP_OK ? 0 : 1;
+}
+
+static int cmd_rm(int argc, char **argv)
+{
+    ap_provisioner *p = NULL;
+    ap_entry *e = NULL;
+    int rc;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (open_prov(&p) != AP_OK)
+        return 1;
+    rc = get_entry(p, argv[1], &e);
+    if (rc == AP_OK) {
+        rc = ap_catalog_remove(ap_provisioner_catalog(p), e->id);
+        if (rc != AP_OK)
+            fprintf(stderr, "apctl: %s: %s\n", argv[1],
+                    ap_catalog_errmsg(ap_provisioner_catalog(p)));
+        else
+            printf("removed %s (%s)\n", e->id, e->ref);
+    }
+    ap_entry_free(e);
+    ap_provisioner_free(p);
+    return rc == AP_OK ? 0 : 1;
+}
+
+static int report(const char *what, const char *path, uint64_t bytes, void *user)
+{
+    char sz[32];
+    (void)user;
+    human(bytes, sz, sizeof sz);
+    printf("%s %s (%s)\n", what, path, sz);
+    return 0;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+    ap_provisioner *p = NULL;
+    size_t checked = 0, bad = 0;
+    unsigned flags = argc > 1 && strcmp(argv[1], "--remove") == 0 ? AP_VERIFY_REMOVE : 0;
+    int rc;
+    if (open_prov(&p) != AP_OK)
+        return 1;
+    rc = ap_store_verify(ap_provisioner_store(p), flags, report, NULL, &checked, &bad);
+    if (rc != AP_OK)
+        fprintf(stderr, "apctl: verify: %s\n", ap_store_errmsg(ap_provisioner_store(p)));
+    else
+        printf("%zu blob%s checked, %zu corrupt%s\n", checked, checked == 1 ? "" : "s",
+               bad, bad && (flags & AP_VERIFY_REMOVE) ? " (removed)" : "");
+    ap_provisioner_free(p);
+    return rc == AP_OK && bad == 0 ? 0 : 1;
+}
+
+static int cmd_gc(void)
+{
+    ap_provisioner *p = NULL;
+    ap_entry **list = NULL;
+    const char **keep = NULL;
+    size_t n = 0, nk = 0, i, k;
+    uint64_t freed = 0;
+    char sz[32];
+    int rc;
+    if (open_prov(&p) != AP_OK)
+        return 1;
+    rc = ap_catalog_list(ap_provisioner_catalog(p), NULL, &list, &n);
+    for (i = 0; rc == AP_OK && i < n; i++)
+        nk += list[i]->nfiles;
+    keep = calloc(nk + 1, sizeof *keep);
+    if (rc == AP_OK && !keep)
+        rc = AP_ENOMEM;
+    for (i = 0, nk = 0; rc == AP_OK && i < n; i++)
+        for (k = 0; k < list[i]->nfiles; k++)
+            if (list[i]->files[k].sha256)
+                keep[nk++] = list[i]->files[k].sha256;
+    if (rc == AP_OK)
+        rc = ap_store_gc(ap_provisioner_store(p), keep, nk, 24 * 3600, report, NULL, &freed);
+    if (rc != AP_OK)
+        fprintf(stderr, "apctl: gc: %s\n", ap_store_errmsg(ap_provisioner_store(p)));
+    else {
+        human(freed, sz, sizeof sz);
+        printf("freed %s\n", sz);
+    }
+    free(keep);
+    ap_entry_list_free(list, n);
+    ap_provisioner_free(p);
+    return rc == AP_OK ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : NULL;
+    int rc;
+    if (!cmd || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
+        strcmp(cmd, "help") == 0) {
+        usage(cmd ? stdout : stderr);
+        return cmd ? 0 : 2;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("apctl %s (libartifactprov %s, vendor ABI %d.%d)\n", AP_VERSION_STRING,
+               ap_version(), AP_VENDOR_ABI_MAJOR, AP_VENDOR_ABI_MINOR);
+        return 0;
+    }
+    if (ap_global_init() != AP_OK) {
+        fprintf(stderr, "apctl: library initialisation failed\n");
+        return 1;
+    }
+    if (strcmp(cmd, "pull") == 0)
+        rc = cmd_pull(argc - 1, argv + 1);
+    else if (strcmp(cmd, "vendors") == 0)
+        rc = cmd_vendors();
+    else if (strcmp(cmd, "ls") == 0)
+        rc = cmd_ls(argc - 1, argv + 1);
+    else if (strcmp(cmd, "show") == 0)
+        rc = cmd_show(argc - 1, argv + 1);
+    else if (strcmp(cmd, "path") == 0)
+        rc = cmd_path(argc - 1, argv + 1);
+    else if (strcmp(cmd, "rm") == 0)
+        rc = cmd_rm(argc - 1, argv + 1);
+    else if (strcmp(cmd, "verify") == 0)
+        rc = cmd_verify(argc - 1, argv + 1);
+    else if (strcmp(cmd, "gc") == 0)
+        rc = cmd_gc();
+    else {
+        fprintf(stderr, "apctl: unknown command '%s'\n", cmd);
+        usage(stderr);
+        rc = 2;
+    }
+    ap_global_cleanup();
+    return rc;
+}

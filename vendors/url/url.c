@@ -1,0 +1,130 @@
+/* libartifactprov — the plain URL vendor: https://HOST/PATH[#sha256=HEX].
+ * SPDX-License-Identifier: MIT
+ *
+ * Resolving needs no network: the URL is the file, the optional fragment
+ * its digest.  The core engine fetches and verifies it.  The file lands in
+ * the human view as models/url/HOST/PATH. */
+#include <artifactprov/vendor.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+static const ap_host *host_of(void *state) { return state; }
+
+static int url_create(const ap_host *host, void **state)
+{
+    if (!host || host->struct_size < offsetof(ap_host, progress) + sizeof(void *) ||
+        host->abi_major != AP_VENDOR_ABI_MAJOR)
+        return AP_EABI;
+    *state = (void *)host;
+    return AP_OK;
+}
+
+static void url_destroy(void *state) { (void)state; }
+
+static int hexdigit(int c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static int url_resolve(void *state, ap_vendor_call *call, const char *ref)
+{
+    const ap_host *h = host_of(state);
+    ap_vendor_file f = AP_VENDOR_FILE_INIT;
+    ap_vendor_artifact a = AP_VENDOR_ARTIFACT_INIT;
+    const char *p, *hoststart, *hostend, *path, *frag;
+    char sha[65], *url = NULL, *name = NULL, *rel = NULL;
+    size_t i, urllen;
+    int rc;
+
+    if (strncmp(ref, "https://", 8) == 0)
+        hoststart = ref + 8;
+    else if (strncmp(ref, "http://", 7) == 0)
+        hoststart = ref + 7;
+    else
+        return h->set_error(call, AP_EINVAL, "%s: not an http(s) URL "
+                            "(want https://HOST/PATH[#sha256=HEX])", ref);
+    for (p = ref; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            return h->set_error(call, AP_EINVAL,
+                                "%s: URL contains a space or control character", ref);
+    hostend = hoststart + strcspn(hoststart, "/?#");
+    if (hostend == hoststart || memchr(hoststart, '@', (size_t)(hostend - hoststart)))
+        return h->set_error(call, AP_EINVAL, "%s: URL without a host (or with "
+                            "credentials, which are refused)", ref);
+    path = hostend;
+    frag = strchr(ref, '#');
+    urllen = frag ? (size_t)(frag - ref) : strlen(ref);
+    sha[0] = '\0';
+    if (frag) {
+        if (strncmp(frag, "#sha256=", 8) != 0 || strlen(frag + 8) != 64)
+            return h->set_error(call, AP_EINVAL, "%s: bad fragment (want "
+                                "#sha256= and 64 hex digits)", ref);
+        for (i = 0; i < 64; i++) {
+            if (!hexdigit(frag[8 + i]))
+                return h->set_error(call, AP_EINVAL, "%s: bad sha256 in fragment", ref);
+            sha[i] = (char)(frag[8 + i] | 0x20); /* lower case */
+        }
+        sha[64] = '\0';
+    }
+    url = malloc(urllen + 1);
+    name = malloc((size_t)(hostend - hoststart) + 1);
+    if (!url || !name) {
+        rc = h->set_error(call, AP_ENOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(url, ref, urllen);
+    url[urllen] = '\0';
+    memcpy(name, hoststart, (size_t)(hostend - hoststart));
+    name[hostend - hoststart] = '\0';
+    /* The relative path: the URL path without query, leading slashes and
+     * with a default name for "/".  Hostile segments are refused by the
+     * host's path validation. */
+    while (*path == '/')
+        path++;
+    {
+        size_t n = strcspn(path, "?#");
+        rel = n ? strndup(path, n) : strdup("index");
+        if (!rel) {
+            rc = h->set_error(call, AP_ENOMEM, "out of memory");
+            goto out;
+        }
+        if (n && rel[n - 1] == '/')
+            rel[n - 1] = '\0';
+    }
+    for (p = name; *p; p++)
+        if (*p == ':')
+            name[p - name] = '_'; /* host:port → host_port in the view */
+    a.name = name;
+    a.canonical = ref;
+    rc = h->set_artifact(call, &a);
+    if (rc != AP_OK)
+        goto out;
+    f.path = rel;
+    f.url = url;
+    f.sha256 = sha[0] ? sha : NULL;
+    rc = h->add_file(call, &f);
+out:
+    free(url);
+    free(name);
+    free(rel);
+    return rc;
+}
+
+static const char *const url_schemes[] = { "https", "http", NULL };
+
+static const ap_vendor url_vendor = {
+    sizeof(ap_vendor), AP_VENDOR_ABI_MAJOR, AP_VENDOR_ABI_MINOR,
+    "url", "1.0.0", "plain http(s) URLs with an optional #sha256= digest",
+    url_schemes, url_create, url_destroy, url_resolve, NULL,
+};
+
+EXPORT const ap_vendor *ap_vendor_url_init(const ap_host *host);
+
+EXPORT const ap_vendor *ap_vendor_url_init(const ap_host *host)
+{
+    (void)host;
+    return &url_vendor;
+}
