@@ -3,8 +3,9 @@
  *
  * One JSON document per entry under <store root>/catalog/<id>.json, written
  * by temp file + fsync + rename, carrying a format version.  A corrupt or
- * foreign document is skipped with a warning, never a crash, and is never
- * deleted by the catalog.
+ * foreign document is skipped with a warning (collected on the handle, see
+ * ap_catalog_warning()), never a crash, and is never deleted by the catalog.
+ * Document format: docs/store.md.
  */
 #ifndef ARTIFACTPROV_CATALOG_H
 #define ARTIFACTPROV_CATALOG_H
@@ -39,6 +40,9 @@ typedef struct ap_entry_file {
     char *precision;   /**< "f32", "f16", "bf16", "q8_0", "q4_k_m", ... */
     char *url;         /**< where it came from */
     int present;       /**< 1 when the blob is in the store */
+    /* Appended in 0.1: from the file header when it tells (GGUF). */
+    char *architecture; /**< GGUF general.architecture ("llama"), or NULL */
+    uint64_t parameters; /**< parameter count when known, else 0 */
 } ap_entry_file;
 
 /**
@@ -123,6 +127,36 @@ AP_EXPORT int ap_catalog_remove(ap_catalog *catalog, const char *id);
  */
 AP_EXPORT int ap_classify_file(const char *path, const char *name,
                                char **kind, char **format, char **precision);
+
+/**
+ * Like ap_classify_file(), also reporting what the header says about the
+ * model: architecture (GGUF general.architecture, *architecture freed with
+ * ap_free, may be NULL) and parameter count (0 when unknown).  Any output
+ * pointer may be NULL.  AP_ECORRUPT when the file announces GGUF or
+ * safetensors but its header is malformed; the name-based answers are
+ * still filled in then.
+ */
+AP_EXPORT int ap_classify_file2(const char *path, const char *name,
+                                char **kind, char **format, char **precision,
+                                char **architecture, uint64_t *parameters);
+
+/**
+ * Warnings of the last ap_catalog_list/get/remove/gc on this handle: one
+ * per document skipped as corrupt or foreign ("catalog/x.json: ...").
+ * The string is borrowed until the next call on the handle.
+ */
+AP_EXPORT size_t ap_catalog_warning_count(const ap_catalog *catalog);
+AP_EXPORT const char *ap_catalog_warning(const ap_catalog *catalog, size_t i);
+
+/**
+ * Garbage-collect the store against the catalog: blobs no entry references
+ * and staging files untouched for stale_seconds go (ap_store_gc).  Refuses
+ * with AP_ECORRUPT, removing nothing, when a document cannot be read (its
+ * references are unknown).
+ */
+AP_EXPORT int ap_catalog_gc(ap_catalog *catalog, unsigned stale_seconds,
+                            ap_store_report_cb report, void *user,
+                            uint64_t *freed);
 
 #ifdef __cplusplus
 }

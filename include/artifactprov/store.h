@@ -65,9 +65,10 @@ AP_EXPORT int ap_store_staging_path(ap_store *store, const char *key,
 /**
  * Commit a fully written staging file as the blob `sha256_hex`: re-checks
  * nothing when `trusted_digest` is non-zero (the engine already hashed the
- * bytes while they arrived), otherwise hashes the file first.  On success
- * the staging file and its sidecar are gone.  If the blob already exists
- * the staging file is discarded and AP_OK is returned.
+ * bytes while they arrived), otherwise hashes the file first; on a
+ * mismatch the staging file and its sidecar are deleted and AP_EDIGEST is
+ * returned.  On success the staging file and its sidecar are gone.  If the
+ * blob already exists the staging file is discarded and AP_OK is returned.
  */
 AP_EXPORT int ap_store_commit(ap_store *store, const char *staging_path,
                               const char *sha256_hex, int trusted_digest);
@@ -75,7 +76,11 @@ AP_EXPORT int ap_store_commit(ap_store *store, const char *staging_path,
 /**
  * Import an existing file as a blob, by hard link when on the same
  * filesystem (AP_IMPORT_LINK), else by copy.  When expected_sha256 is NULL
- * the file is hashed.  out_sha256 (65 bytes) receives the digest.
+ * the file is hashed.  A copy is always checked against expected_sha256; a
+ * hard link trusts it (the HF cache names LFS blobs by their sha256;
+ * ap_store_verify re-checks) and keeps the file's mode, since the inode is
+ * shared with its original.  out_sha256 (65 bytes, may be NULL) receives
+ * the digest.
  */
 #define AP_IMPORT_LINK 0x1u
 AP_EXPORT int ap_store_import(ap_store *store, const char *path,
@@ -119,8 +124,11 @@ AP_EXPORT int ap_store_verify(ap_store *store, unsigned flags,
 
 /**
  * Remove blobs not named in `keep` (a sorted or unsorted array of hex
- * digests) and staging files untouched for `stale_seconds`.  Calls
- * report("blob"|"staging", path, bytes).  *freed receives the bytes freed.
+ * digests) and staging files untouched for `stale_seconds` (with their
+ * sidecars; a staging file whose sidecar was touched recently is kept),
+ * plus stale temporary files.  Blobs whose lock ("<hex>" or "blob-<hex>")
+ * is held are skipped.  Calls report("blob"|"staging"|"tmp", path, bytes);
+ * a non-zero return stops with AP_EUSER.  *freed receives the bytes freed.
  */
 AP_EXPORT int ap_store_gc(ap_store *store, const char *const *keep,
                           size_t n_keep, unsigned stale_seconds,
@@ -130,13 +138,24 @@ AP_EXPORT int ap_store_gc(ap_store *store, const char *const *keep,
 /**
  * Take an exclusive cross-process lock named `name` (e.g. a blob digest or
  * an entry id), waiting for it.  *out_fd receives the lock; release it with
- * ap_store_unlock().
+ * ap_store_unlock().  `name` must be one valid path component of at most
+ * 200 bytes.  flock(2) locks are per open file: taking the same name twice
+ * in one process blocks.  ap_store_commit/import take "<hex>" themselves;
+ * a caller serialising the download of a blob uses "blob-<hex>", which gc
+ * and ap_store_remove_blob respect as well.
  */
 AP_EXPORT int ap_store_lock(ap_store *store, const char *name, int *out_fd);
 AP_EXPORT void ap_store_unlock(int fd);
 
 /** Free bytes available to unprivileged users on the store's filesystem. */
 AP_EXPORT int ap_store_free_space(ap_store *store, uint64_t *out_bytes);
+
+/**
+ * Remove one blob (unless its lock "<hex>" or "blob-<hex>" is held by
+ * someone: AP_EBUSY).  AP_ENOTFOUND when absent.  Used by
+ * ap_catalog_remove(); a committed blob is otherwise never touched.
+ */
+AP_EXPORT int ap_store_remove_blob(ap_store *store, const char *sha256_hex);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,101 @@
+/* A complete third-party vendor, built out of tree against the installed
+ * headers only:  make -C examples/vendor-template
+ *
+ * Scheme "localdir:": `localdir:/abs/dir` provisions every regular file of a
+ * local directory (one level) — the host imports file:// URLs into the
+ * store by hard link when it can.  Copy this file to start a vendor of
+ * your own: the entry symbol must be ap_vendor_<NAME>_init for a file
+ * named ap-vendor-<NAME>.so.
+ * SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
+#include <artifactprov/vendor.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+typedef struct state {
+    ap_host host; /* our zeroed copy of the host table */
+} state;
+
+static int ld_create(const ap_host *host, void **out)
+{
+    state *s;
+    size_t n;
+    /* Same major; the members we call must be covered by struct_size. */
+    if (host->abi_major != AP_VENDOR_ABI_MAJOR ||
+        host->struct_size < offsetof(ap_host, log) + sizeof host->log)
+        return AP_EABI;
+    s = calloc(1, sizeof *s);
+    if (!s)
+        return AP_ENOMEM;
+    n = host->struct_size < sizeof s->host ? host->struct_size : sizeof s->host;
+    memcpy(&s->host, host, n);
+    *out = s;
+    return AP_OK;
+}
+
+static void ld_destroy(void *st) { free(st); }
+
+static int ld_resolve(void *st, ap_vendor_call *call, const char *ref)
+{
+    const ap_host *h = &((state *)st)->host;
+    const char *dir = strchr(ref, ':') + 1;
+    ap_vendor_artifact a = AP_VENDOR_ARTIFACT_INIT;
+    struct dirent *de;
+    DIR *d;
+    int rc = AP_OK, n = 0;
+
+    if (dir[0] != '/')
+        return h->set_error(call, AP_EINVAL, "%s: want localdir:/ABSOLUTE/DIR", ref);
+    d = opendir(dir);
+    if (!d)
+        return h->set_error(call, AP_ENOTFOUND, "%s: cannot open directory", ref);
+    a.name = strrchr(dir, '/')[1] ? strrchr(dir, '/') + 1 : "root";
+    a.canonical = ref;
+    rc = h->set_artifact(call, &a);
+    while (rc == AP_OK && (de = readdir(d))) {
+        ap_vendor_file f = AP_VENDOR_FILE_INIT;
+        struct stat sb;
+        char *path = NULL, *url = NULL;
+        if (de->d_name[0] == '.')
+            continue;
+        if (asprintf(&path, "%s/%s", dir, de->d_name) < 0) {
+            rc = AP_ENOMEM;
+            break;
+        }
+        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+            asprintf(&url, "file://%s", path) >= 0) {
+            f.path = de->d_name;
+            f.size = (uint64_t)sb.st_size;
+            f.url = url;
+            rc = h->add_file(call, &f); /* copied by the host */
+            n++;
+        }
+        free(path);
+        free(url);
+    }
+    closedir(d);
+    if (rc == AP_OK && n == 0)
+        rc = h->set_error(call, AP_ENOTFOUND, "%s: no regular file there", ref);
+    return rc;
+}
+
+static const char *const schemes[] = { "localdir", NULL };
+
+static const ap_vendor vendor = {
+    sizeof(ap_vendor), AP_VENDOR_ABI_MAJOR, AP_VENDOR_ABI_MINOR,
+    "localdir", "1.0.0", "files of a local directory (template vendor)",
+    schemes, ld_create, ld_destroy, ld_resolve, NULL,
+};
+
+EXPORT const ap_vendor *ap_vendor_localdir_init(const ap_host *host);
+EXPORT const ap_vendor *ap_vendor_localdir_init(const ap_host *host)
+{
+    (void)host;
+    return &vendor;
+}

@@ -1,0 +1,1316 @@
+/* libartifactprov — the content-addressed store (see store.h, docs/store.md).
+ *
+ * Every name that reaches the disk is validated; writes below the root go
+ * through directory fds opened component by component with O_NOFOLLOW, so
+ * a symlink planted in models/ (or in an HF cache) cannot redirect them.
+ * Everything visible is created under a temporary name and renamed into
+ * place; committed blobs are read-only and never rewritten.
+ * SPDX-License-Identifier: MIT */
+#include "internal.h"
+#include "digest.h"
+#include "hfcache.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STORE_MAGIC 0x41505354u  /* "APST" */
+#define IO_BUF (1u << 20)
+#define MAX_TREE_DEPTH 64
+#define MAX_LOCK_NAME 200
+
+struct ap_store {
+    unsigned magic;
+    char *root;
+    int root_fd;
+    apx_error err;
+};
+
+static const char *const store_dirs[] = {
+    "blobs/sha256", "staging", "catalog", "models", "locks", NULL
+};
+
+/* ---- path validation ----------------------------------------------------- */
+
+AP_EXPORT int ap_path_validate(const char *relpath)
+{
+    const char *seg;
+    size_t len;
+    if (!relpath)
+        return AP_EPATH;
+    len = strlen(relpath);
+    if (len == 0 || len > 4096 || relpath[0] == '/')
+        return AP_EPATH;
+    seg = relpath;
+    for (;;) {
+        const char *end = seg;
+        size_t n;
+        while (*end && *end != '/') {
+            unsigned char c = (unsigned char)*end;
+            if (c < 0x20 || c == 0x7f || c == '\\')
+                return AP_EPATH;
+            end++;
+        }
+        n = (size_t)(end - seg);
+        if (n == 0 || (n == 1 && seg[0] == '.') ||
+            (n == 2 && seg[0] == '.' && seg[1] == '.') || n > 255)
+            return AP_EPATH;
+        if (!*end)
+            return AP_OK;
+        seg = end + 1;
+    }
+}
+
+int apx_fs_valid_component(const char *name)
+{
+    return ap_path_validate(name) == AP_OK && !strchr(name, '/');
+}
+
+/* ---- fs helpers ---------------------------------------------------------- */
+
+void apx_fs_tmpname(char *buf, size_t n)
+{
+    static unsigned counter;
+    uint32_t r[2] = { 0, 0 };
+    if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        r[0] = (uint32_t)ts.tv_nsec;
+        r[1] = ++counter;
+    }
+    snprintf(buf, n, ".ap-tmp-%ld-%08x%08x", (long)getpid(), r[0], r[1]);
+}
+
+static int io_status(int e)
+{
+    return e == ENOSPC || e == EDQUOT ? AP_ENOSPC : AP_EIO;
+}
+
+int apx_fs_opendir_at(int base_fd, const char *rel, int create, apx_error *err)
+{
+    char *copy, *comp, *save = NULL;
+    int fd;
+
+    if (rel && *rel && ap_path_validate(rel) != AP_OK)
+        return apx_error_set(err, AP_EPATH, "invalid path '%s'", rel);
+    fd = openat(base_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return apx_error_set(err, AP_EIO, "open directory: %s",
+                             strerror(errno));
+    if (!rel || !*rel)
+        return fd;
+    if (!(copy = apx_strdup(rel))) {
+        close(fd);
+        return apx_error_set(err, AP_ENOMEM, "out of memory");
+    }
+    for (comp = strtok_r(copy, "/", &save); comp;
+         comp = strtok_r(NULL, "/", &save)) {
+        int nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                   O_CLOEXEC);
+        if (nfd < 0 && errno == ENOENT && create) {
+            if (mkdirat(fd, comp, 0755) != 0 && errno != EEXIST) {
+                int e = errno;
+                close(fd);
+                apx_error_set(err, io_status(e), "mkdir '%s' in '%s': %s",
+                              comp, rel, strerror(e));
+                free(copy);
+                return io_status(e);
+            }
+            nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                   O_CLOEXEC);
+        }
+        if (nfd < 0) {
+            int e = errno, rc;
+            close(fd);
+            if (e == ELOOP || e == ENOTDIR)
+                rc = apx_error_set(err, AP_EPATH,
+                                   "'%s' in '%s' is a symlink or not a "
+                                   "directory: refusing to follow it",
+                                   comp, rel);
+            else if (e == ENOENT)
+                rc = apx_error_set(err, AP_ENOTFOUND, "'%s' not found", rel);
+            else
+                rc = apx_error_set(err, AP_EIO, "open '%s' in '%s': %s", comp,
+                                   rel, strerror(e));
+            free(copy);
+            return rc;
+        }
+        close(fd);
+        fd = nfd;
+    }
+    free(copy);
+    return fd;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int apx_fs_write_atomic(int dir_fd, const char *name, const void *data,
+                        size_t len, mode_t mode, apx_error *err)
+{
+    char tmp[64];
+    int fd, e;
+
+    apx_fs_tmpname(tmp, sizeof tmp);
+    fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+                             O_CLOEXEC, 0600);
+    if (fd < 0)
+        return apx_error_set(err, io_status(errno), "create '%s': %s", tmp,
+                             strerror(errno));
+    if (write_all(fd, data, len) != 0 || fchmod(fd, mode) != 0 ||
+        fsync(fd) != 0) {
+        e = errno;
+        close(fd);
+        unlinkat(dir_fd, tmp, 0);
+        return apx_error_set(err, io_status(e), "write '%s': %s", name,
+                             strerror(e));
+    }
+    if (close(fd) != 0 || renameat(dir_fd, tmp, dir_fd, name) != 0) {
+        e = errno;
+        unlinkat(dir_fd, tmp, 0);
+        return apx_error_set(err, io_status(e), "rename into '%s': %s", name,
+                             strerror(e));
+    }
+    fsync(dir_fd);
+    return AP_OK;
+}
+
+int apx_fs_read_file_at(int dir_fd, const char *name, size_t max, char **out,
+                        size_t *len, apx_error *err)
+{
+    struct stat st;
+    char *buf;
+    size_t got = 0;
+    int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+    *out = NULL;
+    if (len)
+        *len = 0;
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return apx_error_set(err, AP_ENOTFOUND, "'%s' not found", name);
+        if (errno == ELOOP)
+            return apx_error_set(err, AP_EPATH, "'%s' is a symlink", name);
+        return apx_error_set(err, AP_EIO, "open '%s': %s", name,
+                             strerror(errno));
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return apx_error_set(err, AP_EIO, "'%s' is not a regular file", name);
+    }
+    if ((uint64_t)st.st_size > max) {
+        close(fd);
+        return apx_error_set(err, AP_ESIZE, "'%s' is larger than %zu bytes",
+                             name, max);
+    }
+    if (!(buf = apx_malloc((size_t)st.st_size + 1))) {
+        close(fd);
+        return apx_error_set(err, AP_ENOMEM, "out of memory");
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            return apx_error_set(err, AP_EIO, "read '%s': %s", name,
+                                 strerror(e));
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[got] = '\0';
+    *out = buf;
+    if (len)
+        *len = got;
+    return AP_OK;
+}
+
+int apx_fs_hash_fd(int fd, char hex[65], uint64_t *size, apx_error *err)
+{
+    apx_digest *d = apx_digest_new(APX_SHA256);
+    unsigned char *buf = apx_malloc(IO_BUF);
+    uint64_t off = 0;
+    int rc = AP_OK;
+
+    if (!d || !buf) {
+        rc = apx_error_set(err, AP_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (;;) {
+        ssize_t r = pread(fd, buf, IO_BUF, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rc = apx_error_set(err, AP_EIO, "read: %s", strerror(errno));
+            goto out;
+        }
+        if (r == 0)
+            break;
+        apx_digest_update(d, buf, (size_t)r);
+        off += (uint64_t)r;
+    }
+    if (apx_digest_final_hex(d, hex) != AP_OK)
+        rc = apx_error_set(err, AP_ERROR, "digest failed");
+    if (size)
+        *size = off;
+out:
+    apx_digest_free(d);
+    free(buf);
+    return rc;
+}
+
+int apx_fs_copy_atomic(int src_fd, int dir_fd, const char *name, mode_t mode,
+                       const char *expect_sha256, char *sha256_out,
+                       apx_error *err)
+{
+    char tmp[64], hex[65];
+    apx_digest *d = apx_digest_new(APX_SHA256);
+    unsigned char *buf = apx_malloc(IO_BUF);
+    uint64_t off = 0;
+    int fd = -1, rc = AP_OK;
+
+    if (!d || !buf) {
+        rc = apx_error_set(err, AP_ENOMEM, "out of memory");
+        goto out;
+    }
+    apx_fs_tmpname(tmp, sizeof tmp);
+    fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+                             O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = apx_error_set(err, io_status(errno), "create '%s': %s", tmp,
+                           strerror(errno));
+        goto out;
+    }
+    for (;;) {
+        ssize_t r = pread(src_fd, buf, IO_BUF, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rc = apx_error_set(err, AP_EIO, "read: %s", strerror(errno));
+            goto fail;
+        }
+        if (r == 0)
+            break;
+        apx_digest_update(d, buf, (size_t)r);
+        if (write_all(fd, buf, (size_t)r) != 0) {
+            rc = apx_error_set(err, io_status(errno), "write '%s': %s", name,
+                               strerror(errno));
+            goto fail;
+        }
+        off += (uint64_t)r;
+    }
+    apx_digest_final_hex(d, hex);
+    if (expect_sha256 && strcmp(hex, expect_sha256) != 0) {
+        rc = apx_error_set(err, AP_EDIGEST, "sha256 mismatch (want %s, got %s)",
+                           expect_sha256, hex);
+        goto fail;
+    }
+    if (fchmod(fd, mode) != 0 || fsync(fd) != 0) {
+        rc = apx_error_set(err, io_status(errno), "sync '%s': %s", name,
+                           strerror(errno));
+        goto fail;
+    }
+    close(fd);
+    fd = -1;
+    if (renameat(dir_fd, tmp, dir_fd, name) != 0) {
+        rc = apx_error_set(err, io_status(errno), "rename into '%s': %s",
+                           name, strerror(errno));
+        goto fail;
+    }
+    fsync(dir_fd);
+    if (sha256_out)
+        memcpy(sha256_out, hex, 65);
+    goto out;
+fail:
+    if (fd >= 0)
+        close(fd);
+    unlinkat(dir_fd, tmp, 0);
+out:
+    apx_digest_free(d);
+    free(buf);
+    return rc;
+}
+
+static int remove_tree(int dir_fd, const char *name, int depth, apx_error *err)
+{
+    struct stat st;
+    DIR *dir;
+    struct dirent *de;
+    int fd, rc = AP_OK;
+
+    if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return errno == ENOENT ? AP_OK
+                               : apx_error_set(err, AP_EIO, "stat '%s': %s",
+                                               name, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) {
+        if (unlinkat(dir_fd, name, 0) != 0 && errno != ENOENT)
+            return apx_error_set(err, AP_EIO, "unlink '%s': %s", name,
+                                 strerror(errno));
+        return AP_OK;
+    }
+    if (depth > MAX_TREE_DEPTH)
+        return apx_error_set(err, AP_EPATH, "'%s': tree too deep", name);
+    fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || !(dir = fdopendir(fd))) {
+        if (fd >= 0)
+            close(fd);
+        return apx_error_set(err, AP_EIO, "open '%s': %s", name,
+                             strerror(errno));
+    }
+    while ((de = readdir(dir)) != NULL) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        if ((rc = remove_tree(dirfd(dir), de->d_name, depth + 1, err)))
+            break;
+    }
+    closedir(dir);
+    if (rc == AP_OK && unlinkat(dir_fd, name, AT_REMOVEDIR) != 0 &&
+        errno != ENOENT)
+        rc = apx_error_set(err, AP_EIO, "rmdir '%s': %s", name,
+                           strerror(errno));
+    return rc;
+}
+
+int apx_fs_remove_tree_at(int dir_fd, const char *name, apx_error *err)
+{
+    return remove_tree(dir_fd, name, 0, err);
+}
+
+/* ---- handle -------------------------------------------------------------- */
+
+static int nonempty(const char *s)
+{
+    return s && *s;
+}
+
+AP_EXPORT int ap_store_default_root(char **out)
+{
+    const char *v;
+    if (!out)
+        return AP_EINVAL;
+    *out = NULL;
+    if (nonempty(v = getenv("AP_HOME")))
+        *out = apx_strdup(v);
+    else if (nonempty(v = getenv("XDG_CACHE_HOME")) && v[0] == '/')
+        *out = apx_path_join(v, "artifactprov");
+    else if (nonempty(v = getenv("HOME")))
+        *out = apx_path_join(v, ".cache/artifactprov");
+    else
+        return AP_EINVAL;
+    return *out ? AP_OK : AP_ENOMEM;
+}
+
+static int check(const ap_store *s)
+{
+    return s && s->magic == STORE_MAGIC;
+}
+
+AP_EXPORT int ap_store_open(ap_store **out, const char *root)
+{
+    ap_store *s;
+    char *r = NULL;
+    int rc, i;
+
+    if (!out)
+        return AP_EINVAL;
+    *out = NULL;
+    if (root) {
+        if (!*root)
+            return AP_EINVAL;
+        r = apx_strdup(root);
+        if (!r)
+            return AP_ENOMEM;
+    } else if ((rc = ap_store_default_root(&r)) != AP_OK) {
+        return rc;
+    }
+    if (apx_mkdirs(r) != AP_OK) {
+        free(r);
+        return io_status(errno);
+    }
+    if (!(s = apx_calloc(1, sizeof *s))) {
+        free(r);
+        return AP_ENOMEM;
+    }
+    s->magic = STORE_MAGIC;
+    s->root = realpath(r, NULL);
+    free(r);
+    if (!s->root) {
+        free(s);
+        return AP_EIO;
+    }
+    s->root_fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->root_fd < 0) {
+        free(s->root);
+        free(s);
+        return AP_EIO;
+    }
+    for (i = 0; store_dirs[i]; i++) {
+        int fd = apx_fs_opendir_at(s->root_fd, store_dirs[i], 1, &s->err);
+        if (fd < 0) {
+            ap_store_close(s);
+            return fd;
+        }
+        close(fd);
+    }
+    *out = s;
+    return AP_OK;
+}
+
+AP_EXPORT void ap_store_close(ap_store *store)
+{
+    if (!check(store))
+        return;
+    close(store->root_fd);
+    free(store->root);
+    store->magic = 0;
+    free(store);
+}
+
+AP_EXPORT const char *ap_store_root(const ap_store *store)
+{
+    return check(store) ? store->root : NULL;
+}
+
+AP_EXPORT const char *ap_store_errmsg(const ap_store *store)
+{
+    if (!check(store))
+        return "invalid store handle";
+    return store->err.msg;
+}
+
+static int bad_hex(ap_store *s, const char *hex)
+{
+    return apx_error_set(&s->err, AP_EINVAL, "'%.80s' is not a lower-case "
+                         "hex sha256", hex ? hex : "(null)");
+}
+
+/* Directory fd of blobs/sha256/<2 hex>. */
+static int blob_dir(ap_store *s, const char *hex, int create)
+{
+    char rel[32];
+    snprintf(rel, sizeof rel, "blobs/sha256/%.2s", hex);
+    return apx_fs_opendir_at(s->root_fd, rel, create, &s->err);
+}
+
+AP_EXPORT int ap_store_has_blob(ap_store *store, const char *sha256_hex)
+{
+    struct stat st;
+    char rel[96];
+    if (!check(store) || !apx_is_sha256_hex(sha256_hex))
+        return 0;
+    snprintf(rel, sizeof rel, "blobs/sha256/%.2s/%s", sha256_hex, sha256_hex);
+    return fstatat(store->root_fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+           S_ISREG(st.st_mode);
+}
+
+AP_EXPORT int ap_store_blob_path(ap_store *store, const char *sha256_hex,
+                                 char **out)
+{
+    if (!out)
+        return AP_EINVAL;
+    *out = NULL;
+    if (!check(store))
+        return AP_EINVAL;
+    if (!apx_is_sha256_hex(sha256_hex))
+        return bad_hex(store, sha256_hex);
+    *out = apx_asprintf("%s/blobs/sha256/%.2s/%s", store->root, sha256_hex,
+                        sha256_hex);
+    return *out ? AP_OK : AP_ENOMEM;
+}
+
+AP_EXPORT int ap_store_staging_path(ap_store *store, const char *key,
+                                    char **out)
+{
+    apx_digest *d;
+    char hex[65];
+    if (!out)
+        return AP_EINVAL;
+    *out = NULL;
+    if (!check(store) || !key)
+        return AP_EINVAL;
+    if (!(d = apx_digest_new(APX_SHA256)))
+        return AP_ENOMEM;
+    apx_digest_update(d, key, strlen(key));
+    apx_digest_final_hex(d, hex);
+    apx_digest_free(d);
+    *out = apx_asprintf("%s/staging/%s.part", store->root, hex);
+    return *out ? AP_OK : AP_ENOMEM;
+}
+
+/* ---- locks --------------------------------------------------------------- */
+
+static int lock_name(ap_store *s, const char *name, int nonblock, int *out_fd)
+{
+    char file[MAX_LOCK_NAME + 8];
+    int dfd, fd;
+
+    *out_fd = -1;
+    if (!name || strlen(name) > MAX_LOCK_NAME || !apx_fs_valid_component(name))
+        return apx_error_set(&s->err, AP_EINVAL, "invalid lock name '%.80s'",
+                             name ? name : "(null)");
+    snprintf(file, sizeof file, "%s.lock", name);
+    if ((dfd = apx_fs_opendir_at(s->root_fd, "locks", 1, &s->err)) < 0)
+        return dfd;
+    fd = openat(dfd, file, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    close(dfd);
+    if (fd < 0)
+        return apx_error_set(&s->err, AP_EIO, "lock '%s': %s", file,
+                             strerror(errno));
+    while (flock(fd, LOCK_EX | (nonblock ? LOCK_NB : 0)) != 0) {
+        int e = errno;
+        if (e == EINTR)
+            continue;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return apx_error_set(&s->err, AP_EBUSY, "'%s' is locked", name);
+        return apx_error_set(&s->err, AP_EIO, "flock '%s': %s", file,
+                             strerror(e));
+    }
+    *out_fd = fd;
+    return AP_OK;
+}
+
+AP_EXPORT int ap_store_lock(ap_store *store, const char *name, int *out_fd)
+{
+    if (!out_fd)
+        return AP_EINVAL;
+    *out_fd = -1;
+    if (!check(store))
+        return AP_EINVAL;
+    return lock_name(store, name, 0, out_fd);
+}
+
+AP_EXPORT void ap_store_unlock(int fd)
+{
+    if (fd >= 0) {
+        flock(fd, LOCK_UN);
+        close(fd);
+    }
+}
+
+/* ---- commit / import ----------------------------------------------------- */
+
+static void discard_staging(const char *staging_path)
+{
+    char *side = apx_asprintf("%s.state", staging_path);
+    unlink(staging_path);
+    if (side) {
+        unlink(side);
+        free(side);
+    }
+}
+
+AP_EXPORT int ap_store_commit(ap_store *store, const char *staging_path,
+                              const char *sha256_hex, int trusted_digest)
+{
+    struct stat st;
+    int sfd, dfd = -1, lfd = -1, rc = AP_OK;
+
+    if (!check(store) || !staging_path)
+        return AP_EINVAL;
+    if (!apx_is_sha256_hex(sha256_hex))
+        return bad_hex(store, sha256_hex);
+    sfd = open(staging_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (sfd < 0)
+        return apx_error_set(&store->err, errno == ENOENT ? AP_ENOTFOUND
+                                                          : AP_EIO,
+                             "commit %s: open '%s': %s", sha256_hex,
+                             staging_path, strerror(errno));
+    if (fstat(sfd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(sfd);
+        return apx_error_set(&store->err, AP_EINVAL,
+                             "commit: '%s' is not a regular file",
+                             staging_path);
+    }
+    if (!trusted_digest) {
+        char hex[65];
+        if ((rc = apx_fs_hash_fd(sfd, hex, NULL, &store->err)) != AP_OK) {
+            close(sfd);
+            apx_error_prefix(&store->err, "commit %s", staging_path);
+            return rc;
+        }
+        if (strcmp(hex, sha256_hex) != 0) {
+            close(sfd);
+            discard_staging(staging_path);
+            return apx_error_set(&store->err, AP_EDIGEST,
+                                 "commit %s: sha256 mismatch (want %s, got "
+                                 "%s); staging file removed", staging_path,
+                                 sha256_hex, hex);
+        }
+    }
+    if ((rc = lock_name(store, sha256_hex, 0, &lfd)) != AP_OK)
+        goto out;
+    if ((dfd = blob_dir(store, sha256_hex, 1)) < 0) {
+        rc = dfd;
+        goto out;
+    }
+    if (fstatat(dfd, sha256_hex, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        discard_staging(staging_path);       /* already there: dedup */
+        goto out;
+    }
+    if (fsync(sfd) != 0 || fchmod(sfd, 0444) != 0) {
+        rc = apx_error_set(&store->err, io_status(errno), "commit '%s': %s",
+                           staging_path, strerror(errno));
+        goto out;
+    }
+    if (renameat2(AT_FDCWD, staging_path, dfd, sha256_hex,
+                  RENAME_NOREPLACE) != 0) {
+        int e = errno;
+        if (e == EEXIST) {
+            discard_staging(staging_path);
+            goto out;
+        }
+        if (e == EINVAL || e == ENOSYS) {
+            /* No RENAME_NOREPLACE here; we hold the lock and checked. */
+            if (renameat(AT_FDCWD, staging_path, dfd, sha256_hex) == 0)
+                e = 0;
+            else
+                e = errno;
+        }
+        if (e == EXDEV) {
+            rc = apx_fs_copy_atomic(sfd, dfd, sha256_hex, 0444,
+                                    trusted_digest ? NULL : sha256_hex, NULL,
+                                    &store->err);
+            if (rc == AP_OK)
+                unlink(staging_path);
+            e = 0;
+        }
+        if (e != 0) {
+            fchmod(sfd, 0644);
+            rc = apx_error_set(&store->err, io_status(e),
+                               "commit '%s': rename: %s", staging_path,
+                               strerror(e));
+        }
+        if (rc != AP_OK)
+            goto out;
+    }
+    fsync(dfd);
+    {
+        char *side = apx_asprintf("%s.state", staging_path);
+        if (side) {
+            unlink(side);
+            free(side);
+        }
+    }
+out:
+    if (dfd >= 0)
+        close(dfd);
+    ap_store_unlock(lfd);
+    close(sfd);
+    return rc;
+}
+
+AP_EXPORT int ap_store_import(ap_store *store, const char *path,
+                              const char *expected_sha256, unsigned flags,
+                              char out_sha256[AP_SHA256_HEX_LEN + 1])
+{
+    struct stat st, lst;
+    char hex[65];
+    int sfd, dfd = -1, lfd = -1, rc = AP_OK;
+
+    if (!check(store) || !path)
+        return AP_EINVAL;
+    if (expected_sha256 && !apx_is_sha256_hex(expected_sha256))
+        return bad_hex(store, expected_sha256);
+    sfd = open(path, O_RDONLY | O_CLOEXEC);
+    if (sfd < 0)
+        return apx_error_set(&store->err, errno == ENOENT ? AP_ENOTFOUND
+                                                          : AP_EIO,
+                             "import '%s': %s", path, strerror(errno));
+    if (fstat(sfd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(sfd);
+        return apx_error_set(&store->err, AP_EINVAL,
+                             "import '%s': not a regular file", path);
+    }
+    if (expected_sha256) {
+        memcpy(hex, expected_sha256, 65);
+    } else if ((rc = apx_fs_hash_fd(sfd, hex, NULL, &store->err)) != AP_OK) {
+        apx_error_prefix(&store->err, "import '%s'", path);
+        close(sfd);
+        return rc;
+    }
+    if ((rc = lock_name(store, hex, 0, &lfd)) != AP_OK)
+        goto out;
+    if ((dfd = blob_dir(store, hex, 1)) < 0) {
+        rc = dfd;
+        goto out;
+    }
+    if (fstatat(dfd, hex, &lst, AT_SYMLINK_NOFOLLOW) == 0)
+        goto done;                          /* already stored */
+    if (flags & AP_IMPORT_LINK) {
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", sfd);
+        /* Link the inode we opened (and hashed), not whatever the path
+         * names now; fall back to the path when /proc is unavailable. */
+        if (linkat(AT_FDCWD, proc, dfd, hex, AT_SYMLINK_FOLLOW) == 0 ||
+            (errno == ENOENT &&
+             linkat(AT_FDCWD, path, dfd, hex, AT_SYMLINK_FOLLOW) == 0)) {
+            if (fstatat(dfd, hex, &lst, AT_SYMLINK_NOFOLLOW) != 0 ||
+                lst.st_ino != st.st_ino || lst.st_dev != st.st_dev) {
+                unlinkat(dfd, hex, 0);
+                rc = apx_error_set(&store->err, AP_EIO,
+                                   "import '%s': file replaced while linking",
+                                   path);
+                goto out;
+            }
+            fsync(dfd);
+            goto done;
+        }
+        /* EXDEV, EPERM (protected_hardlinks), EMLINK...: copy instead. */
+    }
+    rc = apx_fs_copy_atomic(sfd, dfd, hex, 0444, hex, NULL, &store->err);
+    if (rc != AP_OK) {
+        apx_error_prefix(&store->err, "import '%s'", path);
+        goto out;
+    }
+done:
+    if (out_sha256)
+        memcpy(out_sha256, hex, 65);
+out:
+    if (dfd >= 0)
+        close(dfd);
+    ap_store_unlock(lfd);
+    close(sfd);
+    return rc;
+}
+
+/* ---- human view ---------------------------------------------------------- */
+
+static size_t count_components(const char *p)
+{
+    size_t n = 1;
+    for (; *p; p++)
+        if (*p == '/')
+            n++;
+    return n;
+}
+
+static int check_view_names(ap_store *s, const char *vendor, const char *name,
+                            const char *relpath)
+{
+    if (!vendor || !apx_fs_valid_component(vendor))
+        return apx_error_set(&s->err, AP_EPATH, "invalid vendor name '%.80s'",
+                             vendor ? vendor : "(null)");
+    if (ap_path_validate(name) != AP_OK)
+        return apx_error_set(&s->err, AP_EPATH, "invalid name '%.200s'",
+                             name ? name : "(null)");
+    if (relpath && ap_path_validate(relpath) != AP_OK)
+        return apx_error_set(&s->err, AP_EPATH, "invalid path '%.200s'",
+                             relpath);
+    return AP_OK;
+}
+
+AP_EXPORT int ap_store_link_view(ap_store *store, const char *vendor,
+                                 const char *name, const char *relpath,
+                                 const char *sha256_hex, char **out_path)
+{
+    char blobrel[96], tmp[64], *dirrel = NULL, *target = NULL;
+    const char *base;
+    struct stat bst, vst;
+    int dfd = -1, rc;
+
+    if (out_path)
+        *out_path = NULL;
+    if (!check(store))
+        return AP_EINVAL;
+    if ((rc = check_view_names(store, vendor, name, relpath ? relpath : ""))
+        != AP_OK)
+        return rc;
+    if (!apx_is_sha256_hex(sha256_hex))
+        return bad_hex(store, sha256_hex);
+    snprintf(blobrel, sizeof blobrel, "blobs/sha256/%.2s/%s", sha256_hex,
+             sha256_hex);
+    if (fstatat(store->root_fd, blobrel, &bst, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(bst.st_mode))
+        return apx_error_set(&store->err, AP_ENOTFOUND,
+                             "view %s/%s/%s: blob %s is not in the store",
+                             vendor, name, relpath, sha256_hex);
+    base = strrchr(relpath, '/');
+    dirrel = base ? apx_asprintf("models/%s/%s/%.*s", vendor, name,
+                                 (int)(base - relpath), relpath)
+                  : apx_asprintf("models/%s/%s", vendor, name);
+    base = base ? base + 1 : relpath;
+    if (!dirrel) {
+        rc = AP_ENOMEM;
+        goto out;
+    }
+    if ((dfd = apx_fs_opendir_at(store->root_fd, dirrel, 1, &store->err)) < 0) {
+        rc = dfd;
+        apx_error_prefix(&store->err, "view %s/%s/%s", vendor, name, relpath);
+        goto out;
+    }
+    if (fstatat(dfd, base, &vst, AT_SYMLINK_NOFOLLOW) == 0 &&
+        vst.st_ino == bst.st_ino && vst.st_dev == bst.st_dev)
+        goto linked;                                /* already right */
+    apx_fs_tmpname(tmp, sizeof tmp);
+    if (linkat(store->root_fd, blobrel, dfd, tmp, 0) != 0) {
+        size_t up = count_components(dirrel), i;
+        size_t cap = up * 3 + sizeof blobrel;
+        if (!(target = apx_malloc(cap))) {
+            rc = AP_ENOMEM;
+            goto out;
+        }
+        target[0] = '\0';
+        for (i = 0; i < up; i++)
+            strcat(target, "../");
+        strcat(target, blobrel);
+        if (symlinkat(target, dfd, tmp) != 0) {
+            rc = apx_error_set(&store->err, io_status(errno),
+                               "view %s/%s/%s: link and symlink failed: %s",
+                               vendor, name, relpath, strerror(errno));
+            goto out;
+        }
+    }
+    if (renameat(dfd, tmp, dfd, base) != 0) {
+        int e = errno;
+        unlinkat(dfd, tmp, 0);
+        rc = apx_error_set(&store->err, e == EISDIR ? AP_EEXIST : AP_EIO,
+                           "view %s/%s/%s: %s", vendor, name, relpath,
+                           strerror(e));
+        goto out;
+    }
+    unlinkat(dfd, tmp, 0);   /* rename of a link onto itself keeps tmp */
+    fsync(dfd);
+linked:
+    if (out_path && !(*out_path = apx_asprintf("%s/models/%s/%s/%s",
+                                               store->root, vendor, name,
+                                               relpath)))
+        rc = AP_ENOMEM;
+out:
+    if (dfd >= 0)
+        close(dfd);
+    free(dirrel);
+    free(target);
+    return rc;
+}
+
+AP_EXPORT int ap_store_unlink_view(ap_store *store, const char *vendor,
+                                   const char *name)
+{
+    char *parent, *slash;
+    int dfd, rc;
+
+    if (!check(store))
+        return AP_EINVAL;
+    if ((rc = check_view_names(store, vendor, name, NULL)) != AP_OK)
+        return rc;
+    slash = strrchr(name, '/');
+    parent = slash ? apx_asprintf("models/%s/%.*s", vendor,
+                                  (int)(slash - name), name)
+                   : apx_asprintf("models/%s", vendor);
+    if (!parent)
+        return AP_ENOMEM;
+    dfd = apx_fs_opendir_at(store->root_fd, parent, 0, &store->err);
+    if (dfd < 0) {
+        free(parent);
+        return dfd == AP_ENOTFOUND ? AP_OK : dfd;
+    }
+    rc = apx_fs_remove_tree_at(dfd, slash ? slash + 1 : name, &store->err);
+    close(dfd);
+    /* Drop emptied parents up to models/<vendor> (best effort), through
+     * directory fds opened without following symlinks. */
+    while (rc == AP_OK && strcmp(parent, "models") != 0 &&
+           (slash = strrchr(parent, '/')) != NULL) {
+        int pfd, gone;
+        *slash = '\0';
+        pfd = apx_fs_opendir_at(store->root_fd, parent, 0, NULL);
+        if (pfd < 0)
+            break;
+        gone = unlinkat(pfd, slash + 1, AT_REMOVEDIR) == 0;
+        close(pfd);
+        if (!gone)
+            break;
+    }
+    free(parent);
+    return rc;
+}
+
+/* ---- verify and gc ------------------------------------------------------- */
+
+typedef int (*blob_visit)(ap_store *s, int dfd, const char *sub,
+                          const char *name, void *ctx);
+
+/* Call visit for each committed blob (dfd = its blobs/sha256/<sub> dir);
+ * temporary files found in blob directories go to tmp_visit. */
+static int walk_blobs(ap_store *s, blob_visit visit, blob_visit tmp_visit,
+                      void *ctx)
+{
+    int bfd = apx_fs_opendir_at(s->root_fd, "blobs/sha256", 1, &s->err);
+    DIR *top;
+    struct dirent *de;
+    int rc = AP_OK;
+
+    if (bfd < 0)
+        return bfd;
+    if (!(top = fdopendir(bfd))) {
+        close(bfd);
+        return apx_error_set(&s->err, AP_EIO, "blobs: %s", strerror(errno));
+    }
+    while (rc == AP_OK && (de = readdir(top)) != NULL) {
+        DIR *sub;
+        struct dirent *be;
+        int sfd;
+        const char *n = de->d_name;
+        if (strlen(n) != 2 || !strchr("0123456789abcdef", n[0]) ||
+            !strchr("0123456789abcdef", n[1]))
+            continue;
+        sfd = openat(dirfd(top), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                    O_CLOEXEC);
+        if (sfd < 0 || !(sub = fdopendir(sfd))) {
+            if (sfd >= 0)
+                close(sfd);
+            continue;
+        }
+        while (rc == AP_OK && (be = readdir(sub)) != NULL) {
+            if (apx_is_sha256_hex(be->d_name) &&
+                !strncmp(be->d_name, n, 2))
+                rc = visit(s, dirfd(sub), n, be->d_name, ctx);
+            else if (tmp_visit && !strncmp(be->d_name, ".ap-tmp-", 8))
+                rc = tmp_visit(s, dirfd(sub), n, be->d_name, ctx);
+        }
+        closedir(sub);
+    }
+    closedir(top);
+    return rc;
+}
+
+typedef struct verify_ctx {
+    unsigned flags;
+    ap_store_report_cb report;
+    void *user;
+    size_t checked, bad;
+} verify_ctx;
+
+static int verify_one(ap_store *s, int dfd, const char *sub,
+                      const char *hex, void *p)
+{
+    verify_ctx *v = p;
+    char got[65], *path;
+    uint64_t size = 0;
+    int fd, rc;
+
+    fd = openat(dfd, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return AP_OK;                       /* removed meanwhile */
+    rc = apx_fs_hash_fd(fd, got, &size, &s->err);
+    close(fd);
+    if (rc != AP_OK)
+        return rc;
+    v->checked++;
+    if (!strcmp(got, hex))
+        return AP_OK;
+    v->bad++;
+    path = apx_asprintf("%s/blobs/sha256/%.2s/%s", s->root, hex, hex);
+    if (!path)
+        return AP_ENOMEM;
+    if (v->flags & AP_VERIFY_REMOVE) {
+        int lfd;
+        if (lock_name(s, hex, 0, &lfd) == AP_OK) {
+            unlinkat(dfd, hex, 0);
+            fsync(dfd);
+            ap_store_unlock(lfd);
+        }
+    }
+    rc = AP_OK;
+    if (v->report && v->report("corrupt", path, size, v->user) != 0)
+        rc = apx_error_set(&s->err, AP_EUSER, "verify: stopped by callback");
+    free(path);
+    return rc;
+}
+
+AP_EXPORT int ap_store_verify(ap_store *store, unsigned flags,
+                              ap_store_report_cb report, void *user,
+                              size_t *n_checked, size_t *n_bad)
+{
+    verify_ctx v;
+    int rc;
+    if (n_checked)
+        *n_checked = 0;
+    if (n_bad)
+        *n_bad = 0;
+    if (!check(store))
+        return AP_EINVAL;
+    v.flags = flags;
+    v.report = report;
+    v.user = user;
+    v.checked = v.bad = 0;
+    rc = walk_blobs(store, verify_one, NULL, &v);
+    if (n_checked)
+        *n_checked = v.checked;
+    if (n_bad)
+        *n_bad = v.bad;
+    return rc;
+}
+
+/* Both locks a blob may be held under ("<hex>" by commit/import,
+ * "blob-<hex>" by a downloader), without waiting: AP_EBUSY when either is
+ * held. */
+static int lock_blob_nb(ap_store *s, const char *hex, int *fd1, int *fd2)
+{
+    char name[80];
+    int rc = lock_name(s, hex, 1, fd1);
+    *fd2 = -1;
+    if (rc != AP_OK)
+        return rc;
+    snprintf(name, sizeof name, "blob-%s", hex);
+    if ((rc = lock_name(s, name, 1, fd2)) != AP_OK) {
+        ap_store_unlock(*fd1);
+        *fd1 = -1;
+    }
+    return rc;
+}
+
+AP_EXPORT int ap_store_remove_blob(ap_store *store, const char *sha256_hex)
+{
+    int dfd, l1, l2, rc;
+    if (!check(store))
+        return AP_EINVAL;
+    if (!apx_is_sha256_hex(sha256_hex))
+        return bad_hex(store, sha256_hex);
+    if ((rc = lock_blob_nb(store, sha256_hex, &l1, &l2)) != AP_OK)
+        return rc;
+    dfd = blob_dir(store, sha256_hex, 0);
+    if (dfd < 0) {
+        rc = dfd;
+    } else {
+        if (unlinkat(dfd, sha256_hex, 0) != 0)
+            rc = apx_error_set(&store->err, errno == ENOENT ? AP_ENOTFOUND
+                                                            : AP_EIO,
+                               "remove blob %s: %s", sha256_hex,
+                               strerror(errno));
+        else
+            fsync(dfd);
+        close(dfd);
+    }
+    ap_store_unlock(l1);
+    ap_store_unlock(l2);
+    return rc;
+}
+
+typedef struct gc_ctx {
+    const char **keep;
+    size_t n_keep;
+    int64_t cutoff;             /* files with mtime <= cutoff are stale */
+    ap_store_report_cb report;
+    void *user;
+    uint64_t freed;
+} gc_ctx;
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int gc_report(ap_store *s, gc_ctx *g, const char *what, char *path,
+                     uint64_t bytes)
+{
+    int rc = AP_OK;
+    g->freed += bytes;
+    if (path && g->report && g->report(what, path, bytes, g->user) != 0)
+        rc = apx_error_set(&s->err, AP_EUSER, "gc: stopped by callback");
+    free(path);
+    return rc;
+}
+
+static int gc_blob(ap_store *s, int dfd, const char *sub, const char *hex,
+                   void *p)
+{
+    gc_ctx *g = p;
+    struct stat st;
+    int lfd, lfd2, rc;
+
+    if (g->n_keep && bsearch(&hex, g->keep, g->n_keep, sizeof *g->keep,
+                             cmp_str))
+        return AP_OK;
+    rc = lock_blob_nb(s, hex, &lfd, &lfd2);
+    if (rc == AP_EBUSY)
+        return AP_OK;                   /* in use: skip */
+    if (rc != AP_OK)
+        return rc;
+    if (fstatat(dfd, hex, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        unlinkat(dfd, hex, 0) != 0) {
+        ap_store_unlock(lfd);
+        ap_store_unlock(lfd2);
+        return AP_OK;
+    }
+    fsync(dfd);
+    ap_store_unlock(lfd);
+    ap_store_unlock(lfd2);
+    return gc_report(s, g, "blob",
+                     apx_asprintf("%s/blobs/sha256/%.2s/%s", s->root, hex,
+                                  hex), (uint64_t)st.st_size);
+}
+
+static int is_stale(const struct stat *st, const gc_ctx *g)
+{
+    return (int64_t)st->st_mtime <= g->cutoff;
+}
+
+static int gc_tmp(ap_store *s, int dfd, const char *sub, const char *name,
+                  void *p)
+{
+    gc_ctx *g = p;
+    struct stat st;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !is_stale(&st, g)
+        || S_ISDIR(st.st_mode) || unlinkat(dfd, name, 0) != 0)
+        return AP_OK;
+    return gc_report(s, g, "tmp", apx_asprintf("%s/blobs/sha256/%s/%s", s->root,
+                                                sub, name),
+                     (uint64_t)st.st_size);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t ls = strlen(s), lx = strlen(suffix);
+    return ls >= lx && !strcmp(s + ls - lx, suffix);
+}
+
+/* Stale files of staging/ (data file + sidecar) and temporary files in
+ * catalog/. */
+static int gc_dir(ap_store *s, gc_ctx *g, const char *rel, int staging)
+{
+    int dfd = apx_fs_opendir_at(s->root_fd, rel, 1, &s->err), rc = AP_OK;
+    DIR *dir;
+    struct dirent *de;
+    int pass;
+
+    if (dfd < 0)
+        return dfd;
+    if (!(dir = fdopendir(dfd))) {
+        close(dfd);
+        return apx_error_set(&s->err, AP_EIO, "%s: %s", rel, strerror(errno));
+    }
+    /* Pass 0: data files (with their sidecar); pass 1: orphan sidecars. */
+    for (pass = 0; pass < 2 && rc == AP_OK; pass++) {
+        rewinddir(dir);
+        while (rc == AP_OK && (de = readdir(dir)) != NULL) {
+            struct stat st, sst;
+            const char *n = de->d_name;
+            uint64_t bytes;
+            int side = ends_with(n, ".state");
+
+            if (!strcmp(n, ".") || !strcmp(n, ".."))
+                continue;
+            if (!staging && strncmp(n, ".ap-tmp-", 8) != 0)
+                continue;
+            if (staging && side != pass)
+                continue;
+            if (staging && side) {
+                /* Sidecar whose data file still exists: handled (or kept)
+                 * with the data file in pass 0. */
+                char *data = apx_strndup(n, strlen(n) - 6);
+                int live;
+                if (!data)
+                    return AP_ENOMEM;
+                live = fstatat(dirfd(dir), data, &sst,
+                               AT_SYMLINK_NOFOLLOW) == 0;
+                free(data);
+                if (live)
+                    continue;
+            }
+            if (fstatat(dirfd(dir), n, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+                S_ISDIR(st.st_mode) || !is_stale(&st, g))
+                continue;
+            bytes = (uint64_t)st.st_size;
+            if (staging && !side) {
+                char *sc = apx_asprintf("%s.state", n);
+                if (!sc)
+                    return AP_ENOMEM;
+                if (fstatat(dirfd(dir), sc, &sst, AT_SYMLINK_NOFOLLOW) == 0) {
+                    /* A sidecar touched recently means a live download. */
+                    if (!is_stale(&sst, g)) {
+                        free(sc);
+                        continue;
+                    }
+                    if (unlinkat(dirfd(dir), sc, 0) == 0)
+                        bytes += (uint64_t)sst.st_size;
+                }
+                free(sc);
+            }
+            if (unlinkat(dirfd(dir), n, 0) != 0)
+                continue;
+            rc = gc_report(s, g, staging ? "staging" : "tmp",
+                           apx_asprintf("%s/%s/%s", s->root, rel, n), bytes);
+        }
+    }
+    closedir(dir);
+    return rc;
+}
+
+AP_EXPORT int ap_store_gc(ap_store *store, const char *const *keep,
+                          size_t n_keep, unsigned stale_seconds,
+                          ap_store_report_cb report, void *user,
+                          uint64_t *freed)
+{
+    gc_ctx g;
+    size_t i;
+    int rc;
+
+    if (freed)
+        *freed = 0;
+    if (!check(store) || (n_keep && !keep))
+        return AP_EINVAL;
+    memset(&g, 0, sizeof g);
+    if (n_keep) {
+        if (!(g.keep = apx_calloc(n_keep, sizeof *g.keep)))
+            return AP_ENOMEM;
+        for (i = 0; i < n_keep; i++)
+            if (keep[i])
+                g.keep[g.n_keep++] = keep[i];
+        qsort(g.keep, g.n_keep, sizeof *g.keep, cmp_str);
+    }
+    g.cutoff = apx_wall_s() - (int64_t)stale_seconds;
+    g.report = report;
+    g.user = user;
+    rc = walk_blobs(store, gc_blob, gc_tmp, &g);
+    if (rc == AP_OK)
+        rc = gc_dir(store, &g, "staging", 1);
+    if (rc == AP_OK)
+        rc = gc_dir(store, &g, "catalog", 0);
+    free(g.keep);
+    if (freed)
+        *freed = g.freed;
+    return rc;
+}
+
+AP_EXPORT int ap_store_free_space(ap_store *store, uint64_t *out_bytes)
+{
+    struct statvfs sv;
+    if (!out_bytes)
+        return AP_EINVAL;
+    *out_bytes = 0;
+    if (!check(store))
+        return AP_EINVAL;
+    if (fstatvfs(store->root_fd, &sv) != 0)
+        return apx_error_set(&store->err, AP_EIO, "statvfs '%s': %s",
+                             store->root, strerror(errno));
+    *out_bytes = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+    return AP_OK;
+}

@@ -1,0 +1,73 @@
+# Shared helpers for the integration tests (POSIX sh, TAP output).
+# Each .t file sources this: `. "$AP_SRC/t/lib.sh"`.
+set -u
+: "${AP_SRC:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${AP_BUILD:=$AP_SRC/build}"
+APCTL="$AP_BUILD/apctl"
+AP_VENDOR_PATH="$AP_BUILD/vendors"
+export AP_SRC AP_BUILD AP_VENDOR_PATH
+unset HF_TOKEN HUGGING_FACE_HUB_TOKEN HF_ENDPOINT HF_HUB_OFFLINE HF_HOME HF_HUB_CACHE
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/aptest.XXXXXX")
+AP_HOME="$TMP/home"
+HF_HOME="$TMP/hf-home"   # never the user's real token or cache
+export AP_HOME HF_HOME
+_n=0
+_fail=0
+FH_PID=
+
+cleanup() {
+    [ -n "$FH_PID" ] && kill "$FH_PID" 2>/dev/null && wait "$FH_PID" 2>/dev/null
+    rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+plan() { echo "1..$1"; }
+ok() { _n=$((_n + 1)); echo "ok $_n - $1"; }
+not_ok() { _n=$((_n + 1)); _fail=$((_fail + 1)); echo "not ok $_n - $1"; }
+diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
+# check DESCRIPTION COMMAND...: ok when the command succeeds.
+check() {
+    _d=$1; shift
+    if "$@"; then ok "$_d"; else not_ok "$_d"; fi
+}
+done_testing() { [ "$_fail" -eq 0 ]; }
+
+sha256() { sha256sum "$1" | cut -d' ' -f1; }
+
+# gen_bytes SIZE SEED > FILE: the fake hub's deterministic generator
+# (block i = sha256("SEED:i"), concatenated, truncated).
+gen_bytes() {
+    python3 -c '
+import hashlib, sys
+size, seed = int(sys.argv[1]), sys.argv[2]
+out = bytearray(); i = 0
+while len(out) < size:
+    out += hashlib.sha256(f"{seed}:{i}".encode()).digest(); i += 1
+sys.stdout.buffer.write(bytes(out[:size]))' "$1" "$2"
+}
+
+# start_hub CONFIG: starts the fake hub, sets HUB CDN FILES FH_LOG.
+start_hub() {
+    FH_LOG="$TMP/fakehub.log"
+    : > "$FH_LOG"
+    rm -f "$TMP/ready"
+    python3 "$AP_SRC/t/fixtures/fakehub.py" --config "$1" --log "$FH_LOG" \
+        --ready-file "$TMP/ready" >/dev/null &
+    FH_PID=$!
+    _i=0
+    while [ ! -s "$TMP/ready" ]; do
+        _i=$((_i + 1))
+        if [ $_i -gt 500 ]; then echo "Bail out! fake hub did not start"; exit 1; fi
+        sleep 0.02
+    done
+    HUB=$(sed 's/.*"hub":"\([^"]*\)".*/\1/' "$TMP/ready")
+    CDN=$(sed 's/.*"cdn":"\([^"]*\)".*/\1/' "$TMP/ready")
+    FILES=$(sed 's/.*"files":"\([^"]*\)".*/\1/' "$TMP/ready")
+    export HUB CDN FILES
+}
+
+# json_get FILE EXPR: evaluate a Python expression on the JSON in FILE (as j).
+json_get() {
+    python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}

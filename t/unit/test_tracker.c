@@ -1,0 +1,181 @@
+/* Tracker: job id on every event, rate-limited progress, heartbeat from a
+ * fake clock (no sleeps), ETA, abort through the sink. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <artifactprov.h>
+
+typedef struct rec {
+    int n;
+    ap_event_kind kinds[256];
+    ap_job_id jobs[256];
+    uint64_t done[256];
+    double rate[256], eta[256];
+    char msg[256][64];
+    int abort_at;
+} rec;
+
+static uint64_t fake_now;
+static uint64_t fake_clock(void *u) { (void)u; return fake_now; }
+
+static int sink(const ap_event *ev, void *user)
+{
+    rec *r = user;
+    if (r->n < 256) {
+        r->kinds[r->n] = ev->kind;
+        r->jobs[r->n] = ev->job_id;
+        r->done[r->n] = ev->progress->bytes_done;
+        r->rate[r->n] = ev->progress->rate;
+        r->eta[r->n] = ev->progress->eta;
+        snprintf(r->msg[r->n], 64, "%s", ev->message ? ev->message : "");
+        assert_int_equal(ev->progress->job_id, ev->job_id);
+        assert_string_equal(ev->artifact, "hf:o/r/f");
+    }
+    r->n++;
+    return r->abort_at && r->n >= r->abort_at;
+}
+
+static ap_tracker *mk(rec *r, unsigned hb)
+{
+    ap_tracker_options o = AP_TRACKER_OPTIONS_INIT;
+    ap_tracker *t = NULL;
+    o.heartbeat_ms = hb;
+    o.progress_interval_ms = 100;
+    o.sink = sink;
+    o.sink_user = r;
+    o.clock = fake_clock;
+    fake_now = 1000000;
+    assert_int_equal(ap_tracker_new(&t, 42, "hf:o/r/f", &o), AP_OK);
+    return t;
+}
+
+static void test_progress_rate_limited(void **s)
+{
+    rec r;
+    ap_tracker *t;
+    int i;
+    (void)s;
+    memset(&r, 0, sizeof r);
+    t = mk(&r, 5000);
+    ap_tracker_add_total(t, 10000000, 1);
+    ap_tracker_set_file(t, "f", 0, 10000000);
+    /* 100 advances 10 ms apart → at most ~11 events (one per 100 ms). */
+    for (i = 0; i < 100; i++) {
+        fake_now += 10;
+        assert_int_equal(ap_tracker_advance(t, 10000), 0);
+    }
+    assert_true(r.n >= 9 && r.n <= 11);
+    for (i = 0; i < r.n; i++) {
+        assert_int_equal(r.kinds[i], AP_EVENT_PROGRESS);
+        assert_int_equal(r.jobs[i], 42);
+    }
+    assert_int_equal(r.done[r.n - 1] <= 1000000, 1);
+    /* 10000 bytes per 10 ms = 1 MB/s; the smoothed rate converges there. */
+    assert_true(r.rate[r.n - 1] > 900000.0 && r.rate[r.n - 1] < 1100000.0);
+    /* ETA: 9 MB left at 1 MB/s ≈ 9 s. */
+    assert_true(r.eta[r.n - 1] > 8.0 && r.eta[r.n - 1] < 10.5);
+    ap_tracker_free(t);
+}
+
+static void test_heartbeat_during_stall(void **s)
+{
+    rec r;
+    ap_tracker *t;
+    int i, hb = 0;
+    (void)s;
+    memset(&r, 0, sizeof r);
+    t = mk(&r, 1000);
+    ap_tracker_add_total(t, 1000, 1);
+    fake_now += 50;
+    ap_tracker_advance(t, 100);
+    /* 12 s with no byte: one heartbeat per second, job id kept. */
+    for (i = 0; i < 120; i++) {
+        fake_now += 100;
+        assert_int_equal(ap_tracker_tick(t), 0);
+        assert_true(ap_tracker_next_due_ms(t) <= 1000);
+    }
+    for (i = 0; i < r.n; i++)
+        if (r.kinds[i] == AP_EVENT_HEARTBEAT) {
+            hb++;
+            assert_int_equal(r.jobs[i], 42);
+        }
+    assert_true(hb >= 11 && hb <= 12);
+    assert_string_equal(r.msg[r.n - 1], "no data for 12 s");
+    /* the rate decays while nothing arrives */
+    assert_true(r.rate[r.n - 1] < 10.0);
+    ap_tracker_free(t);
+}
+
+static void test_heartbeat_interval_option(void **s)
+{
+    rec r;
+    ap_tracker *t;
+    int i;
+    (void)s;
+    memset(&r, 0, sizeof r);
+    t = mk(&r, 250);
+    for (i = 0; i < 40; i++) { /* 4 s */
+        fake_now += 100;
+        ap_tracker_tick(t);
+    }
+    assert_true(r.n >= 13 && r.n <= 16);
+    ap_tracker_free(t);
+}
+
+static void test_abort_from_sink(void **s)
+{
+    rec r;
+    ap_tracker *t;
+    (void)s;
+    memset(&r, 0, sizeof r);
+    r.abort_at = 2;
+    t = mk(&r, 1000);
+    fake_now += 200;
+    assert_int_equal(ap_tracker_advance(t, 1), 0);
+    fake_now += 200;
+    assert_int_equal(ap_tracker_advance(t, 1), AP_EUSER);
+    assert_int_equal(ap_tracker_emit(t, AP_EVENT_DONE, NULL, 0, NULL), AP_EUSER);
+    ap_tracker_free(t);
+}
+
+static void test_snapshot_and_files(void **s)
+{
+    rec r;
+    ap_tracker *t;
+    ap_progress p;
+    (void)s;
+    memset(&r, 0, sizeof r);
+    t = mk(&r, 1000);
+    ap_tracker_snapshot(t, &p);
+    assert_true(p.percent < 0);
+    assert_true(p.eta < 0);
+    ap_tracker_add_total(t, 200, 2);
+    ap_tracker_set_file(t, "a", 0, 100);
+    ap_tracker_advance(t, 100);
+    ap_tracker_file_done(t, "a");
+    ap_tracker_snapshot(t, &p);
+    assert_int_equal(p.files_done, 1);
+    assert_int_equal(p.files_total, 2);
+    assert_true(p.percent > 49.9 && p.percent < 50.1);
+    assert_int_equal(p.job_id, 42);
+    assert_int_equal(r.kinds[r.n - 1], AP_EVENT_FILE_DONE);
+    ap_tracker_free(t);
+    assert_int_equal(ap_tracker_new(NULL, 1, "x", NULL), AP_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_progress_rate_limited),
+        cmocka_unit_test(test_heartbeat_during_stall),
+        cmocka_unit_test(test_heartbeat_interval_option),
+        cmocka_unit_test(test_abort_from_sink),
+        cmocka_unit_test(test_snapshot_and_files),
+    };
+    cmocka_set_message_output(CM_OUTPUT_TAP);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

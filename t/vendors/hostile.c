@@ -1,0 +1,36 @@
+/* Test vendor "hostile": resolves to a file name that tries to escape the
+ * store, chosen by the reference: hostile:dotdot, hostile:abs, hostile:ctl. */
+#include <artifactprov/vendor.h>
+#include <string.h>
+#define EXPORT __attribute__((visibility("default")))
+
+static int create(const ap_host *host, void **state)
+{
+    *state = (void *)host;
+    return AP_OK;
+}
+
+static int res(void *s, ap_vendor_call *c, const char *r)
+{
+    const ap_host *h = s;
+    ap_vendor_file f = AP_VENDOR_FILE_INIT;
+    const char *which = strchr(r, ':') + 1;
+    f.url = "http://127.0.0.1:9/never";
+    if (strcmp(which, "dotdot") == 0)
+        f.path = "../../outside";
+    else if (strcmp(which, "abs") == 0)
+        f.path = "/etc/passwd";
+    else if (strcmp(which, "ctl") == 0)
+        f.path = "a\x01" "b";
+    else
+        f.path = "sub/./x";
+    return h->add_file(c, &f);
+}
+
+static const char *const schemes[] = { "hostile", NULL };
+static const ap_vendor desc = {
+    sizeof(ap_vendor), AP_VENDOR_ABI_MAJOR, AP_VENDOR_ABI_MINOR,
+    "hostile", "0.0.1", "test vendor: hostile names", schemes, create, NULL, res, NULL,
+};
+EXPORT const ap_vendor *ap_vendor_hostile_init(const ap_host *host);
+EXPORT const ap_vendor *ap_vendor_hostile_init(const ap_host *host) { (void)host; return &desc; }

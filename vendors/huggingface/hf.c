@@ -1,0 +1,938 @@
+/* libartifactprov — Hugging Face Hub vendor (ap-vendor-huggingface.so).
+ *
+ * Resolves hf: references into manifests through the host table only: no
+ * libcurl, no libartifactprov, jansson for JSON.  See
+ * docs/vendor-huggingface.md and DESIGN.md §5-6.
+ * SPDX-License-Identifier: MIT */
+#include "hf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#define HFV_UA "User-Agent: libartifactprov/" AP_VERSION_STRING \
+               " ap-vendor-huggingface/" HFV_VERSION
+
+/* Headers on every hub request and on every file entry. */
+static const char *const hfv_headers[] = {
+    "Accept-Encoding: identity", HFV_UA, NULL
+};
+
+static const char *const hfv_schemes[] = { "hf", "huggingface", NULL };
+
+/* Host members this vendor uses (progress is not needed: no download()). */
+#define HFV_HOST_NEED (offsetof(ap_host, is_cancelled) + sizeof(void (*)(void)))
+#define HFV_RESP_NEED (offsetof(ap_http_response, body_len) + sizeof(size_t))
+
+static int host_usable(const ap_host *h)
+{
+    return h && h->abi_major == AP_VENDOR_ABI_MAJOR &&
+           h->struct_size >= HFV_HOST_NEED && h->http && h->http_header &&
+           h->http_free && h->add_file && h->set_artifact && h->set_error &&
+           h->getenv && h->is_cancelled;
+}
+
+/* ---- messages ------------------------------------------------------------ */
+
+int hfv_fail(hfv_ctx *c, int status, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return c->host->set_error(c->call, status, "%s: %s", c->ref, buf);
+}
+
+void hfv_log(hfv_ctx *c, int level, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    if (!c->host->log)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    c->host->log(c->call, level, "%s: %s", c->ref, buf);
+}
+
+static const char *env(hfv_ctx *c, const char *name)
+{
+    const char *v = c->host->getenv(c->call, name);
+    return v && *v ? v : NULL;
+}
+
+static char *xasprintf(const char *fmt, ...) AP_PRINTF(1, 2);
+
+static char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *out = NULL;
+    int n;
+    va_start(ap, fmt);
+    n = vasprintf(&out, fmt, ap);
+    va_end(ap);
+    return n < 0 ? NULL : out;
+}
+
+static void wipe(char *s)
+{
+    volatile char *p = s;
+    if (!s)
+        return;
+    while (*p)
+        *p++ = '\0';
+}
+
+/* ---- endpoint and token ------------------------------------------------------ */
+
+static int setup_endpoint(hfv_ctx *c)
+{
+    const char *ep = env(c, "HF_ENDPOINT");
+    size_t n;
+    if (!ep)
+        ep = HFV_DEFAULT_ENDPOINT;
+    n = strlen(ep);
+    while (n && ep[n - 1] == '/')
+        n--;
+    if (!(c->endpoint = strndup(ep, n)))
+        return hfv_fail(c, AP_ENOMEM, "out of memory");
+    if ((strncasecmp(c->endpoint, "http://", 7) != 0 &&
+         strncasecmp(c->endpoint, "https://", 8) != 0) ||
+        !hfv_url_host(c->endpoint, c->host_name, sizeof c->host_name) ||
+        strchr(c->endpoint, '?') || strchr(c->endpoint, '#'))
+        return hfv_fail(c, AP_EINVAL, "HF_ENDPOINT '%s' is not an http(s) URL", ep);
+    return AP_OK;
+}
+
+/* Trimmed copy of a token; NULL with *oom = 0 when empty. */
+static char *trim_token(const char *s, size_t n, int *oom)
+{
+    char *t;
+    *oom = 0;
+    while (n && isspace((unsigned char)*s)) {
+        s++;
+        n--;
+    }
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
+    if (!n)
+        return NULL;
+    if (!(t = strndup(s, n)))
+        *oom = 1;
+    return t;
+}
+
+static char *hf_home(hfv_ctx *c)
+{
+    const char *v;
+    if ((v = env(c, "HF_HOME")) != NULL)
+        return strdup(v);
+    if ((v = env(c, "XDG_CACHE_HOME")) != NULL)
+        return xasprintf("%s/huggingface", v);
+    if ((v = env(c, "HOME")) != NULL)
+        return xasprintf("%s/.cache/huggingface", v);
+    return NULL;
+}
+
+static int setup_token(hfv_ctx *c)
+{
+    static const char *const vars[] = { "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", NULL };
+    const char *v;
+    char *path = NULL, buf[4096];
+    size_t i, n;
+    int oom;
+    FILE *f;
+
+    for (i = 0; vars[i]; i++) {
+        if ((v = env(c, vars[i])) != NULL) {
+            c->token = trim_token(v, strlen(v), &oom);
+            if (oom)
+                return hfv_fail(c, AP_ENOMEM, "out of memory");
+            if (c->token) {
+                c->token_src = vars[i];
+                return AP_OK;
+            }
+        }
+    }
+    if ((v = env(c, "HF_TOKEN_PATH")) != NULL) {
+        path = strdup(v);
+    } else {
+        char *home = hf_home(c);
+        if (!home)
+            return AP_OK;
+        path = xasprintf("%s/token", home);
+        free(home);
+    }
+    if (!path)
+        return hfv_fail(c, AP_ENOMEM, "out of memory");
+    f = fopen(path, "re");
+    free(path);
+    if (!f)
+        return AP_OK;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    c->token = trim_token(buf, strlen(buf), &oom);
+    memset(buf, 0, sizeof buf);
+    if (oom)
+        return hfv_fail(c, AP_ENOMEM, "out of memory");
+    if (c->token)
+        c->token_src = "$HF_HOME/token";
+    return AP_OK;
+}
+
+/* ---- HTTP through the host ---------------------------------------------------- */
+
+static int same_origin(const char *a, const char *b)
+{
+    size_t la = hfv_url_origin_len(a), lb = hfv_url_origin_len(b);
+    return la && la == lb && strncasecmp(a, b, la) == 0;
+}
+
+static int hub_request(hfv_ctx *c, const char *method, const char *url,
+                       int follow, size_t max_body, ap_http_response **out)
+{
+    ap_http_request req = AP_HTTP_REQUEST_INIT;
+    int rc;
+    *out = NULL;
+    if (c->host->is_cancelled(c->call))
+        return hfv_fail(c, AP_ECANCELLED, "cancelled");
+    req.method = method;
+    req.url = url;
+    req.headers = hfv_headers;
+    req.bearer = c->token && same_origin(url, c->endpoint) ? c->token : NULL;
+    req.follow_redirects = follow;
+    req.max_body = max_body;
+    rc = c->host->http(c->call, &req, out);
+    if (rc != AP_OK) {
+        if (*out)
+            c->host->http_free(*out);
+        *out = NULL;
+        return rc < 0 ? rc : AP_ERROR;
+    }
+    if (!*out)
+        return hfv_fail(c, AP_ERROR, "the host returned no HTTP response for %s", url);
+    if ((*out)->struct_size < HFV_RESP_NEED) {
+        c->host->http_free(*out);
+        *out = NULL;
+        return hfv_fail(c, AP_EABI, "the host's HTTP response is too short");
+    }
+    return AP_OK;
+}
+
+static const char *hdr(hfv_ctx *c, const ap_http_response *r, const char *name)
+{
+    const char *v = c->host->http_header(r, name);
+    return v && *v ? v : NULL;
+}
+
+static const char *type_word(hfv_ctx *c)
+{
+    return c->r.type == HFV_DATASET ? "dataset" : c->r.type == HFV_SPACE ? "space"
+                                                                          : "repository";
+}
+
+/* Map an error answer to a status and an actionable message. */
+static int map_error(hfv_ctx *c, const ap_http_response *r, const char *rev)
+{
+    const char *code = hdr(c, r, "X-Error-Code");
+    const char *emsg = hdr(c, r, "X-Error-Message");
+    const char *pfx = hfv_type_url_prefix(c->r.type);
+    long st = r->status;
+    int invalid_cred = (code && strcmp(code, "InvalidCredentials") == 0) ||
+                       (emsg && strstr(emsg, "Invalid credentials") != NULL) ||
+                       (emsg && strstr(emsg, "invalid credentials") != NULL);
+
+    if (st == 429 || (code && strcmp(code, "RateLimited") == 0)) {
+        const char *ra = hdr(c, r, "Retry-After");
+        if (ra && strspn(ra, "0123456789") == strlen(ra))
+            return hfv_fail(c, AP_ERATELIMIT, "rate limited by %s; retry after %s s",
+                            c->endpoint, ra);
+        if (ra)
+            return hfv_fail(c, AP_ERATELIMIT, "rate limited by %s; retry after %.64s",
+                            c->endpoint, ra);
+        return hfv_fail(c, AP_ERATELIMIT, "rate limited by %s; retry later", c->endpoint);
+    }
+    if (invalid_cred && c->token)
+        return hfv_fail(c, AP_EAUTH, "token refused by %s (the token from %s is invalid "
+                        "or expired; fix or unset it)", c->endpoint, c->token_src);
+    if (code && strcmp(code, "GatedRepo") == 0) {
+        if (c->token)
+            return hfv_fail(c, AP_EGATED, "gated: your token (from %s) has not been "
+                            "granted access; accept the licence at %s/%s%s with the "
+                            "token's account", c->token_src, c->endpoint, pfx,
+                            c->repo_name);
+        return hfv_fail(c, AP_EGATED, "gated: accept the licence at %s/%s%s and set "
+                        "HF_TOKEN", c->endpoint, pfx, c->repo_name);
+    }
+    if (code && strcmp(code, "RevisionNotFound") == 0)
+        return hfv_fail(c, AP_ENOTFOUND, "revision '%s' not found in %s %s%s", rev,
+                        type_word(c), pfx, c->repo_name);
+    if (code && strcmp(code, "DisabledRepo") == 0)
+        return hfv_fail(c, AP_ENOTFOUND, "%s %s%s is disabled on %s", type_word(c),
+                        pfx, c->repo_name, c->endpoint);
+    if ((code && strcmp(code, "RepoNotFound") == 0) || (!code && st == 401)) {
+        if (c->token)
+            return hfv_fail(c, st == 401 && !code ? AP_EAUTH : AP_ENOTFOUND,
+                            "%s %s%s not found, or your token (from %s) has no "
+                            "access to it", type_word(c), pfx, c->repo_name,
+                            c->token_src);
+        return hfv_fail(c, AP_ENOTFOUND, "%s %s%s not found, or private/gated and no "
+                        "valid token (set HF_TOKEN)", type_word(c), pfx, c->repo_name);
+    }
+    if (st >= 500)
+        return hfv_fail(c, AP_EHTTP, "%s answered HTTP %ld (server error; try again "
+                        "later)", c->endpoint, st);
+    if (st == 403)
+        return hfv_fail(c, AP_EAUTH, "access denied by %s (HTTP 403%s%.200s)",
+                        c->endpoint, emsg ? ": " : "", emsg ? emsg : "");
+    if (st == 404)
+        return hfv_fail(c, AP_ENOTFOUND, "not found on %s (HTTP 404%s%.200s%s%s)",
+                        c->endpoint, code ? ", " : "", code ? code : "",
+                        emsg ? ": " : "", emsg ? emsg : "");
+    return hfv_fail(c, AP_EHTTP, "unexpected HTTP %ld from %s%s%.200s", st,
+                    c->endpoint, emsg ? ": " : "", emsg ? emsg : "");
+}
+
+static int not_a_hub(hfv_ctx *c, const char *what)
+{
+    return hfv_fail(c, AP_EPROTOCOL, "HF_ENDPOINT %s is not a Hugging Face endpoint "
+                    "(%s)", c->endpoint, what);
+}
+
+/* After a rename redirect or an API answer from another URL: pick the repo
+ * name out of "{origin}/{prefix}{org}/{name}/{marker}...". */
+static int update_repo_name(hfv_ctx *c, const char *url, const char *prefix,
+                            const char *marker)
+{
+    size_t o = hfv_url_origin_len(url), plen = strlen(prefix);
+    const char *p = o ? url + o : url, *org, *slash, *end;
+    char *name;
+    if (*p != '/' || strncmp(p + 1, prefix, plen) != 0)
+        return AP_OK;
+    org = p + 1 + plen;
+    if (!(slash = strchr(org, '/')) || !(end = strchr(slash + 1, '/')))
+        return AP_OK;
+    if (strncmp(end + 1, marker, strlen(marker)) != 0)
+        return AP_OK;
+    if ((size_t)(end - org) == strlen(c->repo_name) &&
+        strncmp(org, c->repo_name, (size_t)(end - org)) == 0)
+        return AP_OK;
+    {
+        hfv_ref tmp;
+        char why[128], *ref;
+        /* Only accept a name the grammar accepts. */
+        if (!(ref = xasprintf("hf:%.*s", (int)(end - org), org)))
+            return hfv_fail(c, AP_ENOMEM, "out of memory");
+        if (hfv_ref_parse(ref, &tmp, why, sizeof why) != AP_OK || tmp.rev ||
+            tmp.quant || tmp.path) {
+            free(ref);
+            hfv_ref_clear(&tmp);
+            return AP_OK;
+        }
+        free(ref);
+        name = tmp.repo;
+        tmp.repo = NULL;
+        hfv_ref_clear(&tmp);
+    }
+    hfv_log(c, AP_LOG_WARN, "%s%s was renamed to %s%s", hfv_type_url_prefix(c->r.type),
+            c->repo_name, hfv_type_url_prefix(c->r.type), name);
+    free(c->repo_name);
+    c->repo_name = name;
+    return AP_OK;
+}
+
+/* ---- tree listing ----------------------------------------------------------------- */
+
+static int parse_tree_page(hfv_ctx *c, const ap_http_response *r, hfv_list *l)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(r->body, r->body_len, 0, &jerr), *e;
+    size_t i;
+    int rc = AP_OK;
+    if (!root || !json_is_array(root)) {
+        json_decref(root);
+        return not_a_hub(c, "tree listing is not a JSON array");
+    }
+    json_array_foreach(root, i, e) {
+        const char *type = json_string_value(json_object_get(e, "type"));
+        const char *path = json_string_value(json_object_get(e, "path"));
+        json_t *lfs = json_object_get(e, "lfs");
+        json_t *jsize;
+        hfv_file *f;
+        if (!type || strcmp(type, "file") != 0)
+            continue;
+        if (!path || !*path) {
+            rc = hfv_fail(c, AP_EPROTOCOL, "tree entry without a path from %s",
+                          c->endpoint);
+            break;
+        }
+        if (l->n >= HFV_MAX_ENTRIES) {
+            rc = hfv_fail(c, AP_EPROTOCOL, "more than %u files in the repository",
+                          HFV_MAX_ENTRIES);
+            break;
+        }
+        if (!(f = hfv_list_add(l, path))) {
+            rc = hfv_fail(c, AP_ENOMEM, "out of memory");
+            break;
+        }
+        if (json_is_object(lfs)) {
+            const char *oid = json_string_value(json_object_get(lfs, "oid"));
+            jsize = json_object_get(lfs, "size");
+            if (!hfv_is_hex(oid, 64)) {
+                rc = hfv_fail(c, AP_EPROTOCOL, "tree entry '%s': LFS oid is not a "
+                              "sha256", path);
+                break;
+            }
+            for (size_t k = 0; k < 64; k++)
+                f->sha256[k] = (char)tolower((unsigned char)oid[k]);
+            f->sha256[64] = '\0';
+        } else {
+            const char *oid = json_string_value(json_object_get(e, "oid"));
+            jsize = json_object_get(e, "size");
+            if (hfv_is_hex(oid, 40)) {
+                for (size_t k = 0; k < 40; k++)
+                    f->git_sha1[k] = (char)tolower((unsigned char)oid[k]);
+                f->git_sha1[40] = '\0';
+            }
+        }
+        if (json_is_integer(jsize) && json_integer_value(jsize) >= 0)
+            f->size = (uint64_t)json_integer_value(jsize);
+    }
+    json_decref(root);
+    return rc;
+}
+
+/* List every file of the repository at `commit` into l. */
+static int list_tree(hfv_ctx *c, const char *commit, hfv_list *l, unsigned max_pages)
+{
+    char *ecommit = hfv_pct_encode(commit, 0), *url = NULL;
+    unsigned page;
+    int rc = AP_OK;
+    if (!ecommit)
+        return hfv_fail(c, AP_ENOMEM, "out of memory");
+    url = xasprintf("%s/api/%s/%s/tree/%s?recursive=true", c->endpoint,
+                    hfv_type_api(c->r.type), c->repo_name, ecommit);
+    free(ecommit);
+    if (!url)
+        return hfv_fail(c, AP_ENOMEM, "out of memory");
+    for (page = 0;; page++) {
+        ap_http_response *r;
+        char *next;
+        int oom;
+        if (page >= max_pages) {
+            rc = hfv_fail(c, AP_EPROTOCOL, "tree listing longer than %u pages", max_pages);
+            break;
+        }
+        if ((rc = hub_request(c, "GET", url, 1, HFV_API_MAX_BODY, &r)) != AP_OK)
+            break;
+        if (r->status != 200) {
+            rc = map_error(c, r, commit);
+            c->host->http_free(r);
+            break;
+        }
+        rc = parse_tree_page(c, r, l);
+        next = rc == AP_OK ? hfv_link_next(hdr(c, r, "Link"), &oom) : NULL;
+        c->host->http_free(r);
+        if (rc != AP_OK)
+            break;
+        if (!next) {
+            if (oom)
+                rc = hfv_fail(c, AP_ENOMEM, "out of memory");
+            break;
+        }
+        if (next[0] == '/' && next[1] != '/') {
+            size_t o = hfv_url_origin_len(c->endpoint);
+            char *abs = xasprintf("%.*s%s", (int)o, c->endpoint, next);
+            free(next);
+            if (!(next = abs)) {
+                rc = hfv_fail(c, AP_ENOMEM, "out of memory");
+                break;
+            }
+        }
+        if (!same_origin(next, c->endpoint)) {
+            rc = hfv_fail(c, AP_EPROTOCOL, "tree page link leaves %s (%.200s)",
+                          c->endpoint, next);
+            free(next);
+            break;
+        }
+        if (strcmp(next, url) == 0) {
+            rc = hfv_fail(c, AP_EPROTOCOL, "tree page link loops on itself");
+            free(next);
+            break;
+        }
+        free(url);
+        url = next;
+    }
+    free(url);
+    return rc;
+}
+
+/* ---- the manifest ------------------------------------------------------------------ */
+
+static char *artifact_name(hfv_ctx *c)
+{
+    return xasprintf("%s%s", hfv_type_url_prefix(c->r.type), c->repo_name);
+}
+
+int hfv_set_artifact(hfv_ctx *c, const char *commit)
+{
+    ap_vendor_artifact a = AP_VENDOR_ARTIFACT_INIT;
+    char *name = artifact_name(c), *canon;
+    char *saved = c->r.repo;
+    int rc;
+    c->r.repo = c->repo_name;
+    canon = hfv_ref_canonical(&c->r);
+    c->r.repo = saved;
+    if (!name || !canon) {
+        free(name);
+        free(canon);
+        return hfv_fail(c, AP_ENOMEM, "out of memory");
+    }
+    a.name = name;
+    a.revision = commit;
+    a.canonical = canon;
+    rc = c->host->set_artifact(c->call, &a);
+    free(name);
+    free(canon);
+    return rc;
+}
+
+int hfv_add_files(hfv_ctx *c, const hfv_list *l, const char *commit, int local)
+{
+    size_t i, n = 0;
+    for (i = 0; i < l->n; i++) {
+        const hfv_file *f = &l->v[i];
+        ap_vendor_file vf = AP_VENDOR_FILE_INIT;
+        char *epath, *url, *etag = NULL;
+        int rc;
+        if (!f->selected)
+            continue;
+        epath = hfv_pct_encode(local ? f->local : f->path, 1);
+        if (!epath)
+            return hfv_fail(c, AP_ENOMEM, "out of memory");
+        if (local)
+            url = xasprintf("file://%s", epath);
+        else
+            url = xasprintf("%s/%s%s/resolve/%s/%s", c->endpoint,
+                            hfv_type_url_prefix(c->r.type), c->repo_name, commit, epath);
+        free(epath);
+        if (!url)
+            return hfv_fail(c, AP_ENOMEM, "out of memory");
+        vf.path = f->path;
+        vf.size = f->size;
+        vf.sha256 = f->sha256[0] ? f->sha256 : NULL;
+        vf.git_sha1 = !f->sha256[0] && f->git_sha1[0] ? f->git_sha1 : NULL;
+        vf.url = url;
+        if (!local) {
+            vf.headers = hfv_headers;
+            if (c->token) {
+                vf.bearer = c->token;
+                vf.bearer_host = c->host_name;
+            }
+            /* Regular files come from the hub itself, whose ETag is the
+             * git blob id; LFS files are identified by their sha256. */
+            if (vf.git_sha1 && !(etag = xasprintf("\"%s\"", vf.git_sha1))) {
+                free(url);
+                return hfv_fail(c, AP_ENOMEM, "out of memory");
+            }
+            vf.etag = etag;
+        }
+        if (f->size != AP_SIZE_UNKNOWN && f->size < HFV_METADATA_MAX &&
+            !hfv_is_weight(f->path))
+            vf.flags |= AP_VFILE_METADATA;
+        rc = c->host->add_file(c->call, &vf);
+        free(url);
+        free(etag);
+        if (rc != AP_OK)
+            return rc;
+        n++;
+    }
+    return AP_OK;
+}
+
+/* ---- single file ----------------------------------------------------------------- */
+
+static int is_redirect(long st)
+{
+    return st == 301 || st == 302 || st == 303 || st == 307 || st == 308;
+}
+
+static uint64_t parse_size(const char *v)
+{
+    char *end;
+    unsigned long long n;
+    if (!v || !isdigit((unsigned char)*v))
+        return AP_SIZE_UNKNOWN;
+    errno = 0;
+    n = strtoull(v, &end, 10);
+    while (*end == ' ' || *end == '\t')
+        end++;
+    if (errno || *end || n >= AP_SIZE_UNKNOWN)
+        return AP_SIZE_UNKNOWN;
+    return (uint64_t)n;
+}
+
+/* EntryNotFound: say so, with the closest names at that commit. */
+static int entry_not_found(hfv_ctx *c, const char *rev, const char *commit)
+{
+    hfv_list l = { 0 };
+    char names[768] = "";
+    int rc = list_tree(c, commit, &l, 100);
+    if (rc == AP_OK && hfv_close_names(&l, c->r.path, 5, names, sizeof names) == 0)
+        names[0] = '\0';
+    hfv_list_clear(&l);
+    return hfv_fail(c, AP_ENOTFOUND, "file '%s' not found at revision %s (commit %.12s)%s%s",
+                    c->r.path, rev, commit, names[0] ? "; close names: " : "", names);
+}
+
+static int resolve_file(hfv_ctx *c)
+{
+    const char *rev = c->r.rev ? c->r.rev : "main";
+    const char *pfx = hfv_type_url_prefix(c->r.type);
+    char *erev = hfv_pct_encode(rev, 0), *epath = hfv_pct_encode(c->r.path, 1);
+    char *url = NULL, *digest = NULL, commit[41];
+    ap_http_response *r = NULL;
+    hfv_list l = { 0 };
+    hfv_file *f;
+    const char *xc;
+    int rc, hops;
+
+    if (!erev || !epath || !(url = xasprintf("%s/%s%s/resolve/%s/%s", c->endpoint, pfx,
+                                             c->repo_name, erev, epath))) {
+        rc = hfv_fail(c, AP_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (hops = 0;; hops++) {
+        const char *loc;
+        char *next;
+        if ((rc = hub_request(c, "HEAD", url, 0, 0, &r)) != AP_OK)
+            goto out;
+        if (!is_redirect(r->status))
+            break;
+        if (!(loc = hdr(c, r, "Location"))) {
+            rc = not_a_hub(c, "redirect without Location");
+            goto out;
+        }
+        if (!((loc[0] == '/' && loc[1] != '/') ||
+              (same_origin(loc, c->endpoint) && !hdr(c, r, "X-Linked-Etag"))))
+            break; /* absolute, elsewhere: the LFS download URL */
+        if (hops >= HFV_MAX_HOPS) {
+            rc = hfv_fail(c, AP_EPROTOCOL, "more than %d redirects on the hub (renamed "
+                          "repository loop?)", HFV_MAX_HOPS);
+            goto out;
+        }
+        if (loc[0] == '/')
+            next = xasprintf("%.*s%s", (int)hfv_url_origin_len(c->endpoint),
+                             c->endpoint, loc);
+        else
+            next = strdup(loc);
+        c->host->http_free(r);
+        r = NULL;
+        if (!next) {
+            rc = hfv_fail(c, AP_ENOMEM, "out of memory");
+            goto out;
+        }
+        free(url);
+        url = next;
+        if ((rc = update_repo_name(c, url, pfx, "resolve/")) != AP_OK)
+            goto out;
+    }
+
+    xc = hdr(c, r, "X-Repo-Commit");
+    if (r->status >= 400) {
+        const char *code = hdr(c, r, "X-Error-Code");
+        if ((code && strcmp(code, "EntryNotFound") == 0) ||
+            (!code && r->status == 404)) {
+            if (!hfv_is_hex(xc, 40)) {
+                rc = not_a_hub(c, "no X-Repo-Commit");
+                goto out;
+            }
+            memcpy(commit, xc, 41);
+            c->host->http_free(r);
+            r = NULL;
+            rc = entry_not_found(c, rev, commit);
+            goto out;
+        }
+        rc = map_error(c, r, rev);
+        goto out;
+    }
+    if (!hfv_is_hex(xc, 40)) {
+        rc = not_a_hub(c, "no X-Repo-Commit");
+        goto out;
+    }
+    for (size_t k = 0; k < 41; k++)
+        commit[k] = (char)tolower((unsigned char)xc[k]);
+
+    if (!(f = hfv_list_add(&l, c->r.path))) {
+        rc = hfv_fail(c, AP_ENOMEM, "out of memory");
+        goto out;
+    }
+    f->selected = 1;
+    if (is_redirect(r->status)) {
+        const char *le = hdr(c, r, "X-Linked-Etag");
+        if (!le || !(digest = hfv_etag_normalize(le)) || !hfv_is_hex(digest, 64)) {
+            rc = hfv_fail(c, AP_EPROTOCOL, "LFS redirect for '%s' without a sha256 "
+                          "X-Linked-Etag (got %.80s)", c->r.path, le ? le : "none");
+            goto out;
+        }
+        memcpy(f->sha256, digest, 65);
+        f->size = parse_size(hdr(c, r, "X-Linked-Size"));
+    } else if (r->status >= 200 && r->status < 300) {
+        const char *et = hdr(c, r, "ETag");
+        if (et && !(digest = hfv_etag_normalize(et))) {
+            rc = hfv_fail(c, AP_ENOMEM, "out of memory");
+            goto out;
+        }
+        if (digest && hfv_is_hex(digest, 40))
+            memcpy(f->git_sha1, digest, 41);
+        else if (digest && hfv_is_hex(digest, 64))
+            memcpy(f->sha256, digest, 65);
+        else
+            hfv_log(c, AP_LOG_WARN, "'%s' has no git ETag; it will be checked by size "
+                    "only", c->r.path);
+        f->size = parse_size(hdr(c, r, "Content-Length"));
+    } else {
+        rc = hfv_fail(c, AP_EPROTOCOL, "unexpected HTTP %ld from %s", r->status,
+                      c->endpoint);
+        goto out;
+    }
+    c->host->http_free(r);
+    r = NULL;
+    if ((rc = hfv_add_files(c, &l, commit, 0)) == AP_OK)
+        rc = hfv_set_artifact(c, commit);
+out:
+    if (r)
+        c->host->http_free(r);
+    hfv_list_clear(&l);
+    free(digest);
+    free(erev);
+    free(epath);
+    free(url);
+    return rc;
+}
+
+/* ---- snapshot and quant ------------------------------------------------------------ */
+
+/* GET /api/{type}s/{repo}/revision/{rev} -> commit, gated. */
+static int revision_info(hfv_ctx *c, const char *rev, char commit[41], int *gated)
+{
+    char *erev = hfv_pct_encode(rev, 0), *url;
+    ap_http_response *r;
+    json_error_t jerr;
+    json_t *root, *g;
+    const char *sha;
+    int rc;
+    *gated = 0;
+    if (!erev)
+        return hfv_fail(c, AP_ENOMEM, "out of memory");
+    url = xasprintf("%s/api/%s/%s/revision/%s", c->endpoint, hfv_type_api(c->r.type),
+                    c->repo_name, erev);
+    free(erev);
+    if (!url)
+        return hfv_fail(c, AP_ENOMEM, "out of memory");
+    rc = hub_request(c, "GET", url, 1, HFV_API_MAX_BODY, &r);
+    free(url);
+    if (rc != AP_OK)
+        return rc;
+    if (r->status != 200) {
+        rc = map_error(c, r, rev);
+        c->host->http_free(r);
+        return rc;
+    }
+    if (r->url) {
+        char *apfx = xasprintf("api/%s/", hfv_type_api(c->r.type));
+        rc = apfx ? update_repo_name(c, r->url, apfx, "revision/")
+                  : hfv_fail(c, AP_ENOMEM, "out of memory");
+        free(apfx);
+        if (rc != AP_OK) {
+            c->host->http_free(r);
+            return rc;
+        }
+    }
+    root = json_loadb(r->body, r->body_len, 0, &jerr);
+    c->host->http_free(r);
+    sha = json_string_value(json_object_get(root, "sha"));
+    if (!json_is_object(root) || !hfv_is_hex(sha, 40)) {
+        json_decref(root);
+        return not_a_hub(c, "no commit sha in the revision API answer");
+    }
+    for (size_t k = 0; k < 41; k++)
+        commit[k] = (char)tolower((unsigned char)sha[k]);
+    g = json_object_get(root, "gated");
+    *gated = json_is_true(g) || (json_is_string(g) && strcmp(json_string_value(g), "false") != 0);
+    json_decref(root);
+    return AP_OK;
+}
+
+/* For a gated repository, check access once before the engine starts. */
+static int probe_access(hfv_ctx *c, const hfv_list *l, const char *commit)
+{
+    size_t i;
+    char *epath, *url;
+    ap_http_response *r;
+    int rc;
+    for (i = 0; i < l->n && !l->v[i].selected; i++)
+        ;
+    if (i == l->n)
+        return AP_OK;
+    if (!(epath = hfv_pct_encode(l->v[i].path, 1)))
+        return hfv_fail(c, AP_ENOMEM, "out of memory");
+    url = xasprintf("%s/%s%s/resolve/%s/%s", c->endpoint, hfv_type_url_prefix(c->r.type),
+                    c->repo_name, commit, epath);
+    free(epath);
+    if (!url)
+        return hfv_fail(c, AP_ENOMEM, "out of memory");
+    rc = hub_request(c, "HEAD", url, 0, 0, &r);
+    free(url);
+    if (rc != AP_OK)
+        return rc;
+    if (r->status >= 400)
+        rc = map_error(c, r, commit);
+    c->host->http_free(r);
+    return rc;
+}
+
+static int resolve_tree(hfv_ctx *c)
+{
+    const char *rev = c->r.rev ? c->r.rev : "main";
+    char commit[41], msg[768];
+    hfv_list l = { 0 };
+    size_t i, nsel = 0;
+    int rc, gated;
+
+    if ((rc = revision_info(c, rev, commit, &gated)) != AP_OK)
+        return rc;
+    if ((rc = list_tree(c, commit, &l, HFV_MAX_TREE_PAGES)) != AP_OK)
+        goto out;
+    hfv_list_sort(&l);
+    if (c->r.quant) {
+        if ((rc = hfv_select_quant(&l, c->r.quant, msg, sizeof msg)) != AP_OK) {
+            rc = rc == AP_ENOMEM ? hfv_fail(c, rc, "out of memory")
+                                 : hfv_fail(c, rc, "%s (revision %s, commit %.12s)", msg,
+                                            rev, commit);
+            goto out;
+        }
+    } else {
+        for (i = 0; i < l.n; i++)
+            l.v[i].selected = 1;
+    }
+    for (i = 0; i < l.n; i++)
+        nsel += l.v[i].selected ? 1 : 0;
+    if (nsel == 0) {
+        rc = hfv_fail(c, AP_ENOTFOUND, "%s %s%s has no files at revision %s",
+                      type_word(c), hfv_type_url_prefix(c->r.type), c->repo_name, rev);
+        goto out;
+    }
+    if (gated && (rc = probe_access(c, &l, commit)) != AP_OK)
+        goto out;
+    if ((rc = hfv_add_files(c, &l, commit, 0)) == AP_OK)
+        rc = hfv_set_artifact(c, commit);
+out:
+    hfv_list_clear(&l);
+    return rc;
+}
+
+/* ---- the vendor --------------------------------------------------------------------- */
+
+static int hf_create(const ap_host *host, void **state)
+{
+    hfv_state *st;
+    size_t n;
+    if (!state)
+        return AP_EINVAL;
+    *state = NULL;
+    if (!host_usable(host))
+        return AP_EABI;
+    if (!(st = calloc(1, sizeof *st)))
+        return AP_ENOMEM;
+    n = host->struct_size < sizeof st->host ? host->struct_size : sizeof st->host;
+    memcpy(&st->host, host, n);
+    st->host.struct_size = n;
+    *state = st;
+    return AP_OK;
+}
+
+static void hf_destroy(void *state)
+{
+    free(state);
+}
+
+static int hf_resolve(void *state, ap_vendor_call *call, const char *ref)
+{
+    hfv_state *st = state;
+    hfv_ctx c;
+    char why[256];
+    int rc;
+
+    if (!st || !call)
+        return AP_EINVAL;
+    memset(&c, 0, sizeof c);
+    c.host = &st->host;
+    c.call = call;
+    c.ref = ref ? ref : "(null)";
+    rc = hfv_ref_parse(ref, &c.r, why, sizeof why);
+    if (rc == AP_ENOMEM)
+        return hfv_fail(&c, AP_ENOMEM, "out of memory");
+    if (rc != AP_OK)
+        return hfv_fail(&c, AP_EINVAL, "bad Hugging Face reference: %s; expected %s "
+                        "(e.g. hf:TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF:Q4_K_M, "
+                        "hf:org/repo@v1.0/config.json, hf:datasets/org/name)", why,
+                        HFV_GRAMMAR);
+    if (!(c.repo_name = strdup(c.r.repo))) {
+        rc = hfv_fail(&c, AP_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (hfv_truthy(env(&c, "HF_HUB_OFFLINE"))) {
+        rc = hfv_resolve_offline(&c);
+        goto out;
+    }
+    if ((rc = setup_endpoint(&c)) != AP_OK || (rc = setup_token(&c)) != AP_OK)
+        goto out;
+    rc = c.r.path ? resolve_file(&c) : resolve_tree(&c);
+out:
+    if (c.token) {
+        wipe(c.token);
+        free(c.token);
+    }
+    free(c.endpoint);
+    free(c.canonical);
+    free(c.repo_name);
+    hfv_ref_clear(&c.r);
+    return rc;
+}
+
+static const ap_vendor hfv_descriptor = {
+    sizeof(ap_vendor),
+    AP_VENDOR_ABI_MAJOR,
+    AP_VENDOR_ABI_MINOR,
+    "huggingface",
+    HFV_VERSION,
+    "Hugging Face Hub: models, datasets and spaces; GGUF quant picks; "
+    "HF cache when offline",
+    hfv_schemes,
+    hf_create,
+    hf_destroy,
+    hf_resolve,
+    NULL
+};
+
+__attribute__((visibility("default")))
+const ap_vendor *ap_vendor_huggingface_init(const ap_host *host);
+
+__attribute__((visibility("default")))
+const ap_vendor *ap_vendor_huggingface_init(const ap_host *host)
+{
+    /* Refuse a host we cannot use: a different major, or a table too short
+     * for the members resolve() calls. */
+    if (!host_usable(host))
+        return NULL;
+    return &hfv_descriptor;
+}
