@@ -36,7 +36,20 @@ void apx_error_prefix(apx_error *e, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s: %s", prefix, old);
+    {
+        size_t lp = strlen(prefix), lo = strlen(old), cap = sizeof e->msg - 1;
+        if (lp > cap)
+            lp = cap;
+        memcpy(e->msg, prefix, lp);
+        if (lp + 2 <= cap) {
+            memcpy(e->msg + lp, ": ", 2);
+            lp += 2;
+        }
+        if (lo > cap - lp)
+            lo = cap - lp;
+        memcpy(e->msg + lp, old, lo);
+        e->msg[lp + lo] = '\0';
+    }
 }
 
 void apx_error_clear(apx_error *e)
