@@ -515,7 +515,7 @@ int hfv_add_files(hfv_ctx *c, const hfv_list *l, const char *commit, int local)
         int rc;
         if (!f->selected)
             continue;
-        epath = hfv_pct_encode(local ? f->local : f->path, 1);
+        epath = local ? hfv_file_url_path(f->local) : hfv_pct_encode(f->path, 1);
         if (!epath)
             return hfv_fail(c, AP_ENOMEM, "out of memory");
         if (local)
@@ -743,7 +743,9 @@ static int revision_info(hfv_ctx *c, const char *rev, char commit[41], int *gate
     if (rc != AP_OK)
         return rc;
     if (r->status != 200) {
-        rc = map_error(c, r, rev);
+        rc = r->status == 404 && !hdr(c, r, "X-Error-Code")
+                 ? not_a_hub(c, "404 without X-Error-Code from the revision API")
+                 : map_error(c, r, rev);
         c->host->http_free(r);
         return rc;
     }

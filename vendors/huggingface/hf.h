@@ -54,6 +54,8 @@ const char *hfv_type_cache(hfv_type t);
 /* Percent-encode everything but A-Z a-z 0-9 - . _ ~ (and '/' when
  * keep_slash).  malloc'd or NULL. */
 char *hfv_pct_encode(const char *s, int keep_slash);
+/* The path part of a file:// URL for an absolute local path. */
+char *hfv_file_url_path(const char *path);
 
 /* ---- pure helpers (util.c) --------------------------------------------- */
 

@@ -58,7 +58,7 @@ static int is_unreserved(unsigned char ch)
 char *hfv_pct_encode(const char *s, int keep_slash)
 {
     static const char hex[] = "0123456789ABCDEF";
-    size_t n = 0, i;
+    size_t n = 0;
     const unsigned char *p;
     char *out, *o;
     if (!s)
@@ -68,8 +68,37 @@ char *hfv_pct_encode(const char *s, int keep_slash)
     if (!(out = malloc(n + 1)))
         return NULL;
     o = out;
-    for (i = 0, p = (const unsigned char *)s; *p; p++, i++) {
+    for (p = (const unsigned char *)s; *p; p++) {
         if (is_unreserved(*p) || (keep_slash && *p == '/')) {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+char *hfv_file_url_path(const char *path)
+{
+    /* RFC 3986 pchar: unreserved, sub-delims, ':' and '@' stay as they are
+     * (so a host that does not decode file:// URLs still finds the file
+     * for such names); everything else is %XX. */
+    static const char hex[] = "0123456789ABCDEF";
+    static const char keep[] = "/!$&'()*+,;=:@";
+    const unsigned char *p;
+    size_t n = 0;
+    char *out, *o;
+    if (!path)
+        return NULL;
+    for (p = (const unsigned char *)path; *p; p++)
+        n += (is_unreserved(*p) || (*p && strchr(keep, *p))) ? 1 : 3;
+    if (!(out = malloc(n + 1)))
+        return NULL;
+    for (o = out, p = (const unsigned char *)path; *p; p++) {
+        if (is_unreserved(*p) || strchr(keep, *p)) {
             *o++ = (char)*p;
         } else {
             *o++ = '%';
@@ -210,7 +239,7 @@ static int strip_scheme(const char **s)
     return 0;
 }
 
-int hfv_ref_parse(const char *ref, hfv_ref *out, char *err, size_t errlen)
+static int parse_inner(const char *ref, hfv_ref *out, char *err, size_t errlen)
 {
     const char *s, *org, *name, *p;
     size_t norg, nname;
@@ -383,4 +412,12 @@ char *hfv_ref_canonical(const hfv_ref *r)
                  r->quant ? r->quant : r->path ? r->path : "");
     free(rev);
     return out;
+}
+
+int hfv_ref_parse(const char *ref, hfv_ref *out, char *err, size_t errlen)
+{
+    int rc = parse_inner(ref, out, err, errlen);
+    if (rc != AP_OK)
+        hfv_ref_clear(out);
+    return rc;
 }

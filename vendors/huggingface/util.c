@@ -12,10 +12,10 @@ int hfv_is_hex(const char *s, size_t n)
     size_t i;
     if (!s)
         return 0;
-    for (i = 0; i < n; i++)
-        if (!isxdigit((unsigned char)s[i]))
+    for (i = 0; s[i]; i++)
+        if (i >= n || !isxdigit((unsigned char)s[i]))
             return 0;
-    return s[n] == '\0';
+    return i == n;
 }
 
 char *hfv_etag_normalize(const char *etag)
