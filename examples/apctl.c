@@ -39,6 +39,9 @@ static void usage(FILE *f)
           "       [--heartbeat MS] [--stall-timeout MS] [--drop-partial]\n"
           "       [--hf-cache=DIR] REF\n"
           "                        provision REF, print where it is\n"
+          "  sync [--json] REF     record the file list, fetch only small metadata\n"
+          "  scan [--hf-cache=DIR] [--ollama=DIR]\n"
+          "                        import what those caches hold (no download)\n"
           "  ls [--json]           list catalog entries\n"
           "  show [--json] REF|ID  show one entry\n"
           "  path REF|ID [FILE]    print the local path of a file\n"
@@ -159,7 +162,7 @@ static unsigned long long num_arg(const char *s, const char *opt)
     return v;
 }
 
-static int cmd_pull(int argc, char **argv)
+static int cmd_pull(int argc, char **argv, unsigned flags)
 {
     ap_provision_options o = AP_PROVISION_OPTIONS_INIT;
     const char *include[MAX_GLOBS + 1] = { 0 }, *exclude[MAX_GLOBS + 1] = { 0 };
@@ -223,6 +226,7 @@ static int cmd_pull(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    o.flags |= flags;
     if (ni)
         o.include = include;
     if (ne)
@@ -250,10 +254,14 @@ static int cmd_pull(int argc, char **argv)
             print_entry_json(e);
         else if (!ui.quiet) {
             size_t k;
-            if (e->fetched_bytes == 0)
+            if (e->fetched_bytes == 0 && e->status == AP_ENTRY_READY)
                 printf("%s: already present\n", ref);
             for (k = 0; k < e->nfiles; k++)
-                printf("%s\n", e->files[k].path);
+                if (e->files[k].present)
+                    printf("%s\n", e->files[k].path);
+                else
+                    printf("(recorded, not fetched) %s %llu bytes\n", e->files[k].name,
+                           (unsigned long long)e->files[k].size);
         }
     } else {
         fprintf(stderr, "apctl: %s\n", ap_provisioner_errmsg(p));
@@ -266,6 +274,53 @@ static int cmd_pull(int argc, char **argv)
     g_cancel = NULL;
     if (rc == AP_ECANCELLED)
         return 130;
+    return rc == AP_OK ? 0 : 1;
+}
+
+static int cmd_scan(int argc, char **argv)
+{
+    ap_provisioner *p = NULL;
+    ap_scan_stats st = { sizeof st, 0, 0, 0, 0 };
+    const char *hf = NULL, *ol = NULL;
+    int i, rc = AP_OK, any = 0;
+    char sz[32];
+    for (i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "--hf-cache", 10) == 0) {
+            hf = argv[i][10] == '=' ? argv[i] + 11 : (i + 1 < argc ? argv[++i] : NULL);
+            any = 1;
+        } else if (strncmp(argv[i], "--ollama", 8) == 0) {
+            ol = argv[i][8] == '=' ? argv[i] + 9 : (i + 1 < argc ? argv[++i] : NULL);
+            any = 2;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+        if (!(any == 1 ? hf : ol)) {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (open_prov(&p) != AP_OK)
+        return 1;
+    if (hf || !any) {
+        rc = ap_provisioner_scan_hf_cache(p, hf, &st);
+        human(st.bytes, sz, sizeof sz);
+        if (rc == AP_OK)
+            printf("hf cache: %zu entr%s, %zu file%s (%s) imported, %zu skipped\n",
+                   st.entries, st.entries == 1 ? "y" : "ies", st.files,
+                   st.files == 1 ? "" : "s", sz, st.skipped);
+    }
+    if (rc == AP_OK && (ol || !any)) {
+        rc = ap_provisioner_scan_ollama(p, ol, &st);
+        human(st.bytes, sz, sizeof sz);
+        if (rc == AP_OK)
+            printf("ollama: %zu entr%s, %zu file%s (%s) imported, %zu skipped\n",
+                   st.entries, st.entries == 1 ? "y" : "ies", st.files,
+                   st.files == 1 ? "" : "s", sz, st.skipped);
+    }
+    if (rc != AP_OK)
+        fprintf(stderr, "apctl: scan: %s\n", ap_provisioner_errmsg(p));
+    ap_provisioner_free(p);
     return rc == AP_OK ? 0 : 1;
 }
 
@@ -508,7 +563,11 @@ int main(int argc, char **argv)
         return 1;
     }
     if (strcmp(cmd, "pull") == 0)
-        rc = cmd_pull(argc - 1, argv + 1);
+        rc = cmd_pull(argc - 1, argv + 1, 0);
+    else if (strcmp(cmd, "sync") == 0)
+        rc = cmd_pull(argc - 1, argv + 1, AP_PROVISION_METADATA_ONLY);
+    else if (strcmp(cmd, "scan") == 0)
+        rc = cmd_scan(argc - 1, argv + 1);
     else if (strcmp(cmd, "vendors") == 0)
         rc = cmd_vendors();
     else if (strcmp(cmd, "ls") == 0)

@@ -65,4 +65,19 @@ APX_HIDDEN void apx_vendors_free(ap_provisioner *prov);
 APX_HIDDEN apx_vendor *apx_vendor_for_scheme(ap_provisioner *prov,
                                              const char *scheme, size_t len);
 
+/* Classify, link views and fill paths of the present files (provisioner.c). */
+APX_HIDDEN int apx_entry_finish(ap_provisioner *p, ap_entry *e);
+
+/* Files below this size are fetched by a metadata-only provision (sync). */
+#define AP_METADATA_MAX (10u * 1024u * 1024u)
+
+/* git blob id → sha256 index under <root>/index/git-sha1 (interop.c), so a
+ * regular HF file known by its git id alone is recognised in the store. */
+APX_HIDDEN void apx_gitsha1_remember(ap_provisioner *p, const char *git_sha1,
+                                     const char *sha256);
+APX_HIDDEN int apx_gitsha1_lookup(ap_provisioner *p, const char *git_sha1,
+                                  char out[AP_SHA256_HEX_LEN + 1]);
+/* Local path of a file:// URL, percent-decoded (RFC 8089); NULL if bad. */
+APX_HIDDEN char *apx_file_url_path(const char *url);
+
 #endif

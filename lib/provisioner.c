@@ -3,6 +3,7 @@
 #include "prov.h"
 #include "digest.h"
 #include "engine.h"
+#include "hfcache.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -251,7 +252,10 @@ static int build_entry(job *j, ap_vendor_call *call, const char *id,
     for (i = 0; i < call->nfiles; i++) {
         const apx_mfile *m = &call->files[i];
         ap_entry_file *f = &e->files[i];
+        char known[AP_SHA256_HEX_LEN + 1];
         const char *sha = m->sha256 ? m->sha256 : previous_sha256(prev, m);
+        if (!sha && m->git_sha1 && apx_gitsha1_lookup(j->prov, m->git_sha1, known) == AP_OK)
+            sha = known;
         f->name = apx_strdup(m->path);
         f->sha256 = apx_strdup(sha);
         f->git_sha1 = apx_strdup(m->git_sha1);
@@ -268,11 +272,19 @@ static int build_entry(job *j, ap_vendor_call *call, const char *id,
 static int import_local(job *j, const apx_mfile *m, ap_entry_file *f)
 {
     char hex[AP_SHA256_HEX_LEN + 1];
-    const char *path = m->url + 7;
-    int rc = ap_store_import(j->prov->store, path, m->sha256, AP_IMPORT_LINK, hex);
-    if (rc != AP_OK)
-        return fail(j, rc, "%s: file '%s': cannot import %s: %s", j->ref, m->path,
-                    path, ap_store_errmsg(j->prov->store));
+    char *path = apx_file_url_path(m->url);
+    int rc;
+    if (!path)
+        return fail(j, AP_EINVAL, "%s: file '%s': bad local URL %s", j->ref, m->path, m->url);
+    rc = ap_store_import(j->prov->store, path, m->sha256, AP_IMPORT_LINK, hex);
+    if (rc != AP_OK) {
+        rc = fail(j, rc, "%s: file '%s': cannot import %s: %s", j->ref, m->path,
+                  path, ap_store_errmsg(j->prov->store));
+        free(path);
+        return rc;
+    }
+    free(path);
+    j->entry->fetched_bytes += 0; /* imported, not transferred */
     free(f->sha256);
     f->sha256 = apx_strdup(hex);
     return f->sha256 ? AP_OK : AP_ENOMEM;
@@ -379,6 +391,10 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
         apx_fetch_file *x;
         if (f->present)
             continue;
+        if ((o->flags & AP_PROVISION_METADATA_ONLY) &&
+            !((m->flags & AP_VFILE_METADATA) ||
+              (m->size != AP_SIZE_UNKNOWN && m->size < AP_METADATA_MAX)))
+            continue;
         if (f->sha256) {
             /* One download per blob across jobs and processes: take the
              * blob's lock, then look again. */
@@ -481,10 +497,9 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
     return rc;
 }
 
-/* Classify and link every present file; fill paths. */
-static int finish_files(job *j)
+/* Classify and link every present file; fill paths and the total. */
+int apx_entry_finish(ap_provisioner *p, ap_entry *e)
 {
-    ap_entry *e = j->entry;
     size_t i;
     e->total_size = 0;
     for (i = 0; i < e->nfiles; i++) {
@@ -494,16 +509,15 @@ static int finish_files(job *j)
         e->total_size += f->size;
         if (!f->present || !f->sha256)
             continue;
-        rc = ap_store_blob_path(j->prov->store, f->sha256, &blob);
+        rc = ap_store_blob_path(p->store, f->sha256, &blob);
         if (rc != AP_OK)
-            return fail(j, rc, "%s: %s", j->ref, ap_store_errmsg(j->prov->store));
+            return apx_error_set(&p->err, rc, "%s: %s", e->ref, ap_store_errmsg(p->store));
         free(f->kind);
         free(f->format);
         free(f->precision);
         f->kind = f->format = f->precision = NULL;
         (void)ap_classify_file(blob, f->name, &f->kind, &f->format, &f->precision);
-        rc = ap_store_link_view(j->prov->store, e->vendor, e->name, f->name,
-                                f->sha256, &view);
+        rc = ap_store_link_view(p->store, e->vendor, e->name, f->name, f->sha256, &view);
         free(f->path);
         if (rc == AP_OK) {
             f->path = view;
@@ -511,6 +525,8 @@ static int finish_files(job *j)
         } else {
             f->path = blob; /* the blob itself is still a valid path */
         }
+        if (f->git_sha1)
+            apx_gitsha1_remember(p, f->git_sha1, f->sha256);
     }
     return AP_OK;
 }
@@ -527,6 +543,70 @@ static int mark_present(job *j)
             ap_tracker_add_total(j->tracker, f->size, 1);
     }
     return AP_OK;
+}
+
+/* The revision the user named in an hf: reference ("main" when none). */
+static char *hf_revision_name(const char *ref)
+{
+    const char *at = strchr(ref, '@'), *end;
+    if (!at)
+        return apx_strdup("main");
+    at++;
+    if (strncmp(at, "refs/", 5) == 0) {
+        end = strchr(at + 5, '/');
+        end = end ? strchr(end + 1, '/') : NULL;
+    } else
+        end = at + strcspn(at, "/:");
+    if (!end)
+        end = at + strcspn(at, ":");
+    return apx_strndup(at, (size_t)(end - at));
+}
+
+/* Publish what an hf: job pulled into a Hugging Face cache directory, so
+ * Python and JS tools find it offline (DESIGN.md §6 layout). */
+static int publish_hf(job *j, const ap_vendor_call *call)
+{
+    ap_entry *e = j->entry;
+    const char *type = "model", *repo = e->name;
+    char *rev;
+    size_t i;
+    int rc = AP_OK;
+    apx_error err;
+
+    if (strcmp(e->vendor, "huggingface") != 0)
+        return fail(j, AP_EUNSUPPORTED, "%s: publishing into an HF cache is only "
+                    "for hf: references", j->ref);
+    if (!e->revision)
+        return fail(j, AP_EPROTOCOL, "%s: no resolved commit to publish", j->ref);
+    if (strncmp(repo, "datasets/", 9) == 0) {
+        type = "dataset";
+        repo += 9;
+    } else if (strncmp(repo, "spaces/", 7) == 0) {
+        type = "space";
+        repo += 7;
+    }
+    rev = hf_revision_name(j->ref);
+    if (!rev)
+        return fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+    for (i = 0; rc == AP_OK && i < e->nfiles; i++) {
+        const ap_entry_file *f = &e->files[i];
+        const apx_mfile *m = &call->files[i];
+        const char *etag = m->sha256 ? m->sha256 : m->git_sha1;
+        char *blob = NULL;
+        if (!f->present || !etag)
+            continue;
+        apx_error_clear(&err);
+        rc = ap_store_blob_path(j->prov->store, f->sha256, &blob);
+        if (rc == AP_OK)
+            rc = apx_hf_publish(j->o->hf_cache_publish, type, repo, e->revision,
+                                rev, f->name, etag, blob, NULL, &err);
+        free(blob);
+        if (rc != AP_OK)
+            rc = fail(j, rc, "%s: publishing '%s' into the HF cache %s: %s", j->ref,
+                      f->name, j->o->hf_cache_publish, err.msg);
+    }
+    free(rev);
+    return rc;
 }
 
 static int parse_scheme(const char *ref, size_t *len)
@@ -656,15 +736,20 @@ static int run_job(job *j, ap_entry **out)
         goto out;
     }
     rc = engine_fetch(j, &call, lock_fds, &nlocks);
-    if (finish_files(j) != AP_OK && rc == AP_OK)
+    if (apx_entry_finish(p, j->entry) != AP_OK && rc == AP_OK)
         rc = p->err.status;
+    if (rc == AP_OK && o->hf_cache_publish)
+        rc = publish_hf(j, &call);
 out:
     if (j->entry) {
         j->entry->updated = apx_wall_s();
         free(j->entry->error);
         j->entry->error = NULL;
         if (rc == AP_OK) {
-            j->entry->status = AP_ENTRY_READY;
+            size_t k, missing = 0;
+            for (k = 0; k < j->entry->nfiles; k++)
+                missing += !j->entry->files[k].present;
+            j->entry->status = missing ? AP_ENTRY_PENDING : AP_ENTRY_READY;
             j->entry->done_bytes = j->entry->total_size;
         } else {
             j->entry->status = rc == AP_ECANCELLED ? AP_ENTRY_CANCELLED : AP_ENTRY_FAILED;

@@ -91,6 +91,10 @@ AP_EXPORT const char *const *ap_provisioner_refusals(const ap_provisioner *prov)
 #define AP_PROVISION_DROP_PARTIAL 0x2u /**< on cancel/failure, delete staging
                                             data instead of keeping it for resume */
 #define AP_PROVISION_NO_VERIFY_PRESENT 0x4u /**< trust blobs already stored */
+#define AP_PROVISION_METADATA_ONLY 0x8u /**< "sync": record every file with its
+                                            size and digest, fetch only the small
+                                            (< 10 MB) metadata files; the entry
+                                            stays pending until a full pull */
 
 typedef struct ap_provision_options {
     size_t struct_size;
@@ -127,6 +131,33 @@ AP_EXPORT void ap_provision_options_init(ap_provision_options *opts);
  */
 AP_EXPORT int ap_provision(ap_provisioner *prov, const char *ref,
                            const ap_provision_options *opts, ap_entry **out);
+
+/** What a scan imported. */
+typedef struct ap_scan_stats {
+    size_t struct_size;
+    size_t entries;     /**< catalog entries written */
+    size_t files;       /**< files imported (hard link, or copy across filesystems) */
+    size_t skipped;     /**< unsafe, unreadable or malformed items skipped */
+    uint64_t bytes;     /**< bytes of the files imported */
+} ap_scan_stats;
+
+/**
+ * Import the snapshots of a Hugging Face hub cache (dir NULL: $HF_HUB_CACHE,
+ * else $HF_HOME/hub, else ~/.cache/huggingface/hub) without downloading:
+ * blobs are hard-linked into the store when on the same filesystem, and
+ * one ready entry is written per snapshot ("hf:ORG/REPO@COMMIT").
+ */
+AP_EXPORT int ap_provisioner_scan_hf_cache(ap_provisioner *prov, const char *dir,
+                                           ap_scan_stats *stats);
+
+/**
+ * Import the models of an Ollama store (dir NULL: $OLLAMA_MODELS, else
+ * ~/.ollama/models) by digest: one ready entry per manifest
+ * ("ollama:HOST/NS/MODEL:TAG"), so nothing ollama already has is fetched
+ * again by any vendor.
+ */
+AP_EXPORT int ap_provisioner_scan_ollama(ap_provisioner *prov, const char *dir,
+                                         ap_scan_stats *stats);
 
 #ifdef __cplusplus
 }

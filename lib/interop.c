@@ -1,0 +1,413 @@
+/* libartifactprov — interop with caches other tools keep: importing the
+ * Hugging Face hub cache and the Ollama store, the git-blob-id index, and
+ * file:// URLs.  SPDX-License-Identifier: MIT */
+#include "prov.h"
+#include "hfcache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- file:// --------------------------------------------------------- */
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+char *apx_file_url_path(const char *url)
+{
+    const char *s;
+    char *out, *o;
+    if (!url || strncmp(url, "file://", 7) != 0)
+        return NULL;
+    s = url + 7;
+    if (strncmp(s, "localhost/", 10) == 0)
+        s += 9;
+    if (*s != '/')
+        return NULL; /* file://host/... names another machine */
+    out = o = apx_malloc(strlen(s) + 1);
+    if (!out)
+        return NULL;
+    for (; *s; s++) {
+        if (*s == '%') {
+            int hi = hexval(s[1]), lo = hi >= 0 ? hexval(s[2]) : -1;
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+                free(out);
+                return NULL;
+            }
+            *o++ = (char)(hi * 16 + lo);
+            s += 2;
+        } else
+            *o++ = *s;
+    }
+    *o = '\0';
+    return out;
+}
+
+/* ---- git blob id → sha256 index ---------------------------------------- */
+
+static int is_hex(const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (hexval(s[i]) < 0 || (s[i] >= 'A' && s[i] <= 'F'))
+            return 0;
+    return s[n] == '\0';
+}
+
+static int index_dir(ap_provisioner *p, int create)
+{
+    int root = open(ap_store_root(p->store), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd;
+    if (root < 0)
+        return -1;
+    fd = apx_fs_opendir_at(root, "index/git-sha1", create, NULL);
+    close(root);
+    return fd;
+}
+
+void apx_gitsha1_remember(ap_provisioner *p, const char *git_sha1,
+                          const char *sha256)
+{
+    char have[AP_SHA256_HEX_LEN + 1];
+    int fd;
+    if (!is_hex(git_sha1, 40) || !apx_is_sha256_hex(sha256))
+        return;
+    if (apx_gitsha1_lookup(p, git_sha1, have) == AP_OK && strcmp(have, sha256) == 0)
+        return;
+    fd = index_dir(p, 1);
+    if (fd < 0)
+        return;
+    (void)apx_fs_write_atomic(fd, git_sha1, sha256, AP_SHA256_HEX_LEN, 0644, NULL);
+    close(fd);
+}
+
+int apx_gitsha1_lookup(ap_provisioner *p, const char *git_sha1,
+                       char out[AP_SHA256_HEX_LEN + 1])
+{
+    char *data = NULL;
+    size_t len = 0;
+    int fd, rc;
+    if (!is_hex(git_sha1, 40))
+        return AP_EINVAL;
+    fd = index_dir(p, 0);
+    if (fd < 0)
+        return AP_ENOTFOUND;
+    rc = apx_fs_read_file_at(fd, git_sha1, 128, &data, &len, NULL);
+    close(fd);
+    if (rc == AP_OK && (len != AP_SHA256_HEX_LEN || !apx_is_sha256_hex(data)))
+        rc = AP_ECORRUPT;
+    if (rc == AP_OK)
+        memcpy(out, data, AP_SHA256_HEX_LEN + 1);
+    free(data);
+    return rc;
+}
+
+/* ---- building entries from imported files ------------------------------- */
+
+typedef struct import_file {
+    char *group;     /* entry ref this file belongs to */
+    char *name;      /* entry name (view directory) */
+    char *revision;
+    char *relpath;
+    char *sha256;
+    char *git_sha1;
+    uint64_t size;
+} import_file;
+
+typedef struct importer {
+    ap_provisioner *p;
+    const char *vendor;
+    import_file *files;
+    size_t n, cap;
+    ap_scan_stats *st;
+    int rc;
+} importer;
+
+static void import_file_clear(import_file *f)
+{
+    free(f->group);
+    free(f->name);
+    free(f->revision);
+    free(f->relpath);
+    free(f->sha256);
+    free(f->git_sha1);
+}
+
+/* Import one local file into the store and remember it for its entry. */
+static int import_one(importer *im, const char *group, const char *name,
+                      const char *revision, const char *relpath,
+                      const char *path, const char *expect_sha256,
+                      const char *git_sha1, uint64_t size)
+{
+    char hex[AP_SHA256_HEX_LEN + 1];
+    import_file f;
+    int rc;
+
+    if (ap_path_validate(relpath) != AP_OK || ap_path_validate(name) != AP_OK) {
+        im->st->skipped++;
+        return AP_OK;
+    }
+    rc = ap_store_import(im->p->store, path, expect_sha256, AP_IMPORT_LINK, hex);
+    if (rc == AP_ENOMEM)
+        return rc;
+    if (rc != AP_OK) {
+        im->st->skipped++; /* unreadable or not what its name claims */
+        return AP_OK;
+    }
+    if (im->n == im->cap) {
+        size_t cap = im->cap ? im->cap * 2 : 64;
+        import_file *g = apx_realloc(im->files, cap * sizeof *g);
+        if (!g)
+            return AP_ENOMEM;
+        im->files = g;
+        im->cap = cap;
+    }
+    memset(&f, 0, sizeof f);
+    f.group = apx_strdup(group);
+    f.name = apx_strdup(name);
+    f.revision = apx_strdup(revision);
+    f.relpath = apx_strdup(relpath);
+    f.sha256 = apx_strdup(hex);
+    f.git_sha1 = apx_strdup(git_sha1);
+    f.size = size;
+    if (!f.group || !f.name || !f.relpath || !f.sha256 ||
+        (revision && !f.revision) || (git_sha1 && !f.git_sha1)) {
+        import_file_clear(&f);
+        return AP_ENOMEM;
+    }
+    im->files[im->n++] = f;
+    im->st->files++;
+    im->st->bytes += size;
+    return AP_OK;
+}
+
+static int cmp_import(const void *a, const void *b)
+{
+    const import_file *x = a, *y = b;
+    int c = strcmp(x->group, y->group);
+    return c ? c : strcmp(x->relpath, y->relpath);
+}
+
+/* Write one ready entry per group of imported files. */
+static int flush_entries(importer *im)
+{
+    size_t i = 0, k;
+    int rc = AP_OK;
+    qsort(im->files, im->n, sizeof *im->files, cmp_import);
+    while (i < im->n && rc == AP_OK) {
+        size_t end = i;
+        ap_entry *e;
+        while (end < im->n && strcmp(im->files[end].group, im->files[i].group) == 0)
+            end++;
+        e = apx_calloc(1, sizeof *e);
+        if (!e)
+            return AP_ENOMEM;
+        e->struct_size = sizeof *e;
+        e->vendor = apx_strdup(im->vendor);
+        e->ref = apx_strdup(im->files[i].group);
+        e->name = apx_strdup(im->files[i].name);
+        e->revision = apx_strdup(im->files[i].revision);
+        e->status = AP_ENTRY_READY;
+        e->created = e->updated = apx_wall_s();
+        e->files = apx_calloc(end - i, sizeof *e->files);
+        rc = e->vendor && e->ref && e->name && e->files ? AP_OK : AP_ENOMEM;
+        if (rc == AP_OK)
+            rc = ap_entry_make_id(e->vendor, e->ref, &e->id);
+        for (k = i; rc == AP_OK && k < end; k++) {
+            ap_entry_file *f = &e->files[e->nfiles++];
+            f->name = apx_strdup(im->files[k].relpath);
+            f->sha256 = apx_strdup(im->files[k].sha256);
+            f->git_sha1 = apx_strdup(im->files[k].git_sha1);
+            f->size = im->files[k].size;
+            f->present = 1;
+            if (!f->name || !f->sha256)
+                rc = AP_ENOMEM;
+        }
+        if (rc == AP_OK)
+            rc = apx_entry_finish(im->p, e);
+        if (rc == AP_OK) {
+            e->done_bytes = e->total_size;
+            rc = ap_catalog_put(im->p->catalog, e);
+            if (rc != AP_OK)
+                apx_error_set(&im->p->err, rc, "%s: %s", e->ref,
+                              ap_catalog_errmsg(im->p->catalog));
+            else
+                im->st->entries++;
+        }
+        ap_entry_free(e);
+        i = end;
+    }
+    return rc;
+}
+
+static void importer_free(importer *im)
+{
+    size_t i;
+    for (i = 0; i < im->n; i++)
+        import_file_clear(&im->files[i]);
+    free(im->files);
+}
+
+/* ---- Hugging Face cache ------------------------------------------------ */
+
+static int hf_cb(const apx_hf_file *f, void *user)
+{
+    importer *im = user;
+    const char *prefix = strcmp(f->repo_type, "dataset") == 0 ? "datasets/"
+                         : strcmp(f->repo_type, "space") == 0 ? "spaces/" : "";
+    char *group = apx_asprintf("hf:%s%s@%s", prefix, f->repo_id, f->commit);
+    char *name = apx_asprintf("%s%s", prefix, f->repo_id);
+    const char *sha = f->etag && strlen(f->etag) == 64 ? f->etag : NULL;
+    const char *git = f->etag && strlen(f->etag) == 40 ? f->etag : NULL;
+    int rc = group && name ? AP_OK : AP_ENOMEM;
+    if (rc == AP_OK)
+        rc = import_one(im, group, name, f->commit, f->relpath, f->blob_path, sha,
+                        git, f->size);
+    free(group);
+    free(name);
+    im->rc = rc;
+    return rc != AP_OK;
+}
+
+static int scan_begin(ap_provisioner *p, ap_scan_stats *stats, ap_scan_stats *local)
+{
+    if (!p)
+        return AP_EINVAL;
+    apx_error_clear(&p->err);
+    memset(local, 0, sizeof *local);
+    local->struct_size = sizeof *local;
+    (void)stats;
+    return AP_OK;
+}
+
+static void scan_end(ap_scan_stats *stats, const ap_scan_stats *local)
+{
+    if (stats && stats->struct_size >= sizeof *stats)
+        *stats = *local;
+    else if (stats && stats->struct_size)
+        memcpy((char *)stats + sizeof stats->struct_size,
+               (const char *)local + sizeof local->struct_size,
+               stats->struct_size - sizeof stats->struct_size);
+}
+
+AP_EXPORT int ap_provisioner_scan_hf_cache(ap_provisioner *p, const char *dir,
+                                           ap_scan_stats *stats)
+{
+    ap_scan_stats st;
+    importer im;
+    char *def = NULL;
+    size_t skipped = 0;
+    apx_error err;
+    int rc = scan_begin(p, stats, &st);
+    if (rc != AP_OK)
+        return rc;
+    if (!dir) {
+        if (apx_hf_default_cache(&def) != AP_OK)
+            return apx_error_set(&p->err, AP_ENOMEM, "out of memory");
+        dir = def;
+    }
+    memset(&im, 0, sizeof im);
+    im.p = p;
+    im.vendor = "huggingface";
+    im.st = &st;
+    apx_error_clear(&err);
+    rc = apx_hf_scan(dir, hf_cb, &im, &skipped, &err);
+    if (rc == AP_EUSER)
+        rc = im.rc;
+    st.skipped += skipped;
+    if (rc != AP_OK && !p->err.msg[0])
+        apx_error_set(&p->err, rc, "scan of the HF cache %s: %s", dir,
+                      err.msg[0] ? err.msg : ap_strerror(rc));
+    if (rc == AP_OK)
+        rc = flush_entries(&im);
+    importer_free(&im);
+    free(def);
+    scan_end(stats, &st);
+    return rc;
+}
+
+/* ---- Ollama ------------------------------------------------------------ */
+
+static int ollama_cb(const apx_ollama_model *m, void *user)
+{
+    importer *im = user;
+    char *group = apx_asprintf("ollama:%s/%s/%s:%s", m->host, m->ns, m->model, m->tag);
+    char *name = apx_asprintf("%s/%s/%s/%s", m->host, m->ns, m->model, m->tag);
+    size_t i;
+    int rc = group && name ? AP_OK : AP_ENOMEM;
+
+    for (i = 0; rc == AP_OK && i <= m->nlayers; i++) {
+        const apx_ollama_layer *l = i < m->nlayers ? &m->layers[i] : m->config;
+        const char *kind;
+        char rel[96];
+        size_t k, dup = 0;
+        if (!l || !l->present)
+            continue;
+        if (i == m->nlayers)
+            kind = "config.json";
+        else if ((kind = strstr(l->media_type, "vnd.ollama.image.")))
+            kind += strlen("vnd.ollama.image.");
+        else
+            kind = "layer";
+        for (k = 0; k < i && k < m->nlayers; k++) /* several adapters... */
+            if (strcmp(m->layers[k].media_type, l->media_type) == 0)
+                dup++;
+        if (dup)
+            snprintf(rel, sizeof rel, "%.60s-%zu", kind, dup + 1);
+        else
+            snprintf(rel, sizeof rel, "%.60s", kind);
+        rc = import_one(im, group, name, m->tag, rel, l->blob_path, l->digest, NULL,
+                        l->size);
+    }
+    free(group);
+    free(name);
+    im->rc = rc;
+    return rc != AP_OK;
+}
+
+AP_EXPORT int ap_provisioner_scan_ollama(ap_provisioner *p, const char *dir,
+                                         ap_scan_stats *stats)
+{
+    ap_scan_stats st;
+    importer im;
+    char *def = NULL;
+    size_t skipped = 0;
+    apx_error err;
+    int rc = scan_begin(p, stats, &st);
+    if (rc != AP_OK)
+        return rc;
+    if (!dir) {
+        if (apx_ollama_default_dir(&def) != AP_OK)
+            return apx_error_set(&p->err, AP_ENOMEM, "out of memory");
+        dir = def;
+    }
+    memset(&im, 0, sizeof im);
+    im.p = p;
+    im.vendor = "ollama";
+    im.st = &st;
+    apx_error_clear(&err);
+    rc = apx_ollama_scan(dir, ollama_cb, &im, &skipped, &err);
+    if (rc == AP_EUSER)
+        rc = im.rc;
+    st.skipped += skipped;
+    if (rc != AP_OK && !p->err.msg[0])
+        apx_error_set(&p->err, rc, "scan of the Ollama store %s: %s", dir,
+                      err.msg[0] ? err.msg : ap_strerror(rc));
+    if (rc == AP_OK)
+        rc = flush_entries(&im);
+    importer_free(&im);
+    free(def);
+    scan_end(stats, &st);
+    return rc;
+}

@@ -1,0 +1,69 @@
+#!/bin/sh
+# Plain URL references through the engine: digest fragment, faults healed by
+# retries/resume, faults that must fail cleanly, and cross-vendor dedup.
+. "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
+plan 16
+gen_bytes 6000000 11 > "$TMP/a.bin"
+A=$(sha256 "$TMP/a.bin")
+cat > "$TMP/cfg.json" <<JSON
+{"files": {
+  "a.bin":     {"generate": {"size": 6000000, "seed": 11}},
+  "drop.bin":  {"generate": {"size": 6000000, "seed": 11}, "faults": {"drop_at": 2500000, "times": 2}},
+  "r503.bin":  {"generate": {"size": 6000000, "seed": 11}, "faults": {"status": 503, "retry_after": 1, "times": 1}},
+  "norange.bin": {"generate": {"size": 6000000, "seed": 11}, "faults": {"ignore_range": true}},
+  "badcr.bin": {"generate": {"size": 6000000, "seed": 11}, "faults": {"bad_content_range": true, "times": 3}},
+  "short.bin": {"generate": {"size": 6000000, "seed": 11}, "faults": {"wrong_length": true}},
+  "evil.bin":  {"generate": {"size": 6000000, "seed": 11}, "faults": {"corrupt_at": 4000000}}
+}}
+JSON
+start_hub "$TMP/cfg.json"
+pull() { "$APCTL" pull --json --chunk-size 1048576 --max-attempts 4 "$@"; }
+
+pull "$FILES/files/a.bin#sha256=$A" > "$TMP/o.json" 2> "$TMP/err"
+check "pull with #sha256 succeeds" [ $? -eq 0 ]
+p=$(json_get "$TMP/o.json" 'j["files"][0]["path"]')
+check "bytes on disk are right" sh -c "[ \"\$(sha256sum '$p' | cut -d' ' -f1)\" = $A ]"
+check "several ranged connections were used" sh -c \
+  "[ \$(grep '/files/a.bin' '$FH_LOG' | grep -c '\"range\"') -ge 4 ]"
+
+pull "$FILES/files/drop.bin#sha256=$A" > "$TMP/o.json" 2> "$TMP/err"
+check "dropped connections are retried to a correct file" [ $? -eq 0 ]
+[ -s "$TMP/err" ] && diag "$(cat "$TMP/err")"
+pull "$FILES/files/r503.bin#sha256=$A" > /dev/null 2>&1
+check "503 with Retry-After is retried" [ $? -eq 0 ]
+pull "$FILES/files/norange.bin#sha256=$A" > "$TMP/o.json" 2> "$TMP/err"
+check "200 instead of 206 still gives the right file" [ $? -eq 0 ]
+p=$(json_get "$TMP/o.json" 'j["files"][0]["path"]')
+check "  ... and its bytes are right" sh -c "[ \"\$(sha256sum '$p' | cut -d' ' -f1)\" = $A ]"
+pull "$FILES/files/badcr.bin#sha256=$A" > /dev/null 2> "$TMP/err"
+check "a wrong Content-Range never lands wrong bytes" sh -c \
+  "[ $? -eq 0 ] || grep -qi 'content-range' '$TMP/err'"
+
+pull "$FILES/files/short.bin#sha256=$A" > /dev/null 2> "$TMP/err"
+rc=$?
+check "a body shorter than Content-Length never ends as a complete file" sh -c \
+  "[ $rc -ne 0 ] || [ \"\$(sha256sum \$(find '$AP_HOME/models' -name short.bin) | cut -d' ' -f1)\" = $A ]"
+pull "$FILES/files/evil.bin#sha256=$A" > /dev/null 2> "$TMP/err"
+rc=$?
+check "wrong bytes fail with want/got" sh -c \
+  "[ $rc -ne 0 ] && grep -q 'sha256 mismatch' '$TMP/err' && grep -q 'evil.bin' '$TMP/err'"
+check "  ... and leave nothing visible" sh -c "! find '$AP_HOME/models' -name evil.bin | grep -q ."
+"$APCTL" pull "$FILES/files/nothere.bin" > /dev/null 2> "$TMP/err"
+check "404 fails, naming the URL" sh -c "grep -q 'nothere.bin' '$TMP/err' && grep -qi '404\\|not found' '$TMP/err'"
+"$APCTL" pull --max-attempts 2 "$FILES/loop/a" > /dev/null 2> "$TMP/err"
+check "redirect loop fails clearly" sh -c "grep -qi 'redirect' '$TMP/err'"
+"$APCTL" pull "https://x/y#sha256=zz" > /dev/null 2> "$TMP/err"
+check "bad digest fragment is an invalid reference" grep -q 'sha256' "$TMP/err"
+
+# same bytes through another vendor: dedup by content, 0 bytes fetched
+cat > "$TMP/cfg2.json" <<JSON
+{"repos": {"org/dup": {"files": {"a.bin": {"generate": {"size": 6000000, "seed": 11}, "lfs": true}}}}}
+JSON
+cp "$TMP/cfg2.json" "$TMP/cfg.json.new"; mv "$TMP/cfg.json.new" "$TMP/cfg.json"
+n=$(grep -c '"server": *"cdn"' "$FH_LOG")
+HF_ENDPOINT="$HUB" "$APCTL" pull --json hf:org/dup/a.bin > "$TMP/o.json" 2> "$TMP/err"
+check "same blob via huggingface: success" [ $? -eq 0 ]
+fb=$(json_get "$TMP/o.json" 'j["fetched_bytes"]')
+check "  ... with 0 bytes fetched (cross-vendor dedup)" sh -c \
+  "[ '$fb' = 0 ] && [ \$(grep -c '\"server\": *\"cdn\"' '$FH_LOG') -eq $n ]"
+done_testing
