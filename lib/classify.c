@@ -187,20 +187,20 @@ int apx_classify(const char *path, const char *name, const char **kind,
     return rc;
 }
 
-AP_EXPORT int ap_classify_file(const char *path, const char *name,
-                               char **kind, char **format, char **precision)
+AP_EXPORT int ap_classify_file2(const char *path, const char *name,
+                                char **kind, char **format, char **precision,
+                                char **architecture, uint64_t *parameters)
 {
     const char *k, *f;
     char prec[16];
     apx_model_info info;
     int rc;
 
-    if (kind)
-        *kind = NULL;
-    if (format)
-        *format = NULL;
-    if (precision)
-        *precision = NULL;
+    if (kind) *kind = NULL;
+    if (format) *format = NULL;
+    if (precision) *precision = NULL;
+    if (architecture) *architecture = NULL;
+    if (parameters) *parameters = 0;
     if (!path && !name)
         return AP_EINVAL;
     rc = apx_classify(path, name, &k, &f, prec, &info, NULL);
@@ -208,11 +208,22 @@ AP_EXPORT int ap_classify_file(const char *path, const char *name,
         return rc;
     if ((kind && !(*kind = apx_strdup(k))) ||
         (format && f && !(*format = apx_strdup(f))) ||
-        (precision && prec[0] && !(*precision = apx_strdup(prec)))) {
+        (precision && prec[0] && !(*precision = apx_strdup(prec))) ||
+        (architecture && info.architecture[0] &&
+         !(*architecture = apx_strdup(info.architecture)))) {
         if (kind) { free(*kind); *kind = NULL; }
         if (format) { free(*format); *format = NULL; }
         if (precision) { free(*precision); *precision = NULL; }
+        if (architecture) { free(*architecture); *architecture = NULL; }
         return AP_ENOMEM;
     }
+    if (parameters)
+        *parameters = info.parameters;
     return rc;
+}
+
+AP_EXPORT int ap_classify_file(const char *path, const char *name,
+                               char **kind, char **format, char **precision)
+{
+    return ap_classify_file2(path, name, kind, format, precision, NULL, NULL);
 }

@@ -1,0 +1,900 @@
+/* libartifactprov — the catalog: one JSON document per entry under
+ * <root>/catalog/<id>.json (format in docs/store.md), written by temporary
+ * file + fsync + rename.  Documents that do not parse are skipped and
+ * reported as warnings, never deleted.
+ * SPDX-License-Identifier: MIT */
+#include "internal.h"
+#include "digest.h"
+#include "formats.h"
+#include "hfcache.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define CATALOG_MAGIC 0x41504341u  /* "APCA" */
+#define FORMAT_VERSION 1
+#define MAX_DOC (64u << 20)
+#define MAX_ID 200
+#define MAX_WARNINGS 1000
+
+struct ap_catalog {
+    unsigned magic;
+    ap_store *store;
+    int dir_fd;
+    apx_error err;
+    char **warn;
+    size_t nwarn;
+};
+
+/* ---- entries ------------------------------------------------------------- */
+
+AP_EXPORT const char *ap_entry_status_name(ap_entry_status status)
+{
+    switch (status) {
+    case AP_ENTRY_PENDING: return "pending";
+    case AP_ENTRY_DOWNLOADING: return "downloading";
+    case AP_ENTRY_READY: return "ready";
+    case AP_ENTRY_FAILED: return "failed";
+    case AP_ENTRY_CANCELLED: return "cancelled";
+    }
+    return "unknown";
+}
+
+static int status_from_name(const char *s, ap_entry_status *out)
+{
+    int i;
+    for (i = AP_ENTRY_PENDING; i <= AP_ENTRY_CANCELLED; i++)
+        if (!strcmp(s, ap_entry_status_name((ap_entry_status)i))) {
+            *out = (ap_entry_status)i;
+            return 1;
+        }
+    return 0;
+}
+
+static void file_clear(ap_entry_file *f)
+{
+    free(f->name);
+    free(f->path);
+    free(f->sha256);
+    free(f->git_sha1);
+    free(f->kind);
+    free(f->format);
+    free(f->precision);
+    free(f->url);
+    free(f->architecture);
+}
+
+AP_EXPORT void ap_entry_free(ap_entry *e)
+{
+    size_t i;
+    if (!e)
+        return;
+    for (i = 0; e->files && i < e->nfiles; i++)
+        file_clear(&e->files[i]);
+    free(e->files);
+    free(e->id);
+    free(e->vendor);
+    free(e->ref);
+    free(e->name);
+    free(e->revision);
+    free(e->error);
+    free(e);
+}
+
+AP_EXPORT void ap_entry_list_free(ap_entry **list, size_t n)
+{
+    size_t i;
+    if (!list)
+        return;
+    for (i = 0; i < n; i++)
+        ap_entry_free(list[i]);
+    free(list);
+}
+
+static int valid_id(const char *id)
+{
+    return id && strlen(id) <= MAX_ID && apx_fs_valid_component(id);
+}
+
+AP_EXPORT int ap_entry_make_id(const char *vendor, const char *ref, char **out)
+{
+    apx_digest *d;
+    char hex[65];
+    if (!out)
+        return AP_EINVAL;
+    *out = NULL;
+    if (!vendor || !ref || strlen(vendor) > 64 ||
+        !apx_fs_valid_component(vendor))
+        return AP_EINVAL;
+    if (!(d = apx_digest_new(APX_SHA256)))
+        return AP_ENOMEM;
+    apx_digest_update(d, vendor, strlen(vendor));
+    apx_digest_update(d, "\n", 1);
+    apx_digest_update(d, ref, strlen(ref));
+    apx_digest_final_hex(d, hex);
+    apx_digest_free(d);
+    *out = apx_asprintf("%s-%.16s", vendor, hex);
+    return *out ? AP_OK : AP_ENOMEM;
+}
+
+/* ---- JSON ---------------------------------------------------------------- */
+
+static json_t *jstr(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+/* Lower-cased copy as a JSON string (kind, format, precision). */
+static json_t *jlower(const char *s)
+{
+    char *c;
+    json_t *j;
+    size_t i;
+    if (!s)
+        return json_null();
+    if (!(c = apx_strdup(s)))
+        return NULL;
+    for (i = 0; c[i]; i++)
+        c[i] = (char)tolower((unsigned char)c[i]);
+    j = json_string(c);
+    free(c);
+    return j;
+}
+
+static json_t *juint(uint64_t v)
+{
+    return json_integer(v > (uint64_t)INT64_MAX ? (json_int_t)INT64_MAX
+                                                       : (json_int_t)v);
+}
+
+static int set(json_t *obj, const char *key, json_t *val)
+{
+    return val ? json_object_set_new(obj, key, val) : -1;
+}
+
+static json_t *entry_to_obj(const ap_entry *e)
+{
+    json_t *o = json_object(), *files = json_array();
+    size_t i;
+    int bad = 0;
+
+    if (!o || !files) {
+        json_decref(o);
+        json_decref(files);
+        return NULL;
+    }
+    bad |= set(o, "format_version", json_integer(FORMAT_VERSION));
+    bad |= set(o, "id", jstr(e->id));
+    bad |= set(o, "vendor", jstr(e->vendor));
+    bad |= set(o, "ref", jstr(e->ref));
+    bad |= set(o, "name", jstr(e->name));
+    bad |= set(o, "revision", jstr(e->revision));
+    bad |= set(o, "status", json_string(ap_entry_status_name(e->status)));
+    bad |= set(o, "error", jstr(e->error));
+    bad |= set(o, "total_size", juint(e->total_size));
+    bad |= set(o, "done_bytes", juint(e->done_bytes));
+    bad |= set(o, "fetched_bytes", juint(e->fetched_bytes));
+    bad |= set(o, "created", json_integer((json_int_t)e->created));
+    bad |= set(o, "updated", json_integer((json_int_t)e->updated));
+    for (i = 0; i < e->nfiles && e->files; i++) {
+        const ap_entry_file *f = &e->files[i];
+        json_t *jf = json_object();
+        if (!jf) {
+            bad = 1;
+            break;
+        }
+        bad |= set(jf, "name", jstr(f->name));
+        bad |= set(jf, "path", jstr(f->path));
+        bad |= set(jf, "size", juint(f->size));
+        bad |= set(jf, "sha256", jstr(f->sha256));
+        bad |= set(jf, "git_sha1", jstr(f->git_sha1));
+        bad |= set(jf, "kind", jlower(f->kind));
+        bad |= set(jf, "format", jlower(f->format));
+        bad |= set(jf, "precision", jlower(f->precision));
+        bad |= set(jf, "url", jstr(f->url));
+        bad |= set(jf, "present", json_boolean(f->present));
+        bad |= set(jf, "architecture", jstr(f->architecture));
+        bad |= set(jf, "parameters", juint(f->parameters));
+        bad |= json_array_append_new(files, jf);
+    }
+    bad |= json_object_set_new(o, "files", files);
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+AP_EXPORT int ap_entry_to_json(const ap_entry *entry, char **out)
+{
+    json_t *o;
+    char *s;
+    if (!out)
+        return AP_EINVAL;
+    *out = NULL;
+    if (!entry)
+        return AP_EINVAL;
+    if (!(o = entry_to_obj(entry)))
+        return AP_ENOMEM;
+    s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (!s)
+        return AP_ENOMEM;
+    *out = apx_strdup(s);
+    free(s);
+    return *out ? AP_OK : AP_ENOMEM;
+}
+
+/* Optional string member: absent or null → NULL; other types are corrupt. */
+static int get_str(json_t *o, const char *key, int required, char **out)
+{
+    json_t *v = json_object_get(o, key);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return required ? AP_ECORRUPT : AP_OK;
+    if (!json_is_string(v))
+        return AP_ECORRUPT;
+    if (!(*out = apx_strndup(json_string_value(v), json_string_length(v))))
+        return AP_ENOMEM;
+    if (strlen(*out) != json_string_length(v)) {   /* embedded NUL */
+        free(*out);
+        *out = NULL;
+        return AP_ECORRUPT;
+    }
+    return AP_OK;
+}
+
+static int get_u64(json_t *o, const char *key, uint64_t *out)
+{
+    json_t *v = json_object_get(o, key);
+    *out = 0;
+    if (!v || json_is_null(v))
+        return AP_OK;
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return AP_ECORRUPT;
+    *out = (uint64_t)json_integer_value(v);
+    return AP_OK;
+}
+
+static int get_i64(json_t *o, const char *key, int64_t *out)
+{
+    json_t *v = json_object_get(o, key);
+    *out = 0;
+    if (!v || json_is_null(v))
+        return AP_OK;
+    if (!json_is_integer(v))
+        return AP_ECORRUPT;
+    *out = (int64_t)json_integer_value(v);
+    return AP_OK;
+}
+
+static int file_from_obj(json_t *jf, ap_entry_file *f)
+{
+    json_t *p;
+    int rc;
+    if (!json_is_object(jf))
+        return AP_ECORRUPT;
+    if ((rc = get_str(jf, "name", 1, &f->name)) ||
+        (rc = get_str(jf, "path", 0, &f->path)) ||
+        (rc = get_u64(jf, "size", &f->size)) ||
+        (rc = get_str(jf, "sha256", 0, &f->sha256)) ||
+        (rc = get_str(jf, "git_sha1", 0, &f->git_sha1)) ||
+        (rc = get_str(jf, "kind", 0, &f->kind)) ||
+        (rc = get_str(jf, "format", 0, &f->format)) ||
+        (rc = get_str(jf, "precision", 0, &f->precision)) ||
+        (rc = get_str(jf, "url", 0, &f->url)) ||
+        (rc = get_str(jf, "architecture", 0, &f->architecture)) ||
+        (rc = get_u64(jf, "parameters", &f->parameters)))
+        return rc;
+    if (ap_path_validate(f->name) != AP_OK)
+        return AP_ECORRUPT;
+    if (f->sha256 && !apx_is_sha256_hex(f->sha256))
+        return AP_ECORRUPT;
+    p = json_object_get(jf, "present");
+    if (json_is_boolean(p))
+        f->present = json_is_true(p);
+    else if (json_is_integer(p))
+        f->present = json_integer_value(p) != 0;
+    else if (p && !json_is_null(p))
+        return AP_ECORRUPT;
+    return AP_OK;
+}
+
+static int entry_from_obj(json_t *o, ap_entry *e, const char **why)
+{
+    json_t *v, *files, *jf;
+    char *status = NULL;
+    size_t i;
+    int rc;
+
+    *why = "not a JSON object";
+    if (!json_is_object(o))
+        return AP_ECORRUPT;
+    *why = "missing or unsupported format_version";
+    v = json_object_get(o, "format_version");
+    if (!json_is_integer(v) || json_integer_value(v) != FORMAT_VERSION)
+        return AP_ECORRUPT;
+    *why = "bad or missing member";
+    if ((rc = get_str(o, "id", 1, &e->id)) ||
+        (rc = get_str(o, "vendor", 0, &e->vendor)) ||
+        (rc = get_str(o, "ref", 0, &e->ref)) ||
+        (rc = get_str(o, "name", 0, &e->name)) ||
+        (rc = get_str(o, "revision", 0, &e->revision)) ||
+        (rc = get_str(o, "error", 0, &e->error)) ||
+        (rc = get_u64(o, "total_size", &e->total_size)) ||
+        (rc = get_u64(o, "done_bytes", &e->done_bytes)) ||
+        (rc = get_u64(o, "fetched_bytes", &e->fetched_bytes)) ||
+        (rc = get_i64(o, "created", &e->created)) ||
+        (rc = get_i64(o, "updated", &e->updated)))
+        return rc;
+    *why = "invalid id";
+    if (!valid_id(e->id))
+        return AP_ECORRUPT;
+    *why = "bad status";
+    if ((rc = get_str(o, "status", 1, &status)) != AP_OK)
+        return rc;
+    rc = status_from_name(status, &e->status) ? AP_OK : AP_ECORRUPT;
+    free(status);
+    if (rc)
+        return rc;
+    *why = "bad files array";
+    files = json_object_get(o, "files");
+    if (!files || json_is_null(files))
+        return AP_OK;
+    if (!json_is_array(files))
+        return AP_ECORRUPT;
+    if (json_array_size(files) > 0 &&
+        !(e->files = apx_calloc(json_array_size(files), sizeof *e->files)))
+        return AP_ENOMEM;
+    json_array_foreach(files, i, jf) {
+        e->nfiles = i + 1;
+        if ((rc = file_from_obj(jf, &e->files[i])) != AP_OK)
+            return rc;
+    }
+    return AP_OK;
+}
+
+static int parse_doc(const char *json, size_t len, ap_entry **out,
+                     char *why, size_t why_len)
+{
+    json_error_t jerr;
+    json_t *o;
+    ap_entry *e;
+    const char *w = "";
+    int rc;
+
+    *out = NULL;
+    o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!o) {
+        if (why)
+            snprintf(why, why_len, "bad JSON: %s (line %d)", jerr.text,
+                     jerr.line);
+        return AP_ECORRUPT;
+    }
+    if (!(e = apx_calloc(1, sizeof *e))) {
+        json_decref(o);
+        return AP_ENOMEM;
+    }
+    e->struct_size = sizeof *e;
+    rc = entry_from_obj(o, e, &w);
+    json_decref(o);
+    if (rc != AP_OK) {
+        if (why)
+            snprintf(why, why_len, "%s", rc == AP_ENOMEM ? "out of memory" : w);
+        ap_entry_free(e);
+        return rc;
+    }
+    *out = e;
+    return AP_OK;
+}
+
+AP_EXPORT int ap_entry_from_json(const char *json, size_t len, ap_entry **out)
+{
+    if (!out)
+        return AP_EINVAL;
+    *out = NULL;
+    if (!json)
+        return AP_EINVAL;
+    return parse_doc(json, len, out, NULL, 0);
+}
+
+/* ---- catalog handle -------------------------------------------------------- */
+
+static int check(const ap_catalog *c)
+{
+    return c && c->magic == CATALOG_MAGIC;
+}
+
+static void warnings_clear(ap_catalog *c)
+{
+    size_t i;
+    for (i = 0; i < c->nwarn; i++)
+        free(c->warn[i]);
+    free(c->warn);
+    c->warn = NULL;
+    c->nwarn = 0;
+}
+
+static void warn(ap_catalog *c, const char *file, const char *why)
+{
+    char **nw;
+    char *msg;
+    if (c->nwarn >= MAX_WARNINGS)
+        return;
+    if (!(msg = apx_asprintf("catalog/%s: skipped: %s", file, why)))
+        return;
+    if (!(nw = apx_realloc(c->warn, (c->nwarn + 1) * sizeof *nw))) {
+        free(msg);
+        return;
+    }
+    c->warn = nw;
+    c->warn[c->nwarn++] = msg;
+}
+
+AP_EXPORT size_t ap_catalog_warning_count(const ap_catalog *catalog)
+{
+    return check(catalog) ? catalog->nwarn : 0;
+}
+
+AP_EXPORT const char *ap_catalog_warning(const ap_catalog *catalog, size_t i)
+{
+    if (!check(catalog) || i >= catalog->nwarn)
+        return NULL;
+    return catalog->warn[i];
+}
+
+AP_EXPORT int ap_catalog_open(ap_catalog **out, ap_store *store)
+{
+    ap_catalog *c;
+    int rfd;
+    if (!out)
+        return AP_EINVAL;
+    *out = NULL;
+    if (!store || !ap_store_root(store))
+        return AP_EINVAL;
+    if (!(c = apx_calloc(1, sizeof *c)))
+        return AP_ENOMEM;
+    rfd = open(ap_store_root(store), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rfd < 0) {
+        free(c);
+        return AP_EIO;
+    }
+    c->dir_fd = apx_fs_opendir_at(rfd, "catalog", 1, &c->err);
+    close(rfd);
+    if (c->dir_fd < 0) {
+        int rc = c->dir_fd;
+        free(c);
+        return rc;
+    }
+    c->magic = CATALOG_MAGIC;
+    c->store = store;
+    *out = c;
+    return AP_OK;
+}
+
+AP_EXPORT void ap_catalog_close(ap_catalog *catalog)
+{
+    if (!check(catalog))
+        return;
+    close(catalog->dir_fd);
+    warnings_clear(catalog);
+    catalog->magic = 0;
+    free(catalog);
+}
+
+AP_EXPORT const char *ap_catalog_errmsg(const ap_catalog *catalog)
+{
+    return check(catalog) ? catalog->err.msg : "invalid catalog handle";
+}
+
+AP_EXPORT int ap_catalog_put(ap_catalog *c, const ap_entry *entry)
+{
+    char *json = NULL, *file;
+    int rc;
+    if (!check(c) || !entry)
+        return AP_EINVAL;
+    if (!valid_id(entry->id))
+        return apx_error_set(&c->err, AP_EINVAL, "invalid entry id '%.80s'",
+                             entry->id ? entry->id : "(null)");
+    if ((rc = ap_entry_to_json(entry, &json)) != AP_OK)
+        return apx_error_set(&c->err, rc, "%s: cannot encode entry",
+                             entry->id);
+    if (!(file = apx_asprintf("%s.json", entry->id))) {
+        free(json);
+        return AP_ENOMEM;
+    }
+    rc = apx_fs_write_atomic(c->dir_fd, file, json, strlen(json), 0644,
+                             &c->err);
+    if (rc != AP_OK)
+        apx_error_prefix(&c->err, "catalog %s", entry->id);
+    free(file);
+    free(json);
+    return rc;
+}
+
+/* Load catalog/<file>; on failure a warning is recorded. */
+static int load(ap_catalog *c, const char *file, ap_entry **out)
+{
+    char *doc = NULL, why[256];
+    size_t len, flen = strlen(file);
+    int rc;
+
+    *out = NULL;
+    rc = apx_fs_read_file_at(c->dir_fd, file, MAX_DOC, &doc, &len, &c->err);
+    if (rc == AP_ENOTFOUND)
+        return rc;
+    if (rc != AP_OK) {
+        warn(c, file, c->err.msg);
+        return rc == AP_ENOMEM ? rc : AP_ECORRUPT;
+    }
+    rc = parse_doc(doc, len, out, why, sizeof why);
+    free(doc);
+    if (rc == AP_OK && (strlen((*out)->id) != flen - 5 ||
+                        strncmp((*out)->id, file, flen - 5) != 0)) {
+        snprintf(why, sizeof why, "id '%.80s' does not match the file name",
+                 (*out)->id);
+        ap_entry_free(*out);
+        *out = NULL;
+        rc = AP_ECORRUPT;
+    }
+    if (rc != AP_OK) {
+        warn(c, file, why);
+        apx_error_set(&c->err, rc, "catalog/%s: %s", file, why);
+    }
+    return rc;
+}
+
+static int is_doc_name(const char *n)
+{
+    size_t l = strlen(n);
+    return n[0] != '.' && l > 5 && !strcmp(n + l - 5, ".json");
+}
+
+typedef int (*doc_visit)(ap_catalog *c, ap_entry *e, void *ctx);
+
+/* Visit every readable document (the visitor owns e).  *n_bad counts the
+ * skipped ones. */
+static int each_doc(ap_catalog *c, doc_visit visit, void *ctx, size_t *n_bad)
+{
+    int fd = openat(c->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d;
+    struct dirent *de;
+    int rc = AP_OK;
+
+    if (n_bad)
+        *n_bad = 0;
+    if (fd < 0 || !(d = fdopendir(fd))) {
+        if (fd >= 0)
+            close(fd);
+        return apx_error_set(&c->err, AP_EIO, "catalog: %s", strerror(errno));
+    }
+    while (rc == AP_OK && (de = readdir(d)) != NULL) {
+        ap_entry *e;
+        int lrc;
+        if (!is_doc_name(de->d_name))
+            continue;
+        lrc = load(c, de->d_name, &e);
+        if (lrc == AP_ENOMEM)
+            rc = lrc;
+        else if (lrc == AP_OK)
+            rc = visit(c, e, ctx);
+        else if (lrc != AP_ENOTFOUND && n_bad)
+            (*n_bad)++;
+    }
+    closedir(d);
+    return rc;
+}
+
+typedef struct find_ctx {
+    const char *key;
+    ap_entry *found;
+} find_ctx;
+
+static int find_visit(ap_catalog *c, ap_entry *e, void *p)
+{
+    find_ctx *f = p;
+    if (!f->found && ((e->ref && !strcmp(e->ref, f->key)) ||
+                      !strcmp(e->id, f->key))) {
+        f->found = e;
+        return AP_OK;
+    }
+    ap_entry_free(e);
+    return AP_OK;
+}
+
+AP_EXPORT int ap_catalog_get(ap_catalog *c, const char *id_or_ref,
+                             ap_entry **out)
+{
+    find_ctx f;
+    int rc;
+    if (!out)
+        return AP_EINVAL;
+    *out = NULL;
+    if (!check(c) || !id_or_ref)
+        return AP_EINVAL;
+    warnings_clear(c);
+    if (valid_id(id_or_ref)) {
+        char *file = apx_asprintf("%s.json", id_or_ref);
+        if (!file)
+            return AP_ENOMEM;
+        rc = load(c, file, out);
+        free(file);
+        if (rc != AP_ENOTFOUND)
+            return rc;
+    }
+    f.key = id_or_ref;
+    f.found = NULL;
+    rc = each_doc(c, find_visit, &f, NULL);
+    if (rc != AP_OK) {
+        ap_entry_free(f.found);
+        return rc;
+    }
+    if (!f.found)
+        return apx_error_set(&c->err, AP_ENOTFOUND,
+                             "no catalog entry for '%.200s'", id_or_ref);
+    *out = f.found;
+    return AP_OK;
+}
+
+typedef struct list_ctx {
+    const ap_catalog_filter *filter;
+    ap_entry **v;
+    size_t n, cap;
+} list_ctx;
+
+static int filter_match(const ap_catalog_filter *f, const ap_entry *e)
+{
+    size_t i;
+    if (!f)
+        return 1;
+    if (f->struct_size >= offsetof(ap_catalog_filter, vendor) + sizeof f->vendor
+        && f->vendor && (!e->vendor || strcmp(f->vendor, e->vendor)))
+        return 0;
+    if (f->struct_size >= offsetof(ap_catalog_filter, status) + sizeof f->status
+        && f->status >= 0 && (int)e->status != f->status)
+        return 0;
+    if (f->struct_size >= offsetof(ap_catalog_filter, format) + sizeof f->format
+        && f->format) {
+        for (i = 0; i < e->nfiles; i++)
+            if (e->files[i].format && !strcasecmp(e->files[i].format,
+                                                  f->format))
+                return 1;
+        return 0;
+    }
+    return 1;
+}
+
+static int list_visit(ap_catalog *c, ap_entry *e, void *p)
+{
+    list_ctx *l = p;
+    if (!filter_match(l->filter, e)) {
+        ap_entry_free(e);
+        return AP_OK;
+    }
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 16;
+        ap_entry **nv = apx_realloc(l->v, ncap * sizeof *nv);
+        if (!nv) {
+            ap_entry_free(e);
+            return AP_ENOMEM;
+        }
+        l->v = nv;
+        l->cap = ncap;
+    }
+    l->v[l->n++] = e;
+    return AP_OK;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    return strcmp((*(ap_entry *const *)a)->id, (*(ap_entry *const *)b)->id);
+}
+
+AP_EXPORT int ap_catalog_list(ap_catalog *c, const ap_catalog_filter *filter,
+                              ap_entry ***out, size_t *n)
+{
+    list_ctx l;
+    int rc;
+    if (!out || !n)
+        return AP_EINVAL;
+    *out = NULL;
+    *n = 0;
+    if (!check(c))
+        return AP_EINVAL;
+    warnings_clear(c);
+    memset(&l, 0, sizeof l);
+    l.filter = filter;
+    rc = each_doc(c, list_visit, &l, NULL);
+    if (rc != AP_OK) {
+        ap_entry_list_free(l.v, l.n);
+        return rc;
+    }
+    if (l.n > 1)
+        qsort(l.v, l.n, sizeof *l.v, cmp_entry);
+    *out = l.v;
+    *n = l.n;
+    return AP_OK;
+}
+
+AP_EXPORT int ap_catalog_set_status(ap_catalog *c, const char *id,
+                                    ap_entry_status status, const char *error)
+{
+    ap_entry *e;
+    char *file;
+    int rc;
+    if (!check(c) || !valid_id(id) || status < AP_ENTRY_PENDING ||
+        status > AP_ENTRY_CANCELLED)
+        return AP_EINVAL;
+    if (!(file = apx_asprintf("%s.json", id)))
+        return AP_ENOMEM;
+    warnings_clear(c);
+    rc = load(c, file, &e);
+    free(file);
+    if (rc == AP_ENOTFOUND)
+        return apx_error_set(&c->err, rc, "no catalog entry '%s'", id);
+    if (rc != AP_OK)
+        return rc;
+    free(e->error);
+    e->error = NULL;
+    if (error && !(e->error = apx_strdup(error))) {
+        ap_entry_free(e);
+        return AP_ENOMEM;
+    }
+    e->status = status;
+    e->updated = apx_wall_s();
+    rc = ap_catalog_put(c, e);
+    ap_entry_free(e);
+    return rc;
+}
+
+/* ---- remove and gc ---------------------------------------------------------- */
+
+typedef struct refs_ctx {
+    const char *skip_id;
+    const char **v;     /* borrowed from entries kept in ents */
+    size_t n, cap;
+    ap_entry **ents;
+    size_t nents, capents;
+} refs_ctx;
+
+static int refs_visit(ap_catalog *c, ap_entry *e, void *p)
+{
+    refs_ctx *r = p;
+    size_t i;
+    if (r->skip_id && !strcmp(e->id, r->skip_id)) {
+        ap_entry_free(e);
+        return AP_OK;
+    }
+    if (r->nents == r->capents) {
+        size_t ncap = r->capents ? r->capents * 2 : 16;
+        ap_entry **nv = apx_realloc(r->ents, ncap * sizeof *nv);
+        if (!nv) {
+            ap_entry_free(e);
+            return AP_ENOMEM;
+        }
+        r->ents = nv;
+        r->capents = ncap;
+    }
+    r->ents[r->nents++] = e;
+    for (i = 0; i < e->nfiles; i++) {
+        if (!e->files[i].sha256)
+            continue;
+        if (r->n == r->cap) {
+            size_t ncap = r->cap ? r->cap * 2 : 64;
+            const char **nv = apx_realloc(r->v, ncap * sizeof *nv);
+            if (!nv)
+                return AP_ENOMEM;
+            r->v = nv;
+            r->cap = ncap;
+        }
+        r->v[r->n++] = e->files[i].sha256;
+    }
+    return AP_OK;
+}
+
+static void refs_free(refs_ctx *r)
+{
+    ap_entry_list_free(r->ents, r->nents);
+    free(r->v);
+}
+
+static int referenced(const refs_ctx *r, const char *hex)
+{
+    size_t i;
+    for (i = 0; i < r->n; i++)
+        if (!strcmp(r->v[i], hex))
+            return 1;
+    return 0;
+}
+
+AP_EXPORT int ap_catalog_remove(ap_catalog *c, const char *id)
+{
+    ap_entry *e = NULL;
+    refs_ctx r;
+    char *file;
+    size_t i, n_bad = 0;
+    int lfd = -1, rc;
+
+    if (!check(c))
+        return AP_EINVAL;
+    if (!valid_id(id))
+        return apx_error_set(&c->err, AP_EINVAL, "invalid entry id '%.80s'",
+                             id ? id : "(null)");
+    warnings_clear(c);
+    if ((rc = ap_store_lock(c->store, id, &lfd)) != AP_OK)
+        return apx_error_set(&c->err, rc, "remove %s: %s", id,
+                             ap_store_errmsg(c->store));
+    memset(&r, 0, sizeof r);
+    if (!(file = apx_asprintf("%s.json", id))) {
+        rc = AP_ENOMEM;
+        goto out;
+    }
+    if ((rc = load(c, file, &e)) != AP_OK) {
+        if (rc == AP_ENOTFOUND)
+            apx_error_set(&c->err, rc, "no catalog entry '%s'", id);
+        goto out;
+    }
+    r.skip_id = id;
+    if ((rc = each_doc(c, refs_visit, &r, &n_bad)) != AP_OK)
+        goto out;
+    if (unlinkat(c->dir_fd, file, 0) != 0) {
+        rc = apx_error_set(&c->err, AP_EIO, "remove catalog/%s: %s", file,
+                           strerror(errno));
+        goto out;
+    }
+    fsync(c->dir_fd);
+    /* Blobs go unless another entry uses them; when some document could
+     * not be read its references are unknown, so blobs are kept (gc can
+     * take them later). */
+    for (i = 0; n_bad == 0 && i < e->nfiles; i++) {
+        const char *h = e->files[i].sha256;
+        if (h && apx_is_sha256_hex(h) && !referenced(&r, h))
+            (void)ap_store_remove_blob(c->store, h);
+    }
+    if (e->vendor && e->name && apx_fs_valid_component(e->vendor) &&
+        ap_path_validate(e->name) == AP_OK)
+        (void)ap_store_unlink_view(c->store, e->vendor, e->name);
+out:
+    free(file);
+    ap_entry_free(e);
+    refs_free(&r);
+    ap_store_unlock(lfd);
+    return rc;
+}
+
+AP_EXPORT int ap_catalog_gc(ap_catalog *c, unsigned stale_seconds,
+                            ap_store_report_cb report, void *user,
+                            uint64_t *freed)
+{
+    refs_ctx r;
+    size_t n_bad = 0;
+    int rc;
+    if (freed)
+        *freed = 0;
+    if (!check(c))
+        return AP_EINVAL;
+    warnings_clear(c);
+    memset(&r, 0, sizeof r);
+    rc = each_doc(c, refs_visit, &r, &n_bad);
+    if (rc == AP_OK && n_bad)
+        rc = apx_error_set(&c->err, AP_ECORRUPT,
+                           "gc refused: %zu catalog document(s) unreadable "
+                           "(first: %s)", n_bad, c->nwarn ? c->warn[0] : "?");
+    if (rc == AP_OK) {
+        rc = ap_store_gc(c->store, r.v, r.n, stale_seconds, report, user,
+                         freed);
+        if (rc != AP_OK)
+            apx_error_set(&c->err, rc, "gc: %s", ap_store_errmsg(c->store));
+    }
+    refs_free(&r);
+    return rc;
+}

@@ -1,0 +1,427 @@
+/* Unit tests: catalog documents and entries (lib/catalog.c).  TAP. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "digest.h"
+#include <artifactprov.h>
+
+static char tmpl[] = "/tmp/ap-test-catalog-XXXXXX";
+static char *base;
+
+static void write_file(const char *path, const char *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void sha_of(const char *data, char hex[65])
+{
+    apx_digest *d = apx_digest_new(APX_SHA256);
+    apx_digest_update(d, data, strlen(data));
+    apx_digest_final_hex(d, hex);
+    apx_digest_free(d);
+}
+
+static int exists(const char *p)
+{
+    struct stat st;
+    return lstat(p, &st) == 0;
+}
+
+static size_t count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    size_t n = 0;
+    if (!d)
+        return 0;
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void open_both(const char *sub, ap_store **s, ap_catalog **c)
+{
+    char *root = apx_path_join(base, sub);
+    assert_int_equal(ap_store_open(s, root), AP_OK);
+    assert_int_equal(ap_catalog_open(c, *s), AP_OK);
+    free(root);
+}
+
+/* A blob with `data` committed to the store; hex out. */
+static void add_blob(ap_store *s, const char *data, char hex[65])
+{
+    char *p = NULL;
+    sha_of(data, hex);
+    assert_int_equal(ap_store_staging_path(s, data, &p), AP_OK);
+    write_file(p, data, strlen(data));
+    assert_int_equal(ap_store_commit(s, p, hex, 0), AP_OK);
+    free(p);
+}
+
+static ap_entry *make_entry(const char *vendor, const char *ref,
+                            const char *name, size_t nfiles)
+{
+    ap_entry *e = calloc(1, sizeof *e);
+    e->struct_size = sizeof *e;
+    assert_int_equal(ap_entry_make_id(vendor, ref, &e->id), AP_OK);
+    e->vendor = strdup(vendor);
+    e->ref = strdup(ref);
+    e->name = strdup(name);
+    e->status = AP_ENTRY_READY;
+    e->created = 1700000000;
+    e->updated = 1700000001;
+    e->nfiles = nfiles;
+    e->files = calloc(nfiles ? nfiles : 1, sizeof *e->files);
+    return e;
+}
+
+static void set_file(ap_entry_file *f, const char *name, const char *hex,
+                     uint64_t size)
+{
+    f->name = strdup(name);
+    f->sha256 = hex ? strdup(hex) : NULL;
+    f->size = size;
+    f->present = 1;
+}
+
+static void test_make_id(void **state)
+{
+    char *id = NULL, hex[65], *want;
+    (void)state;
+    assert_int_equal(ap_entry_make_id("hf", "hf:org/repo:Q4_K_M", &id), AP_OK);
+    sha_of("hf\nhf:org/repo:Q4_K_M", hex);
+    want = apx_asprintf("hf-%.16s", hex);
+    assert_string_equal(id, want);
+    free(want);
+    ap_free(id);
+    assert_int_equal(ap_entry_make_id("../x", "r", &id), AP_EINVAL);
+    assert_int_equal(ap_entry_make_id(NULL, "r", &id), AP_EINVAL);
+    assert_string_equal(ap_entry_status_name(AP_ENTRY_PENDING), "pending");
+    assert_string_equal(ap_entry_status_name(AP_ENTRY_DOWNLOADING),
+                        "downloading");
+    assert_string_equal(ap_entry_status_name(AP_ENTRY_CANCELLED), "cancelled");
+}
+
+static void test_json_roundtrip(void **state)
+{
+    ap_entry *e = make_entry("hf", "hf:org/repo:Q4_K_M", "org/repo", 2), *back;
+    char *js = NULL, hex[65];
+    json_t *o, *f0;
+    (void)state;
+    sha_of("x", hex);
+    set_file(&e->files[0], "model.Q4_K_M.gguf", hex, 123);
+    e->files[0].kind = strdup("model");
+    e->files[0].format = strdup("GGUF");
+    e->files[0].precision = strdup("Q4_K_M");
+    e->files[0].url = strdup("https://h/x");
+    e->files[0].architecture = strdup("llama");
+    e->files[0].parameters = 1100000000;
+    set_file(&e->files[1], "config.json", NULL, 5);
+    e->files[1].git_sha1 = strdup("0123456789abcdef0123456789abcdef01234567");
+    e->files[1].present = 0;
+    e->revision = strdup("0123456789abcdef0123456789abcdef01234567");
+    e->error = strdup("boom");
+    e->total_size = 128;
+    e->fetched_bytes = 64;
+    assert_int_equal(ap_entry_to_json(e, &js), AP_OK);
+    o = json_loads(js, 0, NULL);
+    assert_non_null(o);
+    assert_int_equal(json_integer_value(json_object_get(o, "format_version")), 1);
+    assert_string_equal(json_string_value(json_object_get(o, "status")), "ready");
+    assert_string_equal(json_string_value(json_object_get(o, "id")), e->id);
+    assert_int_equal(json_integer_value(json_object_get(o, "fetched_bytes")), 64);
+    assert_int_equal(json_integer_value(json_object_get(o, "created")),
+                     1700000000);
+    f0 = json_array_get(json_object_get(o, "files"), 0);
+    assert_string_equal(json_string_value(json_object_get(f0, "format")), "gguf");
+    assert_string_equal(json_string_value(json_object_get(f0, "precision")),
+                        "q4_k_m");
+    assert_string_equal(json_string_value(json_object_get(f0, "path")) ?
+                        "?" : "null", "null");
+    assert_true(json_is_true(json_object_get(f0, "present")));
+    json_decref(o);
+    assert_int_equal(ap_entry_from_json(js, strlen(js), &back), AP_OK);
+    assert_string_equal(back->id, e->id);
+    assert_string_equal(back->ref, e->ref);
+    assert_string_equal(back->revision, e->revision);
+    assert_string_equal(back->error, "boom");
+    assert_int_equal(back->status, AP_ENTRY_READY);
+    assert_int_equal(back->nfiles, 2);
+    assert_int_equal(back->total_size, 128);
+    assert_int_equal(back->files[0].size, 123);
+    assert_string_equal(back->files[0].sha256, hex);
+    assert_string_equal(back->files[0].precision, "q4_k_m");
+    assert_string_equal(back->files[0].architecture, "llama");
+    assert_int_equal(back->files[0].parameters, 1100000000);
+    assert_null(back->files[1].sha256);
+    assert_int_equal(back->files[1].present, 0);
+    assert_string_equal(back->files[1].git_sha1, e->files[1].git_sha1);
+    ap_entry_free(back);
+    ap_free(js);
+    ap_entry_free(e);
+}
+
+static void test_from_json_rejects(void **state)
+{
+    const char *bad[] = {
+        "", "garbage", "[]", "{}",
+        "{\"format_version\":2,\"id\":\"a\",\"status\":\"ready\"}",
+        "{\"format_version\":1,\"status\":\"ready\"}",
+        "{\"format_version\":1,\"id\":\"a\",\"status\":\"weird\"}",
+        "{\"format_version\":1,\"id\":\"../a\",\"status\":\"ready\"}",
+        "{\"format_version\":1,\"id\":\"a\",\"status\":\"ready\",\"files\":[{\"name\":\"../x\"}]}",
+        "{\"format_version\":1,\"id\":\"a\",\"status\":\"ready\",\"files\":[{\"name\":\"x\",\"size\":-1}]}",
+        "{\"format_version\":1,\"id\":\"a\",\"status\":\"ready\",\"files\":[{\"name\":\"x\",\"sha256\":\"zz\"}]}",
+        "{\"format_version\":1,\"id\":\"a\",\"status\":\"ready\",\"files\":{}}",
+        "{\"format_version\":1,\"id\":7,\"status\":\"ready\"}",
+        "{\"format_version\":1,\"id\":\"a\",\"id\":\"b\",\"status\":\"ready\"}",
+        "{\"format_version\":1,\"id\":\"a\\u0000b\",\"status\":\"ready\"}",
+    };
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ap_entry *e = (ap_entry *)1;
+        assert_int_equal(ap_entry_from_json(bad[i], strlen(bad[i]), &e),
+                         AP_ECORRUPT);
+        assert_null(e);
+    }
+}
+
+static void test_put_get_list(void **state)
+{
+    ap_store *s;
+    ap_catalog *c;
+    ap_entry *a = make_entry("hf", "hf:org/a", "org/a", 1);
+    ap_entry *b = make_entry("ollama", "ollama:llama3", "llama3", 1);
+    ap_entry *got = NULL, **list = NULL;
+    ap_catalog_filter flt = AP_CATALOG_FILTER_INIT;
+    char *path, *doc, *dir;
+    size_t n = 0, i;
+    FILE *f;
+    (void)state;
+    open_both("pgl", &s, &c);
+    set_file(&a->files[0], "a.gguf", NULL, 1);
+    a->files[0].format = strdup("gguf");
+    set_file(&b->files[0], "model", NULL, 2);
+    b->status = AP_ENTRY_FAILED;
+    assert_int_equal(ap_catalog_put(c, a), AP_OK);
+    assert_int_equal(ap_catalog_put(c, b), AP_OK);
+    /* Bytes on disk: catalog/<id>.json, valid JSON, no temp files. */
+    path = apx_asprintf("%s/catalog/%s.json", ap_store_root(s), a->id);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    doc = calloc(1, 65536);
+    assert_true(fread(doc, 1, 65535, f) > 0);
+    fclose(f);
+    assert_non_null(strstr(doc, "\"format_version\": 1"));
+    assert_non_null(strstr(doc, "\"ref\": \"hf:org/a\""));
+    free(doc);
+    free(path);
+    dir = apx_asprintf("%s/catalog", ap_store_root(s));
+    assert_int_equal(count_entries(dir), 2);
+    free(dir);
+
+    assert_int_equal(ap_catalog_get(c, a->id, &got), AP_OK);
+    assert_string_equal(got->ref, "hf:org/a");
+    ap_entry_free(got);
+    assert_int_equal(ap_catalog_get(c, "ollama:llama3", &got), AP_OK);
+    assert_string_equal(got->id, b->id);
+    ap_entry_free(got);
+    assert_int_equal(ap_catalog_get(c, "hf:nope", &got), AP_ENOTFOUND);
+    assert_null(got);
+
+    assert_int_equal(ap_catalog_list(c, NULL, &list, &n), AP_OK);
+    assert_int_equal(n, 2);
+    for (i = 1; i < n; i++)
+        assert_true(strcmp(list[i - 1]->id, list[i]->id) < 0);
+    ap_entry_list_free(list, n);
+    flt.vendor = "hf";
+    assert_int_equal(ap_catalog_list(c, &flt, &list, &n), AP_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0]->vendor, "hf");
+    ap_entry_list_free(list, n);
+    flt.vendor = NULL;
+    flt.status = AP_ENTRY_FAILED;
+    assert_int_equal(ap_catalog_list(c, &flt, &list, &n), AP_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0]->vendor, "ollama");
+    ap_entry_list_free(list, n);
+    flt.status = -1;
+    flt.format = "GGUF";
+    assert_int_equal(ap_catalog_list(c, &flt, &list, &n), AP_OK);
+    assert_int_equal(n, 1);
+    ap_entry_list_free(list, n);
+
+    /* set_status */
+    assert_int_equal(ap_catalog_set_status(c, a->id, AP_ENTRY_FAILED, "net"),
+                     AP_OK);
+    assert_int_equal(ap_catalog_get(c, a->id, &got), AP_OK);
+    assert_int_equal(got->status, AP_ENTRY_FAILED);
+    assert_string_equal(got->error, "net");
+    assert_true(got->updated > a->updated);
+    ap_entry_free(got);
+    assert_int_equal(ap_catalog_set_status(c, "hf-none", AP_ENTRY_READY, NULL),
+                     AP_ENOTFOUND);
+    free(a->id);
+    a->id = strdup("../evil");
+    assert_int_equal(ap_catalog_put(c, a), AP_EINVAL);
+    ap_entry_free(a);
+    ap_entry_free(b);
+    ap_catalog_close(c);
+    ap_store_close(s);
+}
+
+static void test_corrupt_documents(void **state)
+{
+    ap_store *s;
+    ap_catalog *c;
+    ap_entry *a = make_entry("hf", "hf:org/good", "org/good", 0), **list = NULL;
+    ap_entry *got = NULL;
+    char *js = NULL, *p;
+    size_t n = 0;
+    const char *names[] = { "garbage.json", "version.json", "trunc.json",
+                            "mismatch.json", "noid.json" };
+    size_t i;
+    (void)state;
+    open_both("corrupt", &s, &c);
+    assert_int_equal(ap_catalog_put(c, a), AP_OK);
+    assert_int_equal(ap_entry_to_json(a, &js), AP_OK);
+#define CAT(name) apx_asprintf("%s/catalog/%s", ap_store_root(s), name)
+    p = CAT("garbage.json");
+    write_file(p, "\x01\x02 not json {{{", 15);
+    free(p);
+    p = CAT("version.json");
+    write_file(p, "{\"format_version\":99,\"id\":\"version\",\"status\":\"ready\"}",
+               54);
+    free(p);
+    p = CAT("trunc.json");
+    write_file(p, js, strlen(js) / 2);
+    free(p);
+    p = CAT("mismatch.json");
+    write_file(p, js, strlen(js));               /* id is hf-..., not mismatch */
+    free(p);
+    p = CAT("noid.json");
+    write_file(p, "{\"format_version\":1,\"status\":\"ready\"}", 37);
+    free(p);
+    p = CAT("notes.txt");
+    write_file(p, "ignored", 7);
+    free(p);
+    assert_int_equal(ap_catalog_list(c, NULL, &list, &n), AP_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0]->id, a->id);
+    ap_entry_list_free(list, n);
+    assert_int_equal(ap_catalog_warning_count(c), 5);
+    assert_non_null(strstr(ap_catalog_warning(c, 0), "catalog/"));
+    assert_null(ap_catalog_warning(c, 5));
+    for (i = 0; i < 5; i++) {                    /* never deleted */
+        p = CAT(names[i]);
+        assert_true(exists(p));
+        free(p);
+    }
+    assert_int_equal(ap_catalog_get(c, "garbage", &got), AP_ECORRUPT);
+    assert_null(got);
+    assert_int_equal(ap_catalog_get(c, "hf:org/good", &got), AP_OK);
+    ap_entry_free(got);
+    /* gc refuses while a document is unreadable. */
+    assert_int_equal(ap_catalog_gc(c, 0, NULL, NULL, NULL), AP_ECORRUPT);
+#undef CAT
+    ap_free(js);
+    ap_entry_free(a);
+    ap_catalog_close(c);
+    ap_store_close(s);
+}
+
+static void test_remove_shared(void **state)
+{
+    ap_store *s;
+    ap_catalog *c;
+    ap_entry *e1 = make_entry("hf", "hf:org/one", "org/one", 2);
+    ap_entry *e2 = make_entry("hf", "hf:org/two", "org/two", 1), *got = NULL;
+    char ha[65], hb[65], hc[65], *p;
+    uint64_t freed = 0;
+    (void)state;
+    open_both("remove", &s, &c);
+    add_blob(s, "blob A only one", ha);
+    add_blob(s, "blob B shared", hb);
+    add_blob(s, "blob C orphan", hc);
+    set_file(&e1->files[0], "a.bin", ha, 15);
+    set_file(&e1->files[1], "dir/b.bin", hb, 13);
+    set_file(&e2->files[0], "b.bin", hb, 13);
+    assert_int_equal(ap_store_link_view(s, "hf", "org/one", "a.bin", ha, NULL),
+                     AP_OK);
+    assert_int_equal(ap_store_link_view(s, "hf", "org/one", "dir/b.bin", hb,
+                                        NULL), AP_OK);
+    assert_int_equal(ap_store_link_view(s, "hf", "org/two", "b.bin", hb, NULL),
+                     AP_OK);
+    assert_int_equal(ap_catalog_put(c, e1), AP_OK);
+    assert_int_equal(ap_catalog_put(c, e2), AP_OK);
+    assert_int_equal(ap_catalog_remove(c, e1->id), AP_OK);
+    assert_int_equal(ap_store_has_blob(s, ha), 0);
+    assert_int_equal(ap_store_has_blob(s, hb), 1);
+    p = apx_asprintf("%s/models/hf/org/one", ap_store_root(s));
+    assert_false(exists(p));
+    free(p);
+    p = apx_asprintf("%s/models/hf/org/two/b.bin", ap_store_root(s));
+    assert_true(exists(p));
+    free(p);
+    p = apx_asprintf("%s/catalog/%s.json", ap_store_root(s), e1->id);
+    assert_false(exists(p));
+    free(p);
+    assert_int_equal(ap_catalog_get(c, e1->id, &got), AP_ENOTFOUND);
+    assert_int_equal(ap_catalog_get(c, e2->id, &got), AP_OK);
+    ap_entry_free(got);
+    assert_int_equal(ap_catalog_remove(c, e1->id), AP_ENOTFOUND);
+    /* Catalog gc: the orphan goes, the referenced blob stays. */
+    assert_int_equal(ap_catalog_gc(c, 3600, NULL, NULL, &freed), AP_OK);
+    assert_int_equal(freed, 13);
+    assert_int_equal(ap_store_has_blob(s, hc), 0);
+    assert_int_equal(ap_store_has_blob(s, hb), 1);
+    ap_entry_free(e1);
+    ap_entry_free(e2);
+    ap_catalog_close(c);
+    ap_store_close(s);
+}
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st; (void)flag; (void)f;
+    chmod(p, 0755);
+    return remove(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_make_id),
+        cmocka_unit_test(test_json_roundtrip),
+        cmocka_unit_test(test_from_json_rejects),
+        cmocka_unit_test(test_put_get_list),
+        cmocka_unit_test(test_corrupt_documents),
+        cmocka_unit_test(test_remove_shared),
+    };
+    int rc;
+    cmocka_set_message_output(CM_OUTPUT_TAP);
+    base = mkdtemp(tmpl);
+    if (!base)
+        return 1;
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    return rc;
+}

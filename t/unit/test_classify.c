@@ -1,0 +1,361 @@
+/* Unit tests: GGUF / safetensors header parsers and classification.  TAP. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "formats.h"
+#include <artifactprov.h>
+
+/* ---- a tiny GGUF writer ------------------------------------------------ */
+typedef struct buf {
+    unsigned char *p;
+    size_t n, cap;
+} buf;
+
+static void put(buf *b, const void *d, size_t n)
+{
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2 + 64;
+        b->p = realloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->n, d, n);
+    b->n += n;
+}
+static void u32(buf *b, uint32_t v)
+{
+    unsigned char x[4] = { (unsigned char)v, (unsigned char)(v >> 8),
+                           (unsigned char)(v >> 16), (unsigned char)(v >> 24) };
+    put(b, x, 4);
+}
+static void u64(buf *b, uint64_t v)
+{
+    u32(b, (uint32_t)v);
+    u32(b, (uint32_t)(v >> 32));
+}
+static void str(buf *b, const char *s)
+{
+    u64(b, strlen(s));
+    put(b, s, strlen(s));
+}
+
+/* GGUF v3 with architecture, file_type, parameter_count, name, a string
+ * array and an f32 array. */
+static buf make_gguf(uint32_t ftype)
+{
+    buf b = { 0 };
+    put(&b, "GGUF", 4);
+    u32(&b, 3);
+    u64(&b, 0);              /* tensors */
+    u64(&b, 6);              /* kvs */
+    str(&b, "general.architecture"); u32(&b, 8); str(&b, "llama");
+    str(&b, "general.name"); u32(&b, 8); str(&b, "TinyLlama");
+    str(&b, "tokenizer.ggml.tokens"); u32(&b, 9); u32(&b, 8); u64(&b, 3);
+    str(&b, "<s>"); str(&b, "</s>"); str(&b, "hello");
+    str(&b, "tokenizer.ggml.scores"); u32(&b, 9); u32(&b, 6); u64(&b, 3);
+    u32(&b, 0); u32(&b, 0); u32(&b, 0);
+    str(&b, "general.file_type"); u32(&b, 4); u32(&b, ftype);
+    str(&b, "general.parameter_count"); u32(&b, 10); u64(&b, 1100048384);
+    return b;
+}
+
+static char tmpl[] = "/tmp/ap-test-classify-XXXXXX";
+static char *base;
+
+static char *write_tmp(const char *name, const void *d, size_t n)
+{
+    char *p = malloc(strlen(base) + strlen(name) + 2);
+    FILE *f;
+    sprintf(p, "%s/%s", base, name);
+    f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(d, 1, n, f), n);
+    fclose(f);
+    return p;
+}
+
+static int parse_mem(int gguf, const buf *b, apx_model_info *info)
+{
+    apx_src src = { b->p, -1, b->n };
+    apx_error err;
+    return gguf ? apx_gguf_parse(&src, info, &err)
+                : apx_safetensors_parse(&src, info, &err);
+}
+
+static void test_gguf_header(void **state)
+{
+    buf b = make_gguf(15);
+    apx_model_info info;
+    char *path, *k, *f, *p, *arch;
+    uint64_t params;
+    (void)state;
+    assert_int_equal(parse_mem(1, &b, &info), AP_OK);
+    assert_string_equal(info.format, "gguf");
+    assert_string_equal(info.precision, "q4_k_m");
+    assert_string_equal(info.architecture, "llama");
+    assert_string_equal(info.name, "TinyLlama");
+    assert_int_equal(info.parameters, 1100048384);
+    assert_int_equal(info.version, 3);
+    assert_int_equal(info.file_type, 15);
+    /* On disk, named with a different quant: the header wins. */
+    path = write_tmp("tiny.Q8_0.gguf", b.p, b.n);
+    assert_int_equal(ap_classify_file2(path, "sub/tiny.Q8_0.gguf", &k, &f, &p,
+                                       &arch, &params), AP_OK);
+    assert_string_equal(k, "model");
+    assert_string_equal(f, "gguf");
+    assert_string_equal(p, "q4_k_m");
+    assert_string_equal(arch, "llama");
+    assert_int_equal(params, 1100048384);
+    ap_free(k); ap_free(f); ap_free(p); ap_free(arch);
+    /* A GGUF without a .gguf name is still found by its magic. */
+    assert_int_equal(ap_classify_file(path, "blob", &k, &f, &p), AP_OK);
+    assert_string_equal(f, "gguf");
+    assert_string_equal(k, "model");
+    ap_free(k); ap_free(f); ap_free(p);
+    free(path);
+    free(b.p);
+    b = make_gguf(32);
+    assert_int_equal(parse_mem(1, &b, &info), AP_OK);
+    assert_string_equal(info.precision, "bf16");
+    free(b.p);
+    b = make_gguf(1024 + 7);          /* guessed flag */
+    assert_int_equal(parse_mem(1, &b, &info), AP_OK);
+    assert_string_equal(info.precision, "q8_0");
+    free(b.p);
+    assert_string_equal(apx_gguf_ftype_name(0), "f32");
+    assert_string_equal(apx_gguf_ftype_name(1), "f16");
+    assert_string_equal(apx_gguf_ftype_name(18), "q6_k");
+    assert_null(apx_gguf_ftype_name(5));
+    assert_null(apx_gguf_ftype_name(9999));
+}
+
+static void test_gguf_malformed(void **state)
+{
+    apx_model_info info;
+    buf b = { 0 }, g = make_gguf(15);
+    size_t cut;
+    char *path, *k, *f, *p;
+    (void)state;
+    /* bad magic */
+    put(&b, "GGUX", 4); u32(&b, 3); u64(&b, 0); u64(&b, 0);
+    assert_int_equal(parse_mem(1, &b, &info), AP_ECORRUPT);
+    free(b.p); memset(&b, 0, sizeof b);
+    /* huge kv_count */
+    put(&b, "GGUF", 4); u32(&b, 3); u64(&b, 0); u64(&b, 1ull << 40);
+    assert_int_equal(parse_mem(1, &b, &info), AP_ECORRUPT);
+    free(b.p); memset(&b, 0, sizeof b);
+    /* version 1 and big-endian */
+    put(&b, "GGUF", 4); u32(&b, 1); u64(&b, 0); u64(&b, 0);
+    assert_int_equal(parse_mem(1, &b, &info), AP_EUNSUPPORTED);
+    free(b.p); memset(&b, 0, sizeof b);
+    put(&b, "GGUF", 4); u32(&b, 3u << 24); u64(&b, 0); u64(&b, 0);
+    assert_int_equal(parse_mem(1, &b, &info), AP_ECORRUPT);
+    free(b.p); memset(&b, 0, sizeof b);
+    /* string length beyond the 1 MiB limit (and beyond the input) */
+    put(&b, "GGUF", 4); u32(&b, 3); u64(&b, 0); u64(&b, 1);
+    u64(&b, 1ull << 62);
+    assert_int_equal(parse_mem(1, &b, &info), AP_ECORRUPT);
+    free(b.p); memset(&b, 0, sizeof b);
+    /* truncated string value */
+    put(&b, "GGUF", 4); u32(&b, 3); u64(&b, 0); u64(&b, 1);
+    str(&b, "general.name"); u32(&b, 8); u64(&b, 100); put(&b, "abc", 3);
+    assert_int_equal(parse_mem(1, &b, &info), AP_ECORRUPT);
+    free(b.p); memset(&b, 0, sizeof b);
+    /* huge array count */
+    put(&b, "GGUF", 4); u32(&b, 3); u64(&b, 0); u64(&b, 1);
+    str(&b, "a"); u32(&b, 9); u32(&b, 8); u64(&b, 1ull << 30);
+    assert_int_equal(parse_mem(1, &b, &info), AP_ECORRUPT);
+    free(b.p); memset(&b, 0, sizeof b);
+    /* array of 2^24 u64 claimed, input tiny: refused without allocating */
+    put(&b, "GGUF", 4); u32(&b, 3); u64(&b, 0); u64(&b, 1);
+    str(&b, "a"); u32(&b, 9); u32(&b, 10); u64(&b, 1u << 24);
+    assert_int_equal(parse_mem(1, &b, &info), AP_ECORRUPT);
+    free(b.p); memset(&b, 0, sizeof b);
+    /* unknown type */
+    put(&b, "GGUF", 4); u32(&b, 3); u64(&b, 0); u64(&b, 1);
+    str(&b, "a"); u32(&b, 77);
+    assert_int_equal(parse_mem(1, &b, &info), AP_ECORRUPT);
+    free(b.p); memset(&b, 0, sizeof b);
+    /* deep nesting */
+    put(&b, "GGUF", 4); u32(&b, 3); u64(&b, 0); u64(&b, 1);
+    str(&b, "a"); u32(&b, 9);
+    for (cut = 0; cut < 8; cut++) { u32(&b, 9); u64(&b, 1); }
+    u32(&b, 4); u64(&b, 1); u32(&b, 0);
+    assert_int_equal(parse_mem(1, &b, &info), AP_ECORRUPT);
+    free(b.p);
+    /* every truncation of a good header is refused */
+    for (cut = 0; cut < g.n; cut++) {
+        buf t = { g.p, cut, cut };
+        assert_int_equal(parse_mem(1, &t, &info), AP_ECORRUPT);
+    }
+    /* A file named .gguf whose header is bad: AP_ECORRUPT, name answers. */
+    path = write_tmp("bad.Q5_K_M.gguf", g.p, g.n / 2);
+    assert_int_equal(ap_classify_file(path, NULL, &k, &f, &p), AP_ECORRUPT);
+    assert_string_equal(k, "model");
+    assert_string_equal(f, "gguf");
+    assert_string_equal(p, "q5_k_m");
+    ap_free(k); ap_free(f); ap_free(p);
+    free(path);
+    path = write_tmp("notgguf.gguf", "hello world, no magic", 21);
+    assert_int_equal(ap_classify_file(path, NULL, &k, &f, &p), AP_ECORRUPT);
+    ap_free(k); ap_free(f); ap_free(p);
+    free(path);
+    free(g.p);
+}
+
+static buf make_st(const char *json)
+{
+    buf b = { 0 };
+    u64(&b, strlen(json));
+    put(&b, json, strlen(json));
+    put(&b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16);
+    put(&b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16);
+    return b;
+}
+
+static void test_safetensors(void **state)
+{
+    apx_model_info info;
+    buf b = make_st("{\"__metadata__\":{\"format\":\"pt\"},"
+                    "\"a\":{\"dtype\":\"F16\",\"shape\":[2,2],\"data_offsets\":[0,8]},"
+                    "\"b\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[8,12]}}");
+    char *path, *k, *f, *p;
+    (void)state;
+    assert_int_equal(parse_mem(0, &b, &info), AP_OK);
+    assert_string_equal(info.format, "safetensors");
+    assert_string_equal(info.precision, "f16");
+    assert_int_equal(info.tensor_count, 2);
+    assert_int_equal(info.parameters, 6);
+    path = write_tmp("model.safetensors", b.p, b.n);
+    assert_int_equal(ap_classify_file(path, "model-00001-of-00002.safetensors",
+                                      &k, &f, &p), AP_OK);
+    assert_string_equal(k, "model");
+    assert_string_equal(f, "safetensors");
+    assert_string_equal(p, "f16");
+    ap_free(k); ap_free(f); ap_free(p);
+    free(path);
+    free(b.p);
+    /* Dominant by bytes: one big BF16 beats two small F32. */
+    b = make_st("{\"n1\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                "\"n2\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]},"
+                "\"w\":{\"dtype\":\"BF16\",\"shape\":[8],\"data_offsets\":[8,24]}}");
+    assert_int_equal(parse_mem(0, &b, &info), AP_OK);
+    assert_string_equal(info.precision, "bf16");
+    free(b.p);
+    b = make_st("{\"w\":{\"dtype\":\"F8_E4M3\",\"shape\":[4],\"data_offsets\":[0,4]}}");
+    assert_int_equal(parse_mem(0, &b, &info), AP_OK);
+    assert_string_equal(info.precision, "f8_e4m3");
+    free(b.p);
+}
+
+static void test_safetensors_malformed(void **state)
+{
+    const char *bad[] = {
+        "[1,2]", "{\"a\":1}", "{\"a\":{\"dtype\":\"F16\"}}",
+        "{\"a\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[4,0]}}",
+        "{\"a\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[0,99]}}",
+        "{\"a\":{\"dtype\":\"F16\",\"shape\":[-1],\"data_offsets\":[0,2]}}",
+        "{\"a\":{\"dtype\":\"\",\"shape\":[1],\"data_offsets\":[0,2]}}",
+        "{\"a\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[0,2]}",
+    };
+    apx_model_info info;
+    size_t i;
+    buf b = { 0 };
+    (void)state;
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        buf t = make_st(bad[i]);
+        assert_int_equal(parse_mem(0, &t, &info), AP_ECORRUPT);
+        free(t.p);
+    }
+    /* Header length beyond 100 MiB or beyond the file: no allocation. */
+    u64(&b, 200u << 20);
+    put(&b, "{}", 2);
+    assert_int_equal(parse_mem(0, &b, &info), AP_ECORRUPT);
+    free(b.p);
+    memset(&b, 0, sizeof b);
+    u64(&b, 50u << 20);
+    put(&b, "{}", 2);
+    assert_int_equal(parse_mem(0, &b, &info), AP_ECORRUPT);
+    free(b.p);
+    memset(&b, 0, sizeof b);
+    put(&b, "\x01\x00", 2);
+    assert_int_equal(parse_mem(0, &b, &info), AP_ECORRUPT);
+    free(b.p);
+}
+
+static void test_name_fallback(void **state)
+{
+    static const struct { const char *name, *kind, *format, *prec; } cases[] = {
+        { "tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf", "model", "gguf", "q4_k_m" },
+        { "Model-q8_0.gguf", "model", "gguf", "q8_0" },
+        { "x-IQ2_XXS-00001-of-00003.gguf", "model", "gguf", "iq2_xxs" },
+        { "llama-BF16.gguf", "model", "gguf", "bf16" },
+        { "llama-f16.gguf", "model", "gguf", "f16" },
+        { "Q4_K_S.gguf", "model", "gguf", "q4_k_s" },
+        { "weird.gguf", "model", "gguf", "" },
+        { "xQ4_K_M.gguf", "model", "gguf", "" },
+        { "model.fp16.safetensors", "model", "safetensors", "f16" },
+        { "model-00001-of-00002.safetensors", "model", "safetensors", "" },
+        { "pytorch_model.bin", "model", "pytorch", "" },
+        { "w.pt", "model", "pytorch", "" },
+        { "w.pth", "model", "pytorch", "" },
+        { "onnx/model.onnx", "model", "onnx", "" },
+        { "tokenizer.json", "tokenizer", "json", "" },
+        { "tokenizer_config.json", "tokenizer", "json", "" },
+        { "tokenizer.model", "tokenizer", "sentencepiece", "" },
+        { "cl100k.tiktoken", "tokenizer", "tiktoken", "" },
+        { "vocab.txt", "tokenizer", "text", "" },
+        { "merges.txt", "tokenizer", "text", "" },
+        { "config.json", "config", "json", "" },
+        { "generation_config.json", "config", "json", "" },
+        { "params.yaml", "config", "yaml", "" },
+        { "README.md", "other", "text", "" },
+        { "LICENSE", "other", NULL, "" },
+        { "data.json", "other", "json", "" },
+    };
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *k, *f, *p;
+        assert_int_equal(ap_classify_file(NULL, cases[i].name, &k, &f, &p),
+                         AP_OK);
+        assert_string_equal(k, cases[i].kind);
+        if (cases[i].format)
+            assert_string_equal(f, cases[i].format);
+        else
+            assert_null(f);
+        if (cases[i].prec[0])
+            assert_string_equal(p, cases[i].prec);
+        else
+            assert_null(p);
+        ap_free(k); ap_free(f); ap_free(p);
+    }
+    assert_int_equal(ap_classify_file(NULL, NULL, NULL, NULL, NULL), AP_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gguf_header),
+        cmocka_unit_test(test_gguf_malformed),
+        cmocka_unit_test(test_safetensors),
+        cmocka_unit_test(test_safetensors_malformed),
+        cmocka_unit_test(test_name_fallback),
+    };
+    int rc;
+    char cmd[128];
+    cmocka_set_message_output(CM_OUTPUT_TAP);
+    base = mkdtemp(tmpl);
+    if (!base)
+        return 1;
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+    if (system(cmd) != 0)
+        rc = rc ? rc : 1;
+    return rc;
+}
