@@ -5,6 +5,8 @@
 plan 16
 gen_bytes 6000000 11 > "$TMP/a.bin"
 A=$(sha256 "$TMP/a.bin")
+gen_bytes 3000000 12 > "$TMP/b.bin"
+B=$(sha256 "$TMP/b.bin")   # not in the store: the corrupt download must not land
 cat > "$TMP/cfg.json" <<JSON
 {"files": {
   "a.bin":     {"generate": {"size": 6000000, "seed": 11}},
@@ -13,7 +15,7 @@ cat > "$TMP/cfg.json" <<JSON
   "norange.bin": {"generate": {"size": 6000000, "seed": 11}, "faults": {"ignore_range": true}},
   "badcr.bin": {"generate": {"size": 6000000, "seed": 11}, "faults": {"bad_content_range": true, "times": 3}},
   "short.bin": {"generate": {"size": 6000000, "seed": 11}, "faults": {"wrong_length": true}},
-  "evil.bin":  {"generate": {"size": 6000000, "seed": 11}, "faults": {"corrupt_at": 4000000}}
+  "evil.bin":  {"generate": {"size": 3000000, "seed": 12}, "faults": {"corrupt_at": 2000000}}
 }}
 JSON
 start_hub "$TMP/cfg.json"
@@ -43,7 +45,7 @@ pull "$FILES/files/short.bin#sha256=$A" > /dev/null 2> "$TMP/err"
 rc=$?
 check "a body shorter than Content-Length never ends as a complete file" sh -c \
   "[ $rc -ne 0 ] || [ \"\$(sha256sum \$(find '$AP_HOME/models' -name short.bin) | cut -d' ' -f1)\" = $A ]"
-pull "$FILES/files/evil.bin#sha256=$A" > /dev/null 2> "$TMP/err"
+pull "$FILES/files/evil.bin#sha256=$B" > /dev/null 2> "$TMP/err"
 rc=$?
 check "wrong bytes fail with want/got" sh -c \
   "[ $rc -ne 0 ] && grep -q 'sha256 mismatch' '$TMP/err' && grep -q 'evil.bin' '$TMP/err'"
