@@ -14,7 +14,7 @@ python3 "$SRC/t/fixtures/mkgguf.py" "$T/TinyDemo.Q4_K_M.gguf" --size 25165824
 cat > "$T/cfg.json" <<JSON
 {"repos": {"demo/TinyDemo-GGUF": {"refs": {"main": "$C"}, "commits": {"$C": {"files": {
   "TinyDemo.Q4_K_M.gguf": {"source": "$T/TinyDemo.Q4_K_M.gguf", "lfs": true,
-                           "faults": {"throttle_bps": 4000000}},
+                           "faults": {"throttle_bps": 1000000}},
   "config.json": {"content": "{\"model_type\": \"llama\"}"}}}}}}}
 JSON
 python3 "$SRC/t/fixtures/fakehub.py" --config "$T/cfg.json" --log "$T/log" \
