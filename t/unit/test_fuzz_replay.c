@@ -22,6 +22,11 @@
 #define LLVMFuzzerTestOneInput fuzz_catalog_json_one
 #include "../../fuzz/fuzz_catalog_json.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_hf_ref_one
+#include "../../fuzz/fuzz_hf_ref.c"
+#undef LLVMFuzzerTestOneInput
+#include "../../vendors/huggingface/ref.c"
+#include "../../vendors/huggingface/util.c"
 
 typedef int (*fuzz_fn)(const uint8_t *, size_t);
 
@@ -81,12 +86,19 @@ static void test_catalog_json_corpus(void **state)
     assert_true(replay("catalog_json", fuzz_catalog_json_one) > 0);
 }
 
+static void test_hf_ref_corpus(void **state)
+{
+    (void)state;
+    assert_true(replay("hf_ref", fuzz_hf_ref_one) > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gguf_corpus),
         cmocka_unit_test(test_safetensors_corpus),
         cmocka_unit_test(test_catalog_json_corpus),
+        cmocka_unit_test(test_hf_ref_corpus),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -314,7 +314,9 @@ static int parse_inner(const char *ref, hfv_ref *out, char *err, size_t errlen)
         }
         if (nrev == 0)
             return ref_err(err, errlen, "empty revision after '@'");
-        if (nrev > 255)
+        /* The limit is on the decoded revision: the canonical form of an
+         * accepted reference (percent-encoded) must parse again. */
+        if (nrev > 3 * 255)
             return ref_err(err, errlen, "revision too long");
         out->rev = pct_decode(rev, nrev, &bad);
         if (!out->rev) {
@@ -324,6 +326,10 @@ static int parse_inner(const char *ref, hfv_ref *out, char *err, size_t errlen)
                                "in the revision");
             }
             goto oom;
+        }
+        if (strlen(out->rev) > 255) {
+            hfv_ref_clear(out);
+            return ref_err(err, errlen, "revision too long");
         }
         if (strstr(out->rev, "..") || out->rev[0] == '/' ||
             out->rev[strlen(out->rev) - 1] == '/') {
