@@ -1,0 +1,2638 @@
+/* libartifactprov — download engine (libcurl multi).
+ * SPDX-License-Identifier: MIT
+ *
+ * One event loop drives every transfer of an apx_fetch() call through one
+ * CURLM handle (connections are reused per host, HTTP/2 multiplexed when
+ * offered).  Each file is cut into byte ranges ("jobs"); a first ranged
+ * request (the probe) learns whether the server honours ranges and the
+ * total size, then up to connections_per_file jobs run in parallel and are
+ * written at their offsets with pwrite.  Two helper threads per call keep
+ * the loop free of slow work:
+ *   - the hasher reads back the contiguous prefix of each file (page cache)
+ *     and feeds SHA-256 / git SHA-1, so hashing overlaps the transfer and
+ *     runs on another core;
+ *   - the syncer fdatasync()s the staging file and then writes the sidecar
+ *     snapshot taken before the sync, so the sidecar never claims bytes
+ *     that are not on disk.
+ * See docs/engine.md for the sidecar format and the retry rules. */
+#include "engine.h"
+#include "digest.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#define UNK UINT64_MAX
+#define MIB (1024u * 1024u)
+#define HASH_BUF (1u * MIB)
+#define SYNC_INTERVAL_MS 100
+#define MAX_REDIRECTS 10
+#define MAX_RETRY_AFTER_MS (300u * 1000u)
+#define DISCARD_MAX (64u * 1024u)
+#define MAX_RESETS 3
+#define USER_AGENT "libartifactprov/" AP_VERSION_STRING
+
+/* ------------------------------------------------------------------------
+ * Small helpers */
+
+static int hostcmp(const char *a, const char *b)
+{
+    return a && b && strcasecmp(a, b) == 0;
+}
+
+/* host of url (apx_malloc'd, lower case), with ":port" when with_port. */
+static char *url_host(const char *url, int with_port)
+{
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL, *res = NULL;
+    if (!u)
+        return NULL;
+    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        if (with_port &&
+            curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
+                CURLUE_OK)
+            res = apx_asprintf("%s:%s", host, port);
+        else
+            res = apx_strdup(host);
+        if (res)
+            for (char *p = res; *p; p++)
+                if (*p >= 'A' && *p <= 'Z')
+                    *p = (char)(*p - 'A' + 'a');
+    }
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return res;
+}
+
+/* Is `url`'s host the one named by `want` ("host" or "host:port")? */
+static int host_matches(const char *url, const char *want)
+{
+    char *h;
+    int r;
+    if (!url || !want)
+        return 0;
+    h = url_host(url, strchr(want, ':') != NULL);
+    r = hostcmp(h, want);
+    free(h);
+    return r;
+}
+
+/* URL without query or fragment (signed URLs must not end up in logs). */
+static const char *url_msg(const char *url, char *buf, size_t size)
+{
+    size_t n = strcspn(url ? url : "", "?#");
+    if (n >= size)
+        n = size - 1;
+    memcpy(buf, url ? url : "", n);
+    buf[n] = '\0';
+    return buf;
+}
+
+static int pwrite_all(int fd, const char *p, size_t n, uint64_t off)
+{
+    while (n) {
+        ssize_t w = pwrite(fd, p, n, (off_t)off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return 0;
+}
+
+static ssize_t pread_full(int fd, unsigned char *p, size_t n, uint64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, p + got, n - got, (off_t)(off + got));
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+/* Header line helpers: "Name: value\r\n" -> value (trimmed) or NULL. */
+static const char *hdr_value(const char *line, size_t len, const char *name,
+                             char *buf, size_t size)
+{
+    size_t nl = strlen(name), i, j;
+    if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+        return NULL;
+    i = nl + 1;
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    j = len;
+    while (j > i && (line[j - 1] == '\r' || line[j - 1] == '\n' ||
+                     line[j - 1] == ' ' || line[j - 1] == '\t'))
+        j--;
+    if (j - i >= size)
+        j = i + size - 1;
+    memcpy(buf, line + i, j - i);
+    buf[j - i] = '\0';
+    return buf;
+}
+
+static int parse_u64(const char *s, const char **end, uint64_t *out)
+{
+    uint64_t v = 0;
+    const char *p = s;
+    if (*p < '0' || *p > '9')
+        return -1;
+    while (*p >= '0' && *p <= '9') {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+        p++;
+    }
+    *out = v;
+    if (end)
+        *end = p;
+    return 0;
+}
+
+/* "bytes S-E/T", "bytes S-E/ *", "bytes * /T" -> 0, else -1. */
+static int parse_content_range(const char *v, uint64_t *s, uint64_t *e,
+                               uint64_t *t)
+{
+    const char *p = v;
+    if (strncasecmp(p, "bytes", 5) != 0)
+        return -1;
+    p += 5;
+    while (*p == ' ')
+        p++;
+    if (*p == '*') {
+        *s = *e = UNK;
+        p++;
+    } else {
+        if (parse_u64(p, &p, s) || *p++ != '-' || parse_u64(p, &p, e) ||
+            *e < *s)
+            return -1;
+    }
+    if (*p++ != '/')
+        return -1;
+    if (*p == '*') {
+        *t = UNK;
+        return p[1] == '\0' ? 0 : -1;
+    }
+    if (parse_u64(p, &p, t) || *p)
+        return -1;
+    if (*s != UNK && *e >= *t)
+        return -1;
+    return 0;
+}
+
+/* Retry-After: seconds or an HTTP date; milliseconds, or 0. */
+static uint64_t parse_retry_after(const char *v)
+{
+    uint64_t secs;
+    const char *end;
+    if (parse_u64(v, &end, &secs) == 0 && *end == '\0')
+        return secs > UINT32_MAX ? (uint64_t)UINT32_MAX * 1000 : secs * 1000;
+    {
+        time_t t = curl_getdate(v, NULL);
+        int64_t now = apx_wall_s();
+        if (t > 0 && (int64_t)t > now)
+            return (uint64_t)((int64_t)t - now) * 1000;
+    }
+    return 0;
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+/* base * 2^(attempt-1), +-25 % jitter. */
+static uint64_t backoff_ms(uint64_t *rng, unsigned base, unsigned attempt)
+{
+    uint64_t d = base;
+    unsigned i;
+    for (i = 1; i < attempt && d < 60000; i++)
+        d *= 2;
+    if (d > 60000)
+        d = 60000;
+    {
+        uint64_t span = d / 2; /* -25 % .. +25 % */
+        uint64_t r = span ? xorshift(rng) % (span + 1) : 0;
+        d = d - d / 4 + r;
+    }
+    return d;
+}
+
+static int is_strong_etag(const char *e)
+{
+    return e && e[0] == '"';
+}
+
+/* ------------------------------------------------------------------------
+ * Data structures */
+
+enum { JOB_IDLE, JOB_ACTIVE, JOB_DONE };
+enum { M_PROBE, M_RANGED, M_STREAM };
+enum {
+    R_NONE, R_ENOSPC, R_EIO, R_USER, R_BADRANGE, R_RESET, R_SIZE,
+    R_JOBEND, R_KILLED, R_DISCARD
+};
+
+struct xfer;
+
+typedef struct job {
+    uint64_t start, end;   /* [start, end); end == UNK: open stream */
+    uint64_t got;          /* bytes written contiguously from start */
+    unsigned attempts;     /* failed attempts */
+    uint64_t not_before;   /* backoff deadline (ms) */
+    int state;
+    int fresh;             /* next attempt on a fresh connection */
+    struct xfer *x;
+} job;
+
+struct fetch;
+
+typedef struct ffile {
+    apx_fetch_file *f;
+    struct fetch *F;
+    size_t idx;
+    int fd;
+    int mode;
+    int done;              /* finished, success or not */
+    uint64_t expect;       /* f->size */
+    uint64_t total;        /* confirmed by the server, or UNK */
+    job *jobs;
+    size_t njobs, capjobs;
+    size_t prefix_job;     /* first job not fully contiguous */
+    char *url;             /* current URL (after redirects) */
+    char *host;            /* host:port of url, for per-host limits */
+    char *orig_host;
+    char *etag;            /* strong ETag of the content being assembled */
+    char *validator;       /* effective validator for the sidecar */
+    char *state_path;
+    int ranges_broken;
+    unsigned active;
+    unsigned redirects;
+    unsigned resets;
+    uint64_t have;         /* bytes present (resumed + fetched) */
+    uint64_t resumed;
+    uint64_t last_sync_ms;
+    uint64_t gen_progress, gen_posted;
+    /* shared with the hasher (under F->hmu) */
+    uint64_t h_avail;      /* contiguous written prefix */
+    uint64_t h_total;      /* total when complete, else UNK */
+    uint64_t h_sha1_total; /* size for the git blob header, or UNK */
+    uint64_t h_hashed;
+    unsigned h_gen, h_seen_gen;
+    int h_dead;
+    int h_sha1_ok;
+    int h_err;
+    apx_digest *sha256, *sha1;
+    /* shared with the syncer (index into syncer files) */
+    size_t sync_idx;
+} ffile;
+
+typedef struct xfer {
+    CURL *easy;
+    ffile *ff;
+    size_t ji;
+    uint64_t req_start, req_end;
+    int sent_range;
+    int validated;
+    int discard;
+    int redirect;
+    int killed;
+    int stalled;
+    int reason;
+    long status;
+    uint64_t discarded;
+    int have_cr;
+    uint64_t cr_start, cr_end, cr_total;
+    uint64_t clen;
+    uint64_t retry_after_ms;
+    char etag[300];
+    char why[512];
+    char errbuf[CURL_ERROR_SIZE];
+    uint64_t last_data_ms;
+    struct curl_slist *hdrs;
+    struct xfer *next;
+} xfer;
+
+/* Syncer: fdatasync then write sidecar; may outlive apx_fetch (detached). */
+typedef struct sync_file {
+    int fd;
+    char *state_path;
+    char *pending;
+    int closed;
+} sync_file;
+
+typedef struct syncer {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t th;
+    int started, stop, busy, refs;
+    size_t n, rr;
+    sync_file *files;
+} syncer;
+
+typedef struct fetch {
+    apx_fetch_opts o;
+    CURLM *multi;
+    ffile *files;
+    size_t n;
+    xfer *active;
+    unsigned nactive;
+    CURL *pool[16];
+    unsigned npool;
+    uint64_t rng;
+    int fatal;
+    apx_error fatal_err;
+    const ffile *tr_file;
+    int cancel_fd;
+    /* hasher */
+    pthread_mutex_t hmu;
+    pthread_cond_t hcv;
+    pthread_t hth;
+    int h_started, h_stop, h_busy_file;
+    int h_any_work;
+    syncer *sy;
+} fetch;
+
+/* ------------------------------------------------------------------------
+ * Sidecar: <staging>.state, JSON:
+ *   {"version":1,"validator":"..."|null,"etag":"\"...\""|null,
+ *    "size":N,"done":[[start,end],...]}     end exclusive, sorted, merged */
+
+static char *sidecar_text(const ffile *ff)
+{
+    json_t *done = json_array(), *root;
+    char *s = NULL;
+    uint64_t cs = 0, ce = 0;
+    int open_iv = 0;
+    size_t i;
+    if (!done)
+        return NULL;
+    for (i = 0; i < ff->njobs; i++) {
+        const job *j = &ff->jobs[i];
+        if (!j->got)
+            continue;
+        if (open_iv && ce == j->start) {
+            ce = j->start + j->got;
+        } else {
+            if (open_iv)
+                json_array_append_new(done, json_pack("[II]", (json_int_t)cs,
+                                                      (json_int_t)ce));
+            cs = j->start;
+            ce = j->start + j->got;
+            open_iv = 1;
+        }
+    }
+    if (open_iv)
+        json_array_append_new(done, json_pack("[II]", (json_int_t)cs,
+                                              (json_int_t)ce));
+    root = json_pack("{s:i,s:s?,s:s?,s:I,s:o}", "version", 1, "validator",
+                     ff->validator, "etag", ff->etag, "size",
+                     (json_int_t)ff->total, "done", done);
+    if (root) {
+        char *t = json_dumps(root, JSON_COMPACT);
+        if (t) {
+            s = apx_strdup(t);
+            free(t);
+        }
+        json_decref(root);
+    }
+    return s;
+}
+
+static int write_file_atomic(const char *path, const char *text)
+{
+    char *tmp = apx_asprintf("%s.tmp", path);
+    int fd, rc = -1;
+    size_t len = strlen(text);
+    if (!tmp)
+        return -1;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        if (pwrite_all(fd, text, len, 0) == 0 && close(fd) == 0)
+            rc = rename(tmp, path);
+        else
+            close(fd);
+        if (rc != 0)
+            unlink(tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+/* Only a file whose size is known can be resumed. */
+static int sidecar_load(ffile *ff, uint64_t *size, json_t **done_out)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(ff->state_path, 0, &jerr), *done;
+    json_t *jval = NULL, *jetag = NULL;
+    const char *val = NULL, *etag = NULL;
+    json_int_t sz = -1, version = 0;
+    size_t i;
+    uint64_t prev = 0;
+    if (!root)
+        return -1;
+    if (json_unpack(root, "{s:I,s?o,s?o,s:I,s:o}", "version", &version,
+                    "validator", &jval, "etag", &jetag, "size", &sz, "done",
+                    &done) != 0 ||
+        version != 1 || sz < 0 || !json_is_array(done))
+        goto bad;
+    val = json_string_value(jval);
+    etag = json_string_value(jetag);
+    if ((val == NULL) != (ff->validator == NULL) ||
+        (val && strcmp(val, ff->validator) != 0))
+        goto bad;
+    if (ff->expect != UNK && (uint64_t)sz != ff->expect)
+        goto bad;
+    for (i = 0; i < json_array_size(done); i++) {
+        json_int_t s, e;
+        if (json_unpack(json_array_get(done, i), "[II]", &s, &e) != 0 ||
+            s < (json_int_t)prev || e <= s || (uint64_t)e > (uint64_t)sz)
+            goto bad;
+        prev = (uint64_t)e;
+    }
+    if (etag && is_strong_etag(etag))
+        ff->etag = apx_strdup(etag);
+    *size = (uint64_t)sz;
+    *done_out = json_incref(done);
+    json_decref(root);
+    return 0;
+bad:
+    json_decref(root);
+    return -1;
+}
+
+/* ------------------------------------------------------------------------
+ * Syncer thread */
+
+static void syncer_release_locked(syncer *sy, int *last)
+{
+    *last = --sy->refs == 0;
+}
+
+static void syncer_free(syncer *sy)
+{
+    size_t i;
+    for (i = 0; i < sy->n; i++) {
+        if (sy->files[i].fd >= 0)
+            close(sy->files[i].fd);
+        free(sy->files[i].state_path);
+        free(sy->files[i].pending);
+    }
+    free(sy->files);
+    pthread_mutex_destroy(&sy->mu);
+    pthread_cond_destroy(&sy->cv);
+    free(sy);
+}
+
+static void *syncer_main(void *arg)
+{
+    syncer *sy = arg;
+    int last;
+    pthread_mutex_lock(&sy->mu);
+    while (!sy->stop) {
+        size_t k, pick = sy->n;
+        char *text;
+        int fd;
+        for (k = 0; k < sy->n; k++) {
+            size_t i = (sy->rr + k) % sy->n;
+            if (sy->files[i].pending && !sy->files[i].closed) {
+                pick = i;
+                break;
+            }
+        }
+        if (pick == sy->n) {
+            sy->busy = 0;
+            pthread_cond_wait(&sy->cv, &sy->mu);
+            continue;
+        }
+        sy->rr = pick + 1;
+        text = sy->files[pick].pending;
+        sy->files[pick].pending = NULL;
+        fd = sy->files[pick].fd;
+        sy->busy = 1;
+        pthread_mutex_unlock(&sy->mu);
+        (void)fdatasync(fd);
+        pthread_mutex_lock(&sy->mu);
+        if (!sy->files[pick].closed)
+            (void)write_file_atomic(sy->files[pick].state_path, text);
+        free(text);
+    }
+    sy->busy = 0;
+    syncer_release_locked(sy, &last);
+    pthread_mutex_unlock(&sy->mu);
+    if (last)
+        syncer_free(sy);
+    return NULL;
+}
+
+static syncer *syncer_new(fetch *F)
+{
+    syncer *sy = apx_calloc(1, sizeof *sy);
+    size_t i;
+    if (!sy)
+        return NULL;
+    sy->files = apx_calloc(F->n, sizeof *sy->files);
+    if (!sy->files) {
+        free(sy);
+        return NULL;
+    }
+    sy->n = F->n;
+    for (i = 0; i < F->n; i++)
+        sy->files[i].fd = -1;
+    pthread_mutex_init(&sy->mu, NULL);
+    pthread_cond_init(&sy->cv, NULL);
+    sy->refs = 1;
+    return sy;
+}
+
+static void syncer_start(syncer *sy)
+{
+    sy->refs = 2;
+    if (pthread_create(&sy->th, NULL, syncer_main, sy) == 0)
+        sy->started = 1;
+    else
+        sy->refs = 1;
+}
+
+/* Post a snapshot (takes ownership of text). */
+static void syncer_post(syncer *sy, ffile *ff, char *text)
+{
+    sync_file *s = &sy->files[ff->sync_idx];
+    if (!sy->started) { /* no thread: do it inline */
+        if (!s->closed && fdatasync(ff->fd) == 0)
+            (void)write_file_atomic(ff->state_path, text);
+        free(text);
+        return;
+    }
+    pthread_mutex_lock(&sy->mu);
+    if (s->closed) {
+        free(text);
+    } else {
+        free(s->pending);
+        s->pending = text;
+        pthread_cond_signal(&sy->cv);
+    }
+    pthread_mutex_unlock(&sy->mu);
+}
+
+/* The syncer will never write this file's sidecar again. */
+static void syncer_close(syncer *sy, ffile *ff)
+{
+    sync_file *s = &sy->files[ff->sync_idx];
+    pthread_mutex_lock(&sy->mu);
+    s->closed = 1;
+    free(s->pending);
+    s->pending = NULL;
+    pthread_mutex_unlock(&sy->mu);
+}
+
+/* End of apx_fetch: join an idle syncer, detach a busy one (it may be in
+ * a long fdatasync; cancel must not wait for it). */
+static void syncer_finish(syncer *sy)
+{
+    int last;
+    if (!sy)
+        return;
+    pthread_mutex_lock(&sy->mu);
+    if (!sy->started) {
+        pthread_mutex_unlock(&sy->mu);
+        syncer_free(sy);
+        return;
+    }
+    sy->stop = 1;
+    pthread_cond_signal(&sy->cv);
+    if (!sy->busy) {
+        pthread_mutex_unlock(&sy->mu);
+        pthread_join(sy->th, NULL);
+        syncer_free(sy);
+        return;
+    }
+    pthread_detach(sy->th);
+    syncer_release_locked(sy, &last);
+    pthread_mutex_unlock(&sy->mu);
+    if (last)
+        syncer_free(sy);
+}
+
+/* ------------------------------------------------------------------------
+ * Hasher thread: hashes each file's contiguous written prefix from disk. */
+
+static void *hasher_main(void *arg)
+{
+    fetch *F = arg;
+    unsigned char *buf = apx_malloc(HASH_BUF);
+    size_t rr = 0;
+    pthread_mutex_lock(&F->hmu);
+    while (!F->h_stop) {
+        ffile *ff = NULL;
+        size_t k;
+        uint64_t off, n;
+        int fd;
+        ssize_t r;
+        for (k = 0; k < F->n; k++) {
+            ffile *c = &F->files[(rr + k) % F->n];
+            if (c->h_dead || c->h_err)
+                continue;
+            if (c->h_seen_gen != c->h_gen) {
+                c->h_seen_gen = c->h_gen;
+                c->h_hashed = 0;
+                c->h_sha1_ok = 0;
+                apx_digest_reset(c->sha256);
+                if (c->sha1)
+                    apx_digest_reset(c->sha1);
+            }
+            if (c->h_hashed < c->h_avail) {
+                ff = c;
+                rr = (rr + k) % F->n;
+                break;
+            }
+        }
+        if (!ff || !buf) {
+            if (!buf && ff)
+                ff->h_err = ENOMEM;
+            pthread_cond_wait(&F->hcv, &F->hmu);
+            continue;
+        }
+        off = ff->h_hashed;
+        n = ff->h_avail - off;
+        if (n > HASH_BUF)
+            n = HASH_BUF;
+        fd = ff->fd;
+        if (off == 0 && ff->sha1 && ff->h_sha1_total != UNK) {
+            char hdr[40];
+            int hl = snprintf(hdr, sizeof hdr, "blob %llu",
+                              (unsigned long long)ff->h_sha1_total);
+            apx_digest_reset(ff->sha1);
+            apx_digest_update(ff->sha1, hdr, (size_t)hl + 1);
+            ff->h_sha1_ok = 1;
+        }
+        F->h_busy_file = (int)ff->idx;
+        {
+            unsigned gen = ff->h_seen_gen;
+            int sha1_ok = ff->h_sha1_ok;
+            pthread_mutex_unlock(&F->hmu);
+            r = pread_full(fd, buf, (size_t)n, off);
+            pthread_mutex_lock(&F->hmu);
+            F->h_busy_file = -1;
+            pthread_cond_broadcast(&F->hcv);
+            if (ff->h_gen != gen || ff->h_dead)
+                continue; /* reset meanwhile: the hasher starts over */
+            if (r != (ssize_t)n) {
+                ff->h_err = r < 0 ? errno : EIO;
+            } else {
+                apx_digest_update(ff->sha256, buf, (size_t)n);
+                if (sha1_ok)
+                    apx_digest_update(ff->sha1, buf, (size_t)n);
+                ff->h_hashed += n;
+            }
+            if ((ff->h_err || ff->h_hashed == ff->h_total) && F->multi)
+                curl_multi_wakeup(F->multi);
+        }
+    }
+    pthread_mutex_unlock(&F->hmu);
+    free(buf);
+    return NULL;
+}
+
+/* Stop hashing a file; returns once the hasher does not touch it. */
+static void hasher_forget(fetch *F, ffile *ff)
+{
+    pthread_mutex_lock(&F->hmu);
+    ff->h_dead = 1;
+    while (F->h_busy_file == (int)ff->idx)
+        pthread_cond_wait(&F->hcv, &F->hmu);
+    pthread_mutex_unlock(&F->hmu);
+}
+
+/* The file's bytes are being replaced from zero. */
+static void hasher_reset(fetch *F, ffile *ff)
+{
+    pthread_mutex_lock(&F->hmu);
+    ff->h_gen++;
+    ff->h_avail = 0;
+    ff->h_total = UNK;
+    pthread_mutex_unlock(&F->hmu);
+}
+
+/* Publish contiguous prefixes (called once per loop iteration). */
+static void hasher_publish(fetch *F)
+{
+    size_t i;
+    int wake = 0;
+    pthread_mutex_lock(&F->hmu);
+    for (i = 0; i < F->n; i++) {
+        ffile *ff = &F->files[i];
+        uint64_t avail;
+        if (ff->done || ff->h_dead)
+            continue;
+        while (ff->prefix_job < ff->njobs &&
+               ff->jobs[ff->prefix_job].state == JOB_DONE)
+            ff->prefix_job++;
+        if (ff->prefix_job < ff->njobs) {
+            const job *j = &ff->jobs[ff->prefix_job];
+            avail = j->start + j->got;
+        } else {
+            avail = ff->njobs ? ff->jobs[ff->njobs - 1].end : 0;
+        }
+        if (avail == UNK)
+            avail = 0;
+        if (ff->prefix_job >= ff->njobs && ff->total != UNK)
+            ff->h_total = ff->total;
+        if (ff->h_sha1_total == UNK)
+            ff->h_sha1_total = ff->total != UNK ? ff->total : ff->expect;
+        if (avail > ff->h_avail) {
+            ff->h_avail = avail;
+            wake = 1;
+        }
+    }
+    if (wake)
+        pthread_cond_signal(&F->hcv);
+    pthread_mutex_unlock(&F->hmu);
+}
+
+/* ------------------------------------------------------------------------
+ * Jobs */
+
+static int jobs_reserve(ffile *ff, size_t n)
+{
+    if (n > ff->capjobs) {
+        size_t cap = ff->capjobs ? ff->capjobs * 2 : 16;
+        job *nj;
+        while (cap < n)
+            cap *= 2;
+        nj = apx_realloc(ff->jobs, cap * sizeof *nj);
+        if (!nj)
+            return -1;
+        ff->jobs = nj;
+        ff->capjobs = cap;
+    }
+    return 0;
+}
+
+static int job_add(ffile *ff, uint64_t s, uint64_t e, uint64_t got, int st)
+{
+    job *j;
+    if (jobs_reserve(ff, ff->njobs + 1))
+        return -1;
+    j = &ff->jobs[ff->njobs++];
+    memset(j, 0, sizeof *j);
+    j->start = s;
+    j->end = e;
+    j->got = got;
+    j->state = st;
+    return 0;
+}
+
+static uint64_t chunk_for(const fetch *F, uint64_t remaining)
+{
+    uint64_t c = F->o.chunk_size, floor_c = c < MIB ? c : MIB, per;
+    unsigned conns = F->o.connections_per_file;
+    per = conns ? (remaining + conns - 1) / conns : remaining;
+    if (per < floor_c)
+        per = floor_c;
+    return per < c ? per : c;
+}
+
+/* Add idle jobs for [s, e). */
+static int add_gap(ffile *ff, uint64_t s, uint64_t e, uint64_t chunk)
+{
+    while (s < e) {
+        uint64_t ce = e - s > chunk ? s + chunk : e;
+        if (job_add(ff, s, ce, 0, JOB_IDLE))
+            return -1;
+        s = ce;
+    }
+    return 0;
+}
+
+/* Cover [0, total) with jobs: existing jobs are kept (they are sorted and
+ * disjoint), gaps become idle jobs.  Fixes the job index of active xfers. */
+static int fill_gaps(ffile *ff, uint64_t total)
+{
+    job *old = ff->jobs;
+    size_t nold = ff->njobs, i;
+    uint64_t pos = 0, missing = 0, chunk;
+    for (i = 0; i < nold; i++) {
+        if (old[i].start > pos)
+            missing += old[i].start - pos;
+        pos = old[i].end;
+    }
+    if (total > pos)
+        missing += total - pos;
+    chunk = chunk_for(ff->F, missing);
+    ff->jobs = NULL;
+    ff->njobs = ff->capjobs = 0;
+    pos = 0;
+    for (i = 0; i < nold; i++) {
+        if (old[i].start > pos && add_gap(ff, pos, old[i].start, chunk))
+            goto oom;
+        if (jobs_reserve(ff, ff->njobs + 1))
+            goto oom;
+        ff->jobs[ff->njobs] = old[i];
+        if (old[i].x)
+            old[i].x->ji = ff->njobs;
+        ff->njobs++;
+        pos = old[i].end;
+    }
+    if (total > pos && add_gap(ff, pos, total, chunk))
+        goto oom;
+    free(old);
+    ff->prefix_job = 0;
+    return 0;
+oom:
+    free(ff->jobs);
+    ff->jobs = old;
+    ff->njobs = ff->capjobs = nold;
+    return -1;
+}
+
+/* ------------------------------------------------------------------------
+ * Transfers */
+
+static void tracker_advance(fetch *F, ffile *ff, uint64_t n, int *abort_)
+{
+    ap_tracker *tr = F->o.tracker;
+    if (!tr)
+        return;
+    if (F->tr_file != ff) {
+        uint64_t tot = ff->total != UNK ? ff->total
+                                        : ff->expect != UNK ? ff->expect : 0;
+        ap_tracker_set_file(tr, ff->f->label ? ff->f->label : ff->f->url,
+                            ff->have - n, tot);
+        F->tr_file = ff;
+    }
+    if (ap_tracker_advance(tr, n) != 0)
+        *abort_ = 1;
+}
+
+static void xfer_why(xfer *x, int reason, const char *fmt, ...)
+    AP_PRINTF(3, 4);
+static void xfer_why(xfer *x, int reason, const char *fmt, ...)
+{
+    va_list ap;
+    x->reason = reason;
+    va_start(ap, fmt);
+    vsnprintf(x->why, sizeof x->why, fmt, ap);
+    va_end(ap);
+}
+
+static void kill_file_xfers(ffile *ff, const xfer *keep)
+{
+    xfer *y;
+    for (y = ff->F->active; y; y = y->next)
+        if (y->ff == ff && y != keep && !y->killed) {
+            y->killed = 1;
+            if (!y->reason)
+                y->reason = R_KILLED;
+        }
+}
+
+static int preallocate(ffile *ff, uint64_t total)
+{
+    int e;
+    if (total == 0 || total == UNK)
+        return 0;
+    e = posix_fallocate(ff->fd, 0, (off_t)total);
+    if (e == ENOSPC || e == EFBIG)
+        return e;
+    return 0; /* EOPNOTSUPP & co: the filesystem cannot, writes will */
+}
+
+/* Throw away everything and restart from byte zero as one stream driven by
+ * `x` (which got a 200 to a range request).  Returns 0 or an errno. */
+static int become_stream(ffile *ff, xfer *x, uint64_t len)
+{
+    int e;
+    unsigned attempts = ff->jobs[x->ji].attempts; /* a restart is no reprieve */
+    kill_file_xfers(ff, x);
+    hasher_reset(ff->F, ff);
+    ff->njobs = 0;
+    job_add(ff, 0, len, 0, JOB_ACTIVE); /* capjobs >= 1 already */
+    ff->jobs[0].x = x;
+    ff->jobs[0].attempts = attempts;
+    x->ji = 0;
+    ff->mode = M_STREAM;
+    ff->total = len;
+    ff->prefix_job = 0;
+    ff->have = 0;
+    ff->gen_progress++;
+    if (ftruncate(ff->fd, 0) != 0)
+        return errno;
+    e = preallocate(ff, len);
+    return e;
+}
+
+/* Validate the response of x before its first body byte is accepted. */
+static int validate(xfer *x)
+{
+    ffile *ff = x->ff;
+    long code = 0;
+    x->validated = 1;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+    x->status = code;
+    if (code >= 300 && code < 400) {
+        x->redirect = 1;
+        x->discard = 1;
+        return 0;
+    }
+    if (code != 200 && code != 206) {
+        x->discard = 1;
+        return 0;
+    }
+    if (code == 206) {
+        if (!x->sent_range || !x->have_cr || x->cr_start == UNK) {
+            xfer_why(x, R_BADRANGE, "206 without a usable Content-Range");
+            return -1;
+        }
+        if (x->cr_start != x->req_start ||
+            (x->req_end != UNK && x->cr_end >= x->req_end)) {
+            xfer_why(x, R_BADRANGE,
+                     "bad Content-Range bytes %llu-%llu for requested "
+                     "range %llu-%s",
+                     (unsigned long long)x->cr_start,
+                     (unsigned long long)x->cr_end,
+                     (unsigned long long)x->req_start,
+                     x->req_end == UNK ? "" : "..");
+            return -1;
+        }
+        if (x->cr_total == UNK) {
+            xfer_why(x, R_BADRANGE, "Content-Range without a total size");
+            return -1;
+        }
+        if (ff->expect != UNK && x->cr_total != ff->expect) {
+            xfer_why(x, R_SIZE, "server reports size %llu, expected %llu",
+                     (unsigned long long)x->cr_total,
+                     (unsigned long long)ff->expect);
+            return -1;
+        }
+        if ((ff->total != UNK && x->cr_total != ff->total) ||
+            (ff->etag && is_strong_etag(x->etag) &&
+             strcmp(ff->etag, x->etag) != 0)) {
+            xfer_why(x, R_RESET, "the resource changed (size %llu, ETag %s)",
+                     (unsigned long long)x->cr_total,
+                     x->etag[0] ? x->etag : "none");
+            return -1;
+        }
+        if (!ff->etag && is_strong_etag(x->etag))
+            ff->etag = apx_strdup(x->etag);
+        if (ff->mode == M_PROBE) {
+            job *j = &ff->jobs[x->ji];
+            int e;
+            ff->total = x->cr_total;
+            if (j->end == UNK || j->end > ff->total)
+                j->end = ff->total;
+            if (x->req_end == UNK || x->req_end > ff->total)
+                x->req_end = ff->total;
+            if (fill_gaps(ff, ff->total)) {
+                xfer_why(x, R_EIO, "out of memory");
+                return -1;
+            }
+            ff->mode = M_RANGED;
+            if ((e = preallocate(ff, ff->total)) != 0) {
+                xfer_why(x, R_ENOSPC, "cannot allocate %llu bytes: %s",
+                         (unsigned long long)ff->total, strerror(e));
+                return -1;
+            }
+        }
+        return 0;
+    }
+    /* 200: the whole entity from byte 0 */
+    if (ff->expect != UNK && x->clen != UNK && x->clen != ff->expect) {
+        xfer_why(x, R_SIZE, "server sends %llu bytes, expected %llu",
+                 (unsigned long long)x->clen,
+                 (unsigned long long)ff->expect);
+        return -1;
+    }
+    {
+        uint64_t len = x->clen != UNK ? x->clen : ff->expect;
+        int e;
+        ff->etag = (free(ff->etag), NULL);
+        if (is_strong_etag(x->etag))
+            ff->etag = apx_strdup(x->etag);
+        if ((e = become_stream(ff, x, len)) != 0) {
+            xfer_why(x, e == ENOSPC || e == EFBIG ? R_ENOSPC : R_EIO,
+                     "cannot prepare staging file: %s", strerror(e));
+            return -1;
+        }
+        x->req_start = 0;
+        x->req_end = len;
+    }
+    return 0;
+}
+
+static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
+{
+    xfer *x = ud;
+    size_t n = sz * nm;
+    char v[300];
+    x->last_data_ms = apx_now_ms();
+    if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+        x->have_cr = 0;
+        x->clen = UNK;
+        x->etag[0] = '\0';
+        x->retry_after_ms = 0;
+        return n;
+    }
+    if (hdr_value(p, n, "Content-Range", v, sizeof v)) {
+        x->have_cr = parse_content_range(v, &x->cr_start, &x->cr_end,
+                                         &x->cr_total) == 0;
+    } else if (hdr_value(p, n, "Content-Length", v, sizeof v)) {
+        uint64_t l;
+        const char *end;
+        if (parse_u64(v, &end, &l) == 0 && *end == '\0')
+            x->clen = l;
+    } else if (hdr_value(p, n, "ETag", v, sizeof v)) {
+        snprintf(x->etag, sizeof x->etag, "%s", v);
+    } else if (hdr_value(p, n, "Retry-After", v, sizeof v)) {
+        x->retry_after_ms = parse_retry_after(v);
+    }
+    return n;
+}
+
+static size_t on_write(char *p, size_t sz, size_t nm, void *ud)
+{
+    xfer *x = ud;
+    ffile *ff = x->ff;
+    fetch *F = ff->F;
+    size_t n = sz * nm, take;
+    job *j;
+    uint64_t pos;
+    int abort_ = 0;
+    if (x->killed)
+        return 0;
+    x->last_data_ms = apx_now_ms();
+    if (!x->validated && validate(x) != 0)
+        return 0;
+    if (x->discard) {
+        x->discarded += n;
+        if (x->discarded > DISCARD_MAX) {
+            x->reason = R_DISCARD;
+            return 0;
+        }
+        return n;
+    }
+    j = &ff->jobs[x->ji];
+    pos = j->start + j->got;
+    take = n;
+    if (j->end != UNK && pos + take > j->end)
+        take = (size_t)(j->end - pos);
+    if (take) {
+        if (pwrite_all(ff->fd, p, take, pos) != 0) {
+            int e = errno;
+            xfer_why(x, e == ENOSPC || e == EDQUOT ? R_ENOSPC : R_EIO,
+                     "write to %s: %s", ff->f->staging_path, strerror(e));
+            return 0;
+        }
+        j->got += take;
+        ff->have += take;
+        ff->f->bytes_fetched += take;
+        ff->gen_progress++;
+        tracker_advance(F, ff, take, &abort_);
+        if (abort_) {
+            x->reason = R_USER;
+            return 0;
+        }
+    }
+    if (take < n) {
+        x->reason = R_JOBEND; /* the range is complete; stop this body */
+        return 0;
+    }
+    return n;
+}
+
+static CURL *easy_get(fetch *F)
+{
+    if (F->npool)
+        return F->pool[--F->npool];
+    return curl_easy_init();
+}
+
+static void easy_put(fetch *F, CURL *e)
+{
+    if (!e)
+        return;
+    if (F->npool < sizeof F->pool / sizeof F->pool[0]) {
+        curl_easy_reset(e);
+        F->pool[F->npool++] = e;
+    } else {
+        curl_easy_cleanup(e);
+    }
+}
+
+static struct curl_slist *add_header(struct curl_slist *l, const char *h,
+                                     int *oom)
+{
+    struct curl_slist *n = curl_slist_append(l, h);
+    if (!n) {
+        *oom = 1;
+        return l;
+    }
+    return n;
+}
+
+static void common_opts(CURL *e, char *errbuf)
+{
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS,
+                     (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+}
+
+/* Headers for a request to `url`: extras only to the original host, the
+ * bearer only to bearer_host (default: the original host). */
+static struct curl_slist *request_headers(const char *url,
+                                          const char *orig_host,
+                                          const char *const *extra,
+                                          const char *bearer,
+                                          const char *bearer_host,
+                                          struct curl_slist *l, int *oom)
+{
+    char *h = url_host(url, 1);
+    int same = h && orig_host && strcmp(h, orig_host) == 0;
+    free(h);
+    l = add_header(l, "Accept-Encoding: identity", oom);
+    if (extra && same)
+        for (; *extra; extra++)
+            l = add_header(l, *extra, oom);
+    if (bearer && *bearer &&
+        (bearer_host ? host_matches(url, bearer_host) : same)) {
+        char *a = apx_asprintf("Authorization: Bearer %s", bearer);
+        if (!a)
+            *oom = 1;
+        else {
+            l = add_header(l, a, oom);
+            free(a);
+        }
+    }
+    return l;
+}
+
+static void update_speed_limits(fetch *F)
+{
+    xfer *x;
+    curl_off_t per;
+    if (!F->o.max_bytes_per_sec || !F->nactive)
+        return;
+    per = (curl_off_t)(F->o.max_bytes_per_sec / F->nactive);
+    if (per < 1)
+        per = 1;
+    for (x = F->active; x; x = x->next)
+        curl_easy_setopt(x->easy, CURLOPT_MAX_RECV_SPEED_LARGE, per);
+}
+
+static int start_xfer(fetch *F, ffile *ff, size_t ji)
+{
+    job *j = &ff->jobs[ji];
+    xfer *x = apx_calloc(1, sizeof *x);
+    int oom = 0;
+    char range[80];
+    if (!x)
+        return AP_ENOMEM;
+    x->easy = easy_get(F);
+    if (!x->easy) {
+        free(x);
+        return AP_ENOMEM;
+    }
+    if (ff->mode == M_STREAM && ff->ranges_broken && j->got) {
+        /* no trustworthy ranges: a stream can only restart from zero */
+        hasher_reset(F, ff);
+        ff->have -= j->got;
+        j->got = 0;
+        ff->prefix_job = 0;
+    }
+    x->ff = ff;
+    x->ji = ji;
+    x->req_start = j->start + j->got;
+    x->req_end = j->end;
+    x->clen = UNK;
+    x->last_data_ms = apx_now_ms();
+    range[0] = '\0';
+    if (!ff->ranges_broken && !(x->req_start == 0 && ff->mode == M_STREAM)) {
+        if (x->req_end == UNK)
+            snprintf(range, sizeof range, "Range: bytes=%llu-",
+                     (unsigned long long)x->req_start);
+        else
+            snprintf(range, sizeof range, "Range: bytes=%llu-%llu",
+                     (unsigned long long)x->req_start,
+                     (unsigned long long)(x->req_end - 1));
+        x->sent_range = 1;
+    }
+    x->hdrs = request_headers(ff->url, ff->orig_host, ff->f->headers,
+                              ff->f->bearer, ff->f->bearer_host, NULL, &oom);
+    if (x->sent_range) {
+        x->hdrs = add_header(x->hdrs, range, &oom);
+        if (ff->etag) {
+            char *ir = apx_asprintf("If-Range: %s", ff->etag);
+            if (ir) {
+                x->hdrs = add_header(x->hdrs, ir, &oom);
+                free(ir);
+            } else {
+                oom = 1;
+            }
+        }
+    }
+    if (oom) {
+        curl_slist_free_all(x->hdrs);
+        easy_put(F, x->easy);
+        free(x);
+        return AP_ENOMEM;
+    }
+    common_opts(x->easy, x->errbuf);
+    curl_easy_setopt(x->easy, CURLOPT_URL, ff->url);
+    curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs);
+    curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(x->easy, CURLOPT_BUFFERSIZE, 256L * 1024L);
+    if (j->fresh)
+        curl_easy_setopt(x->easy, CURLOPT_FRESH_CONNECT, 1L);
+    if (curl_multi_add_handle(F->multi, x->easy) != CURLM_OK) {
+        curl_slist_free_all(x->hdrs);
+        easy_put(F, x->easy);
+        free(x);
+        return AP_ERROR;
+    }
+    j->state = JOB_ACTIVE;
+    j->x = x;
+    x->next = F->active;
+    F->active = x;
+    F->nactive++;
+    ff->active++;
+    update_speed_limits(F);
+    return AP_OK;
+}
+
+/* Detach x from the multi and the lists; frees it. */
+static void xfer_release(fetch *F, xfer *x)
+{
+    xfer **pp;
+    curl_multi_remove_handle(F->multi, x->easy);
+    for (pp = &F->active; *pp; pp = &(*pp)->next)
+        if (*pp == x) {
+            *pp = x->next;
+            break;
+        }
+    F->nactive--;
+    x->ff->active--;
+    if (!x->killed && x->ji < x->ff->njobs && x->ff->jobs[x->ji].x == x) {
+        job *j = &x->ff->jobs[x->ji];
+        j->x = NULL;
+        if (j->state == JOB_ACTIVE)
+            j->state = JOB_IDLE;
+    }
+    curl_slist_free_all(x->hdrs);
+    easy_put(F, x->easy);
+    free(x);
+    update_speed_limits(F);
+}
+
+/* ------------------------------------------------------------------------
+ * File outcomes */
+
+static const char *flabel(const ffile *ff)
+{
+    return ff->f->label ? ff->f->label : ff->f->url;
+}
+
+static void remove_staging(ffile *ff)
+{
+    unlink(ff->f->staging_path);
+    unlink(ff->state_path);
+}
+
+/* Finish a file that did not succeed. keep: leave staging for resume. */
+static void file_end_failed(fetch *F, ffile *ff, int status, int sync_now,
+                            const char *fmt, ...) AP_PRINTF(5, 6);
+static void file_end_failed(fetch *F, ffile *ff, int status, int sync_now,
+                            const char *fmt, ...)
+{
+    va_list ap;
+    int keep = !F->o.drop_partial && status != AP_EDIGEST;
+    if (ff->done)
+        return;
+    ff->done = 1;
+    va_start(ap, fmt);
+    apx_error_vset(&ff->f->err, status, fmt, ap);
+    va_end(ap);
+    ff->f->status = status;
+    kill_file_xfers(ff, NULL);
+    hasher_forget(F, ff);
+    if (F->sy)
+        syncer_close(F->sy, ff);
+    if (ff->fd >= 0) {
+        if (keep && sync_now && ff->total != UNK && ff->gen_progress &&
+            ff->gen_posted != ff->gen_progress) {
+            char *t = sidecar_text(ff);
+            if (t && fdatasync(ff->fd) == 0)
+                (void)write_file_atomic(ff->state_path, t);
+            free(t);
+        }
+        close(ff->fd);
+        ff->fd = -1;
+    }
+    if (!keep)
+        remove_staging(ff);
+}
+
+static void file_end_ok(fetch *F, ffile *ff)
+{
+    apx_fetch_file *f = ff->f;
+    char hex[65], sha1hex[41];
+    uint64_t total = ff->total;
+    int sha1_ok;
+    hasher_forget(F, ff);
+    apx_digest_final_hex(ff->sha256, hex);
+    sha1_ok = ff->h_sha1_ok;
+    memcpy(f->sha256_out, hex, sizeof hex);
+    f->size_out = total;
+    if (ff->expect != UNK && total != ff->expect) {
+        file_end_failed(F, ff, AP_ESIZE, 0,
+                        "%s: size mismatch (want %llu, got %llu)", flabel(ff),
+                        (unsigned long long)ff->expect,
+                        (unsigned long long)total);
+        remove_staging(ff);
+        return;
+    }
+    if (f->sha256 && strcasecmp(f->sha256, hex) != 0) {
+        file_end_failed(F, ff, AP_EDIGEST, 0,
+                        "%s: sha256 mismatch (want %s, got %s)", flabel(ff),
+                        f->sha256, hex);
+        return;
+    }
+    if (f->git_sha1) {
+        if (!sha1_ok) { /* size was unknown when hashing began: re-read */
+            unsigned char *buf = apx_malloc(HASH_BUF);
+            char hdr[40];
+            int hl = snprintf(hdr, sizeof hdr, "blob %llu",
+                              (unsigned long long)total);
+            uint64_t off = 0;
+            apx_digest_reset(ff->sha1);
+            apx_digest_update(ff->sha1, hdr, (size_t)hl + 1);
+            while (buf && off < total) {
+                size_t n = total - off > HASH_BUF ? HASH_BUF
+                                                  : (size_t)(total - off);
+                if (pread_full(ff->fd, buf, n, off) != (ssize_t)n)
+                    break;
+                apx_digest_update(ff->sha1, buf, n);
+                off += n;
+            }
+            free(buf);
+            if (off != total) {
+                file_end_failed(F, ff, AP_EIO, 1, "%s: cannot re-read %s",
+                                flabel(ff), f->staging_path);
+                return;
+            }
+        }
+        apx_digest_final_hex(ff->sha1, sha1hex);
+        if (strcasecmp(f->git_sha1, sha1hex) != 0) {
+            file_end_failed(F, ff, AP_EDIGEST, 0,
+                            "%s: git sha1 mismatch (want %s, got %s)",
+                            flabel(ff), f->git_sha1, sha1hex);
+            return;
+        }
+    }
+    ff->done = 1;
+    f->status = AP_OK;
+    apx_error_clear(&f->err);
+    if (F->sy)
+        syncer_close(F->sy, ff);
+    unlink(ff->state_path);
+    close(ff->fd);
+    ff->fd = -1;
+}
+
+/* A fatal condition for the whole call (ENOSPC, user abort, cancel). */
+static void fatal(fetch *F, int status, const char *fmt, ...) AP_PRINTF(3, 4);
+static void fatal(fetch *F, int status, const char *fmt, ...)
+{
+    va_list ap;
+    if (F->fatal)
+        return;
+    F->fatal = status;
+    va_start(ap, fmt);
+    apx_error_vset(&F->fatal_err, status, fmt, ap);
+    va_end(ap);
+}
+
+static int map_final_status(long http, int cls)
+{
+    if (http == 429)
+        return AP_ERATELIMIT;
+    if (http >= 400)
+        return AP_EHTTP;
+    return cls;
+}
+
+/* One attempt of job ji failed. */
+static void attempt_failed(fetch *F, ffile *ff, size_t ji, int cls,
+                           long http, uint64_t retry_after, int fresh,
+                           const char *cause)
+{
+    job *j = &ff->jobs[ji];
+    char u[512], msg[APX_ERRMSG_MAX];
+    uint64_t delay;
+    j->attempts++;
+    j->fresh = fresh;
+    if (j->attempts >= F->o.max_attempts) {
+        int st = map_final_status(http, cls);
+        file_end_failed(F, ff, st, 1, "%s: %s after %u attempt%s",
+                        url_msg(ff->url, u, sizeof u), cause, j->attempts,
+                        j->attempts == 1 ? "" : "s");
+        return;
+    }
+    if (retry_after > MAX_RETRY_AFTER_MS) {
+        file_end_failed(F, ff, map_final_status(http, cls), 1,
+                        "%s: %s, server asks to retry after %llu s",
+                        url_msg(ff->url, u, sizeof u), cause,
+                        (unsigned long long)(retry_after / 1000));
+        return;
+    }
+    delay = backoff_ms(&F->rng, F->o.backoff_base_ms, j->attempts);
+    if (retry_after > delay)
+        delay = retry_after;
+    j->not_before = apx_now_ms() + delay;
+    j->state = JOB_IDLE;
+    if (F->o.tracker) {
+        snprintf(msg, sizeof msg,
+                 "%s: %s, retrying range %zu/%zu from byte %llu in %llu ms "
+                 "(attempt %u/%u)",
+                 flabel(ff), cause, ji + 1, ff->njobs,
+                 (unsigned long long)(j->start + j->got),
+                 (unsigned long long)delay, j->attempts + 1,
+                 F->o.max_attempts);
+        if (ap_tracker_emit(F->o.tracker, AP_EVENT_RETRY, flabel(ff),
+                            map_final_status(http, cls), msg) != 0)
+            fatal(F, AP_EUSER, "%s: aborted by the event sink", flabel(ff));
+    }
+}
+
+/* Restart the file from zero (content changed / bad ranges). */
+static void reset_file(fetch *F, ffile *ff, int no_ranges)
+{
+    kill_file_xfers(ff, NULL);
+    hasher_reset(F, ff);
+    ff->njobs = 0;
+    ff->prefix_job = 0;
+    ff->have = 0;
+    ff->total = UNK;
+    ff->etag = (free(ff->etag), NULL);
+    ff->gen_progress++;
+    if (ff->fd >= 0 && ftruncate(ff->fd, 0) != 0) {
+        /* ignore: the data is rewritten anyway */
+    }
+    unlink(ff->state_path);
+    if (no_ranges) {
+        ff->ranges_broken = 1;
+        ff->mode = M_STREAM;
+        job_add(ff, 0, ff->expect, 0, JOB_IDLE);
+    } else {
+        ff->mode = M_PROBE;
+        job_add(ff, 0,
+                ff->expect != UNK && ff->expect < F->o.chunk_size
+                    ? ff->expect
+                    : F->o.chunk_size,
+                0, JOB_IDLE);
+    }
+}
+
+static void emit_log(fetch *F, ffile *ff, const char *msg)
+{
+    if (F->o.tracker &&
+        ap_tracker_emit(F->o.tracker, AP_EVENT_RETRY, flabel(ff), 0, msg))
+        fatal(F, AP_EUSER, "%s: aborted by the event sink", flabel(ff));
+}
+
+static void handle_done(fetch *F, xfer *x, CURLcode rc)
+{
+    ffile *ff = x->ff;
+    size_t ji = x->ji;
+    job *j;
+    char cause[700], u[512];
+    int reason;
+    if (x->killed || ff->done) {
+        xfer_release(F, x);
+        return;
+    }
+    if (!x->validated && rc == CURLE_OK)
+        (void)validate(x);
+    ji = x->ji;
+    reason = x->reason;
+    snprintf(cause, sizeof cause, "%s", x->why);
+    {
+        long status = x->status;
+        uint64_t ra = x->retry_after_ms;
+        int redirect = x->redirect, stalled = x->stalled;
+        char *loc = NULL;
+        uint64_t cr_total = x->have_cr ? x->cr_total : UNK;
+        if (redirect) {
+            char *rl = NULL;
+            curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &rl);
+            loc = apx_strdup(rl);
+        }
+        if (!cause[0] && rc != CURLE_OK)
+            snprintf(cause, sizeof cause, "%s",
+                     x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+        xfer_release(F, x); /* job -> idle */
+        j = &ff->jobs[ji];
+
+        switch (reason) {
+        case R_ENOSPC:
+            free(loc);
+            file_end_failed(F, ff, AP_ENOSPC, 0, "%s: %s", flabel(ff), cause);
+            fatal(F, AP_ENOSPC, "%s: %s", flabel(ff), cause);
+            return;
+        case R_EIO:
+            free(loc);
+            file_end_failed(F, ff, AP_EIO, 0, "%s: %s", flabel(ff), cause);
+            return;
+        case R_USER:
+            free(loc);
+            fatal(F, AP_EUSER, "%s: aborted by the progress sink",
+                  flabel(ff));
+            return;
+        case R_BADRANGE:
+            free(loc);
+            if (!ff->ranges_broken) {
+                char m[900];
+                snprintf(m, sizeof m,
+                         "%s: %s; falling back to one stream without "
+                         "ranges", flabel(ff), cause);
+                reset_file(F, ff, 1);
+                emit_log(F, ff, m);
+            } else {
+                attempt_failed(F, ff, ji, AP_EPROTOCOL, 0, 0, 0, cause);
+            }
+            return;
+        case R_RESET:
+            free(loc);
+            if (++ff->resets > MAX_RESETS) {
+                file_end_failed(F, ff, AP_EPROTOCOL, 1,
+                                "%s: %s (%u times)",
+                                url_msg(ff->url, u, sizeof u), cause,
+                                ff->resets);
+            } else {
+                char m[900];
+                snprintf(m, sizeof m, "%s: %s; restarting from byte 0",
+                         flabel(ff), cause);
+                reset_file(F, ff, 0);
+                emit_log(F, ff, m);
+            }
+            return;
+        case R_SIZE:
+            free(loc);
+            attempt_failed(F, ff, ji, AP_ESIZE, 0, 0, 0, cause);
+            return;
+        default:
+            break;
+        }
+
+        if (redirect) {
+            if (!loc || !*loc) {
+                free(loc);
+                file_end_failed(F, ff, AP_EHTTP, 1,
+                                "%s: HTTP %ld without a Location",
+                                url_msg(ff->url, u, sizeof u), status);
+                return;
+            }
+            if (++ff->redirects > MAX_REDIRECTS) {
+                char u2[512];
+                file_end_failed(F, ff, AP_EHTTP, 1,
+                                "%s: too many redirects (more than %d; "
+                                "redirect loop? last Location %s)",
+                                url_msg(ff->f->url, u, sizeof u),
+                                MAX_REDIRECTS, url_msg(loc, u2, sizeof u2));
+                free(loc);
+                return;
+            }
+            free(ff->url);
+            ff->url = loc;
+            free(ff->host);
+            ff->host = url_host(loc, 1);
+            j->state = JOB_IDLE;
+            j->not_before = 0;
+            return;
+        }
+        if (status == 416 && cr_total != UNK) {
+            uint64_t pos = j->start + j->got;
+            if (cr_total == pos && (ff->mode != M_RANGED ||
+                                    ff->total == cr_total)) {
+                /* nothing left: the entity is exactly `pos` bytes */
+                if (ff->expect != UNK && cr_total != ff->expect) {
+                    attempt_failed(F, ff, ji, AP_ESIZE, 0, 0, 0,
+                                   "server reports a different size");
+                    return;
+                }
+                j->end = pos;
+                j->state = JOB_DONE;
+                ff->total = pos;
+                ff->njobs = ji + 1;
+                if (ff->mode == M_PROBE)
+                    ff->mode = M_RANGED;
+                ff->gen_progress++;
+                return;
+            }
+            if (ff->mode != M_PROBE || ff->resets < MAX_RESETS) {
+                ff->resets++;
+                reset_file(F, ff, 0);
+                emit_log(F, ff, "range not satisfiable: restarting");
+                return;
+            }
+        }
+        if (status >= 400 || (status && status != 200 && status != 206 &&
+                              rc == CURLE_OK)) {
+            if (status == 404 || status == 410) {
+                file_end_failed(F, ff, AP_ENOTFOUND, 1, "%s: HTTP %ld",
+                                url_msg(ff->url, u, sizeof u), status);
+                return;
+            }
+            if (status == 401 || status == 403) {
+                file_end_failed(F, ff, AP_EAUTH, 1, "%s: HTTP %ld",
+                                url_msg(ff->url, u, sizeof u), status);
+                return;
+            }
+            if (status == 408 || status == 429 || status >= 500) {
+                snprintf(cause, sizeof cause, "HTTP %ld", status);
+                attempt_failed(F, ff, ji, AP_EHTTP, status, ra, 0, cause);
+                return;
+            }
+            file_end_failed(F, ff, AP_EHTTP, 1, "%s: HTTP %ld",
+                            url_msg(ff->url, u, sizeof u), status);
+            return;
+        }
+        ff->redirects = 0;
+        if (j->end != UNK && j->start + j->got >= j->end) {
+            j->state = JOB_DONE;
+            ff->gen_progress++;
+            return;
+        }
+        if (j->end == UNK && rc == CURLE_OK) {
+            /* unknown length: ends when the server ends cleanly */
+            j->end = j->start + j->got;
+            j->state = JOB_DONE;
+            ff->total = j->end;
+            ff->gen_progress++;
+            return;
+        }
+        if (stalled) {
+            snprintf(cause, sizeof cause, "no data for %.1f s",
+                     F->o.stall_timeout_ms / 1000.0);
+            attempt_failed(F, ff, ji, AP_ENETWORK, 0, 0, 1, cause);
+            return;
+        }
+        if (rc == CURLE_OK || rc == CURLE_PARTIAL_FILE) {
+            snprintf(cause, sizeof cause,
+                     "truncated body: got %llu of %llu bytes",
+                     (unsigned long long)j->got,
+                     (unsigned long long)(j->end - j->start));
+            attempt_failed(F, ff, ji, AP_ESIZE, 0, 0, 0, cause);
+            return;
+        }
+        attempt_failed(F, ff, ji, AP_ENETWORK, 0, 0,
+                       rc == CURLE_OPERATION_TIMEDOUT, cause);
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Setup */
+
+static char *dir_of(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    if (!s)
+        return apx_strdup(".");
+    if (s == path)
+        return apx_strdup("/");
+    return apx_strndup(path, (size_t)(s - path));
+}
+
+static int file_prepare(fetch *F, ffile *ff, apx_error *err)
+{
+    apx_fetch_file *f = ff->f;
+    uint64_t sz = UNK;
+    json_t *done = NULL;
+    char *dir;
+    size_t i;
+    ff->fd = -1;
+    ff->expect = f->size;
+    ff->total = UNK;
+    ff->h_total = UNK;
+    ff->h_sha1_total = UNK;
+    if (!f->url || !f->staging_path)
+        return apx_error_set(err, AP_EINVAL, "%s: url and staging path are "
+                             "required", f->label ? f->label : "(file)");
+    if (f->sha256 && (strlen(f->sha256) != 64 ||
+                      strspn(f->sha256, "0123456789abcdefABCDEF") != 64))
+        return apx_error_set(err, AP_EINVAL,
+                             "%s: expected sha256 is not 64 hex digits",
+                             flabel(ff));
+    ff->url = apx_strdup(f->url);
+    ff->host = url_host(f->url, 1);
+    ff->orig_host = url_host(f->url, 1);
+    ff->state_path = apx_asprintf("%s.state", f->staging_path);
+    if (f->validator)
+        ff->validator = apx_strdup(f->validator);
+    else if (f->sha256)
+        ff->validator = apx_asprintf("sha256:%s", f->sha256);
+    ff->sha256 = apx_digest_new(APX_SHA256);
+    if (f->git_sha1)
+        ff->sha1 = apx_digest_new(APX_SHA1);
+    if (!ff->url || !ff->state_path || !ff->sha256 ||
+        (f->git_sha1 && !ff->sha1) ||
+        (f->validator && !ff->validator))
+        return apx_error_set(err, AP_ENOMEM, "out of memory");
+    if (!ff->host)
+        return apx_error_set(err, AP_EINVAL, "%s: bad URL '%s'", flabel(ff),
+                             f->url);
+    dir = dir_of(f->staging_path);
+    if (!dir || apx_mkdirs(dir) != AP_OK) {
+        int e = errno;
+        apx_error_set(err, AP_EIO, "%s: cannot create %s: %s", flabel(ff),
+                      dir ? dir : "?", strerror(e));
+        free(dir);
+        return AP_EIO;
+    }
+    free(dir);
+
+    if (sidecar_load(ff, &sz, &done) == 0) {
+        ff->fd = open(f->staging_path, O_RDWR | O_CLOEXEC);
+        if (ff->fd >= 0) {
+            struct stat st;
+            size_t nd = json_array_size(done);
+            json_int_t last_end = 0;
+            if (nd)
+                json_unpack(json_array_get(done, nd - 1), "[_I]", &last_end);
+            if (fstat(ff->fd, &st) != 0 || (uint64_t)st.st_size <
+                                                (uint64_t)last_end) {
+                close(ff->fd);
+                ff->fd = -1;
+            }
+        }
+        if (ff->fd >= 0) {
+            for (i = 0; i < json_array_size(done); i++) {
+                json_int_t s, e;
+                json_unpack(json_array_get(done, i), "[II]", &s, &e);
+                if (job_add(ff, (uint64_t)s, (uint64_t)e,
+                            (uint64_t)(e - s), JOB_DONE))
+                    break;
+                ff->resumed += (uint64_t)(e - s);
+            }
+            ff->have = ff->resumed;
+            ff->total = sz;
+            ff->expect = ff->expect != UNK ? ff->expect : sz;
+            if (fill_gaps(ff, sz)) {
+                json_decref(done);
+                return apx_error_set(err, AP_ENOMEM, "out of memory");
+            }
+            ff->mode = ff->resumed == sz ? M_RANGED : M_PROBE;
+        } else {
+            ff->njobs = 0;
+            ff->resumed = 0;
+            free(ff->etag);
+            ff->etag = NULL;
+        }
+        json_decref(done);
+    }
+    if (ff->fd < 0) {
+        unlink(ff->state_path);
+        ff->fd = open(f->staging_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+                      0644);
+        if (ff->fd < 0)
+            return apx_error_set(err, AP_EIO, "%s: cannot open %s: %s",
+                                 flabel(ff), f->staging_path,
+                                 strerror(errno));
+        if (ff->expect == 0) {
+            ff->mode = M_STREAM;
+            job_add(ff, 0, UNK, 0, JOB_IDLE);
+        } else {
+            ff->mode = M_PROBE;
+            job_add(ff, 0,
+                    ff->expect != UNK && ff->expect < F->o.chunk_size
+                        ? ff->expect
+                        : F->o.chunk_size,
+                    0, JOB_IDLE);
+        }
+    }
+    if (!ff->njobs && ff->total != 0)
+        return apx_error_set(err, AP_ENOMEM, "out of memory");
+    ff->gen_posted = ff->gen_progress = 0;
+    return AP_OK;
+}
+
+/* statvfs of each staging dir against the bytes still to come. */
+static int check_space(fetch *F, apx_error *err)
+{
+    size_t i, k;
+    for (i = 0; i < F->n; i++) {
+        struct stat st0;
+        struct statvfs vf;
+        uint64_t need = 0, avail;
+        char *dir = dir_of(F->files[i].f->staging_path);
+        int seen = 0;
+        if (!dir)
+            return apx_error_set(err, AP_ENOMEM, "out of memory");
+        if (stat(dir, &st0) != 0 || statvfs(dir, &vf) != 0) {
+            free(dir);
+            continue;
+        }
+        for (k = 0; k < i && !seen; k++) {
+            struct stat sk;
+            char *dk = dir_of(F->files[k].f->staging_path);
+            if (dk && stat(dk, &sk) == 0 && sk.st_dev == st0.st_dev)
+                seen = 1;
+            free(dk);
+        }
+        if (seen) {
+            free(dir);
+            continue;
+        }
+        for (k = i; k < F->n; k++) {
+            ffile *ff = &F->files[k];
+            struct stat sk, fs;
+            char *dk = dir_of(ff->f->staging_path);
+            uint64_t size = ff->total != UNK ? ff->total : ff->expect;
+            if (dk && stat(dk, &sk) == 0 && sk.st_dev == st0.st_dev &&
+                size != UNK) {
+                uint64_t alloc = 0;
+                if (ff->fd >= 0 && fstat(ff->fd, &fs) == 0)
+                    alloc = (uint64_t)fs.st_blocks * 512u;
+                if (size > alloc) {
+                    uint64_t add = size - alloc;
+                    need = need > UINT64_MAX - add ? UINT64_MAX : need + add;
+                }
+            }
+            free(dk);
+        }
+        avail = (uint64_t)vf.f_bavail * (uint64_t)vf.f_frsize;
+        if (need > 0 && (need > avail ||
+                         avail - need < F->o.min_free_bytes)) {
+            apx_error_set(err, AP_ENOSPC,
+                          "not enough space in %s: need %llu bytes "
+                          "(+%llu reserved), %llu available",
+                          dir, (unsigned long long)need,
+                          (unsigned long long)F->o.min_free_bytes,
+                          (unsigned long long)avail);
+            free(dir);
+            return AP_ENOSPC;
+        }
+        free(dir);
+    }
+    return AP_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * The loop */
+
+static int file_may_start(const fetch *F, const ffile *ff)
+{
+    if (ff->done)
+        return 0;
+    if (ff->active >= F->o.connections_per_file)
+        return 0;
+    if ((ff->mode == M_PROBE || ff->mode == M_STREAM) && ff->active)
+        return 0;
+    return 1;
+}
+
+static unsigned host_active(const fetch *F, const char *host)
+{
+    unsigned n = 0;
+    const xfer *x;
+    for (x = F->active; x; x = x->next)
+        if (x->ff->host && host && strcmp(x->ff->host, host) == 0)
+            n++;
+    return n;
+}
+
+/* Start what can start; returns ms until the next backoff deadline. */
+static uint64_t schedule(fetch *F, uint64_t now)
+{
+    uint64_t wait = UINT64_MAX;
+    size_t i, k;
+    for (i = 0; i < F->n && F->nactive < F->o.max_connections && !F->fatal;
+         i++) {
+        ffile *ff = &F->files[i];
+        for (k = 0; k < ff->njobs && file_may_start(F, ff) &&
+                    F->nactive < F->o.max_connections;
+             k++) {
+            job *j = &ff->jobs[k];
+            if (j->state != JOB_IDLE)
+                continue;
+            if (j->not_before > now) {
+                if (j->not_before - now < wait)
+                    wait = j->not_before - now;
+                if (ff->mode != M_RANGED)
+                    break;
+                continue;
+            }
+            if (host_active(F, ff->host) >= F->o.max_per_host)
+                break;
+            if (start_xfer(F, ff, k) != AP_OK) {
+                fatal(F, AP_ENOMEM, "cannot start a transfer");
+                return 0;
+            }
+            if (ff->mode != M_RANGED)
+                break;
+        }
+    }
+    return wait;
+}
+
+static void post_sidecars(fetch *F, uint64_t now, int force)
+{
+    size_t i;
+    for (i = 0; i < F->n; i++) {
+        ffile *ff = &F->files[i];
+        char *t;
+        if (ff->done || ff->total == UNK || ff->mode == M_PROBE ||
+            ff->gen_progress == ff->gen_posted)
+            continue;
+        if (!force && now - ff->last_sync_ms < SYNC_INTERVAL_MS)
+            continue;
+        t = sidecar_text(ff);
+        if (!t)
+            continue;
+        ff->gen_posted = ff->gen_progress;
+        ff->last_sync_ms = now;
+        syncer_post(F->sy, ff, t);
+    }
+}
+
+/* Check complete files: all jobs done and the hasher caught up. */
+static void check_complete(fetch *F)
+{
+    size_t i, k;
+    for (i = 0; i < F->n; i++) {
+        ffile *ff = &F->files[i];
+        int all = 1, herr;
+        uint64_t hashed;
+        if (ff->done || ff->total == UNK || ff->active)
+            continue;
+        for (k = 0; k < ff->njobs; k++)
+            if (ff->jobs[k].state != JOB_DONE) {
+                all = 0;
+                break;
+            }
+        if (!all)
+            continue;
+        pthread_mutex_lock(&F->hmu);
+        ff->h_total = ff->total;
+        hashed = ff->h_seen_gen == ff->h_gen ? ff->h_hashed : 0;
+        herr = ff->h_err;
+        if (ff->h_avail < ff->total) {
+            ff->h_avail = ff->total;
+            pthread_cond_signal(&F->hcv);
+        }
+        pthread_mutex_unlock(&F->hmu);
+        if (herr) {
+            file_end_failed(F, ff, AP_EIO, 1, "%s: reading %s: %s",
+                            flabel(ff), ff->f->staging_path, strerror(herr));
+            continue;
+        }
+        if (hashed == ff->total)
+            file_end_ok(F, ff);
+    }
+}
+
+static void check_stalls(fetch *F, uint64_t now, uint64_t *next_ms)
+{
+    xfer *x;
+    for (x = F->active; x; x = x->next) {
+        uint64_t due = x->last_data_ms + F->o.stall_timeout_ms;
+        if (x->killed)
+            continue;
+        if (now >= due) {
+            x->stalled = 1;
+        } else if (due - now < *next_ms) {
+            *next_ms = due - now;
+        }
+    }
+}
+
+static int run(fetch *F)
+{
+    struct curl_waitfd wfd;
+    int nwfd = 0;
+    if (F->cancel_fd >= 0) {
+        wfd.fd = F->cancel_fd;
+        wfd.events = CURL_WAIT_POLLIN;
+        wfd.revents = 0;
+        nwfd = 1;
+    }
+    for (;;) {
+        uint64_t now = apx_now_ms(), timeout = 1000, w;
+        int running, msgs, anything = 0;
+        size_t i;
+        CURLMsg *m;
+        xfer *x, *nx;
+        if (F->o.cancel && ap_cancel_is_set(F->o.cancel))
+            return AP_ECANCELLED;
+        if (F->fatal)
+            return F->fatal;
+        w = schedule(F, now);
+        if (F->fatal)
+            return F->fatal;
+        if (w < timeout)
+            timeout = w;
+        curl_multi_perform(F->multi, &running);
+        while ((m = curl_multi_info_read(F->multi, &msgs))) {
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            x = NULL;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+            if (x)
+                handle_done(F, x, m->data.result);
+        }
+        /* stalled or killed transfers: remove them now */
+        now = apx_now_ms();
+        check_stalls(F, now, &timeout);
+        for (x = F->active; x; x = nx) {
+            nx = x->next;
+            if (x->killed)
+                xfer_release(F, x);
+            else if (x->stalled)
+                handle_done(F, x, CURLE_OPERATION_TIMEDOUT);
+        }
+        if (F->fatal)
+            return F->fatal;
+        hasher_publish(F);
+        check_complete(F);
+        post_sidecars(F, now, 0);
+        for (i = 0; i < F->n; i++)
+            if (!F->files[i].done)
+                anything = 1;
+        if (!anything)
+            return AP_OK;
+        if (F->o.tracker) {
+            unsigned due;
+            if (ap_tracker_tick(F->o.tracker) != 0) {
+                fatal(F, AP_EUSER, "aborted by the event sink");
+                return AP_EUSER;
+            }
+            due = ap_tracker_next_due_ms(F->o.tracker);
+            if (due < timeout)
+                timeout = due;
+        }
+        if (F->o.cancel && ap_cancel_is_set(F->o.cancel))
+            return AP_ECANCELLED;
+        if (!F->nactive && timeout > 50)
+            timeout = 50; /* waiting on the hasher or a backoff */
+        curl_multi_poll(F->multi, nwfd ? &wfd : NULL, (unsigned)nwfd,
+                        (int)timeout, NULL);
+    }
+}
+
+int apx_fetch(const apx_fetch_opts *opts, apx_fetch_file *files, size_t n,
+              apx_error *err)
+{
+    fetch *F;
+    size_t i;
+    int rc = AP_OK, nfail = 0;
+    apx_error local_err;
+    if (!err)
+        err = &local_err;
+    if (!opts || (!files && n))
+        return apx_error_set(err, AP_EINVAL, "apx_fetch: bad arguments");
+    apx_error_clear(err);
+    for (i = 0; i < n; i++) {
+        files[i].status = AP_OK;
+        files[i].sha256_out[0] = '\0';
+        files[i].size_out = 0;
+        files[i].bytes_fetched = 0;
+        apx_error_clear(&files[i].err);
+    }
+    if (!n)
+        return AP_OK;
+    F = apx_calloc(1, sizeof *F);
+    if (!F)
+        return apx_error_set(err, AP_ENOMEM, "out of memory");
+    F->o = *opts;
+    if (!F->o.max_connections)
+        F->o.max_connections = 8;
+    if (!F->o.max_per_host)
+        F->o.max_per_host = F->o.max_connections;
+    if (!F->o.connections_per_file)
+        F->o.connections_per_file = 8;
+    if (!F->o.chunk_size)
+        F->o.chunk_size = 8u * MIB;
+    if (!F->o.max_attempts)
+        F->o.max_attempts = 5;
+    if (!F->o.stall_timeout_ms)
+        F->o.stall_timeout_ms = 30000;
+    if (!F->o.backoff_base_ms)
+        F->o.backoff_base_ms = 250;
+    F->rng = apx_now_ms() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)F;
+    if (!F->rng)
+        F->rng = 0x9E3779B97F4A7C15ull;
+    F->cancel_fd = opts->cancel ? apx_cancel_fd(opts->cancel) : -1;
+    F->h_busy_file = -1;
+    pthread_mutex_init(&F->hmu, NULL);
+    pthread_cond_init(&F->hcv, NULL);
+    F->n = n;
+    F->files = apx_calloc(n, sizeof *F->files);
+    if (!F->files) {
+        rc = apx_error_set(err, AP_ENOMEM, "out of memory");
+        goto out_early;
+    }
+    for (i = 0; i < n; i++) {
+        F->files[i].f = &files[i];
+        F->files[i].F = F;
+        F->files[i].idx = i;
+        F->files[i].fd = -1;
+        F->files[i].sync_idx = i;
+    }
+    for (i = 0; i < n; i++) {
+        apx_error e;
+        apx_error_clear(&e);
+        if ((rc = file_prepare(F, &F->files[i], &e)) != AP_OK) {
+            files[i].status = rc;
+            files[i].err = e;
+            *err = e;
+            goto out_early;
+        }
+    }
+    if ((rc = check_space(F, err)) != AP_OK) {
+        for (i = 0; i < n; i++) {
+            files[i].status = rc;
+            files[i].err = *err;
+        }
+        goto out_early;
+    }
+    F->multi = curl_multi_init();
+    F->sy = syncer_new(F);
+    if (!F->multi || !F->sy) {
+        rc = apx_error_set(err, AP_ENOMEM, "out of memory");
+        goto out_early;
+    }
+    for (i = 0; i < n; i++) {
+        F->sy->files[i].fd = dup(F->files[i].fd);
+        F->sy->files[i].state_path = apx_strdup(F->files[i].state_path);
+    }
+    curl_multi_setopt(F->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(F->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                      (long)F->o.max_connections);
+    curl_multi_setopt(F->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                      (long)F->o.max_per_host);
+    if (pthread_create(&F->hth, NULL, hasher_main, F) != 0) {
+        rc = apx_error_set(err, AP_ERROR, "cannot start the hasher thread");
+        goto out_early;
+    }
+    F->h_started = 1;
+    syncer_start(F->sy);
+
+    rc = run(F);
+
+    /* drop every transfer at once */
+    while (F->active)
+        xfer_release(F, F->active);
+    if (rc == AP_ECANCELLED || rc == AP_EUSER || rc == AP_ENOSPC ||
+        rc == AP_ENOMEM) {
+        const char *what = rc == AP_ECANCELLED ? "cancelled"
+                           : rc == AP_EUSER    ? "aborted by a callback"
+                           : rc == AP_ENOSPC   ? "aborted: no space left"
+                                               : "aborted: out of memory";
+        for (i = 0; i < n; i++) {
+            ffile *ff = &F->files[i];
+            if (!ff->done)
+                file_end_failed(F, ff, rc, 0, "%s: %s", flabel(ff), what);
+        }
+    }
+    {
+        int first = -1;
+        for (i = 0; i < n; i++)
+            if (files[i].status != AP_OK) {
+                nfail++;
+                if (first < 0)
+                    first = (int)i;
+            }
+        if (rc == AP_ECANCELLED) {
+            apx_error_set(err, rc, "cancelled");
+        } else if (F->fatal) {
+            rc = F->fatal;
+            *err = F->fatal_err;
+        } else if (first >= 0) {
+            rc = files[first].status;
+            *err = files[first].err;
+        } else {
+            rc = AP_OK;
+        }
+        if (nfail > 1 && rc != AP_ECANCELLED) {
+            size_t l = strlen(err->msg);
+            snprintf(err->msg + l, sizeof err->msg - l,
+                     " (and %d more failure%s)", nfail - 1,
+                     nfail > 2 ? "s" : "");
+        }
+        err->status = rc;
+    }
+
+out_early:
+    if (F->h_started) {
+        pthread_mutex_lock(&F->hmu);
+        F->h_stop = 1;
+        pthread_cond_broadcast(&F->hcv);
+        pthread_mutex_unlock(&F->hmu);
+        pthread_join(F->hth, NULL);
+    }
+    while (F->active)
+        xfer_release(F, F->active);
+    for (i = 0; F->files && i < n; i++) {
+        ffile *ff = &F->files[i];
+        if (!ff->done && rc != AP_OK && files[i].status == AP_OK) {
+            files[i].status = rc;
+            files[i].err = *err;
+        }
+        if (ff->fd >= 0)
+            close(ff->fd);
+        apx_digest_free(ff->sha256);
+        apx_digest_free(ff->sha1);
+        free(ff->jobs);
+        free(ff->url);
+        free(ff->host);
+        free(ff->orig_host);
+        free(ff->etag);
+        free(ff->validator);
+        free(ff->state_path);
+    }
+    syncer_finish(F->sy);
+    while (F->npool)
+        curl_easy_cleanup(F->pool[--F->npool]);
+    if (F->multi)
+        curl_multi_cleanup(F->multi);
+    pthread_mutex_destroy(&F->hmu);
+    pthread_cond_destroy(&F->hcv);
+    free(F->files);
+    free(F);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * apx_http_simple: one request, body in memory, optional manual redirects */
+
+typedef struct simple_ctx {
+    char *body;
+    size_t len, cap, max;
+    int too_big;
+    char **hdrs;
+    size_t nh, caph;
+    int oom;
+    uint64_t retry_after_ms;
+} simple_ctx;
+
+static void simple_clear_headers(simple_ctx *c)
+{
+    size_t i;
+    for (i = 0; i < c->nh; i++)
+        free(c->hdrs[i]);
+    c->nh = 0;
+    if (c->hdrs)
+        c->hdrs[0] = NULL;
+}
+
+static size_t simple_header(char *p, size_t sz, size_t nm, void *ud)
+{
+    simple_ctx *c = ud;
+    size_t n = sz * nm, l = n;
+    char v[64];
+    if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+        simple_clear_headers(c);
+        c->retry_after_ms = 0;
+        c->len = 0;
+        return n;
+    }
+    while (l && (p[l - 1] == '\r' || p[l - 1] == '\n'))
+        l--;
+    if (!l || !memchr(p, ':', l))
+        return n;
+    if (hdr_value(p, n, "Retry-After", v, sizeof v))
+        c->retry_after_ms = parse_retry_after(v);
+    if (c->nh + 2 > c->caph) {
+        size_t cap = c->caph ? c->caph * 2 : 16;
+        char **nh = apx_realloc(c->hdrs, cap * sizeof *nh);
+        if (!nh) {
+            c->oom = 1;
+            return 0;
+        }
+        c->hdrs = nh;
+        c->caph = cap;
+    }
+    if (!(c->hdrs[c->nh] = apx_strndup(p, l))) {
+        c->oom = 1;
+        return 0;
+    }
+    c->hdrs[++c->nh] = NULL;
+    return n;
+}
+
+static size_t simple_write(char *p, size_t sz, size_t nm, void *ud)
+{
+    simple_ctx *c = ud;
+    size_t n = sz * nm;
+    if (c->len + n > c->max) {
+        c->too_big = 1;
+        return 0;
+    }
+    if (c->len + n + 1 > c->cap) {
+        size_t cap = c->cap ? c->cap : 4096;
+        char *nb;
+        while (cap < c->len + n + 1)
+            cap *= 2;
+        if (cap > c->max + 1)
+            cap = c->max + 1;
+        nb = apx_realloc(c->body, cap);
+        if (!nb) {
+            c->oom = 1;
+            return 0;
+        }
+        c->body = nb;
+        c->cap = cap;
+    }
+    memcpy(c->body + c->len, p, n);
+    c->len += n;
+    c->body[c->len] = '\0';
+    return n;
+}
+
+/* Sleep ms, waking at once on cancel.  Returns AP_ECANCELLED or AP_OK. */
+static int sleep_cancellable(ap_cancel_token *cancel, uint64_t ms)
+{
+    uint64_t end = apx_now_ms() + ms;
+    for (;;) {
+        uint64_t now = apx_now_ms();
+        if (cancel && ap_cancel_is_set(cancel))
+            return AP_ECANCELLED;
+        if (now >= end)
+            return AP_OK;
+        {
+            CURLM *m = curl_multi_init();
+            struct curl_waitfd w;
+            int fd = cancel ? apx_cancel_fd(cancel) : -1;
+            if (!m) {
+                usleep(1000);
+                continue;
+            }
+            w.fd = fd;
+            w.events = CURL_WAIT_POLLIN;
+            w.revents = 0;
+            curl_multi_poll(m, fd >= 0 ? &w : NULL, fd >= 0 ? 1u : 0u,
+                            (int)(end - now), NULL);
+            curl_multi_cleanup(m);
+        }
+    }
+}
+
+void apx_http_result_clear(apx_http_result *r)
+{
+    size_t i;
+    if (!r)
+        return;
+    free(r->url);
+    free(r->body);
+    if (r->headers)
+        for (i = 0; r->headers[i]; i++)
+            free(r->headers[i]);
+    free(r->headers);
+    memset(r, 0, sizeof *r);
+}
+
+const char *apx_http_result_header(const apx_http_result *r,
+                                   const char *name)
+{
+    size_t i, nl;
+    if (!r || !r->headers || !name)
+        return NULL;
+    nl = strlen(name);
+    for (i = 0; r->headers[i]; i++) {
+        const char *h = r->headers[i];
+        if (strncasecmp(h, name, nl) == 0 && h[nl] == ':') {
+            h += nl + 1;
+            while (*h == ' ' || *h == '\t')
+                h++;
+            return h;
+        }
+    }
+    return NULL;
+}
+
+#define SIMPLE_ATTEMPTS 4
+
+int apx_http_simple(const char *method, const char *url,
+                    const char *const *headers, const char *bearer,
+                    int follow, size_t max_body, ap_cancel_token *cancel,
+                    apx_http_result *out, apx_error *err)
+{
+    CURLM *multi = NULL;
+    CURL *e = NULL;
+    char *cur = NULL, *orig_host = NULL, errbuf[CURL_ERROR_SIZE], u[512];
+    simple_ctx c;
+    unsigned redirects = 0, attempt = 0;
+    uint64_t rng = apx_now_ms() ^ (uintptr_t)&c;
+    int rc = AP_OK, cfd = cancel ? apx_cancel_fd(cancel) : -1;
+    if (!url || !out)
+        return apx_error_set(err, AP_EINVAL, "apx_http_simple: bad arguments");
+    memset(out, 0, sizeof *out);
+    memset(&c, 0, sizeof c);
+    c.max = max_body ? max_body : 16u * MIB;
+    if (!method)
+        method = "GET";
+    cur = apx_strdup(url);
+    orig_host = url_host(url, 1);
+    multi = curl_multi_init();
+    e = curl_easy_init();
+    if (!cur || !multi || !e) {
+        rc = apx_error_set(err, AP_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (!orig_host) {
+        rc = apx_error_set(err, AP_EINVAL, "bad URL '%s'", url);
+        goto out;
+    }
+    for (;;) {
+        struct curl_slist *hl = NULL;
+        int oom = 0, running = 1, done = 0;
+        CURLcode res = CURLE_OK;
+        long status = 0;
+        if (cancel && ap_cancel_is_set(cancel)) {
+            rc = apx_error_set(err, AP_ECANCELLED, "%s: cancelled",
+                               url_msg(cur, u, sizeof u));
+            goto out;
+        }
+        free(c.body);
+        c.body = NULL;
+        c.len = c.cap = 0;
+        c.too_big = 0;
+        simple_clear_headers(&c);
+        errbuf[0] = '\0';
+        hl = request_headers(cur, orig_host, headers, bearer, NULL, NULL,
+                             &oom);
+        if (oom) {
+            curl_slist_free_all(hl);
+            rc = apx_error_set(err, AP_ENOMEM, "out of memory");
+            goto out;
+        }
+        curl_easy_reset(e);
+        common_opts(e, errbuf);
+        curl_easy_setopt(e, CURLOPT_URL, cur);
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, hl);
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, simple_header);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, &c);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, simple_write);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, &c);
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 30L);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 30L);
+        if (strcmp(method, "HEAD") == 0)
+            curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+        else if (strcmp(method, "GET") != 0)
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+        curl_multi_add_handle(multi, e);
+        while (running) {
+            struct curl_waitfd w;
+            w.fd = cfd;
+            w.events = CURL_WAIT_POLLIN;
+            w.revents = 0;
+            curl_multi_perform(multi, &running);
+            if (cancel && ap_cancel_is_set(cancel))
+                break;
+            if (!running)
+                break;
+            curl_multi_poll(multi, cfd >= 0 ? &w : NULL, cfd >= 0 ? 1u : 0u,
+                            1000, NULL);
+        }
+        {
+            CURLMsg *m;
+            int q;
+            while ((m = curl_multi_info_read(multi, &q)))
+                if (m->msg == CURLMSG_DONE) {
+                    res = m->data.result;
+                    done = 1;
+                }
+        }
+        curl_multi_remove_handle(multi, e);
+        curl_slist_free_all(hl);
+        if (cancel && ap_cancel_is_set(cancel)) {
+            rc = apx_error_set(err, AP_ECANCELLED, "%s: cancelled",
+                               url_msg(cur, u, sizeof u));
+            goto out;
+        }
+        if (c.oom) {
+            rc = apx_error_set(err, AP_ENOMEM, "out of memory");
+            goto out;
+        }
+        if (c.too_big) {
+            rc = apx_error_set(err, AP_ESIZE,
+                               "%s: response body exceeds %zu bytes",
+                               url_msg(cur, u, sizeof u), c.max);
+            goto out;
+        }
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+        if (!done || res != CURLE_OK) {
+            if (++attempt < SIMPLE_ATTEMPTS &&
+                res != CURLE_PEER_FAILED_VERIFICATION &&
+                res != CURLE_UNSUPPORTED_PROTOCOL &&
+                res != CURLE_URL_MALFORMAT) {
+                if (sleep_cancellable(cancel,
+                                      backoff_ms(&rng, 250, attempt)) != AP_OK)
+                    continue; /* reports the cancel at the loop top */
+                continue;
+            }
+            rc = apx_error_set(err, AP_ENETWORK, "%s: %s",
+                               url_msg(cur, u, sizeof u),
+                               errbuf[0] ? errbuf : curl_easy_strerror(res));
+            goto out;
+        }
+        if ((status == 429 || status == 503 || status == 502 ||
+             status == 504 || status == 408) &&
+            attempt + 1 < SIMPLE_ATTEMPTS && c.retry_after_ms <= 30000) {
+            uint64_t d = backoff_ms(&rng, 250, ++attempt);
+            if (c.retry_after_ms > d)
+                d = c.retry_after_ms;
+            sleep_cancellable(cancel, d);
+            continue;
+        }
+        if (follow && status >= 300 && status < 400 && status != 304) {
+            char *loc = NULL, *h;
+            curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &loc);
+            if (loc && *loc) {
+                if (++redirects > MAX_REDIRECTS) {
+                    rc = apx_error_set(err, AP_EHTTP,
+                                       "%s: too many redirects (more than "
+                                       "%d; redirect loop?)",
+                                       url_msg(url, u, sizeof u),
+                                       MAX_REDIRECTS);
+                    goto out;
+                }
+                h = apx_strdup(loc);
+                if (!h) {
+                    rc = apx_error_set(err, AP_ENOMEM, "out of memory");
+                    goto out;
+                }
+                free(cur);
+                cur = h;
+                attempt = 0;
+                continue;
+            }
+        }
+        out->status = status;
+        out->url = cur;
+        cur = NULL;
+        out->body = c.body ? c.body : apx_strdup("");
+        out->body_len = c.len;
+        c.body = NULL;
+        if (!c.hdrs)
+            c.hdrs = apx_calloc(1, sizeof *c.hdrs);
+        out->headers = c.hdrs;
+        c.hdrs = NULL;
+        c.nh = 0;
+        if (!out->body || !out->headers) {
+            apx_http_result_clear(out);
+            rc = apx_error_set(err, AP_ENOMEM, "out of memory");
+        }
+        goto out;
+    }
+out:
+    simple_clear_headers(&c);
+    free(c.hdrs);
+    free(c.body);
+    free(cur);
+    free(orig_host);
+    if (e)
+        curl_easy_cleanup(e);
+    if (multi)
+        curl_multi_cleanup(multi);
+    return rc;
+}
