@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 AP_EXPORT void ap_provisioner_options_init(ap_provisioner_options *opts)
@@ -506,12 +507,20 @@ int apx_entry_finish(ap_provisioner *p, ap_entry *e)
         ap_entry_file *f = &e->files[i];
         char *blob = NULL, *view = NULL;
         int rc;
-        e->total_size += f->size;
-        if (!f->present || !f->sha256)
+        if (!f->present || !f->sha256) {
+            e->total_size += f->size;
             continue;
+        }
         rc = ap_store_blob_path(p->store, f->sha256, &blob);
         if (rc != AP_OK)
             return apx_error_set(&p->err, rc, "%s: %s", e->ref, ap_store_errmsg(p->store));
+        {
+            /* The blob is the truth about the size (a URL gives none). */
+            struct stat st;
+            if (stat(blob, &st) == 0)
+                f->size = (uint64_t)st.st_size;
+        }
+        e->total_size += f->size;
         free(f->kind);
         free(f->format);
         free(f->precision);
@@ -684,6 +693,7 @@ static int run_job(job *j, ap_entry **out)
         if (i == prev->nfiles) {
             apx_call_clear(&call);
             free(id);
+            prev->fetched_bytes = 0; /* this provision transferred nothing */
             (void)ap_tracker_emit(j->tracker, AP_EVENT_DONE, NULL, 0, "offline: from the catalog");
             if (out)
                 *out = prev;

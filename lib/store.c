@@ -749,12 +749,18 @@ AP_EXPORT int ap_store_import(ap_store *store, const char *path,
         return apx_error_set(&store->err, AP_EINVAL,
                              "import '%s': not a regular file", path);
     }
-    if (expected_sha256) {
-        memcpy(hex, expected_sha256, 65);
-    } else if ((rc = apx_fs_hash_fd(sfd, hex, NULL, &store->err)) != AP_OK) {
+    /* Every imported byte is hashed, also when the caller names the
+     * digest: a blob in another tool's cache may have rotted. */
+    if ((rc = apx_fs_hash_fd(sfd, hex, NULL, &store->err)) != AP_OK) {
         apx_error_prefix(&store->err, "import '%s'", path);
         close(sfd);
         return rc;
+    }
+    if (expected_sha256 && strcmp(hex, expected_sha256) != 0) {
+        close(sfd);
+        return apx_error_set(&store->err, AP_EDIGEST,
+                             "import '%s': sha256 mismatch (want %s, got %s)",
+                             path, expected_sha256, hex);
     }
     if ((rc = lock_name(store, hex, 0, &lfd)) != AP_OK)
         goto out;

@@ -75,12 +75,11 @@ AP_EXPORT int ap_store_commit(ap_store *store, const char *staging_path,
 
 /**
  * Import an existing file as a blob, by hard link when on the same
- * filesystem (AP_IMPORT_LINK), else by copy.  When expected_sha256 is NULL
- * the file is hashed.  A copy is always checked against expected_sha256; a
- * hard link trusts it (the HF cache names LFS blobs by their sha256;
- * ap_store_verify re-checks) and keeps the file's mode, since the inode is
- * shared with its original.  out_sha256 (65 bytes, may be NULL) receives
- * the digest.
+ * filesystem (AP_IMPORT_LINK), else by copy.  The file is always hashed;
+ * when expected_sha256 is given and differs, nothing is imported and
+ * AP_EDIGEST is returned.  A hard link keeps the file's mode, since the
+ * inode is shared with its original (ap_store_verify re-checks it later).
+ * out_sha256 (65 bytes, may be NULL) receives the digest.
  */
 #define AP_IMPORT_LINK 0x1u
 AP_EXPORT int ap_store_import(ap_store *store, const char *path,

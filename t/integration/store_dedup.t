@@ -4,7 +4,7 @@
 # fetched once and stored once; rm keeps a blob while another entry uses it
 # and removes it with the last one; path prints the right bytes.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 30
+plan 34
 gen_bytes 2000000 21 > "$TMP/a.bin"
 gen_bytes 1500000 22 > "$TMP/b.bin"
 A=$(sha256 "$TMP/a.bin")
@@ -67,6 +67,8 @@ check "  ... no new GET of the body on the files server or the CDN" [ "$before" 
 [ "$before" = "$after" ] || diag "GETs (files count bytes, cdn count bytes): before $before, after $after"
 check "  ... bytes at the reported path are right" \
     same_bytes "$(json_get "$TMP/ha.json" 'j["files"][0]["path"]')" "$A"
+check "  ... the entry records the real size (files[0].size, total_size)" \
+    [ "$(json_get "$TMP/ha.json" '(j["files"][0]["size"], j["total_size"])')" = "(2000000, 2000000)" ]
 
 # --- B: huggingface first, then the same bytes by URL --------------------
 pull "$HB" > "$TMP/hb.json"
@@ -80,6 +82,11 @@ check "  ... fetched_bytes = 0 (cross-vendor dedup)" \
 after=$(gets_for b.bin "$B")
 check "  ... no new GET of the body on the files server or the CDN" [ "$before" = "$after" ]
 [ "$before" = "$after" ] || diag "GETs (files count bytes, cdn count bytes): before $before, after $after"
+got=$(json_get "$TMP/ub.json" '(j["files"][0]["size"], j["total_size"])')
+check "  ... the entry records the real size (files[0].size, total_size)" [ "$got" = "(1500000, 1500000)" ]
+[ "$got" = "(1500000, 1500000)" ] || diag "url entry deduped from a present blob: (files[0].size, total_size) = $got, want (1500000, 1500000)"
+check "  ... bytes at the reported path are right" \
+    same_bytes "$(json_get "$TMP/ub.json" 'j["files"][0]["path"]')" "$B"
 
 # --- the catalog and the store ----------------------------------------------
 "$APCTL" ls --json > "$TMP/ls.json" 2> "$TMP/err"
@@ -97,6 +104,10 @@ for r in "url-a $UA $A" "hf-a $HA $A" "hf-b $HB $B" "url-b $UB $B"; do
     p=$("$APCTL" path "$2" 2> "$TMP/err")
     check "path REF ($1) prints a path with the right bytes" same_bytes "$p" "$3"
 done
+
+python3 "$AP_SRC/t/helpers/store_check.py" "$AP_HOME" > "$TMP/sc" 2>&1
+check "store invariants hold (store_check.py)" [ $? -eq 0 ]
+cat "$TMP/sc"
 
 # --- rm: the blob lives while some entry references it ---------------------
 id_ha=$(json_get "$TMP/ha.json" 'j["id"]')

@@ -20,9 +20,8 @@
                " ap-vendor-huggingface/" HFV_VERSION
 
 /* Headers on every hub request and on every file entry. */
-static const char *const hfv_headers[] = {
-    "Accept-Encoding: identity", HFV_UA, NULL
-};
+/* (The host's engine sends Accept-Encoding: identity itself.) */
+static const char *const hfv_headers[] = { HFV_UA, NULL };
 
 static const char *const hfv_schemes[] = { "hf", "huggingface", NULL };
 
@@ -511,14 +510,21 @@ int hfv_add_files(hfv_ctx *c, const hfv_list *l, const char *commit, int local)
     for (i = 0; i < l->n; i++) {
         const hfv_file *f = &l->v[i];
         ap_vendor_file vf = AP_VENDOR_FILE_INIT;
-        char *epath, *url, *etag = NULL;
-        int rc;
+        char *epath, *url, *etag = NULL, *cached = NULL;
+        int rc, use_local = local;
         if (!f->selected)
             continue;
-        epath = local ? hfv_file_url_path(f->local) : hfv_pct_encode(f->path, 1);
+        /* Files the user already has in the HF cache are reused, not
+         * downloaded again (only LFS blobs: their name is their sha256,
+         * which the host checks). */
+        if (!local && f->sha256[0] && (cached = hfv_cache_blob(c, f->sha256, f->size)))
+            use_local = 1;
+        epath = cached ? hfv_file_url_path(cached)
+                : local ? hfv_file_url_path(f->local) : hfv_pct_encode(f->path, 1);
+        free(cached);
         if (!epath)
             return hfv_fail(c, AP_ENOMEM, "out of memory");
-        if (local)
+        if (use_local)
             url = xasprintf("file://%s", epath);
         else
             url = xasprintf("%s/%s%s/resolve/%s/%s", c->endpoint,
@@ -531,7 +537,7 @@ int hfv_add_files(hfv_ctx *c, const hfv_list *l, const char *commit, int local)
         vf.sha256 = f->sha256[0] ? f->sha256 : NULL;
         vf.git_sha1 = !f->sha256[0] && f->git_sha1[0] ? f->git_sha1 : NULL;
         vf.url = url;
-        if (!local) {
+        if (!use_local) {
             vf.headers = hfv_headers;
             if (c->token) {
                 vf.bearer = c->token;
