@@ -1,0 +1,1082 @@
+/* libartifactprov — the job registry: a queue, a pool of worker threads
+ * each with its own provisioner, and per-job event rings that followers
+ * read by sequence number.  SPDX-License-Identifier: MIT
+ *
+ * Locking: one mutex per registry guards every job's state, ring and the
+ * queue.  Each job has a condition variable (CLOCK_MONOTONIC) signalled on
+ * every event and state change; workers wait on the registry's `work`
+ * condition.  User code (the sink) is never called with the mutex held.
+ * A job is freed when it is unlinked from the registry (forgotten,
+ * trimmed or freed with the registry) and no call holds a reference. */
+#include "prov.h"
+#include "../include/artifactprov/jobs.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define JOBS_MAGIC 0x4a4f4253u /* "JOBS" */
+#define JOBS_DEAD 0xdeadbeefu
+
+#define DEF_RUNNING 4u
+#define DEF_QUEUED 1024u
+#define DEF_FINISHED 256u
+#define DEF_RING 256u
+#define MIN_RING 8u
+
+typedef struct prog {
+    uint64_t bytes_done, bytes_total, file_done, file_total;
+    unsigned files_done, files_total;
+    double percent, rate, eta, elapsed, idle;
+} prog;
+
+typedef struct ev_rec {
+    uint64_t seq;
+    ap_event_kind kind;
+    int status;
+    int final;
+    char *file, *message;
+    prog p;
+    int64_t time_ms;
+} ev_rec;
+
+typedef struct jjob {
+    struct jjob *prev, *next;
+    ap_jobs *reg;
+    ap_job_id id;
+    ap_job_state state;
+    int status;
+    char *ref, *message, *entry_id, *entry_json, *file;
+    prog p;
+    uint64_t fetched;
+    int64_t submitted, started, finished;
+    /* The request: options with owned copies of what they point to. */
+    ap_provision_options o;
+    char **include, **exclude, *hf_publish;
+    ap_cancel_token *cancel;
+    /* Event ring: slot (seq - 1) % cap holds event seq. */
+    ev_rec *ring;
+    unsigned cap;
+    uint64_t last_seq;
+    ev_rec pending;    /* terminal event from the tracker, published last */
+    int has_pending;
+    pthread_cond_t cv;
+    unsigned refs;     /* calls and workers using the job */
+    int linked;        /* in the registry's list */
+} jjob;
+
+struct ap_jobs {
+    uint32_t magic;
+    pthread_mutex_t mu;
+    pthread_cond_t work;
+    pthread_condattr_t cattr;
+    jjob *head, *tail;
+    size_t nqueued, nfinished;
+    ap_job_id next_id;
+    int shutdown;
+    ap_jobs_options o;
+    ap_provisioner_options po;
+    char *home, *vendor_path;
+    ap_provisioner **provs;   /* one slot per worker */
+    pthread_t *threads;
+    size_t nthreads;
+};
+
+typedef struct worker_arg {
+    ap_jobs *r;
+    size_t slot;
+} worker_arg;
+
+static int check(const ap_jobs *r)
+{
+    return r && r->magic == JOBS_MAGIC;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int is_final_kind(ap_event_kind k)
+{
+    return k == AP_EVENT_DONE || k == AP_EVENT_ERROR || k == AP_EVENT_CANCELLED;
+}
+
+static int ended(const jjob *j)
+{
+    return j->state >= AP_JOB_DONE;
+}
+
+AP_EXPORT const char *ap_job_state_name(ap_job_state state)
+{
+    switch (state) {
+    case AP_JOB_QUEUED: return "queued";
+    case AP_JOB_RUNNING: return "running";
+    case AP_JOB_DONE: return "done";
+    case AP_JOB_FAILED: return "failed";
+    case AP_JOB_CANCELLED: return "cancelled";
+    }
+    return "unknown";
+}
+
+AP_EXPORT void ap_jobs_options_init(ap_jobs_options *opts)
+{
+    ap_jobs_options d = AP_JOBS_OPTIONS_INIT;
+    if (opts)
+        *opts = d;
+}
+
+/* ---- jobs ---------------------------------------------------------------- */
+
+static void strv_free(char **v)
+{
+    size_t i;
+    for (i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* Deep copy of a NULL-terminated string array; *ok = 0 on ENOMEM. */
+static char **strv_dup(const char *const *v, int *ok)
+{
+    size_t n = 0, i;
+    char **c;
+    if (!v)
+        return NULL;
+    while (v[n])
+        n++;
+    c = apx_calloc(n + 1, sizeof *c);
+    if (!c) {
+        *ok = 0;
+        return NULL;
+    }
+    for (i = 0; i < n; i++)
+        if (!(c[i] = apx_strdup(v[i]))) {
+            strv_free(c);
+            *ok = 0;
+            return NULL;
+        }
+    return c;
+}
+
+static void rec_clear(ev_rec *e)
+{
+    free(e->file);
+    free(e->message);
+    memset(e, 0, sizeof *e);
+}
+
+static void job_free(jjob *j)
+{
+    unsigned i;
+    if (!j)
+        return;
+    for (i = 0; j->ring && i < j->cap; i++)
+        rec_clear(&j->ring[i]);
+    free(j->ring);
+    rec_clear(&j->pending);
+    free(j->ref);
+    free(j->message);
+    free(j->entry_id);
+    free(j->entry_json);
+    free(j->file);
+    strv_free(j->include);
+    strv_free(j->exclude);
+    free(j->hf_publish);
+    ap_cancel_token_free(j->cancel);
+    pthread_cond_destroy(&j->cv);
+    free(j);
+}
+
+/* Under the lock: drop one reference; free the job once unlinked and unused. */
+static void job_unref(jjob *j)
+{
+    if (--j->refs == 0 && !j->linked)
+        job_free(j);
+}
+
+/* Under the lock. */
+static void job_unlink(ap_jobs *r, jjob *j)
+{
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        r->head = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    else
+        r->tail = j->prev;
+    j->prev = j->next = NULL;
+    j->linked = 0;
+    if (ended(j))
+        r->nfinished--;
+    /* Wake anyone blocked on it: they find it gone or ended. */
+    pthread_cond_broadcast(&j->cv);
+    if (j->refs == 0)
+        job_free(j);
+}
+
+/* Under the lock. */
+static jjob *job_find(ap_jobs *r, ap_job_id id)
+{
+    jjob *j;
+    for (j = r->head; j; j = j->next)
+        if (j->id == id)
+            return j;
+    return NULL;
+}
+
+static void prog_from(prog *p, const ap_progress *src)
+{
+    if (!src)
+        return;
+    p->bytes_done = src->bytes_done;
+    p->bytes_total = src->bytes_total;
+    p->file_done = src->file_done;
+    p->file_total = src->file_total;
+    p->files_done = src->files_done;
+    p->files_total = src->files_total;
+    p->percent = src->percent;
+    p->rate = src->rate;
+    p->eta = src->eta;
+    p->elapsed = src->elapsed;
+    p->idle = src->idle;
+}
+
+/* Under the lock: append an event to the ring (strings copied; an
+ * allocation failure loses the string, never the event). */
+static void push_event(jjob *j, ap_event_kind kind, int status, const char *file,
+                       const char *message, const prog *p, int final)
+{
+    uint64_t seq = ++j->last_seq;
+    ev_rec *e = &j->ring[(seq - 1) % j->cap];
+    rec_clear(e);
+    e->seq = seq;
+    e->kind = kind;
+    e->status = status;
+    e->final = final;
+    e->file = apx_strdup(file);
+    e->message = apx_strdup(message);
+    e->p = *p;
+    e->time_ms = wall_ms();
+    pthread_cond_broadcast(&j->cv);
+}
+
+static void event_from_rec(const jjob *j, const ev_rec *e, ap_event *ev,
+                           ap_progress *pr)
+{
+    memset(pr, 0, sizeof *pr);
+    pr->struct_size = sizeof *pr;
+    pr->job_id = j->id;
+    pr->artifact = j->ref;
+    pr->file = e->file;
+    pr->bytes_done = e->p.bytes_done;
+    pr->bytes_total = e->p.bytes_total;
+    pr->file_done = e->p.file_done;
+    pr->file_total = e->p.file_total;
+    pr->files_done = e->p.files_done;
+    pr->files_total = e->p.files_total;
+    pr->percent = e->p.percent;
+    pr->rate = e->p.rate;
+    pr->eta = e->p.eta;
+    pr->elapsed = e->p.elapsed;
+    pr->idle = e->p.idle;
+    memset(ev, 0, sizeof *ev);
+    ev->struct_size = sizeof *ev;
+    ev->kind = e->kind;
+    ev->job_id = j->id;
+    ev->artifact = j->ref;
+    ev->file = e->file;
+    ev->status = e->status;
+    ev->message = e->message;
+    ev->progress = pr;
+}
+
+/* Under the lock: forget the oldest finished jobs beyond max_finished. */
+static void trim_finished(ap_jobs *r)
+{
+    jjob *j = r->head, *next;
+    while (j && r->nfinished > r->o.max_finished) {
+        next = j->next;
+        if (ended(j))
+            job_unlink(r, j);
+        j = next;
+    }
+}
+
+/*
+ * Under the lock: end a job, recording its final state and event.  *fin
+ * receives a copy of that event for deliver_final().  The caller holds a
+ * reference to j (trimming may unlink it).
+ */
+static void finish_locked(ap_jobs *r, jjob *j, int rc, const char *msg,
+                          char *entry_id, char *entry_json, uint64_t fetched,
+                          uint64_t total, ev_rec *fin)
+{
+    ap_event_kind kind;
+
+    if (rc == AP_OK) {
+        j->state = AP_JOB_DONE;
+        kind = AP_EVENT_DONE;
+    } else if (rc == AP_ECANCELLED) {
+        j->state = AP_JOB_CANCELLED;
+        kind = AP_EVENT_CANCELLED;
+    } else {
+        j->state = AP_JOB_FAILED;
+        kind = AP_EVENT_ERROR;
+    }
+    j->status = rc;
+    free(j->message);
+    j->message = rc != AP_OK ? apx_strdup(msg ? msg : ap_strerror(rc)) : NULL;
+    free(j->entry_id);
+    j->entry_id = entry_id;
+    free(j->entry_json);
+    j->entry_json = entry_json;
+    j->fetched = fetched;
+    j->finished = apx_wall_s();
+    if (rc == AP_OK && total)
+        j->p.bytes_total = total; /* also what was already in the store */
+    if (rc == AP_OK && j->p.bytes_total) {
+        /* Done: the whole artifact is there, whatever was fetched. */
+        j->p.bytes_done = j->p.bytes_total;
+        j->p.percent = 100.0;
+    }
+    if (rc == AP_OK)
+        j->p.eta = 0;
+    free(j->file);
+    j->file = NULL;
+    r->nfinished++;
+    /* The final event: the tracker's own when it made one (its file and
+     * message), else one made here (a job that failed before tracking). */
+    push_event(j, kind, rc, j->has_pending ? j->pending.file : NULL,
+               rc == AP_OK ? (j->has_pending ? j->pending.message : NULL)
+                           : j->message,
+               &j->p, 1);
+    rec_clear(&j->pending);
+    j->has_pending = 0;
+    *fin = j->ring[(j->last_seq - 1) % j->cap];
+    fin->file = apx_strdup(fin->file);
+    fin->message = apx_strdup(fin->message);
+    trim_finished(r);
+}
+
+/* Without the lock: hand the final event to the sink. */
+static void deliver_final(ap_jobs *r, jjob *j, ev_rec *fin)
+{
+    ap_event ev;
+    ap_progress pr;
+    if (r->o.sink) {
+        event_from_rec(j, fin, &ev, &pr);
+        (void)r->o.sink(&ev, r->o.sink_user);
+    }
+    rec_clear(fin);
+}
+
+/* Under the lock: end a queued job as cancelled, sink included (the lock
+ * is dropped around the sink call). */
+static void cancel_queued_locked(ap_jobs *r, jjob *j, const char *why)
+{
+    ev_rec fin;
+    r->nqueued--;
+    j->refs++;
+    ap_cancel(j->cancel);
+    finish_locked(r, j, AP_ECANCELLED, why, NULL, NULL, 0, 0, &fin);
+    pthread_mutex_unlock(&r->mu);
+    deliver_final(r, j, &fin);
+    pthread_mutex_lock(&r->mu);
+    job_unref(j);
+}
+
+/* The provisioner's event callback, on the worker thread. */
+static int job_on_event(const ap_event *ev, void *user)
+{
+    jjob *j = user;
+    ap_jobs *r = j->reg;
+    prog p;
+
+    memset(&p, 0, sizeof p);
+    prog_from(&p, ev->progress);
+    if (!p.bytes_total && p.files_total == 1 && p.file_total) {
+        /* One file whose size the vendor did not know (a plain URL): the
+         * engine learnt it, so the job's total, percent and ETA are known. */
+        p.bytes_total = p.file_total;
+        if (p.bytes_done > p.bytes_total)
+            p.bytes_done = p.bytes_total;
+        p.percent = 100.0 * (double)p.bytes_done / (double)p.bytes_total;
+        p.eta = p.rate > 0 ? (double)(p.bytes_total - p.bytes_done) / p.rate : -1;
+    }
+    pthread_mutex_lock(&r->mu);
+    j->p = p;
+    if (ev->progress) {
+        const char *f = ev->progress->file ? ev->progress->file : ev->file;
+        if (f && (!j->file || strcmp(j->file, f) != 0)) {
+            free(j->file);
+            j->file = apx_strdup(f);
+        }
+    }
+    if (is_final_kind(ev->kind)) {
+        /* Published by finish_locked once the state says the same. */
+        rec_clear(&j->pending);
+        j->pending.kind = ev->kind;
+        j->pending.status = ev->status;
+        j->pending.file = apx_strdup(ev->file);
+        j->pending.message = apx_strdup(ev->message);
+        j->pending.p = p;
+        j->has_pending = 1;
+        pthread_mutex_unlock(&r->mu);
+        return 0;
+    }
+    push_event(j, ev->kind, ev->status, ev->file, ev->message, &p, 0);
+    pthread_mutex_unlock(&r->mu);
+    if (r->o.sink && ev->job_id == j->id)
+        return r->o.sink(ev, r->o.sink_user);
+    if (r->o.sink) {
+        /* Never expected: the tracker stamps our id.  Re-stamp rather
+         * than hand the sink an event with another job's id. */
+        ap_event copy = *ev;
+        copy.job_id = j->id;
+        return r->o.sink(&copy, r->o.sink_user);
+    }
+    return 0;
+}
+
+static void run_job(ap_jobs *r, jjob *j, ap_provisioner **provp)
+{
+    ap_provision_options o = j->o;
+    ap_entry *entry = NULL;
+    char *entry_id = NULL, *entry_json = NULL;
+    uint64_t fetched = 0, total = 0;
+    const char *msg = NULL;
+    char buf[512];
+    int rc = AP_OK;
+
+    if (!*provp) {
+        rc = ap_provisioner_new(provp, &r->po);
+        if (rc != AP_OK) {
+            snprintf(buf, sizeof buf, "%s: cannot open the store%s%s: %s", j->ref,
+                     r->home ? " " : "", r->home ? r->home : "", ap_strerror(rc));
+            msg = buf;
+        }
+    }
+    if (rc == AP_OK) {
+        o.cancel = j->cancel;
+        o.on_event = job_on_event;
+        o.event_user = j;
+        o.job_id = j->id;
+        rc = ap_provision(*provp, j->ref, &o, &entry);
+        if (rc != AP_OK) {
+            msg = ap_provisioner_errmsg(*provp);
+            if (ap_cancel_is_set(j->cancel) && rc != AP_ECANCELLED && rc != AP_EUSER)
+                rc = AP_ECANCELLED; /* the failure is the cancellation's doing */
+        }
+    }
+    if (rc == AP_OK && entry) {
+        entry_id = apx_strdup(entry->id);
+        (void)ap_entry_to_json(entry, &entry_json);
+        fetched = entry->fetched_bytes;
+        total = entry->total_size;
+    }
+    ap_entry_free(entry);
+    {
+        ev_rec fin;
+        pthread_mutex_lock(&r->mu);
+        finish_locked(r, j, rc, msg, entry_id, entry_json, fetched, total, &fin);
+        pthread_mutex_unlock(&r->mu);
+        deliver_final(r, j, &fin);
+    }
+}
+
+/* Under the lock: the oldest queued job, or NULL. */
+static jjob *find_queued(ap_jobs *r)
+{
+    jjob *j;
+    if (!r->nqueued)
+        return NULL;
+    for (j = r->head; j; j = j->next)
+        if (j->state == AP_JOB_QUEUED)
+            return j;
+    return NULL;
+}
+
+static void *worker_main(void *arg)
+{
+    worker_arg *w = arg;
+    ap_jobs *r = w->r;
+    ap_provisioner **provp = &r->provs[w->slot];
+    jjob *j;
+
+    free(w);
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        j = find_queued(r);
+        if (!j) {
+            if (r->shutdown)
+                break;
+            pthread_cond_wait(&r->work, &r->mu);
+            continue;
+        }
+        j->state = AP_JOB_RUNNING;
+        j->started = apx_wall_s();
+        r->nqueued--;
+        j->refs++;
+        pthread_cond_broadcast(&j->cv);
+        pthread_mutex_unlock(&r->mu);
+        run_job(r, j, provp);
+        pthread_mutex_lock(&r->mu);
+        job_unref(j);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+/* ---- registry ------------------------------------------------------------ */
+
+static void registry_destroy(ap_jobs *r)
+{
+    jjob *j, *next;
+    size_t i;
+    for (j = r->head; j; j = next) {
+        next = j->next;
+        job_free(j);
+    }
+    for (i = 0; r->provs && i < r->o.max_running; i++)
+        ap_provisioner_free(r->provs[i]);
+    free(r->provs);
+    free(r->threads);
+    free(r->home);
+    free(r->vendor_path);
+    pthread_cond_destroy(&r->work);
+    pthread_condattr_destroy(&r->cattr);
+    pthread_mutex_destroy(&r->mu);
+    r->magic = JOBS_DEAD;
+    free(r);
+}
+
+AP_EXPORT int ap_jobs_new(ap_jobs **out, const ap_provisioner_options *popts,
+                          const ap_jobs_options *opts)
+{
+    ap_jobs_options o = AP_JOBS_OPTIONS_INIT;
+    ap_provisioner_options po = AP_PROVISIONER_OPTIONS_INIT;
+    sigset_t all, old;
+    ap_jobs *r;
+    size_t i;
+    int rc;
+
+    if (!out)
+        return AP_EINVAL;
+    *out = NULL;
+    if (opts) {
+        if (opts->struct_size < offsetof(ap_jobs_options, max_queued))
+            return AP_EINVAL;
+        memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
+        o.struct_size = sizeof o;
+    }
+    if (popts) {
+        if (popts->struct_size < offsetof(ap_provisioner_options, home) + sizeof(char *))
+            return AP_EINVAL;
+        memcpy(&po, popts, popts->struct_size < sizeof po ? popts->struct_size : sizeof po);
+        po.struct_size = sizeof po;
+    }
+    if (!o.max_running)
+        o.max_running = DEF_RUNNING;
+    if (o.max_running > 256)
+        o.max_running = 256;
+    if (!o.max_queued)
+        o.max_queued = DEF_QUEUED;
+    if (!o.max_finished)
+        o.max_finished = DEF_FINISHED;
+    if (!o.event_ring)
+        o.event_ring = DEF_RING;
+    if (o.event_ring < MIN_RING)
+        o.event_ring = MIN_RING;
+
+    r = apx_calloc(1, sizeof *r);
+    if (!r)
+        return AP_ENOMEM;
+    if (pthread_mutex_init(&r->mu, NULL) != 0) {
+        free(r);
+        return AP_ENOMEM;
+    }
+    pthread_condattr_init(&r->cattr);
+    pthread_condattr_setclock(&r->cattr, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->work, NULL);
+    r->magic = JOBS_MAGIC;
+    r->o = o;
+    r->next_id = 1;
+    r->po = po;
+    r->home = apx_strdup(po.home);
+    r->vendor_path = apx_strdup(po.vendor_path);
+    r->po.home = r->home;
+    r->po.vendor_path = r->vendor_path;
+    r->provs = apx_calloc(o.max_running, sizeof *r->provs);
+    r->threads = apx_calloc(o.max_running, sizeof *r->threads);
+    if (!r->provs || !r->threads || (po.home && !r->home) ||
+        (po.vendor_path && !r->vendor_path)) {
+        registry_destroy(r);
+        return AP_ENOMEM;
+    }
+    /* One provisioner now: a store that cannot be opened fails here. */
+    rc = ap_provisioner_new(&r->provs[0], &r->po);
+    if (rc != AP_OK) {
+        registry_destroy(r);
+        return rc;
+    }
+    /* Workers take no signals: those belong to the application's threads. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    for (i = 0; i < o.max_running; i++) {
+        worker_arg *w = apx_calloc(1, sizeof *w);
+        if (!w)
+            break;
+        w->r = r;
+        w->slot = i;
+        if (pthread_create(&r->threads[i], NULL, worker_main, w) != 0) {
+            free(w);
+            break;
+        }
+        r->nthreads++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r->nthreads < o.max_running) {
+        ap_jobs_free(r);
+        return AP_ENOMEM;
+    }
+    *out = r;
+    return AP_OK;
+}
+
+AP_EXPORT void ap_jobs_shutdown(ap_jobs *r)
+{
+    jjob *j;
+    if (!check(r))
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->shutdown = 1;
+    for (j = r->head; j; j = j->next)
+        if (j->state == AP_JOB_RUNNING)
+            ap_cancel(j->cancel);
+    /* Queued jobs end here, one at a time (the sink runs unlocked). */
+    for (;;) {
+        if (!(j = find_queued(r)))
+            break;
+        cancel_queued_locked(r, j, "cancelled before it started (shutdown)");
+    }
+    pthread_cond_broadcast(&r->work);
+    for (j = r->head; j; j = j->next)
+        pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+AP_EXPORT void ap_jobs_free(ap_jobs *r)
+{
+    size_t i;
+    if (!check(r))
+        return;
+    ap_jobs_shutdown(r);
+    for (i = 0; i < r->nthreads; i++)
+        pthread_join(r->threads[i], NULL);
+    registry_destroy(r);
+}
+
+AP_EXPORT int ap_jobs_submit(ap_jobs *r, const char *ref,
+                             const ap_provision_options *opts, ap_job_id *out)
+{
+    ap_provision_options o = AP_PROVISION_OPTIONS_INIT;
+    jjob *j;
+    int ok = 1;
+
+    if (out)
+        *out = 0;
+    if (!check(r) || !ref || !*ref || !out)
+        return AP_EINVAL;
+    if (opts) {
+        if (opts->struct_size < offsetof(ap_provision_options, cancel))
+            return AP_EINVAL;
+        memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
+        o.struct_size = sizeof o;
+    }
+    j = apx_calloc(1, sizeof *j);
+    if (!j)
+        return AP_ENOMEM;
+    if (pthread_cond_init(&j->cv, &r->cattr) != 0) {
+        free(j);
+        return AP_ENOMEM;
+    }
+    j->reg = r;
+    j->ref = apx_strdup(ref);
+    j->include = strv_dup(o.include, &ok);
+    j->exclude = strv_dup(o.exclude, &ok);
+    j->hf_publish = apx_strdup(o.hf_cache_publish);
+    j->cancel = ap_cancel_token_new();
+    j->cap = r->o.event_ring;
+    j->ring = apx_calloc(j->cap, sizeof *j->ring);
+    if (!ok || !j->ref || !j->cancel || !j->ring ||
+        (o.hf_cache_publish && !j->hf_publish)) {
+        job_free(j);
+        return AP_ENOMEM;
+    }
+    o.include = (const char *const *)j->include;
+    o.exclude = (const char *const *)j->exclude;
+    o.hf_cache_publish = j->hf_publish;
+    o.cancel = NULL;
+    o.on_event = NULL;
+    o.event_user = NULL;
+    j->o = o;
+    j->state = AP_JOB_QUEUED;
+    j->p.percent = -1;
+    j->p.eta = -1;
+    j->submitted = apx_wall_s();
+
+    pthread_mutex_lock(&r->mu);
+    if (r->shutdown || r->nqueued >= r->o.max_queued) {
+        pthread_mutex_unlock(&r->mu);
+        job_free(j);
+        return AP_EBUSY;
+    }
+    j->id = r->next_id++;
+    j->o.job_id = j->id;
+    j->linked = 1;
+    j->prev = r->tail;
+    if (r->tail)
+        r->tail->next = j;
+    else
+        r->head = j;
+    r->tail = j;
+    r->nqueued++;
+    *out = j->id;
+    pthread_cond_signal(&r->work);
+    pthread_mutex_unlock(&r->mu);
+    return AP_OK;
+}
+
+AP_EXPORT int ap_jobs_cancel(ap_jobs *r, ap_job_id id)
+{
+    jjob *j;
+    if (!check(r))
+        return AP_EINVAL;
+    pthread_mutex_lock(&r->mu);
+    j = job_find(r, id);
+    if (!j) {
+        pthread_mutex_unlock(&r->mu);
+        return AP_ENOTFOUND;
+    }
+    ap_cancel(j->cancel);
+    if (j->state == AP_JOB_QUEUED)
+        cancel_queued_locked(r, j, "cancelled before it started");
+    pthread_mutex_unlock(&r->mu);
+    return AP_OK;
+}
+
+/* Under the lock: a full snapshot with owned strings. */
+static int snapshot(const jjob *j, ap_job_info *s)
+{
+    ap_job_info d = AP_JOB_INFO_INIT;
+    *s = d;
+    s->id = j->id;
+    s->state = j->state;
+    s->status = j->status;
+    s->ref = apx_strdup(j->ref);
+    s->message = apx_strdup(j->message);
+    s->entry_id = apx_strdup(j->entry_id);
+    s->file = apx_strdup(j->file);
+    s->bytes_done = j->p.bytes_done;
+    s->bytes_total = j->p.bytes_total;
+    s->file_done = j->p.file_done;
+    s->file_total = j->p.file_total;
+    s->files_done = j->p.files_done;
+    s->files_total = j->p.files_total;
+    s->percent = j->p.percent;
+    s->rate = ended(j) ? 0.0 : j->p.rate;
+    s->eta = j->p.eta;
+    s->elapsed = j->p.elapsed;
+    s->idle = j->p.idle;
+    s->last_seq = j->last_seq;
+    s->submitted = j->submitted;
+    s->started = j->started;
+    s->finished = j->finished;
+    s->fetched_bytes = j->fetched;
+    if (!s->ref || (j->message && !s->message) || (j->entry_id && !s->entry_id) ||
+        (j->file && !s->file)) {
+        ap_job_info_clear(s);
+        return AP_ENOMEM;
+    }
+    return AP_OK;
+}
+
+/* Copy a full snapshot into the caller's (possibly older, smaller) struct.
+ * Every string member lies below the minimum size accepted. */
+static void info_out(ap_job_info *out, ap_job_info *full)
+{
+    size_t sz = out->struct_size;
+    full->struct_size = sz < sizeof *full ? sz : sizeof *full;
+    memcpy(out, full, full->struct_size);
+    out->struct_size = sz;
+}
+
+#define INFO_MIN_SIZE (offsetof(ap_job_info, file) + sizeof(char *))
+
+AP_EXPORT void ap_job_info_clear(ap_job_info *info)
+{
+    if (!info || info->struct_size < INFO_MIN_SIZE)
+        return;
+    free(info->ref);
+    free(info->message);
+    free(info->entry_id);
+    free(info->file);
+    info->ref = info->message = info->entry_id = info->file = NULL;
+}
+
+AP_EXPORT int ap_jobs_info(ap_jobs *r, ap_job_id id, ap_job_info *out)
+{
+    ap_job_info full;
+    jjob *j;
+    int rc;
+    if (!check(r) || !out || out->struct_size < INFO_MIN_SIZE)
+        return AP_EINVAL;
+    pthread_mutex_lock(&r->mu);
+    j = job_find(r, id);
+    rc = j ? snapshot(j, &full) : AP_ENOTFOUND;
+    pthread_mutex_unlock(&r->mu);
+    if (rc == AP_OK)
+        info_out(out, &full);
+    return rc;
+}
+
+/* Absolute CLOCK_MONOTONIC deadline timeout_ms from now. */
+static struct timespec deadline_after(int timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+/* Under the lock: wait on j's condition; 0 when the deadline passed. */
+static int wait_on(ap_jobs *r, jjob *j, int timeout_ms, const struct timespec *dl)
+{
+    if (timeout_ms == 0)
+        return 0;
+    if (timeout_ms < 0) {
+        pthread_cond_wait(&j->cv, &r->mu);
+        return 1;
+    }
+    return pthread_cond_timedwait(&j->cv, &r->mu, dl) != ETIMEDOUT;
+}
+
+AP_EXPORT int ap_jobs_wait(ap_jobs *r, ap_job_id id, int timeout_ms,
+                           ap_job_info *out)
+{
+    struct timespec dl;
+    ap_job_info full;
+    jjob *j;
+    int rc = AP_OK, snap = AP_OK;
+
+    if (!check(r) || (out && out->struct_size < INFO_MIN_SIZE))
+        return AP_EINVAL;
+    if (timeout_ms > 0)
+        dl = deadline_after(timeout_ms);
+    pthread_mutex_lock(&r->mu);
+    j = job_find(r, id);
+    if (!j) {
+        pthread_mutex_unlock(&r->mu);
+        return AP_ENOTFOUND;
+    }
+    j->refs++;
+    while (!ended(j) && j->linked) {
+        if (!wait_on(r, j, timeout_ms, &dl)) {
+            rc = ended(j) ? AP_OK : AP_EBUSY;
+            break;
+        }
+    }
+    if (!j->linked && !ended(j))
+        rc = AP_ENOTFOUND;
+    if (out && rc != AP_ENOTFOUND)
+        snap = snapshot(j, &full);
+    job_unref(j);
+    pthread_mutex_unlock(&r->mu);
+    if (out && rc != AP_ENOTFOUND) {
+        if (snap != AP_OK)
+            return snap;
+        info_out(out, &full);
+    }
+    return rc;
+}
+
+AP_EXPORT int ap_jobs_list(ap_jobs *r, ap_job_id **ids, size_t *n)
+{
+    jjob *j;
+    size_t k = 0, cnt = 0;
+    if (ids)
+        *ids = NULL;
+    if (n)
+        *n = 0;
+    if (!check(r) || !ids || !n)
+        return AP_EINVAL;
+    pthread_mutex_lock(&r->mu);
+    for (j = r->head; j; j = j->next)
+        cnt++;
+    if (cnt) {
+        *ids = apx_calloc(cnt, sizeof **ids);
+        if (!*ids) {
+            pthread_mutex_unlock(&r->mu);
+            return AP_ENOMEM;
+        }
+        for (j = r->head; j; j = j->next)
+            (*ids)[k++] = j->id;
+    }
+    pthread_mutex_unlock(&r->mu);
+    *n = k;
+    return AP_OK;
+}
+
+AP_EXPORT int ap_jobs_forget(ap_jobs *r, ap_job_id id)
+{
+    jjob *j;
+    int rc = AP_OK;
+    if (!check(r))
+        return AP_EINVAL;
+    pthread_mutex_lock(&r->mu);
+    j = job_find(r, id);
+    if (!j)
+        rc = AP_ENOTFOUND;
+    else if (!ended(j))
+        rc = AP_EBUSY;
+    else
+        job_unlink(r, j);
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+AP_EXPORT int ap_jobs_entry(ap_jobs *r, ap_job_id id, ap_entry **out)
+{
+    jjob *j;
+    char *json = NULL;
+    int rc;
+    if (out)
+        *out = NULL;
+    if (!check(r) || !out)
+        return AP_EINVAL;
+    pthread_mutex_lock(&r->mu);
+    j = job_find(r, id);
+    if (!j || !j->entry_json)
+        rc = AP_ENOTFOUND;
+    else
+        rc = (json = apx_strdup(j->entry_json)) ? AP_OK : AP_ENOMEM;
+    pthread_mutex_unlock(&r->mu);
+    if (rc == AP_OK)
+        rc = ap_entry_from_json(json, strlen(json), out);
+    free(json);
+    return rc;
+}
+
+#define EVENT_MIN_SIZE offsetof(ap_job_event, bytes_done)
+
+static void event_strings_free(ap_job_event *e)
+{
+    free(e->file);
+    free(e->message);
+    e->file = e->message = NULL;
+}
+
+AP_EXPORT void ap_job_events_clear(ap_job_event *buf, size_t n)
+{
+    size_t i, stride;
+    if (!buf || !n || buf[0].struct_size < EVENT_MIN_SIZE)
+        return;
+    stride = buf[0].struct_size;
+    for (i = 0; i < n; i++)
+        event_strings_free((ap_job_event *)(void *)((char *)buf + i * stride));
+}
+
+AP_EXPORT int ap_jobs_events(ap_jobs *r, ap_job_id id, uint64_t after_seq,
+                             int timeout_ms, ap_job_event *buf, size_t n,
+                             size_t *got)
+{
+    struct timespec dl;
+    size_t stride, k = 0;
+    jjob *j;
+    int rc = AP_OK;
+
+    if (got)
+        *got = 0;
+    if (!check(r) || !buf || !n || !got || buf[0].struct_size < EVENT_MIN_SIZE)
+        return AP_EINVAL;
+    stride = buf[0].struct_size;
+    if (timeout_ms > 0)
+        dl = deadline_after(timeout_ms);
+    pthread_mutex_lock(&r->mu);
+    j = job_find(r, id);
+    if (!j) {
+        pthread_mutex_unlock(&r->mu);
+        return AP_ENOTFOUND;
+    }
+    j->refs++;
+    for (;;) {
+        uint64_t oldest = j->last_seq >= j->cap ? j->last_seq - j->cap + 1 : 1;
+        uint64_t first = after_seq + 1 > oldest ? after_seq + 1 : oldest;
+        if (first <= j->last_seq) {
+            uint64_t s;
+            for (s = first; s <= j->last_seq && k < n; s++) {
+                const ev_rec *e = &j->ring[(s - 1) % j->cap];
+                ap_job_event full = AP_JOB_EVENT_INIT;
+                ap_job_event *dst = (ap_job_event *)(void *)((char *)buf + k * stride);
+                full.seq = e->seq;
+                full.job_id = j->id;
+                full.kind = e->kind;
+                full.status = e->status;
+                full.final = e->final;
+                full.file = apx_strdup(e->file);
+                full.message = apx_strdup(e->message);
+                if ((e->file && !full.file) || (e->message && !full.message)) {
+                    event_strings_free(&full);
+                    rc = AP_ENOMEM;
+                    break;
+                }
+                full.bytes_done = e->p.bytes_done;
+                full.bytes_total = e->p.bytes_total;
+                full.file_done = e->p.file_done;
+                full.file_total = e->p.file_total;
+                full.files_done = e->p.files_done;
+                full.files_total = e->p.files_total;
+                full.percent = e->p.percent;
+                full.rate = e->p.rate;
+                full.eta = e->p.eta;
+                full.elapsed = e->p.elapsed;
+                full.idle = e->p.idle;
+                full.time_ms = e->time_ms;
+                if (stride < sizeof full) {
+                    memcpy(dst, &full, stride); /* strings lie below the minimum */
+                } else {
+                    memset(dst, 0, stride);
+                    memcpy(dst, &full, sizeof full);
+                }
+                dst->struct_size = stride;
+                k++;
+            }
+            break;
+        }
+        if (ended(j) || !j->linked)
+            break;
+        if (!wait_on(r, j, timeout_ms, &dl))
+            break;
+    }
+    job_unref(j);
+    pthread_mutex_unlock(&r->mu);
+    if (rc != AP_OK) {
+        ap_job_events_clear(buf, k);
+        k = 0;
+    }
+    *got = k;
+    return rc;
+}
