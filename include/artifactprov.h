@@ -17,5 +17,6 @@
 #include "artifactprov/store.h"
 #include "artifactprov/catalog.h"
 #include "artifactprov/provisioner.h"
+#include "artifactprov/jobs.h"
 
 #endif

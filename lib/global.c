@@ -34,6 +34,7 @@ AP_EXPORT const char *ap_strerror(int status)
     case AP_EEXIST: return "already exists";
     case AP_ECORRUPT: return "corrupt data";
     case AP_EPATH: return "invalid or hostile path";
+    case AP_ETIMEDOUT: return "timed out";
     }
     return "unknown status code";
 }

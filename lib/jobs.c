@@ -895,7 +895,7 @@ AP_EXPORT int ap_jobs_wait(ap_jobs *r, ap_job_id id, int timeout_ms,
     j->refs++;
     while (!ended(j) && j->linked) {
         if (!wait_on(r, j, timeout_ms, &dl)) {
-            rc = ended(j) ? AP_OK : AP_EBUSY;
+            rc = ended(j) ? AP_OK : AP_ETIMEDOUT;
             break;
         }
     }

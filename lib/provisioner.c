@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <poll.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +190,33 @@ static int fail(job *j, int status, const char *fmt, ...)
     apx_error_vset(&j->prov->err, status, fmt, ap);
     va_end(ap);
     return status;
+}
+
+/* Take a store lock, waiting as long as another job or process holds it,
+ * but stay cancellable and keep the heartbeat going meanwhile. */
+static int lock_waiting(job *j, const char *name, const char *what, int *fd)
+{
+    int rc, said = 0, cfd = ap_cancel_token_fd(j->o->cancel);
+    while ((rc = ap_store_trylock(j->prov->store, name, fd)) == AP_EBUSY) {
+        struct pollfd pfd = { cfd, POLLIN, 0 };
+        if (!said++) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "waiting for another download of %s", what);
+            if (ap_tracker_emit(j->tracker, AP_EVENT_LOG, NULL, 0, msg))
+                return fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
+        }
+        if (cfd >= 0)
+            (void)poll(&pfd, 1, 50);
+        else {
+            struct timespec ts = { 0, 50 * 1000000L };
+            nanosleep(&ts, NULL);
+        }
+        if (ap_cancel_is_set(j->o->cancel))
+            return fail(j, AP_ECANCELLED, "%s: cancelled", j->ref);
+        if (ap_tracker_tick(j->tracker))
+            return fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
+    }
+    return rc;
 }
 
 static int glob_any(const char *const *globs, const char *path)
@@ -402,8 +431,12 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
             int fd;
             char name[80];
             snprintf(name, sizeof name, "blob-%s", f->sha256);
-            if (ap_store_lock(j->prov->store, name, &fd) == AP_OK)
+            rc = lock_waiting(j, name, f->name, &fd);
+            if (rc == AP_OK)
                 lock_fds[(*nlocks)++] = fd;
+            else if (rc == AP_ECANCELLED || rc == AP_EUSER)
+                break;
+            rc = AP_OK; /* no lock (e.g. read-only locks/): go on unlocked */
             if (!(o->flags & AP_PROVISION_FORCE) &&
                 ap_store_has_blob(j->prov->store, f->sha256) == 1) {
                 f->present = 1;
@@ -719,8 +752,12 @@ static int run_job(job *j, ap_entry **out)
                   (o->include || o->exclude) ? " the include/exclude filters" : "");
         goto out;
     }
-    if (ap_store_lock(p->store, id, &entry_lock) != AP_OK)
+    rc = lock_waiting(j, id, j->ref, &entry_lock);
+    if (rc == AP_ECANCELLED || rc == AP_EUSER)
+        goto out;
+    if (rc != AP_OK)
         entry_lock = -1;
+    rc = AP_OK;
     ap_entry_free(prev);
     prev = NULL;
     (void)ap_catalog_get(p->catalog, id, &prev);

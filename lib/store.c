@@ -607,6 +607,16 @@ AP_EXPORT int ap_store_lock(ap_store *store, const char *name, int *out_fd)
     return lock_name(store, name, 0, out_fd);
 }
 
+AP_EXPORT int ap_store_trylock(ap_store *store, const char *name, int *out_fd)
+{
+    if (!out_fd)
+        return AP_EINVAL;
+    *out_fd = -1;
+    if (!check(store))
+        return AP_EINVAL;
+    return lock_name(store, name, 1, out_fd);
+}
+
 AP_EXPORT void ap_store_unlock(int fd)
 {
     if (fd >= 0) {

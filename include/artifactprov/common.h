@@ -54,7 +54,8 @@ typedef enum ap_status {
     AP_EUSER = -21,       /**< a user callback returned non-zero */
     AP_EEXIST = -22,      /**< already exists */
     AP_ECORRUPT = -23,    /**< stored data or document is corrupt */
-    AP_EPATH = -24        /**< hostile or invalid path from a vendor */
+    AP_EPATH = -24,       /**< hostile or invalid path from a vendor */
+    AP_ETIMEDOUT = -25    /**< a wait ended before the awaited event */
 } ap_status;
 
 /** Static, English description of a status code.  Never NULL. */

@@ -177,9 +177,9 @@ AP_EXPORT int ap_jobs_info(ap_jobs *jobs, ap_job_id id, ap_job_info *out);
 /**
  * Wait until job `id` has ended (DONE, FAILED or CANCELLED), at most
  * `timeout_ms` milliseconds (negative: no limit; 0: just look).  Returns
- * AP_OK once it has ended, AP_EBUSY when it is still queued or running at
- * the timeout, AP_ENOTFOUND for an unknown id.  `out` may be NULL; when
- * given (struct_size set) it receives the snapshot, also on AP_EBUSY.  The
+ * AP_OK once it has ended, AP_ETIMEDOUT when it is still queued or running
+ * at the timeout, AP_ENOTFOUND for an unknown id.  `out` may be NULL; when
+ * given (struct_size set) it receives the snapshot, also on AP_ETIMEDOUT.  The
  * return value says whether the job ended, not whether it succeeded: see
  * out->state and out->status.
  */

@@ -144,6 +144,8 @@ AP_EXPORT int ap_store_gc(ap_store *store, const char *const *keep,
  * and ap_store_remove_blob respect as well.
  */
 AP_EXPORT int ap_store_lock(ap_store *store, const char *name, int *out_fd);
+/** Like ap_store_lock() but never waits: AP_EBUSY when another holder has it. */
+AP_EXPORT int ap_store_trylock(ap_store *store, const char *name, int *out_fd);
 AP_EXPORT void ap_store_unlock(int fd);
 
 /** Free bytes available to unprivileged users on the store's filesystem. */
