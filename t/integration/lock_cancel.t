@@ -32,6 +32,7 @@ rc=$?
 t1=$(date +%s%N)
 ms=$(( (t1 - t0) / 1000000 ))
 check "Ctrl-C while waiting for the lock exits 130" [ $rc -eq 130 ]
+[ $rc -eq 130 ] || diag "rc=$rc" "$(tail -n 5 "$TMP/b.ev")"
 check "... without waiting for the other download (took $ms ms, it needs ~6 s)" [ $ms -lt 2000 ]
 wait $A
 check "the first pull still succeeds" [ $? -eq 0 ]
