@@ -11,10 +11,11 @@ cat > "$TMP/cfg.json" <<JSON
 JSON
 start_hub "$TMP/cfg.json"
 REF="$FILES/files/w.bin#sha256=$W"
-"$APCTL" pull --json --connections 1 "$REF" > "$TMP/a.json" 2> "$TMP/a.err" &
+"$APCTL" pull --json --events --connections 1 "$REF" > "$TMP/a.json" 2> "$TMP/a.err" &
 A=$!
-i=0   # wait until A holds the entry lock and bytes flow
-while ! grep -q '"server": *"files"' "$FH_LOG" 2>/dev/null; do
+i=0   # wait until A holds the entry lock and bytes flow (the server logs a
+      # request only when it ends, so watch A's own progress events)
+while ! grep -q '"event":"progress".*"done":[1-9]' "$TMP/a.err" 2>/dev/null; do
     i=$((i + 1)); [ $i -gt 250 ] && break; sleep 0.02
 done
 "$APCTL" pull --events --heartbeat 100 "$REF" > /dev/null 2> "$TMP/b.ev" &
