@@ -37,6 +37,10 @@ LIB_CFLAGS := $(ALL_CFLAGS) -fPIC -fvisibility=hidden $(DEP_CFLAGS) \
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 
 B := build
+# Objects depend on a stamp named after the flags, so a build with other
+# flags (SANITIZE=..., AP_DIGEST=...) rebuilds everything instead of mixing.
+FLAGS_ID := $(shell echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(AP_DIGEST) $(PREFIX) $(LIBDIR)' | cksum | cut -d' ' -f1)
+STAMP := $(B)/.flags-$(FLAGS_ID)
 LIB_SRCS := $(sort $(wildcard lib/*.c))
 LIB_OBJS := $(patsubst lib/%.c,$(B)/lib/%.o,$(LIB_SRCS))
 SONAME   := libartifactprov.so.$(MAJOR)
@@ -62,7 +66,12 @@ CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 .PHONY: all check check-valgrind install uninstall demo bench fuzz clean tests
 all: $(SHLIB) $(B)/libartifactprov.so $(STLIB) $(VENDOR_SOS) $(EXAMPLES) $(B)/artifactprov.pc
 
-$(B)/lib/%.o: lib/%.c lib/*.h include/artifactprov/*.h include/artifactprov.h
+$(STAMP):
+	@mkdir -p $(B)
+	@rm -f $(B)/.flags-*
+	@touch $@
+
+$(B)/lib/%.o: lib/%.c lib/*.h include/artifactprov/*.h include/artifactprov.h $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 
@@ -80,7 +89,8 @@ $(STLIB): $(LIB_OBJS)
 	ar rcs $@ $(LIB_OBJS)
 
 # Vendors link jansson only: the host table gives them everything else.
-$(B)/vendors/ap-vendor-%.so: vendors/%/*.c include/artifactprov/*.h
+.SECONDEXPANSION:
+$(B)/vendors/ap-vendor-%.so: $$(wildcard vendors/$$*/*.c vendors/$$*/*.h) include/artifactprov/*.h $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden $(shell $(PKG_CONFIG) --cflags jansson) \
 	  -shared -o $@ $(filter %.c,$^) $(ALL_LDFLAGS) $(VENDOR_LIBS)
@@ -100,7 +110,7 @@ $(B)/t/unit/%: t/unit/%.c $(STLIB) $(wildcard t/unit/*.h)
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(DEP_CFLAGS) $(CMOCKA_CFLAGS) -Ilib -o $@ $< \
 	  $(STLIB) $(ALL_LDFLAGS) $(CMOCKA_LIBS) $(DEP_LIBS)
 
-$(B)/t/vendors/ap-vendor-%.so: t/vendors/%.c include/artifactprov/vendor.h
+$(B)/t/vendors/ap-vendor-%.so: t/vendors/%.c include/artifactprov/vendor.h $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -shared -o $@ $< $(ALL_LDFLAGS)
 
