@@ -97,9 +97,11 @@ $(B)/vendors/ap-vendor-%.so: $$(wildcard vendors/$$*/*.c vendors/$$*/*.h) includ
 
 # Example programs link the static archive: self-contained binaries.
 $(B)/%: examples/%.c $(STLIB)
+	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEP_CFLAGS) -o $@ $< $(STLIB) $(ALL_LDFLAGS) $(DEP_LIBS)
 
 $(B)/artifactprov.pc: pkgconfig/artifactprov.pc.in $(VERSION_H) Makefile
+	@mkdir -p $(dir $@)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VENDORDIR@|$(VENDORDIR)|g' \
 	    -e 's|@VERSION@|$(VERSION)|g' $< > $@
@@ -123,11 +125,11 @@ tests: all $(UNIT_BINS) $(TEST_VENDOR_SOS) $(HELPER_BINS)
 PROVE ?= prove
 PROVE_FLAGS ?= -j2
 check: tests
-	AP_BUILD=$(CURDIR)/$(B) AP_SRC=$(CURDIR) CC="$(CC)" SANITIZE="$(SANITIZE)" \
+	AP_BUILD=$(CURDIR)/$(B) AP_SRC=$(CURDIR) CC="$(CC)" SANITIZE="$(SANITIZE)" AP_DIGEST=$(AP_DIGEST) \
 	  $(PROVE) $(PROVE_FLAGS) $(UNIT_BINS) $(sort $(wildcard t/integration/*.t))
 
 check-valgrind: tests
-	AP_BUILD=$(CURDIR)/$(B) AP_SRC=$(CURDIR) \
+	AP_BUILD=$(CURDIR)/$(B) AP_SRC=$(CURDIR) AP_DIGEST=$(AP_DIGEST) \
 	  $(PROVE) $(PROVE_FLAGS) --exec 'valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite' $(UNIT_BINS)
 
 # ---- install ----------------------------------------------------------------
