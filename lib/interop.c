@@ -280,61 +280,63 @@ static int hf_cb(const apx_hf_file *f, void *user)
     return rc != AP_OK;
 }
 
-static int scan_begin(ap_provisioner *p, ap_scan_stats *stats, ap_scan_stats *local)
+/* Walk one foreign cache and write the entries of what it imported. */
+typedef int (*walk_fn)(const char *dir, importer *im, size_t *skipped, apx_error *err);
+
+static int walk_hf(const char *dir, importer *im, size_t *skipped, apx_error *err)
 {
-    if (!p)
-        return AP_EINVAL;
-    apx_error_clear(&p->err);
-    memset(local, 0, sizeof *local);
-    local->struct_size = sizeof *local;
-    (void)stats;
-    return AP_OK;
+    int rc = apx_hf_scan(dir, hf_cb, im, skipped, err);
+    return rc == AP_EUSER ? im->rc : rc;
 }
 
-static void scan_end(ap_scan_stats *stats, const ap_scan_stats *local)
-{
-    if (stats && stats->struct_size >= sizeof *stats)
-        *stats = *local;
-    else if (stats && stats->struct_size)
-        memcpy((char *)stats + sizeof stats->struct_size,
-               (const char *)local + sizeof local->struct_size,
-               stats->struct_size - sizeof stats->struct_size);
-}
-
-AP_EXPORT int ap_provisioner_scan_hf_cache(ap_provisioner *p, const char *dir,
-                                           ap_scan_stats *stats)
+static int scan(ap_provisioner *p, const char *dir, int (*default_dir)(char **),
+                const char *vendor, const char *what, walk_fn walk,
+                ap_scan_stats *stats)
 {
     ap_scan_stats st;
     importer im;
     char *def = NULL;
     size_t skipped = 0;
     apx_error err;
-    int rc = scan_begin(p, stats, &st);
-    if (rc != AP_OK)
-        return rc;
+    int rc;
+
+    if (!p)
+        return AP_EINVAL;
+    apx_error_clear(&p->err);
+    memset(&st, 0, sizeof st);
+    st.struct_size = sizeof st;
     if (!dir) {
-        if (apx_hf_default_cache(&def) != AP_OK)
+        if (default_dir(&def) != AP_OK)
             return apx_error_set(&p->err, AP_ENOMEM, "out of memory");
         dir = def;
     }
     memset(&im, 0, sizeof im);
     im.p = p;
-    im.vendor = "huggingface";
+    im.vendor = vendor;
     im.st = &st;
     apx_error_clear(&err);
-    rc = apx_hf_scan(dir, hf_cb, &im, &skipped, &err);
-    if (rc == AP_EUSER)
-        rc = im.rc;
+    rc = walk(dir, &im, &skipped, &err);
     st.skipped += skipped;
     if (rc != AP_OK && !p->err.msg[0])
-        apx_error_set(&p->err, rc, "scan of the HF cache %s: %s", dir,
+        apx_error_set(&p->err, rc, "scan of the %s %s: %s", what, dir,
                       err.msg[0] ? err.msg : ap_strerror(rc));
     if (rc == AP_OK)
         rc = flush_entries(&im);
     importer_free(&im);
     free(def);
-    scan_end(stats, &st);
+    /* Copy what the caller's (possibly older, shorter) struct has room for. */
+    if (stats && stats->struct_size >= sizeof stats->struct_size) {
+        size_t n = stats->struct_size < sizeof st ? stats->struct_size : sizeof st;
+        memcpy((char *)stats + sizeof st.struct_size, (char *)&st + sizeof st.struct_size,
+               n - sizeof st.struct_size);
+    }
     return rc;
+}
+
+AP_EXPORT int ap_provisioner_scan_hf_cache(ap_provisioner *p, const char *dir,
+                                           ap_scan_stats *stats)
+{
+    return scan(p, dir, apx_hf_default_cache, "huggingface", "HF cache", walk_hf, stats);
 }
 
 /* ---- Ollama ------------------------------------------------------------ */
@@ -376,38 +378,15 @@ static int ollama_cb(const apx_ollama_model *m, void *user)
     return rc != AP_OK;
 }
 
+static int walk_ollama(const char *dir, importer *im, size_t *skipped, apx_error *err)
+{
+    int rc = apx_ollama_scan(dir, ollama_cb, im, skipped, err);
+    return rc == AP_EUSER ? im->rc : rc;
+}
+
 AP_EXPORT int ap_provisioner_scan_ollama(ap_provisioner *p, const char *dir,
                                          ap_scan_stats *stats)
 {
-    ap_scan_stats st;
-    importer im;
-    char *def = NULL;
-    size_t skipped = 0;
-    apx_error err;
-    int rc = scan_begin(p, stats, &st);
-    if (rc != AP_OK)
-        return rc;
-    if (!dir) {
-        if (apx_ollama_default_dir(&def) != AP_OK)
-            return apx_error_set(&p->err, AP_ENOMEM, "out of memory");
-        dir = def;
-    }
-    memset(&im, 0, sizeof im);
-    im.p = p;
-    im.vendor = "ollama";
-    im.st = &st;
-    apx_error_clear(&err);
-    rc = apx_ollama_scan(dir, ollama_cb, &im, &skipped, &err);
-    if (rc == AP_EUSER)
-        rc = im.rc;
-    st.skipped += skipped;
-    if (rc != AP_OK && !p->err.msg[0])
-        apx_error_set(&p->err, rc, "scan of the Ollama store %s: %s", dir,
-                      err.msg[0] ? err.msg : ap_strerror(rc));
-    if (rc == AP_OK)
-        rc = flush_entries(&im);
-    importer_free(&im);
-    free(def);
-    scan_end(stats, &st);
-    return rc;
+    return scan(p, dir, apx_ollama_default_dir, "ollama", "Ollama store", walk_ollama,
+                stats);
 }
