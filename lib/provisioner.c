@@ -379,6 +379,14 @@ static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
     return rc;
 }
 
+/* Whether this provision fetches the file: all of them, except for a
+ * metadata-only one (sync), which takes the small files only. */
+static int wanted(const job *j, const apx_mfile *m)
+{
+    return !(j->o->flags & AP_PROVISION_METADATA_ONLY) || (m->flags & AP_VFILE_METADATA) ||
+           (m->size != AP_SIZE_UNKNOWN && m->size < AP_METADATA_MAX);
+}
+
 typedef struct fetch_set {
     apx_fetch_file *ff;
     size_t *idx;      /* ff[k] fetches entry file idx[k] */
@@ -421,9 +429,7 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
         apx_fetch_file *x;
         if (f->present)
             continue;
-        if ((o->flags & AP_PROVISION_METADATA_ONLY) &&
-            !((m->flags & AP_VFILE_METADATA) ||
-              (m->size != AP_SIZE_UNKNOWN && m->size < AP_METADATA_MAX)))
+        if (!wanted(j, m))
             continue;
         if (f->sha256) {
             /* One download per blob across jobs and processes: take the
@@ -573,7 +579,7 @@ int apx_entry_finish(ap_provisioner *p, ap_entry *e)
     return AP_OK;
 }
 
-static int mark_present(job *j)
+static int mark_present(job *j, const ap_vendor_call *call)
 {
     ap_entry *e = j->entry;
     size_t i;
@@ -581,7 +587,7 @@ static int mark_present(job *j)
         ap_entry_file *f = &e->files[i];
         f->present = !(j->o->flags & AP_PROVISION_FORCE) && f->sha256 &&
                      ap_store_has_blob(j->prov->store, f->sha256) == 1;
-        if (!f->present)
+        if (!f->present && wanted(j, &call->files[i]))
             ap_tracker_add_total(j->tracker, f->size, 1);
     }
     return AP_OK;
@@ -766,7 +772,7 @@ static int run_job(job *j, ap_entry **out)
         fail(j, rc, "%s: out of memory", j->ref);
         goto out;
     }
-    mark_present(j);
+    mark_present(j, &call);
     if (ap_tracker_emit(j->tracker, AP_EVENT_RESOLVE, NULL, 0, j->entry->revision)) {
         rc = fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
         goto out;
