@@ -125,8 +125,8 @@ static void test_scan_collects_refusals(void **s)
     o.home = home;
     o.vendor_path = vdir;
     assert_int_equal(ap_provisioner_new(&p, &o), AP_OK);
-    /* hostile and older load; the five broken ones are listed */
-    assert_int_equal(ap_provisioner_vendor_count(p), 2);
+    /* gen, hostile and older load; the five broken ones are listed */
+    assert_int_equal(ap_provisioner_vendor_count(p), 3);
     for (r = ap_provisioner_refusals(p); *r; r++)
         nref++;
     assert_int_equal(nref, 5);
@@ -166,6 +166,56 @@ static void test_unknown_scheme_and_bad_ref(void **s)
     ap_provisioner_free(p);
 }
 
+static int cancel_midway(const ap_event *ev, void *user)
+{
+    if (ev->kind == AP_EVENT_PROGRESS && ev->progress->bytes_done >= 1000000)
+        ap_cancel(user);
+    assert_int_not_equal(ev->job_id, 0);
+    return 0;
+}
+
+static void test_vendor_download(void **s)
+{
+    ap_provisioner *p = mk();
+    ap_provision_options o = AP_PROVISION_OPTIONS_INIT;
+    ap_cancel_token *tok = ap_cancel_token_new();
+    ap_entry *e = NULL;
+    FILE *f;
+    size_t i, n;
+    int bad = 0;
+    unsigned char buf[4096];
+    (void)s;
+    assert_int_equal(load(p, "gen"), AP_OK);
+    /* the bytes come from the vendor's download(), verified and stored */
+    assert_int_equal(ap_provision(p, "gen:300000", NULL, &e), AP_OK);
+    assert_int_equal(e->nfiles, 1);
+    assert_int_equal(e->files[0].size, 300000);
+    f = fopen(e->files[0].path, "rb");
+    assert_non_null(f);
+    for (i = 0; (n = fread(buf, 1, sizeof buf, f)) > 0; i += n) {
+        size_t k;
+        for (k = 0; k < n; k++)
+            bad += buf[k] != (unsigned char)(((i + k) * 7) % 251);
+    }
+    fclose(f);
+    assert_int_equal(i, 300000);
+    assert_int_equal(bad, 0);
+    ap_entry_free(e);
+    /* a wrong digest is refused and nothing lands */
+    assert_int_equal(ap_provision(p, "gen:5000:wrong", NULL, &e), AP_EDIGEST);
+    assert_non_null(strstr(ap_provisioner_errmsg(p), "sha256 mismatch"));
+    assert_non_null(strstr(ap_provisioner_errmsg(p), "gen:5000:wrong"));
+    /* cancel from the event callback, mid-download */
+    o.cancel = tok;
+    o.on_event = cancel_midway;
+    o.event_user = tok;
+    o.progress_interval_ms = 1;
+    assert_int_equal(ap_provision(p, "gen:50000000", &o, &e), AP_ECANCELLED);
+    assert_null(e);
+    ap_cancel_token_free(tok);
+    ap_provisioner_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_scan_collects_refusals),
         cmocka_unit_test(test_hostile_paths),
         cmocka_unit_test(test_unknown_scheme_and_bad_ref),
+        cmocka_unit_test(test_vendor_download),
     };
     const char *b = getenv("AP_BUILD");
     char tmpl[] = "/tmp/aploader.XXXXXX";
