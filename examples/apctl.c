@@ -37,6 +37,7 @@ static void usage(FILE *f)
           "  pull [--json] [--quiet] [--events] [--force] [--include GLOB]...\n"
           "       [--exclude GLOB]... [--connections N] [--chunk-size BYTES]\n"
           "       [--heartbeat MS] [--stall-timeout MS] [--drop-partial]\n"
+          "       [--max-rate BYTES_PER_S] [--per-host N] [--max-attempts N]\n"
           "       [--hf-cache=DIR] REF\n"
           "                        provision REF, print where it is\n"
           "  sync [--json] REF     record the file list, fetch only small metadata\n"
@@ -200,6 +201,10 @@ static int cmd_pull(int argc, char **argv, unsigned flags)
         } else if (strncmp(a, "--connections", 13) == 0)
             o.max_connections = o.connections_per_file =
                 (unsigned)num_arg(OPTVAL("--connections"), "--connections");
+        else if (strncmp(a, "--max-rate", 10) == 0)
+            o.max_bytes_per_sec = num_arg(OPTVAL("--max-rate"), "--max-rate");
+        else if (strncmp(a, "--per-host", 10) == 0)
+            o.max_per_host = (unsigned)num_arg(OPTVAL("--per-host"), "--per-host");
         else if (strncmp(a, "--chunk-size", 12) == 0)
             o.chunk_size = num_arg(OPTVAL("--chunk-size"), "--chunk-size");
         else if (strncmp(a, "--heartbeat", 11) == 0)

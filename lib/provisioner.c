@@ -495,6 +495,7 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
         fo.cancel = o->cancel;
         fo.tracker = j->tracker;
         fo.max_connections = o->max_connections;
+        fo.max_per_host = o->max_per_host;
         fo.connections_per_file = o->connections_per_file;
         fo.chunk_size = o->chunk_size;
         fo.max_attempts = o->max_attempts;

@@ -115,10 +115,11 @@ typedef struct ap_provision_options {
     unsigned stall_timeout_ms;      /**< no byte for this long: retry (30000) */
     uint64_t max_bytes_per_sec;     /**< bandwidth cap, 0 = none */
     const char *hf_cache_publish;   /**< also publish into this HF cache dir */
+    unsigned max_per_host;          /**< connections to one host (max_connections) */
 } ap_provision_options;
 
 #define AP_PROVISION_OPTIONS_INIT { sizeof(ap_provision_options), 0, NULL, \
-    NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL }
+    NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, 0 }
 
 AP_EXPORT void ap_provision_options_init(ap_provision_options *opts);
 

@@ -2,7 +2,7 @@
 # Plain URL references through the engine: digest fragment, faults healed by
 # retries/resume, faults that must fail cleanly, and cross-vendor dedup.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 16
+plan 18
 gen_bytes 6000000 11 > "$TMP/a.bin"
 A=$(sha256 "$TMP/a.bin")
 gen_bytes 3000000 12 > "$TMP/b.bin"
@@ -10,6 +10,8 @@ B=$(sha256 "$TMP/b.bin")   # not in the store: the corrupt download must not lan
 cat > "$TMP/cfg.json" <<JSON
 {"files": {
   "a.bin":     {"generate": {"size": 6000000, "seed": 11}},
+  "rate.bin":  {"generate": {"size": 2000000, "seed": 13}},
+  "host.bin":  {"generate": {"size": 6000000, "seed": 14}},
   "drop.bin":  {"generate": {"size": 6000000, "seed": 11}, "faults": {"drop_at": 2500000, "times": 2}},
   "r503.bin":  {"generate": {"size": 6000000, "seed": 11}, "faults": {"status": 503, "retry_after": 1, "times": 1}},
   "norange.bin": {"generate": {"size": 6000000, "seed": 11}, "faults": {"ignore_range": true}},
@@ -56,6 +58,27 @@ check "404 fails, naming the URL" sh -c "grep -q 'nothere.bin' '$TMP/err' && gre
 check "redirect loop fails clearly" sh -c "grep -qi 'redirect' '$TMP/err'"
 "$APCTL" pull "https://x/y#sha256=zz" > /dev/null 2> "$TMP/err"
 check "bad digest fragment is an invalid reference" grep -q 'sha256' "$TMP/err"
+
+# bandwidth cap: 2 MB at 1 MB/s cannot take less than ~2 s (a lower bound
+# only: a loaded machine makes it slower, never faster)
+gen_bytes 2000000 13 > "$TMP/r.bin"
+t0=$(date +%s%N)
+"$APCTL" pull --quiet --max-rate 1000000 "$FILES/files/rate.bin#sha256=$(sha256 "$TMP/r.bin")" 2> "$TMP/err"
+rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "--max-rate 1000000 caps the transfer (2 MB took $ms ms)" sh -c "[ $rc -eq 0 ] && [ $ms -ge 1500 ]"
+gen_bytes 6000000 14 > "$TMP/h.bin"
+"$APCTL" pull --quiet --connections 8 --per-host 2 --chunk-size 1048576 \
+    "$FILES/files/host.bin#sha256=$(sha256 "$TMP/h.bin")" 2> "$TMP/err"
+nconn=$(python3 -c '
+import json, sys
+c = set()
+for line in open(sys.argv[1]):
+    j = json.loads(line)
+    if "/files/host.bin" in j["path"]:
+        c.add(j["conn"])
+print(len(c))' "$FH_LOG")
+check "--per-host 2 keeps to 2 connections ($nconn used)" sh -c "[ $? -eq 0 ] && [ $nconn -le 2 ] && [ $nconn -ge 1 ]"
 
 # same bytes through another vendor: dedup by content, 0 bytes fetched
 cat > "$TMP/cfg2.json" <<JSON
