@@ -7,6 +7,7 @@
 
 #include "digest.h"
 #include "engine.h"
+#include "fakehub_fixture.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,20 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
-static char g_dir[64];
-static char g_files[128], g_hub[128], g_cdn[128];
-static char g_log[256];
-static pid_t g_pid;
+static fakehub FH;
 
 #define KB 1024u
 
 /* name, size, seed, faults JSON (or NULL) */
-static const struct spec {
-    const char *name;
-    uint64_t size;
-    int seed;
-    const char *faults;
-} SPECS[] = {
+static const fx_spec SPECS[] = {
     { "basic", 2000003, 1, NULL },
     { "small", 1000, 2, NULL },
     { "empty", 0, 3, NULL },
@@ -66,143 +59,29 @@ static const struct spec {
 };
 #define NSPECS (sizeof SPECS / sizeof SPECS[0])
 
-static const struct spec *spec_of(const char *name)
+static const fx_spec *spec_of(const char *name)
 {
-    size_t i;
-    for (i = 0; i < NSPECS; i++)
-        if (strcmp(SPECS[i].name, name) == 0)
-            return &SPECS[i];
-    return NULL;
-}
-
-/* Same generator as fakehub: block i = sha256("<seed>:<i>"). */
-static void expected_sha(const struct spec *s, char hex[65])
-{
-    apx_digest *all = apx_digest_new(APX_SHA256);
-    apx_digest *blk = apx_digest_new(APX_SHA256);
-    uint64_t done = 0, i = 0;
-    while (done < s->size) {
-        char in[64], bh[65];
-        unsigned char b[32];
-        int k, n = snprintf(in, sizeof in, "%d:%llu", s->seed,
-                            (unsigned long long)i++);
-        apx_digest_reset(blk);
-        apx_digest_update(blk, in, (size_t)n);
-        apx_digest_final_hex(blk, bh);
-        for (k = 0; k < 32; k++) {
-            unsigned v;
-            sscanf(bh + 2 * k, "%2x", &v);
-            b[k] = (unsigned char)v;
-        }
-        n = s->size - done < 32 ? (int)(s->size - done) : 32;
-        apx_digest_update(all, b, (size_t)n);
-        done += (uint64_t)n;
-    }
-    apx_digest_final_hex(all, hex);
-    apx_digest_free(all);
-    apx_digest_free(blk);
-}
-
-static void write_config(void)
-{
-    char path[256];
-    FILE *fp;
-    size_t i;
-    snprintf(path, sizeof path, "%s/cfg.json", g_dir);
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    fprintf(fp, "{\"tokens\": {\"tok\": [\"*\"]},\n"
-                " \"repos\": {\"org/m\": {\"files\": {\"w.bin\": {\"lfs\": true,"
-                " \"generate\": {\"size\": 300000, \"seed\": 99}}}},\n"
-                "  \"org/priv\": {\"private\": true, \"files\": {\"a.txt\":"
-                " {\"content\": \"hello\"}}}},\n"
-                " \"files\": {\n");
-    for (i = 0; i < NSPECS; i++)
-        fprintf(fp, "  \"%s\": {\"generate\": {\"size\": %llu, \"seed\": %d}"
-                    "%s%s}%s\n",
-                SPECS[i].name, (unsigned long long)SPECS[i].size,
-                SPECS[i].seed, SPECS[i].faults ? ", \"faults\": " : "",
-                SPECS[i].faults ? SPECS[i].faults : "",
-                i + 1 < NSPECS ? "," : "");
-    fprintf(fp, " }}\n");
-    fclose(fp);
-}
-
-static int extract(const char *line, const char *key, char *out, size_t n)
-{
-    char pat[32];
-    const char *p, *e;
-    snprintf(pat, sizeof pat, "\"%s\":\"", key);
-    p = strstr(line, pat);
-    if (!p)
-        return -1;
-    p += strlen(pat);
-    e = strchr(p, '"');
-    if (!e || (size_t)(e - p) >= n)
-        return -1;
-    memcpy(out, p, (size_t)(e - p));
-    out[e - p] = '\0';
-    return 0;
+    return fx_spec_of(SPECS, NSPECS, name);
 }
 
 static int server_up(void **state)
 {
-    char ready[256], cfg[256], line[1024] = "";
-    const char *src = getenv("AP_SRC");
-    char script[512];
-    int i;
     (void)state;
     ap_global_init();
-    strcpy(g_dir, "/tmp/ap-test-engine-XXXXXX");
-    if (!mkdtemp(g_dir))
-        return -1;
-    write_config();
-    snprintf(ready, sizeof ready, "%s/ready", g_dir);
-    snprintf(cfg, sizeof cfg, "%s/cfg.json", g_dir);
-    snprintf(g_log, sizeof g_log, "%s/log.jsonl", g_dir);
-    snprintf(script, sizeof script, "%s/t/fixtures/fakehub.py",
-             src ? src : ".");
-    g_pid = fork();
-    if (g_pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        dup2(fd, 1);
-        execlp("python3", "python3", script, "--config", cfg, "--log", g_log,
-               "--ready-file", ready, (char *)NULL);
-        _exit(127);
-    }
-    for (i = 0; i < 500; i++) {
-        FILE *fp = fopen(ready, "r");
-        if (fp) {
-            if (!fgets(line, sizeof line, fp))
-                line[0] = '\0';
-            fclose(fp);
-            if (line[0])
-                break;
-        }
-        usleep(20000);
-    }
-    if (extract(line, "files", g_files, sizeof g_files) ||
-        extract(line, "hub", g_hub, sizeof g_hub) ||
-        extract(line, "cdn", g_cdn, sizeof g_cdn)) {
-        fprintf(stderr, "# fakehub did not start (%s)\n", script);
-        return -1;
-    }
-    return 0;
+    return fx_start(&FH, "engine",
+                    "\"tokens\": {\"tok\": [\"*\"]},\n"
+                    " \"repos\": {\"org/m\": {\"files\": {\"w.bin\": {\"lfs\": true,"
+                    " \"generate\": {\"size\": 300000, \"seed\": 99}}}},\n"
+                    "  \"org/priv\": {\"private\": true, \"files\": {\"a.txt\":"
+                    " {\"content\": \"hello\"}}}}",
+                    SPECS, NSPECS);
 }
 
 static int server_down(void **state)
 {
-    char cmd[128];
     (void)state;
-    if (g_pid > 0) {
-        kill(g_pid, SIGTERM);
-        waitpid(g_pid, NULL, 0);
-    }
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0)
-        return -1;
     ap_global_cleanup();
-    return 0;
+    return fx_stop(&FH);
 }
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -218,10 +97,10 @@ typedef struct run {
 
 static void run_init(run *r, const char *name)
 {
-    const struct spec *s = spec_of(name);
+    const fx_spec *s = spec_of(name);
     memset(r, 0, sizeof *r);
-    snprintf(r->url, sizeof r->url, "%s/files/%s", g_files, name);
-    snprintf(r->staging, sizeof r->staging, "%s/staging/%s.part", g_dir, name);
+    snprintf(r->url, sizeof r->url, "%s/files/%s", FH.files, name);
+    snprintf(r->staging, sizeof r->staging, "%s/staging/%s.part", FH.dir, name);
     r->o.chunk_size = 256 * KB;
     r->o.max_connections = 4;
     r->o.backoff_base_ms = 20;
@@ -231,7 +110,7 @@ static void run_init(run *r, const char *name)
     r->f.staging_path = r->staging;
     r->f.size = AP_SIZE_UNKNOWN;
     if (s)
-        expected_sha(s, r->want);
+        fx_expected_sha(s, r->want);
 }
 
 static int run_go(run *r)
@@ -248,7 +127,7 @@ static void assert_file_ok(run *r)
 {
     char hex[65];
     uint64_t size = 0;
-    const struct spec *s = spec_of(r->f.label);
+    const fx_spec *s = spec_of(r->f.label);
     assert_int_equal(r->rc, AP_OK);
     assert_int_equal(r->f.status, AP_OK);
     assert_string_equal(r->f.sha256_out, r->want);
@@ -273,7 +152,7 @@ static char *state_path(const run *r, char *buf, size_t n)
 /* Count log lines containing all of a, b (b may be NULL). */
 static int log_count(const char *a, const char *b)
 {
-    FILE *fp = fopen(g_log, "r");
+    FILE *fp = fopen(FH.log, "r");
     char line[8192];
     int n = 0;
     if (!fp)
@@ -330,7 +209,7 @@ static void test_git_sha1(void **state)
     run_init(&r, "small");
     /* echo -n data | git hash-object --stdin, computed in-test */
     {
-        const struct spec *s = spec_of("small");
+        const fx_spec *s = spec_of("small");
         apx_digest *d = apx_digest_new(APX_SHA1);
         char hdr[32], hex[41];
         int n = snprintf(hdr, sizeof hdr, "blob %llu",
@@ -528,11 +407,11 @@ static void test_redirect_loop_and_404(void **state)
     char u[600];
     (void)state;
     run_init(&r, "loop");
-    snprintf(r.url, sizeof r.url, "%s/loop/a", g_files);
+    snprintf(r.url, sizeof r.url, "%s/loop/a", FH.files);
     run_go(&r);
     assert_int_equal(r.rc, AP_EHTTP);
     assert_non_null(strstr(r.err.msg, "too many redirects"));
-    snprintf(u, sizeof u, "%s/loop/a:", g_files);
+    snprintf(u, sizeof u, "%s/loop/a:", FH.files);
     assert_memory_equal(r.err.msg, u, strlen(u));
     run_init(&r, "nope");
     run_go(&r);
@@ -541,7 +420,7 @@ static void test_redirect_loop_and_404(void **state)
     assert_non_null(strstr(r.err.msg, "/files/nope"));
     /* same-host redirect is followed */
     run_init(&r, "small");
-    snprintf(r.url, sizeof r.url, "%s/files/redirect/small", g_files);
+    snprintf(r.url, sizeof r.url, "%s/files/redirect/small", FH.files);
     r.f.sha256 = r.want;
     run_go(&r);
     assert_file_ok(&r);
@@ -668,7 +547,7 @@ static void test_free_space(void **state)
     run r;
     (void)state;
     run_init(&r, "basic");
-    snprintf(r.staging, sizeof r.staging, "%s/staging/huge.part", g_dir);
+    snprintf(r.staging, sizeof r.staging, "%s/staging/huge.part", FH.dir);
     r.f.size = (uint64_t)1 << 60;
     run_go(&r);
     assert_int_equal(r.rc, AP_ENOSPC);
@@ -692,9 +571,9 @@ static void test_many_files(void **state)
     o.connections_per_file = 2;
     o.chunk_size = 256 * KB;
     for (i = 0; i < N; i++) {
-        snprintf(urls[i], sizeof urls[i], "%s/files/%s", g_files, names[i]);
-        snprintf(st[i], sizeof st[i], "%s/many/%s", g_dir, names[i]);
-        expected_sha(spec_of(names[i]), want[i]);
+        snprintf(urls[i], sizeof urls[i], "%s/files/%s", FH.files, names[i]);
+        snprintf(st[i], sizeof st[i], "%s/many/%s", FH.dir, names[i]);
+        fx_expected_sha(spec_of(names[i]), want[i]);
         f[i].label = names[i];
         f[i].url = urls[i];
         f[i].staging_path = st[i];
@@ -718,8 +597,8 @@ static void test_bearer_not_forwarded(void **state)
     int before_cdn, before_hub;
     (void)state;
     run_init(&r, "w.bin");
-    snprintf(r.url, sizeof r.url, "%s/org/m/resolve/main/w.bin", g_hub);
-    p = strstr(g_hub, "://") + 3;
+    snprintf(r.url, sizeof r.url, "%s/org/m/resolve/main/w.bin", FH.hub);
+    p = strstr(FH.hub, "://") + 3;
     snprintf(host, sizeof host, "%.*s", (int)strcspn(p, ":/"), p);
     r.f.bearer = "tok";
     r.f.bearer_host = host; /* 127.0.0.1; the CDN is 127.0.0.2 */
@@ -734,7 +613,7 @@ static void test_bearer_not_forwarded(void **state)
                           "\"authorization\":\"Bearer tok\"") > before_hub);
     /* 401 from a private repo without token */
     run_init(&r, "a.txt");
-    snprintf(r.url, sizeof r.url, "%s/org/priv/resolve/main/a.txt", g_hub);
+    snprintf(r.url, sizeof r.url, "%s/org/priv/resolve/main/a.txt", FH.hub);
     run_go(&r);
     assert_int_equal(r.rc, AP_EAUTH);
     assert_non_null(strstr(r.err.msg, "HTTP 401"));
@@ -748,7 +627,7 @@ static void test_http_simple(void **state)
     const char *hdrs[] = { "X-Test: 1", NULL };
     int before;
     (void)state;
-    snprintf(url, sizeof url, "%s/org/m/resolve/main/w.bin", g_hub);
+    snprintf(url, sizeof url, "%s/org/m/resolve/main/w.bin", FH.hub);
     /* HEAD without following: the 302 and its headers as they are */
     assert_int_equal(apx_http_simple("HEAD", url, hdrs, "tok", 0, 0, NULL,
                                      &res, &err), AP_OK);
@@ -765,7 +644,7 @@ static void test_http_simple(void **state)
                                      NULL, &res, &err), AP_OK);
     assert_int_equal(res.status, 200);
     assert_int_equal(res.body_len, 300000);
-    assert_non_null(strstr(res.url, g_cdn));
+    assert_non_null(strstr(res.url, FH.cdn));
     assert_int_equal(log_count("\"server\":\"cdn\"", "authorization"), before);
     assert_int_equal(log_count("\"server\":\"cdn\"", "x-test"), 0);
     apx_http_result_clear(&res);
@@ -773,13 +652,13 @@ static void test_http_simple(void **state)
     assert_int_equal(apx_http_simple("GET", url, NULL, "tok", 1, 1000, NULL,
                                      &res, &err), AP_ESIZE);
     /* redirect loop */
-    snprintf(url, sizeof url, "%s/loop/a", g_files);
+    snprintf(url, sizeof url, "%s/loop/a", FH.files);
     assert_int_equal(apx_http_simple("GET", url, NULL, NULL, 1, 0, NULL,
                                      &res, &err), AP_EHTTP);
     assert_non_null(strstr(err.msg, "too many redirects"));
     assert_non_null(strstr(err.msg, "/loop/a"));
     /* 404 is a response, not an error */
-    snprintf(url, sizeof url, "%s/files/nope", g_files);
+    snprintf(url, sizeof url, "%s/files/nope", FH.files);
     assert_int_equal(apx_http_simple("GET", url, NULL, NULL, 1, 0, NULL,
                                      &res, &err), AP_OK);
     assert_int_equal(res.status, 404);

@@ -10,6 +10,7 @@
 #include "digest.h"
 #include "internal.h"
 #include "../include/artifactprov/jobs.h"
+#include "fakehub_fixture.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -21,19 +22,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char g_dir[64];
-static char g_files[128];
-static char g_log[256];
+static fakehub FH;
 static char g_vendors[512];
-static pid_t g_pid;
 static int g_slow; /* under valgrind: relax timing bounds */
 
-static const struct spec {
-    const char *name;
-    uint64_t size;
-    int seed;
-    const char *faults;
-} SPECS[] = {
+static const fx_spec SPECS[] = {
     { "a.bin", 1500000, 1, NULL },
     { "b.bin", 700000, 2, NULL },
     { "c.bin", 300001, 3, NULL },
@@ -49,162 +42,40 @@ static const struct spec {
 };
 #define NSPECS (sizeof SPECS / sizeof SPECS[0])
 
-static const struct spec *spec_of(const char *name)
+static const fx_spec *spec_of(const char *name)
 {
-    size_t i;
-    for (i = 0; i < NSPECS; i++)
-        if (strcmp(SPECS[i].name, name) == 0)
-            return &SPECS[i];
-    return NULL;
-}
-
-/* Same generator as fakehub: block i = sha256("<seed>:<i>"). */
-static void expected_sha(const struct spec *s, char hex[65])
-{
-    apx_digest *all = apx_digest_new(APX_SHA256);
-    apx_digest *blk = apx_digest_new(APX_SHA256);
-    uint64_t done = 0, i = 0;
-    while (done < s->size) {
-        char in[64], bh[65];
-        unsigned char b[32];
-        int k, n = snprintf(in, sizeof in, "%d:%llu", s->seed,
-                            (unsigned long long)i++);
-        apx_digest_reset(blk);
-        apx_digest_update(blk, in, (size_t)n);
-        apx_digest_final_hex(blk, bh);
-        for (k = 0; k < 32; k++) {
-            unsigned v;
-            sscanf(bh + 2 * k, "%2x", &v);
-            b[k] = (unsigned char)v;
-        }
-        n = s->size - done < 32 ? (int)(s->size - done) : 32;
-        apx_digest_update(all, b, (size_t)n);
-        done += (uint64_t)n;
-    }
-    apx_digest_final_hex(all, hex);
-    apx_digest_free(all);
-    apx_digest_free(blk);
+    return fx_spec_of(SPECS, NSPECS, name);
 }
 
 /* "<files>/files/<name>#sha256=<hex>" */
 static void ref_of(const char *name, char *out, size_t n)
 {
     char hex[65];
-    expected_sha(spec_of(name), hex);
-    snprintf(out, n, "%s/files/%s#sha256=%s", g_files, name, hex);
-}
-
-static void write_config(void)
-{
-    char path[256];
-    FILE *fp;
-    size_t i;
-    snprintf(path, sizeof path, "%s/cfg.json", g_dir);
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    fprintf(fp, "{\"files\": {\n");
-    for (i = 0; i < NSPECS; i++)
-        fprintf(fp, "  \"%s\": {\"generate\": {\"size\": %llu, \"seed\": %d}%s%s}%s\n",
-                SPECS[i].name, (unsigned long long)SPECS[i].size, SPECS[i].seed,
-                SPECS[i].faults ? ", \"faults\": " : "",
-                SPECS[i].faults ? SPECS[i].faults : "", i + 1 < NSPECS ? "," : "");
-    fprintf(fp, "}}\n");
-    fclose(fp);
-}
-
-static int extract(const char *line, const char *key, char *out, size_t n)
-{
-    char pat[32];
-    const char *p, *e;
-    snprintf(pat, sizeof pat, "\"%s\":\"", key);
-    p = strstr(line, pat);
-    if (!p)
-        return -1;
-    p += strlen(pat);
-    e = strchr(p, '"');
-    if (!e || (size_t)(e - p) >= n)
-        return -1;
-    memcpy(out, p, (size_t)(e - p));
-    out[e - p] = '\0';
-    return 0;
+    fx_expected_sha(spec_of(name), hex);
+    snprintf(out, n, "%s/files/%s#sha256=%s", FH.files, name, hex);
 }
 
 static int server_up(void **state)
 {
-    char ready[256], cfg[256], line[1024] = "", script[512];
-    const char *src = getenv("AP_SRC"), *build = getenv("AP_BUILD");
-    const char *pre = getenv("LD_PRELOAD");
-    int i;
+    const char *build = getenv("AP_BUILD"), *pre = getenv("LD_PRELOAD");
     (void)state;
     g_slow = pre && strstr(pre, "vgpreload") != NULL;
     if (ap_global_init() != AP_OK)
         return -1;
-    strcpy(g_dir, "/tmp/ap-test-jobs-XXXXXX");
-    if (!mkdtemp(g_dir))
-        return -1;
-    write_config();
-    snprintf(ready, sizeof ready, "%s/ready", g_dir);
-    snprintf(cfg, sizeof cfg, "%s/cfg.json", g_dir);
-    snprintf(g_log, sizeof g_log, "%s/log.jsonl", g_dir);
-    snprintf(script, sizeof script, "%s/t/fixtures/fakehub.py", src ? src : ".");
     snprintf(g_vendors, sizeof g_vendors, "%s/vendors", build ? build : "build");
-    g_pid = fork();
-    if (g_pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        dup2(fd, 1);
-        execlp("python3", "python3", script, "--config", cfg, "--log", g_log,
-               "--ready-file", ready, (char *)NULL);
-        _exit(127);
-    }
-    for (i = 0; i < 500; i++) {
-        FILE *fp = fopen(ready, "r");
-        if (fp) {
-            if (!fgets(line, sizeof line, fp))
-                line[0] = '\0';
-            fclose(fp);
-            if (line[0])
-                break;
-        }
-        usleep(20000);
-    }
-    if (extract(line, "files", g_files, sizeof g_files)) {
-        fprintf(stderr, "# fakehub did not start (%s)\n", script);
-        return -1;
-    }
-    return 0;
+    return fx_start(&FH, "jobs", NULL, SPECS, NSPECS);
 }
 
 static int server_down(void **state)
 {
-    char cmd[128];
     (void)state;
-    if (g_pid > 0) {
-        kill(g_pid, SIGTERM);
-        waitpid(g_pid, NULL, 0);
-    }
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0)
-        return -1;
     ap_global_cleanup();
-    return 0;
+    return fx_stop(&FH);
 }
 
-/* Sum of body bytes the files server sent for /files/<name>. */
 static uint64_t log_bytes(const char *name)
 {
-    FILE *fp = fopen(g_log, "r");
-    char line[8192], pat[128];
-    uint64_t sum = 0;
-    if (!fp)
-        return 0;
-    snprintf(pat, sizeof pat, "\"path\":\"/files/%s\"", name);
-    while (fgets(line, sizeof line, fp)) {
-        const char *b = strstr(line, "\"bytes\":");
-        if (strstr(line, pat) && b)
-            sum += strtoull(b + 8, NULL, 10);
-    }
-    fclose(fp);
-    return sum;
+    return fx_log_bytes(&FH, name);
 }
 
 /* log_bytes(a) + log_bytes(b), once the server has logged at least `want`
@@ -279,7 +150,7 @@ static ap_jobs *new_jobs(const char *home_name, unsigned max_running)
     ap_jobs_options jo = AP_JOBS_OPTIONS_INIT;
     ap_jobs *jobs = NULL;
     char home[256];
-    snprintf(home, sizeof home, "%s/%s", g_dir, home_name);
+    snprintf(home, sizeof home, "%s/%s", FH.dir, home_name);
     po.home = home;
     po.vendor_path = g_vendors;
     jo.max_running = max_running;
@@ -301,7 +172,7 @@ static void assert_entry_bytes(ap_jobs *jobs, ap_job_id id, const char *name)
     ap_entry *e = NULL;
     char want[65], got[65];
     uint64_t size = 0;
-    expected_sha(spec_of(name), want);
+    fx_expected_sha(spec_of(name), want);
     assert_int_equal(ap_jobs_entry(jobs, id, &e), AP_OK);
     assert_int_equal(e->status, AP_ENTRY_READY);
     assert_int_equal(e->nfiles, 1);
