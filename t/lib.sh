@@ -71,3 +71,17 @@ start_hub() {
 json_get() {
     python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
+
+# count_log EXPR: how many lines of the fake hub's request log satisfy the
+# Python expression EXPR, evaluated with r = the parsed line.
+count_log() {
+    python3 -c '
+import json, sys
+n = 0
+for l in open(sys.argv[1]):
+    l = l.strip()
+    if l:
+        r = json.loads(l)
+        n += bool(eval(sys.argv[2]))
+print(n)' "$FH_LOG" "$1"
+}

@@ -7,17 +7,6 @@ plan 35
 C1=e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1
 C2=f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2
 
-count_log() {
-    python3 -c '
-import json, sys
-n = 0
-for l in open(sys.argv[1]):
-    l = l.strip()
-    if l:
-        r = json.loads(l)
-        n += bool(eval(sys.argv[2]))
-print(n)' "$FH_LOG" "$1"
-}
 one_line() { [ "$(wc -l < "$1")" -eq 1 ]; }
 
 gen_bytes 300000 gatedw > "$TMP/gw.bin"

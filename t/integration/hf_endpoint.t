@@ -7,17 +7,6 @@
 plan 11
 C1=fafafafafafafafafafafafafafafafafafafafa
 
-count_log() {
-    python3 -c '
-import json, sys
-n = 0
-for l in open(sys.argv[1]):
-    l = l.strip()
-    if l:
-        r = json.loads(l)
-        n += bool(eval(sys.argv[2]))
-print(n)' "$FH_LOG" "$1"
-}
 
 cat > "$TMP/cfg.json" <<JSON
 {"repos": {

@@ -10,17 +10,6 @@ C2=b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2
 C3=c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3
 C4=d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4
 
-count_log() {
-    python3 -c '
-import json, sys
-n = 0
-for l in open(sys.argv[1]):
-    l = l.strip()
-    if l:
-        r = json.loads(l)
-        n += bool(eval(sys.argv[2]))
-print(n)' "$FH_LOG" "$1"
-}
 names() { json_get "$1" '" ".join(sorted(f["name"] for f in j["files"]))' 2>/dev/null; }
 path_of() { json_get "$1" "[x['path'] for x in j['files'] if x['name']=='$2'][0]" 2>/dev/null; }
 

@@ -14,17 +14,6 @@ D1=7777777777777777777777777777777777777777
 N1=8888888888888888888888888888888888888888
 M4=4040404040404040404040404040404040404040
 
-count_log() {
-    python3 -c '
-import json, sys
-n = 0
-for l in open(sys.argv[1]):
-    l = l.strip()
-    if l:
-        r = json.loads(l)
-        n += bool(eval(sys.argv[2]))
-print(n)' "$FH_LOG" "$1"
-}
 # count_new SINCE EXPR: like count_log, on log lines after the first SINCE.
 count_new() {
     python3 -c '

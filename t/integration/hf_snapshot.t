@@ -7,17 +7,6 @@ plan 32
 C1=5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a
 
 # count_log PY-EXPR: number of request-log lines (as r) for which EXPR is true.
-count_log() {
-    python3 -c '
-import json, sys
-n = 0
-for l in open(sys.argv[1]):
-    l = l.strip()
-    if l:
-        r = json.loads(l)
-        n += bool(eval(sys.argv[2]))
-print(n)' "$FH_LOG" "$1"
-}
 git_sha1() {
     python3 -c 'import hashlib,sys; d=open(sys.argv[1],"rb").read(); print(hashlib.sha1(b"blob %d\0" % len(d) + d).hexdigest())' "$1"
 }

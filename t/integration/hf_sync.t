@@ -6,17 +6,6 @@
 plan 23
 C1=0123456789012345678901234567890123456789
 
-count_log() {
-    python3 -c '
-import json, sys
-n = 0
-for l in open(sys.argv[1]):
-    l = l.strip()
-    if l:
-        r = json.loads(l)
-        n += bool(eval(sys.argv[2]))
-print(n)' "$FH_LOG" "$1"
-}
 field() { json_get "$1" "[x['$3'] for x in j['files'] if x['name']=='$2'][0]" 2>/dev/null; }
 git_sha1() {
     python3 -c 'import hashlib,sys; d=open(sys.argv[1],"rb").read(); print(hashlib.sha1(b"blob %d\0" % len(d) + d).hexdigest())' "$1"
