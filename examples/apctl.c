@@ -517,34 +517,25 @@ static int cmd_verify(int argc, char **argv)
 static int cmd_gc(void)
 {
     ap_provisioner *p = NULL;
-    ap_entry **list = NULL;
-    const char **keep = NULL;
-    size_t n = 0, nk = 0, i, k;
+    ap_catalog *cat;
     uint64_t freed = 0;
     char sz[32];
+    size_t i;
     int rc;
     if (open_prov(&p) != AP_OK)
         return 1;
-    rc = ap_catalog_list(ap_provisioner_catalog(p), NULL, &list, &n);
-    for (i = 0; rc == AP_OK && i < n; i++)
-        nk += list[i]->nfiles;
-    keep = calloc(nk + 1, sizeof *keep);
-    if (rc == AP_OK && !keep)
-        rc = AP_ENOMEM;
-    for (i = 0, nk = 0; rc == AP_OK && i < n; i++)
-        for (k = 0; k < list[i]->nfiles; k++)
-            if (list[i]->files[k].sha256)
-                keep[nk++] = list[i]->files[k].sha256;
-    if (rc == AP_OK)
-        rc = ap_store_gc(ap_provisioner_store(p), keep, nk, 24 * 3600, report, NULL, &freed);
-    if (rc != AP_OK)
-        fprintf(stderr, "apctl: gc: %s\n", ap_store_errmsg(ap_provisioner_store(p)));
-    else {
+    cat = ap_provisioner_catalog(p);
+    /* Against the catalog: refuses (removing nothing) while a document is
+     * unreadable, since the blobs it names are unknown. */
+    rc = ap_catalog_gc(cat, 24 * 3600, report, NULL, &freed);
+    if (rc != AP_OK) {
+        fprintf(stderr, "apctl: gc: %s\n", ap_catalog_errmsg(cat));
+        for (i = 0; i < ap_catalog_warning_count(cat); i++)
+            fprintf(stderr, "apctl: gc: %s\n", ap_catalog_warning(cat, i));
+    } else {
         human(freed, sz, sizeof sz);
         printf("freed %s\n", sz);
     }
-    free(keep);
-    ap_entry_list_free(list, n);
     ap_provisioner_free(p);
     return rc == AP_OK ? 0 : 1;
 }

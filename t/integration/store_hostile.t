@@ -4,7 +4,7 @@
 # never redirects a write outside it; verify finds a flipped byte, --remove
 # drops the blob, and a later pull fetches it again correctly.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 41
+plan 42
 gen_bytes 700000 51 > "$TMP/g.bin"
 gen_bytes 600000 52 > "$TMP/s.bin"
 gen_bytes 800000 53 > "$TMP/v.bin"
@@ -89,6 +89,8 @@ timeout 30 "$APCTL" gc > "$TMP/gc" 2>&1
 rc=$?
 check "gc with damaged documents does not crash" no_crash $rc
 diag "gc: status $rc: $(cat "$TMP/gc")"
+check "  ... refuses, naming the unreadable documents (their blobs are unknown)" sh -c \
+    "[ $rc -eq 1 ] && grep -q 'zz-garbage.json' '$TMP/gc'"
 check "  ... and keeps the good entry's blob" same_bytes "$(blob "$G")" "$G"
 timeout 30 "$APCTL" pull --json "$UG" > /dev/null 2>&1
 check "pull of the good ref again exits 0" [ $? -eq 0 ]
