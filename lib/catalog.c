@@ -816,6 +816,30 @@ static int referenced(const refs_ctx *r, const char *hex)
     return 0;
 }
 
+/* Other entries may share a view directory (two files of one repository
+ * pulled separately): after removing it, link their files again. */
+static void relink_views(ap_catalog *c, const char *vendor, const char *name)
+{
+    ap_catalog_filter f = AP_CATALOG_FILTER_INIT;
+    ap_entry **list = NULL;
+    size_t n = 0, i, k;
+    f.vendor = vendor;
+    if (ap_catalog_list(c, &f, &list, &n) != AP_OK)
+        return;
+    for (i = 0; i < n; i++) {
+        if (!list[i]->name || strcmp(list[i]->name, name) != 0)
+            continue;
+        for (k = 0; k < list[i]->nfiles; k++) {
+            const ap_entry_file *ef = &list[i]->files[k];
+            if (ef->present && ef->sha256 && ef->name &&
+                ap_store_has_blob(c->store, ef->sha256) == 1)
+                (void)ap_store_link_view(c->store, vendor, name, ef->name, ef->sha256,
+                                         NULL);
+        }
+    }
+    ap_entry_list_free(list, n);
+}
+
 AP_EXPORT int ap_catalog_remove(ap_catalog *c, const char *id)
 {
     ap_entry *e = NULL;
@@ -861,8 +885,10 @@ AP_EXPORT int ap_catalog_remove(ap_catalog *c, const char *id)
             (void)ap_store_remove_blob(c->store, h);
     }
     if (e->vendor && e->name && apx_fs_valid_component(e->vendor) &&
-        ap_path_validate(e->name) == AP_OK)
+        ap_path_validate(e->name) == AP_OK) {
         (void)ap_store_unlink_view(c->store, e->vendor, e->name);
+        relink_views(c, e->vendor, e->name);
+    }
 out:
     free(file);
     ap_entry_free(e);

@@ -3,7 +3,7 @@
 # against the fake hub: LFS via the CDN, a regular file, token scoping,
 # errors (unknown repo, missing file, wrong digest), cancel, already present.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 24
+plan 26
 C1=1111111111111111111111111111111111111111
 python3 "$AP_SRC/t/fixtures/mkgguf.py" "$TMP/tiny.gguf" --size 3000000
 gen_bytes 4000000 slow > "$TMP/slow.bin"
@@ -89,4 +89,10 @@ check "events carried the job id" grep -q '"job":1,' "$TMP/ev"
 check "cancelled file is not visible in the store" sh -c \
   "! find '$AP_HOME/models' -name slow.bin | grep -q . && \
    ! grep -rl slow.bin '$AP_HOME/catalog' | xargs grep -l '\"ready\"' 2>/dev/null | grep -q ."
+
+# rm of one entry keeps the views of another entry of the same repository
+"$APCTL" rm hf:org/tiny/config.json > /dev/null 2>&1
+check "rm hf:org/tiny/config.json" [ $? -eq 0 ]
+p=$("$APCTL" path hf:org/tiny/tiny.Q4_K_M.gguf 2> /dev/null)
+check "  ... the other file of that repo is still at its path" cmp -s "$p" "$TMP/tiny.gguf"
 done_testing
