@@ -298,7 +298,36 @@ static int build_entry(job *j, ap_vendor_call *call, const char *id,
     return AP_OK;
 }
 
-/* Import a local file:// source as a blob (hard link when possible). */
+/* git's blob id of a file: sha1("blob <size>\0" + bytes). */
+static int git_blob_sha1(const char *path, char hex[41])
+{
+    char head[48];
+    unsigned char buf[1 << 16];
+    apx_digest *d;
+    struct stat st;
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = AP_OK;
+    if (fd < 0)
+        return AP_EIO;
+    if (fstat(fd, &st) != 0 || !(d = apx_digest_new(APX_SHA1))) {
+        close(fd);
+        return AP_EIO;
+    }
+    n = snprintf(head, sizeof head, "blob %llu", (unsigned long long)st.st_size);
+    apx_digest_update(d, head, (size_t)n + 1); /* with its NUL */
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        apx_digest_update(d, buf, (size_t)n);
+    if (n < 0)
+        rc = AP_EIO;
+    else
+        apx_digest_final_hex(d, hex);
+    apx_digest_free(d);
+    close(fd);
+    return rc;
+}
+
+/* Import a local file:// source as a blob (hard link when possible); a
+ * file known by its git blob id is checked against it first. */
 static int import_local(job *j, const apx_mfile *m, ap_entry_file *f)
 {
     char hex[AP_SHA256_HEX_LEN + 1];
@@ -306,6 +335,20 @@ static int import_local(job *j, const apx_mfile *m, ap_entry_file *f)
     int rc;
     if (!path)
         return fail(j, AP_EINVAL, "%s: file '%s': bad local URL %s", j->ref, m->path, m->url);
+    if (m->git_sha1 && !m->sha256) {
+        char git[41];
+        rc = git_blob_sha1(path, git);
+        if (rc == AP_OK && strcmp(git, m->git_sha1) != 0)
+            rc = fail(j, AP_EDIGEST, "%s: file '%s': %s: git blob id mismatch (want %s, "
+                      "got %s)", j->ref, m->path, path, m->git_sha1, git);
+        else if (rc != AP_OK)
+            rc = fail(j, rc, "%s: file '%s': cannot read %s: %s", j->ref, m->path, path,
+                      strerror(errno));
+        if (rc != AP_OK) {
+            free(path);
+            return rc;
+        }
+    }
     rc = ap_store_import(j->prov->store, path, m->sha256, AP_IMPORT_LINK, hex);
     if (rc != AP_OK) {
         rc = fail(j, rc, "%s: file '%s': cannot import %s: %s", j->ref, m->path,

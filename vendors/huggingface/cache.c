@@ -314,17 +314,18 @@ out:
     return rc;
 }
 
-/* The blob of an LFS file the user's HF cache already holds for this repo
- * (blobs/<sha256>, a regular file of the expected size), or NULL. */
-char *hfv_cache_blob(hfv_ctx *c, const char *sha256, uint64_t size)
+/* The blob the user's HF cache already holds for this repo under `etag`
+ * (the sha256 of an LFS file, the git blob id of a regular one): a regular
+ * file of the expected size, or NULL. */
+char *hfv_cache_blob(hfv_ctx *c, const char *etag, uint64_t size)
 {
     char *cache, *path;
     const char *slash = strchr(c->repo_name, '/');
     struct stat st;
-    if (!slash || !hfv_is_hex(sha256, 64) || !(cache = cache_dir(c)))
+    if (!slash || !(hfv_is_hex(etag, 64) || hfv_is_hex(etag, 40)) || !(cache = cache_dir(c)))
         return NULL;
     if (asprintf(&path, "%s/%s--%.*s--%s/blobs/%s", cache, hfv_type_cache(c->r.type),
-                 (int)(slash - c->repo_name), c->repo_name, slash + 1, sha256) < 0)
+                 (int)(slash - c->repo_name), c->repo_name, slash + 1, etag) < 0)
         path = NULL;
     free(cache);
     if (path && (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||

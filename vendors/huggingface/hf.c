@@ -515,9 +515,10 @@ int hfv_add_files(hfv_ctx *c, const hfv_list *l, const char *commit, int local)
         if (!f->selected)
             continue;
         /* Files the user already has in the HF cache are reused, not
-         * downloaded again (only LFS blobs: their name is their sha256,
-         * which the host checks). */
-        if (!local && f->sha256[0] && (cached = hfv_cache_blob(c, f->sha256, f->size)))
+         * downloaded again; the host checks them against the sha256 (LFS)
+         * or the git blob id (regular files) they are named by. */
+        if (!local && (cached = hfv_cache_blob(c, f->sha256[0] ? f->sha256 : f->git_sha1,
+                                              f->size)))
             use_local = 1;
         epath = cached ? hfv_file_url_path(cached)
                 : local ? hfv_file_url_path(f->local) : hfv_pct_encode(f->path, 1);

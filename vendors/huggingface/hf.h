@@ -144,9 +144,10 @@ typedef struct hfv_ctx {
     char *repo_name;     /* current repo name (after renames) */
 } hfv_ctx;
 
-/* An LFS blob already in the user's HF cache, to reuse instead of
- * downloading (cache.c); NULL when absent.  Free with free(). */
-char *hfv_cache_blob(hfv_ctx *c, const char *sha256, uint64_t size);
+/* A blob already in the user's HF cache under etag (sha256 or git blob
+ * id), to reuse instead of downloading (cache.c); NULL when absent.  Free
+ * with free(). */
+char *hfv_cache_blob(hfv_ctx *c, const char *etag, uint64_t size);
 /* Offline resolution from the HF cache (cache.c). */
 int hfv_resolve_offline(hfv_ctx *c);
 /* Add the selected files of a list to the manifest (hf.c).  When `local`
