@@ -35,11 +35,12 @@ static void usage(FILE *f)
     fputs("usage: apctl COMMAND [OPTIONS] [ARGS]\n"
           "commands:\n"
           "  pull [--json] [--quiet] [--events] [--force] [--include GLOB]...\n"
+          "       [--jobs N (several REFs at once)]\n"
           "       [--exclude GLOB]... [--connections N] [--chunk-size BYTES]\n"
           "       [--heartbeat MS] [--stall-timeout MS] [--drop-partial]\n"
           "       [--max-rate BYTES_PER_S] [--per-host N] [--max-attempts N]\n"
-          "       [--hf-cache=DIR] REF\n"
-          "                        provision REF, print where it is\n"
+          "       [--hf-cache=DIR] REF [REF...]\n"
+          "                        provision REF(s), print where they are\n"
           "  sync [--json] REF     record the file list, fetch only small metadata\n"
           "  scan [--hf-cache=DIR] [--ollama=DIR]\n"
           "                        import what those caches hold (no download)\n"
@@ -163,12 +164,109 @@ static unsigned long long num_arg(const char *s, const char *opt)
     return v;
 }
 
+/* Several references: run them as jobs of one registry, `njobs` at a time,
+ * and report each in the order given.  Ctrl-C cancels them all. */
+static int pull_many(char **refs, size_t n, const ap_provision_options *o,
+                     unsigned njobs, int json, int quiet)
+{
+    ap_jobs_options jo = AP_JOBS_OPTIONS_INIT;
+    ap_jobs *jobs = NULL;
+    ap_job_id *ids;
+    size_t i, failed = 0;
+    int rc, cancelled = 0;
+    struct sigaction sa;
+
+    jo.max_running = njobs ? njobs : 1;
+    jo.max_queued = (unsigned)n;
+    jo.max_finished = (unsigned)n;
+    ids = calloc(n, sizeof *ids);
+    g_cancel = ap_cancel_token_new();
+    if (!ids || !g_cancel) {
+        free(ids);
+        ap_cancel_token_free(g_cancel);
+        return 1;
+    }
+    rc = ap_jobs_new(&jobs, NULL, &jo);
+    if (rc != AP_OK) {
+        fprintf(stderr, "apctl: cannot start jobs: %s\n", ap_strerror(rc));
+        free(ids);
+        ap_cancel_token_free(g_cancel);
+        return 1;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    for (i = 0; i < n; i++)
+        if (ap_jobs_submit(jobs, refs[i], o, &ids[i]) != AP_OK) {
+            fprintf(stderr, "apctl: %s: cannot submit\n", refs[i]);
+            ids[i] = 0;
+            failed++;
+        }
+    if (json)
+        fputs("[", stdout);
+    for (i = 0; i < n; i++) {
+        ap_job_info info;
+        if (!ids[i])
+            continue;
+        memset(&info, 0, sizeof info);
+        info.struct_size = sizeof info;
+        /* wait in slices, so that Ctrl-C (a flag set by the handler) can
+         * cancel every job at once */
+        while ((rc = ap_jobs_wait(jobs, ids[i], 100, &info)) == AP_ETIMEDOUT) {
+            ap_job_info_clear(&info);
+            if (ap_cancel_is_set(g_cancel) && !cancelled) {
+                cancelled = 1;
+                ap_jobs_shutdown(jobs);
+            }
+        }
+        if (rc == AP_OK && info.state == AP_JOB_DONE) {
+            ap_entry *e = NULL;
+            if (ap_jobs_entry(jobs, ids[i], &e) == AP_OK) {
+                size_t k;
+                if (json) {
+                    char *js = NULL;
+                    if (ap_entry_to_json(e, &js) == AP_OK)
+                        printf("%s%s", i ? "," : "", js);
+                    ap_free(js);
+                } else if (!quiet)
+                    for (k = 0; k < e->nfiles; k++)
+                        if (e->files[k].present)
+                            printf("%s\n", e->files[k].path);
+                ap_entry_free(e);
+            }
+        } else {
+            failed++;
+            if (info.status == AP_ECANCELLED)
+                cancelled = 1;
+            fprintf(stderr, "apctl: %s\n", info.message ? info.message
+                                                      : ap_strerror(info.status));
+        }
+        ap_job_info_clear(&info);
+    }
+    if (json)
+        fputs("]\n", stdout);
+    ap_jobs_free(jobs);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    ap_cancel_token_free(g_cancel);
+    g_cancel = NULL;
+    free(ids);
+    if (cancelled)
+        return 130;
+    return failed ? 1 : 0;
+}
+
 static int cmd_pull(int argc, char **argv, unsigned flags)
 {
     ap_provision_options o = AP_PROVISION_OPTIONS_INIT;
     const char *include[MAX_GLOBS + 1] = { 0 }, *exclude[MAX_GLOBS + 1] = { 0 };
     size_t ni = 0, ne = 0;
     const char *ref = NULL;
+    char **refs = NULL;
+    size_t nrefs = 0;
+    unsigned njobs = 4;
     int json = 0, i, rc;
     pull_ui ui = { isatty(2), 0, 0, 0 };
     ap_provisioner *p = NULL;
@@ -216,26 +314,39 @@ static int cmd_pull(int argc, char **argv, unsigned flags)
         else if (strncmp(a, "--hf-cache", 10) == 0) {
             o.hf_cache_publish = OPTVAL("--hf-cache");
             if (!o.hf_cache_publish) { usage(stderr); return 2; }
+        } else if (strncmp(a, "--jobs", 6) == 0) {
+            njobs = (unsigned)num_arg(OPTVAL("--jobs"), "--jobs");
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "apctl pull: unknown option %s\n", a);
+            free(refs);
             return 2;
-        } else if (!ref)
-            ref = a;
-        else {
-            fprintf(stderr, "apctl pull: one reference at a time\n");
-            return 2;
+        } else {
+            char **g = realloc(refs, (nrefs + 1) * sizeof *refs);
+            if (!g) {
+                free(refs);
+                return 1;
+            }
+            refs = g;
+            refs[nrefs++] = argv[i];
         }
 #undef OPTVAL
     }
-    if (!ref) {
+    if (!nrefs) {
         usage(stderr);
         return 2;
     }
+    ref = refs[0];
     o.flags |= flags;
     if (ni)
         o.include = include;
     if (ne)
         o.exclude = exclude;
+    if (nrefs > 1) {
+        rc = pull_many(refs, nrefs, &o, njobs, json, ui.quiet);
+        free(refs);
+        return rc;
+    }
+    free(refs);
     if (open_prov(&p) != AP_OK)
         return 1;
     g_cancel = ap_cancel_token_new();

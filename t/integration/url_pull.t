@@ -2,7 +2,7 @@
 # Plain URL references through the engine: digest fragment, faults healed by
 # retries/resume, faults that must fail cleanly, and cross-vendor dedup.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 18
+plan 21
 gen_bytes 6000000 11 > "$TMP/a.bin"
 A=$(sha256 "$TMP/a.bin")
 gen_bytes 3000000 12 > "$TMP/b.bin"
@@ -79,6 +79,16 @@ for line in open(sys.argv[1]):
         c.add(j["conn"])
 print(len(c))' "$FH_LOG")
 check "--per-host 2 keeps to 2 connections ($nconn used)" sh -c "[ $? -eq 0 ] && [ $nconn -le 2 ] && [ $nconn -ge 1 ]"
+
+# several references in one call, as concurrent jobs
+"$APCTL" pull --json --jobs 3 "$FILES/files/a.bin#sha256=$A" "$FILES/files/rate.bin" \
+    "$FILES/files/host.bin" > "$TMP/many.json" 2> "$TMP/err"
+check "pull of three references at once" [ $? -eq 0 ]
+check "  ... prints a JSON array of three ready entries" [ "$(json_get "$TMP/many.json" \
+    'sum(1 for e in j if e["status"] == "ready")')" = 3 ]
+"$APCTL" pull --jobs 2 "$FILES/files/a.bin" "$FILES/files/nothere.bin" > /dev/null 2> "$TMP/err"
+check "  ... one failing reference makes the call fail, naming it" sh -c \
+    "[ $? -eq 1 ] && grep -q nothere.bin '$TMP/err'"
 
 # same bytes through another vendor: dedup by content, 0 bytes fetched
 cat > "$TMP/cfg2.json" <<JSON
