@@ -172,7 +172,7 @@ static int pull_many(char **refs, size_t n, const ap_provision_options *o,
     ap_jobs_options jo = AP_JOBS_OPTIONS_INIT;
     ap_jobs *jobs = NULL;
     ap_job_id *ids;
-    size_t i, failed = 0;
+    size_t i, failed = 0, printed = 0;
     int rc, cancelled = 0;
     struct sigaction sa;
 
@@ -228,7 +228,7 @@ static int pull_many(char **refs, size_t n, const ap_provision_options *o,
                 if (json) {
                     char *js = NULL;
                     if (ap_entry_to_json(e, &js) == AP_OK)
-                        printf("%s%s", i ? "," : "", js);
+                        printf("%s%s", printed++ ? "," : "", js);
                     ap_free(js);
                 } else if (!quiet)
                     for (k = 0; k < e->nfiles; k++)

@@ -86,9 +86,10 @@ check "--per-host 2 keeps to 2 connections ($nconn used)" sh -c "[ $? -eq 0 ] &&
 check "pull of three references at once" [ $? -eq 0 ]
 check "  ... prints a JSON array of three ready entries" [ "$(json_get "$TMP/many.json" \
     'sum(1 for e in j if e["status"] == "ready")')" = 3 ]
-"$APCTL" pull --jobs 2 "$FILES/files/a.bin" "$FILES/files/nothere.bin" > /dev/null 2> "$TMP/err"
-check "  ... one failing reference makes the call fail, naming it" sh -c \
-    "[ $? -eq 1 ] && grep -q nothere.bin '$TMP/err'"
+"$APCTL" pull --json --jobs 2 "$FILES/files/nothere.bin" "$FILES/files/a.bin" > "$TMP/m2.json" 2> "$TMP/err"
+rc=$?
+check "  ... one failing reference makes the call fail, naming it; the JSON lists the rest" sh -c \
+    "[ $rc -eq 1 ] && grep -q nothere.bin '$TMP/err' && [ \"\$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' '$TMP/m2.json')\" = 1 ]"
 
 # same bytes through another vendor: dedup by content, 0 bytes fetched
 cat > "$TMP/cfg2.json" <<JSON
