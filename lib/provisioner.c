@@ -562,6 +562,17 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
             int crc;
             if (s.ff[k].status != AP_OK)
                 continue;
+            if (!s.ff[k].sha256) {
+                /* Its digest is known only now: hold the blob's lock from
+                 * the commit until the entry naming it is written, so a
+                 * concurrent gc cannot take it in between. */
+                char name[80];
+                int fd;
+                snprintf(name, sizeof name, "blob-%s", s.ff[k].sha256_out);
+                if (*nlocks < AP_MAX_JOB_LOCKS &&
+                    ap_store_trylock(j->prov->store, name, &fd) == AP_OK)
+                    lock_fds[(*nlocks)++] = fd;
+            }
             crc = ap_store_commit(j->prov->store, s.staging[k], s.ff[k].sha256_out, 1);
             if (crc != AP_OK) {
                 if (rc == AP_OK)
@@ -742,7 +753,7 @@ static int run_job(job *j, ap_entry **out)
     apx_vendor *v;
     ap_entry *prev = NULL;
     char *id = NULL, known[512];
-    int rc, entry_lock = -1, lock_fds[4096];
+    int rc, entry_lock = -1, lock_fds[AP_MAX_JOB_LOCKS];
     size_t scheme_len, nlocks = 0, i;
 
     if (parse_scheme(j->ref, &scheme_len) != 0) {
@@ -827,7 +838,7 @@ static int run_job(job *j, ap_entry **out)
         rc = fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
         goto out;
     }
-    if (call.nfiles > sizeof lock_fds / sizeof lock_fds[0]) {
+    if (call.nfiles > AP_MAX_JOB_LOCKS / 2) {
         rc = fail(j, AP_EUNSUPPORTED, "%s: %zu files is more than one job handles",
                   j->ref, call.nfiles);
         goto out;
