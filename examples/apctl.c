@@ -121,13 +121,28 @@ static int open_prov(ap_provisioner **p)
     return rc;
 }
 
-static void print_entry_text(const ap_entry *e)
+/* "downloading" with nobody holding the entry's lock: a pull that died
+ * (kill -9, power loss); the next pull of the reference resumes it. */
+static const char *status_text(ap_store *store, const ap_entry *e)
+{
+    int fd;
+    if (e->status == AP_ENTRY_DOWNLOADING && store &&
+        ap_store_trylock(store, e->id, &fd) == AP_OK) {
+        ap_store_unlock(fd);
+        return "interrupted";
+    }
+    return ap_entry_status_name(e->status);
+}
+
+static void print_entry_text(ap_store *store, const ap_entry *e)
 {
     size_t i;
     char sz[32];
     human(e->total_size, sz, sizeof sz);
-    printf("%s  %s  %s  %s  (%zu file%s, %s)\n", e->id, ap_entry_status_name(e->status),
+    printf("%s  %s  %s  %s  (%zu file%s, %s)\n", e->id, status_text(store, e),
            e->vendor, e->ref, e->nfiles, e->nfiles == 1 ? "" : "s", sz);
+    if (strcmp(status_text(store, e), "interrupted") == 0)
+        printf("  interrupted: `apctl pull %s` resumes it\n", e->ref);
     if (e->revision)
         printf("  revision %s\n", e->revision);
     if (e->error)
@@ -499,7 +514,7 @@ static int cmd_ls(int argc, char **argv)
                 printf("%s%s", i ? "," : "", js);
             ap_free(js);
         } else
-            print_entry_text(list[i]);
+            print_entry_text(ap_provisioner_store(p), list[i]);
     }
     if (json)
         fputs("]\n", stdout);
@@ -531,7 +546,7 @@ static int cmd_show(int argc, char **argv)
         if (json)
             print_entry_json(e);
         else
-            print_entry_text(e);
+            print_entry_text(ap_provisioner_store(p), e);
     }
     ap_entry_free(e);
     ap_provisioner_free(p);

@@ -7,7 +7,7 @@
 # gc run, and the store is still correct.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
 N=8
-plan $((N * 2 + 12))
+plan $((N * 2 + 13))
 SIZE=4000000
 gen_bytes $SIZE 41 > "$TMP/k.bin"
 K=$(sha256 "$TMP/k.bin")
@@ -62,6 +62,15 @@ for f in (os.listdir(d) if os.path.isdir(d) else []):
         json.load(open(os.path.join(d, f)))' "$AP_HOME"
     i=$((i + 1))
 done
+
+# the entry the last killed pull left "downloading" is shown as interrupted
+if grep -rqs '"downloading"' "$AP_HOME/catalog"; then
+    "$APCTL" ls > "$TMP/ls.txt" 2>&1
+    check "ls shows the killed pull's entry as interrupted, and how to resume" sh -c \
+        "grep -q ' interrupted ' '$TMP/ls.txt' && grep -q 'resumes it' '$TMP/ls.txt'"
+else
+    ok "# SKIP the last pull was not killed while downloading"
+fi
 
 # --- a normal pull after the crashes ---------------------------------------
 progressed=$(staged)
