@@ -52,7 +52,10 @@ VENDOR_NAMES := $(sort $(VENDOR_NAMES))
 VENDOR_SOS := $(patsubst %,$(B)/vendors/ap-vendor-%.so,$(VENDOR_NAMES))
 VENDOR_LIBS := $(shell $(PKG_CONFIG) --libs jansson)
 
-EXAMPLES := $(B)/apctl $(if $(wildcard examples/apd.c),$(B)/apd) $(if $(wildcard examples/embed.c),$(B)/embed)
+# Programs installed into BINDIR; embed is built (and tested) but, being
+# sample code, not installed.
+PROGRAMS := $(B)/apctl $(if $(wildcard examples/apd.c),$(B)/apd)
+EXAMPLES := $(PROGRAMS) $(if $(wildcard examples/embed.c),$(B)/embed)
 
 UNIT_SRCS := $(sort $(wildcard t/unit/*.c))
 UNIT_BINS := $(patsubst t/unit/%.c,$(B)/t/unit/%,$(UNIT_SRCS))
@@ -143,7 +146,7 @@ install: all
 	install -m 0644 include/artifactprov.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 0644 include/artifactprov/*.h $(DESTDIR)$(INCLUDEDIR)/artifactprov/
 	install -m 0755 $(VENDOR_SOS) $(DESTDIR)$(VENDORDIR)/
-	install -m 0755 $(EXAMPLES) $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(B)/artifactprov.pc $(DESTDIR)$(PKGCONFIGDIR)/
 
 uninstall:
@@ -152,7 +155,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/artifactprov
 	rm -f $(patsubst %,$(DESTDIR)$(VENDORDIR)/%,$(notdir $(VENDOR_SOS)))
 	-rmdir $(DESTDIR)$(VENDORDIR) $(DESTDIR)$(LIBDIR)/artifactprov 2>/dev/null
-	rm -f $(patsubst %,$(DESTDIR)$(BINDIR)/%,$(notdir $(EXAMPLES)))
+	rm -f $(patsubst %,$(DESTDIR)$(BINDIR)/%,$(notdir $(PROGRAMS)))
 	rm -f $(DESTDIR)$(PKGCONFIGDIR)/artifactprov.pc
 
 demo: all
