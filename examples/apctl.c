@@ -109,6 +109,11 @@ static int on_event(const ap_event *ev, void *user)
     }
     if (ev->kind == AP_EVENT_RETRY && !ui->quiet && ev->message)
         fprintf(stderr, "%sretry: %s\n", ui->drew ? "\n" : "", ev->message);
+    /* log events: the vendor's warnings (status = its level) and the
+     * library's notes (status 0 or the ap_status of what it worked around) */
+    if (ev->kind == AP_EVENT_LOG && !ui->quiet && ev->message && ev->status <= AP_LOG_WARN)
+        fprintf(stderr, "%s%s%s%s\n", ui->drew ? "\n" : "", ev->file ? ev->file : "",
+                ev->file ? ": " : "", ev->message);
     return 0;
 }
 

@@ -85,6 +85,7 @@ void apx_mfile_clear(apx_mfile *f)
     free(f->bearer);
     free(f->bearer_host);
     free(f->etag);
+    free(f->local_path);
     for (i = 0; f->headers && f->headers[i]; i++)
         free(f->headers[i]);
     free(f->headers);
@@ -142,10 +143,12 @@ static int h_add_file(ap_vendor_call *call, const ap_vendor_file *file)
     m.bearer = apx_strdup(f.bearer);
     m.bearer_host = apx_strdup(f.bearer_host);
     m.etag = apx_strdup(f.etag);
+    m.local_path = apx_strdup(f.local_path);
     while (f.headers && f.headers[nh])
         nh++;
     m.headers = apx_calloc(nh + 1, sizeof *m.headers);
-    rc = m.path && m.headers && (!f.url || m.url) ? AP_OK : AP_ENOMEM;
+    rc = m.path && m.headers && (!f.url || m.url) && (!f.local_path || m.local_path)
+         ? AP_OK : AP_ENOMEM;
     for (i = 0; rc == AP_OK && i < nh; i++)
         if (!(m.headers[i] = apx_strdup(f.headers[i])))
             rc = AP_ENOMEM;

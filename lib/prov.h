@@ -20,6 +20,7 @@ typedef struct apx_vendor {
 /* One manifest file, owned copies of what the vendor passed. */
 typedef struct apx_mfile {
     char *path, *sha256, *git_sha1, *url, *bearer, *bearer_host, *etag;
+    char *local_path;  /* a local copy to try before url (ABI 1.1) */
     char **headers;    /* NULL-terminated */
     uint64_t size;
     unsigned flags;

@@ -326,15 +326,13 @@ static int git_blob_sha1(const char *path, char hex[41])
     return rc;
 }
 
-/* Import a local file:// source as a blob (hard link when possible); a
- * file known by its git blob id is checked against it first. */
-static int import_local(job *j, const apx_mfile *m, ap_entry_file *f)
+/* Import a local file as a blob (hard link when possible); a file known by
+ * its git blob id is checked against it first, one known by its sha256 by
+ * the store's import. */
+static int import_path(job *j, const apx_mfile *m, ap_entry_file *f, const char *path)
 {
     char hex[AP_SHA256_HEX_LEN + 1];
-    char *path = apx_file_url_path(m->url);
     int rc;
-    if (!path)
-        return fail(j, AP_EINVAL, "%s: file '%s': bad local URL %s", j->ref, m->path, m->url);
     if (m->git_sha1 && !m->sha256) {
         char git[41];
         rc = git_blob_sha1(path, git);
@@ -344,23 +342,45 @@ static int import_local(job *j, const apx_mfile *m, ap_entry_file *f)
         else if (rc != AP_OK)
             rc = fail(j, rc, "%s: file '%s': cannot read %s: %s", j->ref, m->path, path,
                       strerror(errno));
-        if (rc != AP_OK) {
-            free(path);
+        if (rc != AP_OK)
             return rc;
-        }
     }
     rc = ap_store_import(j->prov->store, path, m->sha256, AP_IMPORT_LINK, hex);
-    if (rc != AP_OK) {
-        rc = fail(j, rc, "%s: file '%s': cannot import %s: %s", j->ref, m->path,
-                  path, ap_store_errmsg(j->prov->store));
-        free(path);
-        return rc;
-    }
-    free(path);
-    j->entry->fetched_bytes += 0; /* imported, not transferred */
+    if (rc != AP_OK)
+        return fail(j, rc, "%s: file '%s': cannot import %s: %s", j->ref, m->path,
+                    path, ap_store_errmsg(j->prov->store));
     free(f->sha256);
     f->sha256 = apx_strdup(hex);
-    return f->sha256 ? AP_OK : AP_ENOMEM;
+    f->present = f->sha256 != NULL;
+    return f->sha256 ? AP_OK : AP_ENOMEM; /* imported: nothing fetched */
+}
+
+/* A file:// URL is the file's only source: import it or fail. */
+static int import_local(job *j, const apx_mfile *m, ap_entry_file *f)
+{
+    char *path = apx_file_url_path(m->url);
+    int rc;
+    if (!path)
+        return fail(j, AP_EINVAL, "%s: file '%s': bad local URL %s", j->ref, m->path, m->url);
+    rc = import_path(j, m, f, path);
+    free(path);
+    return rc;
+}
+
+/* A local copy offered beside a URL (ap_vendor_file.local_path): import it
+ * when it is right; when it is not, say so and let the URL serve. */
+static int try_local_copy(job *j, const apx_mfile *m, ap_entry_file *f)
+{
+    int rc = import_path(j, m, f, m->local_path);
+    if (rc == AP_EDIGEST || rc == AP_ENOTFOUND || rc == AP_EIO || rc == AP_EINVAL) {
+        char msg[APX_ERRMSG_MAX + 64];
+        snprintf(msg, sizeof msg, "local copy not used, downloading: %s", j->prov->err.msg);
+        apx_error_clear(&j->prov->err);
+        if (ap_tracker_emit(j->tracker, AP_EVENT_LOG, m->path, rc, msg))
+            return fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
+        return AP_ENOTFOUND; /* not imported: fetch */
+    }
+    return rc;
 }
 
 /* Run a vendor's own download() into a staging file, then hash it. */
@@ -496,6 +516,14 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
             rc = import_local(j, m, f);
             f->present = rc == AP_OK;
             continue;
+        }
+        if (m->local_path && !(o->flags & AP_PROVISION_FORCE)) {
+            rc = try_local_copy(j, m, f);
+            if (rc == AP_OK)
+                continue;
+            if (rc != AP_ENOTFOUND)
+                break;
+            rc = AP_OK;
         }
         if (call->vendor->desc.download) {
             rc = vendor_download(j, call, m, f);

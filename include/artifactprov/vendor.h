@@ -41,7 +41,7 @@ extern "C" {
 #endif
 
 #define AP_VENDOR_ABI_MAJOR 1
-#define AP_VENDOR_ABI_MINOR 0
+#define AP_VENDOR_ABI_MINOR 1  /* 1.1: ap_vendor_file.local_path */
 
 /** Size value meaning "not known". */
 #define AP_SIZE_UNKNOWN UINT64_MAX
@@ -93,10 +93,16 @@ typedef struct ap_vendor_file {
     const char *bearer_host;       /**< host name the token belongs to */
     const char *etag;              /**< validator for resume, or NULL */
     unsigned flags;                /**< AP_VFILE_* */
+    /* ABI 1.1 */
+    const char *local_path;        /**< a local copy of the same bytes (e.g. in
+                                        another tool's cache) the host may import
+                                        instead of downloading; it is checked
+                                        against sha256 / git_sha1 and, when it
+                                        does not match, ignored for url */
 } ap_vendor_file;
 
 #define AP_VENDOR_FILE_INIT { sizeof(ap_vendor_file), NULL, AP_SIZE_UNKNOWN, \
-                              NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0 }
+                              NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL }
 
 /** What the vendor says about the artifact as a whole. */
 typedef struct ap_vendor_artifact {

@@ -52,28 +52,28 @@ static void expect_refusal(const char *name, int status, const char *const *need
 
 static void test_wrong_major(void **s)
 {
-    const char *n[] = { "built for vendor ABI 2.0", "host speaks 1.0", NULL };
+    const char *n[] = { "built for vendor ABI 2.0", "host speaks 1.1", NULL };
     (void)s;
     expect_refusal("badmajor", AP_EABI, n);
 }
 
 static void test_newer_minor(void **s)
 {
-    const char *n[] = { "built for vendor ABI 1.1", "host speaks 1.0", NULL };
+    const char *n[] = { "built for vendor ABI 1.2", "host speaks 1.1", NULL };
     (void)s;
     expect_refusal("newminor", AP_EABI, n);
 }
 
 static void test_short_struct(void **s)
 {
-    const char *n[] = { "shorter than vendor ABI 1.0 requires", NULL };
+    const char *n[] = { "shorter than vendor ABI 1.1 requires", NULL };
     (void)s;
     expect_refusal("short", AP_EABI, n);
 }
 
 static void test_missing_symbol(void **s)
 {
-    const char *n[] = { "ap_vendor_nosym_init not found", "1.0", NULL };
+    const char *n[] = { "ap_vendor_nosym_init not found", "1.1", NULL };
     (void)s;
     expect_refusal("nosym", AP_EVENDOR, n);
 }

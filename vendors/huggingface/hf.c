@@ -511,34 +511,35 @@ int hfv_add_files(hfv_ctx *c, const hfv_list *l, const char *commit, int local)
         const hfv_file *f = &l->v[i];
         ap_vendor_file vf = AP_VENDOR_FILE_INIT;
         char *epath, *url, *etag = NULL, *cached = NULL;
-        int rc, use_local = local;
+        int rc;
         if (!f->selected)
             continue;
-        /* Files the user already has in the HF cache are reused, not
-         * downloaded again; the host checks them against the sha256 (LFS)
-         * or the git blob id (regular files) they are named by. */
-        if (!local && (cached = hfv_cache_blob(c, f->sha256[0] ? f->sha256 : f->git_sha1,
-                                              f->size)))
-            use_local = 1;
-        epath = cached ? hfv_file_url_path(cached)
-                : local ? hfv_file_url_path(f->local) : hfv_pct_encode(f->path, 1);
-        free(cached);
+        /* Files the user already has in the HF cache are offered to the
+         * host as a local copy: it imports them after checking the sha256
+         * (LFS) or git blob id (regular files) they are named by, and
+         * downloads from the hub when the copy is wrong. */
+        if (!local)
+            cached = hfv_cache_blob(c, f->sha256[0] ? f->sha256 : f->git_sha1, f->size);
+        epath = local ? hfv_file_url_path(f->local) : hfv_pct_encode(f->path, 1);
         if (!epath)
             return hfv_fail(c, AP_ENOMEM, "out of memory");
-        if (use_local)
+        if (local)
             url = xasprintf("file://%s", epath);
         else
             url = xasprintf("%s/%s%s/resolve/%s/%s", c->endpoint,
                             hfv_type_url_prefix(c->r.type), c->repo_name, commit, epath);
         free(epath);
-        if (!url)
+        if (!url) {
+            free(cached);
             return hfv_fail(c, AP_ENOMEM, "out of memory");
+        }
         vf.path = f->path;
         vf.size = f->size;
         vf.sha256 = f->sha256[0] ? f->sha256 : NULL;
         vf.git_sha1 = !f->sha256[0] && f->git_sha1[0] ? f->git_sha1 : NULL;
         vf.url = url;
-        if (!use_local) {
+        vf.local_path = cached;
+        if (!local) {
             vf.headers = hfv_headers;
             if (c->token) {
                 vf.bearer = c->token;
@@ -548,6 +549,7 @@ int hfv_add_files(hfv_ctx *c, const hfv_list *l, const char *commit, int local)
              * git blob id; LFS files are identified by their sha256. */
             if (vf.git_sha1 && !(etag = xasprintf("\"%s\"", vf.git_sha1))) {
                 free(url);
+                free(cached);
                 return hfv_fail(c, AP_ENOMEM, "out of memory");
             }
             vf.etag = etag;
@@ -558,6 +560,7 @@ int hfv_add_files(hfv_ctx *c, const hfv_list *l, const char *commit, int local)
         rc = c->host->add_file(c->call, &vf);
         free(url);
         free(etag);
+        free(cached);
         if (rc != AP_OK)
             return rc;
         n++;
