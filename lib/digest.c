@@ -264,44 +264,52 @@ void apx_digest_free(apx_digest *d)
     free(d);
 }
 
+int apx_digest_fd(apx_digest *d, int fd, uint64_t *size)
+{
+    unsigned char *buf = apx_malloc(APX_DIGEST_FILE_BUF);
+    uint64_t off = 0;
+    int rc = AP_OK;
+    if (!buf)
+        return AP_ENOMEM;
+    for (;;) {
+        ssize_t r = pread(fd, buf, APX_DIGEST_FILE_BUF, (off_t)off);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = AP_EIO;
+            break;
+        }
+        if (r == 0)
+            break;
+        if ((rc = apx_digest_update(d, buf, (size_t)r)) != AP_OK)
+            break;
+        off += (uint64_t)r;
+    }
+    if (rc == AP_OK && size)
+        *size = off;
+    {
+        int saved = errno;
+        free(buf);
+        errno = saved;
+    }
+    return rc;
+}
+
 int apx_sha256_file(const char *path, char hex_out[65], uint64_t *size_out)
 {
     apx_digest *d;
-    unsigned char *buf;
-    uint64_t total = 0;
-    int fd, rc = AP_OK;
+    int fd, rc;
     if (!path || !hex_out)
         return AP_EINVAL;
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return AP_EIO;
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    buf = apx_malloc(APX_DIGEST_FILE_BUF);
     d = apx_digest_new(APX_SHA256);
-    if (!buf || !d) {
-        rc = AP_ENOMEM;
-        goto out;
-    }
-    for (;;) {
-        ssize_t r = read(fd, buf, APX_DIGEST_FILE_BUF);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = AP_EIO;
-            goto out;
-        }
-        if (r == 0)
-            break;
-        if ((rc = apx_digest_update(d, buf, (size_t)r)) != AP_OK)
-            goto out;
-        total += (uint64_t)r;
-    }
-    rc = apx_digest_final_hex(d, hex_out);
-    if (rc == AP_OK && size_out)
-        *size_out = total;
-out:
+    rc = d ? apx_digest_fd(d, fd, size_out) : AP_ENOMEM;
+    if (rc == AP_OK)
+        rc = apx_digest_final_hex(d, hex_out);
     apx_digest_free(d);
-    free(buf);
     close(fd);
     return rc;
 }

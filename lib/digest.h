@@ -21,6 +21,10 @@ APX_HIDDEN int apx_digest_update(apx_digest *d, const void *data, size_t n);
 APX_HIDDEN int apx_digest_final_hex(apx_digest *d, char *hex_out);
 /* Name of the backend in use ("libcrypto" or "libsodium"). */
 APX_HIDDEN const char *apx_digest_backend(void);
+/* Feed the whole content of fd (from offset 0, with pread: the file
+ * offset is left alone) into d, without finishing it; *size (may be NULL)
+ * receives the byte count.  AP_OK, AP_ENOMEM or AP_EIO (errno kept). */
+APX_HIDDEN int apx_digest_fd(apx_digest *d, int fd, uint64_t *size);
 /* Hash a whole file (sha256) to hex; AP_OK or AP_EIO. */
 APX_HIDDEN int apx_sha256_file(const char *path, char hex_out[65],
                                uint64_t *size_out);

@@ -302,27 +302,19 @@ static int build_entry(job *j, ap_vendor_call *call, const char *id,
 static int git_blob_sha1(const char *path, char hex[41])
 {
     char head[48];
-    unsigned char buf[1 << 16];
-    apx_digest *d;
+    apx_digest *d = NULL;
     struct stat st;
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = AP_OK;
-    if (fd < 0)
-        return AP_EIO;
-    if (fstat(fd, &st) != 0 || !(d = apx_digest_new(APX_SHA1))) {
-        close(fd);
-        return AP_EIO;
+    int n, fd = open(path, O_RDONLY | O_CLOEXEC), rc = AP_EIO;
+    if (fd >= 0 && fstat(fd, &st) == 0 && (d = apx_digest_new(APX_SHA1))) {
+        n = snprintf(head, sizeof head, "blob %llu", (unsigned long long)st.st_size);
+        apx_digest_update(d, head, (size_t)n + 1); /* with its NUL */
+        rc = apx_digest_fd(d, fd, NULL);
+        if (rc == AP_OK)
+            rc = apx_digest_final_hex(d, hex);
     }
-    n = snprintf(head, sizeof head, "blob %llu", (unsigned long long)st.st_size);
-    apx_digest_update(d, head, (size_t)n + 1); /* with its NUL */
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-        apx_digest_update(d, buf, (size_t)n);
-    if (n < 0)
-        rc = AP_EIO;
-    else
-        apx_digest_final_hex(d, hex);
     apx_digest_free(d);
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     return rc;
 }
 

@@ -255,34 +255,14 @@ int apx_fs_read_file_at(int dir_fd, const char *name, size_t max, char **out,
 int apx_fs_hash_fd(int fd, char hex[65], uint64_t *size, apx_error *err)
 {
     apx_digest *d = apx_digest_new(APX_SHA256);
-    unsigned char *buf = apx_malloc(IO_BUF);
-    uint64_t off = 0;
-    int rc = AP_OK;
-
-    if (!d || !buf) {
-        rc = apx_error_set(err, AP_ENOMEM, "out of memory");
-        goto out;
-    }
-    for (;;) {
-        ssize_t r = pread(fd, buf, IO_BUF, (off_t)off);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = apx_error_set(err, AP_EIO, "read: %s", strerror(errno));
-            goto out;
-        }
-        if (r == 0)
-            break;
-        apx_digest_update(d, buf, (size_t)r);
-        off += (uint64_t)r;
-    }
-    if (apx_digest_final_hex(d, hex) != AP_OK)
+    int rc = d ? apx_digest_fd(d, fd, size) : AP_ENOMEM;
+    if (rc == AP_ENOMEM)
+        apx_error_set(err, rc, "out of memory");
+    else if (rc != AP_OK)
+        apx_error_set(err, rc, "read: %s", strerror(errno));
+    else if (apx_digest_final_hex(d, hex) != AP_OK)
         rc = apx_error_set(err, AP_ERROR, "digest failed");
-    if (size)
-        *size = off;
-out:
     apx_digest_free(d);
-    free(buf);
     return rc;
 }
 
