@@ -15,46 +15,11 @@
 
 #include "internal.h"
 #include "digest.h"
+#include "testutil.h"
 #include <artifactprov.h>
 
 static char tmpl[] = "/tmp/ap-test-catalog-XXXXXX";
 static char *base;
-
-static void write_file(const char *path, const char *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, n, f), n);
-    assert_int_equal(fclose(f), 0);
-}
-
-static void sha_of(const char *data, char hex[65])
-{
-    apx_digest *d = apx_digest_new(APX_SHA256);
-    apx_digest_update(d, data, strlen(data));
-    apx_digest_final_hex(d, hex);
-    apx_digest_free(d);
-}
-
-static int exists(const char *p)
-{
-    struct stat st;
-    return lstat(p, &st) == 0;
-}
-
-static size_t count_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    size_t n = 0;
-    if (!d)
-        return 0;
-    while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-            n++;
-    closedir(d);
-    return n;
-}
 
 static void open_both(const char *sub, ap_store **s, ap_catalog **c)
 {

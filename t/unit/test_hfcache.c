@@ -14,6 +14,7 @@
 
 #include "hfcache.h"
 #include "digest.h"
+#include "testutil.h"
 #include <artifactprov.h>
 
 static char tmpl[] = "/tmp/ap-test-hfcache-XXXXXX";
@@ -24,14 +25,6 @@ static const char *C2 = "2222222222222222222222222222222222222222";
 static char *pjoin(const char *a, const char *b)
 {
     return apx_path_join(a, b);
-}
-
-static void write_file(const char *path, const char *data)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    fputs(data, f);
-    fclose(f);
 }
 
 static char *slurp(const char *path, size_t *n)
@@ -45,28 +38,6 @@ static char *slurp(const char *path, size_t *n)
     if (n)
         *n = r;
     return b;
-}
-
-static void sha_of(const char *data, char hex[65])
-{
-    apx_digest *d = apx_digest_new(APX_SHA256);
-    apx_digest_update(d, data, strlen(data));
-    apx_digest_final_hex(d, hex);
-    apx_digest_free(d);
-}
-
-static size_t count_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    size_t n = 0;
-    if (!d)
-        return 0;
-    while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-            n++;
-    closedir(d);
-    return n;
 }
 
 /* Check the layout rules for one published file. */
@@ -123,8 +94,8 @@ static void test_publish_and_lookup(void **state)
     size_t n;
     apx_error err;
     (void)state;
-    write_file(src, "weights!");
-    write_file(src2, "{\"a\":1}");
+    write_str(src, "weights!");
+    write_str(src2, "{\"a\":1}");
     sha_of("weights!", etag);
     assert_int_equal(apx_hf_publish(cache, "model", "org/name", C1, "main",
                                     "sub/dir/model.gguf", etag, src, &out,
@@ -209,7 +180,7 @@ static void test_hostile(void **state)
     const char *sha1 = "0123456789abcdef0123456789abcdef01234567";
     apx_error err;
     (void)state;
-    write_file(src, "x");
+    write_str(src, "x");
     assert_int_equal(apx_hf_publish(cache, NULL, "org/n", C1, "main", "../x",
                                     sha1, src, NULL, &err), AP_EPATH);
     assert_int_equal(apx_hf_publish(cache, NULL, "org/n", C1, "main", "/abs",
@@ -281,7 +252,7 @@ static void test_scan_hf(void **state)
     size_t skipped = 0;
     apx_error err;
     (void)state;
-    write_file(src, "scan me");
+    write_str(src, "scan me");
     sha_of("scan me", etag);
     assert_int_equal(apx_hf_publish(cache, NULL, "org/a", C1, "main",
                                     "m.gguf", etag, src, NULL, &err), AP_OK);
@@ -296,7 +267,7 @@ static void test_scan_hf(void **state)
     free(evil);
     /* Junk at the top level is ignored. */
     p = pjoin(cache, "version.txt");
-    write_file(p, "1");
+    write_str(p, "1");
     free(p);
     memset(&s, 0, sizeof s);
     assert_int_equal(apx_hf_scan(cache, hf_cb, &s, &skipped, &err), AP_OK);
@@ -353,10 +324,10 @@ static void test_scan_ollama(void **state)
     assert_int_equal(apx_mkdirs(p), AP_OK);
     free(p);
     p = apx_asprintf("%s/blobs/sha256-%s", root, hm);
-    write_file(p, "GGUF model bytes");
+    write_str(p, "GGUF model bytes");
     free(p);
     p = apx_asprintf("%s/blobs/sha256-%s", root, hc);
-    write_file(p, "{\"model_format\":\"gguf\"}");
+    write_str(p, "{\"model_format\":\"gguf\"}");
     free(p);
     doc = apx_asprintf(
         "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker."
@@ -367,14 +338,14 @@ static void test_scan_ollama(void **state)
         "\"size\":16},{\"mediaType\":\"application/vnd.ollama.image.template\","
         "\"digest\":\"sha256:%s\",\"size\":13}]}", hc, hm, ht);
     p = pjoin(dir, "latest");
-    write_file(p, doc);
+    write_str(p, doc);
     free(p);
     free(doc);
     p = pjoin(dir, "broken");
-    write_file(p, "{\"layers\":[{\"digest\":\"md5:x\"}]}");
+    write_str(p, "{\"layers\":[{\"digest\":\"md5:x\"}]}");
     free(p);
     p = pjoin(dir, "garbage");
-    write_file(p, "nope");
+    write_str(p, "nope");
     free(p);
     memset(&s, 0, sizeof s);
     assert_int_equal(apx_ollama_scan(root, ol_cb, &s, &skipped, &err), AP_OK);
