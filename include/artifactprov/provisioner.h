@@ -22,6 +22,11 @@ extern "C" {
 typedef struct ap_provisioner ap_provisioner;
 
 #define AP_PROV_NO_PLUGINS 0x1u  /**< do not scan for vendor plugins */
+/** Import files from foreign caches (HF cache, Ollama store, local copies
+ *  offered by vendors) by hard link instead of a reflink or a copy.  The
+ *  store then shares an inode with a file another program may rewrite in
+ *  place: only for caches you trust.  Off by default. */
+#define AP_PROV_LINK_IMPORTS 0x2u
 
 typedef struct ap_provisioner_options {
     size_t struct_size;
@@ -95,6 +100,10 @@ AP_EXPORT const char *const *ap_provisioner_refusals(const ap_provisioner *prov)
                                             size and digest, fetch only the small
                                             (< 10 MB) metadata files; the entry
                                             stays pending until a full pull */
+#define AP_PROVISION_REFRESH 0x10u /**< demand a fresh check with the origin:
+                                            when it cannot be reached, fail
+                                            instead of returning the ready
+                                            entry already in the catalog */
 
 typedef struct ap_provision_options {
     size_t struct_size;
@@ -116,10 +125,24 @@ typedef struct ap_provision_options {
     uint64_t max_bytes_per_sec;     /**< bandwidth cap, 0 = none */
     const char *hf_cache_publish;   /**< also publish into this HF cache dir */
     unsigned max_per_host;          /**< connections to one host (max_connections) */
+    /* Since 0.2: limits against hostile servers, and TLS trust. */
+    const char *ca_file;            /**< PEM file of CA certificates trusted
+                                         for TLS instead of the system's; NULL:
+                                         the system store */
+    uint64_t min_rate;              /**< a transfer slower than this many
+                                         bytes/s for min_rate_window_ms is a
+                                         stall (retried, then failed); 0: 1024 */
+    unsigned min_rate_window_ms;    /**< 0: 60000 */
+    uint64_t max_unknown_size;      /**< cap on a body of unknown length; 0:
+                                         the free space less a reserve */
+    size_t max_files;               /**< most files one entry may have; 0:
+                                         4096; checked before anything is
+                                         written */
 } ap_provision_options;
 
 #define AP_PROVISION_OPTIONS_INIT { sizeof(ap_provision_options), 0, NULL, \
-    NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, 0 }
+    NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, 0, NULL, 0, 0, \
+    0, 0 }
 
 AP_EXPORT void ap_provision_options_init(ap_provision_options *opts);
 
