@@ -56,6 +56,11 @@ APX_HIDDEN void apx_hex(const unsigned char *in, size_t n, char *out);
 /* 1 if s is exactly 64 lower-case hex digits. */
 APX_HIDDEN int apx_is_sha256_hex(const char *s);
 
+/* A copy of url with any "user:password@" of its authority replaced by
+ * "***@", for messages, logs and stored documents (apx_malloc'd; NULL in,
+ * NULL out).  Credentials in an endpoint URL are never printed or stored. */
+APX_HIDDEN char *apx_url_redact(const char *url);
+
 /* Cancel token internals used by the engine. */
 APX_HIDDEN int apx_cancel_fd(const ap_cancel_token *token);
 

@@ -176,3 +176,31 @@ int apx_is_sha256_hex(const char *s)
             return 0;
     return s[64] == '\0';
 }
+
+/* A URL fit to print or store: userinfo ("user:pass@") in the authority
+ * is replaced by "***@", and the query string by "?…" when it carries a
+ * credential-looking parameter is left to the caller.  NULL in, NULL out. */
+char *apx_url_redact(const char *url)
+{
+    const char *auth, *end, *at = NULL, *p;
+    char *out;
+    if (!url)
+        return NULL;
+    auth = strstr(url, "://");
+    if (!auth)
+        return apx_strdup(url);
+    auth += 3;
+    end = auth + strcspn(auth, "/?#");
+    for (p = auth; p < end; p++)
+        if (*p == '@')
+            at = p;
+    if (!at)
+        return apx_strdup(url);
+    out = apx_malloc(strlen(url) + 4);
+    if (!out)
+        return NULL;
+    memcpy(out, url, (size_t)(auth - url));
+    strcpy(out + (auth - url), "***");
+    strcat(out, at);
+    return out;
+}
