@@ -178,8 +178,7 @@ int apx_is_sha256_hex(const char *s)
 }
 
 /* A URL fit to print or store: userinfo ("user:pass@") in the authority
- * is replaced by "***@", and the query string by "?…" when it carries a
- * credential-looking parameter is left to the caller.  NULL in, NULL out. */
+ * is replaced by "***@".  NULL in, NULL out. */
 char *apx_url_redact(const char *url)
 {
     const char *auth, *end, *at = NULL, *p;
