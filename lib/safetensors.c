@@ -17,6 +17,8 @@
 #include "formats.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <math.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +44,7 @@ typedef struct rd {
     size_t blen;
     apx_error *err;
     int rc;                  /* first error, sticky */
+    unsigned char hkey[crypto_generichash_KEYBYTES]; /* random, per parse */
     unsigned char buf[RD_BUF];
 } rd;
 
@@ -51,7 +54,6 @@ typedef struct rd {
 typedef struct hset {
     uint64_t *slot;          /* 0 = empty */
     size_t cap, n;
-    unsigned char key[crypto_generichash_KEYBYTES];
 } hset;
 
 static int fail(rd *r, int status, const char *fmt, ...) AP_PRINTF(3, 4);
@@ -252,10 +254,15 @@ static int string(rd *r, char *out, size_t outsz, size_t *len,
 }
 
 /* A JSON number.  *is_int: it has no fraction or exponent; then *neg and
- * *v (saturated *big when above INT64_MAX, which jansson refused too). */
+ * *v (*big when beyond int64, which jansson refused too).  A real that
+ * overflows a double is refused as jansson did; it is judged from its
+ * first 40 significant digits and its decimal exponent, so a number of any
+ * length costs no memory. */
 static int number(rd *r, int *is_int, int *neg, uint64_t *v, int *big)
 {
-    int c = ws(r), digits = 0;
+    int c = ws(r), digits = 0, nsig = 0;
+    long mag = 0, exp = 0, esign = 1; /* value = 0.<sig> x 10^(mag + exp) */
+    char sig[48];
     *is_int = 1, *neg = 0, *v = 0, *big = 0;
     if (c == '-') {
         *neg = 1;
@@ -272,6 +279,10 @@ static int number(rd *r, int *is_int, int *neg, uint64_t *v, int *big)
                 *big = 1;
             else
                 *v = *v * 10 + d;
+            if (nsig < 40)
+                sig[nsig++] = (char)c;
+            if (mag < 1000000)
+                mag++;
             r->pos++;
             digits++;
         }
@@ -283,24 +294,62 @@ static int number(rd *r, int *is_int, int *neg, uint64_t *v, int *big)
         *is_int = 0;
         if (!((c = peek(r)) >= '0' && c <= '9'))
             return r->rc ? r->rc : bad_json(r, "bad number");
-        while ((c = peek(r)) >= '0' && c <= '9')
+        while ((c = peek(r)) >= '0' && c <= '9') {
+            if (nsig == 0 && c == '0') {
+                if (mag > -1000000)
+                    mag--;
+            } else if (nsig < 40) {
+                sig[nsig++] = (char)c;
+            }
             r->pos++;
+        }
     }
     if ((c = peek(r)) == 'e' || c == 'E') {
         r->pos++;
         *is_int = 0;
-        if ((c = peek(r)) == '+' || c == '-')
+        if ((c = peek(r)) == '+' || c == '-') {
+            esign = c == '-' ? -1 : 1;
             r->pos++;
+        }
         if (!((c = peek(r)) >= '0' && c <= '9'))
             return r->rc ? r->rc : bad_json(r, "bad number");
-        while ((c = peek(r)) >= '0' && c <= '9')
+        while ((c = peek(r)) >= '0' && c <= '9') {
+            if (exp < 1000000)
+                exp = exp * 10 + (c - '0');
             r->pos++;
+        }
     }
+    if (r->rc)
+        return r->rc;
     if (*is_int && *v > (uint64_t)INT64_MAX + (uint64_t)*neg)
         *big = 1;
     if (*is_int && *big)
         return bad_json(r, "integer too big");
-    return r->rc;
+    if (!*is_int && nsig) {
+        char txt[96];
+        double d;
+        snprintf(txt, sizeof txt, "0.%.*se%ld", nsig, sig, mag + esign * exp);
+        errno = 0;
+        d = strtod(txt, NULL);
+        if ((d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE)
+            return bad_json(r, "real number overflow");
+    }
+    return AP_OK;
+}
+
+static int hset_add(rd *r, hset *hs, uint64_t h, const char *name);
+
+/* A key string, hashed with the parse's key into *hv. */
+static int key_string(rd *r, char *out, size_t outsz, size_t *len, uint64_t *hv)
+{
+    crypto_generichash_state h;
+    unsigned char dig[16];
+    crypto_generichash_init(&h, r->hkey, sizeof r->hkey, sizeof dig);
+    if (string(r, out, outsz, len, &h))
+        return r->rc;
+    crypto_generichash_final(&h, dig, sizeof dig);
+    memcpy(hv, dig, sizeof *hv);
+    return AP_OK;
 }
 
 static int literal(rd *r, const char *word)
@@ -324,23 +373,35 @@ static int skip_value(rd *r, int depth)
     case 't': return literal(r, "true");
     case 'f': return literal(r, "false");
     case 'n': return literal(r, "null");
-    case '{':
+    case '{': {
+        /* keys are checked for duplicates, as JSON_REJECT_DUPLICATES did */
+        hset keys;
+        char kname[72];
+        uint64_t hv = 0;
+        memset(&keys, 0, sizeof keys);
         r->pos++;
         if (ws(r) == '}') {
             r->pos++;
             return AP_OK;
         }
         for (;;) {
-            if (string(r, NULL, 0, NULL, NULL) || expect(r, ':', "':' expected") ||
+            if (key_string(r, kname, sizeof kname, NULL, &hv) ||
+                hset_add(r, &keys, hv, NULL) || expect(r, ':', "':' expected") ||
                 skip_value(r, depth + 1))
-                return r->rc;
+                break;
             c = ws(r);
             r->pos++;
             if (c == '}')
-                return AP_OK;
-            if (c != ',')
-                return r->rc ? r->rc : bad_json(r, "',' or '}' expected");
+                break;
+            if (c != ',') {
+                if (!r->rc)
+                    bad_json(r, "',' or '}' expected");
+                break;
+            }
         }
+        free(keys.slot);
+        return r->rc;
+    }
     case '[':
         r->pos++;
         if (ws(r) == ']') {
@@ -413,13 +474,15 @@ static int int_array(rd *r, uint64_t *count, uint64_t first[2],
     }
 }
 
+/* Add hash h; a duplicate is refused, naming the tensor (name) or, for
+ * other objects (name NULL), the byte offset. */
 static int hset_add(rd *r, hset *hs, uint64_t h, const char *name)
 {
     size_t i;
     if (h == 0)
         h = 1;
     if (2 * (hs->n + 1) > hs->cap) {
-        size_t ncap = hs->cap ? hs->cap * 2 : 1024, j;
+        size_t ncap = hs->cap ? hs->cap * 2 : 16, j;
         uint64_t *ns = calloc(ncap, sizeof *ns);
         if (!ns)
             return fail(r, AP_ENOMEM, "safetensors: out of memory");
@@ -436,16 +499,19 @@ static int hset_add(rd *r, hset *hs, uint64_t h, const char *name)
     }
     for (i = (size_t)h & (hs->cap - 1); hs->slot[i]; i = (i + 1) & (hs->cap - 1))
         if (hs->slot[i] == h)
-            return fail(r, AP_ECORRUPT, "safetensors: tensor '%.64s' appears "
-                        "twice in the header", name);
+            return name ? fail(r, AP_ECORRUPT, "safetensors: tensor '%.64s' "
+                               "appears twice in the header", name)
+                        : bad_json(r, "duplicate object key");
     hs->slot[i] = h;
     hs->n++;
     return AP_OK;
 }
 
-/* One tensor descriptor {"dtype", "shape", "data_offsets", ...}. */
-static int tensor(rd *r, const char *name, uint64_t data_len,
-                  apx_model_info *info, dtype_stat *st, size_t *nst)
+/* One tensor descriptor {"dtype", "shape", "data_offsets", ...}; keys
+ * collects its member names (duplicates refused). */
+static int tensor_in(rd *r, const char *name, uint64_t data_len,
+                     apx_model_info *info, dtype_stat *st, size_t *nst,
+                     hset *keys)
 {
     char key[16], dtype[16];
     size_t klen, dlen = 0, k, j;
@@ -463,8 +529,9 @@ static int tensor(rd *r, const char *name, uint64_t data_len,
     if (ws(r) != '}') {
         for (;;) {
             unsigned bit = 0;
-            if (string(r, key, sizeof key, &klen, NULL) ||
-                expect(r, ':', "':' expected"))
+            uint64_t hv = 0;
+            if (key_string(r, key, sizeof key, &klen, &hv) ||
+                hset_add(r, keys, hv, NULL) || expect(r, ':', "':' expected"))
                 return r->rc;
             if (klen == 5 && !memcmp(key, "dtype", 5))
                 bit = 1;
@@ -539,6 +606,17 @@ static int tensor(rd *r, const char *name, uint64_t data_len,
     return AP_OK;
 }
 
+static int tensor(rd *r, const char *name, uint64_t data_len,
+                  apx_model_info *info, dtype_stat *st, size_t *nst)
+{
+    hset keys;
+    int rc;
+    memset(&keys, 0, sizeof keys);
+    rc = tensor_in(r, name, data_len, info, st, nst, &keys);
+    free(keys.slot);
+    return rc;
+}
+
 /* The header: one object of tensor descriptors plus "__metadata__",
  * then only whitespace (the format pads with spaces). */
 static int parse_header(rd *r, uint64_t data_len, apx_model_info *info)
@@ -550,7 +628,6 @@ static int parse_header(rd *r, uint64_t data_len, apx_model_info *info)
     int c, rc;
 
     memset(&hs, 0, sizeof hs);
-    randombytes_buf(hs.key, sizeof hs.key);
     if (ws(r) != '{')
         return r->rc ? r->rc
                      : fail(r, AP_ECORRUPT, "safetensors: header is not a JSON object");
@@ -559,16 +636,9 @@ static int parse_header(rd *r, uint64_t data_len, apx_model_info *info)
         r->pos++;
     } else {
         for (;;) {
-            crypto_generichash_state h;
-            unsigned char dig[16];
-            uint64_t hv;
-            crypto_generichash_init(&h, hs.key, sizeof hs.key, sizeof dig);
-            if (string(r, name, sizeof name, &nlen, &h) ||
-                expect(r, ':', "':' expected"))
-                break;
-            crypto_generichash_final(&h, dig, sizeof dig);
-            memcpy(&hv, dig, sizeof hv);
-            if (hset_add(r, &hs, hv, name))
+            uint64_t hv = 0;
+            if (key_string(r, name, sizeof name, &nlen, &hv) ||
+                expect(r, ':', "':' expected") || hset_add(r, &hs, hv, name))
                 break;
             if (nlen == 12 && !memcmp(name, "__metadata__", 12)) {
                 if (skip_value(r, 1))
@@ -636,6 +706,7 @@ int apx_safetensors_parse(const apx_src *src, apx_model_info *info,
     r->blen = 0;
     r->err = err;
     r->rc = AP_OK;
+    randombytes_buf(r->hkey, sizeof r->hkey);
     if (peek(r) != '{') {
         rc = r->rc ? r->rc
                    : apx_error_set(err, AP_ECORRUPT,
