@@ -8,9 +8,10 @@
  * lower-cased ("f16", "bf16", "f8_e4m3", ...).
  * The header is read in 64 KiB pieces by a validating streaming JSON
  * reader that keeps only what classification needs (dtype counts, the
- * parameter sum, a 64-bit keyed hash per tensor name to refuse duplicates):
- * memory stays a fixed 64 KiB plus 16 bytes per tensor, never a DOM of the
- * header (which took about 15x the header's size with jansson).  Values of
+ * parameter sum, a 64-bit keyed hash per key to refuse duplicates in each
+ * object, as JSON_REJECT_DUPLICATES did): memory stays a fixed 64 KiB plus
+ * 16 bytes per tensor, never a DOM of the header (which took about 15x the
+ * header's size with jansson).  Values of
  * "__metadata__" and unknown members are validated and skipped, nesting at
  * most 64 deep.
  * SPDX-License-Identifier: MIT */
