@@ -506,6 +506,85 @@ static void test_safetensors_big_header_memory(void **state)
     free(path);
 }
 
+/* GGUF was reviewed for the same fault and is bounded already (a fixed
+ * 64 KiB cursor; strings it does not keep are skipped, not allocated): a
+ * regression guard, not a defect test — 60 string values of 1 MiB each
+ * (the per-string limit), general.name among them, classify under
+ * RLIMIT_AS = the child's size + 16 MiB. */
+static void test_gguf_long_strings_memory(void **state)
+{
+    const uint64_t n = 60, len = 1u << 20;
+    char *path = malloc(strlen(base) + 32), *chunk = malloc(65536);
+    FILE *f;
+    uint64_t i, k;
+    pid_t pid;
+    int st;
+    buf h = { 0 };
+    (void)state;
+#ifdef AP_ASAN
+    print_message("# SKIP: address space limits do not apply under "
+                  "AddressSanitizer\n");
+    free(path);
+    free(chunk);
+    return;
+#endif
+    {
+        const char *pre = getenv("LD_PRELOAD");
+        if (pre && strstr(pre, "vgpreload")) {
+            print_message("# SKIP: address space limits do not apply under "
+                          "valgrind\n");
+            free(path);
+            free(chunk);
+            return;
+        }
+    }
+    memset(chunk, 'x', 65536);
+    sprintf(path, "%s/long.gguf", base);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    put(&h, "GGUF", 4);
+    u32(&h, 3);
+    u64(&h, 0);
+    u64(&h, n + 1);
+    str(&h, "general.architecture"); u32(&h, 8); str(&h, "llama");
+    assert_int_equal(fwrite(h.p, 1, h.n, f), h.n);
+    for (i = 0; i < n; i++) {
+        buf kv = { 0 };
+        char key[32];
+        snprintf(key, sizeof key, i == 0 ? "general.name" : "x.long.%llu",
+                 (unsigned long long)i);
+        str(&kv, key);
+        u32(&kv, 8);
+        u64(&kv, len);
+        assert_int_equal(fwrite(kv.p, 1, kv.n, f), kv.n);
+        free(kv.p);
+        for (k = 0; k < len; k += 65536)
+            assert_int_equal(fwrite(chunk, 1, 65536, f), 65536);
+    }
+    assert_int_equal(fclose(f), 0);
+    free(h.p);
+    free(chunk);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl;
+        char *kk = NULL, *ff = NULL, *pp = NULL, *arch = NULL;
+        rl.rlim_cur = rl.rlim_max = (rlim_t)(vm_size_kib() + (16u << 10)) * 1024;
+        if (setrlimit(RLIMIT_AS, &rl) != 0)
+            _exit(90);
+        if (ap_classify_file2(path, "long.gguf", &kk, &ff, &pp, &arch, NULL) != AP_OK)
+            _exit(91);
+        if (!ff || strcmp(ff, "gguf") != 0 || !arch || strcmp(arch, "llama") != 0)
+            _exit(92);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    unlink(path);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -515,6 +594,7 @@ int main(void)
         cmocka_unit_test(test_safetensors_malformed),
         cmocka_unit_test(test_name_fallback),
         cmocka_unit_test(test_safetensors_big_header_memory),
+        cmocka_unit_test(test_gguf_long_strings_memory),
     };
     int rc;
     char cmd[128];
