@@ -97,6 +97,7 @@ $(B)/vendors/ap-vendor-%.so: $$(wildcard vendors/$$*/*.c vendors/$$*/*.h) includ
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden $(shell $(PKG_CONFIG) --cflags jansson) \
 	  -shared -o $@ $(filter %.c,$^) $(ALL_LDFLAGS) $(VENDOR_LIBS)
+	@chmod go-w $@ $(dir $@) # the loader refuses group/other-writable plugins
 
 # Example programs link the static archive: self-contained binaries.
 $(B)/%: examples/%.c $(STLIB)
@@ -118,6 +119,7 @@ $(B)/t/unit/%: t/unit/%.c $(STLIB) $(wildcard t/unit/*.h)
 $(B)/t/vendors/ap-vendor-%.so: t/vendors/%.c include/artifactprov/vendor.h $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -shared -o $@ $< $(ALL_LDFLAGS)
+	@chmod go-w $@ $(dir $@)
 
 $(B)/t/helpers/%: t/helpers/%.c $(STLIB)
 	@mkdir -p $(dir $@)

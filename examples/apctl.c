@@ -13,6 +13,7 @@
 #include <artifactprov.h>
 
 #include <errno.h>
+#include <jansson.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +24,104 @@
 #define MAX_GLOBS 64
 
 static ap_cancel_token *g_cancel;
+
+/* ---- output ------------------------------------------------------------
+ * Text output is terminal-safe: every string that did not come from apctl
+ * itself (messages, references, file names, revisions, paths: any of them
+ * may carry a server's bytes) goes through T(), which escapes C0 and C1
+ * controls, DEL and invalid UTF-8 visibly (\x1b, \n, \t), so no escape
+ * sequence from a server reaches the terminal.  Machine-readable output
+ * (--json, --events) is built and written by jansson only, never printf. */
+
+#define T_SLOTS 8
+#define T_SLOT_SIZE 8192
+
+/* Length of the valid, non-C1 UTF-8 sequence at s, 0 when invalid. */
+static size_t utf8_ok(const unsigned char *s)
+{
+    unsigned cp, need, i;
+    if (s[0] < 0xC2)
+        return 0;
+    if (s[0] < 0xE0)
+        cp = s[0] & 0x1Fu, need = 1;
+    else if (s[0] < 0xF0)
+        cp = s[0] & 0x0Fu, need = 2;
+    else if (s[0] < 0xF5)
+        cp = s[0] & 0x07u, need = 3;
+    else
+        return 0;
+    for (i = 1; i <= need; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3Fu);
+    }
+    if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ||
+        (cp >= 0x80 && cp <= 0x9F))
+        return 0;
+    return need + 1;
+}
+
+/* Terminal-safe copy of s, valid until T() is called T_SLOTS more times in
+ * this thread (event callbacks run on job threads).  NULL → "".  Longer
+ * results are cut, marked with "...". */
+static const char *T(const char *s)
+{
+    static _Thread_local char slot[T_SLOTS][T_SLOT_SIZE];
+    static _Thread_local unsigned next;
+    char *out = slot[next++ % T_SLOTS];
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    size_t o = 0;
+    while (*p) {
+        char esc[8];
+        size_t n = 0, k;
+        if (*p >= 0x20 && *p < 0x7F) {
+            esc[0] = (char)*p, n = 1, k = 1;
+        } else if (*p >= 0x80 && (k = utf8_ok(p)) > 0) {
+            memcpy(esc, p, k), n = k;
+        } else {
+            k = 1;
+            n = (size_t)snprintf(esc, sizeof esc, *p == '\n' ? "\\n"
+                                 : *p == '\t' ? "\\t" : "\\x%02x", *p);
+        }
+        if (o + n + 4 > T_SLOT_SIZE) {
+            memcpy(out + o, "...", 3);
+            o += 3;
+            break;
+        }
+        memcpy(out + o, esc, n);
+        o += n;
+        p += k;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Write j (stolen) to f as JSON with a newline: compact for event lines,
+ * indented otherwise.  0 on success. */
+static int put_json(FILE *f, json_t *j, int compact)
+{
+    int rc;
+    if (!j)
+        return -1;
+    rc = json_dumpf(j, f, (compact ? JSON_COMPACT : JSON_INDENT(2)) |
+                    JSON_ENSURE_ASCII);
+    json_decref(j);
+    if (rc == 0)
+        fputc('\n', f);
+    return rc;
+}
+
+/* An entry as a jansson value (the library's own JSON document). */
+static json_t *entry_value(const ap_entry *e)
+{
+    char *js = NULL;
+    json_t *j = NULL;
+    if (ap_entry_to_json(e, &js) == AP_OK)
+        j = json_loads(js, JSON_REJECT_DUPLICATES, NULL);
+    ap_free(js);
+    return j;
+}
 
 static void on_signal(int sig)
 {
@@ -80,10 +179,18 @@ static int on_event(const ap_event *ev, void *user)
     pull_ui *ui = user;
     const ap_progress *p = ev->progress;
     if (ui->events) {
-        fprintf(stderr, "{\"event\":\"%s\",\"job\":%" PRIu64 ",\"done\":%" PRIu64
-                ",\"total\":%" PRIu64 ",\"rate\":%.0f,\"file\":\"%s\",\"status\":%d}\n",
-                ap_event_kind_name(ev->kind), ev->job_id, p->bytes_done,
-                p->bytes_total, p->rate, ev->file ? ev->file : "", ev->status);
+        json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s?, s:i, s:s?}",
+                              "event", ap_event_kind_name(ev->kind),
+                              "job", (json_int_t)ev->job_id,
+                              "done", (json_int_t)p->bytes_done,
+                              "total", (json_int_t)p->bytes_total,
+                              "rate", (json_int_t)(p->rate + 0.5),
+                              "file", ev->file, "status", ev->status,
+                              "message", ev->message);
+        flockfile(stderr);
+        if (put_json(stderr, j, 1) != 0)
+            fputs("{\"event\":\"unrepresentable\"}\n", stderr);
+        funlockfile(stderr);
     }
     if (ui->tty && !ui->quiet &&
         (ev->kind == AP_EVENT_PROGRESS || ev->kind == AP_EVENT_HEARTBEAT ||
@@ -104,16 +211,16 @@ static int on_event(const ap_event *ev, void *user)
                 p->percent >= 0 ? p->percent : 0.0, done, total, rate, eta,
                 ev->kind == AP_EVENT_HEARTBEAT && p->idle >= 2 ? "  " : "",
                 ev->kind == AP_EVENT_HEARTBEAT && p->idle >= 2 && ev->message
-                    ? ev->message : "");
+                    ? T(ev->message) : "");
         ui->drew = 1;
     }
     if (ev->kind == AP_EVENT_RETRY && !ui->quiet && ev->message)
-        fprintf(stderr, "%sretry: %s\n", ui->drew ? "\n" : "", ev->message);
+        fprintf(stderr, "%sretry: %s\n", ui->drew ? "\n" : "", T(ev->message));
     /* log events: the vendor's warnings (status = its level) and the
      * library's notes (status 0 or the ap_status of what it worked around) */
     if (ev->kind == AP_EVENT_LOG && !ui->quiet && ev->message && ev->status <= AP_LOG_WARN)
-        fprintf(stderr, "%s%s%s%s\n", ui->drew ? "\n" : "", ev->file ? ev->file : "",
-                ev->file ? ": " : "", ev->message);
+        fprintf(stderr, "%s%s%s%s\n", ui->drew ? "\n" : "", ev->file ? T(ev->file) : "",
+                ev->file ? ": " : "", T(ev->message));
     return 0;
 }
 
@@ -122,7 +229,7 @@ static int open_prov(ap_provisioner **p)
     int rc = ap_provisioner_new(p, NULL);
     if (rc != AP_OK)
         fprintf(stderr, "apctl: cannot open the store: %s\n",
-                *p ? ap_provisioner_errmsg(*p) : ap_strerror(rc));
+                T(*p ? ap_provisioner_errmsg(*p) : ap_strerror(rc)));
     return rc;
 }
 
@@ -144,30 +251,30 @@ static void print_entry_text(ap_store *store, const ap_entry *e)
     size_t i;
     char sz[32];
     human(e->total_size, sz, sizeof sz);
-    printf("%s  %s  %s  %s  (%zu file%s, %s)\n", e->id, status_text(store, e),
-           e->vendor, e->ref, e->nfiles, e->nfiles == 1 ? "" : "s", sz);
+    printf("%s  %s  %s  %s  (%zu file%s, %s)\n", T(e->id), status_text(store, e),
+           T(e->vendor), T(e->ref), e->nfiles, e->nfiles == 1 ? "" : "s", sz);
     if (strcmp(status_text(store, e), "interrupted") == 0)
-        printf("  interrupted: `apctl pull %s` resumes it\n", e->ref);
+        printf("  interrupted: `apctl pull %s` resumes it\n", T(e->ref));
     if (e->revision)
-        printf("  revision %s\n", e->revision);
+        printf("  revision %s\n", T(e->revision));
     if (e->error)
-        printf("  error: %s\n", e->error);
+        printf("  error: %s\n", T(e->error));
     for (i = 0; i < e->nfiles; i++) {
         const ap_entry_file *f = &e->files[i];
         human(f->size, sz, sizeof sz);
-        printf("  %-40s %10s  %s %s %s\n    %s\n", f->name, sz,
-               f->kind ? f->kind : "-", f->format ? f->format : "-",
-               f->precision ? f->precision : "-", f->path ? f->path : "(not present)");
+        printf("  %-40s %10s  %s %s %s\n    %s\n", T(f->name), sz,
+               f->kind ? T(f->kind) : "-", f->format ? T(f->format) : "-",
+               f->precision ? T(f->precision) : "-",
+               f->path ? T(f->path) : "(not present)");
     }
 }
 
 static int print_entry_json(const ap_entry *e)
 {
-    char *js = NULL;
-    if (ap_entry_to_json(e, &js) != AP_OK)
+    if (put_json(stdout, entry_value(e), 0) != 0) {
+        fprintf(stderr, "apctl: %s: cannot represent the entry as JSON\n", T(e->id));
         return 1;
-    printf("%s\n", js);
-    ap_free(js);
+    }
     return 0;
 }
 
@@ -178,7 +285,7 @@ static unsigned long long num_arg(const char *s, const char *opt)
     errno = 0;
     v = strtoull(s ? s : "", &end, 10);
     if (!s || errno || *end || end == s) {
-        fprintf(stderr, "apctl: %s needs a number\n", opt);
+        fprintf(stderr, "apctl: %s needs a number\n", T(opt));
         exit(2);
     }
     return v;
@@ -192,7 +299,8 @@ static int pull_many(char **refs, size_t n, const ap_provision_options *o,
     ap_jobs_options jo = AP_JOBS_OPTIONS_INIT;
     ap_jobs *jobs = NULL;
     ap_job_id *ids;
-    size_t i, failed = 0, printed = 0;
+    json_t *arr = NULL;
+    size_t i, failed = 0;
     int rc, cancelled = 0;
     struct sigaction sa;
 
@@ -220,12 +328,16 @@ static int pull_many(char **refs, size_t n, const ap_provision_options *o,
     sigaction(SIGTERM, &sa, NULL);
     for (i = 0; i < n; i++)
         if (ap_jobs_submit(jobs, refs[i], o, &ids[i]) != AP_OK) {
-            fprintf(stderr, "apctl: %s: cannot submit\n", refs[i]);
+            fprintf(stderr, "apctl: %s: cannot submit\n", T(refs[i]));
             ids[i] = 0;
             failed++;
         }
-    if (json)
-        fputs("[", stdout);
+    if (json && !(arr = json_array())) {
+        ap_jobs_free(jobs);
+        free(ids);
+        ap_cancel_token_free(g_cancel);
+        return 1;
+    }
     for (i = 0; i < n; i++) {
         ap_job_info info;
         if (!ids[i])
@@ -246,27 +358,28 @@ static int pull_many(char **refs, size_t n, const ap_provision_options *o,
             if (ap_jobs_entry(jobs, ids[i], &e) == AP_OK) {
                 size_t k;
                 if (json) {
-                    char *js = NULL;
-                    if (ap_entry_to_json(e, &js) == AP_OK)
-                        printf("%s%s", printed++ ? "," : "", js);
-                    ap_free(js);
+                    if (json_array_append_new(arr, entry_value(e)) != 0) {
+                        fprintf(stderr, "apctl: %s: cannot represent the entry "
+                                "as JSON\n", T(refs[i]));
+                        failed++;
+                    }
                 } else if (!quiet)
                     for (k = 0; k < e->nfiles; k++)
                         if (e->files[k].present)
-                            printf("%s\n", e->files[k].path);
+                            printf("%s\n", T(e->files[k].path));
                 ap_entry_free(e);
             }
         } else {
             failed++;
             if (info.status == AP_ECANCELLED)
                 cancelled = 1;
-            fprintf(stderr, "apctl: %s\n", info.message ? info.message
-                                                      : ap_strerror(info.status));
+            fprintf(stderr, "apctl: %s\n", T(info.message ? info.message
+                                                        : ap_strerror(info.status)));
         }
         ap_job_info_clear(&info);
     }
     if (json)
-        fputs("]\n", stdout);
+        put_json(stdout, arr, 0);
     ap_jobs_free(jobs);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
@@ -337,7 +450,7 @@ static int cmd_pull(int argc, char **argv, unsigned flags)
         } else if (strncmp(a, "--jobs", 6) == 0) {
             njobs = (unsigned)num_arg(OPTVAL("--jobs"), "--jobs");
         } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "apctl pull: unknown option %s\n", a);
+            fprintf(stderr, "apctl pull: unknown option %s\n", T(a));
             free(refs);
             return 2;
         } else {
@@ -391,16 +504,16 @@ static int cmd_pull(int argc, char **argv, unsigned flags)
         else if (!ui.quiet) {
             size_t k;
             if (e->fetched_bytes == 0 && e->status == AP_ENTRY_READY)
-                printf("%s: already present\n", ref);
+                printf("%s: already present\n", T(ref));
             for (k = 0; k < e->nfiles; k++)
                 if (e->files[k].present)
-                    printf("%s\n", e->files[k].path);
+                    printf("%s\n", T(e->files[k].path));
                 else
-                    printf("(recorded, not fetched) %s %llu bytes\n", e->files[k].name,
+                    printf("(recorded, not fetched) %s %llu bytes\n", T(e->files[k].name),
                            (unsigned long long)e->files[k].size);
         }
     } else {
-        fprintf(stderr, "apctl: %s\n", ap_provisioner_errmsg(p));
+        fprintf(stderr, "apctl: %s\n", T(ap_provisioner_errmsg(p)));
     }
     ap_entry_free(e);
     ap_provisioner_free(p);
@@ -455,7 +568,7 @@ static int cmd_scan(int argc, char **argv)
                    st.files == 1 ? "" : "s", sz, st.skipped);
     }
     if (rc != AP_OK)
-        fprintf(stderr, "apctl: scan: %s\n", ap_provisioner_errmsg(p));
+        fprintf(stderr, "apctl: scan: %s\n", T(ap_provisioner_errmsg(p)));
     ap_provisioner_free(p);
     return rc == AP_OK ? 0 : 1;
 }
@@ -472,14 +585,14 @@ static int cmd_vendors(void)
         ap_vendor_info vi;
         size_t k;
         ap_provisioner_vendor_info(p, i, &vi);
-        printf("%-12s %-8s abi %u.%u  schemes:", vi.name, vi.version,
+        printf("%-12s %-8s abi %u.%u  schemes:", T(vi.name), T(vi.version),
                vi.abi_major, vi.abi_minor);
         for (k = 0; vi.schemes[k]; k++)
-            printf(" %s:", vi.schemes[k]);
-        printf("  (%s)\n", vi.origin);
+            printf(" %s:", T(vi.schemes[k]));
+        printf("  (%s)\n", T(vi.origin));
     }
     for (ref = ap_provisioner_refusals(p); *ref; ref++)
-        fprintf(stderr, "refused: %s\n", *ref);
+        fprintf(stderr, "refused: %s\n", T(*ref));
     if (n == 0)
         fprintf(stderr, "apctl: no vendor loaded (set AP_VENDOR_PATH)\n");
     ap_provisioner_free(p);
@@ -490,9 +603,9 @@ static int get_entry(ap_provisioner *p, const char *what, ap_entry **e)
 {
     int rc = ap_catalog_get(ap_provisioner_catalog(p), what, e);
     if (rc != AP_OK)
-        fprintf(stderr, "apctl: %s: %s\n", what,
+        fprintf(stderr, "apctl: %s: %s\n", T(what),
                 rc == AP_ENOTFOUND ? "no such entry in the catalog"
-                                   : ap_catalog_errmsg(ap_provisioner_catalog(p)));
+                                   : T(ap_catalog_errmsg(ap_provisioner_catalog(p))));
     return rc;
 }
 
@@ -506,26 +619,27 @@ static int cmd_ls(int argc, char **argv)
         return 1;
     rc = ap_catalog_list(ap_provisioner_catalog(p), NULL, &list, &n);
     if (rc != AP_OK) {
-        fprintf(stderr, "apctl: %s\n", ap_catalog_errmsg(ap_provisioner_catalog(p)));
+        fprintf(stderr, "apctl: %s\n", T(ap_catalog_errmsg(ap_provisioner_catalog(p))));
         ap_provisioner_free(p);
         return 1;
     }
-    if (json)
-        fputs("[", stdout);
-    for (i = 0; i < n; i++) {
-        if (json) {
-            char *js = NULL;
-            if (ap_entry_to_json(list[i], &js) == AP_OK)
-                printf("%s%s", i ? "," : "", js);
-            ap_free(js);
-        } else
+    if (json) {
+        json_t *arr = json_array();
+        for (i = 0; arr && i < n; i++)
+            if (json_array_append_new(arr, entry_value(list[i])) != 0) {
+                fprintf(stderr, "apctl: %s: cannot represent the entry as JSON\n",
+                        T(list[i]->id));
+                rc = AP_ERROR;
+            }
+        if (put_json(stdout, arr, 0) != 0)
+            rc = AP_ERROR;
+    } else {
+        for (i = 0; i < n; i++)
             print_entry_text(ap_provisioner_store(p), list[i]);
     }
-    if (json)
-        fputs("]\n", stdout);
     ap_entry_list_free(list, n);
     ap_provisioner_free(p);
-    return 0;
+    return rc == AP_OK ? 0 : 1;
 }
 
 static int cmd_show(int argc, char **argv)
@@ -572,20 +686,20 @@ static int cmd_path(int argc, char **argv)
         return 1;
     rc = get_entry(p, argv[1], &e);
     if (rc == AP_OK && e->status != AP_ENTRY_READY) {
-        fprintf(stderr, "apctl: %s: entry is %s, not ready\n", argv[1],
+        fprintf(stderr, "apctl: %s: entry is %s, not ready\n", T(argv[1]),
                 ap_entry_status_name(e->status));
         rc = AP_EBUSY;
     }
     for (i = 0; rc == AP_OK && i < e->nfiles; i++) {
         if (argc > 2 && strcmp(e->files[i].name, argv[2]) != 0)
             continue;
-        printf("%s\n", e->files[i].path);
+        printf("%s\n", T(e->files[i].path));
         found = 1;
         if (argc <= 2 && e->nfiles > 1)
             continue;
     }
     if (rc == AP_OK && !found) {
-        fprintf(stderr, "apctl: %s: no file '%s'\n", argv[1], argc > 2 ? argv[2] : "");
+        fprintf(stderr, "apctl: %s: no file '%s'\n", T(argv[1]), T(argc > 2 ? argv[2] : ""));
         rc = AP_ENOTFOUND;
     }
     ap_entry_free(e);
@@ -608,10 +722,10 @@ static int cmd_rm(int argc, char **argv)
     if (rc == AP_OK) {
         rc = ap_catalog_remove(ap_provisioner_catalog(p), e->id);
         if (rc != AP_OK)
-            fprintf(stderr, "apctl: %s: %s\n", argv[1],
-                    ap_catalog_errmsg(ap_provisioner_catalog(p)));
+            fprintf(stderr, "apctl: %s: %s\n", T(argv[1]),
+                    T(ap_catalog_errmsg(ap_provisioner_catalog(p))));
         else
-            printf("removed %s (%s)\n", e->id, e->ref);
+            printf("removed %s (%s)\n", T(e->id), T(e->ref));
     }
     ap_entry_free(e);
     ap_provisioner_free(p);
@@ -623,7 +737,7 @@ static int report(const char *what, const char *path, uint64_t bytes, void *user
     char sz[32];
     (void)user;
     human(bytes, sz, sizeof sz);
-    printf("%s %s (%s)\n", what, path, sz);
+    printf("%s %s (%s)\n", T(what), T(path), sz);
     return 0;
 }
 
@@ -637,7 +751,7 @@ static int cmd_verify(int argc, char **argv)
         return 1;
     rc = ap_store_verify(ap_provisioner_store(p), flags, report, NULL, &checked, &bad);
     if (rc != AP_OK)
-        fprintf(stderr, "apctl: verify: %s\n", ap_store_errmsg(ap_provisioner_store(p)));
+        fprintf(stderr, "apctl: verify: %s\n", T(ap_store_errmsg(ap_provisioner_store(p))));
     else
         printf("%zu blob%s checked, %zu corrupt%s\n", checked, checked == 1 ? "" : "s",
                bad, bad && (flags & AP_VERIFY_REMOVE) ? " (removed)" : "");
@@ -660,9 +774,9 @@ static int cmd_gc(void)
      * unreadable, since the blobs it names are unknown. */
     rc = ap_catalog_gc(cat, 24 * 3600, report, NULL, &freed);
     if (rc != AP_OK) {
-        fprintf(stderr, "apctl: gc: %s\n", ap_catalog_errmsg(cat));
+        fprintf(stderr, "apctl: gc: %s\n", T(ap_catalog_errmsg(cat)));
         for (i = 0; i < ap_catalog_warning_count(cat); i++)
-            fprintf(stderr, "apctl: gc: %s\n", ap_catalog_warning(cat, i));
+            fprintf(stderr, "apctl: gc: %s\n", T(ap_catalog_warning(cat, i)));
     } else {
         human(freed, sz, sizeof sz);
         printf("freed %s\n", sz);
@@ -710,7 +824,7 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "gc") == 0)
         rc = cmd_gc();
     else {
-        fprintf(stderr, "apctl: unknown command '%s'\n", cmd);
+        fprintf(stderr, "apctl: unknown command '%s'\n", T(cmd));
         usage(stderr);
         rc = 2;
     }

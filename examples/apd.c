@@ -84,15 +84,61 @@ static void on_signal(int sig)
     errno = saved;
 }
 
+/* Length of the valid UTF-8 sequence at s (C1 controls refused when
+ * no_c1), 0 when invalid. */
+static size_t utf8_len(const unsigned char *s, int no_c1)
+{
+    unsigned cp, need, i;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] < 0xC2)
+        return 0;
+    if (s[0] < 0xE0)
+        cp = s[0] & 0x1Fu, need = 1;
+    else if (s[0] < 0xF0)
+        cp = s[0] & 0x0Fu, need = 2;
+    else if (s[0] < 0xF5)
+        cp = s[0] & 0x07u, need = 3;
+    else
+        return 0;
+    for (i = 1; i <= need; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3Fu);
+    }
+    if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ||
+        (no_c1 && cp >= 0x80 && cp <= 0x9F))
+        return 0;
+    return need + 1;
+}
+
+/* The daemon's text output (its log on stderr) is terminal-safe: C0 and
+ * C1 controls, DEL and invalid UTF-8 in a message (which may quote a
+ * server) are written as visible escapes (\x1b, \n), once, here. */
 static void logf_(const char *fmt, ...) AP_PRINTF(1, 2);
 static void logf_(const char *fmt, ...)
 {
+    char raw[2048], out[8192];
+    const unsigned char *p = (const unsigned char *)raw;
+    size_t o = 0, k;
     va_list ap;
     va_start(ap, fmt);
-    fputs("apd: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    while (*p && o + 8 < sizeof out) {
+        if (*p >= 0x20 && *p != 0x7F && (k = utf8_len(p, 1)) > 0) {
+            memcpy(out + o, p, k);
+            o += k;
+            p += k;
+        } else {
+            o += (size_t)snprintf(out + o, sizeof out - o, *p == '\n' ? "\\n"
+                                  : *p == '\t' ? "\\t" : "\\x%02x", *p);
+            p++;
+        }
+    }
+    out[o] = '\0';
+    fprintf(stderr, "apd: %s\n", out);
 }
 
 /* ---- output -------------------------------------------------------------- */
@@ -151,6 +197,7 @@ static void respond(int fd, int code, json_t *body, const char *extra)
     json_decref(body);
 }
 
+static json_t *jstr(const char *s);
 static void respond_error(int fd, int code, const char *fmt, ...) AP_PRINTF(3, 4);
 static void respond_error(int fd, int code, const char *fmt, ...)
 {
@@ -159,7 +206,7 @@ static void respond_error(int fd, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    respond(fd, code, json_pack("{s:s}", "error", msg), NULL);
+    respond(fd, code, json_pack("{s:o}", "error", jstr(msg)), NULL);
 }
 
 /* HTTP status for a library status. */
@@ -175,9 +222,36 @@ static int http_code(int status)
 
 /* ---- JSON views ------------------------------------------------------------ */
 
+/* A JSON string of s; bytes that are not valid UTF-8 (a server's text may
+ * carry them, and jansson refuses them, which would lose the whole
+ * object) become U+FFFD.  NULL → null. */
 static json_t *jstr(const char *s)
 {
-    return s ? json_string(s) : json_null();
+    json_t *j;
+    char *fixed;
+    const unsigned char *p;
+    size_t o = 0, k;
+    if (!s)
+        return json_null();
+    if ((j = json_string(s)))
+        return j;
+    if (!(fixed = malloc(strlen(s) * 3 + 1)))
+        return NULL;
+    for (p = (const unsigned char *)s; *p;) {
+        if ((k = utf8_len(p, 0)) > 0) {
+            memcpy(fixed + o, p, k);
+            o += k;
+            p += k;
+        } else {
+            memcpy(fixed + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            p++;
+        }
+    }
+    fixed[o] = '\0';
+    j = json_string(fixed);
+    free(fixed);
+    return j;
 }
 
 static json_t *jnum_or_null(double v)

@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1188,6 +1189,16 @@ static struct curl_slist *add_header(struct curl_slist *l, const char *h,
     return n;
 }
 
+/* Free a header list, wiping the bearer token it may carry first. */
+static void free_headers(struct curl_slist *l)
+{
+    struct curl_slist *i;
+    for (i = l; i; i = i->next)
+        if (i->data && strncasecmp(i->data, "Authorization:", 14) == 0)
+            sodium_memzero(i->data, strlen(i->data));
+    curl_slist_free_all(l);
+}
+
 static void common_opts(CURL *e, char *errbuf)
 {
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -1226,6 +1237,7 @@ static struct curl_slist *request_headers(const char *url,
             *oom = 1;
         else {
             l = add_header(l, a, oom);
+            sodium_memzero(a, strlen(a));
             free(a);
         }
     }
@@ -1319,7 +1331,7 @@ static int start_xfer(fetch *F, ffile *ff, size_t ji)
         }
     }
     if (oom) {
-        curl_slist_free_all(x->hdrs);
+        free_headers(x->hdrs);
         easy_put(F, x->easy);
         free(x);
         return AP_ENOMEM;
@@ -1336,7 +1348,7 @@ static int start_xfer(fetch *F, ffile *ff, size_t ji)
     if (j->fresh)
         curl_easy_setopt(x->easy, CURLOPT_FRESH_CONNECT, 1L);
     if (curl_multi_add_handle(F->multi, x->easy) != CURLM_OK) {
-        curl_slist_free_all(x->hdrs);
+        free_headers(x->hdrs);
         easy_put(F, x->easy);
         free(x);
         return AP_ERROR;
@@ -1368,7 +1380,7 @@ static void xfer_release(fetch *F, xfer *x)
         if (j->state == JOB_ACTIVE)
             j->state = JOB_IDLE;
     }
-    curl_slist_free_all(x->hdrs);
+    free_headers(x->hdrs);
     easy_put(F, x->easy);
     free(x);
 }
@@ -2553,7 +2565,7 @@ int apx_http_simple(const char *method, const char *url,
         hl = request_headers(cur, orig_host, headers, bearer, NULL, NULL,
                              &oom);
         if (oom) {
-            curl_slist_free_all(hl);
+            free_headers(hl);
             rc = apx_error_set(err, AP_ENOMEM, "out of memory");
             goto out;
         }
@@ -2596,7 +2608,7 @@ int apx_http_simple(const char *method, const char *url,
                 }
         }
         curl_multi_remove_handle(multi, e);
-        curl_slist_free_all(hl);
+        free_headers(hl);
         if (cancel && ap_cancel_is_set(cancel)) {
             rc = apx_error_set(err, AP_ECANCELLED, "%s: cancelled",
                                url_msg(cur, u, sizeof u));

@@ -6,6 +6,8 @@
 #include "prov.h"
 #include "engine.h"
 
+#include <sodium.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,12 +78,8 @@ void apx_mfile_clear(apx_mfile *f)
     free(f->sha256);
     free(f->git_sha1);
     free(f->url);
-    if (f->bearer) {
-        /* tokens are wiped, not just freed */
-        volatile char *p = f->bearer;
-        while (*p)
-            *p++ = 0;
-    }
+    if (f->bearer) /* tokens are wiped, not just freed */
+        sodium_memzero(f->bearer, strlen(f->bearer));
     free(f->bearer);
     free(f->bearer_host);
     free(f->etag);

@@ -60,6 +60,10 @@ APX_HIDDEN int apx_is_sha256_hex(const char *s);
  * "***@", for messages, logs and stored documents (apx_malloc'd; NULL in,
  * NULL out).  Credentials in an endpoint URL are never printed or stored. */
 APX_HIDDEN char *apx_url_redact(const char *url);
+/* Copy text, replacing the userinfo ("user:pass") of every URL in it by
+ * three stars; truncates to dstsz.  apx_error_vset and event messages use
+ * it, so no message carries a URL's password. */
+APX_HIDDEN void apx_text_redact(char *dst, size_t dstsz, const char *src);
 
 /* Cancel token internals used by the engine. */
 APX_HIDDEN int apx_cancel_fd(const ap_cancel_token *token);

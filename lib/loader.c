@@ -9,9 +9,14 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int refuse(ap_provisioner *prov, int status, const char *fmt, ...)
     AP_PRINTF(3, 4);
@@ -118,6 +123,7 @@ int apx_vendor_register(ap_provisioner *prov, ap_vendor_init_fn init,
                           v.desc.name, ap_strerror(rc));
     }
     v.dl = dl;
+    v.fd = -1;
     v.origin = apx_strdup(origin);
     grown = apx_realloc(prov->vendors, (prov->nvendors + 1) * sizeof *grown);
     if (!v.origin || !grown) {
@@ -159,12 +165,78 @@ static int entry_symbol(const char *path, char *out, size_t outsz)
     return 0;
 }
 
+/* Plugin trust, as ssh's StrictModes: a vendor file, the directory it is
+ * in (after resolving symbolic links) and every directory the loader
+ * scans must be owned by root or by the effective user and writable by
+ * neither group nor others (a sticky 1777 directory such as /tmp is
+ * refused too).  Ancestors above those directories are not checked
+ * (docs/vendor-abi.md, "Plugin trust").  On refusal the error names the
+ * file or directory and why; AP_EVENDOR. */
+static int check_trust(ap_provisioner *prov, const char *path,
+                       const char *what, const struct stat *st)
+{
+    uid_t me = geteuid();
+    if (st->st_uid != 0 && st->st_uid != me)
+        return refuse(prov, AP_EVENDOR,
+                      "%s: refused: %s is owned by uid %lu, neither root nor "
+                      "the current user (uid %lu)", path, what,
+                      (unsigned long)st->st_uid, (unsigned long)me);
+    if (st->st_mode & (S_IWOTH | S_IWGRP))
+        return refuse(prov, AP_EVENDOR,
+                      "%s: refused: %s is writable by %s (mode %04o)", path,
+                      what, (st->st_mode & S_IWOTH) ? "others" : "group",
+                      (unsigned)(st->st_mode & 07777));
+    return AP_OK;
+}
+
+/* Open the directory `dir` and check it.  Returns the fd or -1 (error set,
+ * naming `shown`, the path the user gave). */
+static int open_trusted_dir(ap_provisioner *prov, const char *shown,
+                            const char *dir)
+{
+    struct stat st;
+    char what[PATH_MAX + 16];
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        refuse(prov, AP_EVENDOR, "%s: cannot load: directory %s: %s", shown,
+               dir, strerror(errno));
+        return -1;
+    }
+    snprintf(what, sizeof what, "directory %s", dir);
+    if (fstat(fd, &st) != 0) {
+        refuse(prov, AP_EVENDOR, "%s: cannot stat %s: %s", shown, dir,
+               strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (check_trust(prov, shown, what, &st) != AP_OK) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The directory part of `path` ("/" for "/x") into out. */
+static void dir_of(const char *path, char *out, size_t outsz)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (n == 0)
+        n = 1, path = "/";
+    if (n >= outsz)
+        n = outsz - 1;
+    memcpy(out, path, n);
+    out[n] = '\0';
+}
+
 int apx_vendor_load_file(ap_provisioner *prov, const char *path)
 {
-    char sym[256];
+    char sym[256], real[PATH_MAX], dir[PATH_MAX], procpath[64];
+    char what[PATH_MAX + 16];
     void *dl, *fn;
     ap_vendor_init_fn init;
-    int rc;
+    struct stat st;
+    int rc, dfd, fd;
 
     if (!path || !*path)
         return refuse(prov, AP_EINVAL, "empty vendor path");
@@ -176,12 +248,51 @@ int apx_vendor_load_file(ap_provisioner *prov, const char *path)
         return refuse(prov, AP_EVENDOR,
                       "%s: vendor path must name a directory (the current "
                       "directory is never searched)", path);
-    dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!dl)
-        return refuse(prov, AP_EVENDOR, "%s: cannot load: %s", path, dlerror());
+    /* The directory named in the path (it may hold a link to the file). */
+    dir_of(path, dir, sizeof dir);
+    if ((dfd = open_trusted_dir(prov, path, dir)) < 0)
+        return prov->err.status;
+    close(dfd);
+    /* The resolved file and its resolved directory; the file is opened
+     * relative to the directory fd just checked, without following a
+     * link, so what is checked is what gets loaded. */
+    if (!realpath(path, real))
+        return refuse(prov, AP_EVENDOR, "%s: cannot load: %s", path,
+                      strerror(errno));
+    dir_of(real, dir, sizeof dir);
+    if ((dfd = open_trusted_dir(prov, path, dir)) < 0)
+        return prov->err.status;
+    fd = openat(dfd, real + strlen(dir) + (strcmp(dir, "/") != 0),
+                O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    close(dfd);
+    if (fd < 0)
+        return refuse(prov, AP_EVENDOR, "%s: cannot load: %s: %s", path, real,
+                      strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return refuse(prov, AP_EVENDOR, "%s: cannot load: %s is not a "
+                      "regular file", path, real);
+    }
+    snprintf(what, sizeof what, "file %s", real);
+    if ((rc = check_trust(prov, path, what, &st)) != AP_OK) {
+        close(fd);
+        return rc;
+    }
+    /* dlopen the descriptor we checked, not the name (no window between
+     * check and load).  The fd stays open while the library is loaded:
+     * the dynamic linker knows the object by this name, and a later
+     * plugin opened on a reused fd number would otherwise alias it. */
+    snprintf(procpath, sizeof procpath, "/proc/self/fd/%d", fd);
+    dl = dlopen(procpath, RTLD_NOW | RTLD_LOCAL);
+    if (!dl) {
+        rc = refuse(prov, AP_EVENDOR, "%s: cannot load: %s", path, dlerror());
+        close(fd);
+        return rc;
+    }
     fn = dlsym(dl, sym);
     if (!fn) {
         dlclose(dl);
+        close(fd);
         return refuse(prov, AP_EVENDOR, "%s: entry symbol %s not found "
                       "(host speaks vendor ABI %d.%d)", path, sym,
                       AP_VENDOR_ABI_MAJOR, AP_VENDOR_ABI_MINOR);
@@ -189,8 +300,12 @@ int apx_vendor_load_file(ap_provisioner *prov, const char *path)
     /* ISO C forbids object → function pointer casts; POSIX requires it. */
     memcpy(&init, &fn, sizeof init);
     rc = apx_vendor_register(prov, init, path, dl);
-    if (rc != AP_OK)
+    if (rc != AP_OK) {
         dlclose(dl);
+        close(fd);
+    } else {
+        prov->vendors[prov->nvendors - 1].fd = fd;
+    }
     return rc;
 }
 
@@ -201,12 +316,29 @@ static int cmp_str(const void *a, const void *b)
 
 static void scan_dir(ap_provisioner *prov, const char *dir)
 {
-    DIR *d = opendir(dir);
+    DIR *d;
     struct dirent *de;
     char **names = NULL;
     size_t n = 0, i;
-    if (!d)
+    struct stat st;
+    char what[PATH_MAX + 16];
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return; /* a missing directory on the path is not an error */
+    snprintf(what, sizeof what, "directory %s", dir);
+    if (fstat(fd, &st) != 0 || check_trust(prov, dir, what, &st) != AP_OK) {
+        if (prov->err.status == AP_OK)
+            refuse(prov, AP_EVENDOR, "%s: cannot stat: %s", dir,
+                   strerror(errno));
+        note_refusal(prov);
+        apx_error_clear(&prov->err);
+        close(fd);
         return;
+    }
+    if (!(d = fdopendir(fd))) {
+        close(fd);
+        return;
+    }
     while ((de = readdir(d))) {
         char sym[256], **g;
         if (entry_symbol(de->d_name, sym, sizeof sym) != 0)
@@ -252,6 +384,8 @@ void apx_vendors_free(ap_provisioner *prov)
             v->desc.destroy(v->state);
         if (v->dl)
             dlclose(v->dl);
+        if (v->fd >= 0)
+            close(v->fd);
         free(v->origin);
     }
     free(prov->vendors);

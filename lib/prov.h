@@ -15,6 +15,7 @@ typedef struct apx_vendor {
     void *dl;          /* dlopen handle, NULL when linked statically */
     void *state;       /* from desc.create */
     char *origin;      /* file path or label */
+    int fd;            /* the checked file dlopen'd as /proc/self/fd/N, or -1 */
 } apx_vendor;
 
 /* One manifest file, owned copies of what the vendor passed. */

@@ -289,7 +289,7 @@ static int build_entry(job *j, ap_vendor_call *call, const char *id,
         f->name = apx_strdup(m->path);
         f->sha256 = apx_strdup(sha);
         f->git_sha1 = apx_strdup(m->git_sha1);
-        f->url = apx_strdup(m->url);
+        f->url = apx_url_redact(m->url); /* never store credentials */
         f->size = m->size == AP_SIZE_UNKNOWN ? 0 : m->size;
         if (!f->name || (sha && !f->sha256))
             return AP_ENOMEM;

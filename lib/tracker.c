@@ -196,6 +196,12 @@ static int emit(ap_tracker *t, ap_event_kind kind, const char *file,
     ev.status = status;
     ev.message = message;
     ev.progress = &p;
+    if (message && strstr(message, "://")) {
+        char clean[APX_ERRMSG_MAX];
+        apx_text_redact(clean, sizeof clean, message);
+        ev.message = clean;
+        return t->o.sink(&ev, t->o.sink_user) ? AP_EUSER : 0;
+    }
     return t->o.sink(&ev, t->o.sink_user) ? AP_EUSER : 0;
 }
 

@@ -11,8 +11,12 @@
 int apx_error_vset(apx_error *e, int status, const char *fmt, va_list ap)
 {
     if (e) {
+        char raw[APX_ERRMSG_MAX];
         e->status = status;
-        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        vsnprintf(raw, sizeof raw, fmt, ap);
+        /* credentials in any URL quoted by any message are dropped here,
+         * once, for every error the library reports or records */
+        apx_text_redact(e->msg, sizeof e->msg, raw);
     }
     return status;
 }
@@ -49,6 +53,10 @@ void apx_error_prefix(apx_error *e, const char *fmt, ...)
             lo = cap - lp;
         memcpy(e->msg + lp, old, lo);
         e->msg[lp + lo] = '\0';
+    }
+    if (strstr(e->msg, "://")) {
+        memcpy(old, e->msg, sizeof old);
+        apx_text_redact(e->msg, sizeof e->msg, old);
     }
 }
 
@@ -175,6 +183,35 @@ int apx_is_sha256_hex(const char *s)
         if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
             return 0;
     return s[64] == '\0';
+}
+
+/* Copy src to dst (truncating to dstsz), replacing the userinfo of every
+ * "scheme://user:pass@host" in it by "***".  The authority ends at '/',
+ * '?', '#', whitespace, a quote or the end of the text. */
+void apx_text_redact(char *dst, size_t dstsz, const char *src)
+{
+    size_t o = 0;
+    const char *p = src;
+    if (!dstsz)
+        return;
+    while (*p && o + 1 < dstsz) {
+        if (p[0] == ':' && p[1] == '/' && p[2] == '/') {
+            const char *auth = p + 3, *end = auth, *at = NULL, *q;
+            end += strcspn(auth, "/?#\"' \t\r\n<>");
+            for (q = auth; q < end; q++)
+                if (*q == '@')
+                    at = q;
+            if (at) {
+                const char *put = "://***";
+                for (; *put && o + 1 < dstsz; put++)
+                    dst[o++] = *put;
+                p = at;
+                continue;
+            }
+        }
+        dst[o++] = *p++;
+    }
+    dst[o] = '\0';
 }
 
 /* A URL fit to print or store: userinfo ("user:pass@") in the authority

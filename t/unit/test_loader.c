@@ -7,15 +7,18 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <artifactprov.h>
 
 static char home[256];
 static char vdir[512];
+static char tmproot[256];
 
 static ap_provisioner *mk(void)
 {
@@ -216,6 +219,167 @@ static void test_vendor_download(void **s)
     ap_provisioner_free(p);
 }
 
+/* ---- plugin trust (StrictModes) ------------------------------------- */
+
+/* Copy build/t/vendors/ap-vendor-older.so into DIR (created with dmode)
+ * with file mode fmode; the path goes to out. */
+static void plant(const char *dir, mode_t dmode, mode_t fmode, char *out,
+                  size_t outsz)
+{
+    char src[768], buf[65536];
+    int in, fd;
+    ssize_t n;
+    (void)mkdir(dir, 0700);
+    assert_int_equal(chmod(dir, dmode), 0);
+    snprintf(src, sizeof src, "%s/ap-vendor-older.so", vdir);
+    snprintf(out, outsz, "%s/ap-vendor-older.so", dir);
+    unlink(out);
+    in = open(src, O_RDONLY);
+    assert_true(in >= 0);
+    fd = open(out, O_WRONLY | O_CREAT | O_EXCL, 0700);
+    assert_true(fd >= 0);
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        assert_int_equal(write(fd, buf, (size_t)n), n);
+    close(in);
+    close(fd);
+    assert_int_equal(chmod(out, fmode), 0);
+}
+
+/* Loading `path` is refused (AP_EVENDOR) with a message naming `who`
+ * and containing `why`; nothing is loaded. */
+static void expect_untrusted(const char *path, const char *who, const char *why)
+{
+    ap_provisioner *p = mk();
+    const char *msg;
+    assert_int_equal(ap_provisioner_load_vendor(p, path), AP_EVENDOR);
+    msg = ap_provisioner_errmsg(p);
+    if (!strstr(msg, who) || !strstr(msg, why)) {
+        print_error("message '%s' lacks '%s' or '%s'\n", msg, who, why);
+        fail();
+    }
+    assert_int_equal(ap_provisioner_vendor_count(p), 0);
+    ap_provisioner_free(p);
+}
+
+static void expect_trusted(const char *path)
+{
+    ap_provisioner *p = mk();
+    if (ap_provisioner_load_vendor(p, path) != AP_OK) {
+        print_error("%s refused: %s\n", path, ap_provisioner_errmsg(p));
+        fail();
+    }
+    assert_int_equal(ap_provisioner_vendor_count(p), 1);
+    ap_provisioner_free(p);
+}
+
+static void test_trust_modes(void **s)
+{
+    char dir[400], so[800];
+    (void)s;
+    snprintf(dir, sizeof dir, "%s/trust-ok", tmproot);
+    plant(dir, 0755, 0755, so, sizeof so);
+    expect_trusted(so);
+    plant(dir, 0755, 0444, so, sizeof so);
+    expect_trusted(so);
+    /* the file itself writable by others, by group */
+    plant(dir, 0755, 0757, so, sizeof so);
+    expect_untrusted(so, so, "writable by others");
+    plant(dir, 0755, 0775, so, sizeof so);
+    expect_untrusted(so, so, "writable by group");
+    /* the directory holding it: world-writable, sticky (as /tmp), group */
+    snprintf(dir, sizeof dir, "%s/trust-777", tmproot);
+    plant(dir, 0777, 0755, so, sizeof so);
+    expect_untrusted(so, dir, "writable by others");
+    snprintf(dir, sizeof dir, "%s/trust-1777", tmproot);
+    plant(dir, 01777, 0755, so, sizeof so);
+    expect_untrusted(so, dir, "writable by others");
+    snprintf(dir, sizeof dir, "%s/trust-775", tmproot);
+    plant(dir, 0775, 0755, so, sizeof so);
+    expect_untrusted(so, dir, "writable by group");
+}
+
+static void test_trust_symlinks(void **s)
+{
+    char good[400], bad[400], so[800], link[800];
+    (void)s;
+    /* a link in a trusted directory to a trusted file: loads (the
+     * resolved path is what is checked, as ssh does) */
+    snprintf(good, sizeof good, "%s/trust-link-good", tmproot);
+    plant(good, 0755, 0755, so, sizeof so);
+    snprintf(bad, sizeof bad, "%s/trust-link-dir", tmproot);
+    (void)mkdir(bad, 0755);
+    snprintf(link, sizeof link, "%s/ap-vendor-older.so", bad);
+    (void)unlink(link);
+    assert_int_equal(symlink(so, link), 0);
+    expect_trusted(link);
+    /* a link in a trusted directory to a file in a world-writable one */
+    snprintf(good, sizeof good, "%s/trust-link-777", tmproot);
+    plant(good, 0777, 0755, so, sizeof so);
+    (void)unlink(link);
+    assert_int_equal(symlink(so, link), 0);
+    expect_untrusted(link, good, "writable by others");
+    /* a link to a writable file */
+    snprintf(good, sizeof good, "%s/trust-link-666", tmproot);
+    plant(good, 0755, 0666, so, sizeof so);
+    (void)unlink(link);
+    assert_int_equal(symlink(so, link), 0);
+    expect_untrusted(link, so, "writable by others");
+    /* a trusted file reached through a world-writable directory */
+    snprintf(good, sizeof good, "%s/trust-link-good", tmproot);
+    plant(good, 0755, 0755, so, sizeof so);
+    assert_int_equal(chmod(bad, 01777), 0);
+    (void)unlink(link);
+    assert_int_equal(symlink(so, link), 0);
+    expect_untrusted(link, bad, "writable by others");
+    assert_int_equal(chmod(bad, 0755), 0);
+}
+
+static void test_trust_owner(void **s)
+{
+    char dir[400], so[800];
+    (void)s;
+    if (geteuid() != 0) {
+        /* said in the TAP output; cmocka's skip() would print "not ok" */
+        print_message("# SKIP: foreign owner needs root to chown (not root)\n");
+        return;
+    }
+    snprintf(dir, sizeof dir, "%s/trust-owner-file", tmproot);
+    plant(dir, 0755, 0755, so, sizeof so);
+    assert_int_equal(chown(so, 65534, 65534), 0);
+    expect_untrusted(so, so, "owned by uid 65534");
+    snprintf(dir, sizeof dir, "%s/trust-owner-dir", tmproot);
+    plant(dir, 0755, 0755, so, sizeof so);
+    assert_int_equal(chown(dir, 65534, 65534), 0);
+    expect_untrusted(so, dir, "owned by uid 65534");
+}
+
+static void test_trust_scan(void **s)
+{
+    ap_provisioner_options o = AP_PROVISIONER_OPTIONS_INIT;
+    ap_provisioner *p = NULL;
+    const char *const *r;
+    char bad[400], good[400], so[800], path[900];
+    int seen = 0;
+    (void)s;
+    snprintf(bad, sizeof bad, "%s/scan-1777", tmproot);
+    plant(bad, 01777, 0755, so, sizeof so);
+    snprintf(good, sizeof good, "%s/scan-ok", tmproot);
+    plant(good, 0755, 0666, so, sizeof so);
+    snprintf(path, sizeof path, "%s:%s", bad, good);
+    o.home = home;
+    o.vendor_path = path;
+    assert_int_equal(ap_provisioner_new(&p, &o), AP_OK);
+    assert_int_equal(ap_provisioner_vendor_count(p), 0);
+    for (r = ap_provisioner_refusals(p); *r; r++) {
+        if (strstr(*r, bad) && strstr(*r, "writable by others"))
+            seen |= 1;
+        if (strstr(*r, so) && strstr(*r, "writable by others"))
+            seen |= 2;
+    }
+    assert_int_equal(seen, 3);
+    ap_provisioner_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +394,10 @@ int main(void)
         cmocka_unit_test(test_hostile_paths),
         cmocka_unit_test(test_unknown_scheme_and_bad_ref),
         cmocka_unit_test(test_vendor_download),
+        cmocka_unit_test(test_trust_modes),
+        cmocka_unit_test(test_trust_symlinks),
+        cmocka_unit_test(test_trust_owner),
+        cmocka_unit_test(test_trust_scan),
     };
     const char *b = getenv("AP_BUILD");
     char tmpl[] = "/tmp/aploader.XXXXXX";
@@ -238,6 +406,7 @@ int main(void)
     if (!mkdtemp(tmpl))
         return 1;
     snprintf(home, sizeof home, "%s/home", tmpl);
+    snprintf(tmproot, sizeof tmproot, "%s", tmpl);
     snprintf(vdir, sizeof vdir, "%s/t/vendors", b ? b : "build");
     if (vdir[0] != '/') {
         char cwd[256];

@@ -100,13 +100,14 @@ static int setup_endpoint(hfv_ctx *c)
     n = strlen(ep);
     while (n && ep[n - 1] == '/')
         n--;
-    if (!(c->endpoint = strndup(ep, n)))
+    if (!(c->endpoint = strndup(ep, n)) || !(c->endpoint_shown = hfv_url_redact(c->endpoint)))
         return hfv_fail(c, AP_ENOMEM, "out of memory");
     if ((strncasecmp(c->endpoint, "http://", 7) != 0 &&
          strncasecmp(c->endpoint, "https://", 8) != 0) ||
         !hfv_url_host(c->endpoint, c->host_name, sizeof c->host_name) ||
         strchr(c->endpoint, '?') || strchr(c->endpoint, '#'))
-        return hfv_fail(c, AP_EINVAL, "HF_ENDPOINT '%s' is not an http(s) URL", ep);
+        return hfv_fail(c, AP_EINVAL, "HF_ENDPOINT '%s' is not an http(s) URL",
+                        c->endpoint_shown);
     return AP_OK;
 }
 
@@ -179,7 +180,11 @@ static int setup_token(hfv_ctx *c)
     fclose(f);
     buf[n] = '\0';
     c->token = trim_token(buf, strlen(buf), &oom);
-    memset(buf, 0, sizeof buf);
+    {
+        volatile char *p = buf; /* a plain memset of a dead buffer may be elided */
+        for (i = 0; i < sizeof buf; i++)
+            p[i] = '\0';
+    }
     if (oom)
         return hfv_fail(c, AP_ENOMEM, "out of memory");
     if (c->token)
@@ -217,7 +222,8 @@ static int hub_request(hfv_ctx *c, const char *method, const char *url,
         return rc < 0 ? rc : AP_ERROR;
     }
     if (!*out)
-        return hfv_fail(c, AP_ERROR, "the host returned no HTTP response for %s", url);
+        return hfv_fail(c, AP_ERROR, "the host returned no HTTP response from %s",
+                        c->endpoint_shown);
     if ((*out)->struct_size < HFV_RESP_NEED) {
         c->host->http_free(*out);
         *out = NULL;
@@ -253,30 +259,30 @@ static int map_error(hfv_ctx *c, const ap_http_response *r, const char *rev)
         const char *ra = hdr(c, r, "Retry-After");
         if (ra && strspn(ra, "0123456789") == strlen(ra))
             return hfv_fail(c, AP_ERATELIMIT, "rate limited by %s; retry after %s s",
-                            c->endpoint, ra);
+                            c->endpoint_shown, ra);
         if (ra)
             return hfv_fail(c, AP_ERATELIMIT, "rate limited by %s; retry after %.64s",
-                            c->endpoint, ra);
-        return hfv_fail(c, AP_ERATELIMIT, "rate limited by %s; retry later", c->endpoint);
+                            c->endpoint_shown, ra);
+        return hfv_fail(c, AP_ERATELIMIT, "rate limited by %s; retry later", c->endpoint_shown);
     }
     if (invalid_cred && c->token)
         return hfv_fail(c, AP_EAUTH, "token refused by %s (the token from %s is invalid "
-                        "or expired; fix or unset it)", c->endpoint, c->token_src);
+                        "or expired; fix or unset it)", c->endpoint_shown, c->token_src);
     if (code && strcmp(code, "GatedRepo") == 0) {
         if (c->token)
             return hfv_fail(c, AP_EGATED, "gated: your token (from %s) has not been "
                             "granted access; accept the licence at %s/%s%s with the "
-                            "token's account", c->token_src, c->endpoint, pfx,
+                            "token's account", c->token_src, c->endpoint_shown, pfx,
                             c->repo_name);
         return hfv_fail(c, AP_EGATED, "gated: accept the licence at %s/%s%s and set "
-                        "HF_TOKEN", c->endpoint, pfx, c->repo_name);
+                        "HF_TOKEN", c->endpoint_shown, pfx, c->repo_name);
     }
     if (code && strcmp(code, "RevisionNotFound") == 0)
         return hfv_fail(c, AP_ENOTFOUND, "revision '%s' not found in %s %s%s", rev,
                         type_word(c), pfx, c->repo_name);
     if (code && strcmp(code, "DisabledRepo") == 0)
         return hfv_fail(c, AP_ENOTFOUND, "%s %s%s is disabled on %s", type_word(c),
-                        pfx, c->repo_name, c->endpoint);
+                        pfx, c->repo_name, c->endpoint_shown);
     if ((code && strcmp(code, "RepoNotFound") == 0) || (!code && st == 401)) {
         if (c->token)
             return hfv_fail(c, st == 401 && !code ? AP_EAUTH : AP_ENOTFOUND,
@@ -288,22 +294,22 @@ static int map_error(hfv_ctx *c, const ap_http_response *r, const char *rev)
     }
     if (st >= 500)
         return hfv_fail(c, AP_EHTTP, "%s answered HTTP %ld (server error; try again "
-                        "later)", c->endpoint, st);
+                        "later)", c->endpoint_shown, st);
     if (st == 403)
         return hfv_fail(c, AP_EAUTH, "access denied by %s (HTTP 403%s%.200s)",
-                        c->endpoint, emsg ? ": " : "", emsg ? emsg : "");
+                        c->endpoint_shown, emsg ? ": " : "", emsg ? emsg : "");
     if (st == 404)
         return hfv_fail(c, AP_ENOTFOUND, "not found on %s (HTTP 404%s%.200s%s%s)",
-                        c->endpoint, code ? ", " : "", code ? code : "",
+                        c->endpoint_shown, code ? ", " : "", code ? code : "",
                         emsg ? ": " : "", emsg ? emsg : "");
     return hfv_fail(c, AP_EHTTP, "unexpected HTTP %ld from %s%s%.200s", st,
-                    c->endpoint, emsg ? ": " : "", emsg ? emsg : "");
+                    c->endpoint_shown, emsg ? ": " : "", emsg ? emsg : "");
 }
 
 static int not_a_hub(hfv_ctx *c, const char *what)
 {
     return hfv_fail(c, AP_EPROTOCOL, "HF_ENDPOINT %s is not a Hugging Face endpoint "
-                    "(%s)", c->endpoint, what);
+                    "(%s)", c->endpoint_shown, what);
 }
 
 /* After a rename redirect or an API answer from another URL: pick the repo
@@ -370,7 +376,7 @@ static int parse_tree_page(hfv_ctx *c, const ap_http_response *r, hfv_list *l)
             continue;
         if (!path || !*path) {
             rc = hfv_fail(c, AP_EPROTOCOL, "tree entry without a path from %s",
-                          c->endpoint);
+                          c->endpoint_shown);
             break;
         }
         if (l->n >= HFV_MAX_ENTRIES) {
@@ -458,7 +464,7 @@ static int list_tree(hfv_ctx *c, const char *commit, hfv_list *l, unsigned max_p
         }
         if (!same_origin(next, c->endpoint)) {
             rc = hfv_fail(c, AP_EPROTOCOL, "tree page link leaves %s (%.200s)",
-                          c->endpoint, next);
+                          c->endpoint_shown, next);
             free(next);
             break;
         }
@@ -711,7 +717,7 @@ static int resolve_file(hfv_ctx *c)
         f->size = parse_size(hdr(c, r, "Content-Length"));
     } else {
         rc = hfv_fail(c, AP_EPROTOCOL, "unexpected HTTP %ld from %s", r->status,
-                      c->endpoint);
+                      c->endpoint_shown);
         goto out;
     }
     c->host->http_free(r);
@@ -915,6 +921,7 @@ out:
         free(c.token);
     }
     free(c.endpoint);
+    free(c.endpoint_shown);
     free(c.canonical);
     free(c.repo_name);
     hfv_ref_clear(&c.r);

@@ -95,6 +95,9 @@ int hfv_truthy(const char *v);
 int hfv_url_host(const char *url, char *out, size_t outlen);
 /* Length of the "scheme://authority" part of an URL, 0 when malformed. */
 size_t hfv_url_origin_len(const char *url);
+/* A copy of url fit to print: "user:pass@" in the authority → "***@".
+ * malloc'd; NULL when out of memory. */
+char *hfv_url_redact(const char *url);
 
 /* ---- file lists and GGUF selection (select.c) -------------------------- */
 
@@ -137,7 +140,8 @@ typedef struct hfv_ctx {
     const char *ref;     /* as given, for messages */
     hfv_ref r;
     char *canonical;
-    char *endpoint;      /* no trailing '/' */
+    char *endpoint;      /* no trailing '/'; may carry user:pass@ */
+    char *endpoint_shown;/* endpoint without credentials: for messages */
     char host_name[256]; /* the hub's host name (bearer_host) */
     char *token;         /* NULL when none */
     const char *token_src;

@@ -397,3 +397,24 @@ int hfv_url_host(const char *url, char *out, size_t outlen)
     out[n] = '\0';
     return 1;
 }
+
+char *hfv_url_redact(const char *url)
+{
+    size_t olen = hfv_url_origin_len(url);
+    const char *a, *at = NULL, *h;
+    char *out;
+    if (!olen)
+        return strdup(url);
+    a = strstr(url, "://") + 3;
+    for (h = a; h < url + olen; h++)
+        if (*h == '@')
+            at = h;
+    if (!at)
+        return strdup(url);
+    if (!(out = malloc(strlen(url) + 4)))
+        return NULL;
+    memcpy(out, url, (size_t)(a - url));
+    strcpy(out + (a - url), "***");
+    strcat(out, at);
+    return out;
+}
