@@ -270,12 +270,12 @@ static void test_scan_hf(void **state)
     write_str(p, "1");
     free(p);
     memset(&s, 0, sizeof s);
-    assert_int_equal(apx_hf_scan(cache, hf_cb, &s, &skipped, &err), AP_OK);
+    assert_int_equal(apx_hf_scan(cache, hf_cb, &s, NULL, &skipped, &err), AP_OK);
     assert_int_equal(s.n, 3);
     assert_int_equal(s.with_etag, 3);
     assert_int_equal(skipped, 1);
-    assert_int_equal(apx_hf_scan(cache, stop_cb, NULL, NULL, &err), AP_EUSER);
-    assert_int_equal(apx_hf_scan("/nonexistent/hub", hf_cb, &s, NULL, &err),
+    assert_int_equal(apx_hf_scan(cache, stop_cb, NULL, NULL, NULL, &err), AP_EUSER);
+    assert_int_equal(apx_hf_scan("/nonexistent/hub", hf_cb, &s, NULL, NULL, &err),
                      AP_ENOTFOUND);
     free(src);
     free(cache);
@@ -348,7 +348,7 @@ static void test_scan_ollama(void **state)
     write_str(p, "nope");
     free(p);
     memset(&s, 0, sizeof s);
-    assert_int_equal(apx_ollama_scan(root, ol_cb, &s, &skipped, &err), AP_OK);
+    assert_int_equal(apx_ollama_scan(root, ol_cb, &s, NULL, &skipped, &err), AP_OK);
     assert_int_equal(s.n, 1);
     assert_int_equal(s.layers, 2);
     assert_int_equal(s.present, 1);   /* the template blob is missing */
