@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -131,12 +133,19 @@ static int open_cache(const char *cache, int create, apx_error *err)
     return fd;
 }
 
+/* blobs/{etag}: a reflink (FICLONE) of our blob where the file system
+ * can, else a copy.  Never a hard link: the HF cache belongs to other
+ * programs, and one writing a cached file in place (huggingface_hub does
+ * not, but nothing stops a tool from doing it; mode 0444 does not stop a
+ * chmod) would silently change our blob — a `ready` file would no longer
+ * be what was verified.  Costs the space of a copy where reflinks are not
+ * supported. */
 static int publish_blob(int rfd, const char *etag, const char *blob_path,
                         apx_error *err)
 {
     struct stat st;
-    char tmp[64], proc[64];
-    int bfd, sfd, rc = AP_OK;
+    char tmp[64];
+    int bfd, sfd, tfd, rc = AP_OK;
 
     if ((bfd = apx_fs_opendir_at(rfd, "blobs", 1, err)) < 0)
         return bfd;
@@ -145,27 +154,30 @@ static int publish_blob(int rfd, const char *etag, const char *blob_path,
         close(bfd);
         return AP_OK;                   /* already there */
     }
-    sfd = open(blob_path, O_RDONLY | O_CLOEXEC);
-    if (sfd < 0) {
+    if ((sfd = apx_fs_open_regular(blob_path, NULL, err)) < 0) {
         close(bfd);
-        return apx_error_set(err, AP_EIO, "open '%s': %s", blob_path,
-                             strerror(errno));
+        return sfd;
     }
     apx_fs_tmpname(tmp, sizeof tmp);
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", sfd);
-    if (linkat(AT_FDCWD, proc, bfd, tmp, AT_SYMLINK_FOLLOW) == 0) {
-        if (renameat(bfd, tmp, bfd, etag) != 0) {
+    tfd = openat(bfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                 0600);
+    if (tfd >= 0 && ioctl(tfd, FICLONE, sfd) == 0) {
+        if (fchmod(tfd, 0644) != 0 || fsync(tfd) != 0 ||
+            renameat(bfd, tmp, bfd, etag) != 0) {
             rc = apx_error_set(err, AP_EIO, "blobs/%s: %s", etag,
                                strerror(errno));
             unlinkat(bfd, tmp, 0);
         } else {
-            unlinkat(bfd, tmp, 0);  /* same inode already there */
             fsync(bfd);
         }
     } else {
+        if (tfd >= 0)
+            unlinkat(bfd, tmp, 0);
         rc = apx_fs_copy_atomic(sfd, bfd, etag, 0644,
                                 strlen(etag) == 64 ? etag : NULL, NULL, err);
     }
+    if (tfd >= 0)
+        close(tfd);
     close(sfd);
     close(bfd);
     return rc;

@@ -136,8 +136,9 @@ APX_HIDDEN int apx_hf_repo_folder(const char *repo_type, const char *repo_id,
 
 /*
  * Publish one file of a repository into the cache:
- *   blobs/{etag}       hard link to blob_path, else a copy (tmp + rename);
- *                      left alone when already there
+ *   blobs/{etag}       a reflink of blob_path, else a copy (tmp + rename),
+ *                      never a hard link (another program may write the
+ *                      cache in place); left alone when already there
  *   snapshots/{commit}/{relpath}  relative symlink to ../../blobs/{etag}
  *                      (one more "../" per directory level of relpath),
  *                      replaced atomically

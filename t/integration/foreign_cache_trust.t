@@ -5,7 +5,7 @@
 # foreign file unless --link asks for it; no read follows a symlink out of
 # the cache; a FIFO planted where a file is expected never blocks.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 43
+plan 47
 C1=1212121212121212121212121212121212121212
 CFG_GOOD='{"hidden_size": 64, "good": true}'
 printf '%s' "$CFG_GOOD" > "$TMP/good.json"
@@ -244,4 +244,16 @@ mkfifo "$AP_HOME/catalog/zz-fifo.json"
 timeout 20 "$APCTL" ls > "$TMP/ls" 2>&1
 rc=$?
 check "ls with a FIFO catalog document finishes" [ $rc -ne 124 ]
+
+# === 6. publishing into an HF cache never shares our blob's inode ============
+export AP_HOME="$TMP/s8"
+H8="$TMP/hfc8"
+timeout 20 "$APCTL" pull --json --hf-cache="$H8" hf:org/r/w.bin > "$TMP/w8.json" 2> "$TMP/err"
+check "pull --hf-cache exits 0" [ $? -eq 0 ]
+check "  ... the published HF blob is not the store blob's inode" \
+    [ "$(ino "$(blob "$AP_HOME" "$W")")" != "$(ino "$H8/models--org--r/blobs/$W")" ]
+scribble "$H8/models--org--r/blobs/$W"
+check "  ... an in-place write into the published HF blob leaves the store intact" sh -c \
+    "[ \"\$(sha256sum '$(blob "$AP_HOME" "$W")' | cut -d' ' -f1)\" = '$W' ] && cmp -s '$(path_of "$TMP/w8.json")' '$TMP/w.bin'"
+check "  ... and verify is clean" verify_clean
 done_testing
