@@ -275,7 +275,8 @@ static int flush_entries(importer *im)
 {
     size_t i = 0, k;
     int rc = AP_OK;
-    qsort(im->files, im->n, sizeof *im->files, cmp_import);
+    if (im->n) /* qsort(NULL, 0) is undefined */
+        qsort(im->files, im->n, sizeof *im->files, cmp_import);
     while (i < im->n && rc == AP_OK) {
         size_t end = i;
         ap_entry *e;

@@ -845,11 +845,22 @@ static int lock_name(ap_store *s, const char *name, int nonblock, int *out_fd)
     snprintf(file, sizeof file, "%s.lock", name);
     if ((dfd = apx_fs_opendir_at(s->root_fd, "locks", 1, &s->err)) < 0)
         return dfd;
-    fd = openat(dfd, file, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    fd = openat(dfd, file, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+                           O_NOCTTY | O_CLOEXEC, 0644);
     close(dfd);
     if (fd < 0)
         return apx_error_set(&s->err, AP_EIO, "lock '%s': %s", file,
                              strerror(errno));
+    {
+        struct stat st;
+        memset(&st, 0, sizeof st);
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            close(fd);
+            return apx_error_set(&s->err, AP_EIO, "lock file locks/%s in %s "
+                                 "is %s, not a regular file", file, s->root,
+                                 ftype_name(st.st_mode));
+        }
+    }
     while (flock(fd, LOCK_EX | (nonblock ? LOCK_NB : 0)) != 0) {
         int e = errno;
         if (e == EINTR)
@@ -1114,7 +1125,8 @@ static int blob_there(ap_store *s, int dfd, const char *hex)
  * linking is impossible here (copy instead), < 0 on error. */
 static int import_link(ap_store *s, int sfd, const struct stat *st,
                        const char *label, const char *expect_sha256,
-                       const char *expect_git, char sha[65], char git[41])
+                       const char *expect_git, int want_git, char sha[65],
+                       char git[41])
 {
     import_digests d;
     struct stat lst;
@@ -1122,7 +1134,7 @@ static int import_link(ap_store *s, int sfd, const struct stat *st,
     uint64_t size = 0;
     int dfd = -1, lfd = -1, rc;
 
-    if ((rc = digests_init(&d, expect_git || git, (uint64_t)st->st_size,
+    if ((rc = digests_init(&d, want_git, (uint64_t)st->st_size,
                            &s->err)) ||
         (rc = digests_feed(&d, sfd, -1, &size, label, &s->err)) ||
         (rc = digests_check(&d, label, expect_sha256, expect_git, sha, git,
@@ -1184,7 +1196,7 @@ int apx_store_import_fd(ap_store *store, int sfd, const char *label,
                              "file", label);
     if (flags & AP_IMPORT_LINK) {
         rc = import_link(store, sfd, &st, label, expect_sha256, expect_git,
-                         sha, git);
+                         want_git, sha, git);
         if (rc < 0)
             return rc;
         if (rc == 1)
