@@ -222,9 +222,13 @@ int apx_fs_open_regular_at(int dir_fd, const char *name, const char *label,
             return apx_error_set(err, AP_ENOTFOUND, "'%s' not found", label);
         return apx_error_set(err, AP_EIO, "stat '%s': %s", label, strerror(e));
     }
-    if (S_ISLNK(st.st_mode))
-        return apx_error_set(err, AP_EPATH, "'%s' is a symlink: refusing to "
-                             "follow it", label);
+    if (S_ISLNK(st.st_mode)) {
+        char tgt[1024];
+        ssize_t n = readlinkat(dir_fd, name, tgt, sizeof tgt - 1);
+        tgt[n > 0 ? n : 0] = '\0';
+        return apx_error_set(err, AP_EPATH, "'%s' is a symlink to '%s': "
+                             "refusing to follow it", label, tgt);
+    }
     if (!S_ISREG(st.st_mode))
         return apx_error_set(err, AP_EIO, "'%s' is %s, not a regular file",
                              label, ftype_name(st.st_mode));

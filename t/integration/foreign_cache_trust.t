@@ -5,7 +5,7 @@
 # foreign file unless --link asks for it; no read follows a symlink out of
 # the cache; a FIFO planted where a file is expected never blocks.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 47
+plan 49
 C1=1212121212121212121212121212121212121212
 CFG_GOOD='{"hidden_size": 64, "good": true}'
 printf '%s' "$CFG_GOOD" > "$TMP/good.json"
@@ -179,6 +179,27 @@ check "online pull with the cache's blobs/ linked outside: exits 0 with the righ
     "[ $rc -eq 0 ] && cmp -s '$(path_of "$TMP/w5.json")' '$TMP/w.bin'"
 check "  ... downloaded instead of reading through the link" \
     [ "$(json_get "$TMP/w5.json" 'j["fetched_bytes"]' 2> /dev/null)" = 300000 ]
+
+# an Ollama store whose blob and manifest are links out of it (these two
+# were already refused before issue 8: regression checks)
+OL4="$TMP/ollama4"
+mkdir -p "$OL4/blobs" "$OL4/manifests/registry.ollama.ai/library/e"
+cp "$TMP/plain.bin" "$TMP/outside-layer.bin"
+ln -s "$TMP/outside-layer.bin" "$OL4/blobs/sha256-$P"
+cat > "$TMP/outside-manifest" <<JSON
+{"schemaVersion": 2, "layers": [
+ {"mediaType": "application/vnd.ollama.image.model", "digest": "sha256:$P", "size": 200000}]}
+JSON
+cp "$TMP/outside-manifest" "$OL4/manifests/registry.ollama.ai/library/e/latest"
+ln -s "$TMP/outside-manifest" "$OL4/manifests/registry.ollama.ai/library/e/linked"
+export AP_HOME="$TMP/s4b"
+timeout 20 "$APCTL" scan --ollama="$OL4" > "$TMP/scan" 2>&1
+rc=$?
+diag "$(cat "$TMP/scan")"
+check "scan --ollama: a blob linked out of the store is not imported" sh -c \
+    "[ $rc -eq 0 ] && [ ! -e '$(blob "$AP_HOME" "$P")' ]"
+check "  ... and a manifest linked out of it is refused, naming the link and its target" \
+    grep -q "linked.*symlink to '$TMP/outside-manifest'" "$TMP/scan"
 
 # === 5. FIFOs never block ======================================================
 export AP_HOME="$TMP/s6"
