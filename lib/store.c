@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <linux/fs.h>
@@ -1103,7 +1104,7 @@ static int digests_check(import_digests *d, const char *label,
     if (expect_sha256 && strcmp(sha, expect_sha256) != 0)
         return apx_error_set(err, AP_EDIGEST, "'%s': sha256 mismatch (want "
                              "%s, got %s)", label, expect_sha256, sha);
-    if (expect_git && strcmp(git, expect_git) != 0)
+    if (expect_git && strcasecmp(git, expect_git) != 0)
         return apx_error_set(err, AP_EDIGEST, "'%s': git blob id mismatch "
                              "(want %s, got %s)", label, expect_git, git);
     return AP_OK;
