@@ -131,7 +131,10 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fputs("usage: apctl COMMAND [OPTIONS] [ARGS]\n"
+    fputs("usage: apctl [--link] COMMAND [OPTIONS] [ARGS]\n"
+          "  --link                import from foreign caches (HF cache, Ollama,\n"
+          "                        local copies) by hard link: trusts that cache,\n"
+          "                        whose in-place writes then change the store\n"
           "commands:\n"
           "  pull [--json] [--quiet] [--events] [--force] [--include GLOB]...\n"
           "       [--jobs N (several REFs at once)]\n"
@@ -224,9 +227,15 @@ static int on_event(const ap_event *ev, void *user)
     return 0;
 }
 
+/* Global options (before the command). */
+static unsigned g_prov_flags;
+
 static int open_prov(ap_provisioner **p)
 {
-    int rc = ap_provisioner_new(p, NULL);
+    ap_provisioner_options po = AP_PROVISIONER_OPTIONS_INIT;
+    int rc;
+    po.flags = g_prov_flags;
+    rc = ap_provisioner_new(p, &po);
     if (rc != AP_OK)
         fprintf(stderr, "apctl: cannot open the store: %s\n",
                 T(*p ? ap_provisioner_errmsg(*p) : ap_strerror(rc)));
@@ -526,6 +535,14 @@ static int cmd_pull(int argc, char **argv, unsigned flags)
     return rc == AP_OK ? 0 : 1;
 }
 
+/* The warnings of the scan just run: what was skipped, and why. */
+static void print_scan_warnings(const ap_provisioner *p)
+{
+    size_t i, n = ap_provisioner_warning_count(p);
+    for (i = 0; i < n; i++)
+        fprintf(stderr, "apctl: scan: warning: %s\n", ap_provisioner_warning(p, i));
+}
+
 static int cmd_scan(int argc, char **argv)
 {
     ap_provisioner *p = NULL;
@@ -553,6 +570,7 @@ static int cmd_scan(int argc, char **argv)
         return 1;
     if (hf || !any) {
         rc = ap_provisioner_scan_hf_cache(p, hf, &st);
+        print_scan_warnings(p);
         human(st.bytes, sz, sizeof sz);
         if (rc == AP_OK)
             printf("hf cache: %zu entr%s, %zu file%s (%s) imported, %zu skipped\n",
@@ -561,6 +579,7 @@ static int cmd_scan(int argc, char **argv)
     }
     if (rc == AP_OK && (ol || !any)) {
         rc = ap_provisioner_scan_ollama(p, ol, &st);
+        print_scan_warnings(p);
         human(st.bytes, sz, sizeof sz);
         if (rc == AP_OK)
             printf("ollama: %zu entr%s, %zu file%s (%s) imported, %zu skipped\n",
@@ -787,8 +806,15 @@ static int cmd_gc(void)
 
 int main(int argc, char **argv)
 {
-    const char *cmd = argc > 1 ? argv[1] : NULL;
+    const char *cmd;
     int rc;
+    while (argc > 1 && strcmp(argv[1], "--link") == 0) {
+        g_prov_flags |= AP_PROV_LINK_IMPORTS;
+        argv[1] = argv[0];
+        argv++;
+        argc--;
+    }
+    cmd = argc > 1 ? argv[1] : NULL;
     if (!cmd || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
         strcmp(cmd, "help") == 0) {
         usage(cmd ? stdout : stderr);

@@ -8,9 +8,12 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -130,12 +133,19 @@ static int open_cache(const char *cache, int create, apx_error *err)
     return fd;
 }
 
+/* blobs/{etag}: a reflink (FICLONE) of our blob where the file system
+ * can, else a copy.  Never a hard link: the HF cache belongs to other
+ * programs, and one writing a cached file in place (huggingface_hub does
+ * not, but nothing stops a tool from doing it; mode 0444 does not stop a
+ * chmod) would silently change our blob — a `ready` file would no longer
+ * be what was verified.  Costs the space of a copy where reflinks are not
+ * supported. */
 static int publish_blob(int rfd, const char *etag, const char *blob_path,
                         apx_error *err)
 {
     struct stat st;
-    char tmp[64], proc[64];
-    int bfd, sfd, rc = AP_OK;
+    char tmp[64];
+    int bfd, sfd, tfd, rc = AP_OK;
 
     if ((bfd = apx_fs_opendir_at(rfd, "blobs", 1, err)) < 0)
         return bfd;
@@ -144,27 +154,30 @@ static int publish_blob(int rfd, const char *etag, const char *blob_path,
         close(bfd);
         return AP_OK;                   /* already there */
     }
-    sfd = open(blob_path, O_RDONLY | O_CLOEXEC);
-    if (sfd < 0) {
+    if ((sfd = apx_fs_open_regular(blob_path, NULL, err)) < 0) {
         close(bfd);
-        return apx_error_set(err, AP_EIO, "open '%s': %s", blob_path,
-                             strerror(errno));
+        return sfd;
     }
     apx_fs_tmpname(tmp, sizeof tmp);
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", sfd);
-    if (linkat(AT_FDCWD, proc, bfd, tmp, AT_SYMLINK_FOLLOW) == 0) {
-        if (renameat(bfd, tmp, bfd, etag) != 0) {
+    tfd = openat(bfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                 0600);
+    if (tfd >= 0 && ioctl(tfd, FICLONE, sfd) == 0) {
+        if (fchmod(tfd, 0644) != 0 || fsync(tfd) != 0 ||
+            renameat(bfd, tmp, bfd, etag) != 0) {
             rc = apx_error_set(err, AP_EIO, "blobs/%s: %s", etag,
                                strerror(errno));
             unlinkat(bfd, tmp, 0);
         } else {
-            unlinkat(bfd, tmp, 0);  /* same inode already there */
             fsync(bfd);
         }
     } else {
+        if (tfd >= 0)
+            unlinkat(bfd, tmp, 0);
         rc = apx_fs_copy_atomic(sfd, bfd, etag, 0644,
                                 strlen(etag) == 64 ? etag : NULL, NULL, err);
     }
+    if (tfd >= 0)
+        close(tfd);
     close(sfd);
     close(bfd);
     return rc;
@@ -276,20 +289,13 @@ out:
     return rc;
 }
 
-/* realpath of p must be below dir_real ("/x/cache" → "/x/cache/..."). */
-static int inside(const char *real, const char *dir_real)
-{
-    size_t n = strlen(dir_real);
-    return !strncmp(real, dir_real, n) && real[n] == '/';
-}
-
 int apx_hf_lookup(const char *cache, const char *repo_type,
                   const char *repo_id, const char *revision,
                   const char *relpath, char **out_path, char out_commit[41],
                   apx_error *err)
 {
     char *folder = NULL, *refdir = NULL, *doc = NULL, *full = NULL;
-    char *creal = NULL, *real = NULL, commit[41];
+    char *canon = NULL, *real = NULL, commit[41];
     int cfd = -1, rfd = -1, dfd = -1, rc;
     struct stat st;
 
@@ -332,18 +338,21 @@ int apx_hf_lookup(const char *cache, const char *repo_type,
         }
         memcpy(commit, doc, 41);
     }
-    full = apx_asprintf("%s/%s/snapshots/%s/%s", cache, folder, commit,
-                        relpath);
-    creal = realpath(cache, NULL);
-    if (!full || !creal) {
-        rc = apx_error_set(err, creal ? AP_ENOMEM : AP_EIO, "hf lookup failed");
+    full = apx_asprintf("%s/snapshots/%s/%s", folder, commit, relpath);
+    if (!full) {
+        rc = apx_error_set(err, AP_ENOMEM, "out of memory");
         goto out;
     }
-    real = realpath(full, NULL);
-    if (!real || stat(real, &st) != 0 || !S_ISREG(st.st_mode) ||
-        !inside(real, creal)) {
-        rc = apx_error_set(err, AP_ENOTFOUND, "%s@%s/%s is not in the cache",
-                           repo_id, revision, relpath);
+    /* Resolved within the cache only; never a FIFO or a device. */
+    if ((rc = apx_fs_open_beneath(cfd, cache, full, &canon, &st, err)) < 0) {
+        if (rc == AP_ENOTFOUND)
+            apx_error_set(err, AP_ENOTFOUND, "%s@%s/%s is not in the cache",
+                          repo_id, revision, relpath);
+        goto out;
+    }
+    close(rc);
+    if (!(real = apx_asprintf("%s/%s", cache, canon))) {
+        rc = apx_error_set(err, AP_ENOMEM, "out of memory");
         goto out;
     }
     *out_path = real;
@@ -362,7 +371,7 @@ out:
     free(refdir);
     free(doc);
     free(full);
-    free(creal);
+    free(canon);
     free(real);
     return rc;
 }
@@ -370,14 +379,31 @@ out:
 /* ---- scan HF cache ------------------------------------------------------- */
 
 typedef struct hf_walk {
-    const char *cache_real;
-    const char *repo_real;      /* realpath of the repo folder */
+    const char *cache;
+    int cfd;                    /* the cache directory */
+    const char *folder;         /* models--org--name */
     apx_hf_file f;
     apx_hf_scan_cb cb;
+    apx_scan_warn_cb warn;
     void *user;
     size_t skipped;
     apx_error *err;
 } hf_walk;
+
+static void hf_skip(hf_walk *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void hf_skip(hf_walk *w, const char *fmt, ...)
+{
+    char msg[APX_ERRMSG_MAX];
+    va_list ap;
+    w->skipped++;
+    if (!w->warn)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    w->warn(msg, w->user);
+}
 
 static int walk_snapshot(hf_walk *w, int dfd, const char *dirpath,
                          const char *relprefix, int depth)
@@ -387,25 +413,26 @@ static int walk_snapshot(hf_walk *w, int dfd, const char *dirpath,
     int fd, rc = AP_OK;
 
     if (depth > MAX_SCAN_DEPTH) {
-        w->skipped++;
+        hf_skip(w, "%s: deeper than %d levels, not scanned", dirpath,
+                MAX_SCAN_DEPTH);
         return AP_OK;
     }
     fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0 || !(d = fdopendir(fd))) {
         if (fd >= 0)
             close(fd);
-        w->skipped++;
+        hf_skip(w, "%s: %s", dirpath, strerror(errno));
         return AP_OK;
     }
     while (rc == AP_OK && (de = readdir(d)) != NULL) {
         struct stat st;
-        char *path, *rel, *real;
+        char *path, *rel;
         const char *n = de->d_name;
         if (!strcmp(n, ".") || !strcmp(n, ".."))
             continue;
         if (!apx_fs_valid_component(n) ||
             fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            w->skipped++;
+            hf_skip(w, "%s: unusable entry name or unreadable entry", dirpath);
             continue;
         }
         path = apx_asprintf("%s/%s", dirpath, n);
@@ -423,33 +450,56 @@ static int walk_snapshot(hf_walk *w, int dfd, const char *dirpath,
                 rc = walk_snapshot(w, sub, path, rel, depth + 1);
                 close(sub);
             } else {
-                w->skipped++;
+                hf_skip(w, "%s: %s", path, strerror(errno));
             }
         } else if (S_ISLNK(st.st_mode) || S_ISREG(st.st_mode)) {
+            /* Resolve from the cache root, never leaving it. */
+            char *inrel = apx_asprintf("%s/snapshots/%s/%s", w->folder,
+                                       w->f.commit, rel);
+            char *canon = NULL, *blob = NULL;
             struct stat rst;
-            real = realpath(path, NULL);
-            if (real && stat(real, &rst) == 0 && S_ISREG(rst.st_mode) &&
-                inside(real, w->cache_real)) {
-                size_t lr = strlen(w->repo_real);
+            apx_error e;
+            int ffd;
+            apx_error_clear(&e);
+            if (!inrel) {
+                free(path);
+                free(rel);
+                rc = AP_ENOMEM;
+                break;
+            }
+            ffd = apx_fs_open_beneath(w->cfd, w->cache, inrel, &canon, &rst,
+                                      &e);
+            free(inrel);
+            if (ffd == AP_ENOMEM) {
+                rc = ffd;
+            } else if (ffd < 0) {
+                hf_skip(w, "%s: %s", path, e.msg);
+            } else if (!(blob = apx_asprintf("%s/%s", w->cache, canon))) {
+                rc = AP_ENOMEM;
+            } else {
+                size_t lf = strlen(w->folder);
                 const char *etag = NULL;
-                if (!strncmp(real, w->repo_real, lr) &&
-                    !strncmp(real + lr, "/blobs/", 7) &&
-                    !strchr(real + lr + 7, '/'))
-                    etag = real + lr + 7;
+                if (!strncmp(canon, w->folder, lf) &&
+                    !strncmp(canon + lf, "/blobs/", 7) &&
+                    !strchr(canon + lf + 7, '/'))
+                    etag = canon + lf + 7;
                 w->f.relpath = rel;
                 w->f.path = path;
-                w->f.blob_path = real;
+                w->f.blob_path = blob;
                 w->f.etag = etag;
                 w->f.size = (uint64_t)rst.st_size;
+                w->f.fd = ffd;
                 if (w->cb(&w->f, w->user) != 0)
                     rc = apx_error_set(w->err, AP_EUSER,
                                        "hf scan: stopped by callback");
-            } else {
-                w->skipped++;
+                w->f.fd = -1;
             }
-            free(real);
+            if (ffd >= 0)
+                close(ffd);
+            free(canon);
+            free(blob);
         } else {
-            w->skipped++;
+            hf_skip(w, "%s: not a regular file or symlink, skipped", path);
         }
         free(path);
         free(rel);
@@ -461,7 +511,7 @@ static int walk_snapshot(hf_walk *w, int dfd, const char *dirpath,
 static int scan_repo(hf_walk *w, int cfd, const char *cache,
                      const char *folder, const char *type, const char *id)
 {
-    char *rpath = apx_asprintf("%s/%s", cache, folder), *rreal = NULL;
+    char *rpath = apx_asprintf("%s/%s", cache, folder);
     DIR *d = NULL;
     struct dirent *de;
     int rfd = -1, sfd = -1, rc = AP_OK;
@@ -469,8 +519,9 @@ static int scan_repo(hf_walk *w, int cfd, const char *cache,
     if (!rpath)
         return AP_ENOMEM;
     rfd = openat(cfd, folder, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (rfd < 0 || !(rreal = realpath(rpath, NULL))) {
-        w->skipped++;
+    if (rfd < 0) {
+        hf_skip(w, "%s: %s", rpath, errno == ELOOP || errno == ENOTDIR
+                ? "a symlink or not a directory, not followed" : strerror(errno));
         goto out;
     }
     sfd = openat(rfd, "snapshots", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
@@ -480,7 +531,7 @@ static int scan_repo(hf_walk *w, int cfd, const char *cache,
             close(sfd);
         goto out;                       /* no snapshots: nothing to report */
     }
-    w->repo_real = rreal;
+    w->folder = folder;
     w->f.repo_type = type;
     w->f.repo_id = id;
     while (rc == AP_OK && (de = readdir(d)) != NULL) {
@@ -489,13 +540,16 @@ static int scan_repo(hf_walk *w, int cfd, const char *cache,
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
         if (!apx_fs_valid_component(de->d_name)) {
-            w->skipped++;
+            hf_skip(w, "%s/snapshots: unusable entry name", rpath);
             continue;
         }
         cmfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY |
                                             O_NOFOLLOW | O_CLOEXEC);
         if (cmfd < 0) {
-            w->skipped++;
+            hf_skip(w, "%s/snapshots/%s: %s", rpath, de->d_name,
+                    errno == ELOOP || errno == ENOTDIR
+                        ? "a symlink or not a directory, not followed"
+                        : strerror(errno));
             continue;
         }
         spath = apx_asprintf("%s/snapshots/%s", rpath, de->d_name);
@@ -514,19 +568,17 @@ out:
     if (rfd >= 0)
         close(rfd);
     free(rpath);
-    free(rreal);
     return rc;
 }
 
 int apx_hf_scan(const char *cache, apx_hf_scan_cb cb, void *user,
-                size_t *n_skipped, apx_error *err)
+                apx_scan_warn_cb warn, size_t *n_skipped, apx_error *err)
 {
     static const struct { const char *prefix, *type; } kinds[] = {
         { "models--", "model" }, { "datasets--", "dataset" },
         { "spaces--", "space" }
     };
     hf_walk w;
-    char *creal;
     DIR *d;
     struct dirent *de;
     int cfd, rc = AP_OK;
@@ -537,15 +589,17 @@ int apx_hf_scan(const char *cache, apx_hf_scan_cb cb, void *user,
         return apx_error_set(err, AP_EINVAL, "hf scan: missing argument");
     if ((cfd = open_cache(cache, 0, err)) < 0)
         return cfd;
-    if (!(creal = realpath(cache, NULL)) || !(d = fdopendir(cfd))) {
+    if (!(d = fdopendir(cfd))) {
         close(cfd);
-        free(creal);
         return apx_error_set(err, AP_EIO, "hf scan '%s': %s", cache,
                              strerror(errno));
     }
     memset(&w, 0, sizeof w);
-    w.cache_real = creal;
+    w.cache = cache;
+    w.cfd = dirfd(d);
+    w.f.fd = -1;
     w.cb = cb;
+    w.warn = warn;
     w.user = user;
     w.err = err;
     while (rc == AP_OK && (de = readdir(d)) != NULL) {
@@ -566,16 +620,16 @@ int apx_hf_scan(const char *cache, apx_hf_scan_cb cb, void *user,
                 break;
             }
             if (ap_path_validate(id) == AP_OK && !strstr(id, "--"))
-                rc = scan_repo(&w, dirfd(d), creal, de->d_name,
+                rc = scan_repo(&w, dirfd(d), cache, de->d_name,
                                kinds[k].type, id);
             else
-                w.skipped++;
+                hf_skip(&w, "%s/%s: not a repository folder name", cache,
+                        de->d_name);
             free(id);
             break;
         }
     }
     closedir(d);
-    free(creal);
     if (n_skipped)
         *n_skipped = w.skipped;
     if (rc == AP_ENOMEM)
@@ -589,11 +643,27 @@ typedef struct ol_walk {
     const char *root;
     int blobs_fd;
     apx_ollama_scan_cb cb;
+    apx_scan_warn_cb warn;
     void *user;
     size_t skipped;
     apx_error *err;
     const char *comp[4];        /* host, ns, model, tag */
 } ol_walk;
+
+static void ol_skip(ol_walk *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void ol_skip(ol_walk *w, const char *fmt, ...)
+{
+    char msg[APX_ERRMSG_MAX];
+    va_list ap;
+    w->skipped++;
+    if (!w->warn)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    w->warn(msg, w->user);
+}
 
 static int parse_layer(ol_walk *w, json_t *jl, apx_ollama_layer *l,
                        char *pathbuf, size_t pathcap)
@@ -617,9 +687,25 @@ static int parse_layer(ol_walk *w, json_t *jl, apx_ollama_layer *l,
     snprintf(name, sizeof name, "sha256-%s", l->digest);
     snprintf(pathbuf, pathcap, "%s/blobs/%s", w->root, name);
     l->blob_path = pathbuf;
-    l->present = w->blobs_fd >= 0 &&
-                 fstatat(w->blobs_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                 S_ISREG(st.st_mode) && (uint64_t)st.st_size == l->size;
+    l->present = 0;
+    l->fd = -1;
+    if (w->blobs_fd >= 0) {
+        /* Never follows a link out of blobs/, never opens a FIFO. */
+        apx_error e;
+        apx_error_clear(&e);
+        l->fd = apx_fs_open_regular_at(w->blobs_fd, name, pathbuf, &st, &e);
+        if (l->fd >= 0 && (uint64_t)st.st_size == l->size) {
+            l->present = 1;
+        } else {
+            if (l->fd >= 0) {
+                close(l->fd);
+                l->fd = -1;
+            } else if (l->fd != AP_ENOTFOUND && w->warn) {
+                w->warn(e.msg, w->user);
+            }
+            l->fd = -1;
+        }
+    }
     return AP_OK;
 }
 
@@ -633,13 +719,19 @@ static int ol_manifest(ol_walk *w, int dfd, const char *tag)
     char cfgpath[PATH_MAX];
     int rc;
 
-    rc = apx_fs_read_file_at(dfd, tag, MAX_MANIFEST, &doc, &len, NULL);
-    if (rc == AP_ENOMEM)
-        return rc;
-    if (rc != AP_OK || !(root = json_loadb(doc, len, 0, NULL))) {
-        free(doc);
-        w->skipped++;
-        return AP_OK;
+    {
+        apx_error e;
+        apx_error_clear(&e);
+        rc = apx_fs_read_file_at(dfd, tag, MAX_MANIFEST, &doc, &len, &e);
+        if (rc == AP_ENOMEM)
+            return rc;
+        if (rc != AP_OK || !(root = json_loadb(doc, len, 0, NULL))) {
+            free(doc);
+            ol_skip(w, "manifest %s/manifests/%s/%s/%s/%s: %s", w->root,
+                    w->comp[0], w->comp[1], w->comp[2], tag,
+                    rc != AP_OK ? e.msg : "not JSON");
+            return AP_OK;
+        }
     }
     free(doc);
     layers = json_object_get(root, "layers");
@@ -655,8 +747,10 @@ static int ol_manifest(ol_walk *w, int dfd, const char *tag)
     paths = apx_malloc((n ? n : 1) * pcap);
     mpath = apx_asprintf("%s/manifests/%s/%s/%s/%s", w->root, w->comp[0],
                          w->comp[1], w->comp[2], tag);
+    config.fd = -1;
     if (!ls || !paths || !mpath) {
         rc = AP_ENOMEM;
+        n = 0;
         goto out;
     }
     for (i = 0; i < n; i++)
@@ -664,10 +758,12 @@ static int ol_manifest(ol_walk *w, int dfd, const char *tag)
                         paths + i * pcap, pcap) != AP_OK)
             break;
     memset(&config, 0, sizeof config);
+    config.fd = -1;
     if (i < n || (cfg && parse_layer(w, cfg, &config, cfgpath,
                                      sizeof cfgpath) != AP_OK)) {
-        w->skipped++;
+        ol_skip(w, "manifest %s: a layer is malformed", mpath);
         rc = AP_OK;
+        n = i;             /* only the layers parsed hold an fd */
         goto out;
     }
     m.host = w->comp[0];
@@ -682,6 +778,11 @@ static int ol_manifest(ol_walk *w, int dfd, const char *tag)
     if (w->cb(&m, w->user) != 0)
         rc = apx_error_set(w->err, AP_EUSER, "ollama scan: stopped by callback");
 out:
+    for (i = 0; ls && i < n; i++)
+        if (ls[i].fd >= 0)
+            close(ls[i].fd);
+    if (config.fd >= 0)
+        close(config.fd);
     json_decref(root);
     free(ls);
     free(paths);
@@ -728,7 +829,7 @@ static int ol_walk_level(ol_walk *w, int dfd, int level)
 }
 
 int apx_ollama_scan(const char *models_dir, apx_ollama_scan_cb cb, void *user,
-                    size_t *n_skipped, apx_error *err)
+                    apx_scan_warn_cb warn, size_t *n_skipped, apx_error *err)
 {
     ol_walk w;
     int rfd, mfd, rc;
@@ -749,6 +850,7 @@ int apx_ollama_scan(const char *models_dir, apx_ollama_scan_cb cb, void *user,
     w.blobs_fd = openat(rfd, "blobs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
                                       O_CLOEXEC);
     w.cb = cb;
+    w.warn = warn;
     w.user = user;
     w.err = err;
     rc = ol_walk_level(&w, mfd, 0);

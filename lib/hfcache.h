@@ -26,7 +26,10 @@
 #ifndef AP_HFCACHE_H
 #define AP_HFCACHE_H
 
+#include <sys/stat.h>
 #include <sys/types.h>
+
+#include <artifactprov/store.h>
 
 #include "internal.h"
 
@@ -46,6 +49,48 @@ APX_HIDDEN int apx_fs_opendir_at(int base_fd, const char *rel, int create,
 APX_HIDDEN int apx_fs_write_atomic(int dir_fd, const char *name,
                                    const void *data, size_t len, mode_t mode,
                                    apx_error *err);
+
+/* Open dir_fd/name for reading if it is a regular file: never follows a
+ * final symlink (AP_EPATH) and never blocks — a FIFO, socket, device or
+ * directory is refused (AP_EIO, "'<label>' is a FIFO, not a regular
+ * file") without being opened for I/O; O_NONBLOCK is cleared on the fd
+ * returned.  AP_ENOTFOUND when absent.  label (NULL: name) names the file
+ * in messages; *st (may be NULL) receives its fstat. */
+APX_HIDDEN int apx_fs_open_regular_at(int dir_fd, const char *name,
+                                      const char *label, struct stat *st,
+                                      apx_error *err);
+
+/* The same for a path the caller chose (symlinks followed), for files
+ * outside any cache (file:// URLs, ap_store_import). */
+APX_HIDDEN int apx_fs_open_regular(const char *path, struct stat *st,
+                                   apx_error *err);
+
+/* Open the regular file rel below the directory root_fd, following
+ * symlinks only while they stay below it: each component is opened with
+ * O_NOFOLLOW, a link's target is read and walked the same way, ".." never
+ * climbs above the root, an absolute target is accepted only when it names
+ * a place below the root.  A link leading out is refused with AP_EPATH
+ * and a message naming the link and its target; the final file is opened
+ * with apx_fs_open_regular_at (no FIFO, socket or device).  *canon (may be
+ * NULL) receives the resolved path relative to the root ("x/blobs/<etag>",
+ * free with free()); root_label names the root in messages. */
+APX_HIDDEN int apx_fs_open_beneath(int root_fd, const char *root_label,
+                                   const char *rel, char **canon,
+                                   struct stat *st, apx_error *err);
+
+/* Import the open regular file src_fd into the store (see ap_store_import):
+ * by reflink (FICLONE) where the file system can, else by copy through a
+ * temporary name in staging/, hashing what was placed; by hard link only
+ * with AP_IMPORT_LINK.  The sha256 and, when expect_git or git_out is
+ * given, the git blob id are computed from the bytes; a mismatch with
+ * expect_sha256 / expect_git is AP_EDIGEST with "'<label>': ... mismatch
+ * (want W, got G)" in the store's error.  A copied blob is mode 0444 less
+ * the read bits the source lacks. */
+APX_HIDDEN int apx_store_import_fd(ap_store *store, int src_fd,
+                                   const char *label,
+                                   const char *expect_sha256,
+                                   const char *expect_git, unsigned flags,
+                                   char sha256_out[65], char git_out[41]);
 
 /* Read a whole regular file (not following a final symlink) of at most
  * max bytes; *out is NUL-terminated, free with free().  AP_ENOTFOUND when
@@ -91,8 +136,9 @@ APX_HIDDEN int apx_hf_repo_folder(const char *repo_type, const char *repo_id,
 
 /*
  * Publish one file of a repository into the cache:
- *   blobs/{etag}       hard link to blob_path, else a copy (tmp + rename);
- *                      left alone when already there
+ *   blobs/{etag}       a reflink of blob_path, else a copy (tmp + rename),
+ *                      never a hard link (another program may write the
+ *                      cache in place); left alone when already there
  *   snapshots/{commit}/{relpath}  relative symlink to ../../blobs/{etag}
  *                      (one more "../" per directory level of relpath),
  *                      replaced atomically
@@ -126,20 +172,27 @@ typedef struct apx_hf_file {
     const char *commit;       /* snapshot directory name */
     const char *relpath;      /* path inside the snapshot */
     const char *path;         /* the snapshot entry (usually a symlink) */
-    const char *blob_path;    /* resolved real path, inside the cache */
-    const char *etag;         /* blob file name when it is in blobs/, or NULL */
+    const char *blob_path;    /* resolved path, inside the cache */
+    const char *etag;         /* blob file name when it is in blobs/, or NULL:
+                                 a *claim* of the cache, never a digest */
     uint64_t size;
+    int fd;                   /* the resolved regular file, open for reading
+                                 (read from it, not from blob_path) */
 } apx_hf_file;
 
 typedef int (*apx_hf_scan_cb)(const apx_hf_file *file, void *user);
+/* Told why an entry was skipped (message names the entry and the cause). */
+typedef void (*apx_scan_warn_cb)(const char *msg, void *user);
 
 /* Walk {cache}/{models,datasets,spaces}--ORG--NAME/snapshots/<commit>/ recursively
- * (depth <= 32) and call cb for each regular file reached (symlinks are
- * resolved and must stay inside the cache; others are skipped).  A
- * non-zero return from cb stops the walk with AP_EUSER.  *n_skipped (may be
- * NULL) counts entries skipped as unsafe or unreadable. */
+ * (depth <= 32) and call cb for each regular file reached: symlinks are
+ * resolved with apx_fs_open_beneath and must stay inside the cache; FIFOs,
+ * sockets and devices are never opened.  A non-zero return from cb stops
+ * the walk with AP_EUSER.  *n_skipped (may be NULL) counts entries skipped
+ * as unsafe or unreadable, and warn (may be NULL) is told why. */
 APX_HIDDEN int apx_hf_scan(const char *cache, apx_hf_scan_cb cb, void *user,
-                           size_t *n_skipped, apx_error *err);
+                           apx_scan_warn_cb warn, size_t *n_skipped,
+                           apx_error *err);
 
 /* ---- Ollama ------------------------------------------------------------- */
 
@@ -152,6 +205,7 @@ typedef struct apx_ollama_layer {
     uint64_t size;
     const char *blob_path;    /* {models}/blobs/sha256-<hex> */
     int present;              /* blob exists as a regular file of that size */
+    int fd;                   /* when present: the blob, open for reading */
 } apx_ollama_layer;
 
 typedef struct apx_ollama_model {
@@ -169,9 +223,12 @@ typedef int (*apx_ollama_scan_cb)(const apx_ollama_model *model, void *user);
 
 /* Walk {models}/manifests/<host>/<ns>/<model>/<tag> and call cb for each
  * valid manifest (<= 1 MiB of JSON, digests "sha256:<64 hex>").  Invalid
- * manifests are counted in *n_skipped (may be NULL).  Non-zero from cb
+ * manifests (also symlinks, FIFOs...) are counted in *n_skipped (may be
+ * NULL) and warn (may be NULL) is told why.  Blobs are opened below
+ * {models}/blobs without following symlinks and without blocking.  Non-zero from cb
  * stops with AP_EUSER. */
 APX_HIDDEN int apx_ollama_scan(const char *models_dir, apx_ollama_scan_cb cb,
-                               void *user, size_t *n_skipped, apx_error *err);
+                               void *user, apx_scan_warn_cb warn,
+                               size_t *n_skipped, apx_error *err);
 
 #endif

@@ -3,12 +3,15 @@
  * file:// URLs.  SPDX-License-Identifier: MIT */
 #include "prov.h"
 #include "hfcache.h"
+#include "digest.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- file:// --------------------------------------------------------- */
@@ -76,14 +79,57 @@ static int index_dir(ap_provisioner *p, int create)
     return fd;
 }
 
+/* The git blob id of the stored blob <sha256>: AP_OK with git filled,
+ * AP_ENOTFOUND when the blob is absent (or not a regular file). */
+static int blob_git_sha1(ap_provisioner *p, const char *sha256, char git[41])
+{
+    char rel[96];
+    int root, fd, rc;
+    apx_digest *d;
+    struct stat st;
+    char head[48];
+    int n;
+
+    root = open(ap_store_root(p->store), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return AP_EIO;
+    snprintf(rel, sizeof rel, "blobs/sha256/%.2s", sha256);
+    fd = apx_fs_opendir_at(root, rel, 0, NULL);
+    close(root);
+    if (fd < 0)
+        return AP_ENOTFOUND;
+    root = fd;
+    fd = apx_fs_open_regular_at(root, sha256, sha256, &st, NULL);
+    close(root);
+    if (fd < 0)
+        return AP_ENOTFOUND;
+    if (!(d = apx_digest_new(APX_SHA1))) {
+        close(fd);
+        return AP_ENOMEM;
+    }
+    n = snprintf(head, sizeof head, "blob %llu", (unsigned long long)st.st_size);
+    apx_digest_update(d, head, (size_t)n + 1);
+    rc = apx_digest_fd(d, fd, NULL);
+    if (rc == AP_OK)
+        rc = apx_digest_final_hex(d, git);
+    apx_digest_free(d);
+    close(fd);
+    return rc;
+}
+
+/* Only a git id computed from the stored bytes is ever recorded: whoever
+ * passes the pair (a vendor's listing, an older catalog document, a scan),
+ * the blob is hashed as git would before the index names it. */
 void apx_gitsha1_remember(ap_provisioner *p, const char *git_sha1,
                           const char *sha256)
 {
-    char have[AP_SHA256_HEX_LEN + 1];
+    char have[AP_SHA256_HEX_LEN + 1], git[41];
     int fd;
     if (!is_hex(git_sha1, 40) || !apx_is_sha256_hex(sha256))
         return;
     if (apx_gitsha1_lookup(p, git_sha1, have) == AP_OK && strcmp(have, sha256) == 0)
+        return;
+    if (blob_git_sha1(p, sha256, git) != AP_OK || strcmp(git, git_sha1) != 0)
         return;
     fd = index_dir(p, 1);
     if (fd < 0)
@@ -92,10 +138,13 @@ void apx_gitsha1_remember(ap_provisioner *p, const char *git_sha1,
     close(fd);
 }
 
+/* An index entry is a hint, re-checked on every use: it is returned only
+ * when the blob it names is present and its bytes have that git id; a
+ * wrong entry (planted, or left by an older version) is removed. */
 int apx_gitsha1_lookup(ap_provisioner *p, const char *git_sha1,
                        char out[AP_SHA256_HEX_LEN + 1])
 {
-    char *data = NULL;
+    char *data = NULL, git[41];
     size_t len = 0;
     int fd, rc;
     if (!is_hex(git_sha1, 40))
@@ -104,9 +153,18 @@ int apx_gitsha1_lookup(ap_provisioner *p, const char *git_sha1,
     if (fd < 0)
         return AP_ENOTFOUND;
     rc = apx_fs_read_file_at(fd, git_sha1, 128, &data, &len, NULL);
-    close(fd);
     if (rc == AP_OK && (len != AP_SHA256_HEX_LEN || !apx_is_sha256_hex(data)))
         rc = AP_ECORRUPT;
+    if (rc == AP_OK && (blob_git_sha1(p, data, git) != AP_OK ||
+                        strcmp(git, git_sha1) != 0)) {
+        struct stat st;
+        /* names other bytes (or none we hold): drop it, if it is a file */
+        if (fstatat(fd, git_sha1, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(st.st_mode))
+            unlinkat(fd, git_sha1, 0);
+        rc = AP_ENOTFOUND;
+    }
+    close(fd);
     if (rc == AP_OK)
         memcpy(out, data, AP_SHA256_HEX_LEN + 1);
     free(data);
@@ -144,25 +202,38 @@ static void import_file_clear(import_file *f)
     free(f->git_sha1);
 }
 
-/* Import one local file into the store and remember it for its entry. */
-static int import_one(importer *im, const char *group, const char *name,
-                      const char *revision, const char *relpath,
-                      const char *path, const char *expect_sha256,
-                      const char *git_sha1, uint64_t size)
+static void scan_warn(const char *msg, void *user)
 {
-    char hex[AP_SHA256_HEX_LEN + 1];
+    importer *im = user;
+    apx_prov_warn(im->p, "%s", msg);
+}
+
+/* Import one local file (open as fd) into the store and remember it for
+ * its entry.  The digests recorded are those of the bytes placed in the
+ * store; expect_* are what the foreign cache claims (its file names), and
+ * a file that is not what its name claims is refused, with a warning. */
+static int import_one(importer *im, const char *group, const char *name,
+                      const char *revision, const char *relpath, int fd,
+                      const char *label, const char *expect_sha256,
+                      const char *expect_git, int want_git, uint64_t size)
+{
+    char hex[AP_SHA256_HEX_LEN + 1], git[41];
+    unsigned flags = im->p->flags & AP_PROV_LINK_IMPORTS ? AP_IMPORT_LINK : 0;
     import_file f;
     int rc;
 
     if (ap_path_validate(relpath) != AP_OK || ap_path_validate(name) != AP_OK) {
         im->st->skipped++;
+        apx_prov_warn(im->p, "%s: invalid file name, skipped", label);
         return AP_OK;
     }
-    rc = ap_store_import(im->p->store, path, expect_sha256, AP_IMPORT_LINK, hex);
+    rc = apx_store_import_fd(im->p->store, fd, label, expect_sha256, expect_git,
+                             flags, hex, want_git ? git : NULL);
     if (rc == AP_ENOMEM)
         return rc;
     if (rc != AP_OK) {
         im->st->skipped++; /* unreadable or not what its name claims */
+        apx_prov_warn(im->p, "skipped %s", ap_store_errmsg(im->p->store));
         return AP_OK;
     }
     if (im->n == im->cap) {
@@ -179,10 +250,10 @@ static int import_one(importer *im, const char *group, const char *name,
     f.revision = apx_strdup(revision);
     f.relpath = apx_strdup(relpath);
     f.sha256 = apx_strdup(hex);
-    f.git_sha1 = apx_strdup(git_sha1);
+    f.git_sha1 = want_git ? apx_strdup(git) : NULL;
     f.size = size;
     if (!f.group || !f.name || !f.relpath || !f.sha256 ||
-        (revision && !f.revision) || (git_sha1 && !f.git_sha1)) {
+        (revision && !f.revision) || (want_git && !f.git_sha1)) {
         import_file_clear(&f);
         return AP_ENOMEM;
     }
@@ -204,7 +275,8 @@ static int flush_entries(importer *im)
 {
     size_t i = 0, k;
     int rc = AP_OK;
-    qsort(im->files, im->n, sizeof *im->files, cmp_import);
+    if (im->n) /* qsort(NULL, 0) is undefined */
+        qsort(im->files, im->n, sizeof *im->files, cmp_import);
     while (i < im->n && rc == AP_OK) {
         size_t end = i;
         ap_entry *e;
@@ -268,12 +340,18 @@ static int hf_cb(const apx_hf_file *f, void *user)
                          : strcmp(f->repo_type, "space") == 0 ? "spaces/" : "";
     char *group = apx_asprintf("hf:%s%s@%s", prefix, f->repo_id, f->commit);
     char *name = apx_asprintf("%s%s", prefix, f->repo_id);
+    /* The blob's name is what the cache claims: the sha256 of an LFS file,
+     * the git blob id of a regular one.  Both digests are computed from
+     * the bytes; the git id is recorded as computed (a file under a
+     * 64-hex name is an LFS file, whose git id is that of its pointer). */
     const char *sha = f->etag && strlen(f->etag) == 64 ? f->etag : NULL;
     const char *git = f->etag && strlen(f->etag) == 40 ? f->etag : NULL;
-    int rc = group && name ? AP_OK : AP_ENOMEM;
+    char *label = apx_asprintf("%s (%s)", f->path, f->blob_path);
+    int rc = group && name && label ? AP_OK : AP_ENOMEM;
     if (rc == AP_OK)
-        rc = import_one(im, group, name, f->commit, f->relpath, f->blob_path, sha,
-                        git, f->size);
+        rc = import_one(im, group, name, f->commit, f->relpath, f->fd, label, sha,
+                        git, !sha, f->size);
+    free(label);
     free(group);
     free(name);
     im->rc = rc;
@@ -285,7 +363,7 @@ typedef int (*walk_fn)(const char *dir, importer *im, size_t *skipped, apx_error
 
 static int walk_hf(const char *dir, importer *im, size_t *skipped, apx_error *err)
 {
-    int rc = apx_hf_scan(dir, hf_cb, im, skipped, err);
+    int rc = apx_hf_scan(dir, hf_cb, im, scan_warn, skipped, err);
     return rc == AP_EUSER ? im->rc : rc;
 }
 
@@ -303,6 +381,7 @@ static int scan(ap_provisioner *p, const char *dir, int (*default_dir)(char **),
     if (!p)
         return AP_EINVAL;
     apx_error_clear(&p->err);
+    apx_prov_warnings_clear(p);
     memset(&st, 0, sizeof st);
     st.struct_size = sizeof st;
     if (!dir) {
@@ -369,8 +448,8 @@ static int ollama_cb(const apx_ollama_model *m, void *user)
             snprintf(rel, sizeof rel, "%.60s-%zu", kind, dup + 1);
         else
             snprintf(rel, sizeof rel, "%.60s", kind);
-        rc = import_one(im, group, name, m->tag, rel, l->blob_path, l->digest, NULL,
-                        l->size);
+        rc = import_one(im, group, name, m->tag, rel, l->fd, l->blob_path, l->digest,
+                        NULL, 0, l->size);
     }
     free(group);
     free(name);
@@ -380,7 +459,7 @@ static int ollama_cb(const apx_ollama_model *m, void *user)
 
 static int walk_ollama(const char *dir, importer *im, size_t *skipped, apx_error *err)
 {
-    int rc = apx_ollama_scan(dir, ollama_cb, im, skipped, err);
+    int rc = apx_ollama_scan(dir, ollama_cb, im, scan_warn, skipped, err);
     return rc == AP_EUSER ? im->rc : rc;
 }
 
@@ -389,4 +468,44 @@ AP_EXPORT int ap_provisioner_scan_ollama(ap_provisioner *p, const char *dir,
 {
     return scan(p, dir, apx_ollama_default_dir, "ollama", "Ollama store", walk_ollama,
                 stats);
+}
+
+/* ---- warnings of the last scan ---------------------------------------- */
+
+#define MAX_WARNINGS 1000
+
+void apx_prov_warn(ap_provisioner *p, const char *fmt, ...)
+{
+    char msg[APX_ERRMSG_MAX], **v;
+    va_list ap;
+    if (p->nwarnings >= MAX_WARNINGS)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!(v = apx_realloc(p->warnings, (p->nwarnings + 1) * sizeof *v)))
+        return;
+    p->warnings = v;
+    if ((v[p->nwarnings] = apx_strdup(msg)))
+        p->nwarnings++;
+}
+
+void apx_prov_warnings_clear(ap_provisioner *p)
+{
+    size_t i;
+    for (i = 0; i < p->nwarnings; i++)
+        free(p->warnings[i]);
+    free(p->warnings);
+    p->warnings = NULL;
+    p->nwarnings = 0;
+}
+
+AP_EXPORT size_t ap_provisioner_warning_count(const ap_provisioner *p)
+{
+    return p ? p->nwarnings : 0;
+}
+
+AP_EXPORT const char *ap_provisioner_warning(const ap_provisioner *p, size_t i)
+{
+    return p && i < p->nwarnings ? p->warnings[i] : NULL;
 }

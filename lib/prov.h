@@ -48,6 +48,9 @@ struct ap_provisioner {
     size_t nrefusals;
     apx_error err;
     ap_job_id next_job;
+    unsigned flags;    /* AP_PROV_* */
+    char **warnings;   /* of the last scan (interop.c) */
+    size_t nwarnings;
 };
 
 APX_HIDDEN extern const ap_host apx_host_table;
@@ -82,6 +85,10 @@ APX_HIDDEN void apx_gitsha1_remember(ap_provisioner *p, const char *git_sha1,
                                      const char *sha256);
 APX_HIDDEN int apx_gitsha1_lookup(ap_provisioner *p, const char *git_sha1,
                                   char out[AP_SHA256_HEX_LEN + 1]);
+/* Warnings of the last scan (interop.c): a file refused, and why. */
+APX_HIDDEN void apx_prov_warn(ap_provisioner *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+APX_HIDDEN void apx_prov_warnings_clear(ap_provisioner *p);
 /* Local path of a file:// URL, percent-decoded (RFC 8089); NULL if bad. */
 APX_HIDDEN char *apx_file_url_path(const char *url);
 

@@ -49,6 +49,7 @@ AP_EXPORT int ap_provisioner_new(ap_provisioner **out,
     if (!p)
         return AP_ENOMEM;
     p->next_job = 1;
+    p->flags = o.flags;
     rc = ap_store_open(&p->store, o.home);
     if (rc != AP_OK) {
         apx_error_set(&p->err, rc, "store: %s", p->store ? ap_store_errmsg(p->store)
@@ -78,6 +79,7 @@ AP_EXPORT void ap_provisioner_free(ap_provisioner *p)
     if (!p)
         return;
     apx_vendors_free(p);
+    apx_prov_warnings_clear(p);
     ap_catalog_close(p->catalog);
     ap_store_close(p->store);
     free(p);
@@ -298,49 +300,58 @@ static int build_entry(job *j, ap_vendor_call *call, const char *id,
     return AP_OK;
 }
 
-/* git's blob id of a file: sha1("blob <size>\0" + bytes). */
-static int git_blob_sha1(const char *path, char hex[41])
+/* Open a local file to import, never blocking on a FIFO, socket or
+ * device.  strict: the path was resolved by the vendor inside its cache
+ * (ap_vendor_file.local_path), so no component may be a symlink — one
+ * planted since is refused instead of followed out of the cache. */
+static int open_local(const char *path, int strict, apx_error *err)
 {
-    char head[48];
-    apx_digest *d = NULL;
-    struct stat st;
-    int n, fd = open(path, O_RDONLY | O_CLOEXEC), rc = AP_EIO;
-    if (fd >= 0 && fstat(fd, &st) == 0 && (d = apx_digest_new(APX_SHA1))) {
-        n = snprintf(head, sizeof head, "blob %llu", (unsigned long long)st.st_size);
-        apx_digest_update(d, head, (size_t)n + 1); /* with its NUL */
-        rc = apx_digest_fd(d, fd, NULL);
-        if (rc == AP_OK)
-            rc = apx_digest_final_hex(d, hex);
+    const char *slash;
+    char *dir;
+    int root, dfd, fd;
+
+    if (!strict)
+        return apx_fs_open_regular(path, NULL, err);
+    if (path[0] != '/' || !(slash = strrchr(path, '/')) || !slash[1])
+        return apx_error_set(err, AP_EINVAL, "'%s' is not an absolute file path", path);
+    if ((root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return apx_error_set(err, AP_EIO, "open /: %s", strerror(errno));
+    if (!(dir = apx_strndup(path + 1, (size_t)(slash - path - 1)))) {
+        close(root);
+        return apx_error_set(err, AP_ENOMEM, "out of memory");
     }
-    apx_digest_free(d);
-    if (fd >= 0)
-        close(fd);
-    return rc;
+    dfd = apx_fs_opendir_at(root, dir, 0, err);
+    close(root);
+    free(dir);
+    if (dfd < 0) {
+        apx_error_prefix(err, "'%s'", path);
+        return dfd;
+    }
+    fd = apx_fs_open_regular_at(dfd, slash + 1, path, NULL, err);
+    close(dfd);
+    return fd;
 }
 
-/* Import a local file as a blob (hard link when possible); a file known by
- * its git blob id is checked against it first, one known by its sha256 by
- * the store's import. */
-static int import_path(job *j, const apx_mfile *m, ap_entry_file *f, const char *path)
+/* Import a local file as a blob: by reflink or copy, hashed on the way
+ * (by hard link only with AP_PROV_LINK_IMPORTS).  The bytes are checked
+ * against the sha256 the vendor gave, else against its git blob id. */
+static int import_path(job *j, const apx_mfile *m, ap_entry_file *f, const char *path,
+                       int strict)
 {
     char hex[AP_SHA256_HEX_LEN + 1];
-    int rc;
-    if (m->git_sha1 && !m->sha256) {
-        char git[41];
-        rc = git_blob_sha1(path, git);
-        if (rc == AP_OK && strcmp(git, m->git_sha1) != 0)
-            rc = fail(j, AP_EDIGEST, "%s: file '%s': %s: git blob id mismatch (want %s, "
-                      "got %s)", j->ref, m->path, path, m->git_sha1, git);
-        else if (rc != AP_OK)
-            rc = fail(j, rc, "%s: file '%s': cannot read %s: %s", j->ref, m->path, path,
-                      strerror(errno));
-        if (rc != AP_OK)
-            return rc;
-    }
-    rc = ap_store_import(j->prov->store, path, m->sha256, AP_IMPORT_LINK, hex);
+    unsigned flags = j->prov->flags & AP_PROV_LINK_IMPORTS ? AP_IMPORT_LINK : 0;
+    apx_error err;
+    int fd, rc;
+
+    apx_error_clear(&err);
+    if ((fd = open_local(path, strict, &err)) < 0)
+        return fail(j, fd, "%s: file '%s': cannot import: %s", j->ref, m->path, err.msg);
+    rc = apx_store_import_fd(j->prov->store, fd, path, m->sha256,
+                             m->sha256 ? NULL : m->git_sha1, flags, hex, NULL);
+    close(fd);
     if (rc != AP_OK)
-        return fail(j, rc, "%s: file '%s': cannot import %s: %s", j->ref, m->path,
-                    path, ap_store_errmsg(j->prov->store));
+        return fail(j, rc, "%s: file '%s': cannot import %s", j->ref, m->path,
+                    ap_store_errmsg(j->prov->store));
     free(f->sha256);
     f->sha256 = apx_strdup(hex);
     f->present = f->sha256 != NULL;
@@ -354,7 +365,7 @@ static int import_local(job *j, const apx_mfile *m, ap_entry_file *f)
     int rc;
     if (!path)
         return fail(j, AP_EINVAL, "%s: file '%s': bad local URL %s", j->ref, m->path, m->url);
-    rc = import_path(j, m, f, path);
+    rc = import_path(j, m, f, path, 0);
     free(path);
     return rc;
 }
@@ -363,8 +374,9 @@ static int import_local(job *j, const apx_mfile *m, ap_entry_file *f)
  * when it is right; when it is not, say so and let the URL serve. */
 static int try_local_copy(job *j, const apx_mfile *m, ap_entry_file *f)
 {
-    int rc = import_path(j, m, f, m->local_path);
-    if (rc == AP_EDIGEST || rc == AP_ENOTFOUND || rc == AP_EIO || rc == AP_EINVAL) {
+    int rc = import_path(j, m, f, m->local_path, 1);
+    if (rc == AP_EDIGEST || rc == AP_ENOTFOUND || rc == AP_EIO || rc == AP_EINVAL ||
+        rc == AP_EPATH || rc == AP_ECORRUPT) {
         char msg[APX_ERRMSG_MAX + 64];
         snprintf(msg, sizeof msg, "local copy not used, downloading: %s", j->prov->err.msg);
         apx_error_clear(&j->prov->err);

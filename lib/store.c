@@ -16,7 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
+#include <linux/fs.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -197,29 +200,318 @@ int apx_fs_write_atomic(int dir_fd, const char *name, const void *data,
     return AP_OK;
 }
 
+static const char *ftype_name(mode_t m)
+{
+    return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO"
+         : S_ISSOCK(m) ? "a socket" : S_ISCHR(m) ? "a character device"
+         : S_ISBLK(m) ? "a block device" : S_ISLNK(m) ? "a symbolic link"
+         : "not a regular file";
+}
+
+int apx_fs_open_regular_at(int dir_fd, const char *name, const char *label,
+                           struct stat *out_st, apx_error *err)
+{
+    struct stat st;
+    int fd, fl, e;
+
+    if (!label)
+        label = name;
+    /* Look before opening: a FIFO, socket or device is never opened. */
+    if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        e = errno;
+        if (e == ENOENT)
+            return apx_error_set(err, AP_ENOTFOUND, "'%s' not found", label);
+        return apx_error_set(err, AP_EIO, "stat '%s': %s", label, strerror(e));
+    }
+    if (S_ISLNK(st.st_mode)) {
+        char tgt[1024];
+        ssize_t n = readlinkat(dir_fd, name, tgt, sizeof tgt - 1);
+        tgt[n > 0 ? n : 0] = '\0';
+        return apx_error_set(err, AP_EPATH, "'%s' is a symlink to '%s': "
+                             "refusing to follow it", label, tgt);
+    }
+    if (!S_ISREG(st.st_mode))
+        return apx_error_set(err, AP_EIO, "'%s' is %s, not a regular file",
+                             label, ftype_name(st.st_mode));
+    /* ... and open without blocking, in case it was swapped meanwhile. */
+    fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+                              O_CLOEXEC);
+    if (fd < 0) {
+        e = errno;
+        if (e == ENOENT)
+            return apx_error_set(err, AP_ENOTFOUND, "'%s' not found", label);
+        if (e == ELOOP)
+            return apx_error_set(err, AP_EPATH, "'%s' is a symlink: refusing "
+                                 "to follow it", label);
+        return apx_error_set(err, AP_EIO, "open '%s': %s", label, strerror(e));
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return apx_error_set(err, AP_EIO, "'%s' is %s, not a regular file",
+                             label, ftype_name(st.st_mode));
+    }
+    if ((fl = fcntl(fd, F_GETFL)) >= 0)
+        (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    if (out_st)
+        *out_st = st;
+    return fd;
+}
+
+int apx_fs_open_regular(const char *path, struct stat *out_st, apx_error *err)
+{
+    int fd, fl, e;
+    struct stat st;
+
+    /* O_NONBLOCK: opening a FIFO for reading returns at once; the fstat
+     * below then refuses it.  Device opens have no side effect we use. */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        e = errno;
+        return apx_error_set(err, e == ENOENT ? AP_ENOTFOUND : AP_EIO,
+                             "open '%s': %s", path, strerror(e));
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return apx_error_set(err, AP_EIO, "'%s' is %s, not a regular file",
+                             path, ftype_name(st.st_mode));
+    }
+    if ((fl = fcntl(fd, F_GETFL)) >= 0)
+        (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    if (out_st)
+        *out_st = st;
+    return fd;
+}
+
+/* ---- resolving below a root ---------------------------------------------- */
+
+#define MAX_LINKS 40
+
+typedef struct beneath {
+    int fds[MAX_TREE_DEPTH + 1];
+    char *names[MAX_TREE_DEPTH + 1];
+    size_t depth;
+    char *link, *target;          /* the last symlink followed */
+} beneath;
+
+static char *beneath_path(const beneath *b, const char *last)
+{
+    size_t i, n = last ? strlen(last) + 1 : 1;
+    char *out, *o;
+    for (i = 0; i < b->depth; i++)
+        n += strlen(b->names[i]) + 1;
+    if (!(o = out = apx_malloc(n)))
+        return NULL;
+    for (i = 0; i < b->depth; i++)
+        o += sprintf(o, "%s%s", i ? "/" : "", b->names[i]);
+    if (last)
+        sprintf(o, "%s%s", b->depth ? "/" : "", last);
+    else
+        *o = '\0';
+    return out;
+}
+
+static void beneath_pop_to(beneath *b, size_t depth)
+{
+    while (b->depth > depth) {
+        close(b->fds[b->depth]);
+        free(b->names[b->depth - 1]);
+        b->depth--;
+    }
+}
+
+static int beneath_escape(beneath *b, const char *root_label, const char *rel,
+                          apx_error *err)
+{
+    if (b->link)
+        return apx_error_set(err, AP_EPATH, "'%s/%s' is a symlink to '%s', "
+                             "which leads out of %s: refusing to follow it",
+                             root_label, b->link, b->target, root_label);
+    return apx_error_set(err, AP_EPATH, "'%s' leads out of %s", rel,
+                         root_label);
+}
+
+int apx_fs_open_beneath(int root_fd, const char *root_label, const char *rel,
+                        char **canon, struct stat *out_st, apx_error *err)
+{
+    beneath b;
+    char *work, *p, rootreal[4096];
+    ssize_t rl;
+    int rc = AP_OK, nlinks = 0;
+
+    if (canon)
+        *canon = NULL;
+    if (!root_label)
+        root_label = "the cache";
+    if (!rel || !*rel || rel[0] == '/')
+        return apx_error_set(err, AP_EPATH, "invalid path '%s'",
+                             rel ? rel : "(null)");
+    memset(&b, 0, sizeof b);
+    if ((b.fds[0] = openat(root_fd, ".", O_RDONLY | O_DIRECTORY |
+                                         O_CLOEXEC)) < 0)
+        return apx_error_set(err, AP_EIO, "open %s: %s", root_label,
+                             strerror(errno));
+    if (!(work = apx_strdup(rel))) {
+        close(b.fds[0]);
+        return apx_error_set(err, AP_ENOMEM, "out of memory");
+    }
+    p = work;
+    for (;;) {
+        struct stat st;
+        char *comp, *slash;
+        int last;
+
+        while (*p == '/')
+            p++;
+        if (!*p) {
+            rc = apx_error_set(err, AP_EIO, "'%s' in %s is a directory, not "
+                               "a regular file", rel, root_label);
+            break;
+        }
+        comp = p;
+        if ((slash = strchr(p, '/'))) {
+            *slash = '\0';
+            p = slash + 1;
+            while (*p == '/')
+                p++;
+        } else {
+            p = comp + strlen(comp);
+        }
+        last = !*p;
+        if (!strcmp(comp, ".") && !last)
+            continue;
+        if (!strcmp(comp, "..") && !last) {
+            if (b.depth == 0) {
+                rc = beneath_escape(&b, root_label, rel, err);
+                break;
+            }
+            beneath_pop_to(&b, b.depth - 1);
+            continue;
+        }
+        if (!strcmp(comp, ".") || !strcmp(comp, "..")) {
+            rc = apx_error_set(err, AP_EIO, "'%s' in %s is a directory, not "
+                               "a regular file", rel, root_label);
+            break;
+        }
+        if (fstatat(b.fds[b.depth], comp, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            int e = errno;
+            char *where = beneath_path(&b, comp);
+            rc = apx_error_set(err, e == ENOENT ? AP_ENOTFOUND : AP_EIO,
+                               "'%s/%s': %s", root_label, where ? where : comp,
+                               strerror(e));
+            free(where);
+            break;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            char tgt[4096], *nw;
+            ssize_t n = readlinkat(b.fds[b.depth], comp, tgt, sizeof tgt - 1);
+            if (n < 0 || ++nlinks > MAX_LINKS) {
+                rc = apx_error_set(err, AP_EPATH, "'%s': %s", rel,
+                                   n < 0 ? strerror(errno)
+                                         : "too many levels of symlinks");
+                break;
+            }
+            tgt[n] = '\0';
+            free(b.link);
+            free(b.target);
+            b.link = beneath_path(&b, comp);
+            b.target = apx_strdup(tgt);
+            if (!b.link || !b.target) {
+                rc = apx_error_set(err, AP_ENOMEM, "out of memory");
+                break;
+            }
+            if (tgt[0] == '/') {
+                /* Absolute: only when it names a place below the root. */
+                char proc[64];
+                size_t lr;
+                snprintf(proc, sizeof proc, "/proc/self/fd/%d", b.fds[0]);
+                rl = readlink(proc, rootreal, sizeof rootreal - 1);
+                lr = rl > 0 ? (size_t)rl : 0;
+                if (rl > 0)
+                    rootreal[rl] = '\0';
+                if (!lr || strncmp(tgt, rootreal, lr) != 0 || tgt[lr] != '/') {
+                    rc = beneath_escape(&b, root_label, rel, err);
+                    break;
+                }
+                beneath_pop_to(&b, 0);
+                nw = apx_asprintf("%s/%s", tgt + lr + 1, p);
+            } else {
+                nw = apx_asprintf("%s/%s", tgt, p);
+            }
+            if (!nw) {
+                rc = apx_error_set(err, AP_ENOMEM, "out of memory");
+                break;
+            }
+            /* A link as the last component must name a file. */
+            if (last)
+                nw[strlen(nw) - 1] = '\0';
+            free(work);
+            p = work = nw;
+            continue;
+        }
+        if (S_ISDIR(st.st_mode) && !last) {
+            int nfd;
+            if (b.depth == MAX_TREE_DEPTH) {
+                rc = apx_error_set(err, AP_EPATH, "'%s': too deep", rel);
+                break;
+            }
+            nfd = openat(b.fds[b.depth], comp, O_RDONLY | O_DIRECTORY |
+                                              O_NOFOLLOW | O_CLOEXEC);
+            if (nfd < 0) {
+                rc = apx_error_set(err, AP_EIO, "open '%s' in %s: %s", comp,
+                                   root_label, strerror(errno));
+                break;
+            }
+            if (!(b.names[b.depth] = apx_strdup(comp))) {
+                close(nfd);
+                rc = apx_error_set(err, AP_ENOMEM, "out of memory");
+                break;
+            }
+            b.fds[++b.depth] = nfd;
+            continue;
+        }
+        if (!last) {
+            rc = apx_error_set(err, AP_EIO, "'%s' in %s: '%s' is not a "
+                               "directory", rel, root_label, comp);
+            break;
+        }
+        {
+            char *where = beneath_path(&b, comp), *label;
+            if (!where) {
+                rc = apx_error_set(err, AP_ENOMEM, "out of memory");
+                break;
+            }
+            label = apx_asprintf("%s/%s", root_label, where);
+            rc = apx_fs_open_regular_at(b.fds[b.depth], comp,
+                                        label ? label : where, out_st, err);
+            free(label);
+            if (rc >= 0 && canon)
+                *canon = where;
+            else
+                free(where);
+        }
+        break;
+    }
+    beneath_pop_to(&b, 0);
+    close(b.fds[0]);
+    free(work);
+    free(b.link);
+    free(b.target);
+    return rc;
+}
+
 int apx_fs_read_file_at(int dir_fd, const char *name, size_t max, char **out,
                         size_t *len, apx_error *err)
 {
     struct stat st;
     char *buf;
     size_t got = 0;
-    int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd;
 
     *out = NULL;
     if (len)
         *len = 0;
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return apx_error_set(err, AP_ENOTFOUND, "'%s' not found", name);
-        if (errno == ELOOP)
-            return apx_error_set(err, AP_EPATH, "'%s' is a symlink", name);
-        return apx_error_set(err, AP_EIO, "open '%s': %s", name,
-                             strerror(errno));
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return apx_error_set(err, AP_EIO, "'%s' is not a regular file", name);
-    }
+    if ((fd = apx_fs_open_regular_at(dir_fd, name, name, &st, err)) < 0)
+        return fd;
     if ((uint64_t)st.st_size > max) {
         close(fd);
         return apx_error_set(err, AP_ESIZE, "'%s' is larger than %zu bytes",
@@ -558,11 +850,22 @@ static int lock_name(ap_store *s, const char *name, int nonblock, int *out_fd)
     snprintf(file, sizeof file, "%s.lock", name);
     if ((dfd = apx_fs_opendir_at(s->root_fd, "locks", 1, &s->err)) < 0)
         return dfd;
-    fd = openat(dfd, file, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    fd = openat(dfd, file, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+                           O_NOCTTY | O_CLOEXEC, 0644);
     close(dfd);
     if (fd < 0)
         return apx_error_set(&s->err, AP_EIO, "lock '%s': %s", file,
                              strerror(errno));
+    {
+        struct stat st;
+        memset(&st, 0, sizeof st);
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            close(fd);
+            return apx_error_set(&s->err, AP_EIO, "lock file locks/%s in %s "
+                                 "is %s, not a regular file", file, s->root,
+                                 ftype_name(st.st_mode));
+        }
+    }
     while (flock(fd, LOCK_EX | (nonblock ? LOCK_NB : 0)) != 0) {
         int e = errno;
         if (e == EINTR)
@@ -607,6 +910,8 @@ AP_EXPORT void ap_store_unlock(int fd)
 
 /* ---- commit / import ----------------------------------------------------- */
 
+static int blob_there(ap_store *s, int dfd, const char *hex);
+
 static void discard_staging(const char *staging_path)
 {
     char *side = apx_asprintf("%s.state", staging_path);
@@ -627,7 +932,8 @@ AP_EXPORT int ap_store_commit(ap_store *store, const char *staging_path,
         return AP_EINVAL;
     if (!apx_is_sha256_hex(sha256_hex))
         return bad_hex(store, sha256_hex);
-    sfd = open(staging_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    sfd = open(staging_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+                             O_CLOEXEC);
     if (sfd < 0)
         return apx_error_set(&store->err, errno == ENOENT ? AP_ENOTFOUND
                                                           : AP_EIO,
@@ -636,9 +942,10 @@ AP_EXPORT int ap_store_commit(ap_store *store, const char *staging_path,
     if (fstat(sfd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(sfd);
         return apx_error_set(&store->err, AP_EINVAL,
-                             "commit: '%s' is not a regular file",
-                             staging_path);
+                             "commit: '%s' is %s, not a regular file",
+                             staging_path, ftype_name(st.st_mode));
     }
+    (void)fcntl(sfd, F_SETFL, fcntl(sfd, F_GETFL) & ~O_NONBLOCK);
     if (!trusted_digest) {
         char hex[65];
         if ((rc = apx_fs_hash_fd(sfd, hex, NULL, &store->err)) != AP_OK) {
@@ -661,8 +968,11 @@ AP_EXPORT int ap_store_commit(ap_store *store, const char *staging_path,
         rc = dfd;
         goto out;
     }
-    if (fstatat(dfd, sha256_hex, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        discard_staging(staging_path);       /* already there: dedup */
+    if ((rc = blob_there(store, dfd, sha256_hex)) != 0) {
+        if (rc == 1) {
+            discard_staging(staging_path);   /* already there: dedup */
+            rc = AP_OK;
+        }
         goto out;
     }
     if (fsync(sfd) != 0 || fchmod(sfd, 0444) != 0) {
@@ -717,82 +1027,308 @@ out:
     return rc;
 }
 
+/* The digests of an import: sha256, and the git blob id when asked for
+ * (sha1 of "blob <size>\0" + bytes, so the size is needed first). */
+typedef struct import_digests {
+    apx_digest *sha, *git;
+} import_digests;
+
+static int digests_init(import_digests *d, int want_git, uint64_t size,
+                        apx_error *err)
+{
+    char head[48];
+    int n;
+    d->git = NULL;
+    if (!(d->sha = apx_digest_new(APX_SHA256)))
+        return apx_error_set(err, AP_ENOMEM, "out of memory");
+    if (!want_git)
+        return AP_OK;
+    if (!(d->git = apx_digest_new(APX_SHA1)))
+        return apx_error_set(err, AP_ENOMEM, "out of memory");
+    n = snprintf(head, sizeof head, "blob %llu", (unsigned long long)size);
+    apx_digest_update(d->git, head, (size_t)n + 1); /* with its NUL */
+    return AP_OK;
+}
+
+static void digests_free(import_digests *d)
+{
+    apx_digest_free(d->sha);
+    apx_digest_free(d->git);
+}
+
+/* Feed fd from offset 0 into d; when out_fd >= 0, write the bytes there
+ * too (what is hashed is what is written).  *size gets the byte count. */
+static int digests_feed(import_digests *d, int fd, int out_fd, uint64_t *size,
+                        const char *label, apx_error *err)
+{
+    unsigned char *buf = apx_malloc(IO_BUF);
+    uint64_t off = 0;
+    int rc = AP_OK;
+    if (!buf)
+        return apx_error_set(err, AP_ENOMEM, "out of memory");
+    for (;;) {
+        ssize_t r = pread(fd, buf, IO_BUF, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rc = apx_error_set(err, AP_EIO, "read '%s': %s", label,
+                               strerror(errno));
+            break;
+        }
+        if (r == 0)
+            break;
+        apx_digest_update(d->sha, buf, (size_t)r);
+        if (d->git)
+            apx_digest_update(d->git, buf, (size_t)r);
+        if (out_fd >= 0 && write_all(out_fd, buf, (size_t)r) != 0) {
+            rc = apx_error_set(err, io_status(errno), "import '%s': write: %s",
+                               label, strerror(errno));
+            break;
+        }
+        off += (uint64_t)r;
+    }
+    free(buf);
+    *size = off;
+    return rc;
+}
+
+/* Finish d and compare with what the caller expects. */
+static int digests_check(import_digests *d, const char *label,
+                         const char *expect_sha256, const char *expect_git,
+                         char sha[65], char git[41], apx_error *err)
+{
+    apx_digest_final_hex(d->sha, sha);
+    git[0] = '\0';
+    if (d->git)
+        apx_digest_final_hex(d->git, git);
+    if (expect_sha256 && strcmp(sha, expect_sha256) != 0)
+        return apx_error_set(err, AP_EDIGEST, "'%s': sha256 mismatch (want "
+                             "%s, got %s)", label, expect_sha256, sha);
+    if (expect_git && strcasecmp(git, expect_git) != 0)
+        return apx_error_set(err, AP_EDIGEST, "'%s': git blob id mismatch "
+                             "(want %s, got %s)", label, expect_git, git);
+    return AP_OK;
+}
+
+/* Under the blob's lock: is <hex> already stored?  1 yes, 0 no, < 0 when
+ * something that is not a regular file sits at the blob's path. */
+static int blob_there(ap_store *s, int dfd, const char *hex)
+{
+    struct stat st;
+    if (fstatat(dfd, hex, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return 0;
+    if (S_ISREG(st.st_mode))
+        return 1;
+    return apx_error_set(&s->err, AP_ECORRUPT, "blob path blobs/sha256/%.2s/%s "
+                         "in %s is %s, not a regular file: remove it (apctl "
+                         "verify --remove)", hex, hex, s->root,
+                         ftype_name(st.st_mode));
+}
+
+/* The hard-link import (AP_IMPORT_LINK): hash the file, then link the
+ * inode we opened and hashed.  1 when linked (or already there), 0 when
+ * linking is impossible here (copy instead), < 0 on error. */
+static int import_link(ap_store *s, int sfd, const struct stat *st,
+                       const char *label, const char *expect_sha256,
+                       const char *expect_git, int want_git, char sha[65],
+                       char git[41])
+{
+    import_digests d;
+    struct stat lst;
+    char proc[64];
+    uint64_t size = 0;
+    int dfd = -1, lfd = -1, rc;
+
+    if ((rc = digests_init(&d, want_git, (uint64_t)st->st_size,
+                           &s->err)) ||
+        (rc = digests_feed(&d, sfd, -1, &size, label, &s->err)) ||
+        (rc = digests_check(&d, label, expect_sha256, expect_git, sha, git,
+                            &s->err))) {
+        digests_free(&d);
+        return rc;
+    }
+    digests_free(&d);
+    if (size != (uint64_t)st->st_size)
+        return apx_error_set(&s->err, AP_EIO, "import '%s': the file changed "
+                             "while it was read", label);
+    if ((rc = lock_name(s, sha, 0, &lfd)) != AP_OK)
+        return rc;
+    if ((dfd = rc = blob_dir(s, sha, 1)) < 0)
+        goto out;
+    if ((rc = blob_there(s, dfd, sha)) != 0)
+        goto out;
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", sfd);
+    if (linkat(AT_FDCWD, proc, dfd, sha, AT_SYMLINK_FOLLOW) != 0) {
+        rc = 0;             /* EXDEV, EPERM (protected_hardlinks)...: copy */
+        goto out;
+    }
+    if (fstatat(dfd, sha, &lst, AT_SYMLINK_NOFOLLOW) != 0 ||
+        lst.st_ino != st->st_ino || lst.st_dev != st->st_dev) {
+        unlinkat(dfd, sha, 0);
+        rc = apx_error_set(&s->err, AP_EIO, "import '%s': file replaced "
+                           "while linking", label);
+        goto out;
+    }
+    fsync(dfd);
+    rc = 1;
+out:
+    if (dfd >= 0)
+        close(dfd);
+    ap_store_unlock(lfd);
+    return rc;
+}
+
+int apx_store_import_fd(ap_store *store, int sfd, const char *label,
+                        const char *expect_sha256, const char *expect_git,
+                        unsigned flags, char sha_out[65], char git_out[41])
+{
+    struct stat st;
+    import_digests d = { NULL, NULL };
+    char tmp[64], sha[65], git[41];
+    uint64_t size = 0;
+    mode_t mode;
+    int tdir = -1, tfd = -1, dfd = -1, lfd = -1, rc, want_git;
+
+    if (!check(store) || sfd < 0)
+        return AP_EINVAL;
+    if (!label)
+        label = "(file)";
+    if (expect_sha256 && !apx_is_sha256_hex(expect_sha256))
+        return bad_hex(store, expect_sha256);
+    want_git = expect_git || git_out;
+    if (fstat(sfd, &st) != 0 || !S_ISREG(st.st_mode))
+        return apx_error_set(&store->err, AP_EIO, "import '%s': not a regular "
+                             "file", label);
+    if (flags & AP_IMPORT_LINK) {
+        rc = import_link(store, sfd, &st, label, expect_sha256, expect_git,
+                         want_git, sha, git);
+        if (rc < 0)
+            return rc;
+        if (rc == 1)
+            goto done;
+    }
+    /* A blob of our own: a reflink (FICLONE) of the file when the file
+     * system can, else a copy, hashed from what was placed, through a
+     * temporary name in staging/ (same file system as blobs/, and gc
+     * removes it when a crash leaves it there). */
+    if ((tdir = rc = apx_fs_opendir_at(store->root_fd, "staging", 1,
+                                       &store->err)) < 0)
+        goto out;
+    apx_fs_tmpname(tmp, sizeof tmp);
+    tfd = openat(tdir, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                 0600);
+    if (tfd < 0) {
+        rc = apx_error_set(&store->err, io_status(errno), "import '%s': create "
+                           "%s/staging/%s: %s", label, store->root, tmp,
+                           strerror(errno));
+        goto out;
+    }
+    if (ioctl(tfd, FICLONE, sfd) == 0) {
+        struct stat cst;
+        if (fstat(tfd, &cst) != 0) {
+            rc = apx_error_set(&store->err, AP_EIO, "import '%s': %s", label,
+                               strerror(errno));
+            goto fail;
+        }
+        if ((rc = digests_init(&d, want_git, (uint64_t)cst.st_size,
+                                 &store->err)) ||
+            (rc = digests_feed(&d, tfd, -1, &size, label, &store->err)))
+            goto fail;
+    } else {
+        if ((rc = digests_init(&d, want_git, (uint64_t)st.st_size,
+                                 &store->err)) ||
+            (rc = digests_feed(&d, sfd, tfd, &size, label, &store->err)))
+            goto fail;
+        if (size != (uint64_t)st.st_size) {
+            rc = apx_error_set(&store->err, AP_EIO, "import '%s': the file "
+                               "changed while it was copied", label);
+            goto fail;
+        }
+    }
+    if ((rc = digests_check(&d, label, expect_sha256, expect_git, sha, git,
+                            &store->err)) != AP_OK)
+        goto fail;
+    /* Never more readable than the file it came from (a private file
+     * stays private); read-only like every blob. */
+    mode = (mode_t)(0444 & (st.st_mode | 0400));
+    if (fchmod(tfd, mode) != 0 || fsync(tfd) != 0) {
+        rc = apx_error_set(&store->err, io_status(errno), "import '%s': sync: "
+                           "%s", label, strerror(errno));
+        goto fail;
+    }
+    if ((rc = lock_name(store, sha, 0, &lfd)) != AP_OK)
+        goto fail;
+    if ((dfd = rc = blob_dir(store, sha, 1)) < 0)
+        goto fail;
+    if ((rc = blob_there(store, dfd, sha)) != 0) {
+        if (rc == 1)
+            rc = AP_OK;                     /* already stored */
+        goto fail;
+    }
+    if (renameat2(tdir, tmp, dfd, sha, RENAME_NOREPLACE) != 0) {
+        int e = errno;
+        if ((e == EINVAL || e == ENOSYS) && renameat(tdir, tmp, dfd, sha) == 0)
+            e = 0;
+        else if (e == EINVAL || e == ENOSYS)
+            e = errno;
+        if (e == EXDEV) {
+            rc = apx_fs_copy_atomic(tfd, dfd, sha, mode, sha, NULL,
+                                    &store->err);
+            if (rc != AP_OK)
+                goto fail;
+            e = 0;
+            unlinkat(tdir, tmp, 0);
+        }
+        if (e == EEXIST) {
+            rc = AP_OK;
+            goto fail;
+        }
+        if (e != 0) {
+            rc = apx_error_set(&store->err, io_status(e), "import '%s': "
+                               "rename: %s", label, strerror(e));
+            goto fail;
+        }
+    }
+    fsync(dfd);
+    goto done;
+fail:
+    unlinkat(tdir, tmp, 0);
+    if (rc != AP_OK)
+        goto out;
+done:
+    if (sha_out)
+        memcpy(sha_out, sha, 65);
+    if (git_out)
+        memcpy(git_out, git, 41);
+    rc = AP_OK;
+out:
+    digests_free(&d);
+    if (tfd >= 0)
+        close(tfd);
+    if (tdir >= 0)
+        close(tdir);
+    if (dfd >= 0)
+        close(dfd);
+    ap_store_unlock(lfd);
+    return rc;
+}
+
 AP_EXPORT int ap_store_import(ap_store *store, const char *path,
                               const char *expected_sha256, unsigned flags,
                               char out_sha256[AP_SHA256_HEX_LEN + 1])
 {
-    struct stat st, lst;
-    char hex[65];
-    int sfd, dfd = -1, lfd = -1, rc = AP_OK;
+    int sfd, rc;
 
     if (!check(store) || !path)
         return AP_EINVAL;
     if (expected_sha256 && !apx_is_sha256_hex(expected_sha256))
         return bad_hex(store, expected_sha256);
-    sfd = open(path, O_RDONLY | O_CLOEXEC);
-    if (sfd < 0)
-        return apx_error_set(&store->err, errno == ENOENT ? AP_ENOTFOUND
-                                                          : AP_EIO,
-                             "import '%s': %s", path, strerror(errno));
-    if (fstat(sfd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(sfd);
-        return apx_error_set(&store->err, AP_EINVAL,
-                             "import '%s': not a regular file", path);
+    if ((sfd = apx_fs_open_regular(path, NULL, &store->err)) < 0) {
+        apx_error_prefix(&store->err, "import");
+        return sfd;
     }
-    /* Every imported byte is hashed, also when the caller names the
-     * digest: a blob in another tool's cache may have rotted. */
-    if ((rc = apx_fs_hash_fd(sfd, hex, NULL, &store->err)) != AP_OK) {
-        apx_error_prefix(&store->err, "import '%s'", path);
-        close(sfd);
-        return rc;
-    }
-    if (expected_sha256 && strcmp(hex, expected_sha256) != 0) {
-        close(sfd);
-        return apx_error_set(&store->err, AP_EDIGEST,
-                             "import '%s': sha256 mismatch (want %s, got %s)",
-                             path, expected_sha256, hex);
-    }
-    if ((rc = lock_name(store, hex, 0, &lfd)) != AP_OK)
-        goto out;
-    if ((dfd = blob_dir(store, hex, 1)) < 0) {
-        rc = dfd;
-        goto out;
-    }
-    if (fstatat(dfd, hex, &lst, AT_SYMLINK_NOFOLLOW) == 0)
-        goto done;                          /* already stored */
-    if (flags & AP_IMPORT_LINK) {
-        char proc[64];
-        snprintf(proc, sizeof proc, "/proc/self/fd/%d", sfd);
-        /* Link the inode we opened (and hashed), not whatever the path
-         * names now; fall back to the path when /proc is unavailable. */
-        if (linkat(AT_FDCWD, proc, dfd, hex, AT_SYMLINK_FOLLOW) == 0 ||
-            (errno == ENOENT &&
-             linkat(AT_FDCWD, path, dfd, hex, AT_SYMLINK_FOLLOW) == 0)) {
-            if (fstatat(dfd, hex, &lst, AT_SYMLINK_NOFOLLOW) != 0 ||
-                lst.st_ino != st.st_ino || lst.st_dev != st.st_dev) {
-                unlinkat(dfd, hex, 0);
-                rc = apx_error_set(&store->err, AP_EIO,
-                                   "import '%s': file replaced while linking",
-                                   path);
-                goto out;
-            }
-            fsync(dfd);
-            goto done;
-        }
-        /* EXDEV, EPERM (protected_hardlinks), EMLINK...: copy instead. */
-    }
-    rc = apx_fs_copy_atomic(sfd, dfd, hex, 0444, hex, NULL, &store->err);
-    if (rc != AP_OK) {
-        apx_error_prefix(&store->err, "import '%s'", path);
-        goto out;
-    }
-done:
-    if (out_sha256)
-        memcpy(out_sha256, hex, 65);
-out:
-    if (dfd >= 0)
-        close(dfd);
-    ap_store_unlock(lfd);
+    rc = apx_store_import_fd(store, sfd, path, expected_sha256, NULL, flags,
+                             out_sha256, NULL);
     close(sfd);
     return rc;
 }
@@ -1012,13 +1548,17 @@ static int verify_one(ap_store *s, int dfd, const char *sub,
     uint64_t size = 0;
     int fd, rc;
 
-    fd = openat(dfd, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
+    fd = apx_fs_open_regular_at(dfd, hex, hex, NULL, NULL);
+    if (fd == AP_ENOTFOUND)
         return AP_OK;                       /* removed meanwhile */
-    rc = apx_fs_hash_fd(fd, got, &size, &s->err);
-    close(fd);
-    if (rc != AP_OK)
-        return rc;
+    if (fd >= 0) {
+        rc = apx_fs_hash_fd(fd, got, &size, &s->err);
+        close(fd);
+        if (rc != AP_OK)
+            return rc;
+    } else {
+        got[0] = '\0';   /* a FIFO, socket, device or link: corrupt */
+    }
     v->checked++;
     if (!strcmp(got, hex))
         return AP_OK;

@@ -160,7 +160,8 @@ AP_EXPORT int ap_provision(ap_provisioner *prov, const char *ref,
 typedef struct ap_scan_stats {
     size_t struct_size;
     size_t entries;     /**< catalog entries written */
-    size_t files;       /**< files imported (hard link, or copy across filesystems) */
+    size_t files;       /**< files imported (reflink or copy; hard link with
+                             AP_PROV_LINK_IMPORTS) */
     size_t skipped;     /**< unsafe, unreadable or malformed items skipped */
     uint64_t bytes;     /**< bytes of the files imported */
 } ap_scan_stats;
@@ -168,8 +169,13 @@ typedef struct ap_scan_stats {
 /**
  * Import the snapshots of a Hugging Face hub cache (dir NULL: $HF_HUB_CACHE,
  * else $HF_HOME/hub, else ~/.cache/huggingface/hub) without downloading:
- * blobs are hard-linked into the store when on the same filesystem, and
- * one ready entry is written per snapshot ("hf:ORG/REPO@COMMIT").
+ * each file is hashed and placed in the store by reflink where the file
+ * system can, else by copy (by hard link only with AP_PROV_LINK_IMPORTS),
+ * and one ready entry is written per snapshot ("hf:ORG/REPO@COMMIT").
+ * The digests recorded are computed from the bytes: a blob whose bytes do
+ * not match its name (sha256 or git blob id), a link leading out of the
+ * cache, a FIFO, socket or device is skipped with a warning
+ * (ap_provisioner_warning).
  */
 AP_EXPORT int ap_provisioner_scan_hf_cache(ap_provisioner *prov, const char *dir,
                                            ap_scan_stats *stats);
@@ -182,6 +188,15 @@ AP_EXPORT int ap_provisioner_scan_hf_cache(ap_provisioner *prov, const char *dir
  */
 AP_EXPORT int ap_provisioner_scan_ollama(ap_provisioner *prov, const char *dir,
                                          ap_scan_stats *stats);
+
+/**
+ * Warnings of the last scan (ap_provisioner_scan_hf_cache or _ollama): one
+ * line per item skipped, naming the file and the cause ("... sha256
+ * mismatch (want W, got G)").  Valid until the next scan or
+ * ap_provisioner_free; NULL when i is out of range.
+ */
+AP_EXPORT size_t ap_provisioner_warning_count(const ap_provisioner *prov);
+AP_EXPORT const char *ap_provisioner_warning(const ap_provisioner *prov, size_t i);
 
 #ifdef __cplusplus
 }

@@ -74,11 +74,20 @@ AP_EXPORT int ap_store_commit(ap_store *store, const char *staging_path,
                               const char *sha256_hex, int trusted_digest);
 
 /**
- * Import an existing file as a blob, by hard link when on the same
- * filesystem (AP_IMPORT_LINK), else by copy.  The file is always hashed;
- * when expected_sha256 is given and differs, nothing is imported and
- * AP_EDIGEST is returned.  A hard link keeps the file's mode, since the
- * inode is shared with its original (ap_store_verify re-checks it later).
+ * Import an existing regular file as a blob.  The file is always hashed and
+ * the digest is computed from the bytes placed; when expected_sha256 is
+ * given and differs, nothing is imported and AP_EDIGEST is returned ("want
+ * W, got G" in ap_store_errmsg).  A FIFO, socket or device is refused
+ * without blocking.
+ *
+ * By default the blob is the store's own: a reflink (FICLONE) where the
+ * file system supports it, else a copy through a temporary name, fsynced
+ * and renamed into place; it never shares an inode with the source, and it
+ * keeps no more read permission than the source had (a 0600 file gives a
+ * 0400 blob).  With AP_IMPORT_LINK it is a hard link to the source when on
+ * the same file system (else a copy): this trusts whoever may write the
+ * source, since an in-place write there changes the blob (ap_store_verify
+ * then reports it corrupt); the blob keeps the source's mode.
  * out_sha256 (65 bytes, may be NULL) receives the digest.
  */
 #define AP_IMPORT_LINK 0x1u

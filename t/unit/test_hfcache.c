@@ -218,23 +218,84 @@ static void test_hostile(void **state)
     free(cache);
 }
 
+/* Lookups stay inside the cache and never block: a FIFO at refs/main, a
+ * snapshot link leaving the cache, a FIFO as the blob. */
+static void test_lookup_hostile(void **state)
+{
+    char *cache = pjoin(base, "hub-lh"), *p, *out = NULL, commit[41];
+    char *outside = pjoin(base, "lh-secret");
+    apx_error err;
+    (void)state;
+    alarm(20);
+    write_str(outside, "secret");
+    p = pjoin(cache, "models--org--lh/refs");
+    assert_int_equal(apx_mkdirs(p), AP_OK);
+    free(p);
+    p = pjoin(cache, "models--org--lh/blobs");
+    assert_int_equal(apx_mkdirs(p), AP_OK);
+    free(p);
+    p = pjoin(cache, "models--org--lh/snapshots/1111111111111111111111111111111111111111");
+    assert_int_equal(apx_mkdirs(p), AP_OK);
+    free(p);
+    p = pjoin(cache, "models--org--lh/refs/main");
+    assert_int_equal(mkfifo(p, 0600), 0);
+    free(p);
+    assert_int_not_equal(apx_hf_lookup(cache, NULL, "org/lh", "main", "a.bin",
+                                       &out, commit, &err), AP_OK);
+    assert_null(out);
+    /* snapshots/<c>/a.bin -> ../../../../lh-secret (outside the cache) */
+    p = pjoin(cache, "models--org--lh/snapshots/1111111111111111111111111111111111111111/a.bin");
+    assert_int_equal(symlink("../../../../lh-secret", p), 0);
+    free(p);
+    assert_int_not_equal(apx_hf_lookup(cache, NULL, "org/lh", C1, "a.bin",
+                                       &out, commit, &err), AP_OK);
+    assert_null(out);
+    /* snapshots/<c>/b.bin -> ../../blobs/<sha1>, a FIFO */
+    p = pjoin(cache, "models--org--lh/blobs/0123456789abcdef0123456789abcdef01234567");
+    assert_int_equal(mkfifo(p, 0600), 0);
+    free(p);
+    p = pjoin(cache, "models--org--lh/snapshots/1111111111111111111111111111111111111111/b.bin");
+    assert_int_equal(symlink("../../blobs/0123456789abcdef0123456789abcdef01234567", p), 0);
+    free(p);
+    assert_int_not_equal(apx_hf_lookup(cache, NULL, "org/lh", C1, "b.bin",
+                                       &out, commit, &err), AP_OK);
+    assert_null(out);
+    alarm(0);
+    free(outside);
+    free(cache);
+}
+
 typedef struct seen {
     int n;
     int with_etag;
     char last_repo[64];
+    int warnings;
+    char last_warning[512];
 } seen;
 
 static int hf_cb(const apx_hf_file *f, void *user)
 {
     seen *s = user;
+    char buf[16];
     s->n++;
     if (f->etag)
         s->with_etag++;
     assert_non_null(f->blob_path);
+    /* the file is handed over open: what is read is what was resolved */
+    assert_true(f->fd >= 0);
+    assert_int_equal(pread(f->fd, buf, sizeof buf, 0), 7);
+    assert_memory_equal(buf, "scan me", 7);
     assert_non_null(strstr(f->path, f->relpath));
     snprintf(s->last_repo, sizeof s->last_repo, "%s:%s", f->repo_type,
              f->repo_id);
     return 0;
+}
+
+static void warn_cb(const char *msg, void *user)
+{
+    seen *s = user;
+    s->warnings++;
+    snprintf(s->last_warning, sizeof s->last_warning, "%s", msg);
 }
 
 static int stop_cb(const apx_hf_file *f, void *user)
@@ -270,12 +331,16 @@ static void test_scan_hf(void **state)
     write_str(p, "1");
     free(p);
     memset(&s, 0, sizeof s);
-    assert_int_equal(apx_hf_scan(cache, hf_cb, &s, &skipped, &err), AP_OK);
+    assert_int_equal(apx_hf_scan(cache, hf_cb, &s, warn_cb, &skipped, &err), AP_OK);
     assert_int_equal(s.n, 3);
     assert_int_equal(s.with_etag, 3);
     assert_int_equal(skipped, 1);
-    assert_int_equal(apx_hf_scan(cache, stop_cb, NULL, NULL, &err), AP_EUSER);
-    assert_int_equal(apx_hf_scan("/nonexistent/hub", hf_cb, &s, NULL, &err),
+    /* ... and the warning names the link and its target */
+    assert_int_equal(s.warnings, 1);
+    assert_non_null(strstr(s.last_warning, "evil"));
+    assert_non_null(strstr(s.last_warning, "/etc/passwd"));
+    assert_int_equal(apx_hf_scan(cache, stop_cb, NULL, NULL, NULL, &err), AP_EUSER);
+    assert_int_equal(apx_hf_scan("/nonexistent/hub", hf_cb, &s, NULL, NULL, &err),
                      AP_ENOTFOUND);
     free(src);
     free(cache);
@@ -348,7 +413,7 @@ static void test_scan_ollama(void **state)
     write_str(p, "nope");
     free(p);
     memset(&s, 0, sizeof s);
-    assert_int_equal(apx_ollama_scan(root, ol_cb, &s, &skipped, &err), AP_OK);
+    assert_int_equal(apx_ollama_scan(root, ol_cb, &s, NULL, &skipped, &err), AP_OK);
     assert_int_equal(s.n, 1);
     assert_int_equal(s.layers, 2);
     assert_int_equal(s.present, 1);   /* the template blob is missing */
@@ -388,6 +453,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_publish_and_lookup),
         cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_lookup_hostile),
         cmocka_unit_test(test_scan_hf),
         cmocka_unit_test(test_scan_ollama),
         cmocka_unit_test(test_defaults),

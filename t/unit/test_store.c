@@ -19,6 +19,7 @@
 #include "internal.h"
 #include "digest.h"
 #include "testutil.h"
+#include "hfcache.h"
 #include <artifactprov.h>
 
 static char tmpl[] = "/tmp/ap-test-store-XXXXXX";
@@ -296,6 +297,193 @@ static void test_import(void **state)
     ap_store_close(s);
 }
 
+/* Imports never share the source's inode unless asked (AP_IMPORT_LINK),
+ * keep no more read permission than the source had, never block on a
+ * FIFO, and never treat a FIFO planted at a blob path as the blob.  Each
+ * blocking case runs under alarm(): a regression kills the test instead of
+ * hanging it. */
+static void test_import_hostile(void **state)
+{
+    ap_store *s = open_store("import-hostile");
+    char *src = apx_path_join(base, "ih-src.bin");
+    char *fifo = apx_path_join(base, "ih-fifo");
+    char *blob = NULL, *dir, *staging, *data, hex[65], got[65];
+    struct stat a, b;
+    size_t n;
+    int fd;
+    (void)state;
+    alarm(20);
+    /* default: a copy (or reflink), not the inode of the source */
+    write_file(src, "private model bytes", 19);
+    assert_int_equal(chmod(src, 0600), 0);
+    sha_of("private model bytes", hex);
+    assert_int_equal(ap_store_import(s, src, hex, 0, got), AP_OK);
+    assert_string_equal(got, hex);
+    assert_int_equal(ap_store_blob_path(s, hex, &blob), AP_OK);
+    assert_int_equal(stat(src, &a), 0);
+    assert_int_equal(stat(blob, &b), 0);
+    assert_true(a.st_ino != b.st_ino);
+    /* a private (0600) file does not become world-readable */
+    assert_int_equal(b.st_mode & 0777, 0400);
+    /* an in-place write into the source leaves the blob alone */
+    fd = open(src, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "XX", 2, 3), 2);
+    close(fd);
+    data = read_file(blob, &n);
+    assert_int_equal(n, 19);
+    assert_memory_equal(data, "private model bytes", 19);
+    free(data);
+    free(blob);
+    /* a FIFO as the source: refused at once */
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_not_equal(ap_store_import(s, fifo, NULL, 0, got), AP_OK);
+    assert_non_null(strstr(ap_store_errmsg(s), "FIFO"));
+    /* a FIFO at a blob path: neither commit nor import takes it for the
+     * blob, and verify reports it without blocking */
+    sha_of("fifo blob", hex);
+    dir = apx_asprintf("%s/blobs/sha256/%.2s", ap_store_root(s), hex);
+    mkdir(dir, 0755);
+    assert_int_equal(ap_store_blob_path(s, hex, &blob), AP_OK);
+    assert_int_equal(mkfifo(blob, 0600), 0);
+    staging = stage(s, "fifo-blob", "fifo blob");
+    assert_int_equal(ap_store_commit(s, staging, hex, 0), AP_ECORRUPT);
+    assert_non_null(strstr(ap_store_errmsg(s), "FIFO"));
+    write_file(src, "fifo blob", 9);
+    assert_int_equal(ap_store_import(s, src, NULL, 0, got), AP_ECORRUPT);
+    {
+        size_t checked = 0, bad = 0;
+        assert_int_equal(ap_store_verify(s, AP_VERIFY_REMOVE, NULL, NULL, &checked,
+                                         &bad), AP_OK);
+        assert_int_equal(bad, 1);
+        assert_false(exists(blob));
+    }
+    alarm(0);
+    free(staging);
+    free(dir);
+    free(blob);
+    free(fifo);
+    free(src);
+    ap_store_close(s);
+}
+
+/* apx_fs_read_file_at (used by the catalog) refuses a FIFO at once. */
+static void test_read_file_fifo(void **state)
+{
+    char *dir = apx_path_join(base, "rf"), *fifo = apx_path_join(dir, "doc.json");
+    char *out = NULL;
+    size_t len = 0;
+    apx_error err;
+    int dfd;
+    (void)state;
+    alarm(20);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    assert_true(dfd >= 0);
+    apx_error_clear(&err);
+    assert_int_equal(apx_fs_read_file_at(dfd, "doc.json", 1024, &out, &len, &err),
+                     AP_EIO);
+    assert_null(out);
+    assert_non_null(strstr(err.msg, "FIFO"));
+    close(dfd);
+    alarm(0);
+    free(fifo);
+    free(dir);
+}
+
+/* apx_fs_open_beneath: links are followed only while they stay below the
+ * root; the refusal names the link and its target. */
+static void test_open_beneath(void **state)
+{
+    char *root = apx_path_join(base, "beneath"), *p, *canon = NULL;
+    char *outside = apx_path_join(base, "beneath-outside");
+    struct stat st;
+    apx_error err;
+    int rfd, fd;
+    (void)state;
+    alarm(20);
+    assert_int_equal(mkdir(root, 0755), 0);
+    p = apx_asprintf("%s/dir", root);
+    assert_int_equal(mkdir(p, 0755), 0);
+    free(p);
+    p = apx_asprintf("%s/dir/f", root);
+    write_file(p, "inside", 6);
+    free(p);
+    write_file(outside, "secret", 6);
+    rfd = open(root, O_RDONLY | O_DIRECTORY);
+    assert_true(rfd >= 0);
+#define LINK(target, name) do { char *l_ = apx_asprintf("%s/%s", root, name); \
+        assert_int_equal(symlink(target, l_), 0); free(l_); } while (0)
+    LINK("dir/f", "rel");
+    LINK("../dir/./f", "dir/up");
+    LINK("../beneath-outside", "esc");
+    LINK("../../beneath-outside", "dir/esc");
+    LINK("/etc/hostname", "abs-out");
+    LINK("loop2", "loop1");
+    LINK("loop1", "loop2");
+    LINK("dir", "dirlink");
+    p = apx_asprintf("%s/dir/f", root);
+    LINK(p, "abs-in");
+    free(p);
+    p = apx_asprintf("%s/fifo", root);
+    assert_int_equal(mkfifo(p, 0600), 0);
+    free(p);
+    LINK("fifo", "to-fifo");
+#undef LINK
+    /* inside: fine, canonical path returned */
+    fd = apx_fs_open_beneath(rfd, "ROOT", "rel", &canon, &st, &err);
+    assert_true(fd >= 0);
+    assert_string_equal(canon, "dir/f");
+    assert_int_equal(st.st_size, 6);
+    close(fd);
+    free(canon);
+    fd = apx_fs_open_beneath(rfd, "ROOT", "dir/up", &canon, NULL, &err);
+    assert_true(fd >= 0);
+    assert_string_equal(canon, "dir/f");
+    close(fd);
+    free(canon);
+    fd = apx_fs_open_beneath(rfd, "ROOT", "dirlink/f", &canon, NULL, &err);
+    assert_true(fd >= 0);
+    assert_string_equal(canon, "dir/f");
+    close(fd);
+    free(canon);
+    fd = apx_fs_open_beneath(rfd, "ROOT", "abs-in", &canon, NULL, &err);
+    assert_true(fd >= 0);
+    assert_string_equal(canon, "dir/f");
+    close(fd);
+    free(canon);
+    /* out: refused, naming the link and its target */
+    apx_error_clear(&err);
+    assert_int_equal(apx_fs_open_beneath(rfd, "ROOT", "esc", &canon, NULL, &err),
+                     AP_EPATH);
+    assert_null(canon);
+    assert_non_null(strstr(err.msg, "ROOT/esc"));
+    assert_non_null(strstr(err.msg, "../beneath-outside"));
+    assert_int_equal(apx_fs_open_beneath(rfd, "ROOT", "dir/esc", NULL, NULL, &err),
+                     AP_EPATH);
+    assert_non_null(strstr(err.msg, "ROOT/dir/esc"));
+    assert_int_equal(apx_fs_open_beneath(rfd, "ROOT", "abs-out", NULL, NULL, &err),
+                     AP_EPATH);
+    assert_non_null(strstr(err.msg, "/etc/hostname"));
+    assert_int_equal(apx_fs_open_beneath(rfd, "ROOT", "dir/../../x", NULL, NULL,
+                                         &err), AP_EPATH);
+    assert_int_equal(apx_fs_open_beneath(rfd, "ROOT", "loop1", NULL, NULL, &err),
+                     AP_EPATH);
+    /* not a regular file: refused without blocking */
+    assert_int_equal(apx_fs_open_beneath(rfd, "ROOT", "to-fifo", NULL, NULL, &err),
+                     AP_EIO);
+    assert_non_null(strstr(err.msg, "FIFO"));
+    assert_int_equal(apx_fs_open_beneath(rfd, "ROOT", "dirlink", NULL, NULL, &err),
+                     AP_EIO);
+    assert_int_equal(apx_fs_open_beneath(rfd, "ROOT", "nothere", NULL, NULL, &err),
+                     AP_ENOTFOUND);
+    close(rfd);
+    alarm(0);
+    free(outside);
+    free(root);
+}
+
 static void commit_data(ap_store *s, const char *key, const char *data,
                         char hex[65])
 {
@@ -531,6 +719,9 @@ int main(void)
         cmocka_unit_test(test_commit_wrong_digest),
         cmocka_unit_test(test_concurrent_commit),
         cmocka_unit_test(test_import),
+        cmocka_unit_test(test_import_hostile),
+        cmocka_unit_test(test_read_file_fifo),
+        cmocka_unit_test(test_open_beneath),
         cmocka_unit_test(test_view),
         cmocka_unit_test(test_view_planted_symlink),
         cmocka_unit_test(test_verify),

@@ -11,6 +11,8 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,38 +62,88 @@ static char *cache_dir(hfv_ctx *c)
     return out;
 }
 
-/* Read refs/{rev}: a 40-hex commit, lower-cased into commit. */
-static int read_ref(const char *repo_dir, const char *rev, char commit[41])
+/* Nothing read from the cache may come from outside it: every path is
+ * resolved (realpath) and must stay below the cache's own real path, and
+ * only regular files are opened, without blocking (a FIFO planted in the
+ * cache is refused, never read). */
+static int inside(const char *real, const char *root_real)
 {
-    char *refs = cat(repo_dir, "refs"), *path, buf[128];
-    FILE *f;
-    size_t n;
+    size_t n = strlen(root_real);
+    return root_real[0] && !strncmp(real, root_real, n) && real[n] == '/';
+}
+
+/* Why `path` is refused, into why: the link and its target. */
+static void escape_msg(const char *path, const char *real, const char *cache,
+                       char *why, size_t n)
+{
+    char tgt[1024];
+    ssize_t k = readlink(path, tgt, sizeof tgt - 1);
+    if (k > 0) {
+        tgt[k] = '\0';
+        snprintf(why, n, "'%s' is a symlink to '%s', which leads out of the HF "
+                 "cache %s: refusing to follow it", path, tgt, cache);
+    } else {
+        snprintf(why, n, "'%s' leads out of the HF cache %s (to '%s'): refusing "
+                 "to follow it", path, cache, real);
+    }
+}
+
+/* Open a regular file of the cache for reading, never blocking. */
+static int open_regular(const char *real, struct stat *st)
+{
+    int fd = open(real, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+        close(fd);
+        errno = EINVAL;
+        return -1;
+    }
+    return fd;
+}
+
+/* Read refs/{rev}: a 40-hex commit, lower-cased into commit. */
+static int read_ref(const char *cache_real, const char *repo_dir, const char *rev,
+                    char commit[41])
+{
+    char *refs = cat(repo_dir, "refs"), *path, *real, buf[128];
+    struct stat st;
+    ssize_t n;
+    size_t k;
+    int fd;
     if (!refs)
         return AP_ENOMEM;
     path = cat(refs, rev);
     free(refs);
     if (!path)
         return AP_ENOMEM;
-    f = fopen(path, "re");
+    real = realpath(path, NULL);
     free(path);
-    if (!f)
+    if (!real)
         return AP_ENOTFOUND;
-    n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    while (n && isspace((unsigned char)buf[n - 1]))
+    fd = inside(real, cache_real) ? open_regular(real, &st) : -1;
+    free(real);
+    if (fd < 0)
+        return AP_ENOTFOUND;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n < 0)
+        return AP_ENOTFOUND;
+    while (n > 0 && isspace((unsigned char)buf[n - 1]))
         n--;
     buf[n] = '\0';
     if (!hfv_is_hex(buf, 40))
         return AP_ENOTFOUND;
-    for (n = 0; n < 41; n++)
-        commit[n] = (char)tolower((unsigned char)buf[n]);
+    for (k = 0; k < 41; k++)
+        commit[k] = (char)tolower((unsigned char)buf[k]);
     return AP_OK;
 }
 
+/* A directory of the cache itself, not a link to one. */
 static int is_dir(const char *path)
 {
     struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 /* A unique snapshot whose name starts with the short commit `rev`. */
@@ -113,19 +165,32 @@ static int find_prefix(const char *snaps, const char *rev, char commit[41])
 }
 
 /* Fill f from the snapshot entry at `full` (a symlink into blobs/ or a
- * plain file). */
-static int describe(hfv_file *f, const char *full)
+ * plain file): AP_OK; AP_EPATH when it leads out of the cache (why says
+ * which link and where); AP_ENOTFOUND when it is no regular file. */
+static int describe(hfv_file *f, const char *full, const char *cache,
+                    const char *cache_real, char *why, size_t whylen)
 {
     char *real = realpath(full, NULL);
     const char *blob;
     struct stat st;
-    if (!real)
+    if (!real) {
+        snprintf(why, whylen, "'%s' does not resolve", full);
         return AP_ENOTFOUND;
+    }
+    if (!inside(real, cache_real)) {
+        escape_msg(full, real, cache, why, whylen);
+        free(real);
+        return AP_EPATH;
+    }
+    /* stat, not open: a FIFO or device is refused without being opened */
     if (stat(real, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(why, whylen, "'%s' is not a regular file", full);
         free(real);
         return AP_ENOTFOUND;
     }
     f->size = (uint64_t)st.st_size;
+    /* The blob's name is only what the cache claims; the host checks the
+     * bytes against it when it imports them. */
     blob = hfv_basename(real);
     if (hfv_is_hex(blob, 64)) {
         for (size_t k = 0; k < 65; k++)
@@ -138,7 +203,8 @@ static int describe(hfv_file *f, const char *full)
     return AP_OK;
 }
 
-static int walk(hfv_ctx *c, const char *dir, const char *rel, hfv_list *l, int depth)
+static int walk(hfv_ctx *c, const char *cache, const char *cache_real,
+                const char *dir, const char *rel, hfv_list *l, int depth)
 {
     DIR *d;
     struct dirent *de;
@@ -148,7 +214,7 @@ static int walk(hfv_ctx *c, const char *dir, const char *rel, hfv_list *l, int d
     if (!(d = opendir(dir)))
         return AP_OK;
     while (rc == AP_OK && (de = readdir(d)) != NULL) {
-        char *full, *r;
+        char *full, *r, why[1536];
         struct stat st;
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
@@ -160,17 +226,23 @@ static int walk(hfv_ctx *c, const char *dir, const char *rel, hfv_list *l, int d
             rc = AP_ENOMEM;
             break;
         }
-        if (stat(full, &st) == 0) {
+        /* lstat: a directory reached through a link is not walked */
+        if (lstat(full, &st) == 0) {
             if (S_ISDIR(st.st_mode)) {
-                rc = walk(c, full, r, l, depth + 1);
-            } else if (S_ISREG(st.st_mode)) {
+                rc = walk(c, cache, cache_real, full, r, l, depth + 1);
+            } else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
                 hfv_file *f;
+                int drc;
                 if (l->n >= HFV_MAX_ENTRIES)
                     rc = AP_EPROTOCOL;
                 else if (!(f = hfv_list_add(l, r)))
                     rc = AP_ENOMEM;
-                else if (describe(f, full) != AP_OK) {
-                    /* a dangling link: the blob is not there */
+                else if ((drc = describe(f, full, cache, cache_real, why,
+                                         sizeof why)) != AP_OK) {
+                    /* a dangling link (the blob is not there), a link out
+                     * of the cache, a FIFO...: not offered */
+                    if (drc == AP_EPATH)
+                        hfv_log(c, AP_LOG_WARN, "offline: %s", why);
                     free(f->path);
                     free(f->local);
                     l->n--;
@@ -188,7 +260,7 @@ int hfv_resolve_offline(hfv_ctx *c)
 {
     const char *rev = c->r.rev ? c->r.rev : "main";
     char *cache = cache_dir(c), *folder = NULL, *repo_dir = NULL, *snaps = NULL;
-    char *snap = NULL, commit[41], msg[768];
+    char *snap = NULL, *cache_real = NULL, commit[41], msg[768], why[1536];
     hfv_list l = { 0 };
     const char *slash;
     int rc;
@@ -208,6 +280,10 @@ int hfv_resolve_offline(hfv_ctx *c)
         rc = hfv_fail(c, AP_ENOMEM, "out of memory");
         goto out;
     }
+    if (!(cache_real = realpath(cache, NULL)) && !(cache_real = strdup(""))) {
+        rc = hfv_fail(c, AP_ENOMEM, "out of memory");
+        goto out;
+    }
     rc = AP_ENOTFOUND;
     if (hfv_is_hex(rev, 40)) {
         char *p = cat(snaps, rev);
@@ -223,7 +299,7 @@ int hfv_resolve_offline(hfv_ctx *c)
         free(p);
     }
     if (rc != AP_OK)
-        rc = read_ref(repo_dir, rev, commit);
+        rc = read_ref(cache_real, repo_dir, rev, commit);
     if (rc == AP_ENOTFOUND && strlen(rev) >= 7 && strlen(rev) < 40 &&
         strspn(rev, "0123456789abcdefABCDEF") == strlen(rev))
         rc = find_prefix(snaps, rev, commit);
@@ -252,8 +328,12 @@ int hfv_resolve_offline(hfv_ctx *c)
             rc = hfv_fail(c, AP_ENOMEM, "out of memory");
             goto out;
         }
-        rc = describe(f, full);
+        rc = describe(f, full, cache, cache_real, why, sizeof why);
         free(full);
+        if (rc == AP_EPATH) {
+            rc = hfv_fail(c, AP_EPATH, "offline (HF_HUB_OFFLINE=1): %s: %s", c->ref, why);
+            goto out;
+        }
         if (rc != AP_OK) {
             char *ne = cat(repo_dir, ".no_exist"), *ne2 = NULL, *ne3 = NULL;
             struct stat st;
@@ -274,7 +354,7 @@ int hfv_resolve_offline(hfv_ctx *c)
         f->selected = 1;
     } else {
         size_t i;
-        rc = walk(c, snap, "", &l, 0);
+        rc = walk(c, cache, cache_real, snap, "", &l, 0);
         if (rc != AP_OK) {
             rc = hfv_fail(c, rc, rc == AP_ENOMEM ? "out of memory"
                                                  : "too many files in the HF cache snapshot");
@@ -311,15 +391,18 @@ out:
     free(repo_dir);
     free(snaps);
     free(snap);
+    free(cache_real);
     return rc;
 }
 
 /* The blob the user's HF cache already holds for this repo under `etag`
  * (the sha256 of an LFS file, the git blob id of a regular one): a regular
- * file of the expected size, or NULL. */
+ * file of the expected size inside the cache, as its resolved path (no
+ * symlink in it: the host opens it without following any), or NULL.  The
+ * name is only a claim: the host hashes the bytes when it imports them. */
 char *hfv_cache_blob(hfv_ctx *c, const char *etag, uint64_t size)
 {
-    char *cache, *path;
+    char *cache, *path, *real = NULL, *cache_real;
     const char *slash = strchr(c->repo_name, '/');
     struct stat st;
     if (!slash || !(hfv_is_hex(etag, 64) || hfv_is_hex(etag, 40)) || !(cache = cache_dir(c)))
@@ -327,11 +410,23 @@ char *hfv_cache_blob(hfv_ctx *c, const char *etag, uint64_t size)
     if (asprintf(&path, "%s/%s--%.*s--%s/blobs/%s", cache, hfv_type_cache(c->r.type),
                  (int)(slash - c->repo_name), c->repo_name, slash + 1, etag) < 0)
         path = NULL;
-    free(cache);
-    if (path && (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
-                 (size != AP_SIZE_UNKNOWN && (uint64_t)st.st_size != size))) {
-        free(path);
-        path = NULL;
+    cache_real = realpath(cache, NULL);
+    if (path && cache_real && lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+        (real = realpath(path, NULL)) != NULL) {
+        if (!inside(real, cache_real)) {
+            char why[1536];
+            escape_msg(path, real, cache, why, sizeof why);
+            hfv_log(c, AP_LOG_WARN, "HF cache blob not used: %s", why);
+            free(real);
+            real = NULL;
+        } else if (stat(real, &st) != 0 || !S_ISREG(st.st_mode) ||
+                   (size != AP_SIZE_UNKNOWN && (uint64_t)st.st_size != size)) {
+            free(real);
+            real = NULL;
+        }
     }
-    return path;
+    free(cache);
+    free(cache_real);
+    free(path);
+    return real;
 }
