@@ -523,6 +523,16 @@ static int cmd_ls(int argc, char **argv)
     }
     if (json)
         fputs("]\n", stdout);
+    /* Damaged documents are shown, by id and why, never hidden: */
+    for (i = 0; i < ap_catalog_warning_count(ap_provisioner_catalog(p)); i++) {
+        ap_catalog *cat = ap_provisioner_catalog(p);
+        const char *id = ap_catalog_warning_id(cat, i);
+        FILE *f = json ? stderr : stdout;
+        fprintf(f, "%s  damaged  %s\n", id ? id : "-", ap_catalog_warning(cat, i));
+        if (id)
+            fprintf(f, "  `apctl rm %s` removes the document (its blobs go at the next gc)\n",
+                    id);
+    }
     ap_entry_list_free(list, n);
     ap_provisioner_free(p);
     return 0;
@@ -604,8 +614,20 @@ static int cmd_rm(int argc, char **argv)
     }
     if (open_prov(&p) != AP_OK)
         return 1;
-    rc = get_entry(p, argv[1], &e);
-    if (rc == AP_OK) {
+    rc = ap_catalog_get(ap_provisioner_catalog(p), argv[1], &e);
+    if (rc == AP_ECORRUPT) {
+        /* a damaged document: removed by its id (its blobs go at gc) */
+        rc = ap_catalog_remove(ap_provisioner_catalog(p), argv[1]);
+        if (rc != AP_OK)
+            fprintf(stderr, "apctl: %s: %s\n", argv[1],
+                    ap_catalog_errmsg(ap_provisioner_catalog(p)));
+        else
+            printf("removed damaged catalog document %s\n", argv[1]);
+    } else if (rc != AP_OK)
+        fprintf(stderr, "apctl: %s: %s\n", argv[1],
+                rc == AP_ENOTFOUND ? "no such entry in the catalog"
+                                   : ap_catalog_errmsg(ap_provisioner_catalog(p)));
+    else {
         rc = ap_catalog_remove(ap_provisioner_catalog(p), e->id);
         if (rc != AP_OK)
             fprintf(stderr, "apctl: %s: %s\n", argv[1],
