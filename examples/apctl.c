@@ -39,8 +39,10 @@ static void usage(FILE *f)
           "       [--exclude GLOB]... [--connections N] [--chunk-size BYTES]\n"
           "       [--heartbeat MS] [--stall-timeout MS] [--drop-partial]\n"
           "       [--max-rate BYTES_PER_S] [--per-host N] [--max-attempts N]\n"
-          "       [--hf-cache=DIR] REF [REF...]\n"
-          "                        provision REF(s), print where they are\n"
+          "       [--hf-cache=DIR] [--refresh] [--max-files N] REF [REF...]\n"
+          "                        provision REF(s), print where they are;\n"
+          "                        --refresh: fail instead of using a ready entry\n"
+          "                        when the origin cannot be reached\n"
           "  sync [--json] REF     record the file list, fetch only small metadata\n"
           "  scan [--hf-cache=DIR] [--ollama=DIR]\n"
           "                        import what those caches hold (no download)\n"
@@ -306,6 +308,10 @@ static int cmd_pull(int argc, char **argv, unsigned flags)
             ui.events = 1;
         else if (strcmp(a, "--force") == 0)
             o.flags |= AP_PROVISION_FORCE;
+        else if (strcmp(a, "--refresh") == 0)
+            o.flags |= AP_PROVISION_REFRESH;
+        else if (strncmp(a, "--max-files", 11) == 0 && (!a[11] || a[11] == '='))
+            o.max_files = (size_t)num_arg(OPTVAL("--max-files"), "--max-files");
         else if (strcmp(a, "--drop-partial") == 0)
             o.flags |= AP_PROVISION_DROP_PARTIAL;
         else if (strncmp(a, "--include", 9) == 0 && (!a[9] || a[9] == '=')) {
