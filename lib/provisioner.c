@@ -987,11 +987,14 @@ static int run_job(job *j, ap_entry **out)
         /* The origin cannot be reached, but we have it: serve the
          * catalog's ready entry, and say it may be stale. */
         char msg[APX_ERRMSG_MAX + 256];
+        const char *why = call.err.msg[0] ? call.err.msg : ap_strerror(rc);
+        size_t rl = strlen(j->ref);
+        if (strncmp(why, j->ref, rl) == 0 && why[rl] == ':' && why[rl + 1] == ' ')
+            why += rl + 2;
         snprintf(msg, sizeof msg, "%s: the origin could not be reached (%s); using the "
                  "ready entry %s from the catalog (revision %s), which may be stale "
                  "(AP_PROVISION_REFRESH / apctl pull --refresh demands a fresh check)",
-                 j->ref, call.err.msg[0] ? call.err.msg : ap_strerror(rc), id,
-                 prev->revision ? prev->revision : "unknown");
+                 j->ref, why, id, prev->revision ? prev->revision : "unknown");
         apx_call_clear(&call);
         free(id);
         prev->fetched_bytes = 0; /* this provision transferred nothing */
