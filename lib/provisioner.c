@@ -247,25 +247,48 @@ static void filter_manifest(ap_vendor_call *call, const ap_provision_options *o)
     call->nfiles = k;
 }
 
-/* sha256 of a file the previous entry had with the same git blob id. */
-static const char *previous_sha256(const ap_entry *prev, const apx_mfile *m)
+static int cmp_file_git(const void *a, const void *b)
 {
+    return strcmp((*(const ap_entry_file *const *)a)->git_sha1,
+                  (*(const ap_entry_file *const *)b)->git_sha1);
+}
+
+/* The previous entry's files known by git blob id and sha256, sorted by git
+ * id (NULL when none, or out of memory: then nothing is reused). */
+static const ap_entry_file **previous_index(const ap_entry *prev, size_t *n)
+{
+    const ap_entry_file **v;
     size_t i;
-    if (!prev || !m->git_sha1)
+    *n = 0;
+    if (!prev || !prev->nfiles || !(v = apx_calloc(prev->nfiles, sizeof *v)))
         return NULL;
-    for (i = 0; i < prev->nfiles; i++) {
-        const ap_entry_file *f = &prev->files[i];
-        if (f->git_sha1 && f->sha256 && strcmp(f->git_sha1, m->git_sha1) == 0)
-            return f->sha256;
-    }
-    return NULL;
+    for (i = 0; i < prev->nfiles; i++)
+        if (prev->files[i].git_sha1 && prev->files[i].sha256)
+            v[(*n)++] = &prev->files[i];
+    if (*n > 1)
+        qsort(v, *n, sizeof *v, cmp_file_git);
+    return v;
+}
+
+/* sha256 of a file the previous entry had with the same git blob id. */
+static const char *previous_sha256(const ap_entry_file **idx, size_t n, const apx_mfile *m)
+{
+    ap_entry_file key;
+    const ap_entry_file *kp = &key, **hit;
+    if (!idx || !m->git_sha1)
+        return NULL;
+    memset(&key, 0, sizeof key);
+    key.git_sha1 = m->git_sha1;
+    hit = bsearch(&kp, idx, n, sizeof *idx, cmp_file_git);
+    return hit ? (*hit)->sha256 : NULL;
 }
 
 static int build_entry(job *j, ap_vendor_call *call, const char *id,
                        const ap_entry *prev)
 {
     ap_entry *e = apx_calloc(1, sizeof *e);
-    size_t i;
+    const ap_entry_file **pidx;
+    size_t i, npidx = 0;
     if (!e)
         return AP_ENOMEM;
     e->struct_size = sizeof *e;
@@ -282,11 +305,12 @@ static int build_entry(job *j, ap_vendor_call *call, const char *id,
     if (!e->id || !e->vendor || !e->ref || !e->name || !e->files)
         return AP_ENOMEM;
     e->nfiles = call->nfiles;
+    pidx = previous_index(prev, &npidx);
     for (i = 0; i < call->nfiles; i++) {
         const apx_mfile *m = &call->files[i];
         ap_entry_file *f = &e->files[i];
         char known[AP_SHA256_HEX_LEN + 1];
-        const char *sha = m->sha256 ? m->sha256 : previous_sha256(prev, m);
+        const char *sha = m->sha256 ? m->sha256 : previous_sha256(pidx, npidx, m);
         if (!sha && m->git_sha1 && apx_gitsha1_lookup(j->prov, m->git_sha1, known) == AP_OK)
             sha = known;
         f->name = apx_strdup(m->path);
@@ -294,10 +318,13 @@ static int build_entry(job *j, ap_vendor_call *call, const char *id,
         f->git_sha1 = apx_strdup(m->git_sha1);
         f->url = apx_strdup(m->url);
         f->size = m->size == AP_SIZE_UNKNOWN ? 0 : m->size;
-        if (!f->name || (sha && !f->sha256))
+        if (!f->name || (sha && !f->sha256)) {
+            free(pidx);
             return AP_ENOMEM;
+        }
         e->total_size += f->size;
     }
+    free(pidx);
     return AP_OK;
 }
 
@@ -469,6 +496,45 @@ static int stage_lock_name(const char *staging, char name[80])
     return AP_OK;
 }
 
+typedef struct path_idx {
+    const char *path;
+    size_t idx;
+} path_idx;
+
+static int cmp_path_idx(const void *a, const void *b)
+{
+    const path_idx *x = a, *y = b;
+    int c = strcmp(x->path, y->path);
+    return c ? c : (x->idx < y->idx ? -1 : x->idx > y->idx);
+}
+
+/* leader[i] = the first file with the same staging path as file i; the
+ * followers' paths are dropped.  Sorted, O(n log n). */
+static int follow_same_staging(char **path, size_t *leader, size_t n)
+{
+    path_idx *v;
+    size_t m = 0, i;
+    if (!(v = apx_calloc(n ? n : 1, sizeof *v)))
+        return AP_ENOMEM;
+    for (i = 0; i < n; i++)
+        if (path[i]) {
+            v[m].path = path[i];
+            v[m++].idx = i;
+        }
+    if (m > 1)
+        qsort(v, m, sizeof *v, cmp_path_idx);
+    for (i = 1; i < m; i++)
+        if (strcmp(v[i].path, v[i - 1].path) == 0)
+            leader[v[i].idx] = leader[v[i - 1].idx];
+    for (i = 0; i < m; i++)
+        if (leader[v[i].idx] != v[i].idx) {
+            free(path[v[i].idx]);
+            path[v[i].idx] = NULL;
+        }
+    free(v);
+    return AP_OK;
+}
+
 typedef struct lock_want {
     char name[80];
     size_t file;      /* entry file index, for messages */
@@ -514,11 +580,12 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
         goto out;
     }
     /* 1. Which files to fetch, their staging paths and locks. */
+    for (i = 0; i < e->nfiles; i++)
+        leader[i] = i;
     for (i = 0; i < e->nfiles && rc == AP_OK; i++) {
         const apx_mfile *m = &call->files[i];
         ap_entry_file *f = &e->files[i];
         char *key;
-        leader[i] = i;
         if (f->present || !wanted(j, m) || (m->url && strncmp(m->url, "file://", 7) == 0))
             continue;
         if (call->vendor->desc.download)
@@ -533,17 +600,16 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
                       ap_store_errmsg(j->prov->store));
             break;
         }
-        /* Two files of this entry with one staging file (the same bytes
-         * under two names): fetch it once, the second follows the first. */
-        for (k = 0; k < i; k++)
-            if (path[k] && leader[k] == k && strcmp(path[k], path[i]) == 0)
-                break;
-        if (k < i) {
-            leader[i] = k;
-            free(path[i]);
-            path[i] = NULL;
+    }
+    /* Two files of this entry with one staging file (the same bytes under
+     * two names): fetch it once, the others follow the first (sorted by
+     * path, O(n log n)). */
+    if (rc == AP_OK && (rc = follow_same_staging(path, leader, e->nfiles)) != AP_OK)
+        rc = fail(j, rc, "%s: out of memory", j->ref);
+    for (i = 0; i < e->nfiles && rc == AP_OK; i++) {
+        ap_entry_file *f = &e->files[i];
+        if (!path[i])
             continue;
-        }
         if (stage_lock_name(path[i], want[nwant].name) == AP_OK) {
             want[nwant].file = i;
             want[nwant++].stage = 1;
