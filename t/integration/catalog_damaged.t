@@ -4,7 +4,7 @@
 # damaged (id + why), gc refuses but names it and says how to remove it,
 # rm removes it by id, and the good entry stays usable throughout.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 12
+plan 14
 gen_bytes 100000 5 > "$TMP/a.bin"
 A=$(sha256 "$TMP/a.bin")
 cat > "$TMP/cfg.json" <<JSON
@@ -20,6 +20,16 @@ mkfifo "$AP_HOME/catalog/$FIFO.json"
 printf '{"format_version": 1, "id": ' > "$TMP/bad"
 mv "$TMP/bad" "$AP_HOME/catalog/$BAD.json"
 mkdir "$AP_HOME/catalog/url-00000000000000d1.json"
+
+# the daemon lists the catalog too: it answers with the good entry
+"$AP_BUILD/apd" --listen 127.0.0.1:0 --port-file "$TMP/port" 2> "$TMP/apd.err" &
+APD=$!
+i=0
+while [ ! -s "$TMP/port" ] && [ $i -lt 250 ]; do sleep 0.02; i=$((i + 1)); done
+code=$(curl -s -m 20 -o "$TMP/entries" -w '%{http_code}' "http://127.0.0.1:$(cat "$TMP/port")/entries")
+check "apd GET /entries answers with a FIFO in the catalog" [ "$code" = 200 ]
+check "... listing the good entry" grep -q '"ready"' "$TMP/entries"
+kill -KILL $APD 2>/dev/null; wait $APD 2>/dev/null   # (before the fix it hangs)
 
 # timeout: before the fix the FIFO hangs ls and gc forever
 timeout 20 "$APCTL" ls > "$TMP/ls" 2>&1
