@@ -610,10 +610,13 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
         ap_entry_file *f = &e->files[i];
         if (!path[i])
             continue;
-        if (stage_lock_name(path[i], want[nwant].name) == AP_OK) {
-            want[nwant].file = i;
-            want[nwant++].stage = 1;
+        if (stage_lock_name(path[i], want[nwant].name) != AP_OK) {
+            rc = fail(j, AP_EINVAL, "%s: file '%s': unexpected staging path %s", j->ref,
+                      f->name, path[i]);
+            break;
         }
+        want[nwant].file = i;
+        want[nwant++].stage = 1;
         if (f->sha256) {
             snprintf(want[nwant].name, sizeof want[nwant].name, "blob-%s", f->sha256);
             want[nwant].file = i;
