@@ -141,8 +141,10 @@ static void usage(FILE *f)
           "       [--exclude GLOB]... [--connections N] [--chunk-size BYTES]\n"
           "       [--heartbeat MS] [--stall-timeout MS] [--drop-partial]\n"
           "       [--max-rate BYTES_PER_S] [--per-host N] [--max-attempts N]\n"
-          "       [--hf-cache=DIR] REF [REF...]\n"
-          "                        provision REF(s), print where they are\n"
+          "       [--hf-cache=DIR] [--refresh] [--max-files N] REF [REF...]\n"
+          "                        provision REF(s), print where they are;\n"
+          "                        --refresh: fail instead of using a ready entry\n"
+          "                        when the origin cannot be reached\n"
           "  sync [--json] REF     record the file list, fetch only small metadata\n"
           "  scan [--hf-cache=DIR] [--ollama=DIR]\n"
           "                        import what those caches hold (no download)\n"
@@ -428,6 +430,10 @@ static int cmd_pull(int argc, char **argv, unsigned flags)
             ui.events = 1;
         else if (strcmp(a, "--force") == 0)
             o.flags |= AP_PROVISION_FORCE;
+        else if (strcmp(a, "--refresh") == 0)
+            o.flags |= AP_PROVISION_REFRESH;
+        else if (strncmp(a, "--max-files", 11) == 0 && (!a[11] || a[11] == '='))
+            o.max_files = (size_t)num_arg(OPTVAL("--max-files"), "--max-files");
         else if (strcmp(a, "--drop-partial") == 0)
             o.flags |= AP_PROVISION_DROP_PARTIAL;
         else if (strncmp(a, "--include", 9) == 0 && (!a[9] || a[9] == '=')) {
@@ -656,6 +662,16 @@ static int cmd_ls(int argc, char **argv)
         for (i = 0; i < n; i++)
             print_entry_text(ap_provisioner_store(p), list[i]);
     }
+    /* Damaged documents are shown, by id and why, never hidden: */
+    for (i = 0; i < ap_catalog_warning_count(ap_provisioner_catalog(p)); i++) {
+        ap_catalog *cat = ap_provisioner_catalog(p);
+        const char *id = ap_catalog_warning_id(cat, i);
+        FILE *f = json ? stderr : stdout;
+        fprintf(f, "%s  damaged  %s\n", id ? T(id) : "-", T(ap_catalog_warning(cat, i)));
+        if (id)
+            fprintf(f, "  `apctl rm %s` removes the document (its blobs go at the next gc)\n",
+                    T(id));
+    }
     ap_entry_list_free(list, n);
     ap_provisioner_free(p);
     return rc == AP_OK ? 0 : 1;
@@ -737,8 +753,20 @@ static int cmd_rm(int argc, char **argv)
     }
     if (open_prov(&p) != AP_OK)
         return 1;
-    rc = get_entry(p, argv[1], &e);
-    if (rc == AP_OK) {
+    rc = ap_catalog_get(ap_provisioner_catalog(p), argv[1], &e);
+    if (rc == AP_ECORRUPT) {
+        /* a damaged document: removed by its id (its blobs go at gc) */
+        rc = ap_catalog_remove(ap_provisioner_catalog(p), argv[1]);
+        if (rc != AP_OK)
+            fprintf(stderr, "apctl: %s: %s\n", argv[1],
+                    ap_catalog_errmsg(ap_provisioner_catalog(p)));
+        else
+            printf("removed damaged catalog document %s\n", argv[1]);
+    } else if (rc != AP_OK)
+        fprintf(stderr, "apctl: %s: %s\n", argv[1],
+                rc == AP_ENOTFOUND ? "no such entry in the catalog"
+                                   : ap_catalog_errmsg(ap_provisioner_catalog(p)));
+    else {
         rc = ap_catalog_remove(ap_provisioner_catalog(p), e->id);
         if (rc != AP_OK)
             fprintf(stderr, "apctl: %s: %s\n", T(argv[1]),

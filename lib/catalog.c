@@ -18,11 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CATALOG_MAGIC 0x41504341u  /* "APCA" */
 #define FORMAT_VERSION 1
-#define MAX_DOC (64u << 20)
+/* The largest document read, and written: the writer refuses what the
+ * reader would (a 100,000-file entry with long paths takes ~100 MB). */
+#define MAX_DOC ((size_t)256 << 20)
 #define MAX_ID 200
 #define MAX_WARNINGS 1000
 
@@ -32,6 +35,7 @@ struct ap_catalog {
     int dir_fd;
     apx_error err;
     char **warn;
+    char **warn_id;    /* id of the document each warning is about, or NULL */
     size_t nwarn;
 };
 
@@ -417,26 +421,51 @@ static int check(const ap_catalog *c)
 static void warnings_clear(ap_catalog *c)
 {
     size_t i;
-    for (i = 0; i < c->nwarn; i++)
+    for (i = 0; i < c->nwarn; i++) {
         free(c->warn[i]);
+        free(c->warn_id[i]);
+    }
     free(c->warn);
-    c->warn = NULL;
+    free(c->warn_id);
+    c->warn = c->warn_id = NULL;
     c->nwarn = 0;
+}
+
+/* The id a document file name stands for ("<id>.json"), when valid. */
+static char *doc_id(const char *file)
+{
+    size_t l = strlen(file);
+    char *id;
+    if (l <= 5 || strcmp(file + l - 5, ".json") != 0)
+        return NULL;
+    if (!(id = apx_strndup(file, l - 5)))
+        return NULL;
+    if (!valid_id(id)) {
+        free(id);
+        return NULL;
+    }
+    return id;
 }
 
 static void warn(ap_catalog *c, const char *file, const char *why)
 {
-    char **nw;
+    char **nw, **ni;
     char *msg;
     if (c->nwarn >= MAX_WARNINGS)
         return;
     if (!(msg = apx_asprintf("catalog/%s: skipped: %s", file, why)))
         return;
-    if (!(nw = apx_realloc(c->warn, (c->nwarn + 1) * sizeof *nw))) {
+    nw = apx_realloc(c->warn, (c->nwarn + 1) * sizeof *nw);
+    if (nw)
+        c->warn = nw;
+    ni = nw ? apx_realloc(c->warn_id, (c->nwarn + 1) * sizeof *ni) : NULL;
+    if (ni)
+        c->warn_id = ni;
+    if (!nw || !ni) {
         free(msg);
         return;
     }
-    c->warn = nw;
+    c->warn_id[c->nwarn] = doc_id(file);
     c->warn[c->nwarn++] = msg;
 }
 
@@ -450,6 +479,13 @@ AP_EXPORT const char *ap_catalog_warning(const ap_catalog *catalog, size_t i)
     if (!check(catalog) || i >= catalog->nwarn)
         return NULL;
     return catalog->warn[i];
+}
+
+AP_EXPORT const char *ap_catalog_warning_id(const ap_catalog *catalog, size_t i)
+{
+    if (!check(catalog) || i >= catalog->nwarn)
+        return NULL;
+    return catalog->warn_id[i];
 }
 
 AP_EXPORT int ap_catalog_open(ap_catalog **out, ap_store *store)
@@ -496,29 +532,131 @@ AP_EXPORT const char *ap_catalog_errmsg(const ap_catalog *catalog)
     return check(catalog) ? catalog->err.msg : "invalid catalog handle";
 }
 
+/* What the reader checks beyond the JSON types, checked before writing, so
+ * that no document is written that its own reader refuses. */
+static int entry_writable(ap_catalog *c, const ap_entry *e)
+{
+    size_t i;
+    if (e->status < AP_ENTRY_PENDING || e->status > AP_ENTRY_CANCELLED)
+        return apx_error_set(&c->err, AP_EINVAL, "catalog %s: bad status %d", e->id,
+                             (int)e->status);
+    for (i = 0; i < e->nfiles; i++) {
+        const ap_entry_file *f = &e->files[i];
+        if (ap_path_validate(f->name) != AP_OK)
+            return apx_error_set(&c->err, AP_EPATH, "catalog %s: file %zu: name is "
+                                 "not a safe relative path (empty, '..', control "
+                                 "character or too long)", e->id, i);
+        if (f->sha256 && !apx_is_sha256_hex(f->sha256))
+            return apx_error_set(&c->err, AP_EINVAL, "catalog %s: file '%s': "
+                                 "malformed sha256", e->id, f->name);
+    }
+    return AP_OK;
+}
+
 AP_EXPORT int ap_catalog_put(ap_catalog *c, const ap_entry *entry)
 {
     char *json = NULL, *file;
+    json_t *o;
+    size_t len;
     int rc;
     if (!check(c) || !entry)
         return AP_EINVAL;
     if (!valid_id(entry->id))
         return apx_error_set(&c->err, AP_EINVAL, "invalid entry id '%.80s'",
                              entry->id ? entry->id : "(null)");
-    if ((rc = ap_entry_to_json(entry, &json)) != AP_OK)
-        return apx_error_set(&c->err, rc, "%s: cannot encode entry",
+    if ((rc = entry_writable(c, entry)) != AP_OK)
+        return rc;
+    if (!(o = entry_to_obj(entry)))
+        return apx_error_set(&c->err, AP_ENOMEM, "catalog %s: cannot encode the "
+                             "entry (out of memory or a string that is not UTF-8)",
                              entry->id);
+    json = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (!json)
+        return apx_error_set(&c->err, AP_ENOMEM, "catalog %s: out of memory",
+                             entry->id);
+    len = strlen(json);
+    if (len > MAX_DOC) {
+        free(json);
+        return apx_error_set(&c->err, AP_ESIZE, "catalog %s: the document would "
+                             "take %zu bytes, more than the %zu the catalog reads "
+                             "(%zu files)", entry->id, len, MAX_DOC, entry->nfiles);
+    }
     if (!(file = apx_asprintf("%s.json", entry->id))) {
         free(json);
         return AP_ENOMEM;
     }
-    rc = apx_fs_write_atomic(c->dir_fd, file, json, strlen(json), 0644,
+    rc = apx_fs_write_atomic(c->dir_fd, file, json, len, 0644,
                              &c->err);
     if (rc != AP_OK)
         apx_error_prefix(&c->err, "catalog %s", entry->id);
     free(file);
     free(json);
     return rc;
+}
+
+/* Read catalog/<file> without ever blocking: O_NONBLOCK (a FIFO opens at
+ * once), O_NOFOLLOW, and anything but a regular file is refused. */
+static int read_doc(ap_catalog *c, const char *file, char **out, size_t *len)
+{
+    struct stat st;
+    char *buf;
+    size_t got = 0;
+    int fd = openat(c->dir_fd, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+                    O_NOCTTY);
+    *out = NULL;
+    *len = 0;
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT)
+            return apx_error_set(&c->err, AP_ENOTFOUND, "'%s' not found", file);
+        if (e == ELOOP)
+            return apx_error_set(&c->err, AP_EPATH, "is a symbolic link");
+        if (e == ENXIO)
+            return apx_error_set(&c->err, AP_EIO, "not a regular file (socket)");
+        return apx_error_set(&c->err, AP_EIO, "cannot open: %s", strerror(e));
+    }
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return apx_error_set(&c->err, AP_EIO, "fstat: %s", strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return apx_error_set(&c->err, AP_EIO, "not a regular file (%s)",
+                             S_ISFIFO(st.st_mode) ? "FIFO" : S_ISDIR(st.st_mode) ? "directory"
+                             : S_ISSOCK(st.st_mode) ? "socket" : S_ISCHR(st.st_mode) ||
+                             S_ISBLK(st.st_mode) ? "device" : "special file");
+    }
+    if ((uint64_t)st.st_size > MAX_DOC) {
+        close(fd);
+        return apx_error_set(&c->err, AP_ESIZE, "%llu bytes, more than the %zu a "
+                             "document may have", (unsigned long long)st.st_size,
+                             MAX_DOC);
+    }
+    if (!(buf = apx_malloc((size_t)st.st_size + 1))) {
+        close(fd);
+        return apx_error_set(&c->err, AP_ENOMEM, "out of memory");
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            return apx_error_set(&c->err, AP_EIO, "read: %s", strerror(e));
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[got] = '\0';
+    *out = buf;
+    *len = got;
+    return AP_OK;
 }
 
 /* Load catalog/<file>; on failure a warning is recorded. */
@@ -529,7 +667,7 @@ static int load(ap_catalog *c, const char *file, ap_entry **out)
     int rc;
 
     *out = NULL;
-    rc = apx_fs_read_file_at(c->dir_fd, file, MAX_DOC, &doc, &len, &c->err);
+    rc = read_doc(c, file, &doc, &len);
     if (rc == AP_ENOTFOUND)
         return rc;
     if (rc != AP_OK) {
@@ -807,13 +945,22 @@ static void refs_free(refs_ctx *r)
     free(r->v);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* r->v sorted once (refs_sort), then each lookup is a binary search: a
+ * 100,000-file entry is removed in O(n log n), not O(n^2). */
+static void refs_sort(refs_ctx *r)
+{
+    if (r->n > 1)
+        qsort(r->v, r->n, sizeof *r->v, cmp_str);
+}
+
 static int referenced(const refs_ctx *r, const char *hex)
 {
-    size_t i;
-    for (i = 0; i < r->n; i++)
-        if (!strcmp(r->v[i], hex))
-            return 1;
-    return 0;
+    return r->n && bsearch(&hex, r->v, r->n, sizeof *r->v, cmp_str) != NULL;
 }
 
 /* Other entries may share a view directory (two files of one repository
@@ -865,6 +1012,18 @@ AP_EXPORT int ap_catalog_remove(ap_catalog *c, const char *id)
     if ((rc = load(c, file, &e)) != AP_OK) {
         if (rc == AP_ENOTFOUND)
             apx_error_set(&c->err, rc, "no catalog entry '%s'", id);
+        else if (rc == AP_ECORRUPT) {
+            /* A damaged document: its blobs are unknown, so only the
+             * document goes (gc takes the blobs no one names later). */
+            if (unlinkat(c->dir_fd, file, 0) != 0 &&
+                (errno != EISDIR || unlinkat(c->dir_fd, file, AT_REMOVEDIR) != 0))
+                rc = apx_error_set(&c->err, AP_EIO, "remove catalog/%s: %s", file,
+                                   strerror(errno));
+            else {
+                fsync(c->dir_fd);
+                rc = AP_OK;
+            }
+        }
         goto out;
     }
     r.skip_id = id;
@@ -879,6 +1038,7 @@ AP_EXPORT int ap_catalog_remove(ap_catalog *c, const char *id)
     /* Blobs go unless another entry uses them; when some document could
      * not be read its references are unknown, so blobs are kept (gc can
      * take them later). */
+    refs_sort(&r);
     for (i = 0; n_bad == 0 && i < e->nfiles; i++) {
         const char *h = e->files[i].sha256;
         if (h && apx_is_sha256_hex(h) && !referenced(&r, h))
@@ -913,8 +1073,12 @@ AP_EXPORT int ap_catalog_gc(ap_catalog *c, unsigned stale_seconds,
     rc = each_doc(c, refs_visit, &r, &n_bad);
     if (rc == AP_OK && n_bad)
         rc = apx_error_set(&c->err, AP_ECORRUPT,
-                           "gc refused: %zu catalog document(s) unreadable "
-                           "(first: %s)", n_bad, c->nwarn ? c->warn[0] : "?");
+                           "gc refused, nothing removed: %zu catalog document(s) "
+                           "unreadable, so the blobs they name are unknown (first: "
+                           "%s); remove a damaged document by its id "
+                           "(ap_catalog_remove, `apctl rm %s`)", n_bad,
+                           c->nwarn ? c->warn[0] : "?",
+                           c->nwarn && c->warn_id[0] ? c->warn_id[0] : "ID");
     if (rc == AP_OK) {
         rc = ap_store_gc(c->store, r.v, r.n, stale_seconds, report, user,
                          freed);

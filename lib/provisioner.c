@@ -161,6 +161,8 @@ typedef struct job {
     ap_tracker *tracker;
     ap_entry *entry;
     uint64_t last_put_ms;
+    int keep;         /* re-pull of a ready entry: its document stays until
+                         a complete set replaces it */
 } job;
 
 /* The tracker's sink: forward to the user, and keep the catalog's view of
@@ -171,7 +173,8 @@ static int job_sink(const ap_event *ev, void *user)
     int rc = 0;
     if (j->o->on_event)
         rc = j->o->on_event(ev, j->o->event_user);
-    if (j->entry && (ev->kind == AP_EVENT_PROGRESS || ev->kind == AP_EVENT_HEARTBEAT)) {
+    if (j->entry && !j->keep &&
+        (ev->kind == AP_EVENT_PROGRESS || ev->kind == AP_EVENT_HEARTBEAT)) {
         uint64_t now = apx_now_ms();
         j->entry->done_bytes = ev->progress->bytes_done;
         if (now - j->last_put_ms >= 1000) {
@@ -246,25 +249,48 @@ static void filter_manifest(ap_vendor_call *call, const ap_provision_options *o)
     call->nfiles = k;
 }
 
-/* sha256 of a file the previous entry had with the same git blob id. */
-static const char *previous_sha256(const ap_entry *prev, const apx_mfile *m)
+static int cmp_file_git(const void *a, const void *b)
 {
+    return strcmp((*(const ap_entry_file *const *)a)->git_sha1,
+                  (*(const ap_entry_file *const *)b)->git_sha1);
+}
+
+/* The previous entry's files known by git blob id and sha256, sorted by git
+ * id (NULL when none, or out of memory: then nothing is reused). */
+static const ap_entry_file **previous_index(const ap_entry *prev, size_t *n)
+{
+    const ap_entry_file **v;
     size_t i;
-    if (!prev || !m->git_sha1)
+    *n = 0;
+    if (!prev || !prev->nfiles || !(v = apx_calloc(prev->nfiles, sizeof *v)))
         return NULL;
-    for (i = 0; i < prev->nfiles; i++) {
-        const ap_entry_file *f = &prev->files[i];
-        if (f->git_sha1 && f->sha256 && strcmp(f->git_sha1, m->git_sha1) == 0)
-            return f->sha256;
-    }
-    return NULL;
+    for (i = 0; i < prev->nfiles; i++)
+        if (prev->files[i].git_sha1 && prev->files[i].sha256)
+            v[(*n)++] = &prev->files[i];
+    if (*n > 1)
+        qsort(v, *n, sizeof *v, cmp_file_git);
+    return v;
+}
+
+/* sha256 of a file the previous entry had with the same git blob id. */
+static const char *previous_sha256(const ap_entry_file **idx, size_t n, const apx_mfile *m)
+{
+    ap_entry_file key;
+    const ap_entry_file *kp = &key, **hit;
+    if (!idx || !m->git_sha1)
+        return NULL;
+    memset(&key, 0, sizeof key);
+    key.git_sha1 = m->git_sha1;
+    hit = bsearch(&kp, idx, n, sizeof *idx, cmp_file_git);
+    return hit ? (*hit)->sha256 : NULL;
 }
 
 static int build_entry(job *j, ap_vendor_call *call, const char *id,
                        const ap_entry *prev)
 {
     ap_entry *e = apx_calloc(1, sizeof *e);
-    size_t i;
+    const ap_entry_file **pidx;
+    size_t i, npidx = 0;
     if (!e)
         return AP_ENOMEM;
     e->struct_size = sizeof *e;
@@ -281,11 +307,12 @@ static int build_entry(job *j, ap_vendor_call *call, const char *id,
     if (!e->id || !e->vendor || !e->ref || !e->name || !e->files)
         return AP_ENOMEM;
     e->nfiles = call->nfiles;
+    pidx = previous_index(prev, &npidx);
     for (i = 0; i < call->nfiles; i++) {
         const apx_mfile *m = &call->files[i];
         ap_entry_file *f = &e->files[i];
         char known[AP_SHA256_HEX_LEN + 1];
-        const char *sha = m->sha256 ? m->sha256 : previous_sha256(prev, m);
+        const char *sha = m->sha256 ? m->sha256 : previous_sha256(pidx, npidx, m);
         if (!sha && m->git_sha1 && apx_gitsha1_lookup(j->prov, m->git_sha1, known) == AP_OK)
             sha = known;
         f->name = apx_strdup(m->path);
@@ -293,10 +320,13 @@ static int build_entry(job *j, ap_vendor_call *call, const char *id,
         f->git_sha1 = apx_strdup(m->git_sha1);
         f->url = apx_url_redact(m->url); /* never store credentials */
         f->size = m->size == AP_SIZE_UNKNOWN ? 0 : m->size;
-        if (!f->name || (sha && !f->sha256))
+        if (!f->name || (sha && !f->sha256)) {
+            free(pidx);
             return AP_ENOMEM;
+        }
         e->total_size += f->size;
     }
+    free(pidx);
     return AP_OK;
 }
 
@@ -389,24 +419,18 @@ static int try_local_copy(job *j, const apx_mfile *m, ap_entry_file *f)
 
 /* Run a vendor's own download() into a staging file, then hash it. */
 static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
-                           ap_entry_file *f)
+                           ap_entry_file *f, const char *staging)
 {
     ap_vendor_file vf = AP_VENDOR_FILE_INIT;
-    char *staging = NULL, hex[65];
+    char hex[65];
     uint64_t size = 0;
     int fd, rc;
 
-    rc = ap_store_staging_path(j->prov->store, m->url ? m->url : m->path, &staging);
-    if (rc != AP_OK)
-        return fail(j, rc, "%s: file '%s': %s", j->ref, m->path,
-                    ap_store_errmsg(j->prov->store));
+    /* The caller holds the staging file's lock. */
     fd = open(staging, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) {
-        rc = fail(j, AP_EIO, "%s: file '%s': cannot create %s: %s", j->ref,
-                  m->path, staging, strerror(errno));
-        free(staging);
-        return rc;
-    }
+    if (fd < 0)
+        return fail(j, AP_EIO, "%s: file '%s': cannot create %s: %s", j->ref,
+                    m->path, staging, strerror(errno));
     vf.path = m->path;
     vf.size = m->size;
     vf.sha256 = m->sha256;
@@ -442,7 +466,6 @@ static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
         f->size = size;
         j->entry->fetched_bytes += size;
     }
-    free(staging);
     return rc;
 }
 
@@ -471,50 +494,196 @@ static void fetch_set_free(fetch_set *s)
     free(s->staging);
 }
 
-/* Fetch every file the store lacks with the engine, then commit them. */
-static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlocks)
+/* The lock that makes one job or process the only writer of a staging
+ * file: "stage-<the hex of its name>" (its name is sha256(key).part). */
+static int stage_lock_name(const char *staging, char name[80])
+{
+    const char *b = strrchr(staging, '/');
+    size_t n;
+    b = b ? b + 1 : staging;
+    n = strcspn(b, ".");
+    if (n == 0 || n > 64)
+        return AP_EINVAL;
+    snprintf(name, 80, "stage-%.*s", (int)n, b);
+    return AP_OK;
+}
+
+typedef struct path_idx {
+    const char *path;
+    size_t idx;
+} path_idx;
+
+static int cmp_path_idx(const void *a, const void *b)
+{
+    const path_idx *x = a, *y = b;
+    int c = strcmp(x->path, y->path);
+    return c ? c : (x->idx < y->idx ? -1 : x->idx > y->idx);
+}
+
+/* leader[i] = the first file with the same staging path as file i; the
+ * followers' paths are dropped.  Sorted, O(n log n). */
+static int follow_same_staging(char **path, size_t *leader, size_t n)
+{
+    path_idx *v;
+    size_t m = 0, i;
+    if (!(v = apx_calloc(n ? n : 1, sizeof *v)))
+        return AP_ENOMEM;
+    for (i = 0; i < n; i++)
+        if (path[i]) {
+            v[m].path = path[i];
+            v[m++].idx = i;
+        }
+    if (m > 1)
+        qsort(v, m, sizeof *v, cmp_path_idx);
+    for (i = 1; i < m; i++)
+        if (strcmp(v[i].path, v[i - 1].path) == 0)
+            leader[v[i].idx] = leader[v[i - 1].idx];
+    for (i = 0; i < m; i++)
+        if (leader[v[i].idx] != v[i].idx) {
+            free(path[v[i].idx]);
+            path[v[i].idx] = NULL;
+        }
+    free(v);
+    return AP_OK;
+}
+
+typedef struct lock_want {
+    char name[80];
+    size_t file;      /* entry file index, for messages */
+    int stage;        /* a staging lock (never go on without it) */
+} lock_want;
+
+static int cmp_lock_want(const void *a, const void *b)
+{
+    return strcmp(((const lock_want *)a)->name, ((const lock_want *)b)->name);
+}
+
+/* Fetch every file the store lacks with the engine, then commit them.
+ *
+ * One writer per staging file: every file fetched here (by the engine or a
+ * vendor's download) has its staging lock, and a file whose sha256 is known
+ * its blob lock, taken before its staging file is opened and held until the
+ * entry is written.  All locks of a job are taken up front in one global
+ * order (sorted by name), so two jobs sharing files in any order never
+ * deadlock; after they are held, the store is looked at again, since
+ * another job may just have committed the file. */
+static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlocks,
+                        size_t max_locks)
 {
     const ap_provision_options *o = j->o;
     ap_entry *e = j->entry;
     fetch_set s;
     apx_fetch_opts fo;
     apx_error err;
-    size_t i, k;
+    size_t i, k, nwant = 0, *leader = NULL;
+    char **path = NULL;    /* staging path of entry file i, or NULL */
+    lock_want *want = NULL;
     int rc = AP_OK;
 
     memset(&s, 0, sizeof s);
     s.ff = apx_calloc(e->nfiles, sizeof *s.ff);
     s.idx = apx_calloc(e->nfiles, sizeof *s.idx);
     s.staging = apx_calloc(e->nfiles, sizeof *s.staging);
-    if (!s.ff || !s.idx || !s.staging) {
-        fetch_set_free(&s);
-        return fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+    path = apx_calloc(e->nfiles, sizeof *path);
+    leader = apx_calloc(e->nfiles, sizeof *leader);
+    want = apx_calloc(e->nfiles * 2 + 1, sizeof *want);
+    if (!s.ff || !s.idx || !s.staging || !path || !leader || !want) {
+        rc = fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+        goto out;
     }
+    /* 1. Which files to fetch, their staging paths and locks. */
+    for (i = 0; i < e->nfiles; i++)
+        leader[i] = i;
+    for (i = 0; i < e->nfiles && rc == AP_OK; i++) {
+        const apx_mfile *m = &call->files[i];
+        ap_entry_file *f = &e->files[i];
+        char *key;
+        if (f->present || !wanted(j, m) || (m->url && strncmp(m->url, "file://", 7) == 0))
+            continue;
+        if (call->vendor->desc.download)
+            key = apx_strdup(m->url ? m->url : m->path);
+        else
+            key = apx_asprintf("%s\n%s", f->sha256 ? f->sha256 : "",
+                               m->etag ? m->etag : m->url);
+        rc = key ? ap_store_staging_path(j->prov->store, key, &path[i]) : AP_ENOMEM;
+        free(key);
+        if (rc != AP_OK) {
+            rc = fail(j, rc, "%s: file '%s': %s", j->ref, m->path,
+                      ap_store_errmsg(j->prov->store));
+            break;
+        }
+    }
+    /* Two files of this entry with one staging file (the same bytes under
+     * two names): fetch it once, the others follow the first (sorted by
+     * path, O(n log n)). */
+    if (rc == AP_OK && (rc = follow_same_staging(path, leader, e->nfiles)) != AP_OK)
+        rc = fail(j, rc, "%s: out of memory", j->ref);
+    for (i = 0; i < e->nfiles && rc == AP_OK; i++) {
+        ap_entry_file *f = &e->files[i];
+        if (!path[i])
+            continue;
+        if (stage_lock_name(path[i], want[nwant].name) != AP_OK) {
+            rc = fail(j, AP_EINVAL, "%s: file '%s': unexpected staging path %s", j->ref,
+                      f->name, path[i]);
+            break;
+        }
+        want[nwant].file = i;
+        want[nwant++].stage = 1;
+        if (f->sha256) {
+            snprintf(want[nwant].name, sizeof want[nwant].name, "blob-%s", f->sha256);
+            want[nwant].file = i;
+            want[nwant++].stage = 0;
+        }
+    }
+    /* 2. Take the locks in name order (skipping repeats: two files with one
+     * sha256 but different sources). */
+    if (nwant > 1)
+        qsort(want, nwant, sizeof *want, cmp_lock_want);
+    for (k = 0; rc == AP_OK && k < nwant; k++) {
+        int fd = -1, lrc;
+        if (k > 0 && strcmp(want[k].name, want[k - 1].name) == 0)
+            continue;
+        if (*nlocks >= max_locks) {
+            rc = fail(j, AP_EUNSUPPORTED, "%s: more locks than one job holds (%zu)",
+                      j->ref, max_locks);
+            break;
+        }
+        lrc = lock_waiting(j, want[k].name, e->files[want[k].file].name, &fd);
+        if (lrc == AP_OK)
+            lock_fds[(*nlocks)++] = fd;
+        else if (lrc == AP_ECANCELLED || lrc == AP_EUSER)
+            rc = lrc;
+        else if (want[k].stage)
+            rc = fail(j, lrc, "%s: file '%s': cannot lock its staging file (%s), so "
+                      "another download could write it too: %s", j->ref,
+                      e->files[want[k].file].name, want[k].name,
+                      ap_store_errmsg(j->prov->store));
+        /* a blob lock that cannot be had (e.g. read-only locks/): the
+         * staging lock still makes this job the only writer */
+    }
+    /* 3. Now the only writer: look again, then import, download or queue. */
     for (i = 0; i < e->nfiles && rc == AP_OK; i++) {
         const apx_mfile *m = &call->files[i];
         ap_entry_file *f = &e->files[i];
         apx_fetch_file *x;
-        if (f->present)
+        if (f->present || leader[i] != i || !wanted(j, m))
             continue;
-        if (!wanted(j, m))
-            continue;
-        if (f->sha256) {
-            /* One download per blob across jobs and processes: take the
-             * blob's lock, then look again. */
-            int fd;
-            char name[80];
-            snprintf(name, sizeof name, "blob-%s", f->sha256);
-            rc = lock_waiting(j, name, f->name, &fd);
-            if (rc == AP_OK)
-                lock_fds[(*nlocks)++] = fd;
-            else if (rc == AP_ECANCELLED || rc == AP_EUSER)
-                break;
-            rc = AP_OK; /* no lock (e.g. read-only locks/): go on unlocked */
-            if (!(o->flags & AP_PROVISION_FORCE) &&
-                ap_store_has_blob(j->prov->store, f->sha256) == 1) {
-                f->present = 1;
+        if (!f->sha256 && m->git_sha1 && !(o->flags & AP_PROVISION_FORCE)) {
+            char known[AP_SHA256_HEX_LEN + 1];
+            if (apx_gitsha1_lookup(j->prov, m->git_sha1, known) == AP_OK &&
+                ap_store_has_blob(j->prov->store, known) == 1) {
+                /* another job fetched it while we waited: the index
+                 * entry was written from the bytes it committed */
+                if (!(f->sha256 = apx_strdup(known)))
+                    rc = fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+                f->present = rc == AP_OK;
                 continue;
             }
+        }
+        if (f->sha256 && !(o->flags & AP_PROVISION_FORCE) &&
+            ap_store_has_blob(j->prov->store, f->sha256) == 1) {
+            f->present = 1;
+            continue;
         }
         if (m->url && strncmp(m->url, "file://", 7) == 0) {
             rc = import_local(j, m, f);
@@ -530,27 +699,15 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
             rc = AP_OK;
         }
         if (call->vendor->desc.download) {
-            rc = vendor_download(j, call, m, f);
+            rc = vendor_download(j, call, m, f, path[i]);
             f->present = rc == AP_OK;
             if (rc == AP_OK)
                 rc = ap_tracker_file_done(j->tracker, m->path) ? AP_EUSER : AP_OK;
             continue;
         }
         k = s.n;
-        {
-            char *key = apx_asprintf("%s\n%s", f->sha256 ? f->sha256 : "",
-                                     m->etag ? m->etag : m->url);
-            if (!key)
-                rc = AP_ENOMEM;
-            else
-                rc = ap_store_staging_path(j->prov->store, key, &s.staging[k]);
-            free(key);
-        }
-        if (rc != AP_OK) {
-            rc = fail(j, rc, "%s: file '%s': %s", j->ref, m->path,
-                      ap_store_errmsg(j->prov->store));
-            break;
-        }
+        s.staging[k] = path[i];
+        path[i] = NULL;
         x = &s.ff[k];
         x->label = m->path;
         x->url = m->url;
@@ -601,11 +758,14 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
                 char name[80];
                 int fd;
                 snprintf(name, sizeof name, "blob-%s", s.ff[k].sha256_out);
-                if (*nlocks < AP_MAX_JOB_LOCKS &&
+                if (*nlocks < max_locks &&
                     ap_store_trylock(j->prov->store, name, &fd) == AP_OK)
                     lock_fds[(*nlocks)++] = fd;
             }
-            crc = ap_store_commit(j->prov->store, s.staging[k], s.ff[k].sha256_out, 1);
+            /* A digest learnt from the bytes as they came is checked against
+             * the bytes in the file before they are committed under it. */
+            crc = ap_store_commit(j->prov->store, s.staging[k], s.ff[k].sha256_out,
+                                  s.ff[k].sha256 != NULL);
             if (crc != AP_OK) {
                 if (rc == AP_OK)
                     rc = fail(j, crc, "%s: file '%s': %s", j->ref, f->name,
@@ -620,6 +780,22 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
                 rc = fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
         }
     }
+    /* Files that shared a staging file with an earlier one get its blob. */
+    for (i = 0; i < e->nfiles; i++) {
+        ap_entry_file *f = &e->files[i], *l = &e->files[leader[i]];
+        if (leader[i] == i || f->present || !l->present || !l->sha256)
+            continue;
+        free(f->sha256);
+        f->sha256 = apx_strdup(l->sha256);
+        f->size = l->size;
+        f->present = f->sha256 != NULL;
+    }
+out:
+    for (i = 0; path && i < e->nfiles; i++)
+        free(path[i]);
+    free(path);
+    free(leader);
+    free(want);
     fetch_set_free(&s);
     return rc;
 }
@@ -777,6 +953,84 @@ static void schemes_list(ap_provisioner *p, char *buf, size_t sz)
     "hf:ORG/REPO[@REV][:QUANT|/PATH], gh:OWNER/REPO[@TAG]/GLOB, " \
     "ollama:[HOST/][NS/]MODEL[:TAG], https://HOST/PATH[#sha256=HEX]"
 
+/* Resolve failures that mean "the origin could not be reached or could not
+ * answer now", for which a ready entry is served from the catalog: no
+ * connection, DNS, TLS or a reset (AP_ENETWORK), a timeout (AP_ETIMEDOUT),
+ * a server error after the retries (AP_EHTTP: 5xx or another unexpected
+ * status), rate limiting after the retries (AP_ERATELIMIT) and offline mode
+ * (AP_EOFFLINE).  Never an answer about the artifact itself: not found,
+ * auth, gated, a bad reference or a protocol violation. */
+static int origin_unreachable(int rc)
+{
+    return rc == AP_EOFFLINE || rc == AP_ENETWORK || rc == AP_ETIMEDOUT ||
+           rc == AP_EHTTP || rc == AP_ERATELIMIT;
+}
+
+/* Every file of a ready entry has its blob in the store. */
+static int entry_intact(ap_provisioner *p, const ap_entry *e)
+{
+    size_t i;
+    if (e->status != AP_ENTRY_READY)
+        return 0;
+    for (i = 0; i < e->nfiles; i++)
+        if (!e->files[i].sha256 || ap_store_has_blob(p->store, e->files[i].sha256) != 1)
+            return 0;
+    return 1;
+}
+
+static int cmp_mfile_path(const void *a, const void *b)
+{
+    return strcmp((*(const apx_mfile *const *)a)->path, (*(const apx_mfile *const *)b)->path);
+}
+
+/* The manifest after filtering, before anything is written or locked: at
+ * most max_files files, no name twice (sorted, O(n log n)). */
+static int check_manifest(job *j, const ap_vendor_call *call)
+{
+    size_t max = j->o->max_files ? j->o->max_files : AP_DEFAULT_MAX_FILES, i;
+    const apx_mfile **v;
+    if (call->nfiles > max)
+        return fail(j, AP_EUNSUPPORTED, "%s: %zu files, more than the limit of %zu files "
+                    "per entry (raise it with the max_files option, apctl pull "
+                    "--max-files N, or narrow the files with --include/--exclude)",
+                    j->ref, call->nfiles, max);
+    if (call->nfiles > SIZE_MAX / 2 - 1)
+        return fail(j, AP_EUNSUPPORTED, "%s: %zu files", j->ref, call->nfiles);
+    if (call->nfiles < 2)
+        return AP_OK;
+    if (!(v = apx_calloc(call->nfiles, sizeof *v)))
+        return fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+    for (i = 0; i < call->nfiles; i++)
+        v[i] = &call->files[i];
+    qsort(v, call->nfiles, sizeof *v, cmp_mfile_path);
+    for (i = 1; i < call->nfiles; i++)
+        if (strcmp(v[i - 1]->path, v[i]->path) == 0)
+            break;
+    if (i < call->nfiles) {
+        int rc = fail(j, AP_EPROTOCOL, "%s: vendor '%s' listed the file '%s' twice",
+                      j->ref, call->vendor->desc.name, v[i]->path);
+        free(v);
+        return rc;
+    }
+    free(v);
+    return AP_OK;
+}
+
+/* The previous entry's files as present, with paths to their blobs, for a
+ * result that does not replace the catalog's ready entry. */
+static void blob_paths(ap_provisioner *p, ap_entry *e)
+{
+    size_t i;
+    for (i = 0; i < e->nfiles; i++) {
+        ap_entry_file *f = &e->files[i];
+        char *blob = NULL;
+        if (!f->present || !f->sha256 || f->path)
+            continue;
+        if (ap_store_blob_path(p->store, f->sha256, &blob) == AP_OK)
+            f->path = blob;
+    }
+}
+
 static int run_job(job *j, ap_entry **out)
 {
     ap_provisioner *p = j->prov;
@@ -785,8 +1039,8 @@ static int run_job(job *j, ap_entry **out)
     apx_vendor *v;
     ap_entry *prev = NULL;
     char *id = NULL, known[512];
-    int rc, entry_lock = -1, lock_fds[AP_MAX_JOB_LOCKS];
-    size_t scheme_len, nlocks = 0, i;
+    int rc, entry_lock = -1, *lock_fds = NULL;
+    size_t scheme_len, nlocks = 0, max_locks = 0, i;
 
     if (parse_scheme(j->ref, &scheme_len) != 0) {
         schemes_list(p, known, sizeof known);
@@ -809,25 +1063,33 @@ static int run_job(job *j, ap_entry **out)
     rc = v->desc.resolve(v->state, &call, j->ref);
     if (rc == AP_OK && ap_cancel_is_set(o->cancel))
         rc = apx_error_set(&call.err, AP_ECANCELLED, "%s: cancelled", j->ref);
-    if (rc == AP_EOFFLINE &&
-        ap_catalog_get(p->catalog, id, &prev) == AP_OK && prev->status == AP_ENTRY_READY) {
-        /* Offline, but we have it: serve the catalog's entry if intact. */
-        for (i = 0; i < prev->nfiles; i++)
-            if (!prev->files[i].sha256 ||
-                ap_store_has_blob(p->store, prev->files[i].sha256) != 1)
-                break;
-        if (i == prev->nfiles) {
-            apx_call_clear(&call);
-            free(id);
-            prev->fetched_bytes = 0; /* this provision transferred nothing */
-            (void)ap_tracker_emit(j->tracker, AP_EVENT_DONE, NULL, 0, "offline: from the catalog");
-            if (out)
-                *out = prev;
-            else
-                ap_entry_free(prev);
-            return AP_OK;
-        }
+    if (origin_unreachable(rc) && !(o->flags & AP_PROVISION_REFRESH) &&
+        ap_catalog_get(p->catalog, id, &prev) == AP_OK && entry_intact(p, prev)) {
+        /* The origin cannot be reached, but we have it: serve the
+         * catalog's ready entry, and say it may be stale. */
+        char msg[APX_ERRMSG_MAX + 256];
+        const char *why = call.err.msg[0] ? call.err.msg : ap_strerror(rc);
+        size_t rl = strlen(j->ref);
+        if (strncmp(why, j->ref, rl) == 0 && why[rl] == ':' && why[rl + 1] == ' ')
+            why += rl + 2;
+        snprintf(msg, sizeof msg, "%s: the origin could not be reached (%s); using the "
+                 "ready entry %s from the catalog (revision %s), which may be stale "
+                 "(AP_PROVISION_REFRESH / apctl pull --refresh demands a fresh check)",
+                 j->ref, why, id, prev->revision ? prev->revision : "unknown");
+        apx_call_clear(&call);
+        free(id);
+        prev->fetched_bytes = 0; /* this provision transferred nothing */
+        (void)ap_tracker_emit(j->tracker, AP_EVENT_LOG, NULL, rc, msg);
+        (void)ap_tracker_emit(j->tracker, AP_EVENT_DONE, NULL, 0,
+                              "origin unreachable: from the catalog");
+        if (out)
+            *out = prev;
+        else
+            ap_entry_free(prev);
+        return AP_OK;
     }
+    ap_entry_free(prev);
+    prev = NULL;
     if (rc != AP_OK) {
         if (rc > 0)
             rc = AP_EVENDOR;
@@ -836,7 +1098,11 @@ static int run_job(job *j, ap_entry **out)
                           v->desc.name, ap_strerror(rc));
         if (strncmp(call.err.msg, j->ref, strlen(j->ref)) != 0)
             apx_error_prefix(&call.err, "%s", j->ref);
-        apx_error_set(&p->err, rc, "%s", call.err.msg);
+        if (origin_unreachable(rc) && (o->flags & AP_PROVISION_REFRESH))
+            apx_error_set(&p->err, rc, "%s (a fresh check was demanded: the catalog's "
+                          "entry is not used)", call.err.msg);
+        else
+            apx_error_set(&p->err, rc, "%s", call.err.msg);
         goto out;
     }
     filter_manifest(&call, o);
@@ -845,15 +1111,24 @@ static int run_job(job *j, ap_entry **out)
                   (o->include || o->exclude) ? " the include/exclude filters" : "");
         goto out;
     }
+    /* Checked before any lock is taken or document written. */
+    if ((rc = check_manifest(j, &call)) != AP_OK)
+        goto out;
+    max_locks = 2 * call.nfiles;
+    if (!(lock_fds = apx_calloc(max_locks, sizeof *lock_fds))) {
+        rc = fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+        goto out;
+    }
     rc = lock_waiting(j, id, j->ref, &entry_lock);
     if (rc == AP_ECANCELLED || rc == AP_EUSER)
         goto out;
     if (rc != AP_OK)
         entry_lock = -1;
     rc = AP_OK;
-    ap_entry_free(prev);
-    prev = NULL;
     (void)ap_catalog_get(p->catalog, id, &prev);
+    /* A re-pull of a ready entry (--force, a moved revision) leaves its
+     * document alone until a complete, verified set replaces it. */
+    j->keep = prev && prev->status == AP_ENTRY_READY;
     rc = build_entry(j, &call, id, prev);
     if (rc != AP_OK) {
         fail(j, rc, "%s: out of memory", j->ref);
@@ -864,41 +1139,54 @@ static int run_job(job *j, ap_entry **out)
         rc = fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
         goto out;
     }
-    (void)ap_catalog_put(p->catalog, j->entry);
+    if (!j->keep)
+        (void)ap_catalog_put(p->catalog, j->entry);
     j->last_put_ms = apx_now_ms();
     if (ap_tracker_emit(j->tracker, AP_EVENT_START, NULL, 0, NULL)) {
         rc = fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
         goto out;
     }
-    if (call.nfiles > AP_MAX_JOB_LOCKS / 2) {
-        rc = fail(j, AP_EUNSUPPORTED, "%s: %zu files is more than one job handles",
-                  j->ref, call.nfiles);
-        goto out;
-    }
-    rc = engine_fetch(j, &call, lock_fds, &nlocks);
-    if (apx_entry_finish(p, j->entry) != AP_OK && rc == AP_OK)
-        rc = p->err.status;
-    if (rc == AP_OK && o->hf_cache_publish)
-        rc = publish_hf(j, &call);
+    rc = engine_fetch(j, &call, lock_fds, &nlocks, max_locks);
 out:
     if (j->entry) {
+        size_t k, missing = 0;
+        for (k = 0; k < j->entry->nfiles; k++)
+            missing += !j->entry->files[k].present;
+        if (!j->keep || (rc == AP_OK && !missing)) {
+            /* views relinked only for what replaces the catalog's entry */
+            if (apx_entry_finish(p, j->entry) != AP_OK && rc == AP_OK)
+                rc = p->err.status;
+            if (rc == AP_OK && o->hf_cache_publish)
+                rc = publish_hf(j, &call);
+        } else
+            blob_paths(p, j->entry);
         j->entry->updated = apx_wall_s();
         free(j->entry->error);
         j->entry->error = NULL;
         if (rc == AP_OK) {
-            size_t k, missing = 0;
-            for (k = 0; k < j->entry->nfiles; k++)
-                missing += !j->entry->files[k].present;
             j->entry->status = missing ? AP_ENTRY_PENDING : AP_ENTRY_READY;
             j->entry->done_bytes = j->entry->total_size;
         } else {
             j->entry->status = rc == AP_ECANCELLED ? AP_ENTRY_CANCELLED : AP_ENTRY_FAILED;
             j->entry->error = apx_strdup(p->err.msg);
         }
-        (void)ap_catalog_put(p->catalog, j->entry);
+        if (!j->keep || j->entry->status == AP_ENTRY_READY) {
+            /* one document write replaces the whole set */
+            int prc = ap_catalog_put(p->catalog, j->entry);
+            if (prc != AP_OK && rc == AP_OK)
+                rc = fail(j, prc, "%s: %s", j->ref, ap_catalog_errmsg(p->catalog));
+        } else if (rc != AP_OK && prev) {
+            /* The ready entry stays as it was; the failed re-pull is noted
+             * in it (status stays ready, its files and views unchanged). */
+            free(prev->error);
+            prev->error = apx_asprintf("re-pull failed, the entry is unchanged: %s",
+                                       p->err.msg);
+            (void)ap_catalog_put(p->catalog, prev);
+        }
     }
     for (i = 0; i < nlocks; i++)
         ap_store_unlock(lock_fds[i]);
+    free(lock_fds);
     if (entry_lock >= 0)
         ap_store_unlock(entry_lock);
     if (rc == AP_OK)

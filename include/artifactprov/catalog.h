@@ -149,6 +149,14 @@ AP_EXPORT size_t ap_catalog_warning_count(const ap_catalog *catalog);
 AP_EXPORT const char *ap_catalog_warning(const ap_catalog *catalog, size_t i);
 
 /**
+ * The id of the damaged document warning i is about ("catalog/<id>.json"),
+ * so that it can be shown and removed by id (ap_catalog_remove() removes a
+ * damaged document too); NULL when its file name is not a valid id.
+ * Borrowed like ap_catalog_warning().
+ */
+AP_EXPORT const char *ap_catalog_warning_id(const ap_catalog *catalog, size_t i);
+
+/**
  * Garbage-collect the store against the catalog: blobs no entry references
  * and staging files untouched for stale_seconds go (ap_store_gc).  Refuses
  * with AP_ECORRUPT, removing nothing, when a document cannot be read (its

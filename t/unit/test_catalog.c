@@ -364,6 +364,124 @@ static void test_remove_shared(void **state)
     ap_store_close(s);
 }
 
+
+/* Nothing blocks on a FIFO (or anything but a regular file) planted where a
+ * document is expected; a damaged document is listed as damaged by id, can
+ * be removed by id, and gc names it. */
+static void test_fifo_and_damaged(void **state)
+{
+    ap_store *s;
+    ap_catalog *c;
+    ap_entry *a = make_entry("hf", "hf:org/ok", "org/ok", 0), **list = NULL;
+    ap_entry *got = NULL;
+    char *p;
+    size_t n = 0, i;
+    int seen_fifo = 0, seen_bad = 0;
+    (void)state;
+    open_both("fifo", &s, &c);
+    assert_int_equal(ap_catalog_put(c, a), AP_OK);
+    p = apx_asprintf("%s/catalog/hf-00000000000000ff.json", ap_store_root(s));
+    assert_int_equal(mkfifo(p, 0644), 0);
+    free(p);
+    p = apx_asprintf("%s/catalog/hf-00000000000000aa.json", ap_store_root(s));
+    write_str(p, "{ damaged");
+    free(p);
+    alarm(20); /* before the fix, the open of the FIFO blocks forever */
+    assert_int_equal(ap_catalog_list(c, NULL, &list, &n), AP_OK);
+    assert_int_equal(n, 1);
+    ap_entry_list_free(list, n);
+    assert_int_equal(ap_catalog_warning_count(c), 2);
+    for (i = 0; i < 2; i++) {
+        const char *id = ap_catalog_warning_id(c, i);
+        assert_non_null(id);
+        if (!strcmp(id, "hf-00000000000000ff")) {
+            seen_fifo = 1;
+            assert_non_null(strstr(ap_catalog_warning(c, i), "not a regular file"));
+        } else if (!strcmp(id, "hf-00000000000000aa"))
+            seen_bad = 1;
+    }
+    assert_true(seen_fifo && seen_bad);
+    assert_int_equal(ap_catalog_get(c, "hf-00000000000000ff", &got), AP_ECORRUPT);
+    assert_null(got);
+    /* get by ref walks every document: the FIFO does not block it either */
+    assert_int_equal(ap_catalog_get(c, "hf:org/ok", &got), AP_OK);
+    ap_entry_free(got);
+    /* gc refuses, naming the document and how to remove it */
+    assert_int_equal(ap_catalog_gc(c, 0, NULL, NULL, NULL), AP_ECORRUPT);
+    assert_non_null(strstr(ap_catalog_errmsg(c), "hf-00000000000000"));
+    assert_non_null(strstr(ap_catalog_errmsg(c), "ap_catalog_remove"));
+    /* remove by id: the damaged documents go, nothing else */
+    assert_int_equal(ap_catalog_remove(c, "hf-00000000000000ff"), AP_OK);
+    assert_int_equal(ap_catalog_remove(c, "hf-00000000000000aa"), AP_OK);
+    alarm(0);
+    p = apx_asprintf("%s/catalog/hf-00000000000000ff.json", ap_store_root(s));
+    assert_false(exists(p));
+    free(p);
+    assert_int_equal(ap_catalog_gc(c, 0, NULL, NULL, NULL), AP_OK);
+    assert_int_equal(ap_catalog_get(c, a->id, &got), AP_OK);
+    ap_entry_free(got);
+    ap_entry_free(a);
+    ap_catalog_close(c);
+    ap_store_close(s);
+}
+
+/* The writer never writes what the reader refuses: a file name the reader
+ * rejects (control character) is refused by put, and nothing is written. */
+static void test_put_refuses_unreadable(void **state)
+{
+    ap_store *s;
+    ap_catalog *c;
+    ap_entry *a = make_entry("hf", "hf:org/ctl", "org/ctl", 1), *got = NULL;
+    char *p;
+    (void)state;
+    open_both("ctl", &s, &c);
+    set_file(&a->files[0], "bad\x01name.bin", NULL, 3);
+    assert_int_not_equal(ap_catalog_put(c, a), AP_OK);
+    assert_non_null(strstr(ap_catalog_errmsg(c), a->id));
+    p = apx_asprintf("%s/catalog/%s.json", ap_store_root(s), a->id);
+    assert_false(exists(p));
+    free(p);
+    assert_int_equal(ap_catalog_get(c, a->id, &got), AP_ENOTFOUND);
+    ap_entry_free(a);
+    ap_catalog_close(c);
+    ap_store_close(s);
+}
+
+/* A 100,000-file entry with long names round-trips through put and get. */
+static void test_large_entry_roundtrip(void **state)
+{
+    ap_store *s;
+    ap_catalog *c;
+    const size_t N = 100000;
+    ap_entry *a = make_entry("hf", "hf:org/huge", "org/huge", N), *got = NULL;
+    char hex[65], name[300], path[600];
+    size_t i;
+    (void)state;
+    open_both("huge", &s, &c);
+    sha_of("x", hex);
+    for (i = 0; i < N; i++) {
+        ap_entry_file *f = &a->files[i];
+        snprintf(name, sizeof name, "shards/%0100zu/part-%06zu.safetensors", i, i);
+        snprintf(path, sizeof path, "%s/models/hf/org/huge/%s", ap_store_root(s), name);
+        set_file(f, name, hex, 123456789);
+        f->path = strdup(path);
+        f->url = strdup(path + 1);
+        f->git_sha1 = strdup("0123456789012345678901234567890123456789");
+        f->kind = strdup("model");
+        f->format = strdup("safetensors");
+        f->precision = strdup("bf16");
+    }
+    assert_int_equal(ap_catalog_put(c, a), AP_OK);
+    assert_int_equal(ap_catalog_get(c, a->id, &got), AP_OK);
+    assert_int_equal(got->nfiles, N);
+    assert_string_equal(got->files[N - 1].name, a->files[N - 1].name);
+    assert_string_equal(got->files[N - 1].path, a->files[N - 1].path);
+    ap_entry_free(got);
+    ap_entry_free(a);
+    ap_catalog_close(c);
+    ap_store_close(s);
+}
+
 static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
     (void)st; (void)flag; (void)f;
@@ -380,9 +498,14 @@ int main(void)
         cmocka_unit_test(test_put_get_list),
         cmocka_unit_test(test_corrupt_documents),
         cmocka_unit_test(test_remove_shared),
+        cmocka_unit_test(test_fifo_and_damaged),
+        cmocka_unit_test(test_put_refuses_unreadable),
+        cmocka_unit_test(test_large_entry_roundtrip),
     };
     int rc;
     cmocka_set_message_output(CM_OUTPUT_TAP);
+    if (getenv("TEST_FILTER")) /* e.g. TEST_FILTER='test_large*' */
+        cmocka_set_test_filter(getenv("TEST_FILTER"));
     base = mkdtemp(tmpl);
     if (!base)
         return 1;
