@@ -546,7 +546,7 @@ static void print_scan_warnings(const ap_provisioner *p)
 {
     size_t i, n = ap_provisioner_warning_count(p);
     for (i = 0; i < n; i++)
-        fprintf(stderr, "apctl: scan: warning: %s\n", ap_provisioner_warning(p, i));
+        fprintf(stderr, "apctl: scan: warning: %s\n", T(ap_provisioner_warning(p, i)));
 }
 
 static int cmd_scan(int argc, char **argv)
@@ -758,14 +758,14 @@ static int cmd_rm(int argc, char **argv)
         /* a damaged document: removed by its id (its blobs go at gc) */
         rc = ap_catalog_remove(ap_provisioner_catalog(p), argv[1]);
         if (rc != AP_OK)
-            fprintf(stderr, "apctl: %s: %s\n", argv[1],
-                    ap_catalog_errmsg(ap_provisioner_catalog(p)));
+            fprintf(stderr, "apctl: %s: %s\n", T(argv[1]),
+                    T(ap_catalog_errmsg(ap_provisioner_catalog(p))));
         else
-            printf("removed damaged catalog document %s\n", argv[1]);
+            printf("removed damaged catalog document %s\n", T(argv[1]));
     } else if (rc != AP_OK)
-        fprintf(stderr, "apctl: %s: %s\n", argv[1],
+        fprintf(stderr, "apctl: %s: %s\n", T(argv[1]),
                 rc == AP_ENOTFOUND ? "no such entry in the catalog"
-                                   : ap_catalog_errmsg(ap_provisioner_catalog(p)));
+                                   : T(ap_catalog_errmsg(ap_provisioner_catalog(p))));
     else {
         rc = ap_catalog_remove(ap_provisioner_catalog(p), e->id);
         if (rc != AP_OK)
