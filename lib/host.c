@@ -39,7 +39,7 @@ static int h_http(ap_vendor_call *call, const ap_http_request *req,
         return apx_error_set(&call->err, AP_ENOMEM, "out of memory");
     rc = apx_http_simple(q.method ? q.method : "GET", q.url, q.headers, q.bearer,
                          q.follow_redirects, q.max_body ? q.max_body : 16u << 20,
-                         call->cancel, &hr->r, &call->err);
+                         call->cancel, call->ca_file, &hr->r, &call->err);
     if (rc != AP_OK) {
         apx_http_result_clear(&hr->r);
         free(hr);

@@ -32,6 +32,7 @@ struct ap_vendor_call {
     const char *ref;
     ap_cancel_token *cancel;
     ap_tracker *tracker;
+    const char *ca_file;   /* TLS trust for metadata requests, or NULL */
     apx_error err;
     apx_mfile *files;
     size_t nfiles, cap;
