@@ -351,6 +351,7 @@ typedef struct ffile {
     char *host;            /* host:port of url, for per-host limits */
     char *orig_origin;     /* scheme://host:port of the caller's URL */
     char *dir;             /* directory of the staging file */
+    char *shown;           /* redacted URL, the name when there is no label */
     uint64_t chunk;        /* size of the ranges cut from the gaps */
     uint64_t cap_unknown;  /* most bytes of a body of unknown length */
     int cap_is_default;
@@ -1035,6 +1036,8 @@ oom:
 /* ------------------------------------------------------------------------
  * Transfers */
 
+static const char *flabel(const ffile *ff);
+
 static void tracker_advance(fetch *F, ffile *ff, uint64_t n, int *abort_)
 {
     ap_tracker *tr = F->o.tracker;
@@ -1043,7 +1046,7 @@ static void tracker_advance(fetch *F, ffile *ff, uint64_t n, int *abort_)
     if (F->tr_file != ff) {
         uint64_t tot = ff->total != UNK ? ff->total
                                         : ff->expect != UNK ? ff->expect : 0;
-        ap_tracker_set_file(tr, ff->f->label ? ff->f->label : ff->f->url,
+        ap_tracker_set_file(tr, flabel(ff),
                             ff->have - n, tot);
         F->tr_file = ff;
     }
@@ -1598,9 +1601,13 @@ static void xfer_release(fetch *F, xfer *x)
 /* ------------------------------------------------------------------------
  * File outcomes */
 
+/* The file's name in messages and events: its label, else its URL made
+ * safe (no credentials, no query). */
 static const char *flabel(const ffile *ff)
 {
-    return ff->f->label ? ff->f->label : ff->f->url;
+    if (ff->f->label)
+        return ff->f->label;
+    return ff->shown ? ff->shown : "(file)";
 }
 
 static void remove_staging(ffile *ff)
@@ -2099,6 +2106,10 @@ static int file_prepare(fetch *F, ffile *ff, apx_error *err)
     ff->url = apx_strdup(f->url);
     ff->host = url_host(f->url, 1);
     ff->orig_origin = url_origin(f->url);
+    if (!f->label) {
+        char u[512];
+        ff->shown = apx_strdup(url_msg(f->url, u, sizeof u));
+    }
     ff->state_path = apx_asprintf("%s.state", f->staging_path);
     if (f->validator)
         ff->validator = apx_strdup(f->validator);
@@ -2694,6 +2705,7 @@ out_early:
         free(ff->host);
         free(ff->orig_origin);
         free(ff->dir);
+        free(ff->shown);
         free(ff->etag);
         free(ff->validator);
         free(ff->state_path);

@@ -512,9 +512,20 @@ static void test_resume_size_change_restarts(void **state)
 static ap_cancel_token *g_tok;
 static uint64_t g_cancel_at;
 
+/* Cancel once the transfer has written data (arg: the staging path), so
+ * the server has announced the size and the file is resumable -- a file
+ * cancelled before its first byte has nothing worth keeping and is
+ * removed -- then 400 ms later, mid-transfer. */
 static void *cancel_later(void *arg)
 {
-    (void)arg;
+    const char *staging = arg;
+    struct stat st;
+    unsigned i;
+    for (i = 0; i < 2000; i++) {
+        if (stat(staging, &st) == 0 && st.st_size > 0)
+            break;
+        usleep(5 * 1000);
+    }
     usleep(400 * 1000);
     g_cancel_at = apx_now_ms();
     ap_cancel(g_tok);
@@ -530,7 +541,7 @@ static void test_cancel(void **state)
     g_tok = ap_cancel_token_new();
     run_init(&r, "slow");
     r.o.cancel = g_tok;
-    pthread_create(&th, NULL, cancel_later, NULL);
+    pthread_create(&th, NULL, cancel_later, r.staging);
     run_go(&r);
     end = apx_now_ms();
     pthread_join(th, NULL);
@@ -545,7 +556,7 @@ static void test_cancel(void **state)
     run_init(&r, "slow2");
     r.o.cancel = g_tok;
     r.o.drop_partial = 1;
-    pthread_create(&th, NULL, cancel_later, NULL);
+    pthread_create(&th, NULL, cancel_later, r.staging);
     run_go(&r);
     end = apx_now_ms();
     pthread_join(th, NULL);
@@ -999,6 +1010,29 @@ static void test_redacted_urls(void **state)
     run_go(&r);
     assert_int_equal(r.rc, AP_EHTTP);
     assert_null(strstr(r.err.msg, "s3cret"));
+    /* no label: the file is named by its URL in events, redacted too */
+    {
+        ap_tracker *tr = NULL;
+        ap_tracker_options to = AP_TRACKER_OPTIONS_INIT;
+        char file_seen[600];
+        to.sink = sink;
+        assert_int_equal(ap_tracker_new(&tr, 42, "t", &to), AP_OK);
+        g_retries = 0;
+        g_retry_msg[0] = '\0';
+        run_init(&r, "a503");
+        snprintf(r.url, sizeof r.url, "http://user:s3cret@%s/files/a503", p);
+        r.f.label = NULL;
+        r.o.max_attempts = 2;
+        r.o.tracker = tr;
+        run_go(&r);
+        snprintf(file_seen, sizeof file_seen, "%s", g_retry_msg);
+        ap_tracker_free(tr);
+        assert_int_equal(r.rc, AP_EHTTP);
+        assert_true(g_retries >= 1);
+        assert_non_null(strstr(file_seen, "/files/a503"));
+        assert_null(strstr(file_seen, "s3cret"));
+        assert_null(strstr(r.err.msg, "s3cret"));
+    }
     /* unreachable port: the libcurl message names no credential either */
     snprintf(url, sizeof url, "http://user:s3cret@127.0.0.1:1/x");
     assert_int_equal(apx_http_simple("GET", url, NULL, NULL, 1, 0, NULL,
