@@ -2610,6 +2610,10 @@ int apx_fetch(const apx_fetch_opts *opts, apx_fetch_file *files, size_t n,
         for (i = 0; i < n; i++) {
             files[i].status = rc;
             files[i].err = *err;
+            /* the empty file made by file_prepare goes; resumable data
+             * (a valid sidecar) stays for a run with more space */
+            if (!file_resumable(&F->files[i]))
+                remove_staging(&F->files[i]);
         }
         goto out_early;
     }

@@ -789,6 +789,7 @@ static void test_announced_size_bounded(void **state)
     assert_int_equal(c.rc, AP_ENOSPC);
     assert_non_null(strstr(c.msg, "basic"));
     assert_non_null(strstr(c.msg, "1125899906842624"));
+    assert_false(exists(r.staging)); /* nothing left behind */
 }
 
 /* Class 1: the range table is bounded by the connections, not by
