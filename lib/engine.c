@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2886,9 +2887,14 @@ const char *apx_http_result_header(const apx_http_result *r,
 int apx_http_simple(const char *method, const char *url,
                     const char *const *headers, const char *bearer,
                     int follow, size_t max_body, ap_cancel_token *cancel,
-                    const char *ca_file, apx_http_result *out,
+                    const apx_http_opts *opts, apx_http_result *out,
                     apx_error *err)
 {
+    const char *ca_file = opts ? opts->ca_file : NULL;
+    uint64_t min_rate = opts && opts->min_rate ? opts->min_rate : 1024;
+    unsigned window_ms = opts && opts->min_rate_window_ms
+                             ? opts->min_rate_window_ms : 60000;
+    long window_s = (long)((window_ms + 999) / 1000);
     CURLM *multi = NULL;
     CURL *e = NULL;
     char *cur = NULL, *orig_host = NULL, errbuf[CURL_ERROR_SIZE], u[512];
@@ -2950,8 +2956,11 @@ int apx_http_simple(const char *method, const char *url,
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, simple_write);
         curl_easy_setopt(e, CURLOPT_WRITEDATA, &c);
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 30L);
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 30L);
+        /* minimum rate: no bandwidth cap pauses these transfers, so
+         * libcurl's own low-speed check is exact here */
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT,
+                         min_rate > LONG_MAX ? LONG_MAX : (long)min_rate);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, window_s);
         if (strcmp(method, "HEAD") == 0)
             curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
         else if (strcmp(method, "GET") != 0)

@@ -799,6 +799,8 @@ static int run_job(job *j, ap_entry **out)
     apx_call_init(&call, p, v, j->ref, o->cancel);
     call.tracker = j->tracker;
     call.ca_file = o->ca_file; /* metadata requests trust the same CAs */
+    call.min_rate = o->min_rate; /* and have the same minimum rate */
+    call.min_rate_window_ms = o->min_rate_window_ms;
     rc = v->desc.resolve(v->state, &call, j->ref);
     if (rc == AP_OK && ap_cancel_is_set(o->cancel))
         rc = apx_error_set(&call.err, AP_ECANCELLED, "%s: cancelled", j->ref);

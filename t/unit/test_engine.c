@@ -870,6 +870,28 @@ static void test_min_rate(void **state)
     assert_int_equal(r.rc, AP_ENETWORK);
     assert_non_null(strstr(r.err.msg, "slower than 1000 bytes/s"));
     assert_non_null(strstr(r.err.msg, "2 attempts"));
+    /* metadata requests too */
+    {
+        apx_http_opts ho;
+        apx_http_result res;
+        apx_error err;
+        int rc;
+        memset(&ho, 0, sizeof ho);
+        ho.min_rate = 1000;
+        ho.min_rate_window_ms = 1000;
+        ap_cancel_reset(t);
+        pthread_create(&th, NULL, cancel_after_30s, t);
+        rc = apx_http_simple("GET", r.url, NULL, NULL, 1, 0, t, &ho, &res,
+                             &err);
+        ap_cancel(t);
+        pthread_join(th, NULL);
+        if (rc == AP_OK)
+            apx_http_result_clear(&res);
+        fprintf(stderr, "# simple trickle: %d %s\n", rc, err.msg);
+        assert_int_equal(rc, AP_ENETWORK);
+        assert_non_null(strstr(err.msg, "/files/trickle"));
+        assert_non_null(strstr(err.msg, "too slow"));
+    }
     /* our own bandwidth cap below min_rate is not a stall */
     run_init(&r, "capped");
     r.o.max_bytes_per_sec = 200000;
