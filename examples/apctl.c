@@ -141,10 +141,12 @@ static void usage(FILE *f)
           "       [--exclude GLOB]... [--connections N] [--chunk-size BYTES]\n"
           "       [--heartbeat MS] [--stall-timeout MS] [--drop-partial]\n"
           "       [--max-rate BYTES_PER_S] [--per-host N] [--max-attempts N]\n"
-          "       [--hf-cache=DIR] [--refresh] [--max-files N] REF [REF...]\n"
-          "                        provision REF(s), print where they are;\n"
-          "                        --refresh: fail instead of using a ready entry\n"
-          "                        when the origin cannot be reached\n"
+           "       [--min-rate BYTES_PER_S] [--min-rate-window MS]\n"
+           "       [--max-size BYTES (body of unknown length)] [--cacert FILE]\n"
+           "       [--hf-cache=DIR] [--refresh] [--max-files N] REF [REF...]\n"
+           "                        provision REF(s), print where they are;\n"
+           "                        --refresh: fail instead of using a ready entry\n"
+           "                        when the origin cannot be reached\n"
           "  sync [--json] REF     record the file list, fetch only small metadata\n"
           "  scan [--hf-cache=DIR] [--ollama=DIR]\n"
           "                        import what those caches hold (no download)\n"
@@ -447,7 +449,17 @@ static int cmd_pull(int argc, char **argv, unsigned flags)
         } else if (strncmp(a, "--connections", 13) == 0)
             o.max_connections = o.connections_per_file =
                 (unsigned)num_arg(OPTVAL("--connections"), "--connections");
-        else if (strncmp(a, "--max-rate", 10) == 0)
+        else if (strncmp(a, "--min-rate-window", 17) == 0)
+            o.min_rate_window_ms = (unsigned)num_arg(OPTVAL("--min-rate-window"),
+                                                     "--min-rate-window");
+        else if (strncmp(a, "--min-rate", 10) == 0)
+            o.min_rate = num_arg(OPTVAL("--min-rate"), "--min-rate");
+        else if (strncmp(a, "--max-size", 10) == 0)
+            o.max_unknown_size = num_arg(OPTVAL("--max-size"), "--max-size");
+        else if (strncmp(a, "--cacert", 8) == 0) {
+            o.ca_file = OPTVAL("--cacert");
+            if (!o.ca_file) { usage(stderr); return 2; }
+        } else if (strncmp(a, "--max-rate", 10) == 0)
             o.max_bytes_per_sec = num_arg(OPTVAL("--max-rate"), "--max-rate");
         else if (strncmp(a, "--per-host", 10) == 0)
             o.max_per_host = (unsigned)num_arg(OPTVAL("--per-host"), "--per-host");

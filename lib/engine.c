@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -40,6 +41,9 @@
 #define MAX_RETRY_AFTER_MS (300u * 1000u)
 #define DISCARD_MAX (64u * 1024u)
 #define MAX_RESETS 3
+#define HDR_MAX (256u * 1024u)      /* response header bytes kept/accepted */
+#define SIDECAR_MAX (4u * MIB)      /* a larger sidecar is not ours */
+#define UNKNOWN_RESERVE (64u * MIB) /* free space left by an unknown length */
 #define USER_AGENT "libartifactprov/" AP_VERSION_STRING
 
 /* ------------------------------------------------------------------------
@@ -89,15 +93,73 @@ static int host_matches(const char *url, const char *want)
     return r;
 }
 
-/* URL without query or fragment (signed URLs must not end up in logs). */
+/* "scheme://host:port" of url (apx_malloc'd, lower case), the origin a
+ * token or an extra header belongs to; NULL if the URL does not parse. */
+static char *url_origin(const char *url)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL, *res = NULL;
+    if (!u)
+        return NULL;
+    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
+            CURLUE_OK) {
+        res = apx_asprintf("%s://%s:%s", scheme, host, port);
+        if (res)
+            for (char *p = res; *p; p++)
+                if (*p >= 'A' && *p <= 'Z')
+                    *p = (char)(*p - 'A' + 'a');
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return res;
+}
+
+/* URL fit for a message: credentials ("user:pass@") redacted, query and
+ * fragment cut (signed URLs must not end up in logs). */
 static const char *url_msg(const char *url, char *buf, size_t size)
 {
-    size_t n = strcspn(url ? url : "", "?#");
+    char *r = apx_url_redact(url ? url : "");
+    const char *src = r ? r : "(url)";
+    size_t n = strcspn(src, "?#");
     if (n >= size)
         n = size - 1;
-    memcpy(buf, url ? url : "", n);
+    memcpy(buf, src, n);
     buf[n] = '\0';
+    free(r);
     return buf;
+}
+
+/* open() for staging data and sidecars: never follows a symbolic link,
+ * never blocks on a FIFO, refuses anything but a regular file (errno
+ * ELOOP for a link, EINVAL for a FIFO, socket, device or directory). */
+static int open_regular(const char *path, int flags, mode_t mode)
+{
+    struct stat st;
+    int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        errno = EINVAL;
+        return -1;
+    }
+    {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0)
+            (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    }
+    return fd;
 }
 
 static int pwrite_all(int fd, const char *p, size_t n, uint64_t off)
@@ -258,7 +320,7 @@ enum { JOB_IDLE, JOB_ACTIVE, JOB_DONE };
 enum { M_PROBE, M_RANGED, M_STREAM };
 enum {
     R_NONE, R_ENOSPC, R_EIO, R_USER, R_BADRANGE, R_RESET, R_SIZE,
-    R_JOBEND, R_KILLED, R_DISCARD
+    R_JOBEND, R_KILLED, R_DISCARD, R_TOOBIG, R_HEADERS
 };
 
 struct xfer;
@@ -289,7 +351,12 @@ typedef struct ffile {
     size_t prefix_job;     /* first job not fully contiguous */
     char *url;             /* current URL (after redirects) */
     char *host;            /* host:port of url, for per-host limits */
-    char *orig_host;
+    char *orig_origin;     /* scheme://host:port of the caller's URL */
+    char *dir;             /* directory of the staging file */
+    char *shown;           /* redacted URL, the name when there is no label */
+    uint64_t chunk;        /* size of the ranges cut from the gaps */
+    uint64_t cap_unknown;  /* most bytes of a body of unknown length */
+    int cap_is_default;
     char *etag;            /* strong ETag of the content being assembled */
     char *validator;       /* effective validator for the sidecar */
     char *state_path;
@@ -337,6 +404,10 @@ typedef struct xfer {
     char why[512];
     char errbuf[CURL_ERROR_SIZE];
     uint64_t last_data_ms;
+    uint64_t win_start_ms; /* minimum rate: current window */
+    uint64_t win_bytes;
+    int slow;              /* stalled: below min_rate over a window */
+    uint64_t hdr_bytes;    /* response header bytes seen */
     int paused;            /* held back by the bandwidth cap */
     struct curl_slist *hdrs;
     struct xfer *next;
@@ -376,6 +447,7 @@ typedef struct fetch {
     /* bandwidth cap: a token bucket shared by every transfer */
     double tokens;
     uint64_t tokens_ms;
+    uint64_t cap_pause_ms; /* last time the cap paused a transfer */
     /* hasher */
     pthread_mutex_t hmu;
     pthread_cond_t hcv;
@@ -438,7 +510,10 @@ static int write_file_atomic(const char *path, const char *text)
     size_t len = strlen(text);
     if (!tmp)
         return -1;
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* a fresh file: whatever was planted at tmp (a link, a FIFO) goes */
+    (void)unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+              0644);
     if (fd >= 0) {
         if (pwrite_all(fd, text, len, 0) == 0 && close(fd) == 0)
             rc = rename(tmp, path);
@@ -455,12 +530,21 @@ static int write_file_atomic(const char *path, const char *text)
 static int sidecar_load(ffile *ff, uint64_t *size, json_t **done_out)
 {
     json_error_t jerr;
-    json_t *root = json_load_file(ff->state_path, 0, &jerr), *done;
+    json_t *root = NULL, *done;
     json_t *jval = NULL, *jetag = NULL;
     const char *val = NULL, *etag = NULL;
     json_int_t sz = -1, version = 0;
     size_t i;
     uint64_t prev = 0;
+    {
+        int fd = open_regular(ff->state_path, O_RDONLY, 0);
+        struct stat st;
+        if (fd < 0)
+            return -1;
+        if (fstat(fd, &st) == 0 && st.st_size <= (off_t)SIDECAR_MAX)
+            root = json_loadfd(fd, 0, &jerr);
+        close(fd);
+    }
     if (!root)
         return -1;
     if (json_unpack(root, "{s:I,s?o,s?o,s:I,s:o}", "version", &version,
@@ -807,6 +891,8 @@ static int job_add(ffile *ff, uint64_t s, uint64_t e, uint64_t got, int st)
     if (jobs_reserve(ff, ff->njobs + 1))
         return -1;
     j = &ff->jobs[ff->njobs++];
+    if (ff->njobs > ff->f->ranges_peak)
+        ff->f->ranges_peak = ff->njobs;
     memset(j, 0, sizeof *j);
     j->start = s;
     j->end = e;
@@ -825,16 +911,84 @@ static uint64_t chunk_for(const fetch *F, uint64_t remaining)
     return per < c ? per : c;
 }
 
-/* Add idle jobs for [s, e). */
+/* Add one idle job for the gap [s, e); it is cut into ranges of ff->chunk
+ * lazily, when the scheduler starts it (split_job), so the table never
+ * grows with the size -- a server announcing 2^50 bytes costs one entry. */
 static int add_gap(ffile *ff, uint64_t s, uint64_t e, uint64_t chunk)
 {
-    while (s < e) {
-        uint64_t ce = e - s > chunk ? s + chunk : e;
-        if (job_add(ff, s, ce, 0, JOB_IDLE))
-            return -1;
-        s = ce;
-    }
+    (void)chunk;
+    return s < e ? job_add(ff, s, e, 0, JOB_IDLE) : 0;
+}
+
+/* The job index of every live transfer of ff, after the table moved. */
+static void fix_job_indexes(ffile *ff, size_t from)
+{
+    size_t i;
+    for (i = from; i < ff->njobs; i++)
+        if (ff->jobs[i].x && ff->jobs[i].state == JOB_ACTIVE)
+            ff->jobs[i].x->ji = i;
+}
+
+/* Cut an idle, untouched job longer than ff->chunk in two: [s, s+chunk)
+ * stays at k, the rest becomes an idle job at k+1. */
+static int split_job(ffile *ff, size_t k)
+{
+    job *j = &ff->jobs[k];
+    uint64_t s = j->start, e = j->end;
+    if (e == UNK || j->got || !ff->chunk || e - s <= ff->chunk ||
+        ff->mode == M_STREAM)
+        return 0;
+    if (jobs_reserve(ff, ff->njobs + 1))
+        return -1;
+    j = &ff->jobs[k];
+    memmove(&ff->jobs[k + 2], &ff->jobs[k + 1],
+            (ff->njobs - k - 1) * sizeof *j);
+    ff->njobs++;
+    if (ff->njobs > ff->f->ranges_peak)
+        ff->f->ranges_peak = ff->njobs;
+    j->end = s + ff->chunk;
+    memset(&ff->jobs[k + 1], 0, sizeof *j);
+    ff->jobs[k + 1].start = j->end;
+    ff->jobs[k + 1].end = e;
+    ff->jobs[k + 1].state = JOB_IDLE;
+    ff->jobs[k + 1].not_before = j->not_before;
+    fix_job_indexes(ff, k + 2);
     return 0;
+}
+
+/* Merge neighbouring finished jobs, so the table holds the live ranges
+ * plus the holes left by earlier runs, never one entry per chunk. */
+static void compact_done(ffile *ff)
+{
+    size_t i, o = 0;
+    int moved = 0;
+    if (ff->njobs < 2)
+        return;
+    for (i = 0; i < ff->njobs; i++) {
+        job *j = &ff->jobs[i];
+        if (o > 0) {
+            job *p = &ff->jobs[o - 1];
+            if (p->state == JOB_DONE && j->state == JOB_DONE &&
+                p->end != UNK && p->end == j->start &&
+                p->got == p->end - p->start && j->end != UNK &&
+                j->got == j->end - j->start) {
+                p->end = j->end;
+                p->got += j->got;
+                moved = 1;
+                continue;
+            }
+        }
+        if (o != i) {
+            ff->jobs[o] = *j;
+            moved = 1;
+        }
+        o++;
+    }
+    ff->njobs = o;
+    if (moved) {
+        fix_job_indexes(ff, 0);
+        ff->prefix_job = 0;
+    }
 }
 
 /* Cover [0, total) with jobs: existing jobs are kept (they are sorted and
@@ -852,6 +1006,7 @@ static int fill_gaps(ffile *ff, uint64_t total)
     if (total > pos)
         missing += total - pos;
     chunk = chunk_for(ff->F, missing);
+    ff->chunk = chunk;
     ff->jobs = NULL;
     ff->njobs = ff->capjobs = 0;
     pos = 0;
@@ -864,6 +1019,8 @@ static int fill_gaps(ffile *ff, uint64_t total)
         if (old[i].x)
             old[i].x->ji = ff->njobs;
         ff->njobs++;
+        if (ff->njobs > ff->f->ranges_peak)
+            ff->f->ranges_peak = ff->njobs;
         pos = old[i].end;
     }
     if (total > pos && add_gap(ff, pos, total, chunk))
@@ -881,6 +1038,8 @@ oom:
 /* ------------------------------------------------------------------------
  * Transfers */
 
+static const char *flabel(const ffile *ff);
+
 static void tracker_advance(fetch *F, ffile *ff, uint64_t n, int *abort_)
 {
     ap_tracker *tr = F->o.tracker;
@@ -889,7 +1048,7 @@ static void tracker_advance(fetch *F, ffile *ff, uint64_t n, int *abort_)
     if (F->tr_file != ff) {
         uint64_t tot = ff->total != UNK ? ff->total
                                         : ff->expect != UNK ? ff->expect : 0;
-        ap_tracker_set_file(tr, ff->f->label ? ff->f->label : ff->f->url,
+        ap_tracker_set_file(tr, flabel(ff),
                             ff->have - n, tot);
         F->tr_file = ff;
     }
@@ -954,6 +1113,33 @@ static int become_stream(ffile *ff, xfer *x, uint64_t len)
     return e;
 }
 
+/* Does a size announced by the server fit in the staging file system?
+ * Checked before anything is allocated for it.  0, or ENOSPC with the
+ * cause in x. */
+static int check_announced(xfer *x, uint64_t total, const char *what)
+{
+    ffile *ff = x->ff;
+    struct statvfs vf;
+    struct stat st;
+    uint64_t avail, alloc = 0, need;
+    if (total == UNK || total == 0 || statvfs(ff->dir, &vf) != 0)
+        return 0;
+    if (ff->fd >= 0 && fstat(ff->fd, &st) == 0)
+        alloc = (uint64_t)st.st_blocks * 512u;
+    need = total > alloc ? total - alloc : 0;
+    avail = (uint64_t)vf.f_bavail * (uint64_t)vf.f_frsize;
+    if (need > avail || avail - need < ff->F->o.min_free_bytes) {
+        xfer_why(x, R_ENOSPC,
+                 "the server announces %llu bytes (%s), more than the %llu "
+                 "bytes available in %s (+%llu reserved)",
+                 (unsigned long long)total, what,
+                 (unsigned long long)avail, ff->dir,
+                 (unsigned long long)ff->F->o.min_free_bytes);
+        return ENOSPC;
+    }
+    return 0;
+}
+
 /* Validate the response of x before its first body byte is accepted. */
 static int validate(xfer *x)
 {
@@ -1010,6 +1196,9 @@ static int validate(xfer *x)
         if (ff->mode == M_PROBE) {
             job *j = &ff->jobs[x->ji];
             int e;
+            if (ff->total == UNK &&
+                check_announced(x, x->cr_total, "Content-Range") != 0)
+                return -1;
             ff->total = x->cr_total;
             if (j->end == UNK || j->end > ff->total)
                 j->end = ff->total;
@@ -1038,6 +1227,9 @@ static int validate(xfer *x)
     {
         uint64_t len = x->clen != UNK ? x->clen : ff->expect;
         int e;
+        if (x->clen != UNK && ff->expect == UNK &&
+            check_announced(x, x->clen, "Content-Length") != 0)
+            return -1;
         ff->etag = (free(ff->etag), NULL);
         if (is_strong_etag(x->etag))
             ff->etag = apx_strdup(x->etag);
@@ -1058,6 +1250,13 @@ static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
     size_t n = sz * nm;
     char v[300];
     x->last_data_ms = apx_now_ms();
+    x->win_bytes += n;
+    x->hdr_bytes += n;
+    if (x->hdr_bytes > HDR_MAX) {
+        xfer_why(x, R_HEADERS, "response headers exceed %u bytes",
+                 HDR_MAX);
+        return 0;
+    }
     if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
         x->have_cr = 0;
         x->clen = UNK;
@@ -1116,6 +1315,7 @@ static size_t on_write(char *p, size_t sz, size_t nm, void *ud)
         refill_tokens(F, x->last_data_ms);
         if (F->tokens <= 0.0) {
             x->paused = 1; /* libcurl keeps the data and delivers it again */
+            F->cap_pause_ms = x->last_data_ms;
             return CURL_WRITEFUNC_PAUSE;
         }
         F->tokens -= (double)n; /* may go negative: repaid before the next */
@@ -1130,11 +1330,27 @@ static size_t on_write(char *p, size_t sz, size_t nm, void *ud)
         }
         return n;
     }
+    x->win_bytes += n;
     j = &ff->jobs[x->ji];
     pos = j->start + j->got;
     take = n;
     if (j->end != UNK && pos + take > j->end)
         take = (size_t)(j->end - pos);
+    if (j->end == UNK && pos + take > ff->cap_unknown) {
+        if (ff->cap_is_default)
+            xfer_why(x, R_TOOBIG,
+                     "body of unknown length exceeds %llu bytes (the free "
+                     "space of %s less a reserve of %llu bytes)",
+                     (unsigned long long)ff->cap_unknown, ff->dir,
+                     (unsigned long long)(UNKNOWN_RESERVE +
+                                          F->o.min_free_bytes));
+        else
+            xfer_why(x, R_TOOBIG,
+                     "body of unknown length exceeds %llu bytes "
+                     "(max_unknown_size)",
+                     (unsigned long long)ff->cap_unknown);
+        return 0;
+    }
     if (take) {
         if (pwrite_all(ff->fd, p, take, pos) != 0) {
             int e = errno;
@@ -1199,8 +1415,13 @@ static void free_headers(struct curl_slist *l)
     curl_slist_free_all(l);
 }
 
-static void common_opts(CURL *e, char *errbuf)
+static void common_opts(CURL *e, char *errbuf, const char *ca_file)
 {
+    if (ca_file && *ca_file) {
+        /* this bundle instead of the system's trust store */
+        curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
+        curl_easy_setopt(e, CURLOPT_CAPATH, (char *)NULL);
+    }
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT);
@@ -1214,24 +1435,26 @@ static void common_opts(CURL *e, char *errbuf)
 #endif
 }
 
-/* Headers for a request to `url`: extras only to the original host, the
- * bearer only to bearer_host (default: the original host). */
+/* Headers for a request to `url`: extras and the bearer only to the exact
+ * origin (scheme, host and port) of the caller's URL -- never after a
+ * redirect to another port or scheme, plain http included; bearer_host,
+ * when given, narrows the bearer further to that host. */
 static struct curl_slist *request_headers(const char *url,
-                                          const char *orig_host,
+                                          const char *orig_origin,
                                           const char *const *extra,
                                           const char *bearer,
                                           const char *bearer_host,
                                           struct curl_slist *l, int *oom)
 {
-    char *h = url_host(url, 1);
-    int same = h && orig_host && strcmp(h, orig_host) == 0;
-    free(h);
+    char *o = url_origin(url);
+    int same = o && orig_origin && strcmp(o, orig_origin) == 0;
+    free(o);
     l = add_header(l, "Accept-Encoding: identity", oom);
     if (extra && same)
         for (; *extra; extra++)
             l = add_header(l, *extra, oom);
-    if (bearer && *bearer &&
-        (bearer_host ? host_matches(url, bearer_host) : same)) {
+    if (bearer && *bearer && same &&
+        (!bearer_host || host_matches(url, bearer_host))) {
         char *a = apx_asprintf("Authorization: Bearer %s", bearer);
         if (!a)
             *oom = 1;
@@ -1257,6 +1480,8 @@ static void pace(fetch *F, uint64_t now)
             continue;
         x->paused = 0;
         x->last_data_ms = now; /* waiting on the cap is not a stall */
+        x->win_start_ms = now; /* nor is it a low rate */
+        x->win_bytes = 0;
         curl_easy_pause(x->easy, CURLPAUSE_CONT);
     }
 }
@@ -1305,6 +1530,7 @@ static int start_xfer(fetch *F, ffile *ff, size_t ji)
     x->req_end = j->end;
     x->clen = UNK;
     x->last_data_ms = apx_now_ms();
+    x->win_start_ms = x->last_data_ms;
     range[0] = '\0';
     if (!ff->ranges_broken && !(x->req_start == 0 && ff->mode == M_STREAM)) {
         if (x->req_end == UNK)
@@ -1316,7 +1542,7 @@ static int start_xfer(fetch *F, ffile *ff, size_t ji)
                      (unsigned long long)(x->req_end - 1));
         x->sent_range = 1;
     }
-    x->hdrs = request_headers(ff->url, ff->orig_host, ff->f->headers,
+    x->hdrs = request_headers(ff->url, ff->orig_origin, ff->f->headers,
                               ff->f->bearer, ff->f->bearer_host, NULL, &oom);
     if (x->sent_range) {
         x->hdrs = add_header(x->hdrs, range, &oom);
@@ -1336,7 +1562,7 @@ static int start_xfer(fetch *F, ffile *ff, size_t ji)
         free(x);
         return AP_ENOMEM;
     }
-    common_opts(x->easy, x->errbuf);
+    common_opts(x->easy, x->errbuf, F->o.ca_file);
     curl_easy_setopt(x->easy, CURLOPT_URL, ff->url);
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs);
     curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_write);
@@ -1388,15 +1614,30 @@ static void xfer_release(fetch *F, xfer *x)
 /* ------------------------------------------------------------------------
  * File outcomes */
 
+/* The file's name in messages and events: its label, else its URL made
+ * safe (no credentials, no query). */
 static const char *flabel(const ffile *ff)
 {
-    return ff->f->label ? ff->f->label : ff->f->url;
+    if (ff->f->label)
+        return ff->f->label;
+    return ff->shown ? ff->shown : "(file)";
 }
 
 static void remove_staging(ffile *ff)
 {
     unlink(ff->f->staging_path);
     unlink(ff->state_path);
+}
+
+/* Can a later run continue this file?  Only with a known size, ranges the
+ * server honoured, and something that proves the bytes are of the same
+ * content (a validator or a strong ETag).  Anything else is freed at once:
+ * an endless body must not leave gigabytes behind for gc to find a day
+ * later. */
+static int file_resumable(const ffile *ff)
+{
+    return ff->total != UNK && ff->mode != M_STREAM && !ff->ranges_broken &&
+           (ff->validator || ff->etag);
 }
 
 /* Finish a file that did not succeed. keep: leave staging for resume. */
@@ -1406,7 +1647,8 @@ static void file_end_failed(fetch *F, ffile *ff, int status, int sync_now,
                             const char *fmt, ...)
 {
     va_list ap;
-    int keep = !F->o.drop_partial && status != AP_EDIGEST;
+    int keep = !F->o.drop_partial && status != AP_EDIGEST &&
+               file_resumable(ff);
     if (ff->done)
         return;
     ff->done = 1;
@@ -1601,6 +1843,15 @@ static void emit_log(fetch *F, ffile *ff, const char *msg)
         fatal(F, AP_EUSER, "%s: aborted by the event sink", flabel(ff));
 }
 
+/* A certificate or TLS set-up failure: retrying cannot help. */
+static int is_tls_error(CURLcode rc)
+{
+    return rc == CURLE_PEER_FAILED_VERIFICATION ||
+           rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM ||
+           rc == CURLE_SSL_CIPHER || rc == CURLE_SSL_ISSUER_ERROR ||
+           rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
+}
+
 static void handle_done(fetch *F, xfer *x, CURLcode rc)
 {
     ffile *ff = x->ff;
@@ -1620,7 +1871,9 @@ static void handle_done(fetch *F, xfer *x, CURLcode rc)
     {
         long status = x->status;
         uint64_t ra = x->retry_after_ms;
-        int redirect = x->redirect, stalled = x->stalled;
+        int redirect = x->redirect, stalled = x->stalled, slow = x->slow;
+        int validated = x->validated;
+        uint64_t slow_bytes = x->win_bytes;
         char *loc = NULL;
         uint64_t cr_total = x->have_cr ? x->cr_total : UNK;
         if (redirect) {
@@ -1680,6 +1933,15 @@ static void handle_done(fetch *F, xfer *x, CURLcode rc)
         case R_SIZE:
             free(loc);
             attempt_failed(F, ff, ji, AP_ESIZE, 0, 0, 0, cause);
+            return;
+        case R_TOOBIG:
+            free(loc);
+            file_end_failed(F, ff, AP_ESIZE, 0, "%s: %s", flabel(ff), cause);
+            return;
+        case R_HEADERS:
+            free(loc);
+            file_end_failed(F, ff, AP_EPROTOCOL, 1, "%s: %s",
+                            url_msg(ff->url, u, sizeof u), cause);
             return;
         default:
             break;
@@ -1772,10 +2034,26 @@ static void handle_done(fetch *F, xfer *x, CURLcode rc)
             ff->gen_progress++;
             return;
         }
+        if (stalled && slow) {
+            snprintf(cause, sizeof cause,
+                     "slower than %llu bytes/s over %.1f s (%llu bytes)",
+                     (unsigned long long)F->o.min_rate,
+                     F->o.min_rate_window_ms / 1000.0,
+                     (unsigned long long)slow_bytes);
+            attempt_failed(F, ff, ji, AP_ENETWORK, 0, 0, 1, cause);
+            return;
+        }
         if (stalled) {
             snprintf(cause, sizeof cause, "no data for %.1f s",
                      F->o.stall_timeout_ms / 1000.0);
             attempt_failed(F, ff, ji, AP_ENETWORK, 0, 0, 1, cause);
+            return;
+        }
+        if (j->end == UNK && rc == CURLE_PARTIAL_FILE) {
+            snprintf(cause, sizeof cause,
+                     "connection closed after %llu bytes of a body of "
+                     "unknown length", (unsigned long long)j->got);
+            attempt_failed(F, ff, ji, AP_ESIZE, 0, 0, 0, cause);
             return;
         }
         if (rc == CURLE_OK || rc == CURLE_PARTIAL_FILE) {
@@ -1784,6 +2062,20 @@ static void handle_done(fetch *F, xfer *x, CURLcode rc)
                      (unsigned long long)j->got,
                      (unsigned long long)(j->end - j->start));
             attempt_failed(F, ff, ji, AP_ESIZE, 0, 0, 0, cause);
+            return;
+        }
+        if (is_tls_error(rc)) {
+            file_end_failed(F, ff, AP_ENETWORK, 1, "%s: TLS: %s",
+                            url_msg(ff->url, u, sizeof u), cause);
+            return;
+        }
+        if (rc == CURLE_OUT_OF_MEMORY && !validated) {
+            /* libcurl refuses a header line over CURL_MAX_HTTP_HEADER
+             * (100 KiB) with this code, before our callback sees it */
+            file_end_failed(F, ff, AP_EPROTOCOL, 1,
+                            "%s: response headers refused (a header line "
+                            "over 100 KiB?): %s",
+                            url_msg(ff->url, u, sizeof u), cause);
             return;
         }
         attempt_failed(F, ff, ji, AP_ENETWORK, 0, 0,
@@ -1826,7 +2118,11 @@ static int file_prepare(fetch *F, ffile *ff, apx_error *err)
                              flabel(ff));
     ff->url = apx_strdup(f->url);
     ff->host = url_host(f->url, 1);
-    ff->orig_host = url_host(f->url, 1);
+    ff->orig_origin = url_origin(f->url);
+    if (!f->label) {
+        char u[512];
+        ff->shown = apx_strdup(url_msg(f->url, u, sizeof u));
+    }
     ff->state_path = apx_asprintf("%s.state", f->staging_path);
     if (f->validator)
         ff->validator = apx_strdup(f->validator);
@@ -1839,9 +2135,12 @@ static int file_prepare(fetch *F, ffile *ff, apx_error *err)
         (f->git_sha1 && !ff->sha1) ||
         (f->validator && !ff->validator))
         return apx_error_set(err, AP_ENOMEM, "out of memory");
-    if (!ff->host)
-        return apx_error_set(err, AP_EINVAL, "%s: bad URL '%s'", flabel(ff),
-                             f->url);
+    if (!ff->host || !ff->orig_origin) {
+        char u[512];
+        return apx_error_set(err, AP_EINVAL, "%s: bad URL '%s'",
+                             f->label ? f->label : "(file)",
+                             url_msg(f->url, u, sizeof u));
+    }
     dir = dir_of(f->staging_path);
     if (!dir || apx_mkdirs(dir) != AP_OK) {
         int e = errno;
@@ -1850,10 +2149,21 @@ static int file_prepare(fetch *F, ffile *ff, apx_error *err)
         free(dir);
         return AP_EIO;
     }
-    free(dir);
+    ff->dir = dir;
+    if (F->o.max_unknown_size) {
+        ff->cap_unknown = F->o.max_unknown_size;
+    } else {
+        struct statvfs vf;
+        uint64_t avail = UNK, reserve = UNKNOWN_RESERVE + F->o.min_free_bytes;
+        if (statvfs(dir, &vf) == 0)
+            avail = (uint64_t)vf.f_bavail * (uint64_t)vf.f_frsize;
+        ff->cap_unknown = avail == UNK ? UNK
+                          : avail > reserve ? avail - reserve : 0;
+        ff->cap_is_default = 1;
+    }
 
     if (sidecar_load(ff, &sz, &done) == 0) {
-        ff->fd = open(f->staging_path, O_RDWR | O_CLOEXEC);
+        ff->fd = open_regular(f->staging_path, O_RDWR, 0);
         if (ff->fd >= 0) {
             struct stat st;
             size_t nd = json_array_size(done);
@@ -1893,10 +2203,32 @@ static int file_prepare(fetch *F, ffile *ff, apx_error *err)
     }
     if (ff->fd < 0) {
         unlink(ff->state_path);
-        ff->fd = open(f->staging_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
-                      0644);
+        ff->fd = open_regular(f->staging_path, O_RDWR | O_CREAT, 0644);
+        if (ff->fd < 0 && (errno == ELOOP || errno == EINVAL)) {
+            /* A symbolic link, FIFO, socket or device was planted at the
+             * staging path: the staging directory is ours, so the entry
+             * goes (never what it points to) and a fresh regular file
+             * takes its place; O_EXCL | O_NOFOLLOW so a second planting
+             * in between is refused, not followed. */
+            struct stat st;
+            if (lstat(f->staging_path, &st) == 0 && !S_ISREG(st.st_mode) &&
+                !S_ISDIR(st.st_mode) && unlink(f->staging_path) == 0)
+                ff->fd = open_regular(f->staging_path,
+                                      O_RDWR | O_CREAT | O_EXCL, 0644);
+            else
+                errno = EINVAL;
+            if (ff->fd < 0 && errno == EINVAL)
+                return apx_error_set(err, AP_EIO,
+                                     "%s: staging path %s is not a regular "
+                                     "file and cannot be replaced",
+                                     flabel(ff), f->staging_path);
+        }
         if (ff->fd < 0)
             return apx_error_set(err, AP_EIO, "%s: cannot open %s: %s",
+                                 flabel(ff), f->staging_path,
+                                 strerror(errno));
+        if (ftruncate(ff->fd, 0) != 0)
+            return apx_error_set(err, AP_EIO, "%s: cannot truncate %s: %s",
                                  flabel(ff), f->staging_path,
                                  strerror(errno));
         if (ff->expect == 0) {
@@ -1926,7 +2258,8 @@ static int check_space(fetch *F, apx_error *err)
         struct statvfs vf;
         uint64_t need = 0, avail;
         char *dir = dir_of(F->files[i].f->staging_path);
-        int seen = 0;
+        int seen = 0, nneed = 0;
+        const ffile *first = NULL;
         if (!dir)
             return apx_error_set(err, AP_ENOMEM, "out of memory");
         if (stat(dir, &st0) != 0 || statvfs(dir, &vf) != 0) {
@@ -1957,6 +2290,9 @@ static int check_space(fetch *F, apx_error *err)
                 if (size > alloc) {
                     uint64_t add = size - alloc;
                     need = need > UINT64_MAX - add ? UINT64_MAX : need + add;
+                    if (!first)
+                        first = ff;
+                    nneed++;
                 }
             }
             free(dk);
@@ -1964,9 +2300,14 @@ static int check_space(fetch *F, apx_error *err)
         avail = (uint64_t)vf.f_bavail * (uint64_t)vf.f_frsize;
         if (need > 0 && (need > avail ||
                          avail - need < F->o.min_free_bytes)) {
+            char more[48] = "";
+            if (nneed > 1)
+                snprintf(more, sizeof more, " and %d more file%s",
+                         nneed - 1, nneed > 2 ? "s" : "");
             apx_error_set(err, AP_ENOSPC,
-                          "not enough space in %s: need %llu bytes "
+                          "%s%s: not enough space in %s: need %llu bytes "
                           "(+%llu reserved), %llu available",
+                          first ? flabel(first) : "download", more,
                           dir, (unsigned long long)need,
                           (unsigned long long)F->o.min_free_bytes,
                           (unsigned long long)avail);
@@ -2025,7 +2366,7 @@ static uint64_t schedule(fetch *F, uint64_t now)
             }
             if (host_active(F, ff->host) >= F->o.max_per_host)
                 break;
-            if (start_xfer(F, ff, k) != AP_OK) {
+            if (split_job(ff, k) != 0 || start_xfer(F, ff, k) != AP_OK) {
                 fatal(F, AP_ENOMEM, "cannot start a transfer");
                 return 0;
             }
@@ -2104,6 +2445,25 @@ static void check_stalls(fetch *F, uint64_t now, uint64_t *next_ms)
         } else if (due - now < *next_ms) {
             *next_ms = due - now;
         }
+        /* minimum rate over a window; a window in which our own cap
+         * paused a transfer proves nothing about the server */
+        due = x->win_start_ms + F->o.min_rate_window_ms;
+        if (now >= due) {
+            double want = (double)F->o.min_rate *
+                          (double)(now - x->win_start_ms) / 1000.0;
+            if ((double)x->win_bytes < want &&
+                !(F->o.max_bytes_per_sec &&
+                  F->cap_pause_ms >= x->win_start_ms)) {
+                x->stalled = 1;
+                x->slow = 1;
+            } else {
+                x->win_start_ms = now;
+                x->win_bytes = 0;
+                due = now + F->o.min_rate_window_ms;
+            }
+        }
+        if (due > now && due - now < *next_ms)
+            *next_ms = due - now;
     }
 }
 
@@ -2154,6 +2514,9 @@ static int run(fetch *F)
         }
         if (F->fatal)
             return F->fatal;
+        for (i = 0; i < F->n; i++)
+            if (!F->files[i].done)
+                compact_done(&F->files[i]);
         hasher_publish(F);
         check_complete(F);
         post_sidecars(F, now, 0);
@@ -2199,6 +2562,7 @@ int apx_fetch(const apx_fetch_opts *opts, apx_fetch_file *files, size_t n,
         files[i].sha256_out[0] = '\0';
         files[i].size_out = 0;
         files[i].bytes_fetched = 0;
+        files[i].ranges_peak = 0;
         apx_error_clear(&files[i].err);
     }
     if (!n)
@@ -2221,6 +2585,10 @@ int apx_fetch(const apx_fetch_opts *opts, apx_fetch_file *files, size_t n,
         F->o.stall_timeout_ms = 30000;
     if (!F->o.backoff_base_ms)
         F->o.backoff_base_ms = 250;
+    if (!F->o.min_rate)
+        F->o.min_rate = 1024;
+    if (!F->o.min_rate_window_ms)
+        F->o.min_rate_window_ms = 60000;
     F->rng = apx_now_ms() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)F;
     if (!F->rng)
         F->rng = 0x9E3779B97F4A7C15ull;
@@ -2255,6 +2623,10 @@ int apx_fetch(const apx_fetch_opts *opts, apx_fetch_file *files, size_t n,
         for (i = 0; i < n; i++) {
             files[i].status = rc;
             files[i].err = *err;
+            /* the empty file made by file_prepare goes; resumable data
+             * (a valid sidecar) stays for a run with more space */
+            if (!file_resumable(&F->files[i]))
+                remove_staging(&F->files[i]);
         }
         goto out_early;
     }
@@ -2348,7 +2720,9 @@ out_early:
         free(ff->jobs);
         free(ff->url);
         free(ff->host);
-        free(ff->orig_host);
+        free(ff->orig_origin);
+        free(ff->dir);
+        free(ff->shown);
         free(ff->etag);
         free(ff->validator);
         free(ff->state_path);
@@ -2372,6 +2746,8 @@ typedef struct simple_ctx {
     char *body;
     size_t len, cap, max;
     int too_big;
+    size_t hdr_bytes;      /* every header byte of this attempt */
+    int hdr_too_big;
     char **hdrs;
     size_t nh, caph;
     int oom;
@@ -2393,6 +2769,11 @@ static size_t simple_header(char *p, size_t sz, size_t nm, void *ud)
     simple_ctx *c = ud;
     size_t n = sz * nm, l = n;
     char v[64];
+    c->hdr_bytes += n;
+    if (c->hdr_bytes > HDR_MAX) {
+        c->hdr_too_big = 1; /* abort: libcurl stops storing them too */
+        return 0;
+    }
     if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
         simple_clear_headers(c);
         c->retry_after_ms = 0;
@@ -2518,8 +2899,14 @@ const char *apx_http_result_header(const apx_http_result *r,
 int apx_http_simple(const char *method, const char *url,
                     const char *const *headers, const char *bearer,
                     int follow, size_t max_body, ap_cancel_token *cancel,
-                    apx_http_result *out, apx_error *err)
+                    const apx_http_opts *opts, apx_http_result *out,
+                    apx_error *err)
 {
+    const char *ca_file = opts ? opts->ca_file : NULL;
+    uint64_t min_rate = opts && opts->min_rate ? opts->min_rate : 1024;
+    unsigned window_ms = opts && opts->min_rate_window_ms
+                             ? opts->min_rate_window_ms : 60000;
+    long window_s = (long)((window_ms + 999) / 1000);
     CURLM *multi = NULL;
     CURL *e = NULL;
     char *cur = NULL, *orig_host = NULL, errbuf[CURL_ERROR_SIZE], u[512];
@@ -2535,7 +2922,7 @@ int apx_http_simple(const char *method, const char *url,
     if (!method)
         method = "GET";
     cur = apx_strdup(url);
-    orig_host = url_host(url, 1);
+    orig_host = url_origin(url);
     multi = curl_multi_init();
     e = curl_easy_init();
     if (!cur || !multi || !e) {
@@ -2543,7 +2930,8 @@ int apx_http_simple(const char *method, const char *url,
         goto out;
     }
     if (!orig_host) {
-        rc = apx_error_set(err, AP_EINVAL, "bad URL '%s'", url);
+        rc = apx_error_set(err, AP_EINVAL, "bad URL '%s'",
+                           url_msg(url, u, sizeof u));
         goto out;
     }
     for (;;) {
@@ -2560,6 +2948,8 @@ int apx_http_simple(const char *method, const char *url,
         c.body = NULL;
         c.len = c.cap = 0;
         c.too_big = 0;
+        c.hdr_bytes = 0;
+        c.hdr_too_big = 0;
         simple_clear_headers(&c);
         errbuf[0] = '\0';
         hl = request_headers(cur, orig_host, headers, bearer, NULL, NULL,
@@ -2570,7 +2960,7 @@ int apx_http_simple(const char *method, const char *url,
             goto out;
         }
         curl_easy_reset(e);
-        common_opts(e, errbuf);
+        common_opts(e, errbuf, ca_file);
         curl_easy_setopt(e, CURLOPT_URL, cur);
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, hl);
         curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, simple_header);
@@ -2578,8 +2968,11 @@ int apx_http_simple(const char *method, const char *url,
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, simple_write);
         curl_easy_setopt(e, CURLOPT_WRITEDATA, &c);
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 30L);
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 30L);
+        /* minimum rate: no bandwidth cap pauses these transfers, so
+         * libcurl's own low-speed check is exact here */
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT,
+                         min_rate > LONG_MAX ? LONG_MAX : (long)min_rate);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, window_s);
         if (strcmp(method, "HEAD") == 0)
             curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
         else if (strcmp(method, "GET") != 0)
@@ -2618,6 +3011,12 @@ int apx_http_simple(const char *method, const char *url,
             rc = apx_error_set(err, AP_ENOMEM, "out of memory");
             goto out;
         }
+        if (c.hdr_too_big) {
+            rc = apx_error_set(err, AP_EPROTOCOL,
+                               "%s: response headers exceed %u bytes",
+                               url_msg(cur, u, sizeof u), HDR_MAX);
+            goto out;
+        }
         if (c.too_big) {
             rc = apx_error_set(err, AP_ESIZE,
                                "%s: response body exceeds %zu bytes",
@@ -2626,8 +3025,23 @@ int apx_http_simple(const char *method, const char *url,
         }
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
         if (!done || res != CURLE_OK) {
+            if (is_tls_error(res)) {
+                rc = apx_error_set(err, AP_ENETWORK, "%s: TLS: %s",
+                                   url_msg(cur, u, sizeof u),
+                                   errbuf[0] ? errbuf
+                                             : curl_easy_strerror(res));
+                goto out;
+            }
+            if (res == CURLE_OUT_OF_MEMORY) {
+                rc = apx_error_set(err, AP_EPROTOCOL,
+                                   "%s: response headers refused (a header "
+                                   "line over 100 KiB?): %s",
+                                   url_msg(cur, u, sizeof u),
+                                   errbuf[0] ? errbuf
+                                             : curl_easy_strerror(res));
+                goto out;
+            }
             if (++attempt < SIMPLE_ATTEMPTS &&
-                res != CURLE_PEER_FAILED_VERIFICATION &&
                 res != CURLE_UNSUPPORTED_PROTOCOL &&
                 res != CURLE_URL_MALFORMAT) {
                 if (sleep_cancellable(cancel,

@@ -11,8 +11,11 @@ typedef struct apx_fetch_file {
     const char *label;            /* for messages and events ("config.json") */
     const char *url;
     const char *const *headers;   /* extra "Name: value", NULL-terminated */
-    const char *bearer;           /* sent only while the host is bearer_host */
-    const char *bearer_host;
+    const char *bearer;           /* sent only to the exact origin (scheme,
+                                     host, port) of url, never after a
+                                     redirect elsewhere */
+    const char *bearer_host;      /* and only while the host is this one
+                                     ("host" or "host:port"); may be NULL */
     uint64_t size;                /* expected, or AP_SIZE_UNKNOWN */
     const char *sha256;           /* expected hex, or NULL */
     const char *git_sha1;         /* expected git blob id, or NULL */
@@ -23,6 +26,9 @@ typedef struct apx_fetch_file {
     char sha256_out[65];          /* computed while the bytes arrived */
     uint64_t size_out;
     uint64_t bytes_fetched;       /* transferred by this call (not resumed) */
+    size_t ranges_peak;           /* most range entries held at once (the
+                                     bookkeeping is bounded by connections,
+                                     never by the size; checked by tests) */
     apx_error err;                /* message when status != AP_OK */
 } apx_fetch_file;
 
@@ -39,6 +45,12 @@ typedef struct apx_fetch_opts {
     uint64_t max_bytes_per_sec;   /* 0: unlimited */
     int drop_partial;             /* remove staging data on failure/cancel */
     uint64_t min_free_bytes;      /* extra headroom for the free-space check */
+    const char *ca_file;          /* PEM CA bundle instead of the system's */
+    uint64_t min_rate;            /* bytes/s; slower over the window: stall
+                                     (0: 1024) */
+    unsigned min_rate_window_ms;  /* 0: 60000 */
+    uint64_t max_unknown_size;    /* cap on a body of unknown length (0: the
+                                     free space less a reserve) */
 } apx_fetch_opts;
 
 /*
@@ -53,6 +65,13 @@ APX_HIDDEN int apx_fetch(const apx_fetch_opts *opts, apx_fetch_file *files,
                          size_t n, apx_error *err);
 
 /* A simple request for vendors (metadata): body in memory. */
+typedef struct apx_http_opts {
+    const char *ca_file;          /* PEM CA bundle instead of the system's */
+    uint64_t min_rate;            /* bytes/s; slower over the window: the
+                                     attempt fails (0: 1024) */
+    unsigned min_rate_window_ms;  /* 0: 60000 (whole seconds for libcurl) */
+} apx_http_opts;
+
 typedef struct apx_http_result {
     long status;
     char *url;            /* effective URL */
@@ -65,6 +84,7 @@ APX_HIDDEN int apx_http_simple(const char *method, const char *url,
                                const char *const *headers,
                                const char *bearer, int follow,
                                size_t max_body, ap_cancel_token *cancel,
+                               const apx_http_opts *opts,
                                apx_http_result *out, apx_error *err);
 APX_HIDDEN void apx_http_result_clear(apx_http_result *r);
 APX_HIDDEN const char *apx_http_result_header(const apx_http_result *r,

@@ -21,6 +21,7 @@ static int h_http(ap_vendor_call *call, const ap_http_request *req,
                   ap_http_response **out)
 {
     ap_http_request q = AP_HTTP_REQUEST_INIT;
+    apx_http_opts ho;
     host_response *hr;
     int rc;
 
@@ -39,9 +40,13 @@ static int h_http(ap_vendor_call *call, const ap_http_request *req,
     hr = apx_calloc(1, sizeof *hr);
     if (!hr)
         return apx_error_set(&call->err, AP_ENOMEM, "out of memory");
+    memset(&ho, 0, sizeof ho);
+    ho.ca_file = call->ca_file;
+    ho.min_rate = call->min_rate;
+    ho.min_rate_window_ms = call->min_rate_window_ms;
     rc = apx_http_simple(q.method ? q.method : "GET", q.url, q.headers, q.bearer,
                          q.follow_redirects, q.max_body ? q.max_body : 16u << 20,
-                         call->cancel, &hr->r, &call->err);
+                         call->cancel, &ho, &hr->r, &call->err);
     if (rc != AP_OK) {
         apx_http_result_clear(&hr->r);
         free(hr);

@@ -33,6 +33,9 @@ struct ap_vendor_call {
     const char *ref;
     ap_cancel_token *cancel;
     ap_tracker *tracker;
+    const char *ca_file;   /* TLS trust for metadata requests, or NULL */
+    uint64_t min_rate;     /* their minimum rate (0: default) */
+    unsigned min_rate_window_ms;
     apx_error err;
     apx_mfile *files;
     size_t nfiles, cap;

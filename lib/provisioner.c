@@ -733,6 +733,10 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
         fo.max_attempts = o->max_attempts;
         fo.stall_timeout_ms = o->stall_timeout_ms;
         fo.max_bytes_per_sec = o->max_bytes_per_sec;
+        fo.ca_file = o->ca_file;
+        fo.min_rate = o->min_rate;
+        fo.min_rate_window_ms = o->min_rate_window_ms;
+        fo.max_unknown_size = o->max_unknown_size;
         fo.drop_partial = (o->flags & AP_PROVISION_DROP_PARTIAL) != 0;
         apx_error_clear(&err);
         rc = apx_fetch(&fo, s.ff, s.n, &err);
@@ -1060,6 +1064,9 @@ static int run_job(job *j, ap_entry **out)
 
     apx_call_init(&call, p, v, j->ref, o->cancel);
     call.tracker = j->tracker;
+    call.ca_file = o->ca_file; /* metadata requests trust the same CAs */
+    call.min_rate = o->min_rate; /* and have the same minimum rate */
+    call.min_rate_window_ms = o->min_rate_window_ms;
     rc = v->desc.resolve(v->state, &call, j->ref);
     if (rc == AP_OK && ap_cancel_is_set(o->cancel))
         rc = apx_error_set(&call.err, AP_ECANCELLED, "%s: cancelled", j->ref);
