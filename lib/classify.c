@@ -146,12 +146,18 @@ int apx_classify(const char *path, const char *name, const char **kind,
     nfmt = *format;
     if (!path)
         return AP_OK;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO is refused below instead of blocking the open. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return apx_error_set(err, AP_EIO, "%s: %s", path, strerror(errno));
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
         return apx_error_set(err, AP_EIO, "%s: not a regular file", path);
+    }
+    {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0)
+            (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     }
     src.mem = NULL;
     src.fd = fd;

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -301,9 +302,21 @@ int apx_sha256_file(const char *path, char hex_out[65], uint64_t *size_out)
     int fd, rc;
     if (!path || !hex_out)
         return AP_EINVAL;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* Never blocks on a FIFO; anything but a regular file is refused. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return AP_EIO;
+    {
+        struct stat st;
+        int fl;
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            close(fd);
+            errno = EINVAL;
+            return AP_EIO;
+        }
+        if ((fl = fcntl(fd, F_GETFL)) >= 0)
+            (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    }
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     d = apx_digest_new(APX_SHA256);
     rc = d ? apx_digest_fd(d, fd, size_out) : AP_ENOMEM;

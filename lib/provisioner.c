@@ -417,6 +417,37 @@ static int try_local_copy(job *j, const apx_mfile *m, ap_entry_file *f)
     return rc;
 }
 
+/* Create (truncate) a staging file for writing and reading back: never
+ * follows a symlink, never blocks on a FIFO; anything but a regular file
+ * at that path is removed and the file created afresh (O_EXCL). */
+static int open_staging(const char *path)
+{
+    struct stat st;
+    int fd, fl, e;
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
+                    O_NOCTTY, 0644);
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        fd = -1;
+        errno = EINVAL;
+    }
+    if (fd < 0) {
+        e = errno;
+        if (e != ELOOP && e != EINVAL && e != ENXIO && e != EISDIR && e != EWOULDBLOCK)
+            return -1;
+        if (unlink(path) != 0) {
+            errno = e;
+            return -1;
+        }
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+            return -1;
+    }
+    if ((fl = fcntl(fd, F_GETFL)) >= 0)
+        (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}
+
 /* Run a vendor's own download() into a staging file, then hash it. */
 static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
                            ap_entry_file *f, const char *staging)
@@ -426,8 +457,10 @@ static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
     uint64_t size = 0;
     int fd, rc;
 
-    /* The caller holds the staging file's lock. */
-    fd = open(staging, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    /* The caller holds the staging file's lock.  Whatever sits at the
+     * staging path that is not a regular file (a planted symlink, FIFO,
+     * socket or device) is replaced, never followed or blocked on. */
+    fd = open_staging(staging);
     if (fd < 0)
         return fail(j, AP_EIO, "%s: file '%s': cannot create %s: %s", j->ref,
                     m->path, staging, strerror(errno));
@@ -443,11 +476,12 @@ static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
     rc = call->vendor->desc.download(call->vendor->state, call, &vf, fd);
     if (rc == AP_OK && fsync(fd) != 0)
         rc = apx_error_set(&call->err, AP_EIO, "fsync: %s", strerror(errno));
-    close(fd);
     if (rc == AP_OK && ap_cancel_is_set(call->cancel))
         rc = AP_ECANCELLED;
-    if (rc == AP_OK && (rc = apx_sha256_file(staging, hex, &size)) != AP_OK)
-        apx_error_set(&call->err, rc, "cannot hash %s", staging);
+    /* Hash what the file holds, through the descriptor we wrote it with. */
+    if (rc == AP_OK && (rc = apx_fs_hash_fd(fd, hex, &size, &call->err)) != AP_OK)
+        apx_error_prefix(&call->err, "cannot hash %s", staging);
+    close(fd);
     if (rc == AP_OK && m->size != AP_SIZE_UNKNOWN && size != m->size)
         rc = apx_error_set(&call->err, AP_ESIZE, "size mismatch (want %llu, got %llu)",
                            (unsigned long long)m->size, (unsigned long long)size);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -585,10 +586,30 @@ static void test_gguf_long_strings_memory(void **state)
     free(path);
 }
 
+/* A FIFO handed to the classifier is refused at once, never blocked on. */
+static void test_classify_fifo(void **s)
+{
+    char dir[] = "/tmp/apclsXXXXXX", path[64];
+    char *kind = NULL, *format = NULL, *prec = NULL;
+    (void)s;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/model.gguf", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    alarm(20); /* a regression blocks in open(): fail, do not hang */
+    assert_int_not_equal(ap_classify_file(path, NULL, &kind, &format, &prec), AP_OK);
+    alarm(0);
+    ap_free(kind);
+    ap_free(format);
+    ap_free(prec);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gguf_header),
+        cmocka_unit_test(test_classify_fifo),
         cmocka_unit_test(test_gguf_malformed),
         cmocka_unit_test(test_safetensors),
         cmocka_unit_test(test_safetensors_malformed),

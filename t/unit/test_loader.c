@@ -219,6 +219,50 @@ static void test_vendor_download(void **s)
     ap_provisioner_free(p);
 }
 
+/* A FIFO or a symlink planted at the staging path of a vendor's own
+ * download() is replaced: the pull neither blocks on the FIFO nor writes
+ * through the link (the file outside the store keeps its bytes). */
+static void test_vendor_download_planted_staging(void **s)
+{
+    ap_provisioner *p = mk();
+    ap_entry *e = NULL;
+    char *staging = NULL, outside[512], buf[16];
+    int k, fd;
+    (void)s;
+    assert_int_equal(load(p, "gen"), AP_OK);
+    assert_int_equal(ap_store_staging_path(ap_provisioner_store(p), "data.bin", &staging),
+                     AP_OK);
+    snprintf(outside, sizeof outside, "%s/outside.txt", tmproot);
+    for (k = 0; k < 2; k++) {
+        fd = open(outside, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, "precious", 8), 8);
+        close(fd);
+        unlink(staging);
+        if (k == 0)
+            assert_int_equal(mkfifo(staging, 0600), 0);
+        else
+            assert_int_equal(symlink(outside, staging), 0);
+        alarm(20); /* a regression blocks on the FIFO: fail, do not hang */
+        if (ap_provision(p, k ? "gen:1001" : "gen:1000", NULL, &e) != AP_OK) {
+            print_error("planted %s: %s\n", k ? "symlink" : "FIFO", ap_provisioner_errmsg(p));
+            fail();
+        }
+        alarm(0);
+        assert_int_equal(e->files[0].size, k ? 1001 : 1000);
+        ap_entry_free(e);
+        e = NULL;
+        fd = open(outside, O_RDONLY);
+        assert_true(fd >= 0);
+        assert_int_equal(read(fd, buf, sizeof buf), 8);
+        assert_memory_equal(buf, "precious", 8);
+        close(fd);
+    }
+    unlink(outside);
+    ap_free(staging);
+    ap_provisioner_free(p);
+}
+
 /* ---- plugin trust (StrictModes) ------------------------------------- */
 
 /* Copy build/t/vendors/ap-vendor-older.so into DIR (created with dmode)
@@ -394,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_hostile_paths),
         cmocka_unit_test(test_unknown_scheme_and_bad_ref),
         cmocka_unit_test(test_vendor_download),
+        cmocka_unit_test(test_vendor_download_planted_staging),
         cmocka_unit_test(test_trust_modes),
         cmocka_unit_test(test_trust_symlinks),
         cmocka_unit_test(test_trust_owner),
