@@ -1137,8 +1137,14 @@ static int run_job(job *j, ap_entry **out)
         if (!call.err.msg[0])
             apx_error_set(&call.err, rc, "%s: vendor '%s' failed: %s", j->ref,
                           v->desc.name, ap_strerror(rc));
-        if (strncmp(call.err.msg, j->ref, strlen(j->ref)) != 0)
-            apx_error_prefix(&call.err, "%s", j->ref);
+        {
+            /* messages are redacted: compare with the redacted reference */
+            char *shown = apx_url_redact(j->ref);
+            const char *r = shown ? shown : j->ref;
+            if (strncmp(call.err.msg, r, strlen(r)) != 0)
+                apx_error_prefix(&call.err, "%s", j->ref);
+            free(shown);
+        }
         if (origin_unreachable(rc) && (o->flags & AP_PROVISION_REFRESH))
             apx_error_set(&p->err, rc, "%s (a fresh check was demanded: the catalog's "
                           "entry is not used)", call.err.msg);
