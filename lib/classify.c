@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,6 +184,11 @@ int apx_classify(const char *path, const char *name, const char **kind,
         rc = apx_error_set(err, AP_ECORRUPT, "%s: too short for %s", name, nfmt);
     }
     close(fd);
+    if (rc != AP_OK) {
+        /* only what is promised: the name-based answer */
+        memset(info, 0, sizeof *info);
+        info->file_type = -1;
+    }
     if (rc == AP_OK && info->format[0]) {
         /* The header beats the name. */
         *format = !strcmp(info->format, "gguf") ? "gguf" : "safetensors";
@@ -193,43 +199,56 @@ int apx_classify(const char *path, const char *name, const char **kind,
     return rc;
 }
 
-AP_EXPORT int ap_classify_file2(const char *path, const char *name,
-                                char **kind, char **format, char **precision,
-                                char **architecture, uint64_t *parameters)
+AP_EXPORT void ap_classify_info_clear(ap_classify_info *info)
+{
+    size_t sz;
+    if (!info || info->struct_size < offsetof(ap_classify_info, parameters))
+        return;
+    sz = info->struct_size < sizeof *info ? info->struct_size : sizeof *info;
+    free(info->kind);
+    free(info->format);
+    free(info->precision);
+    free(info->architecture);
+    memset((char *)info + sizeof info->struct_size, 0,
+           sz - sizeof info->struct_size);
+}
+
+AP_EXPORT int ap_classify(const char *path, const char *name,
+                          ap_classify_info *out)
 {
     const char *k, *f;
     char prec[16];
     apx_model_info info;
+    ap_classify_info r;
+    size_t sz;
     int rc;
 
-    if (kind) *kind = NULL;
-    if (format) *format = NULL;
-    if (precision) *precision = NULL;
-    if (architecture) *architecture = NULL;
-    if (parameters) *parameters = 0;
+    /* The 1.0 struct ends with from_header; smaller is not a version. */
+    if (!out || out->struct_size < offsetof(ap_classify_info, from_header) +
+                                       sizeof out->from_header)
+        return AP_EINVAL;
     if (!path && !name)
         return AP_EINVAL;
     rc = apx_classify(path, name, &k, &f, prec, &info, NULL);
     if (rc != AP_OK && rc != AP_ECORRUPT)
         return rc;
-    if ((kind && !(*kind = apx_strdup(k))) ||
-        (format && f && !(*format = apx_strdup(f))) ||
-        (precision && prec[0] && !(*precision = apx_strdup(prec))) ||
-        (architecture && info.architecture[0] &&
-         !(*architecture = apx_strdup(info.architecture)))) {
-        if (kind) { free(*kind); *kind = NULL; }
-        if (format) { free(*format); *format = NULL; }
-        if (precision) { free(*precision); *precision = NULL; }
-        if (architecture) { free(*architecture); *architecture = NULL; }
+    memset(&r, 0, sizeof r);
+    if (rc == AP_OK) {
+        /* header fields only from a header that parsed whole */
+        r.parameters = info.parameters;
+        r.tensor_count = info.tensor_count;
+        r.from_header = info.format[0] != '\0';
+    }
+    if (!(r.kind = apx_strdup(k)) ||
+        (f && !(r.format = apx_strdup(f))) ||
+        (prec[0] && !(r.precision = apx_strdup(prec))) ||
+        (rc == AP_OK && info.architecture[0] &&
+         !(r.architecture = apx_strdup(info.architecture)))) {
+        free(r.kind); free(r.format); free(r.precision); free(r.architecture);
         return AP_ENOMEM;
     }
-    if (parameters)
-        *parameters = info.parameters;
+    sz = out->struct_size < sizeof r ? out->struct_size : sizeof r;
+    r.struct_size = out->struct_size;
+    memcpy(out, &r, sz);
     return rc;
-}
-
-AP_EXPORT int ap_classify_file(const char *path, const char *name,
-                               char **kind, char **format, char **precision)
-{
-    return ap_classify_file2(path, name, kind, format, precision, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* libartifactprov — internal: bounded header parsers for model file formats
  * (GGUF, safetensors) and name-based classification.  Used by
- * ap_classify_file() and the fuzz targets.
+ * ap_classify() and the fuzz targets.
  * SPDX-License-Identifier: MIT */
 #ifndef AP_FORMATS_H
 #define AP_FORMATS_H
@@ -8,11 +8,12 @@
 #include "internal.h"
 
 /* Hard limits: a header that exceeds them is refused (AP_ECORRUPT) before
- * anything of that size is allocated. */
+ * anything of that size is allocated or walked.  GGUF strings and arrays
+ * have no limit of their own: they are skipped whatever their size, and
+ * every count is checked against the bytes left in the file. */
 #define APX_GGUF_MAX_KV        65536u
-#define APX_GGUF_MAX_STRING    (1u << 20)          /* 1 MiB */
-#define APX_GGUF_MAX_ARRAY     (1u << 24)          /* items */
-#define APX_GGUF_MAX_HEADER    (64u << 20)         /* bytes of KV section */
+#define APX_GGUF_MAX_ITEMS     (1u << 26)  /* string/array items walked one
+                                              by one, whole header */
 #define APX_GGUF_MAX_TENSORS   (1u << 24)
 #define APX_ST_MAX_HEADER      (100u << 20)        /* safetensors JSON */
 
@@ -35,8 +36,9 @@ typedef struct apx_model_info {
     char precision[16];     /* lower case: "q4_k_m", "f16", "bf16", ... */
     char architecture[64];  /* GGUF general.architecture */
     char name[128];         /* GGUF general.name */
-    uint64_t parameters;    /* GGUF general.parameter_count, or sum of
-                               safetensors tensor elements; 0 unknown */
+    uint64_t parameters;    /* GGUF general.parameter_count, else the sum
+                               of the tensor elements (GGUF tensor infos,
+                               safetensors shapes); 0 unknown */
     uint64_t tensor_count;
     uint64_t kv_count;      /* GGUF only */
     uint32_t version;       /* GGUF version */

@@ -1,11 +1,19 @@
 /* libartifactprov — bounded GGUF header parser.
  *
  * Reads the fixed header (magic "GGUF", u32 version, u64 tensor_count,
- * u64 kv_count) and walks the key-value section without ever allocating
- * more than a small fixed buffer: strings we do not need are skipped,
- * arrays are skipped item by item (fixed-size items in one step).  Limits
- * (formats.h): kv_count <= 65536, string <= 1 MiB, array <= 2^24 items,
- * key-value section within the first 64 MiB of the file.
+ * u64 kv_count), walks the key-value section and the tensor infos without
+ * ever allocating more than a small fixed buffer.  What it keeps is
+ * bounded (general.architecture, general.name: truncated to their
+ * buffers; general.file_type, general.parameter_count: integers); what it
+ * does not keep is skipped whatever its size: a string of any length in
+ * one step, an array of fixed-size items in one step, an array of strings
+ * or arrays item by item.  Every count is checked against the bytes left
+ * in the file before it is walked (an item takes at least 8 bytes, a
+ * key-value 13, a tensor info 24), and at most APX_GGUF_MAX_ITEMS items
+ * are walked one by one, so a hostile header costs time and memory bounded
+ * by the file size and a constant.  The parameter count is
+ * general.parameter_count, else the sum over the tensor infos of the
+ * product of their dimensions (overflow: AP_ECORRUPT).
  * SPDX-License-Identifier: MIT */
 #include "formats.h"
 
@@ -27,7 +35,8 @@ enum {
 typedef struct cur {
     const apx_src *src;
     uint64_t off;
-    uint64_t limit;          /* min(len, APX_GGUF_MAX_HEADER) */
+    uint64_t limit;          /* the source length */
+    uint64_t items;          /* array items walked one by one */
     uint64_t boff;           /* file offset of buf[0] (fd sources) */
     size_t blen;
     apx_error *err;
@@ -62,10 +71,6 @@ int apx_src_pread(const apx_src *src, uint64_t off, void *buf, size_t n)
 static int bounds(cur *c, uint64_t n)
 {
     if (n > c->limit || c->off > c->limit - n) {
-        if (c->limit < c->src->len)
-            return apx_error_set(c->err, AP_ECORRUPT,
-                                 "gguf: key-value section exceeds %u MiB",
-                                 APX_GGUF_MAX_HEADER >> 20);
         return apx_error_set(c->err, AP_ECORRUPT,
                              "gguf: truncated header at offset %llu",
                              (unsigned long long)c->off);
@@ -142,16 +147,23 @@ static int rd_u64(cur *c, uint64_t *v)
     return rc;
 }
 
-/* Read a string length and check the limit. */
+static uint64_t left(const cur *c)
+{
+    return c->off < c->limit ? c->limit - c->off : 0;
+}
+
+/* Read a string length: any length the file holds. */
 static int rd_strlen(cur *c, uint64_t *len)
 {
     int rc = rd_u64(c, len);
     if (rc)
         return rc;
-    if (*len > APX_GGUF_MAX_STRING)
+    if (*len > left(c))
         return apx_error_set(c->err, AP_ECORRUPT,
-                             "gguf: string of %llu bytes exceeds 1 MiB",
-                             (unsigned long long)*len);
+                             "gguf: string of %llu bytes at offset %llu runs"
+                             " past the end of the file",
+                             (unsigned long long)*len,
+                             (unsigned long long)c->off);
     return AP_OK;
 }
 
@@ -199,16 +211,25 @@ static int skip_value(cur *c, uint32_t type, int depth)
                                  "gguf: arrays nested too deep");
         if ((rc = rd_u32(c, &itype)) || (rc = rd_u64(c, &count)))
             return rc;
-        if (count > APX_GGUF_MAX_ARRAY)
-            return apx_error_set(c->err, AP_ECORRUPT,
-                                 "gguf: array of %llu items exceeds 2^24",
-                                 (unsigned long long)count);
         sz = scalar_size(itype);
-        if (sz)
-            return cur_skip(c, count * sz);
-        if (itype != GT_STRING && itype != GT_ARRAY)
+        if (!sz && itype != GT_STRING && itype != GT_ARRAY)
             return apx_error_set(c->err, AP_ECORRUPT,
                                  "gguf: unknown array item type %u", itype);
+        /* The smallest an item can be: a string is a u64 length, an
+         * array a u32 type and a u64 count.  More items than the rest of
+         * the file can hold is corrupt, refused before walking any (and
+         * count * sz cannot overflow past this check). */
+        if (count > left(c) / (sz ? sz : itype == GT_STRING ? 8 : 12))
+            return apx_error_set(c->err, AP_ECORRUPT,
+                                 "gguf: array of %llu items runs past the end"
+                                 " of the file", (unsigned long long)count);
+        if (sz)
+            return cur_skip(c, count * sz);
+        if (count > APX_GGUF_MAX_ITEMS - c->items)
+            return apx_error_set(c->err, AP_ECORRUPT,
+                                 "gguf: more than %u array items to walk",
+                                 APX_GGUF_MAX_ITEMS);
+        c->items += count;
         for (i = 0; i < count; i++)
             if ((rc = skip_value(c, itype, depth + 1)) != AP_OK)
                 return rc;
@@ -249,13 +270,16 @@ static int rd_int(cur *c, uint32_t type, int64_t *v, int *ok)
 
 const char *apx_gguf_ftype_name(int64_t ftype)
 {
+    /* llama.h enum llama_ftype, index = value.  4 (Q4_1_SOME_F16),
+     * 5 (Q4_2), 6 (Q4_3) and 33-35 (Q4_0_4_4, Q4_0_4_8, Q4_0_8_8) were
+     * removed from llama.cpp: no name, the file name decides. */
     static const char *const names[] = {
-        "f32", "f16", "q4_0", "q4_1", "q4_1_some_f16", NULL, NULL, "q8_0",
+        "f32", "f16", "q4_0", "q4_1", NULL, NULL, NULL, "q8_0",
         "q5_0", "q5_1", "q2_k", "q3_k_s", "q3_k_m", "q3_k_l", "q4_k_s",
         "q4_k_m", "q5_k_s", "q5_k_m", "q6_k", "iq2_xxs", "iq2_xs", "q2_k_s",
         "iq3_xs", "iq3_xxs", "iq1_s", "iq4_nl", "iq3_s", "iq3_m", "iq2_s",
-        "iq2_m", "iq4_xs", "iq1_m", "bf16", "q4_0_4_4", "q4_0_4_8",
-        "q4_0_8_8", "tq1_0", "tq2_0", "mxfp4_moe"
+        "iq2_m", "iq4_xs", "iq1_m", "bf16", NULL, NULL,
+        NULL, "tq1_0", "tq2_0", "mxfp4_moe", "nvfp4", "q1_0"
     };
     if (ftype < 0)
         return NULL;
@@ -268,7 +292,7 @@ const char *apx_gguf_ftype_name(int64_t ftype)
 static int parse(cur *c, apx_model_info *info)
 {
     unsigned char hdr[24];
-    uint64_t i;
+    uint64_t i, declared = 0, counted = 0;
     int rc;
 
     if ((rc = cur_read(c, hdr, 4)) != AP_OK)
@@ -285,11 +309,13 @@ static int parse(cur *c, apx_model_info *info)
                              " little-endian)", info->version);
     info->tensor_count = le64(hdr + 8);
     info->kv_count = le64(hdr + 16);
-    if (info->tensor_count > APX_GGUF_MAX_TENSORS)
+    /* A tensor info takes at least 24 bytes, a key-value 13. */
+    if (info->tensor_count > APX_GGUF_MAX_TENSORS ||
+        info->tensor_count > left(c) / 24)
         return apx_error_set(c->err, AP_ECORRUPT,
                              "gguf: tensor_count %llu is implausible",
                              (unsigned long long)info->tensor_count);
-    if (info->kv_count > APX_GGUF_MAX_KV)
+    if (info->kv_count > APX_GGUF_MAX_KV || info->kv_count > left(c) / 13)
         return apx_error_set(c->err, AP_ECORRUPT,
                              "gguf: kv_count %llu exceeds %u",
                              (unsigned long long)info->kv_count,
@@ -331,12 +357,43 @@ static int parse(cur *c, apx_model_info *info)
             int ok;
             rc = rd_int(c, type, &v, &ok);
             if (!rc && ok && v > 0)
-                info->parameters = (uint64_t)v;
+                declared = (uint64_t)v;
         } else
             rc = skip_value(c, type, 0);
         if (rc)
             return rc;
     }
+    /* Tensor infos: name, u32 n_dims (at most 4, GGML_MAX_DIMS), n_dims
+     * u64 dimensions, u32 type, u64 offset.  Each is walked; its element
+     * count (the product of its dimensions) is added to the count. */
+    for (i = 0; i < info->tensor_count; i++) {
+        uint32_t nd, d, ttype;
+        uint64_t dim, elems = 1, toff;
+        if ((rc = rd_string(c, NULL, 0)) != AP_OK ||
+            (rc = rd_u32(c, &nd)) != AP_OK)
+            return rc;
+        if (nd > 4)
+            return apx_error_set(c->err, AP_ECORRUPT,
+                                 "gguf: tensor %llu has %u dimensions (at"
+                                 " most 4)", (unsigned long long)i, nd);
+        for (d = 0; d < nd; d++) {
+            if ((rc = rd_u64(c, &dim)) != AP_OK)
+                return rc;
+            if (dim > (uint64_t)INT64_MAX ||
+                (dim && elems > (uint64_t)INT64_MAX / dim))
+                return apx_error_set(c->err, AP_ECORRUPT,
+                                     "gguf: tensor %llu: element count"
+                                     " overflows", (unsigned long long)i);
+            elems *= dim;
+        }
+        if ((rc = rd_u32(c, &ttype)) != AP_OK || (rc = rd_u64(c, &toff)) != AP_OK)
+            return rc;
+        if (elems > UINT64_MAX - counted)
+            return apx_error_set(c->err, AP_ECORRUPT,
+                                 "gguf: parameter count overflows");
+        counted += elems;
+    }
+    info->parameters = declared ? declared : counted;
     info->header_bytes = c->off;
     {
         const char *p = apx_gguf_ftype_name(info->file_type);
@@ -356,11 +413,17 @@ int apx_gguf_parse(const apx_src *src, apx_model_info *info, apx_error *err)
         return apx_error_set(err, AP_ENOMEM, "gguf: out of memory");
     c->src = src;
     c->off = 0;
-    c->limit = src->len < APX_GGUF_MAX_HEADER ? src->len : APX_GGUF_MAX_HEADER;
+    c->limit = src->len;
+    c->items = 0;
     c->boff = 0;
     c->blen = 0;
     c->err = err;
     rc = parse(c, info);
     free(c);
+    if (rc != AP_OK) {
+        /* Nothing half-parsed leaves: a caller sees all or nothing. */
+        memset(info, 0, sizeof *info);
+        info->file_type = -1;
+    }
     return rc;
 }

@@ -864,8 +864,23 @@ int apx_entry_finish(ap_provisioner *p, ap_entry *e)
         free(f->kind);
         free(f->format);
         free(f->precision);
-        f->kind = f->format = f->precision = NULL;
-        (void)ap_classify_file(blob, f->name, &f->kind, &f->format, &f->precision);
+        free(f->architecture);
+        f->kind = f->format = f->precision = f->architecture = NULL;
+        f->parameters = 0;
+        {
+            /* Kind, format, precision from the name (the header wins);
+             * architecture and parameters from a header that parsed.  A
+             * corrupt header leaves the name-based answers (ap_classify). */
+            ap_classify_info ci = AP_CLASSIFY_INFO_INIT;
+            rc = ap_classify(blob, f->name, &ci);
+            if (rc == AP_OK || rc == AP_ECORRUPT) {
+                f->kind = ci.kind;
+                f->format = ci.format;
+                f->precision = ci.precision;
+                f->architecture = ci.architecture;
+                f->parameters = ci.parameters;
+            }
+        }
         rc = ap_store_link_view(p->store, e->vendor, e->name, f->name, f->sha256, &view);
         free(f->path);
         if (rc == AP_OK) {

@@ -40,9 +40,11 @@ typedef struct ap_entry_file {
     char *precision;   /**< "f32", "f16", "bf16", "q8_0", "q4_k_m", ... */
     char *url;         /**< where it came from */
     int present;       /**< 1 when the blob is in the store */
-    /* Appended in 0.1: from the file header when it tells (GGUF). */
+    /* From the file header (ap_classify()), filled for every committed
+     * file whose header tells. */
     char *architecture; /**< GGUF general.architecture ("llama"), or NULL */
-    uint64_t parameters; /**< parameter count when known, else 0 */
+    uint64_t parameters; /**< GGUF general.parameter_count, else the sum of
+                              the tensor shapes (GGUF, safetensors); 0 unknown */
 } ap_entry_file;
 
 /**
@@ -122,23 +124,54 @@ AP_EXPORT int ap_catalog_set_status(ap_catalog *catalog, const char *id,
 AP_EXPORT int ap_catalog_remove(ap_catalog *catalog, const char *id);
 
 /**
- * Fill kind, format and precision of a stored file by reading its header
- * (GGUF key-values, safetensors JSON header), with the name as fallback.
+ * What ap_classify() says about a file.  Set struct_size (use
+ * AP_CLASSIFY_INFO_INIT), pass it to ap_classify(), release the strings
+ * with ap_classify_info_clear().  Members are only appended; the library
+ * writes only the members that fit in struct_size.
+ *
+ * From the name (the header overrides when it tells): kind, format,
+ * precision.  From the header only (NULL / 0 when the file has no header
+ * we read, or a corrupt one): architecture, parameters, tensor_count,
+ * from_header.
  */
-AP_EXPORT int ap_classify_file(const char *path, const char *name,
-                               char **kind, char **format, char **precision);
+typedef struct ap_classify_info {
+    size_t struct_size;
+    char *kind;         /**< "model", "config", "tokenizer", "other" */
+    char *format;       /**< "gguf", "safetensors", "pytorch", "json", ...; NULL unknown */
+    char *precision;    /**< lower case: "q4_k_m", "f16", "bf16", ...; NULL unknown */
+    char *architecture; /**< GGUF general.architecture ("llama"); NULL for
+                             safetensors (its header does not say) */
+    uint64_t parameters; /**< GGUF general.parameter_count, else the sum of
+                              the products of the tensor shapes (GGUF tensor
+                              infos, safetensors "shape"); 0 unknown */
+    uint64_t tensor_count; /**< tensors the header lists; 0 unknown */
+    int from_header;    /**< 1 when a GGUF or safetensors header was read
+                             (format, and precision when it tells, come
+                             from it), 0 when only the name was used */
+} ap_classify_info;
+
+#define AP_CLASSIFY_INFO_INIT { sizeof(ap_classify_info), NULL, NULL, NULL, NULL, 0, 0, 0 }
 
 /**
- * Like ap_classify_file(), also reporting what the header says about the
- * model: architecture (GGUF general.architecture, *architecture freed with
- * ap_free, may be NULL) and parameter count (0 when unknown).  Any output
- * pointer may be NULL.  AP_ECORRUPT when the file announces GGUF or
- * safetensors but its header is malformed; the name-based answers are
- * still filled in then.
+ * Classify a file by its header (GGUF key-values and tensor infos,
+ * safetensors JSON header), with its name as the fallback.  path may be
+ * NULL (name only); name may be NULL (the path's last component is used);
+ * not both.  info->struct_size must be set; info's previous strings are
+ * not freed (clear it first when reusing it).
+ *
+ * AP_OK; AP_ECORRUPT when the file announces GGUF or safetensors (magic,
+ * or its name) but the header is malformed: then only the name-based
+ * members are filled, never a half-parsed architecture or parameter
+ * count; AP_EIO when path cannot be read or is not a regular file (a FIFO
+ * is refused without blocking), AP_EINVAL, AP_ENOMEM: nothing filled.
+ * Reading is bounded: a fixed buffer, strings and arrays the classifier
+ * does not keep skipped whatever their size (docs/store.md).
  */
-AP_EXPORT int ap_classify_file2(const char *path, const char *name,
-                                char **kind, char **format, char **precision,
-                                char **architecture, uint64_t *parameters);
+AP_EXPORT int ap_classify(const char *path, const char *name,
+                          ap_classify_info *info);
+
+/** Free the strings of info and zero it, keeping struct_size. */
+AP_EXPORT void ap_classify_info_clear(ap_classify_info *info);
 
 /**
  * Warnings of the last ap_catalog_list/get/remove/gc on this handle: one

@@ -90,12 +90,42 @@ static int parse_mem(int gguf, const buf *b, apx_model_info *info)
                 : apx_safetensors_parse(&src, info, &err);
 }
 
+/* What a classification said, through the public API. */
+typedef struct cls_out {
+    int rc;
+    char *kind, *format, *precision, *architecture;
+    uint64_t parameters;
+} cls_out;
+
+static void cls_free(cls_out *o)
+{
+    ap_free(o->kind); ap_free(o->format); ap_free(o->precision);
+    ap_free(o->architecture);
+    memset(o, 0, sizeof *o);
+}
+
+static cls_out cls(const char *path, const char *name)
+{
+    cls_out o;
+    memset(&o, 0, sizeof o);
+    {
+        ap_classify_info ci = AP_CLASSIFY_INFO_INIT;
+        o.rc = ap_classify(path, name, &ci);
+        o.kind = ci.kind;
+        o.format = ci.format;
+        o.precision = ci.precision;
+        o.architecture = ci.architecture;
+        o.parameters = ci.parameters;
+    }
+    return o;
+}
+
 static void test_gguf_header(void **state)
 {
     buf b = make_gguf(15);
     apx_model_info info;
-    char *path, *k, *f, *p, *arch;
-    uint64_t params;
+    char *path;
+    cls_out o;
     (void)state;
     assert_int_equal(parse_mem(1, &b, &info), AP_OK);
     assert_string_equal(info.format, "gguf");
@@ -107,19 +137,38 @@ static void test_gguf_header(void **state)
     assert_int_equal(info.file_type, 15);
     /* On disk, named with a different quant: the header wins. */
     path = write_tmp("tiny.Q8_0.gguf", b.p, b.n);
-    assert_int_equal(ap_classify_file2(path, "sub/tiny.Q8_0.gguf", &k, &f, &p,
-                                       &arch, &params), AP_OK);
-    assert_string_equal(k, "model");
-    assert_string_equal(f, "gguf");
-    assert_string_equal(p, "q4_k_m");
-    assert_string_equal(arch, "llama");
-    assert_int_equal(params, 1100048384);
-    ap_free(k); ap_free(f); ap_free(p); ap_free(arch);
+    o = cls(path, "sub/tiny.Q8_0.gguf");
+    assert_int_equal(o.rc, AP_OK);
+    assert_string_equal(o.kind, "model");
+    assert_string_equal(o.format, "gguf");
+    assert_string_equal(o.precision, "q4_k_m");
+    assert_string_equal(o.architecture, "llama");
+    assert_int_equal(o.parameters, 1100048384);
+    cls_free(&o);
     /* A GGUF without a .gguf name is still found by its magic. */
-    assert_int_equal(ap_classify_file(path, "blob", &k, &f, &p), AP_OK);
-    assert_string_equal(f, "gguf");
-    assert_string_equal(k, "model");
-    ap_free(k); ap_free(f); ap_free(p);
+    o = cls(path, "blob");
+    assert_int_equal(o.rc, AP_OK);
+    assert_string_equal(o.format, "gguf");
+    assert_string_equal(o.kind, "model");
+    cls_free(&o);
+    {
+        /* the struct size is checked; clear keeps it and frees */
+        ap_classify_info ci = AP_CLASSIFY_INFO_INIT;
+        ci.struct_size = sizeof ci.struct_size;
+        assert_int_equal(ap_classify(path, NULL, &ci), AP_EINVAL);
+        assert_int_equal(ap_classify(path, NULL, NULL), AP_EINVAL);
+        ci.struct_size = sizeof ci;
+        assert_int_equal(ap_classify(NULL, NULL, &ci), AP_EINVAL);
+        assert_int_equal(ap_classify(path, NULL, &ci), AP_OK);
+        assert_int_equal(ci.from_header, 1);
+        assert_int_equal(ci.tensor_count, 0);
+        ap_classify_info_clear(&ci);
+        assert_int_equal(ci.struct_size, sizeof ci);
+        assert_null(ci.kind);
+        assert_null(ci.architecture);
+        assert_int_equal(ci.parameters, 0);
+        ap_classify_info_clear(NULL);
+    }
     free(path);
     free(b.p);
     b = make_gguf(32);
@@ -142,7 +191,8 @@ static void test_gguf_malformed(void **state)
     apx_model_info info;
     buf b = { 0 }, g = make_gguf(15);
     size_t cut;
-    char *path, *k, *f, *p;
+    char *path;
+    cls_out o;
     (void)state;
     /* bad magic */
     put(&b, "GGUX", 4); u32(&b, 3); u64(&b, 0); u64(&b, 0);
@@ -198,15 +248,18 @@ static void test_gguf_malformed(void **state)
     }
     /* A file named .gguf whose header is bad: AP_ECORRUPT, name answers. */
     path = write_tmp("bad.Q5_K_M.gguf", g.p, g.n / 2);
-    assert_int_equal(ap_classify_file(path, NULL, &k, &f, &p), AP_ECORRUPT);
-    assert_string_equal(k, "model");
-    assert_string_equal(f, "gguf");
-    assert_string_equal(p, "q5_k_m");
-    ap_free(k); ap_free(f); ap_free(p);
+    o = cls(path, NULL);
+    assert_int_equal(o.rc, AP_ECORRUPT);
+    assert_string_equal(o.kind, "model");
+    assert_string_equal(o.format, "gguf");
+    assert_string_equal(o.precision, "q5_k_m");
+    assert_null(o.architecture);
+    cls_free(&o);
     free(path);
     path = write_tmp("notgguf.gguf", "hello world, no magic", 21);
-    assert_int_equal(ap_classify_file(path, NULL, &k, &f, &p), AP_ECORRUPT);
-    ap_free(k); ap_free(f); ap_free(p);
+    o = cls(path, NULL);
+    assert_int_equal(o.rc, AP_ECORRUPT);
+    cls_free(&o);
     free(path);
     free(g.p);
 }
@@ -227,7 +280,8 @@ static void test_safetensors(void **state)
     buf b = make_st("{\"__metadata__\":{\"format\":\"pt\"},"
                     "\"a\":{\"dtype\":\"F16\",\"shape\":[2,2],\"data_offsets\":[0,8]},"
                     "\"b\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[8,12]}}");
-    char *path, *k, *f, *p;
+    char *path;
+    cls_out o;
     (void)state;
     assert_int_equal(parse_mem(0, &b, &info), AP_OK);
     assert_string_equal(info.format, "safetensors");
@@ -235,12 +289,13 @@ static void test_safetensors(void **state)
     assert_int_equal(info.tensor_count, 2);
     assert_int_equal(info.parameters, 6);
     path = write_tmp("model.safetensors", b.p, b.n);
-    assert_int_equal(ap_classify_file(path, "model-00001-of-00002.safetensors",
-                                      &k, &f, &p), AP_OK);
-    assert_string_equal(k, "model");
-    assert_string_equal(f, "safetensors");
-    assert_string_equal(p, "f16");
-    ap_free(k); ap_free(f); ap_free(p);
+    o = cls(path, "model-00001-of-00002.safetensors");
+    assert_int_equal(o.rc, AP_OK);
+    assert_string_equal(o.kind, "model");
+    assert_string_equal(o.format, "safetensors");
+    assert_string_equal(o.precision, "f16");
+    assert_int_equal(o.parameters, 6);
+    cls_free(&o);
     free(path);
     free(b.p);
     /* Dominant by bytes: one big BF16 beats two small F32. */
@@ -357,21 +412,25 @@ static void test_name_fallback(void **state)
     size_t i;
     (void)state;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *k, *f, *p;
-        assert_int_equal(ap_classify_file(NULL, cases[i].name, &k, &f, &p),
-                         AP_OK);
-        assert_string_equal(k, cases[i].kind);
+        cls_out o = cls(NULL, cases[i].name);
+        assert_int_equal(o.rc, AP_OK);
+        assert_string_equal(o.kind, cases[i].kind);
         if (cases[i].format)
-            assert_string_equal(f, cases[i].format);
+            assert_string_equal(o.format, cases[i].format);
         else
-            assert_null(f);
+            assert_null(o.format);
         if (cases[i].prec[0])
-            assert_string_equal(p, cases[i].prec);
+            assert_string_equal(o.precision, cases[i].prec);
         else
-            assert_null(p);
-        ap_free(k); ap_free(f); ap_free(p);
+            assert_null(o.precision);
+        assert_null(o.architecture);     /* never from a name */
+        assert_int_equal(o.parameters, 0);
+        cls_free(&o);
     }
-    assert_int_equal(ap_classify_file(NULL, NULL, NULL, NULL, NULL), AP_EINVAL);
+    {
+        cls_out o = cls(NULL, NULL);
+        assert_int_equal(o.rc, AP_EINVAL);
+    }
 }
 
 /* A header of (almost) 100 MiB — the limit — of small tensor descriptors
@@ -465,18 +524,18 @@ static void test_safetensors_big_header_memory(void **state)
     if (pid == 0) {
         struct rlimit rl;
         apx_model_info info;
-        char *k = NULL, *f = NULL, *p = NULL;
-        int rc;
+        cls_out o;
         rl.rlim_cur = rl.rlim_max = (rlim_t)(vm_size_kib() + (128u << 10)) * 1024;
         if (setrlimit(RLIMIT_AS, &rl) != 0)
             _exit(90);
         memset(&info, 0, sizeof info);
-        rc = ap_classify_file2(path, "model.safetensors", &k, &f, &p, NULL, NULL);
-        if (rc != AP_OK) {
-            fprintf(stderr, "# classify: %s\n", ap_strerror(rc));
+        o = cls(path, "model.safetensors");
+        if (o.rc != AP_OK) {
+            fprintf(stderr, "# classify: %s\n", ap_strerror(o.rc));
             _exit(91);
         }
-        if (!p || strcmp(p, "bf16") != 0 || !f || strcmp(f, "safetensors") != 0)
+        if (!o.precision || strcmp(o.precision, "bf16") != 0 || !o.format ||
+            strcmp(o.format, "safetensors") != 0 || o.parameters != 2 * nt)
             _exit(92);
         {
             apx_src src;
@@ -569,13 +628,15 @@ static void test_gguf_long_strings_memory(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         struct rlimit rl;
-        char *kk = NULL, *ff = NULL, *pp = NULL, *arch = NULL;
+        cls_out o;
         rl.rlim_cur = rl.rlim_max = (rlim_t)(vm_size_kib() + (16u << 10)) * 1024;
         if (setrlimit(RLIMIT_AS, &rl) != 0)
             _exit(90);
-        if (ap_classify_file2(path, "long.gguf", &kk, &ff, &pp, &arch, NULL) != AP_OK)
+        o = cls(path, "long.gguf");
+        if (o.rc != AP_OK)
             _exit(91);
-        if (!ff || strcmp(ff, "gguf") != 0 || !arch || strcmp(arch, "llama") != 0)
+        if (!o.format || strcmp(o.format, "gguf") != 0 || !o.architecture ||
+            strcmp(o.architecture, "llama") != 0)
             _exit(92);
         _exit(0);
     }
@@ -586,21 +647,260 @@ static void test_gguf_long_strings_memory(void **state)
     free(path);
 }
 
+
+/* ---- issue 9: one classify function, header fields, skipping ---------- */
+
+/* Start a GGUF v3 header of tensor_count / kv_count. */
+static void gguf_start(buf *b, uint64_t nt, uint64_t nkv)
+{
+    put(b, "GGUF", 4); u32(b, 3); u64(b, nt); u64(b, nkv);
+}
+
+/* A 5 MiB string value (a whole tokenizer.json, as the spec allows) and a
+ * 200,000-element string array: skipped, the header still decides. */
+static void test_gguf_skips_big_values(void **state)
+{
+    buf b = { 0 };
+    const size_t slen = 5u << 20;
+    char *big = malloc(slen), *path;
+    cls_out o;
+    uint64_t i;
+    (void)state;
+    memset(big, '{', slen);
+    gguf_start(&b, 0, 5);
+    str(&b, "general.architecture"); u32(&b, 8); str(&b, "qwen2");
+    str(&b, "tokenizer.huggingface.json"); u32(&b, 8); u64(&b, slen);
+    put(&b, big, slen);
+    str(&b, "tokenizer.ggml.tokens"); u32(&b, 9); u32(&b, 8); u64(&b, 200000);
+    for (i = 0; i < 200000; i++) {
+        char t[32];
+        snprintf(t, sizeof t, "tok%llu", (unsigned long long)i);
+        str(&b, t);
+    }
+    str(&b, "general.file_type"); u32(&b, 4); u32(&b, 15);
+    str(&b, "general.parameter_count"); u32(&b, 10); u64(&b, 494032768);
+    free(big);
+    path = write_tmp("big-values.gguf", b.p, b.n);
+    o = cls(path, "qwen.gguf");
+    assert_int_equal(o.rc, AP_OK);
+    assert_string_equal(o.format, "gguf");
+    assert_non_null(o.precision);
+    assert_string_equal(o.precision, "q4_k_m");      /* from the header */
+    assert_non_null(o.architecture);
+    assert_string_equal(o.architecture, "qwen2");
+    assert_int_equal(o.parameters, 494032768);
+    cls_free(&o);
+    unlink(path);
+    free(path);
+    free(b.p);
+}
+
+/* Hostile counts are refused at once (bounded by the file size), never
+ * walked: an array of 2^60 strings, of 2^61 u64 (the byte count overflows
+ * 64 bits), of 2^40 empty arrays, a string of 2^63 bytes. */
+static void test_gguf_hostile_counts(void **state)
+{
+    static const struct { uint32_t itype; uint64_t count; } arr[] = {
+        { 8, 1ull << 60 }, { 10, 1ull << 61 }, { 9, 1ull << 40 },
+        { 8, (1u << 24) - 1 },
+    };
+    apx_model_info info;
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof arr / sizeof arr[0]; i++) {
+        buf b = { 0 };
+        gguf_start(&b, 0, 1);
+        str(&b, "tokenizer.ggml.tokens"); u32(&b, 9); u32(&b, arr[i].itype);
+        u64(&b, arr[i].count);
+        if (arr[i].itype == 9) { u32(&b, 8); u64(&b, 0); }
+        str(&b, "x"); str(&b, "y");
+        assert_int_equal(parse_mem(1, &b, &info), AP_ECORRUPT);
+        free(b.p);
+    }
+    {
+        buf b = { 0 };
+        gguf_start(&b, 0, 1);
+        str(&b, "tokenizer.chat_template"); u32(&b, 8); u64(&b, 1ull << 63);
+        put(&b, "abc", 3);
+        assert_int_equal(parse_mem(1, &b, &info), AP_ECORRUPT);
+        free(b.p);
+    }
+    {
+        buf b = { 0 };                 /* tensor_count beyond the file */
+        gguf_start(&b, 1ull << 40, 0);
+        assert_int_equal(parse_mem(1, &b, &info), AP_ECORRUPT);
+        free(b.p);
+    }
+}
+
+/* Every general.file_type of current llama.cpp (llama.h, llama_ftype)
+ * maps to its name; the removed values (4, 5, 6, 33-35) to none. */
+static void test_gguf_every_ftype(void **state)
+{
+    static const struct { int v; const char *name; } ft[] = {
+        { 0, "f32" }, { 1, "f16" }, { 2, "q4_0" }, { 3, "q4_1" },
+        { 7, "q8_0" }, { 8, "q5_0" }, { 9, "q5_1" }, { 10, "q2_k" },
+        { 11, "q3_k_s" }, { 12, "q3_k_m" }, { 13, "q3_k_l" },
+        { 14, "q4_k_s" }, { 15, "q4_k_m" }, { 16, "q5_k_s" },
+        { 17, "q5_k_m" }, { 18, "q6_k" }, { 19, "iq2_xxs" },
+        { 20, "iq2_xs" }, { 21, "q2_k_s" }, { 22, "iq3_xs" },
+        { 23, "iq3_xxs" }, { 24, "iq1_s" }, { 25, "iq4_nl" },
+        { 26, "iq3_s" }, { 27, "iq3_m" }, { 28, "iq2_s" }, { 29, "iq2_m" },
+        { 30, "iq4_xs" }, { 31, "iq1_m" }, { 32, "bf16" }, { 36, "tq1_0" },
+        { 37, "tq2_0" }, { 38, "mxfp4_moe" }, { 39, "nvfp4" },
+        { 40, "q1_0" }, { 1024 + 15, "q4_k_m" },
+        { 4, NULL }, { 5, NULL }, { 6, NULL }, { 33, NULL }, { 34, NULL },
+        { 35, NULL }, { 41, NULL }, { 1023, NULL },
+    };
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof ft / sizeof ft[0]; i++) {
+        buf b = make_gguf((uint32_t)ft[i].v);
+        char *path = write_tmp("ft.gguf", b.p, b.n);
+        cls_out o = cls(path, "model.gguf");
+        print_message("# file_type %d -> %s\n", ft[i].v,
+                      o.precision ? o.precision : "(none)");
+        assert_int_equal(o.rc, AP_OK);
+        if (ft[i].name) {
+            assert_non_null(o.precision);
+            assert_string_equal(o.precision, ft[i].name);
+        } else {
+            assert_null(o.precision);
+        }
+        cls_free(&o);
+        free(path);
+        free(b.p);
+    }
+}
+
+static void tensor_info(buf *b, const char *name, uint32_t ndims,
+                        const uint64_t *dims, uint32_t type, uint64_t off)
+{
+    uint32_t d;
+    str(b, name); u32(b, ndims);
+    for (d = 0; d < ndims; d++)
+        u64(b, dims[d]);
+    u32(b, type); u64(b, off);
+}
+
+/* Without general.parameter_count the parameters are the sum of the
+ * products of the tensor shapes (GGUF tensor infos, safetensors shape). */
+static void test_params_from_shapes(void **state)
+{
+    static const uint64_t d1[] = { 4096, 32000 }, d2[] = { 4096 },
+                          d3[] = { 2, 3, 4, 5 }, big[] = { 1ull << 40, 1ull << 40 };
+    buf b = { 0 };
+    char *path;
+    cls_out o;
+    (void)state;
+    gguf_start(&b, 3, 2);
+    str(&b, "general.architecture"); u32(&b, 8); str(&b, "llama");
+    str(&b, "general.file_type"); u32(&b, 4); u32(&b, 7);
+    tensor_info(&b, "token_embd.weight", 2, d1, 8, 0);
+    tensor_info(&b, "output_norm.weight", 1, d2, 0, 139264000);
+    tensor_info(&b, "x", 4, d3, 0, 139280384);
+    path = write_tmp("shapes.gguf", b.p, b.n);
+    o = cls(path, "shapes.gguf");
+    assert_int_equal(o.rc, AP_OK);
+    assert_string_equal(o.precision, "q8_0");
+    assert_int_equal(o.parameters, 4096ull * 32000 + 4096 + 2 * 3 * 4 * 5);
+    cls_free(&o);
+    free(path);
+    free(b.p);
+    /* general.parameter_count, when present, is what the file says */
+    memset(&b, 0, sizeof b);
+    gguf_start(&b, 1, 1);
+    str(&b, "general.parameter_count"); u32(&b, 10); u64(&b, 7);
+    tensor_info(&b, "t", 1, d2, 0, 0);
+    path = write_tmp("declared.gguf", b.p, b.n);
+    o = cls(path, NULL);
+    assert_int_equal(o.rc, AP_OK);
+    assert_int_equal(o.parameters, 7);
+    cls_free(&o);
+    free(path);
+    free(b.p);
+    /* a product that overflows, more than 4 dims: corrupt, no count */
+    memset(&b, 0, sizeof b);
+    gguf_start(&b, 1, 1);
+    str(&b, "general.architecture"); u32(&b, 8); str(&b, "llama");
+    tensor_info(&b, "t", 2, big, 0, 0);
+    path = write_tmp("overflow.Q8_0.gguf", b.p, b.n);
+    o = cls(path, NULL);
+    assert_int_equal(o.rc, AP_ECORRUPT);
+    assert_null(o.architecture);
+    assert_int_equal(o.parameters, 0);
+    assert_string_equal(o.precision, "q8_0");      /* from the name */
+    cls_free(&o);
+    free(path);
+    free(b.p);
+    memset(&b, 0, sizeof b);
+    gguf_start(&b, 1, 0);
+    {
+        static const uint64_t d5[] = { 1, 1, 1, 1, 1 };
+        tensor_info(&b, "t", 5, d5, 0, 0);
+    }
+    path = write_tmp("dims5.gguf", b.p, b.n);
+    o = cls(path, NULL);
+    assert_int_equal(o.rc, AP_ECORRUPT);
+    assert_int_equal(o.parameters, 0);
+    cls_free(&o);
+    free(path);
+    free(b.p);
+    /* safetensors: the shapes, through the public API */
+    b = make_st("{\"a\":{\"dtype\":\"BF16\",\"shape\":[3,5],\"data_offsets\":[0,30]},"
+                "\"b\":{\"dtype\":\"BF16\",\"shape\":[],\"data_offsets\":[30,32]}}");
+    path = write_tmp("st.safetensors", b.p, b.n);
+    o = cls(path, NULL);
+    assert_int_equal(o.rc, AP_OK);
+    assert_string_equal(o.precision, "bf16");
+    assert_null(o.architecture);
+    assert_int_equal(o.parameters, 16);
+    cls_free(&o);
+    free(path);
+    free(b.p);
+}
+
+/* A header that breaks after general.architecture and parameter_count
+ * were read: AP_ECORRUPT and only the name-based answers, never the
+ * half-parsed architecture or parameters. */
+static void test_corrupt_returns_name_fields_only(void **state)
+{
+    buf b = { 0 };
+    char *path;
+    cls_out o;
+    (void)state;
+    gguf_start(&b, 0, 3);
+    str(&b, "general.architecture"); u32(&b, 8); str(&b, "llama");
+    str(&b, "general.parameter_count"); u32(&b, 10); u64(&b, 123456);
+    str(&b, "general.name"); u32(&b, 8); u64(&b, 1000); put(&b, "trunc", 5);
+    path = write_tmp("half.Q5_K_M.gguf", b.p, b.n);
+    o = cls(path, "sub/half.Q5_K_M.gguf");
+    assert_int_equal(o.rc, AP_ECORRUPT);
+    assert_string_equal(o.kind, "model");
+    assert_string_equal(o.format, "gguf");
+    assert_string_equal(o.precision, "q5_k_m");
+    assert_null(o.architecture);
+    assert_int_equal(o.parameters, 0);
+    cls_free(&o);
+    free(path);
+    free(b.p);
+}
+
 /* A FIFO handed to the classifier is refused at once, never blocked on. */
 static void test_classify_fifo(void **s)
 {
     char dir[] = "/tmp/apclsXXXXXX", path[64];
-    char *kind = NULL, *format = NULL, *prec = NULL;
+    cls_out o;
     (void)s;
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/model.gguf", dir);
     assert_int_equal(mkfifo(path, 0600), 0);
     alarm(20); /* a regression blocks in open(): fail, do not hang */
-    assert_int_not_equal(ap_classify_file(path, NULL, &kind, &format, &prec), AP_OK);
+    o = cls(path, NULL);
     alarm(0);
-    ap_free(kind);
-    ap_free(format);
-    ap_free(prec);
+    assert_int_not_equal(o.rc, AP_OK);
+    assert_null(o.kind);                 /* AP_EIO: nothing filled */
+    cls_free(&o);
     unlink(path);
     rmdir(dir);
 }
@@ -616,6 +916,11 @@ int main(void)
         cmocka_unit_test(test_name_fallback),
         cmocka_unit_test(test_safetensors_big_header_memory),
         cmocka_unit_test(test_gguf_long_strings_memory),
+        cmocka_unit_test(test_gguf_skips_big_values),
+        cmocka_unit_test(test_gguf_hostile_counts),
+        cmocka_unit_test(test_gguf_every_ftype),
+        cmocka_unit_test(test_params_from_shapes),
+        cmocka_unit_test(test_corrupt_returns_name_fields_only),
     };
     int rc;
     char cmd[128];
