@@ -275,10 +275,15 @@ static void print_entry_text(ap_store *store, const ap_entry *e)
     for (i = 0; i < e->nfiles; i++) {
         const ap_entry_file *f = &e->files[i];
         human(f->size, sz, sizeof sz);
-        printf("  %-40s %10s  %s %s %s\n    %s\n", T(f->name), sz,
+        printf("  %-40s %10s  %s %s %s", T(f->name), sz,
                f->kind ? T(f->kind) : "-", f->format ? T(f->format) : "-",
-               f->precision ? T(f->precision) : "-",
-               f->path ? T(f->path) : "(not present)");
+               f->precision ? T(f->precision) : "-");
+        /* from the file header (GGUF, safetensors) when it told */
+        if (f->architecture)
+            printf(" %s", T(f->architecture));
+        if (f->parameters)
+            printf(" %llu params", (unsigned long long)f->parameters);
+        printf("\n    %s\n", f->path ? T(f->path) : "(not present)");
     }
 }
 
