@@ -585,8 +585,11 @@ static int tensor_in(rd *r, const char *name, uint64_t data_len,
                     (unsigned long long)data_len);
     if (bad_shape)
         return fail(r, AP_ECORRUPT, "safetensors: bad shape of '%.64s'", name);
-    if (info->parameters <= UINT64_MAX - elems)
-        info->parameters += elems;
+    /* a saturated product or sum is no count: refused, not truncated */
+    if (elems == UINT64_MAX || info->parameters > UINT64_MAX - 1 - elems)
+        return fail(r, AP_ECORRUPT, "safetensors: element count of '%.64s'"
+                    " overflows", name);
+    info->parameters += elems;
     if (dlen == 0 || dlen >= sizeof st[0].name)
         return fail(r, AP_ECORRUPT, "safetensors: bad dtype of '%.64s'", name);
     for (k = 0; k < *nst; k++)

@@ -846,6 +846,26 @@ static void test_params_from_shapes(void **state)
     cls_free(&o);
     free(path);
     free(b.p);
+    /* safetensors: a shape product, or a sum, past 2^64: corrupt */
+    b = make_st("{\"a\":{\"dtype\":\"BF16\",\"shape\":[4294967296,4294967296],"
+                "\"data_offsets\":[0,2]}}");
+    path = write_tmp("ovf.safetensors", b.p, b.n);
+    o = cls(path, NULL);
+    assert_int_equal(o.rc, AP_ECORRUPT);
+    assert_int_equal(o.parameters, 0);
+    cls_free(&o);
+    free(path);
+    free(b.p);
+    b = make_st("{\"a\":{\"dtype\":\"BF16\",\"shape\":[4294967295,4294967295],"
+                "\"data_offsets\":[0,2]},\"b\":{\"dtype\":\"BF16\",\"shape\":"
+                "[4294967295,4294967295],\"data_offsets\":[0,2]}}");
+    path = write_tmp("ovf2.safetensors", b.p, b.n);
+    o = cls(path, NULL);
+    assert_int_equal(o.rc, AP_ECORRUPT);
+    assert_int_equal(o.parameters, 0);
+    cls_free(&o);
+    free(path);
+    free(b.p);
     /* safetensors: the shapes, through the public API */
     b = make_st("{\"a\":{\"dtype\":\"BF16\",\"shape\":[3,5],\"data_offsets\":[0,30]},"
                 "\"b\":{\"dtype\":\"BF16\",\"shape\":[],\"data_offsets\":[30,32]}}");
