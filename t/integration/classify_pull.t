@@ -6,12 +6,13 @@
 # token array, a safetensors file (shapes), and a GGUF whose header is
 # corrupt (name-based fields only).
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 16
+plan 18
 MK="$AP_SRC/t/fixtures/mkgguf.py"
 python3 "$MK" "$TMP/a.gguf" --size 200000 --file-type 15
 python3 "$MK" "$TMP/b.gguf" --size 100000 --file-type 7 --arch qwen2 \
     --no-parameter-count --tokens 150000 --seed b
 head -c 300 "$TMP/a.gguf" > "$TMP/c.gguf"          # header cut short
+python3 "$MK" "$TMP/e.gguf" --size 50000 --arch "$(printf 'x\033[2J\033]0;t\007y')" --seed e
 python3 - "$TMP/d.safetensors" <<'PY'
 import json, struct, sys
 h = json.dumps({"w": {"dtype": "BF16", "shape": [3, 5], "data_offsets": [0, 30]},
@@ -24,14 +25,15 @@ cat > "$TMP/cfg.json" <<JSON
    "a.gguf": {"source": "$TMP/a.gguf", "lfs": true},
    "tok.gguf": {"source": "$TMP/b.gguf", "lfs": true},
    "c.Q5_K_M.gguf": {"source": "$TMP/c.gguf", "lfs": true},
-   "d.safetensors": {"source": "$TMP/d.safetensors", "lfs": true}
+   "d.safetensors": {"source": "$TMP/d.safetensors", "lfs": true},
+   "e.gguf": {"source": "$TMP/e.gguf", "lfs": true}
  }}}}}}
 JSON
 start_hub "$TMP/cfg.json"
 export HF_ENDPOINT="$HUB"
 
 f() { json_get "$TMP/$1.json" "$2"; }
-for x in a.gguf tok.gguf c.Q5_K_M.gguf d.safetensors; do
+for x in a.gguf tok.gguf c.Q5_K_M.gguf d.safetensors e.gguf; do
     "$APCTL" pull --quiet "hf:org/m/$x" > /dev/null 2> "$TMP/err" ||
         diag "pull $x: $(cat "$TMP/err")"
     "$APCTL" show --json "hf:org/m/$x" > "$TMP/$x.json" 2> "$TMP/err" ||
@@ -68,6 +70,12 @@ check "apctl show prints the architecture and parameters" \
     grep -q 'q4_k_m llama 1100000 params' "$TMP/show.txt"
 "$APCTL" ls > "$TMP/ls.txt" 2>&1
 check "apctl ls prints them too" grep -q 'qwen2 72 params' "$TMP/ls.txt"
+# an architecture from a hostile header reaches the terminal escaped
+"$APCTL" show "hf:org/m/e.gguf" > "$TMP/e.txt" 2>&1
+check "hostile architecture: no control byte on the terminal" \
+    sh -c "! grep -q \"\$(printf '[\\033\\007]')\" '$TMP/e.txt'"
+check "hostile architecture: kept whole in the JSON" \
+    [ "$(f e.gguf "$F[\"architecture\"] == 'x\\x1b[2J\\x1b]0;t\\x07y'")" = True ]
 # the catalog document keeps them (re-read from disk by a new process)
 check "catalog document holds architecture and parameters" sh -c \
     "grep -rl '\"architecture\": *\"qwen2\"' '$AP_HOME' --include='*.json' |
