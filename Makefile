@@ -123,7 +123,31 @@ $(B)/t/helpers/%: t/helpers/%.c $(STLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(DEP_CFLAGS) -Ilib -o $@ $< $(STLIB) $(ALL_LDFLAGS) $(DEP_LIBS)
 
-tests: all $(UNIT_BINS) $(TEST_VENDOR_SOS) $(HELPER_BINS)
+# ---- fault build (test only, docs/TESTING.md) --------------------------------
+# A second static archive compiled with -DAP_FAULT_INJECTION=1 (lib/fault.h:
+# APX_FAULT kill points, failing allocations) and an apctl linked to it.  The
+# normal library has no fault code at all.  It uses the normal vendors.
+FB := $(B)/fault
+FAULT_OBJS  := $(patsubst lib/%.c,$(FB)/lib/%.o,$(LIB_SRCS))
+FAULT_STLIB := $(FB)/libartifactprov.a
+$(FB)/lib/%.o: lib/%.c lib/*.h include/artifactprov/*.h include/artifactprov.h $(STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -DAP_FAULT_INJECTION=1 -c $< -o $@
+
+$(FAULT_STLIB): $(FAULT_OBJS)
+	rm -f $@
+	ar rcs $@ $(FAULT_OBJS)
+
+$(FB)/apctl: examples/apctl.c $(FAULT_STLIB)
+	$(CC) $(ALL_CFLAGS) $(DEP_CFLAGS) -o $@ $< $(FAULT_STLIB) $(ALL_LDFLAGS) $(DEP_LIBS)
+
+# The allocation-failure loop needs the hook: it links the fault archive.
+$(B)/t/unit/test_alloc_fail: t/unit/test_alloc_fail.c $(FAULT_STLIB) $(wildcard t/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(DEP_CFLAGS) $(CMOCKA_CFLAGS) -Ilib \
+	  -DAP_FAULT_INJECTION=1 -o $@ $< $(FAULT_STLIB) $(ALL_LDFLAGS) $(CMOCKA_LIBS) $(DEP_LIBS)
+
+tests: all $(UNIT_BINS) $(TEST_VENDOR_SOS) $(HELPER_BINS) $(FB)/apctl
 
 PROVE ?= prove
 PROVE_FLAGS ?= -j2

@@ -4,6 +4,7 @@
 #include "digest.h"
 #include "engine.h"
 #include "hfcache.h"
+#include "fault.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -795,6 +796,7 @@ static int run_job(job *j, ap_entry **out)
     apx_call_init(&call, p, v, j->ref, o->cancel);
     call.tracker = j->tracker;
     rc = v->desc.resolve(v->state, &call, j->ref);
+    APX_FAULT("resolve");
     if (rc == AP_OK && ap_cancel_is_set(o->cancel))
         rc = apx_error_set(&call.err, AP_ECANCELLED, "%s: cancelled", j->ref);
     if (rc == AP_EOFFLINE &&
