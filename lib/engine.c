@@ -448,6 +448,7 @@ static int write_file_atomic(const char *path, const char *text)
             unlink(tmp);
     }
     free(tmp);
+    APX_FAULT_IF(rc == 0, "sidecar");
     return rc;
 }
 

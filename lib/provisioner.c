@@ -605,6 +605,8 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
             f->sha256 = apx_strdup(s.ff[k].sha256_out);
             f->size = s.ff[k].size_out;
             f->present = f->sha256 != NULL;
+            if (!f->present && rc == AP_OK)
+                rc = fail(j, AP_ENOMEM, "%s: file '%s': out of memory", j->ref, f->name);
             if (ap_tracker_file_done(j->tracker, f->name) && rc == AP_OK)
                 rc = fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
         }
@@ -885,7 +887,12 @@ out:
             j->entry->status = rc == AP_ECANCELLED ? AP_ENTRY_CANCELLED : AP_ENTRY_FAILED;
             j->entry->error = apx_strdup(p->err.msg);
         }
-        (void)ap_catalog_put(p->catalog, j->entry);
+        {   /* what is returned as ready must be what the catalog says */
+            int crc = ap_catalog_put(p->catalog, j->entry);
+            if (crc != AP_OK && rc == AP_OK)
+                rc = fail(j, crc, "%s: recording the entry in the catalog: %s", j->ref,
+                          ap_catalog_errmsg(p->catalog));
+        }
     }
     for (i = 0; i < nlocks; i++)
         ap_store_unlock(lock_fds[i]);

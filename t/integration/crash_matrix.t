@@ -78,13 +78,13 @@ store_ok() {
         find "$AP_HOME/blobs/sha256" -type f | grep -E '/[0-9a-f]{2}/[0-9a-f]{64}$' |
             sed 's|^\(.*/\([0-9a-f]*\)\)$|\2  \1|' >> "$TMP/sum"
     fi
-    for _d in "$AP_HOME"/catalog/*.json; do
-        [ -e "$_d" ] || continue
-        jq -e 'type == "object"' "$_d" > /dev/null 2>&1 || { diag "unparseable: $_d"; return 1; }
+    for _doc in "$AP_HOME"/catalog/*.json; do
+        [ -e "$_doc" ] || continue
+        jq -e 'type == "object"' "$_doc" > /dev/null 2>&1 || { diag "unparseable: $_doc"; return 1; }
         jq -r --arg b "$AP_HOME/blobs/sha256" 'select(.status == "ready") |
             if (.files | length) == 0 then "ready-with-no-files  /" else
             .files[] | "\(.sha256)  \(.path)", "\(.sha256)  \($b)/\(.sha256[0:2])/\(.sha256)" end' \
-            "$_d" >> "$TMP/sum" || return 1
+            "$_doc" >> "$TMP/sum" || return 1
     done
     [ -s "$TMP/sum" ] || return 0
     sha256sum -c --quiet --strict "$TMP/sum" > "$TMP/sc" 2>&1 || { diag "$(cat "$TMP/sc")"; return 1; }
