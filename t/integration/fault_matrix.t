@@ -20,8 +20,17 @@
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
 ROWS="drop stall trickle 429-api 503-file truncate wrong-bytes range-200 bad-content-range redirect-loop huge-headers malformed-json hostile-names"
 RUNS=5
-PER=5
-plan $((13 * 2 * RUNS * PER + 1))
+PER=4
+plan $((13 * RUNS * (2 * PER + 1) + 1))
+# check_todo REASON DESCRIPTION COMMAND...: a TAP TODO test: reported, but
+# its failure does not fail this file (it is enabled when REASON is gone).
+check_todo() {
+    _r=$1; _d=$2; shift 2
+    _n=$((_n + 1))
+    if "$@"; then echo "ok $_n - $_d # TODO $_r"; else echo "not ok $_n - $_d # TODO $_r"; fi
+}
+# tcheck: check, or check_todo when the row is a TODO ($todo).
+tcheck() { if [ -n "$todo" ]; then check_todo "$todo" "$@"; else check "$@"; fi; }
 C=3333333333333333333333333333333333333333
 K=4444444444444444444444444444444444444444
 EVIL="$TMP/evil-target"
@@ -78,22 +87,23 @@ fi
 "$APCTL" show --json hf:org/keep > "$TMP/keep.json" 2>> "$TMP/keep.err"
 check "hf:org/keep pulled first, ready" [ "$(jq -r .status "$TMP/keep.json" 2>/dev/null)" = ready ]
 [ -s "$TMP/keep.err" ] && diag "$(cat "$TMP/keep.err")"
+KEEP_WANT="ready k1.bin=$(sha_of k1.bin) k2.bin=$(sha_of k2.bin)"
 keep_ok() {
     "$APCTL" show --json hf:org/keep > "$TMP/k.json" 2>&1 || { diag "$(cat "$TMP/k.json")"; return 1; }
-    [ "$(jq -r '.status' "$TMP/k.json")" = ready ] || { diag "keep: $(jq -c .status "$TMP/k.json")"; return 1; }
-    jq -r --arg b "$AP_HOME/blobs/sha256" '.files[] | "\(.sha256)  \(.path)", "\(.sha256)  \($b)/\(.sha256[0:2])/\(.sha256)"' \
+    jq -r --arg b "$AP_HOME/blobs/sha256" '"\(.status) " + ([.files[] | "\(.name)=\(.sha256)"] | sort | join(" ")),
+        (.files[] | "\(.sha256)  \(.path)", "\(.sha256)  \($b)/\(.sha256[0:2])/\(.sha256)")' \
         "$TMP/k.json" > "$TMP/k.sum"
-    [ "$(jq -r '[.files[] | "\(.name)=\(.sha256)"] | sort | join(" ")' "$TMP/k.json")" = \
-      "k1.bin=$(sha_of k1.bin) k2.bin=$(sha_of k2.bin)" ] || { diag "keep: digests changed"; return 1; }
-    sha256sum -c --quiet --strict "$TMP/k.sum" > "$TMP/k.out" 2>&1 || { diag "$(cat "$TMP/k.out")"; return 1; }
+    [ "$(head -n 1 "$TMP/k.sum")" = "$KEEP_WANT" ] || { diag "keep: $(head -n 1 "$TMP/k.sum")"; return 1; }
+    sed 1d "$TMP/k.sum" | sha256sum -c --quiet --strict > "$TMP/k.out" 2>&1 || { diag "$(cat "$TMP/k.out")"; return 1; }
 }
 
 # exact JSON: ready, and every listed file has the right bytes at its path
 # (file names we do not know the bytes of are an error).
 exact() {
-    [ "$(jq -r .status "$1")" = ready ] || return 1
-    [ "$(jq '.files | length' "$1")" -gt 0 ] || return 1
-    jq -r '.files[] | "\(.name)\t\(.path)"' "$1" | while IFS="$(printf '\t')" read -r _nm _p; do
+    jq -r '"\(.status) \(.files | length)", (.files[] | "\(.name)\t\(.path)")' "$1" > "$TMP/x.list" || return 1
+    case $(head -n 1 "$TMP/x.list") in "ready 0"|"ready "*) ;; *) return 1 ;; esac
+    [ "$(head -n 1 "$TMP/x.list")" != "ready 0" ] || return 1
+    sed 1d "$TMP/x.list" | while IFS="$(printf '\t')" read -r _nm _p; do
         case $_nm in
         ok.bin|*uote.txt|esc*) _s=$(sha_of ok.bin) ;;
         *) _s=$(sha_of "$_nm") ;;
@@ -111,9 +121,9 @@ catalog_agrees() {
     "$APCTL" show --json "$2" > "$TMP/show.json" 2> /dev/null
     _src=$?
     if [ "$1" -eq 0 ]; then
-        [ $_src -eq 0 ] && [ "$(jq -r .status "$TMP/show.json")" = ready ] &&
-        [ "$(jq -c '[.files[] | [.name, .sha256]] | sort' "$TMP/show.json")" = \
-          "$(jq -c '[.files[] | [.name, .sha256]] | sort' "$TMP/out.json")" ]
+        [ $_src -eq 0 ] &&
+        [ "$(jq -c '[.status, ([.files[] | [.name, .sha256]] | sort)]' "$TMP/show.json")" = \
+          "$(jq -c '["ready", ([.files[] | [.name, .sha256]] | sort)]' "$TMP/out.json")" ]
     else
         [ $_src -ne 0 ] || [ "$(jq -r .status "$TMP/show.json")" != ready ]
     fi
@@ -132,8 +142,8 @@ for row in $ROWS; do
         case $row in
         drop) ff="{\"drop_at\": 100000$T}"; once=ok; always=fail ;;
         stall) ff="{\"stall_at\": 50000, \"stall_secs\": 2$T}"; once=ok; always=fail ;;
-        trickle) ff="{\"throttle_bps\": 3$T}"; always=fail; lim=4
-            [ -n "$MINRATE" ] || todo=" # TODO minimum-rate stall detection (min_rate) is not on this branch yet" ;;
+        trickle) ff="{\"throttle_bps\": 3$T}"; always=fail; lim=3
+            [ -n "$MINRATE" ] || todo="minimum-rate stall detection (min_rate, apctl --min-rate) is not on this branch yet" ;;
         429-api) ff="{\"status\": 429, \"retry_after\": 1$T}"; af=$ff; once=ok; always=fail ;;
         503-file) ff="{\"status\": 503, \"retry_after\": 1$T}"; once=ok; always=fail ;;
         truncate) ff="{\"truncate_to\": 1000$T}"; once=ok; always=fail ;;
@@ -170,18 +180,18 @@ for row in $ROWS; do
                 got=bad
             fi
             diag "$label: status $rc, $got, $(( $(date +%s) - t0 )) s: $(head -c 300 "$TMP/err" | tr '\033\007\n' '?? ')"
-            check "$label: exact bytes or a clear error$todo" [ $got != bad ]
+            tcheck "$label: exact bytes or a clear error" [ $got != bad ]
             if [ $times = 1 ] && [ $once != any ]; then
-                check "$label: a fault that hits once ends $once$todo" [ $got = $once ]
+                tcheck "$label: a fault that hits once ends $once" [ $got = $once ]
             elif [ $times = 1000 ] && [ $always != any ]; then
-                check "$label: a fault that never ends ends $always$todo" [ $got = $always ]
+                tcheck "$label: a fault that never ends ends $always" [ $got = $always ]
             else
-                ok "$label: (no outcome demanded)$todo"
+                tcheck "$label: (no outcome demanded)" true
             fi
-            check "$label: the catalog agrees$todo" catalog_agrees $rc "$ref"
-            check "$label: hf:org/keep unchanged, still ready$todo" keep_ok
-            check "$label: nothing written outside AP_HOME$todo" outside_clean
+            tcheck "$label: the catalog agrees" catalog_agrees $rc "$ref"
+            tcheck "$label: nothing written outside AP_HOME" outside_clean
         done
+        tcheck "$row #$r: hf:org/keep, stored earlier, unchanged and still ready" keep_ok
         r=$((r + 1))
     done
 done
