@@ -14,7 +14,8 @@
  * count; jansson's allocations are routed through the same counter with
  * json_set_alloc_funcs (that covers the dlopen'd vendors' JSON too).
  * libcurl's and libcrypto's own allocations are not counted.
- * AP_ALLOC_FAIL_STEP=K (default 1) tries every Kth N only, for slow runs.
+ * AP_ALLOC_FAIL_STEP=K (default 1) tries every Kth N only, and
+ * AP_ALLOC_FAIL_FROM=N starts at N, for a quick look at one failure.
  * SPDX-License-Identifier: MIT */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -126,10 +127,16 @@ static void assert_catalog_ready(unsigned long n, const char *home, const char *
     assert_int_equal(ap_provisioner_new(&p, &po), AP_OK);
     rc = ap_catalog_get(ap_provisioner_catalog(p), ref, &e);
     if (rc != AP_OK || e->status != AP_ENTRY_READY || e->nfiles != 1 ||
-        !e->files[0].sha256 || strcmp(e->files[0].sha256, want) != 0)
-        fail_msg("N=%lu: ap_provision returned AP_OK but the catalog says %s (%s)", n,
+        !e->files[0].sha256 || strcmp(e->files[0].sha256, want) != 0) {
+        char msg[APX_ERRMSG_MAX + 128];
+        snprintf(msg, sizeof msg, "%s (%s)",
                  rc != AP_OK ? "nothing" : ap_entry_status_name(e->status),
-                 rc != AP_OK ? ap_strerror(rc) : "status/digest");
+                 rc != AP_OK ? ap_catalog_errmsg(ap_provisioner_catalog(p)) : "status/digest");
+        ap_entry_free(e);
+        ap_provisioner_free(p);
+        fail_msg("N=%lu: ap_provision returned AP_OK but the catalog says %s; in %s/catalog",
+                 n, msg, home);
+    }
     ap_entry_free(e);
     ap_provisioner_free(p);
 }
@@ -137,6 +144,7 @@ static void assert_catalog_ready(unsigned long n, const char *home, const char *
 static void test_every_allocation_fails_cleanly(void **state)
 {
     const char *step_env = getenv("AP_ALLOC_FAIL_STEP");
+    const char *from_env = getenv("AP_ALLOC_FAIL_FROM");
     unsigned long n, step = step_env ? strtoul(step_env, NULL, 10) : 1, failed = 0;
     char want[65], ref[512], home[256], why[APX_ERRMSG_MAX + 64];
     (void)state;
@@ -144,7 +152,7 @@ static void test_every_allocation_fails_cleanly(void **state)
         step = 1;
     fx_expected_sha(&SPECS[0], want);
     snprintf(ref, sizeof ref, "%s/files/small.bin#sha256=%s", FH.files, want);
-    for (n = 1;; n += step) {
+    for (n = from_env ? strtoul(from_env, NULL, 10) : 1; n >= 1; n += step) {
         int rc, hit;
         snprintf(home, sizeof home, "%s/h-%lu", FH.dir, n);
         apx_fault_alloc_fail_at(n);
