@@ -1,5 +1,5 @@
 # libartifactprov — plain GNU make.
-# Targets: all check check-valgrind install uninstall demo bench fuzz clean
+# Targets: all check check-valgrind check-tsan install uninstall demo bench fuzz clean
 # Honours PREFIX LIBDIR INCLUDEDIR BINDIR DESTDIR CC CFLAGS LDFLAGS SANITIZE.
 
 VERSION_H := include/artifactprov/version.h
@@ -66,7 +66,7 @@ HELPER_BINS := $(patsubst t/helpers/%.c,$(B)/t/helpers/%,$(HELPER_SRCS))
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
-.PHONY: all check check-valgrind install uninstall demo bench fuzz clean tests
+.PHONY: all check check-valgrind check-tsan tsan-bins install uninstall demo bench fuzz clean tests
 all: $(SHLIB) $(B)/libartifactprov.so $(STLIB) $(VENDOR_SOS) $(EXAMPLES) $(B)/artifactprov.pc
 
 $(STAMP):
@@ -125,7 +125,31 @@ $(B)/t/helpers/%: t/helpers/%.c $(STLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(DEP_CFLAGS) -Ilib -o $@ $< $(STLIB) $(ALL_LDFLAGS) $(DEP_LIBS)
 
-tests: all $(UNIT_BINS) $(TEST_VENDOR_SOS) $(HELPER_BINS)
+# ---- fault build (test only, docs/TESTING.md) --------------------------------
+# A second static archive compiled with -DAP_FAULT_INJECTION=1 (lib/fault.h:
+# APX_FAULT kill points, failing allocations) and an apctl linked to it.  The
+# normal library has no fault code at all.  It uses the normal vendors.
+FB := $(B)/fault
+FAULT_OBJS  := $(patsubst lib/%.c,$(FB)/lib/%.o,$(LIB_SRCS))
+FAULT_STLIB := $(FB)/libartifactprov.a
+$(FB)/lib/%.o: lib/%.c lib/*.h include/artifactprov/*.h include/artifactprov.h $(STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -DAP_FAULT_INJECTION=1 -c $< -o $@
+
+$(FAULT_STLIB): $(FAULT_OBJS)
+	rm -f $@
+	ar rcs $@ $(FAULT_OBJS)
+
+$(FB)/apctl: examples/apctl.c $(FAULT_STLIB)
+	$(CC) $(ALL_CFLAGS) $(DEP_CFLAGS) -o $@ $< $(FAULT_STLIB) $(ALL_LDFLAGS) $(DEP_LIBS)
+
+# The allocation-failure loop needs the hook: it links the fault archive.
+$(B)/t/unit/test_alloc_fail: t/unit/test_alloc_fail.c $(FAULT_STLIB) $(wildcard t/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(DEP_CFLAGS) $(CMOCKA_CFLAGS) -Ilib \
+	  -DAP_FAULT_INJECTION=1 -o $@ $< $(FAULT_STLIB) $(ALL_LDFLAGS) $(CMOCKA_LIBS) $(DEP_LIBS)
+
+tests: all $(UNIT_BINS) $(TEST_VENDOR_SOS) $(HELPER_BINS) $(FB)/apctl
 
 PROVE ?= prove
 PROVE_FLAGS ?= -j2
@@ -136,6 +160,18 @@ check: tests
 check-valgrind: tests
 	AP_BUILD=$(CURDIR)/$(B) AP_SRC=$(CURDIR) AP_DIGEST=$(AP_DIGEST) \
 	  $(PROVE) $(PROVE_FLAGS) --exec 'valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite' $(UNIT_BINS)
+
+# ThreadSanitizer over the threaded code: its own build dir (flags differ),
+# the three tests that run threads against each other, and the vendors the
+# jobs test loads.
+TSAN_B := $(B)/tsan
+TSAN_TESTS := test_cancel test_jobs test_engine
+tsan-bins: $(VENDOR_SOS) $(patsubst %,$(B)/t/unit/%,$(TSAN_TESTS))
+check-tsan:
+	$(MAKE) B=$(TSAN_B) SANITIZE=thread tsan-bins
+	AP_BUILD=$(CURDIR)/$(TSAN_B) AP_SRC=$(CURDIR) \
+	  TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 $(TSAN_OPTIONS)" \
+	  $(PROVE) $(PROVE_FLAGS) $(patsubst %,$(TSAN_B)/t/unit/%,$(TSAN_TESTS))
 
 # ---- install ----------------------------------------------------------------
 install: all

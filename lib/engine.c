@@ -17,6 +17,7 @@
  * See docs/engine.md for the sidecar format and the retry rules. */
 #include "engine.h"
 #include "digest.h"
+#include "fault.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -523,6 +524,7 @@ static int write_file_atomic(const char *path, const char *text)
             unlink(tmp);
     }
     free(tmp);
+    APX_FAULT_IF(rc == 0, "sidecar");
     return rc;
 }
 
@@ -1361,6 +1363,7 @@ static size_t on_write(char *p, size_t sz, size_t nm, void *ud)
         j->got += take;
         ff->have += take;
         ff->f->bytes_fetched += take;
+        APX_FAULT("mid-chunk");
         ff->gen_progress++;
         tracker_advance(F, ff, take, &abort_);
         if (abort_) {
@@ -1682,6 +1685,7 @@ static void file_end_ok(fetch *F, ffile *ff)
     uint64_t total = ff->total;
     int sha1_ok;
     hasher_forget(F, ff);
+    APX_FAULT("verify");
     apx_digest_final_hex(ff->sha256, hex);
     sha1_ok = ff->h_sha1_ok;
     memcpy(f->sha256_out, hex, sizeof hex);

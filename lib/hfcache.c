@@ -2,6 +2,7 @@
  * hfcache.h for the layouts and the contract of each function).
  * SPDX-License-Identifier: MIT */
 #include "hfcache.h"
+#include "fault.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -220,6 +221,7 @@ int apx_hf_publish(const char *cache, const char *repo_type,
         goto out;
     if ((rc = publish_blob(rfd, etag, blob_path, err)) != AP_OK)
         goto out;
+    APX_FAULT("hf-publish");
 
     /* snapshots/<commit>/<relpath> -> ../../[../]blobs/<etag> */
     if ((rc = split_path(relpath, &rel, &base)) != AP_OK)

@@ -351,7 +351,8 @@ static void scan_dir(ap_provisioner *prov, const char *dir)
             n++;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n)  /* names is NULL when the first allocation failed */
+        qsort(names, n, sizeof *names, cmp_str);
     for (i = 0; i < n; i++) {
         if (apx_vendor_load_file(prov, names[i]) != AP_OK)
             note_refusal(prov);

@@ -4,6 +4,7 @@
 #include "digest.h"
 #include "engine.h"
 #include "hfcache.h"
+#include "fault.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -814,6 +815,8 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
             f->sha256 = apx_strdup(s.ff[k].sha256_out);
             f->size = s.ff[k].size_out;
             f->present = f->sha256 != NULL;
+            if (!f->present && rc == AP_OK)
+                rc = fail(j, AP_ENOMEM, "%s: file '%s': out of memory", j->ref, f->name);
             if (ap_tracker_file_done(j->tracker, f->name) && rc == AP_OK)
                 rc = fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
         }
@@ -1117,6 +1120,7 @@ static int run_job(job *j, ap_entry **out)
     call.min_rate = o->min_rate; /* and have the same minimum rate */
     call.min_rate_window_ms = o->min_rate_window_ms;
     rc = v->desc.resolve(v->state, &call, j->ref);
+    APX_FAULT("resolve");
     if (rc == AP_OK && ap_cancel_is_set(o->cancel))
         rc = apx_error_set(&call.err, AP_ECANCELLED, "%s: cancelled", j->ref);
     if (origin_unreachable(rc) && !(o->flags & AP_PROVISION_REFRESH) &&
@@ -1236,7 +1240,8 @@ out:
             /* one document write replaces the whole set */
             int prc = ap_catalog_put(p->catalog, j->entry);
             if (prc != AP_OK && rc == AP_OK)
-                rc = fail(j, prc, "%s: %s", j->ref, ap_catalog_errmsg(p->catalog));
+                rc = fail(j, prc, "%s: recording the entry in the catalog: %s", j->ref,
+                          ap_catalog_errmsg(p->catalog));
         } else if (rc != AP_OK && prev) {
             /* The ready entry stays as it was; the failed re-pull is noted
              * in it (status stays ready, its files and views unchanged). */

@@ -9,6 +9,7 @@
 #include "internal.h"
 #include "digest.h"
 #include "hfcache.h"
+#include "fault.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -190,6 +191,7 @@ int apx_fs_write_atomic(int dir_fd, const char *name, const void *data,
         return apx_error_set(err, io_status(e), "write '%s': %s", name,
                              strerror(e));
     }
+    APX_FAULT_IF(strstr(name, ".json") != NULL, "catalog-write");
     if (close(fd) != 0 || renameat(dir_fd, tmp, dir_fd, name) != 0) {
         e = errno;
         unlinkat(dir_fd, tmp, 0);
@@ -980,6 +982,7 @@ AP_EXPORT int ap_store_commit(ap_store *store, const char *staging_path,
                            staging_path, strerror(errno));
         goto out;
     }
+    APX_FAULT("commit-rename");
     if (renameat2(AT_FDCWD, staging_path, dfd, sha256_hex,
                   RENAME_NOREPLACE) != 0) {
         int e = errno;

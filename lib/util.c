@@ -1,5 +1,6 @@
 /* libartifactprov — small internal helpers.  SPDX-License-Identifier: MIT */
 #include "internal.h"
+#include "fault.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -68,9 +69,18 @@ void apx_error_clear(apx_error *e)
     }
 }
 
-void *apx_malloc(size_t n) { return malloc(n ? n : 1); }
-void *apx_calloc(size_t n, size_t size) { return calloc(n ? n : 1, size ? size : 1); }
-void *apx_realloc(void *p, size_t n) { return realloc(p, n ? n : 1); }
+/* In a fault build (lib/fault.h) each of these may be told to fail. */
+#ifdef AP_FAULT_INJECTION
+#define ALLOC_FAILS() apx_fault_alloc_fails()
+#else
+#define ALLOC_FAILS() 0
+#endif
+void *apx_malloc(size_t n) { return ALLOC_FAILS() ? NULL : malloc(n ? n : 1); }
+void *apx_calloc(size_t n, size_t size)
+{
+    return ALLOC_FAILS() ? NULL : calloc(n ? n : 1, size ? size : 1);
+}
+void *apx_realloc(void *p, size_t n) { return ALLOC_FAILS() ? NULL : realloc(p, n ? n : 1); }
 
 AP_EXPORT void ap_free(void *ptr) { free(ptr); }
 
