@@ -1133,7 +1133,7 @@ static int check_announced(xfer *x, uint64_t total, const char *what)
     if (need > avail || avail - need < ff->F->o.min_free_bytes) {
         xfer_why(x, R_ENOSPC,
                  "the server announces %llu bytes (%s), more than the %llu "
-                 "bytes available in %s (+%llu reserved)",
+                 "bytes of free space in %s (+%llu reserved)",
                  (unsigned long long)total, what,
                  (unsigned long long)avail, ff->dir,
                  (unsigned long long)ff->F->o.min_free_bytes);
@@ -1342,10 +1342,8 @@ static size_t on_write(char *p, size_t sz, size_t nm, void *ud)
         if (ff->cap_is_default)
             xfer_why(x, R_TOOBIG,
                      "body of unknown length exceeds %llu bytes (the free "
-                     "space of %s less a reserve of %llu bytes)",
-                     (unsigned long long)ff->cap_unknown, ff->dir,
-                     (unsigned long long)(UNKNOWN_RESERVE +
-                                          F->o.min_free_bytes));
+                     "space of %s less a reserve)",
+                     (unsigned long long)ff->cap_unknown, ff->dir);
         else
             xfer_why(x, R_TOOBIG,
                      "body of unknown length exceeds %llu bytes "
@@ -2161,6 +2159,10 @@ static int file_prepare(fetch *F, ffile *ff, apx_error *err)
         uint64_t avail = UNK, reserve = UNKNOWN_RESERVE + F->o.min_free_bytes;
         if (statvfs(dir, &vf) == 0)
             avail = (uint64_t)vf.f_bavail * (uint64_t)vf.f_frsize;
+        /* On a small file system the reserve is a quarter of the free
+         * space, so that it still takes small files of unknown length. */
+        if (avail != UNK && avail / 4 < UNKNOWN_RESERVE)
+            reserve = avail / 4 + F->o.min_free_bytes;
         ff->cap_unknown = avail == UNK ? UNK
                           : avail > reserve ? avail - reserve : 0;
         ff->cap_is_default = 1;

@@ -10,13 +10,6 @@
 # succeeds afterwards.  AP_DISK_FULL_MODE=rlimit forces the fallback.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
 plan 17
-# check_todo REASON DESCRIPTION COMMAND...: a TAP TODO test: reported, but
-# its failure does not fail this file (it is enabled when REASON is gone).
-check_todo() {
-    _r=$1; _d=$2; shift 2
-    _n=$((_n + 1))
-    if "$@"; then echo "ok $_n - $_d # TODO $_r"; else echo "not ok $_n - $_d # TODO $_r"; fi
-}
 cat > "$TMP/cfg.json" <<JSON
 {"files": {
   "keep.bin": {"generate": {"size": 600000, "seed": "keep"}},
@@ -91,13 +84,12 @@ check "  ... what was stored earlier is still ready, exact, verify clean" keep_o
 check "  ... the catalog does not call it ready" sh -c \
     "! '$APCTL' show --json '$ENDLESS' 2> /dev/null | jq -e '.status == \"ready\"' > /dev/null"
 diag "staging after it: $(staging_bytes) bytes"
-TODO="freeing the staging data of a failed download of unknown size is the hostile-server part of issue 8, not on this branch"
-check_todo "$TODO" "  ... its staging data is freed at once (unknown size: not resumable)" [ "$(staging_bytes)" -lt 1048576 ]
+check "  ... its staging data is freed at once (unknown size: not resumable)" [ "$(staging_bytes)" -lt 1048576 ]
 timeout 60 "$APCTL" pull --quiet $OPTS "$FITS" > /dev/null 2> "$TMP/err"
 rc=$?
-check_todo "$TODO" "  ... then a pull that fits succeeds" [ $rc -eq 0 ]
+check "  ... then a pull that fits succeeds" [ $rc -eq 0 ]
 [ $rc -eq 0 ] || diag "$(cat "$TMP/err")"
-check_todo "$TODO" "  ... with the exact bytes" sh -c \
+check "  ... with the exact bytes" sh -c \
     "p=\$('$APCTL' path '$FITS' 2>/dev/null) && [ \"\$(sha256sum < \"\$p\" | cut -d' ' -f1)\" = '$(sha256 "$TMP/fits.bin")' ]"
 
 # --- and the store is still consistent ----------------------------------------

@@ -777,7 +777,7 @@ static void test_announced_size_bounded(void **state)
         assert_int_equal(c.rc, AP_ENOSPC);
         assert_non_null(strstr(c.msg, names[i]));
         assert_non_null(strstr(c.msg, "1125899906842624"));
-        assert_non_null(strstr(c.msg, "available"));
+        assert_non_null(strstr(c.msg, "free space"));
         assert_true(c.ranges_peak <= 2);
         assert_false(exists(r.staging));
     }
