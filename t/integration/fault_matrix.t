@@ -77,10 +77,7 @@ write_cfg '{}' null ''
 start_hub "$TMP/cfg.json"
 export HF_ENDPOINT="$HUB"
 OPTS="--connections 2 --chunk-size 131072 --stall-timeout 700 --max-attempts 3"
-MINRATE=
-if "$APCTL" help 2>&1 | grep -q -- '--min-rate'; then
-    MINRATE="--min-rate 20000 --min-rate-window 1000"
-fi
+MINRATE="--min-rate 20000 --min-rate-window 1000"
 
 # --- something stored earlier ------------------------------------------------
 "$APCTL" pull --quiet hf:org/keep > /dev/null 2> "$TMP/keep.err"
@@ -142,8 +139,7 @@ for row in $ROWS; do
         case $row in
         drop) ff="{\"drop_at\": 100000$T}"; once=ok; always=fail ;;
         stall) ff="{\"stall_at\": 50000, \"stall_secs\": 2$T}"; once=ok; always=fail ;;
-        trickle) ff="{\"throttle_bps\": 3$T}"; always=fail; lim=3
-            [ -n "$MINRATE" ] || todo="minimum-rate stall detection (min_rate, apctl --min-rate) is not on this branch yet" ;;
+        trickle) ff="{\"throttle_bps\": 3$T}"; always=fail; lim=3 ;;
         429-api) ff="{\"status\": 429, \"retry_after\": 1$T}"; af=$ff; once=ok; always=fail ;;
         503-file) ff="{\"status\": 503, \"retry_after\": 1$T}"; once=ok; always=fail ;;
         truncate) ff="{\"truncate_to\": 1000$T}"; once=ok; always=fail ;;
