@@ -240,9 +240,8 @@ static int open_prov(ap_provisioner **p)
     int rc;
     po.flags = g_prov_flags;
     rc = ap_provisioner_new(p, &po);
-    if (rc != AP_OK)
-        fprintf(stderr, "apctl: cannot open the store: %s\n",
-                T(*p ? ap_provisioner_errmsg(*p) : ap_strerror(rc)));
+    if (rc != AP_OK) /* no handle: the detail is the thread's last error */
+        fprintf(stderr, "apctl: %s\n", T(ap_error_last()->message));
     return rc;
 }
 
@@ -329,7 +328,7 @@ static int pull_many(char **refs, size_t n, const ap_provision_options *o,
     }
     rc = ap_jobs_new(&jobs, NULL, &jo);
     if (rc != AP_OK) {
-        fprintf(stderr, "apctl: cannot start jobs: %s\n", ap_strerror(rc));
+        fprintf(stderr, "apctl: cannot start jobs: %s\n", T(ap_error_last()->message));
         free(ids);
         ap_cancel_token_free(g_cancel);
         return 1;
@@ -341,7 +340,8 @@ static int pull_many(char **refs, size_t n, const ap_provision_options *o,
     sigaction(SIGTERM, &sa, NULL);
     for (i = 0; i < n; i++)
         if (ap_jobs_submit(jobs, refs[i], o, &ids[i]) != AP_OK) {
-            fprintf(stderr, "apctl: %s: cannot submit\n", T(refs[i]));
+            fprintf(stderr, "apctl: %s: cannot submit: %s\n", T(refs[i]),
+                    T(ap_error_last()->message));
             ids[i] = 0;
             failed++;
         }
@@ -373,7 +373,7 @@ static int pull_many(char **refs, size_t n, const ap_provision_options *o,
                 if (json) {
                     if (json_array_append_new(arr, entry_value(e)) != 0) {
                         fprintf(stderr, "apctl: %s: cannot represent the entry "
-                                "as JSON\n", T(refs[i]));
+                                "as JSON: %s\n", T(refs[i]), T(ap_error_last()->message));
                         failed++;
                     }
                 } else if (!quiet)
@@ -386,8 +386,10 @@ static int pull_many(char **refs, size_t n, const ap_provision_options *o,
             failed++;
             if (info.status == AP_ECANCELLED)
                 cancelled = 1;
-            fprintf(stderr, "apctl: %s\n", T(info.message ? info.message
-                                                        : ap_strerror(info.status)));
+            /* a wait that failed has its detail in the thread's last error */
+            fprintf(stderr, "apctl: %s\n", T(rc != AP_OK ? ap_error_last()->message
+                                            : info.message ? info.message
+                                                           : ap_strerror(info.status)));
         }
         ap_job_info_clear(&info);
     }

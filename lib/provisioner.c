@@ -37,29 +37,35 @@ AP_EXPORT int ap_provisioner_new(ap_provisioner **out,
     ap_provisioner *p;
     int rc;
 
+    apx_error_tls_reset(); /* a failure reports its own cause, no older one */
     if (!out)
-        return AP_EINVAL;
+        return apx_error_set(NULL, AP_EINVAL, "ap_provisioner_new: no output pointer");
     *out = NULL;
     if (opts) {
         if (opts->struct_size < offsetof(ap_provisioner_options, home) + sizeof(char *))
-            return AP_EINVAL;
+            return apx_error_set(NULL, AP_EINVAL, "ap_provisioner_new: options "
+                                 "struct_size %zu is too small", opts->struct_size);
         memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
     }
     p = apx_calloc(1, sizeof *p);
     if (!p)
-        return AP_ENOMEM;
+        return apx_error_set(NULL, AP_ENOMEM, "ap_provisioner_new: out of memory");
     p->next_job = 1;
     p->flags = o.flags;
     rc = ap_store_open(&p->store, o.home);
     if (rc != AP_OK) {
-        apx_error_set(&p->err, rc, "store: %s", p->store ? ap_store_errmsg(p->store)
-                                                        : ap_strerror(rc));
+        /* no handle to carry it: the detail is the thread's last error */
+        apx_error_tls_ret(rc);
+        apx_error_set(NULL, rc, "cannot open the store: %s", ap_error_last()->message);
         ap_store_close(p->store);
         free(p);
         return rc;
     }
     rc = ap_catalog_open(&p->catalog, p->store);
     if (rc != AP_OK) {
+        apx_error_tls_ret(rc);
+        apx_error_set(NULL, rc, "cannot open the catalog of the store '%s': %s",
+                      ap_store_root(p->store), ap_error_last()->message);
         ap_store_close(p->store);
         free(p);
         return rc;
