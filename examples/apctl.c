@@ -181,13 +181,23 @@ typedef struct pull_ui {
     int drew;
 } pull_ui;
 
+/* An event's level (a library older than the member: the kind's). */
+static ap_log_level ev_level(const ap_event *ev)
+{
+    if (AP_EVENT_HAS(ev, level))
+        return ev->level;
+    return ev->kind == AP_EVENT_ERROR ? AP_LOG_ERROR
+         : ev->kind == AP_EVENT_RETRY ? AP_LOG_WARN : AP_LOG_INFO;
+}
+
 static int on_event(const ap_event *ev, void *user)
 {
     pull_ui *ui = user;
     const ap_progress *p = ev->progress;
     if (ui->events) {
-        json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s?, s:i, s:s?}",
+        json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:s?, s:i, s:s?}",
                               "event", ap_event_kind_name(ev->kind),
+                              "level", ap_log_level_name(ev_level(ev)),
                               "job", (json_int_t)ev->job_id,
                               "done", (json_int_t)p->bytes_done,
                               "total", (json_int_t)p->bytes_total,
@@ -223,11 +233,15 @@ static int on_event(const ap_event *ev, void *user)
     }
     if (ev->kind == AP_EVENT_RETRY && !ui->quiet && ev->message)
         fprintf(stderr, "%sretry: %s\n", ui->drew ? "\n" : "", T(ev->message));
-    /* log events: the vendor's warnings (status = its level) and the
-     * library's notes (status 0 or the ap_status of what it worked around) */
-    if (ev->kind == AP_EVENT_LOG && !ui->quiet && ev->message && ev->status <= AP_LOG_WARN)
-        fprintf(stderr, "%s%s%s%s\n", ui->drew ? "\n" : "", ev->file ? T(ev->file) : "",
-                ev->file ? ": " : "", T(ev->message));
+    /* log events, by their own level: errors and warnings (the vendor's,
+     * or what the library worked around) say so; notes are printed as
+     * they are; debug detail is not shown */
+    if (ev->kind == AP_EVENT_LOG && !ui->quiet && ev->message &&
+        ev_level(ev) <= AP_LOG_INFO)
+        fprintf(stderr, "%s%s%s%s%s\n", ui->drew ? "\n" : "",
+                ev_level(ev) == AP_LOG_ERROR  ? "error: "
+                : ev_level(ev) == AP_LOG_WARN ? "warning: " : "",
+                ev->file ? T(ev->file) : "", ev->file ? ": " : "", T(ev->message));
     return 0;
 }
 

@@ -71,6 +71,34 @@ AP_EXPORT void ap_global_cleanup(void)
 AP_EXPORT const char *ap_version(void) { return AP_VERSION_STRING; }
 AP_EXPORT unsigned ap_version_num(void) { return AP_VERSION_NUM; }
 
+AP_EXPORT const char *ap_log_level_name(ap_log_level level)
+{
+    switch (level) {
+    case AP_LOG_ERROR: return "error";
+    case AP_LOG_WARN: return "warn";
+    case AP_LOG_INFO: return "info";
+    case AP_LOG_DEBUG: return "debug";
+    }
+    return "unknown";
+}
+
+ap_log_level apx_event_level(ap_event_kind kind)
+{
+    switch (kind) {
+    case AP_EVENT_ERROR: return AP_LOG_ERROR;
+    case AP_EVENT_RETRY:
+    case AP_EVENT_CANCELLED: return AP_LOG_WARN;
+    case AP_EVENT_PROGRESS:
+    case AP_EVENT_HEARTBEAT: return AP_LOG_DEBUG;
+    case AP_EVENT_RESOLVE:
+    case AP_EVENT_START:
+    case AP_EVENT_FILE_DONE:
+    case AP_EVENT_DONE:
+    case AP_EVENT_LOG: break;
+    }
+    return AP_LOG_INFO;
+}
+
 AP_EXPORT const char *ap_event_kind_name(ap_event_kind kind)
 {
     switch (kind) {

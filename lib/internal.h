@@ -46,6 +46,9 @@ APX_HIDDEN void apx_error_tls_reset(void);
  * public calls that entered with apx_error_tls_reset(). */
 APX_HIDDEN int apx_error_tls_ret(int status);
 
+/* The level an event of `kind` gets unless it says otherwise (LOG: INFO). */
+APX_HIDDEN ap_log_level apx_event_level(ap_event_kind kind);
+
 /* Allocation: all library memory goes through these (ap_free frees it). */
 APX_HIDDEN void *apx_malloc(size_t n);
 APX_HIDDEN void *apx_calloc(size_t n, size_t size);

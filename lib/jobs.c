@@ -38,6 +38,7 @@ typedef struct prog {
 typedef struct ev_rec {
     uint64_t seq;
     ap_event_kind kind;
+    ap_log_level level;
     int status;
     int final;
     char *file, *message;
@@ -252,14 +253,16 @@ static void prog_from(prog *p, const ap_progress *src)
 
 /* Under the lock: append an event to the ring (strings copied; an
  * allocation failure loses the string, never the event). */
-static void push_event(jjob *j, ap_event_kind kind, int status, const char *file,
-                       const char *message, const prog *p, int final)
+static void push_event(jjob *j, ap_event_kind kind, ap_log_level level, int status,
+                       const char *file, const char *message, const prog *p,
+                       int final)
 {
     uint64_t seq = ++j->last_seq;
     ev_rec *e = &j->ring[(seq - 1) % j->cap];
     rec_clear(e);
     e->seq = seq;
     e->kind = kind;
+    e->level = level;
     e->status = status;
     e->final = final;
     e->file = apx_strdup(file);
@@ -297,6 +300,7 @@ static void event_from_rec(const jjob *j, const ev_rec *e, ap_event *ev,
     ev->status = e->status;
     ev->message = e->message;
     ev->progress = pr;
+    ev->level = e->level;
 }
 
 /* Under the lock: forget the oldest finished jobs beyond max_finished. */
@@ -355,7 +359,9 @@ static void finish_locked(ap_jobs *r, jjob *j, int rc, const char *msg,
     r->nfinished++;
     /* The final event: the tracker's own when it made one (its file and
      * message), else one made here (a job that failed before tracking). */
-    push_event(j, kind, rc, j->has_pending ? j->pending.file : NULL,
+    push_event(j, kind, j->has_pending && j->pending.kind == kind ? j->pending.level
+                                                                  : apx_event_level(kind), rc,
+               j->has_pending ? j->pending.file : NULL,
                rc == AP_OK ? (j->has_pending ? j->pending.message : NULL)
                            : j->message,
                &j->p, 1);
@@ -426,6 +432,7 @@ static int job_on_event(const ap_event *ev, void *user)
         rec_clear(&j->pending);
         j->pending.kind = ev->kind;
         j->pending.status = ev->status;
+        j->pending.level = AP_EVENT_HAS(ev, level) ? ev->level : apx_event_level(ev->kind);
         j->pending.file = apx_strdup(ev->file);
         j->pending.message = apx_strdup(ev->message);
         j->pending.p = p;
@@ -433,7 +440,8 @@ static int job_on_event(const ap_event *ev, void *user)
         pthread_mutex_unlock(&r->mu);
         return 0;
     }
-    push_event(j, ev->kind, ev->status, ev->file, ev->message, &p, 0);
+    push_event(j, ev->kind, AP_EVENT_HAS(ev, level) ? ev->level : apx_event_level(ev->kind),
+               ev->status, ev->file, ev->message, &p, 0);
     pthread_mutex_unlock(&r->mu);
     if (r->o.sink && ev->job_id == j->id)
         return r->o.sink(ev, r->o.sink_user);
@@ -1056,6 +1064,7 @@ static int jobs_events_impl(ap_jobs *r, ap_job_id id, uint64_t after_seq,
                 full.elapsed = e->p.elapsed;
                 full.idle = e->p.idle;
                 full.time_ms = e->time_ms;
+                full.level = e->level;
                 if (stride < sizeof full) {
                     memcpy(dst, &full, stride); /* strings lie below the minimum */
                 } else {

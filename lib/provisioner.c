@@ -213,7 +213,7 @@ static int lock_waiting(job *j, const char *name, const char *what, int *fd)
         if (!said++) {
             char msg[256];
             snprintf(msg, sizeof msg, "waiting for another download of %s", what);
-            if (ap_tracker_emit(j->tracker, AP_EVENT_LOG, NULL, 0, msg))
+            if (ap_tracker_log(j->tracker, AP_LOG_INFO, NULL, AP_OK, msg))
                 return fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
         }
         if (cfd >= 0)
@@ -416,7 +416,7 @@ static int try_local_copy(job *j, const apx_mfile *m, ap_entry_file *f)
         char msg[APX_ERRMSG_MAX + 64];
         snprintf(msg, sizeof msg, "local copy not used, downloading: %s", j->prov->err.msg);
         apx_error_clear(&j->prov->err);
-        if (ap_tracker_emit(j->tracker, AP_EVENT_LOG, m->path, rc, msg))
+        if (ap_tracker_log(j->tracker, AP_LOG_WARN, m->path, rc, msg))
             return fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
         return AP_ENOTFOUND; /* not imported: fetch */
     }
@@ -1126,7 +1126,7 @@ static int run_job(job *j, ap_entry **out)
         apx_call_clear(&call);
         free(id);
         prev->fetched_bytes = 0; /* this provision transferred nothing */
-        (void)ap_tracker_emit(j->tracker, AP_EVENT_LOG, NULL, rc, msg);
+        (void)ap_tracker_log(j->tracker, AP_LOG_WARN, NULL, rc, msg);
         (void)ap_tracker_emit(j->tracker, AP_EVENT_DONE, NULL, 0,
                               "origin unreachable: from the catalog");
         if (out)

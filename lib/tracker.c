@@ -178,8 +178,8 @@ AP_EXPORT void ap_tracker_snapshot(const ap_tracker *t, ap_progress *p)
     p->idle = (double)(ms - t->last_byte_ms) / 1000.0;
 }
 
-static int emit(ap_tracker *t, ap_event_kind kind, const char *file,
-                int status, const char *message, uint64_t ms)
+static int emit_at(ap_tracker *t, ap_event_kind kind, ap_log_level level,
+                   const char *file, int status, const char *message, uint64_t ms)
 {
     ap_progress p;
     ap_event ev;
@@ -196,6 +196,7 @@ static int emit(ap_tracker *t, ap_event_kind kind, const char *file,
     ev.status = status;
     ev.message = message;
     ev.progress = &p;
+    ev.level = level;
     if (message && strstr(message, "://")) {
         char clean[APX_ERRMSG_MAX];
         apx_text_redact(clean, sizeof clean, message);
@@ -203,6 +204,12 @@ static int emit(ap_tracker *t, ap_event_kind kind, const char *file,
         return t->o.sink(&ev, t->o.sink_user) ? AP_EUSER : 0;
     }
     return t->o.sink(&ev, t->o.sink_user) ? AP_EUSER : 0;
+}
+
+static int emit(ap_tracker *t, ap_event_kind kind, const char *file,
+                int status, const char *message, uint64_t ms)
+{
+    return emit_at(t, kind, apx_event_level(kind), file, status, message, ms);
 }
 
 AP_EXPORT int ap_tracker_advance(ap_tracker *t, uint64_t delta)
@@ -268,4 +275,15 @@ AP_EXPORT int ap_tracker_emit(ap_tracker *t, ap_event_kind kind,
     if (!t)
         return 0;
     return emit(t, kind, file, status, message, now(t));
+}
+
+AP_EXPORT int ap_tracker_log(ap_tracker *t, ap_log_level level,
+                             const char *file, int status,
+                             const char *message)
+{
+    if (!t)
+        return 0;
+    if ((int)level < AP_LOG_ERROR || (int)level > AP_LOG_DEBUG)
+        level = AP_LOG_ERROR; /* an out-of-range level is not hidden as debug */
+    return emit_at(t, AP_EVENT_LOG, level, file, status, message, now(t));
 }

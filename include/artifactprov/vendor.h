@@ -35,6 +35,7 @@
 #define ARTIFACTPROV_VENDOR_H
 
 #include "common.h"
+#include "events.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -49,8 +50,7 @@ extern "C" {
 /** Opaque per-call context: the resolve or download in progress. */
 typedef struct ap_vendor_call ap_vendor_call;
 
-/** Log levels for ap_host.log. */
-enum { AP_LOG_ERROR = 0, AP_LOG_WARN = 1, AP_LOG_INFO = 2, AP_LOG_DEBUG = 3 };
+/* Log levels for ap_host.log: ap_log_level (events.h), same values. */
 
 /** An HTTP request made through the host. */
 typedef struct ap_http_request {
