@@ -146,6 +146,10 @@ static void test_abort_from_sink(void **s)
     fake_now += 200;
     assert_int_equal(ap_tracker_advance(t, 1), AP_EUSER);
     assert_int_equal(ap_tracker_emit(t, AP_EVENT_DONE, NULL, 0, NULL), AP_EUSER);
+    /* no handle carries it: the thread's last error names job and cause */
+    assert_int_equal(ap_error_last()->status, AP_EUSER);
+    assert_non_null(strstr(ap_error_last()->message, "hf:o/r/f (job 42)"));
+    assert_non_null(strstr(ap_error_last()->message, "abort"));
     ap_tracker_free(t);
 }
 
@@ -171,7 +175,10 @@ static void test_snapshot_and_files(void **s)
     assert_int_equal(p.job_id, 42);
     assert_int_equal(r.kinds[r.n - 1], AP_EVENT_FILE_DONE);
     ap_tracker_free(t);
+    ap_error_clear();
     assert_int_equal(ap_tracker_new(NULL, 1, "x", NULL), AP_EINVAL);
+    assert_int_equal(ap_error_last()->status, AP_EINVAL);
+    assert_non_null(strstr(ap_error_last()->message, "ap_tracker_new"));
 }
 
 /* A log event's level is its own member, never carried in `status`; the
