@@ -695,7 +695,8 @@ AP_EXPORT int ap_store_default_root(char **out)
     else if (nonempty(v = getenv("HOME")))
         *out = apx_path_join(v, ".cache/artifactprov");
     else
-        return AP_EINVAL;
+        return apx_error_set(NULL, AP_EINVAL, "no store directory: AP_HOME, "
+                             "XDG_CACHE_HOME (absolute) and HOME are all unset or empty");
     return *out ? AP_OK : AP_ENOMEM;
 }
 
@@ -715,7 +716,7 @@ AP_EXPORT int ap_store_open(ap_store **out, const char *root)
     *out = NULL;
     if (root) {
         if (!*root)
-            return AP_EINVAL;
+            return apx_error_set(NULL, AP_EINVAL, "the store directory is an empty path");
         r = apx_strdup(root);
         if (!r)
             return AP_ENOMEM;
