@@ -138,6 +138,9 @@ typedef struct ap_host {
     /** Set the call's error message; returns `status` for tail calls. */
     int (*set_error)(ap_vendor_call *call, int status, const char *fmt, ...)
         AP_PRINTF(3, 4);
+    /** A note for the job's events: a LOG event whose `level` is `level`
+     *  (an ap_log_level, AP_LOG_ERROR..AP_LOG_DEBUG; out of range: ERROR)
+     *  and whose status is AP_OK. */
     void (*log)(ap_vendor_call *call, int level, const char *fmt, ...)
         AP_PRINTF(3, 4);
 
