@@ -293,5 +293,6 @@ int main(void)
         cmocka_unit_test(test_jobs),
         cmocka_unit_test(test_two_threads),
     };
+    cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests(tests, setup, teardown);
 }
