@@ -882,7 +882,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (ap_global_init() != AP_OK) {
-        fprintf(stderr, "apctl: library initialisation failed\n");
+        fprintf(stderr, "apctl: library initialisation failed: %s\n",
+                T(ap_error_last()->message));
         return 1;
     }
     if (strcmp(cmd, "pull") == 0)

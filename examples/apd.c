@@ -1106,7 +1106,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if ((rc = ap_global_init()) != AP_OK) {
-        logf_("cannot initialise: %s", ap_strerror(rc));
+        logf_("cannot initialise: %s", ap_error_last()->message);
         return 1;
     }
     rc = ap_provisioner_new(&g_prov, &po);

@@ -47,11 +47,14 @@ AP_EXPORT int ap_global_init(void)
     int rc = AP_OK;
     pthread_mutex_lock(&init_lock);
     if (init_count == 0) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            rc = AP_ERROR;
+        CURLcode cc = curl_global_init(CURL_GLOBAL_DEFAULT);
+        if (cc != CURLE_OK)
+            rc = apx_error_set(NULL, AP_ERROR, "ap_global_init: libcurl: %s",
+                               curl_easy_strerror(cc));
         else if (sodium_init() < 0) {
             curl_global_cleanup();
-            rc = AP_ERROR;
+            rc = apx_error_set(NULL, AP_ERROR, "ap_global_init: libsodium could not "
+                               "be initialised");
         }
     }
     if (rc == AP_OK)
