@@ -71,7 +71,7 @@ int apx_error_vset(apx_error *e, int status, const char *fmt, va_list ap)
     apx_text_redact(msg, sizeof msg, raw);
     if (e) {
         e->status = status;
-        memcpy(e->msg, msg, sizeof e->msg);
+        memcpy(e->msg, msg, strlen(msg) + 1); /* both APX_ERRMSG_MAX */
     }
     /* every detailed error is also the calling thread's last error, so a
      * handle's *_errmsg() and ap_error_last() agree */
