@@ -181,13 +181,23 @@ typedef struct pull_ui {
     int drew;
 } pull_ui;
 
+/* An event's level (a library older than the member: the kind's). */
+static ap_log_level ev_level(const ap_event *ev)
+{
+    if (AP_EVENT_HAS(ev, level))
+        return ev->level;
+    return ev->kind == AP_EVENT_ERROR ? AP_LOG_ERROR
+         : ev->kind == AP_EVENT_RETRY ? AP_LOG_WARN : AP_LOG_INFO;
+}
+
 static int on_event(const ap_event *ev, void *user)
 {
     pull_ui *ui = user;
     const ap_progress *p = ev->progress;
     if (ui->events) {
-        json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s?, s:i, s:s?}",
+        json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:s?, s:i, s:s?}",
                               "event", ap_event_kind_name(ev->kind),
+                              "level", ap_log_level_name(ev_level(ev)),
                               "job", (json_int_t)ev->job_id,
                               "done", (json_int_t)p->bytes_done,
                               "total", (json_int_t)p->bytes_total,
@@ -223,11 +233,15 @@ static int on_event(const ap_event *ev, void *user)
     }
     if (ev->kind == AP_EVENT_RETRY && !ui->quiet && ev->message)
         fprintf(stderr, "%sretry: %s\n", ui->drew ? "\n" : "", T(ev->message));
-    /* log events: the vendor's warnings (status = its level) and the
-     * library's notes (status 0 or the ap_status of what it worked around) */
-    if (ev->kind == AP_EVENT_LOG && !ui->quiet && ev->message && ev->status <= AP_LOG_WARN)
-        fprintf(stderr, "%s%s%s%s\n", ui->drew ? "\n" : "", ev->file ? T(ev->file) : "",
-                ev->file ? ": " : "", T(ev->message));
+    /* log events, by their own level: errors and warnings (the vendor's,
+     * or what the library worked around) say so; notes are printed as
+     * they are; debug detail is not shown */
+    if (ev->kind == AP_EVENT_LOG && !ui->quiet && ev->message &&
+        ev_level(ev) <= AP_LOG_INFO)
+        fprintf(stderr, "%s%s%s%s%s\n", ui->drew ? "\n" : "",
+                ev_level(ev) == AP_LOG_ERROR  ? "error: "
+                : ev_level(ev) == AP_LOG_WARN ? "warning: " : "",
+                ev->file ? T(ev->file) : "", ev->file ? ": " : "", T(ev->message));
     return 0;
 }
 
@@ -240,9 +254,8 @@ static int open_prov(ap_provisioner **p)
     int rc;
     po.flags = g_prov_flags;
     rc = ap_provisioner_new(p, &po);
-    if (rc != AP_OK)
-        fprintf(stderr, "apctl: cannot open the store: %s\n",
-                T(*p ? ap_provisioner_errmsg(*p) : ap_strerror(rc)));
+    if (rc != AP_OK) /* no handle: the detail is the thread's last error */
+        fprintf(stderr, "apctl: %s\n", T(ap_error_last()->message));
     return rc;
 }
 
@@ -334,7 +347,7 @@ static int pull_many(char **refs, size_t n, const ap_provision_options *o,
     }
     rc = ap_jobs_new(&jobs, NULL, &jo);
     if (rc != AP_OK) {
-        fprintf(stderr, "apctl: cannot start jobs: %s\n", ap_strerror(rc));
+        fprintf(stderr, "apctl: cannot start jobs: %s\n", T(ap_error_last()->message));
         free(ids);
         ap_cancel_token_free(g_cancel);
         return 1;
@@ -346,7 +359,8 @@ static int pull_many(char **refs, size_t n, const ap_provision_options *o,
     sigaction(SIGTERM, &sa, NULL);
     for (i = 0; i < n; i++)
         if (ap_jobs_submit(jobs, refs[i], o, &ids[i]) != AP_OK) {
-            fprintf(stderr, "apctl: %s: cannot submit\n", T(refs[i]));
+            fprintf(stderr, "apctl: %s: cannot submit: %s\n", T(refs[i]),
+                    T(ap_error_last()->message));
             ids[i] = 0;
             failed++;
         }
@@ -378,7 +392,7 @@ static int pull_many(char **refs, size_t n, const ap_provision_options *o,
                 if (json) {
                     if (json_array_append_new(arr, entry_value(e)) != 0) {
                         fprintf(stderr, "apctl: %s: cannot represent the entry "
-                                "as JSON\n", T(refs[i]));
+                                "as JSON: %s\n", T(refs[i]), T(ap_error_last()->message));
                         failed++;
                     }
                 } else if (!quiet)
@@ -391,8 +405,10 @@ static int pull_many(char **refs, size_t n, const ap_provision_options *o,
             failed++;
             if (info.status == AP_ECANCELLED)
                 cancelled = 1;
-            fprintf(stderr, "apctl: %s\n", T(info.message ? info.message
-                                                        : ap_strerror(info.status)));
+            /* a wait that failed has its detail in the thread's last error */
+            fprintf(stderr, "apctl: %s\n", T(rc != AP_OK ? ap_error_last()->message
+                                            : info.message ? info.message
+                                                           : ap_strerror(info.status)));
         }
         ap_job_info_clear(&info);
     }
@@ -871,7 +887,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (ap_global_init() != AP_OK) {
-        fprintf(stderr, "apctl: library initialisation failed\n");
+        fprintf(stderr, "apctl: library initialisation failed: %s\n",
+                T(ap_error_last()->message));
         return 1;
     }
     if (strcmp(cmd, "pull") == 0)

@@ -290,11 +290,12 @@ static json_t *job_json(const ap_job_info *i)
 
 static json_t *event_json(const ap_job_event *e)
 {
-    return json_pack("{s:I, s:I, s:s, s:i, s:o, s:o, s:b, s:I, s:I, s:I, s:I, s:i,"
+    return json_pack("{s:I, s:I, s:s, s:s, s:i, s:o, s:o, s:b, s:I, s:I, s:I, s:I, s:i,"
                      " s:i, s:o, s:f, s:o, s:f, s:f, s:I}",
                      "job_id", (json_int_t)e->job_id,
                      "seq", (json_int_t)e->seq,
                      "kind", ap_event_kind_name(e->kind),
+                     "level", ap_log_level_name(e->level),
                      "status", e->status,
                      "message", jstr(e->message),
                      "file", jstr(e->file),
@@ -681,8 +682,7 @@ static void post_job(int fd, const request *rq)
     rc = ap_jobs_submit(g_jobs, json_string_value(json_object_get(root, "ref")), &o, &id);
     json_decref(root);
     if (rc != AP_OK) {
-        respond_error(fd, http_code(rc), "cannot queue the job: %s%s", ap_strerror(rc),
-                      rc == AP_EBUSY ? " (queue full or shutting down)" : "");
+        respond_error(fd, http_code(rc), "%s", ap_error_last()->message);
         return;
     }
     snprintf(loc, sizeof loc, "Location: /jobs/%" PRIu64 "\r\n", id);
@@ -697,7 +697,7 @@ static void get_jobs(int fd)
     int rc = ap_jobs_list(g_jobs, &ids, &n);
     if (rc != AP_OK) {
         json_decref(arr);
-        respond_error(fd, 500, "%s", ap_strerror(rc));
+        respond_error(fd, 500, "%s", ap_error_last()->message);
         return;
     }
     for (i = 0; i < n; i++) {
@@ -718,7 +718,7 @@ static void get_job(int fd, ap_job_id id, int code)
     json_t *j;
     int rc = ap_jobs_info(g_jobs, id, &info);
     if (rc != AP_OK) {
-        respond_error(fd, http_code(rc), "job %" PRIu64 ": %s", id, ap_strerror(rc));
+        respond_error(fd, http_code(rc), "%s", ap_error_last()->message);
         return;
     }
     j = job_json(&info);
@@ -734,7 +734,7 @@ static void cancel_job(int fd, ap_job_id id)
 {
     int rc = ap_jobs_cancel(g_jobs, id);
     if (rc != AP_OK) {
-        respond_error(fd, http_code(rc), "job %" PRIu64 ": %s", id, ap_strerror(rc));
+        respond_error(fd, http_code(rc), "%s", ap_error_last()->message);
         return;
     }
     get_job(fd, id, 202);
@@ -767,7 +767,7 @@ static void job_events(int fd, ap_job_id id, const request *rq)
         seq = strtoull(a + 6, NULL, 10);
     rc = ap_jobs_info(g_jobs, id, &info);
     if (rc != AP_OK) {
-        respond_error(fd, http_code(rc), "job %" PRIu64 ": %s", id, ap_strerror(rc));
+        respond_error(fd, http_code(rc), "%s", ap_error_last()->message);
         return;
     }
     ap_job_info_clear(&info);
@@ -1106,19 +1106,18 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if ((rc = ap_global_init()) != AP_OK) {
-        logf_("cannot initialise: %s", ap_strerror(rc));
+        logf_("cannot initialise: %s", ap_error_last()->message);
         return 1;
     }
     rc = ap_provisioner_new(&g_prov, &po);
     if (rc != AP_OK) {
-        logf_("cannot open the store: %s", g_prov ? ap_provisioner_errmsg(g_prov)
-                                                   : ap_strerror(rc));
+        logf_("%s", ap_error_last()->message); /* no handle: the thread's error */
         ap_global_cleanup();
         return 1;
     }
     rc = ap_jobs_new(&g_jobs, &po, &jo);
     if (rc != AP_OK) {
-        logf_("cannot start the job registry: %s", ap_strerror(rc));
+        logf_("%s", ap_error_last()->message);
         ap_provisioner_free(g_prov);
         ap_global_cleanup();
         return 1;

@@ -223,12 +223,14 @@ AP_EXPORT int ap_entry_to_json(const ap_entry *entry, char **out)
     json_t *o;
     char *s;
     if (!out)
-        return AP_EINVAL;
+        return apx_error_set(NULL, AP_EINVAL, "ap_entry_to_json: no output pointer");
     *out = NULL;
     if (!entry)
-        return AP_EINVAL;
+        return apx_error_set(NULL, AP_EINVAL, "ap_entry_to_json: no entry");
     if (!(o = entry_to_obj(entry)))
-        return AP_ENOMEM;
+        return apx_error_set(NULL, AP_ENOMEM, "entry '%s': cannot represent it as "
+                             "JSON (out of memory, or a string that is not UTF-8)",
+                             entry->id ? entry->id : "(no id)");
     s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (s) { /* jansson drops an object key whose allocation failed and still
               * returns the text: write only what parses back to the same */
@@ -241,10 +243,13 @@ AP_EXPORT int ap_entry_to_json(const ap_entry *entry, char **out)
     }
     json_decref(o);
     if (!s)
-        return AP_ENOMEM;
+        return apx_error_set(NULL, AP_ENOMEM, "entry '%s': cannot serialise the "
+                             "JSON document: out of memory",
+                             entry->id ? entry->id : "(no id)");
     *out = apx_strdup(s);
     free(s);
-    return *out ? AP_OK : AP_ENOMEM;
+    return *out ? AP_OK : apx_error_set(NULL, AP_ENOMEM, "entry '%s': out of memory",
+                                        entry->id ? entry->id : "(no id)");
 }
 
 /* Optional string member: absent or null → NULL; other types are corrupt. */
@@ -412,12 +417,18 @@ static int parse_doc(const char *json, size_t len, ap_entry **out,
 
 AP_EXPORT int ap_entry_from_json(const char *json, size_t len, ap_entry **out)
 {
+    char why[256] = "";
+    int rc;
     if (!out)
-        return AP_EINVAL;
+        return apx_error_set(NULL, AP_EINVAL, "ap_entry_from_json: no output pointer");
     *out = NULL;
     if (!json)
-        return AP_EINVAL;
-    return parse_doc(json, len, out, NULL, 0);
+        return apx_error_set(NULL, AP_EINVAL, "ap_entry_from_json: no document");
+    rc = parse_doc(json, len, out, why, sizeof why);
+    if (rc != AP_OK)
+        return apx_error_set(NULL, rc, "catalog entry document (%zu bytes): %s", len,
+                             why[0] ? why : ap_strerror(rc));
+    return AP_OK;
 }
 
 /* ---- catalog handle -------------------------------------------------------- */

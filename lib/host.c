@@ -219,7 +219,7 @@ static void h_log(ap_vendor_call *call, int level, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (call->tracker)
-        (void)ap_tracker_emit(call->tracker, AP_EVENT_LOG, NULL, level, msg);
+        (void)ap_tracker_log(call->tracker, (ap_log_level)level, NULL, AP_OK, msg);
 }
 
 static const char *h_getenv(ap_vendor_call *call, const char *name)

@@ -24,7 +24,9 @@ typedef struct apx_error {
     char msg[APX_ERRMSG_MAX];
 } apx_error;
 
-/* Set e (may be NULL) and return status, for tail calls. */
+/* Set e (may be NULL) and return status, for tail calls.  A negative status
+ * also becomes the calling thread's last error (ap_error_last()); with
+ * e == NULL only the thread's last error is set (handle-less calls). */
 APX_HIDDEN int apx_error_set(apx_error *e, int status, const char *fmt, ...)
     AP_PRINTF(3, 4);
 APX_HIDDEN int apx_error_vset(apx_error *e, int status, const char *fmt,
@@ -32,7 +34,20 @@ APX_HIDDEN int apx_error_vset(apx_error *e, int status, const char *fmt,
 /* Prefix the existing message: "<prefix>: <old message>". */
 APX_HIDDEN void apx_error_prefix(apx_error *e, const char *fmt, ...)
     AP_PRINTF(2, 3);
+/* Clears e only: the thread's last error keeps the latest failure. */
 APX_HIDDEN void apx_error_clear(apx_error *e);
+/* Copy e (when it holds a failure) into the thread's last error. */
+APX_HIDDEN void apx_error_publish(const apx_error *e);
+/* Empty the thread's last error: at the entry of a public call that must
+ * not report an older failure as its own. */
+APX_HIDDEN void apx_error_tls_reset(void);
+/* Return status; when it is a failure the thread's last error does not
+ * already describe, record it with ap_strerror()'s text.  For the exits of
+ * public calls that entered with apx_error_tls_reset(). */
+APX_HIDDEN int apx_error_tls_ret(int status);
+
+/* The level an event of `kind` gets unless it says otherwise (LOG: INFO). */
+APX_HIDDEN ap_log_level apx_event_level(ap_event_kind kind);
 
 /* Allocation: all library memory goes through these (ap_free frees it). */
 APX_HIDDEN void *apx_malloc(size_t n);

@@ -12,6 +12,7 @@
 #include "../include/artifactprov/jobs.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@ typedef struct prog {
 typedef struct ev_rec {
     uint64_t seq;
     ap_event_kind kind;
+    ap_log_level level;
     int status;
     int final;
     char *file, *message;
@@ -251,14 +253,16 @@ static void prog_from(prog *p, const ap_progress *src)
 
 /* Under the lock: append an event to the ring (strings copied; an
  * allocation failure loses the string, never the event). */
-static void push_event(jjob *j, ap_event_kind kind, int status, const char *file,
-                       const char *message, const prog *p, int final)
+static void push_event(jjob *j, ap_event_kind kind, ap_log_level level, int status,
+                       const char *file, const char *message, const prog *p,
+                       int final)
 {
     uint64_t seq = ++j->last_seq;
     ev_rec *e = &j->ring[(seq - 1) % j->cap];
     rec_clear(e);
     e->seq = seq;
     e->kind = kind;
+    e->level = level;
     e->status = status;
     e->final = final;
     e->file = apx_strdup(file);
@@ -296,6 +300,7 @@ static void event_from_rec(const jjob *j, const ev_rec *e, ap_event *ev,
     ev->status = e->status;
     ev->message = e->message;
     ev->progress = pr;
+    ev->level = e->level;
 }
 
 /* Under the lock: forget the oldest finished jobs beyond max_finished. */
@@ -354,7 +359,9 @@ static void finish_locked(ap_jobs *r, jjob *j, int rc, const char *msg,
     r->nfinished++;
     /* The final event: the tracker's own when it made one (its file and
      * message), else one made here (a job that failed before tracking). */
-    push_event(j, kind, rc, j->has_pending ? j->pending.file : NULL,
+    push_event(j, kind, j->has_pending && j->pending.kind == kind ? j->pending.level
+                                                                  : apx_event_level(kind), rc,
+               j->has_pending ? j->pending.file : NULL,
                rc == AP_OK ? (j->has_pending ? j->pending.message : NULL)
                            : j->message,
                &j->p, 1);
@@ -425,6 +432,7 @@ static int job_on_event(const ap_event *ev, void *user)
         rec_clear(&j->pending);
         j->pending.kind = ev->kind;
         j->pending.status = ev->status;
+        j->pending.level = AP_EVENT_HAS(ev, level) ? ev->level : apx_event_level(ev->kind);
         j->pending.file = apx_strdup(ev->file);
         j->pending.message = apx_strdup(ev->message);
         j->pending.p = p;
@@ -432,7 +440,8 @@ static int job_on_event(const ap_event *ev, void *user)
         pthread_mutex_unlock(&r->mu);
         return 0;
     }
-    push_event(j, ev->kind, ev->status, ev->file, ev->message, &p, 0);
+    push_event(j, ev->kind, AP_EVENT_HAS(ev, level) ? ev->level : apx_event_level(ev->kind),
+               ev->status, ev->file, ev->message, &p, 0);
     pthread_mutex_unlock(&r->mu);
     if (r->o.sink && ev->job_id == j->id)
         return r->o.sink(ev, r->o.sink_user);
@@ -558,7 +567,7 @@ static void registry_destroy(ap_jobs *r)
     free(r);
 }
 
-AP_EXPORT int ap_jobs_new(ap_jobs **out, const ap_provisioner_options *popts,
+static int jobs_new_impl(ap_jobs **out, const ap_provisioner_options *popts,
                           const ap_jobs_options *opts)
 {
     ap_jobs_options o = AP_JOBS_OPTIONS_INIT;
@@ -684,7 +693,7 @@ AP_EXPORT void ap_jobs_free(ap_jobs *r)
     registry_destroy(r);
 }
 
-AP_EXPORT int ap_jobs_submit(ap_jobs *r, const char *ref,
+static int jobs_submit_impl(ap_jobs *r, const char *ref,
                              const ap_provision_options *opts, ap_job_id *out)
 {
     ap_provision_options o = AP_PROVISION_OPTIONS_INIT;
@@ -755,7 +764,7 @@ AP_EXPORT int ap_jobs_submit(ap_jobs *r, const char *ref,
     return AP_OK;
 }
 
-AP_EXPORT int ap_jobs_cancel(ap_jobs *r, ap_job_id id)
+static int jobs_cancel_impl(ap_jobs *r, ap_job_id id)
 {
     jjob *j;
     if (!check(r))
@@ -832,7 +841,7 @@ AP_EXPORT void ap_job_info_clear(ap_job_info *info)
     info->ref = info->message = info->entry_id = info->file = NULL;
 }
 
-AP_EXPORT int ap_jobs_info(ap_jobs *r, ap_job_id id, ap_job_info *out)
+static int jobs_info_impl(ap_jobs *r, ap_job_id id, ap_job_info *out)
 {
     ap_job_info full;
     jjob *j;
@@ -874,7 +883,7 @@ static int wait_on(ap_jobs *r, jjob *j, int timeout_ms, const struct timespec *d
     return pthread_cond_timedwait(&j->cv, &r->mu, dl) != ETIMEDOUT;
 }
 
-AP_EXPORT int ap_jobs_wait(ap_jobs *r, ap_job_id id, int timeout_ms,
+static int jobs_wait_impl(ap_jobs *r, ap_job_id id, int timeout_ms,
                            ap_job_info *out)
 {
     struct timespec dl;
@@ -913,7 +922,7 @@ AP_EXPORT int ap_jobs_wait(ap_jobs *r, ap_job_id id, int timeout_ms,
     return rc;
 }
 
-AP_EXPORT int ap_jobs_list(ap_jobs *r, ap_job_id **ids, size_t *n)
+static int jobs_list_impl(ap_jobs *r, ap_job_id **ids, size_t *n)
 {
     jjob *j;
     size_t k = 0, cnt = 0;
@@ -940,7 +949,7 @@ AP_EXPORT int ap_jobs_list(ap_jobs *r, ap_job_id **ids, size_t *n)
     return AP_OK;
 }
 
-AP_EXPORT int ap_jobs_forget(ap_jobs *r, ap_job_id id)
+static int jobs_forget_impl(ap_jobs *r, ap_job_id id)
 {
     jjob *j;
     int rc = AP_OK;
@@ -958,7 +967,7 @@ AP_EXPORT int ap_jobs_forget(ap_jobs *r, ap_job_id id)
     return rc;
 }
 
-AP_EXPORT int ap_jobs_entry(ap_jobs *r, ap_job_id id, ap_entry **out)
+static int jobs_entry_impl(ap_jobs *r, ap_job_id id, ap_entry **out)
 {
     jjob *j;
     char *json = NULL;
@@ -999,7 +1008,7 @@ AP_EXPORT void ap_job_events_clear(ap_job_event *buf, size_t n)
         event_strings_free((ap_job_event *)(void *)((char *)buf + i * stride));
 }
 
-AP_EXPORT int ap_jobs_events(ap_jobs *r, ap_job_id id, uint64_t after_seq,
+static int jobs_events_impl(ap_jobs *r, ap_job_id id, uint64_t after_seq,
                              int timeout_ms, ap_job_event *buf, size_t n,
                              size_t *got)
 {
@@ -1055,6 +1064,7 @@ AP_EXPORT int ap_jobs_events(ap_jobs *r, ap_job_id id, uint64_t after_seq,
                 full.elapsed = e->p.elapsed;
                 full.idle = e->p.idle;
                 full.time_ms = e->time_ms;
+                full.level = e->level;
                 if (stride < sizeof full) {
                     memcpy(dst, &full, stride); /* strings lie below the minimum */
                 } else {
@@ -1079,4 +1089,139 @@ AP_EXPORT int ap_jobs_events(ap_jobs *r, ap_job_id id, uint64_t after_seq,
     }
     *got = k;
     return rc;
+}
+
+/* ---- the error channel ------------------------------------------------------
+ * Every ap_jobs_* call that fails leaves a message naming the job (or the
+ * reference) and the cause as the calling thread's last error
+ * (ap_error_last()): the registry has no errmsg of its own, and a failure
+ * inside (ap_provisioner_new(), ap_entry_from_json()) already recorded its
+ * detail there, which is kept under the call's context. */
+
+/* rc < 0: "<context>: <detail of this call, or why>". */
+static int jfail(int rc, const char *why, const char *fmt, ...) AP_PRINTF(3, 4);
+static int jfail(int rc, const char *why, const char *fmt, ...)
+{
+    char ctx[512];
+    const ap_error *last = ap_error_last();
+    va_list ap;
+    if (rc >= 0)
+        return rc;
+    va_start(ap, fmt);
+    vsnprintf(ctx, sizeof ctx, fmt, ap);
+    va_end(ap);
+    if (last->status < 0 && last->message[0])
+        return apx_error_set(NULL, rc, "%s: %s", ctx, last->message);
+    return apx_error_set(NULL, rc, "%s: %s", ctx, why ? why : ap_strerror(rc));
+}
+
+static const char *why_id(int rc)
+{
+    switch (rc) {
+    case AP_EINVAL: return "invalid argument (no registry, no output, or a "
+                           "struct_size below the minimum)";
+    case AP_ENOTFOUND: return "no such job (never submitted, or forgotten)";
+    case AP_ENOMEM: return "out of memory";
+    default: return NULL;
+    }
+}
+
+AP_EXPORT int ap_jobs_new(ap_jobs **out, const ap_provisioner_options *popts,
+                          const ap_jobs_options *opts)
+{
+    int rc;
+    apx_error_tls_reset();
+    rc = jobs_new_impl(out, popts, opts);
+    return jfail(rc, rc == AP_EINVAL ? "invalid argument (no output pointer, or an "
+                 "options struct_size below the minimum)" : NULL,
+                 "cannot create the job registry");
+}
+
+AP_EXPORT int ap_jobs_submit(ap_jobs *r, const char *ref,
+                             const ap_provision_options *opts, ap_job_id *out)
+{
+    int rc, shutdown = 0;
+    unsigned maxq = 0;
+    apx_error_tls_reset();
+    rc = jobs_submit_impl(r, ref, opts, out);
+    if (rc == AP_EBUSY) {
+        pthread_mutex_lock(&r->mu);
+        shutdown = r->shutdown;
+        maxq = r->o.max_queued;
+        pthread_mutex_unlock(&r->mu);
+    }
+    if (rc == AP_EBUSY && shutdown)
+        return jfail(rc, "the registry is shutting down", "cannot queue '%s'", ref);
+    if (rc == AP_EBUSY)
+        return apx_error_set(NULL, rc, "cannot queue '%s': the queue is full (%u jobs "
+                             "waiting, max_queued)", ref, maxq);
+    return jfail(rc, rc == AP_EINVAL ? "invalid argument (no registry, no output, an "
+                 "empty reference or an options struct_size below the minimum)"
+                 : why_id(rc), "cannot queue '%s'", ref && *ref ? ref : "(no reference)");
+}
+
+AP_EXPORT int ap_jobs_cancel(ap_jobs *r, ap_job_id id)
+{
+    apx_error_tls_reset();
+    return jfail(jobs_cancel_impl(r, id), NULL, "cannot cancel job %" PRIu64 "%s", id,
+                 check(r) ? ": no such job (never submitted, or forgotten)"
+                          : ": not a job registry");
+}
+
+AP_EXPORT int ap_jobs_info(ap_jobs *r, ap_job_id id, ap_job_info *out)
+{
+    int rc;
+    apx_error_tls_reset();
+    rc = jobs_info_impl(r, id, out);
+    return jfail(rc, why_id(rc), "job %" PRIu64 ": cannot take a snapshot", id);
+}
+
+AP_EXPORT int ap_jobs_wait(ap_jobs *r, ap_job_id id, int timeout_ms,
+                           ap_job_info *out)
+{
+    int rc;
+    apx_error_tls_reset();
+    rc = jobs_wait_impl(r, id, timeout_ms, out);
+    if (rc == AP_ETIMEDOUT)
+        return apx_error_set(NULL, rc, "job %" PRIu64 ": still queued or running "
+                             "after %d ms", id, timeout_ms);
+    return jfail(rc, why_id(rc), "cannot wait for job %" PRIu64, id);
+}
+
+AP_EXPORT int ap_jobs_list(ap_jobs *r, ap_job_id **ids, size_t *n)
+{
+    int rc;
+    apx_error_tls_reset();
+    rc = jobs_list_impl(r, ids, n);
+    return jfail(rc, why_id(rc), "cannot list the jobs");
+}
+
+AP_EXPORT int ap_jobs_forget(ap_jobs *r, ap_job_id id)
+{
+    int rc;
+    apx_error_tls_reset();
+    rc = jobs_forget_impl(r, id);
+    return jfail(rc, rc == AP_EBUSY ? "it is still queued or running (cancel it and "
+                 "wait for it first)" : why_id(rc), "cannot forget job %" PRIu64, id);
+}
+
+AP_EXPORT int ap_jobs_entry(ap_jobs *r, ap_job_id id, ap_entry **out)
+{
+    int rc;
+    apx_error_tls_reset();
+    rc = jobs_entry_impl(r, id, out);
+    return jfail(rc, rc == AP_ENOTFOUND ? "no such job, or it did not end with an "
+                 "entry (not DONE)" : why_id(rc), "job %" PRIu64 ": no entry", id);
+}
+
+AP_EXPORT int ap_jobs_events(ap_jobs *r, ap_job_id id, uint64_t after_seq,
+                             int timeout_ms, ap_job_event *buf, size_t n,
+                             size_t *got)
+{
+    int rc;
+    apx_error_tls_reset();
+    rc = jobs_events_impl(r, id, after_seq, timeout_ms, buf, n, got);
+    return jfail(rc, rc == AP_EINVAL ? "invalid argument (no registry, no buffer, "
+                 "n == 0, no count, or buf[0].struct_size below the minimum)"
+                 : why_id(rc), "job %" PRIu64 ": cannot read its events", id);
 }

@@ -38,29 +38,35 @@ AP_EXPORT int ap_provisioner_new(ap_provisioner **out,
     ap_provisioner *p;
     int rc;
 
+    apx_error_tls_reset(); /* a failure reports its own cause, no older one */
     if (!out)
-        return AP_EINVAL;
+        return apx_error_set(NULL, AP_EINVAL, "ap_provisioner_new: no output pointer");
     *out = NULL;
     if (opts) {
         if (opts->struct_size < offsetof(ap_provisioner_options, home) + sizeof(char *))
-            return AP_EINVAL;
+            return apx_error_set(NULL, AP_EINVAL, "ap_provisioner_new: options "
+                                 "struct_size %zu is too small", opts->struct_size);
         memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
     }
     p = apx_calloc(1, sizeof *p);
     if (!p)
-        return AP_ENOMEM;
+        return apx_error_set(NULL, AP_ENOMEM, "ap_provisioner_new: out of memory");
     p->next_job = 1;
     p->flags = o.flags;
     rc = ap_store_open(&p->store, o.home);
     if (rc != AP_OK) {
-        apx_error_set(&p->err, rc, "store: %s", p->store ? ap_store_errmsg(p->store)
-                                                        : ap_strerror(rc));
+        /* no handle to carry it: the detail is the thread's last error */
+        apx_error_tls_ret(rc);
+        apx_error_set(NULL, rc, "cannot open the store: %s", ap_error_last()->message);
         ap_store_close(p->store);
         free(p);
         return rc;
     }
     rc = ap_catalog_open(&p->catalog, p->store);
     if (rc != AP_OK) {
+        apx_error_tls_ret(rc);
+        apx_error_set(NULL, rc, "cannot open the catalog of the store '%s': %s",
+                      ap_store_root(p->store), ap_error_last()->message);
         ap_store_close(p->store);
         free(p);
         return rc;
@@ -208,7 +214,7 @@ static int lock_waiting(job *j, const char *name, const char *what, int *fd)
         if (!said++) {
             char msg[256];
             snprintf(msg, sizeof msg, "waiting for another download of %s", what);
-            if (ap_tracker_emit(j->tracker, AP_EVENT_LOG, NULL, 0, msg))
+            if (ap_tracker_log(j->tracker, AP_LOG_INFO, NULL, AP_OK, msg))
                 return fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
         }
         if (cfd >= 0)
@@ -411,7 +417,7 @@ static int try_local_copy(job *j, const apx_mfile *m, ap_entry_file *f)
         char msg[APX_ERRMSG_MAX + 64];
         snprintf(msg, sizeof msg, "local copy not used, downloading: %s", j->prov->err.msg);
         apx_error_clear(&j->prov->err);
-        if (ap_tracker_emit(j->tracker, AP_EVENT_LOG, m->path, rc, msg))
+        if (ap_tracker_log(j->tracker, AP_LOG_WARN, m->path, rc, msg))
             return fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
         return AP_ENOTFOUND; /* not imported: fetch */
     }
@@ -1139,7 +1145,7 @@ static int run_job(job *j, ap_entry **out)
         apx_call_clear(&call);
         free(id);
         prev->fetched_bytes = 0; /* this provision transferred nothing */
-        (void)ap_tracker_emit(j->tracker, AP_EVENT_LOG, NULL, rc, msg);
+        (void)ap_tracker_log(j->tracker, AP_LOG_WARN, NULL, rc, msg);
         (void)ap_tracker_emit(j->tracker, AP_EVENT_DONE, NULL, 0,
                               "origin unreachable: from the catalog");
         if (out)

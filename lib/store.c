@@ -697,7 +697,8 @@ AP_EXPORT int ap_store_default_root(char **out)
     else if (nonempty(v = getenv("HOME")))
         *out = apx_path_join(v, ".cache/artifactprov");
     else
-        return AP_EINVAL;
+        return apx_error_set(NULL, AP_EINVAL, "no store directory: AP_HOME, "
+                             "XDG_CACHE_HOME (absolute) and HOME are all unset or empty");
     return *out ? AP_OK : AP_ENOMEM;
 }
 
@@ -717,7 +718,7 @@ AP_EXPORT int ap_store_open(ap_store **out, const char *root)
     *out = NULL;
     if (root) {
         if (!*root)
-            return AP_EINVAL;
+            return apx_error_set(NULL, AP_EINVAL, "the store directory is an empty path");
         r = apx_strdup(root);
         if (!r)
             return AP_ENOMEM;
@@ -725,8 +726,11 @@ AP_EXPORT int ap_store_open(ap_store **out, const char *root)
         return rc;
     }
     if (apx_mkdirs(r) != AP_OK) {
+        int e = errno;
+        rc = apx_error_set(NULL, io_status(e), "cannot create the store directory "
+                           "'%s': %s", r, strerror(e));
         free(r);
-        return io_status(errno);
+        return rc;
     }
     if (!(s = apx_calloc(1, sizeof *s))) {
         free(r);
@@ -734,16 +738,19 @@ AP_EXPORT int ap_store_open(ap_store **out, const char *root)
     }
     s->magic = STORE_MAGIC;
     s->root = realpath(r, NULL);
-    free(r);
     if (!s->root) {
+        rc = apx_error_set(NULL, AP_EIO, "store '%s': %s", r, strerror(errno));
+        free(r);
         free(s);
-        return AP_EIO;
+        return rc;
     }
+    free(r);
     s->root_fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s->root_fd < 0) {
+        rc = apx_error_set(NULL, AP_EIO, "store '%s': %s", s->root, strerror(errno));
         free(s->root);
         free(s);
-        return AP_EIO;
+        return rc;
     }
     for (i = 0; store_dirs[i]; i++) {
         int fd = apx_fs_opendir_at(s->root_fd, store_dirs[i], 1, &s->err);

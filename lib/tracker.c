@@ -56,18 +56,20 @@ AP_EXPORT int ap_tracker_new(ap_tracker **out, ap_job_id job_id,
 {
     ap_tracker *t;
     if (!out)
-        return AP_EINVAL;
+        return apx_error_set(NULL, AP_EINVAL, "ap_tracker_new: no output pointer");
     *out = NULL;
     t = apx_calloc(1, sizeof *t);
     if (!t)
-        return AP_ENOMEM;
+        return apx_error_set(NULL, AP_ENOMEM, "tracker for job %llu: out of memory",
+                             (unsigned long long)job_id);
     ap_tracker_options_init(&t->o);
     if (opts) {
         size_t n = opts->struct_size < sizeof t->o ? opts->struct_size
                                                    : sizeof t->o;
         if (n < offsetof(ap_tracker_options, sink)) {
             free(t);
-            return AP_EINVAL;
+            return apx_error_set(NULL, AP_EINVAL, "ap_tracker_new: options "
+                                 "struct_size %zu is too small", opts->struct_size);
         }
         memcpy(&t->o, opts, n);
         t->o.struct_size = sizeof t->o;
@@ -84,7 +86,8 @@ AP_EXPORT int ap_tracker_new(ap_tracker **out, ap_job_id job_id,
     t->artifact = apx_strdup(artifact ? artifact : "");
     if (!t->artifact) {
         free(t);
-        return AP_ENOMEM;
+        return apx_error_set(NULL, AP_ENOMEM, "tracker for job %llu: out of memory",
+                             (unsigned long long)job_id);
     }
     t->start_ms = now(t);
     t->last_emit_ms = t->start_ms;
@@ -178,8 +181,16 @@ AP_EXPORT void ap_tracker_snapshot(const ap_tracker *t, ap_progress *p)
     p->idle = (double)(ms - t->last_byte_ms) / 1000.0;
 }
 
-static int emit(ap_tracker *t, ap_event_kind kind, const char *file,
-                int status, const char *message, uint64_t ms)
+/* The sink asked to abort: AP_EUSER, with the thread's last error. */
+static int aborted(const ap_tracker *t, ap_event_kind kind)
+{
+    return apx_error_set(NULL, AP_EUSER, "%s (job %llu): the event sink asked to "
+                         "abort (at a %s event)", t->artifact,
+                         (unsigned long long)t->job_id, ap_event_kind_name(kind));
+}
+
+static int emit_at(ap_tracker *t, ap_event_kind kind, ap_log_level level,
+                   const char *file, int status, const char *message, uint64_t ms)
 {
     ap_progress p;
     ap_event ev;
@@ -196,13 +207,20 @@ static int emit(ap_tracker *t, ap_event_kind kind, const char *file,
     ev.status = status;
     ev.message = message;
     ev.progress = &p;
+    ev.level = level;
     if (message && strstr(message, "://")) {
         char clean[APX_ERRMSG_MAX];
         apx_text_redact(clean, sizeof clean, message);
         ev.message = clean;
-        return t->o.sink(&ev, t->o.sink_user) ? AP_EUSER : 0;
+        return t->o.sink(&ev, t->o.sink_user) ? aborted(t, kind) : 0;
     }
-    return t->o.sink(&ev, t->o.sink_user) ? AP_EUSER : 0;
+    return t->o.sink(&ev, t->o.sink_user) ? aborted(t, kind) : 0;
+}
+
+static int emit(ap_tracker *t, ap_event_kind kind, const char *file,
+                int status, const char *message, uint64_t ms)
+{
+    return emit_at(t, kind, apx_event_level(kind), file, status, message, ms);
 }
 
 AP_EXPORT int ap_tracker_advance(ap_tracker *t, uint64_t delta)
@@ -268,4 +286,15 @@ AP_EXPORT int ap_tracker_emit(ap_tracker *t, ap_event_kind kind,
     if (!t)
         return 0;
     return emit(t, kind, file, status, message, now(t));
+}
+
+AP_EXPORT int ap_tracker_log(ap_tracker *t, ap_log_level level,
+                             const char *file, int status,
+                             const char *message)
+{
+    if (!t)
+        return 0;
+    if ((int)level < AP_LOG_ERROR || (int)level > AP_LOG_DEBUG)
+        level = AP_LOG_ERROR; /* an out-of-range level is not hidden as debug */
+    return emit_at(t, AP_EVENT_LOG, level, file, status, message, now(t));
 }

@@ -9,16 +9,75 @@
 #include <sys/stat.h>
 #include <time.h>
 
+/* The thread-local last error (see ap_error_last() in common.h): a fixed
+ * buffer per thread, so recording an error never allocates (it cannot
+ * fail, also when the failure being recorded is AP_ENOMEM) and nothing has
+ * to be freed when the thread exits. */
+static _Thread_local struct {
+    ap_error pub;
+    char msg[APX_ERRMSG_MAX];
+} tls_err;
+
+static void tls_store(int status, const char *msg)
+{
+    size_t n = strlen(msg);
+    if (n >= sizeof tls_err.msg)
+        n = sizeof tls_err.msg - 1;
+    memmove(tls_err.msg, msg, n);
+    tls_err.msg[n] = '\0';
+    tls_err.pub.status = status;
+}
+
+void apx_error_publish(const apx_error *e)
+{
+    if (e && e->status < 0)
+        tls_store(e->status, e->msg[0] ? e->msg : ap_strerror(e->status));
+}
+
+void apx_error_tls_reset(void)
+{
+    tls_err.pub.status = AP_OK;
+    tls_err.msg[0] = '\0';
+}
+
+int apx_error_tls_ret(int status)
+{
+    if (status < 0) {
+        if (tls_err.pub.status == AP_OK || !tls_err.msg[0])
+            tls_store(status, ap_strerror(status));
+        else
+            tls_err.pub.status = status; /* the detail of this call's failure,
+                                            under the status it returns */
+    }
+    return status;
+}
+
+AP_EXPORT const ap_error *ap_error_last(void)
+{
+    tls_err.pub.message = tls_err.msg;
+    return &tls_err.pub;
+}
+
+AP_EXPORT void ap_error_clear(void)
+{
+    apx_error_tls_reset();
+}
+
 int apx_error_vset(apx_error *e, int status, const char *fmt, va_list ap)
 {
+    char raw[APX_ERRMSG_MAX], msg[APX_ERRMSG_MAX];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    /* credentials in any URL quoted by any message are dropped here,
+     * once, for every error the library reports or records */
+    apx_text_redact(msg, sizeof msg, raw);
     if (e) {
-        char raw[APX_ERRMSG_MAX];
         e->status = status;
-        vsnprintf(raw, sizeof raw, fmt, ap);
-        /* credentials in any URL quoted by any message are dropped here,
-         * once, for every error the library reports or records */
-        apx_text_redact(e->msg, sizeof e->msg, raw);
+        memcpy(e->msg, msg, strlen(msg) + 1); /* both APX_ERRMSG_MAX */
     }
+    /* every detailed error is also the calling thread's last error, so a
+     * handle's *_errmsg() and ap_error_last() agree */
+    if (status < 0)
+        tls_store(status, msg);
     return status;
 }
 
@@ -59,6 +118,7 @@ void apx_error_prefix(apx_error *e, const char *fmt, ...)
         memcpy(old, e->msg, sizeof old);
         apx_text_redact(e->msg, sizeof e->msg, old);
     }
+    apx_error_publish(e);
 }
 
 void apx_error_clear(apx_error *e)
@@ -163,9 +223,10 @@ int apx_mkdirs(const char *path)
     }
     if (rc == AP_OK) {
         struct stat st;
-        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            if (errno == 0)
-                errno = ENOTDIR;
+        if (stat(path, &st) != 0)
+            rc = AP_EIO; /* errno says why */
+        else if (!S_ISDIR(st.st_mode)) {
+            errno = ENOTDIR; /* not the EEXIST of the mkdir that found it */
             rc = AP_EIO;
         }
     }

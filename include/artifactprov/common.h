@@ -62,6 +62,40 @@ typedef enum ap_status {
 AP_EXPORT const char *ap_strerror(int status);
 
 /**
+ * The calling thread's last error, in libgit2's manner.  Every public
+ * function that fails records its status and a detailed message (naming
+ * the artifact, file, job or document and the cause) as the last error of
+ * the thread that called it, before it returns; functions that succeed
+ * leave it alone, so read it right after a failure, on the same thread.
+ *
+ * It is the only channel for calls without a handle (ap_entry_from_json(),
+ * ap_entry_to_json(), the ap_jobs_* functions, a failed
+ * ap_provisioner_new(), which returns no handle) and agrees with the
+ * handle-specific ap_provisioner_errmsg(), ap_store_errmsg() and
+ * ap_catalog_errmsg() after a failure of that handle's call.
+ */
+typedef struct ap_error {
+    int status;          /**< the ap_status of the failure; AP_OK when none
+                              was recorded on this thread (or cleared) */
+    const char *message; /**< detailed English message, never NULL ("" when
+                              status is AP_OK); credentials in URLs are
+                              replaced by "***" */
+} ap_error;
+
+/**
+ * The calling thread's last error.  Never NULL.  The storage belongs to the
+ * thread (a fixed buffer: recording an error never allocates, and nothing
+ * needs freeing when the thread exits); the pointer stays valid for the
+ * thread's life, its contents until the thread's next failing call or
+ * ap_error_clear().  Copy the message to keep it.  Works without
+ * ap_global_init().
+ */
+AP_EXPORT const ap_error *ap_error_last(void);
+
+/** Forget the calling thread's last error (status AP_OK, message ""). */
+AP_EXPORT void ap_error_clear(void);
+
+/**
  * Initialise the library (libcurl, libsodium, digests).  Reference counted
  * and thread-safe: call once per user of the library, pair with
  * ap_global_cleanup().  Returns AP_OK or a negative ap_status.

@@ -56,6 +56,23 @@ typedef enum ap_event_kind {
     AP_EVENT_LOG = 10       /**< informational message */
 } ap_event_kind;
 
+/**
+ * Severity of an event, in its own `level` member (ap_event, ap_job_event).
+ * The same values are the levels of a vendor's ap_host.log() (vendor.h).
+ */
+typedef enum ap_log_level {
+    AP_LOG_ERROR = 0, /**< the job failed (ERROR events, vendor errors) */
+    AP_LOG_WARN = 1,  /**< something is wrong or degraded, the job goes on:
+                           a retry, a local copy not used, stale data, a
+                           vendor's warning; also CANCELLED */
+    AP_LOG_INFO = 2,  /**< a milestone or a note (RESOLVE, START, FILE_DONE,
+                           DONE; "waiting for another download of ...") */
+    AP_LOG_DEBUG = 3  /**< high-volume detail (PROGRESS, HEARTBEAT) */
+} ap_log_level;
+
+/** "error", "warn", "info", "debug" ("unknown" otherwise). */
+AP_EXPORT const char *ap_log_level_name(ap_log_level level);
+
 /** Short lower-case name of an event kind ("progress", "heartbeat", ...). */
 AP_EXPORT const char *ap_event_kind_name(ap_event_kind kind);
 
@@ -63,6 +80,11 @@ AP_EXPORT const char *ap_event_kind_name(ap_event_kind kind);
  * One event.  Every event carries the job id explicitly, whatever thread
  * delivers it.  `progress` is always set and describes the job at the
  * moment of the event.  Strings are borrowed for the callback's duration.
+ *
+ * Versioning: the library fills struct_size with the size of the struct it
+ * built; members are only ever appended.  A caller reads a member added
+ * after its oldest supported library only when struct_size covers it:
+ * `AP_EVENT_HAS(ev, level)`.
  */
 typedef struct ap_event {
     size_t struct_size;
@@ -70,10 +92,23 @@ typedef struct ap_event {
     ap_job_id job_id;
     const char *artifact;        /**< the reference */
     const char *file;            /**< file concerned, or NULL */
-    int status;                  /**< ap_status for ERROR/CANCELLED/RETRY */
+    int status;                  /**< ap_status for ERROR/CANCELLED/RETRY; for
+                                      LOG the ap_status of what the note is
+                                      about (a failure worked around), or
+                                      AP_OK -- never the level */
     const char *message;         /**< human-readable detail, or NULL */
     const ap_progress *progress; /**< never NULL */
+    /* since 0.2 (check struct_size) */
+    ap_log_level level;          /**< LOG: the note's own level (a vendor's
+                                      ap_host.log() level, or the library's);
+                                      other kinds: ERROR for ERROR, WARN for
+                                      RETRY and CANCELLED, DEBUG for PROGRESS
+                                      and HEARTBEAT, INFO for the others */
 } ap_event;
+
+/** 1 when the event `ev` (a pointer) was built with member `m`. */
+#define AP_EVENT_HAS(ev, m) \
+    ((ev)->struct_size >= offsetof(ap_event, m) + sizeof((ev)->m))
 
 /**
  * An event sink.  Return 0 to continue; non-zero aborts the job (AP_EUSER).

@@ -233,10 +233,13 @@ typedef struct ap_job_event {
     double elapsed;
     double idle;
     int64_t time_ms;       /**< Unix time of the event, in milliseconds */
+    /* since 0.2: filled when struct_size covers it */
+    ap_log_level level;    /**< as ap_event.level: a LOG event's own level;
+                                the kind's default level for the others */
 } ap_job_event;
 
 #define AP_JOB_EVENT_INIT { sizeof(ap_job_event), 0, 0, AP_EVENT_LOG, 0, 0, \
-    NULL, NULL, 0, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0 }
+    NULL, NULL, 0, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, AP_LOG_INFO }
 
 /**
  * Read the events of job `id` that come after sequence number `after_seq`

@@ -80,12 +80,24 @@ AP_EXPORT int ap_tracker_tick(ap_tracker *tracker);
 AP_EXPORT unsigned ap_tracker_next_due_ms(const ap_tracker *tracker);
 
 /**
- * Emit an event of any kind with the tracker's current progress.
- * `file` and `message` may be NULL.  Returns 0 or AP_EUSER.
+ * Emit an event of any kind with the tracker's current progress, at the
+ * default level of its kind (see ap_event.level).  `file` and `message`
+ * may be NULL.  Returns 0 or AP_EUSER.
  */
 AP_EXPORT int ap_tracker_emit(ap_tracker *tracker, ap_event_kind kind,
                               const char *file, int status,
                               const char *message);
+
+/**
+ * Emit a LOG event at `level` (its `level` member), with the tracker's
+ * current progress.  `status` is the ap_status the note is about (a
+ * failure worked around) or AP_OK.  `file` and `message` may be NULL.
+ * Returns 0 or AP_EUSER.  (ap_tracker_emit() gives every event the default
+ * level of its kind: INFO for LOG.)
+ */
+AP_EXPORT int ap_tracker_log(ap_tracker *tracker, ap_log_level level,
+                             const char *file, int status,
+                             const char *message);
 
 /** Take a snapshot of the current progress (out->struct_size is set). */
 AP_EXPORT void ap_tracker_snapshot(const ap_tracker *tracker,

@@ -35,6 +35,7 @@
 #define ARTIFACTPROV_VENDOR_H
 
 #include "common.h"
+#include "events.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -49,8 +50,7 @@ extern "C" {
 /** Opaque per-call context: the resolve or download in progress. */
 typedef struct ap_vendor_call ap_vendor_call;
 
-/** Log levels for ap_host.log. */
-enum { AP_LOG_ERROR = 0, AP_LOG_WARN = 1, AP_LOG_INFO = 2, AP_LOG_DEBUG = 3 };
+/* Log levels for ap_host.log: ap_log_level (events.h), same values. */
 
 /** An HTTP request made through the host. */
 typedef struct ap_http_request {
@@ -138,6 +138,9 @@ typedef struct ap_host {
     /** Set the call's error message; returns `status` for tail calls. */
     int (*set_error)(ap_vendor_call *call, int status, const char *fmt, ...)
         AP_PRINTF(3, 4);
+    /** A note for the job's events: a LOG event whose `level` is `level`
+     *  (an ap_log_level, AP_LOG_ERROR..AP_LOG_DEBUG; out of range: ERROR)
+     *  and whose status is AP_OK. */
     void (*log)(ap_vendor_call *call, int level, const char *fmt, ...)
         AP_PRINTF(3, 4);
 

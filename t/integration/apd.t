@@ -3,7 +3,7 @@
 # submit, follow the SSE stream to the end, read the entry and the bytes,
 # cancel a throttled job, heartbeats during a stall, errors, SIGTERM.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 32
+plan 34
 APD_PID=
 stop_all() {
     [ -n "$APD_PID" ] && kill "$APD_PID" 2>/dev/null && wait "$APD_PID" 2>/dev/null
@@ -153,6 +153,11 @@ st=$(json_get "$TMP/body" 'j["state"]')
 check "an unknown scheme: the job fails, with its error" sh -c \
     "[ \"\$(grep '^event:' '$TMP/sse5' | tail -n 1)\" = 'event: error' ] && \
      [ '$st' = failed ] && grep -q nope '$TMP/body'"
+check "... its error event has \"level\": \"error\"" sh -c \
+    "grep '^data:' '$TMP/sse5' | tail -n 1 | grep -q '\"level\": *\"error\"'"
+code=$(http DELETE /jobs/987654)
+check "cancelling an unknown job: 404 naming the job and the cause" sh -c \
+    "[ $code = 404 ] && grep -q 'job 987654' '$TMP/body' && grep -q 'no such job' '$TMP/body'"
 
 # --- SIGTERM: running job cancelled, its stream ends, exit 0 promptly ----------
 http POST /jobs "{\"ref\": \"$FILES/files/slow.bin#sha256=$S\", \"connections\": 1, \"force\": true}" > /dev/null

@@ -5,7 +5,7 @@
 # Not found / private are answers about the artifact, not an unreachable
 # origin: they never fall back.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 16
+plan 18
 C1=1111111111111111111111111111111111111111
 # config API_FAULTS PRIVATE: the hub's config (temp file + rename)
 config() {
@@ -33,6 +33,15 @@ diag "$(cat "$TMP/err")"
 check "... at its path, with its bytes" cmp -s "$(tail -n 1 "$TMP/out")" "$TMP/config.want"
 check "... with a warning: origin unreachable, may be stale" \
     sh -c "grep -q 'hf:org/m/config.json: the origin could not be reached' '$TMP/err' && grep -q 'may be stale' '$TMP/err'"
+check "... printed as a warning (the log event's own level)" \
+    grep -q '^warning: hf:org/m/config.json: the origin could not be reached' "$TMP/err"
+HF_ENDPOINT=$DEAD "$APCTL" pull --events hf:org/m/config.json > /dev/null 2> "$TMP/err"
+check "--events: the log event carries \"level\": \"warn\"" python3 -c '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+logs = [e for e in evs if e["event"] == "log" and "could not be reached" in (e.get("message") or "")]
+assert logs and all(e["level"] == "warn" for e in logs), evs
+assert all(e["level"] == "debug" for e in evs if e["event"] == "progress"), evs' "$TMP/err"
 HF_ENDPOINT=$DEAD "$APCTL" pull --quiet hf:org/m > /dev/null 2>&1
 check "... the same for the snapshot" [ $? -eq 0 ]
 HF_ENDPOINT=$DEAD "$APCTL" pull --refresh hf:org/m/config.json > /dev/null 2> "$TMP/err"

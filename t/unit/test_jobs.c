@@ -571,7 +571,24 @@ static void test_bad_input(void **state)
     assert_int_equal(ev[0].kind, AP_EVENT_ERROR);
     assert_true(ev[0].final);
     assert_non_null(strstr(ev[0].message, "nope"));
+    assert_int_equal(ev[0].level, AP_LOG_ERROR); /* its own level member */
     ap_job_events_clear(ev, got);
+    /* a caller built before `level` existed: its smaller elements are
+     * filled up to their size, the member after them is not touched */
+    {
+        struct {
+            ap_job_event e;
+            unsigned char guard[16];
+        } old;
+        memset(&old, 0xA5, sizeof old);
+        old.e.struct_size = offsetof(ap_job_event, level);
+        assert_int_equal(ap_jobs_events(jobs, id, 0, 0, &old.e, 1, &got), AP_OK);
+        assert_int_equal(got, 1);
+        assert_int_equal(old.e.kind, AP_EVENT_ERROR);
+        assert_int_equal(old.e.struct_size, offsetof(ap_job_event, level));
+        assert_int_equal(((unsigned char *)&old.e)[offsetof(ap_job_event, level)], 0xA5);
+        ap_job_events_clear(&old.e, got);
+    }
     /* include filters are copied: the caller's array may go away */
     ref_of("c.bin", ref, sizeof ref);
     o.struct_size = sizeof o;

@@ -14,6 +14,9 @@ typedef struct rec {
     int n;
     ap_event_kind kinds[256];
     ap_job_id jobs[256];
+    int status[256];
+    ap_log_level level[256];
+    size_t size[256];
     uint64_t done[256];
     double rate[256], eta[256];
     char msg[256][64];
@@ -29,6 +32,9 @@ static int sink(const ap_event *ev, void *user)
     if (r->n < 256) {
         r->kinds[r->n] = ev->kind;
         r->jobs[r->n] = ev->job_id;
+        r->status[r->n] = ev->status;
+        r->level[r->n] = ev->level;
+        r->size[r->n] = ev->struct_size;
         r->done[r->n] = ev->progress->bytes_done;
         r->rate[r->n] = ev->progress->rate;
         r->eta[r->n] = ev->progress->eta;
@@ -140,6 +146,10 @@ static void test_abort_from_sink(void **s)
     fake_now += 200;
     assert_int_equal(ap_tracker_advance(t, 1), AP_EUSER);
     assert_int_equal(ap_tracker_emit(t, AP_EVENT_DONE, NULL, 0, NULL), AP_EUSER);
+    /* no handle carries it: the thread's last error names job and cause */
+    assert_int_equal(ap_error_last()->status, AP_EUSER);
+    assert_non_null(strstr(ap_error_last()->message, "hf:o/r/f (job 42)"));
+    assert_non_null(strstr(ap_error_last()->message, "abort"));
     ap_tracker_free(t);
 }
 
@@ -165,7 +175,53 @@ static void test_snapshot_and_files(void **s)
     assert_int_equal(p.job_id, 42);
     assert_int_equal(r.kinds[r.n - 1], AP_EVENT_FILE_DONE);
     ap_tracker_free(t);
+    ap_error_clear();
     assert_int_equal(ap_tracker_new(NULL, 1, "x", NULL), AP_EINVAL);
+    assert_int_equal(ap_error_last()->status, AP_EINVAL);
+    assert_non_null(strstr(ap_error_last()->message, "ap_tracker_new"));
+}
+
+/* A log event's level is its own member, never carried in `status`; the
+ * other kinds get their kind's level. */
+static void test_log_level(void **s)
+{
+    rec r;
+    ap_tracker *t;
+    (void)s;
+    memset(&r, 0, sizeof r);
+    t = mk(&r, 100000);
+    assert_int_equal(ap_tracker_log(t, AP_LOG_WARN, "w.bin", AP_EDIGEST,
+                                    "local copy not used"), 0);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.kinds[0], AP_EVENT_LOG);
+    assert_true(r.size[0] >= offsetof(ap_event, level) + sizeof(ap_log_level));
+    assert_int_equal(r.level[0], AP_LOG_WARN);
+    assert_int_equal(r.status[0], AP_EDIGEST);   /* the cause, not the level */
+    assert_string_equal(r.msg[0], "local copy not used");
+    assert_int_equal(ap_tracker_log(t, AP_LOG_DEBUG, NULL, AP_OK, "detail"), 0);
+    assert_int_equal(r.level[1], AP_LOG_DEBUG);
+    assert_int_equal(r.status[1], AP_OK);
+    assert_int_equal(ap_tracker_log(t, (ap_log_level)77, NULL, AP_OK, "odd"), 0);
+    assert_int_equal(r.level[2], AP_LOG_ERROR); /* out of range: not hidden */
+    /* other kinds: their kind's level */
+    assert_int_equal(ap_tracker_emit(t, AP_EVENT_LOG, NULL, AP_OK, "note"), 0);
+    assert_int_equal(r.level[3], AP_LOG_INFO);
+    assert_int_equal(ap_tracker_emit(t, AP_EVENT_RETRY, NULL, AP_ENETWORK, "again"), 0);
+    assert_int_equal(r.level[4], AP_LOG_WARN);
+    assert_int_equal(ap_tracker_emit(t, AP_EVENT_ERROR, NULL, AP_EIO, "bad"), 0);
+    assert_int_equal(r.level[5], AP_LOG_ERROR);
+    assert_int_equal(ap_tracker_emit(t, AP_EVENT_DONE, NULL, 0, NULL), 0);
+    assert_int_equal(r.level[6], AP_LOG_INFO);
+    ap_tracker_add_total(t, 10, 1);
+    fake_now += 1000;
+    assert_int_equal(ap_tracker_advance(t, 10), 0);
+    assert_int_equal(r.kinds[7], AP_EVENT_PROGRESS);
+    assert_int_equal(r.level[7], AP_LOG_DEBUG);
+    assert_string_equal(ap_log_level_name(AP_LOG_WARN), "warn");
+    assert_string_equal(ap_log_level_name(AP_LOG_ERROR), "error");
+    assert_string_equal(ap_log_level_name(AP_LOG_INFO), "info");
+    assert_string_equal(ap_log_level_name(AP_LOG_DEBUG), "debug");
+    ap_tracker_free(t);
 }
 
 int main(void)
@@ -176,6 +232,7 @@ int main(void)
         cmocka_unit_test(test_heartbeat_interval_option),
         cmocka_unit_test(test_abort_from_sink),
         cmocka_unit_test(test_snapshot_and_files),
+        cmocka_unit_test(test_log_level),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests(tests, NULL, NULL);
