@@ -223,15 +223,24 @@ AP_EXPORT int ap_classify(const char *path, const char *name,
     size_t sz;
     int rc;
 
+    apx_error err;
+
+    apx_error_clear(&err);
+    apx_error_tls_reset();
     /* The 1.0 struct ends with from_header; smaller is not a version. */
     if (!out || out->struct_size < offsetof(ap_classify_info, from_header) +
                                        sizeof out->from_header)
-        return AP_EINVAL;
+        return apx_error_set(NULL, AP_EINVAL, "ap_classify: no info struct, or one "
+                             "older than this library supports");
     if (!path && !name)
-        return AP_EINVAL;
-    rc = apx_classify(path, name, &k, &f, prec, &info, NULL);
+        return apx_error_set(NULL, AP_EINVAL, "ap_classify: neither a path nor a name");
+    rc = apx_classify(path, name, &k, &f, prec, &info, &err);
     if (rc != AP_OK && rc != AP_ECORRUPT)
-        return rc;
+        return apx_error_set(NULL, rc, "%s: %s", path ? path : name,
+                             err.msg[0] ? err.msg : ap_strerror(rc));
+    if (rc == AP_ECORRUPT)
+        apx_error_set(NULL, rc, "%s: %s", path ? path : name,
+                      err.msg[0] ? err.msg : "corrupt header");
     memset(&r, 0, sizeof r);
     if (rc == AP_OK) {
         /* header fields only from a header that parsed whole */
@@ -245,7 +254,7 @@ AP_EXPORT int ap_classify(const char *path, const char *name,
         (rc == AP_OK && info.architecture[0] &&
          !(r.architecture = apx_strdup(info.architecture)))) {
         free(r.kind); free(r.format); free(r.precision); free(r.architecture);
-        return AP_ENOMEM;
+        return apx_error_set(NULL, AP_ENOMEM, "ap_classify: out of memory");
     }
     sz = out->struct_size < sizeof r ? out->struct_size : sizeof r;
     r.struct_size = out->struct_size;

@@ -258,6 +258,19 @@ static void *th_main(void *v)
     return NULL;
 }
 
+/* ap_classify, a call without a handle, names the file and the cause. */
+static void test_classify(void **state)
+{
+    ap_classify_info info = AP_CLASSIFY_INFO_INIT;
+    (void)state;
+    ap_error_clear();
+    assert_int_equal(ap_classify("/nonexistent-dir/x.gguf", NULL, &info), AP_EIO);
+    assert_int_equal(ap_error_last()->status, AP_EIO);
+    assert_non_null(strstr(ap_error_last()->message, "/nonexistent-dir/x.gguf"));
+    assert_non_null(strstr(ap_error_last()->message, "No such file"));
+    ap_classify_info_clear(&info);
+}
+
 static void test_two_threads(void **state)
 {
     pthread_barrier_t bar;
@@ -291,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_provisioner_new),
         cmocka_unit_test(test_agrees_with_handle),
         cmocka_unit_test(test_jobs),
+        cmocka_unit_test(test_classify),
         cmocka_unit_test(test_two_threads),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
