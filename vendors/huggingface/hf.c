@@ -312,6 +312,18 @@ static int not_a_hub(hfv_ctx *c, const char *what)
                     "(%s)", c->endpoint_shown, what);
 }
 
+/* An answer that is not the JSON asked for: malformed JSON is said as
+ * such (a broken or truncated answer), the wrong shape as not a hub. */
+static int bad_json(hfv_ctx *c, const json_t *root, const json_error_t *jerr,
+                    const char *what, const char *shape)
+{
+    if (!root)
+        return hfv_fail(c, AP_EPROTOCOL, "HF_ENDPOINT %s answered malformed JSON to "
+                        "the %s (line %d: %.120s): a broken answer, or not a Hugging "
+                        "Face endpoint", c->endpoint_shown, what, jerr->line, jerr->text);
+    return not_a_hub(c, shape);
+}
+
 /* After a rename redirect or an API answer from another URL: pick the repo
  * name out of "{origin}/{prefix}{org}/{name}/{marker}...". */
 static int update_repo_name(hfv_ctx *c, const char *url, const char *prefix,
@@ -363,8 +375,9 @@ static int parse_tree_page(hfv_ctx *c, const ap_http_response *r, hfv_list *l)
     size_t i;
     int rc = AP_OK;
     if (!root || !json_is_array(root)) {
+        rc = bad_json(c, root, &jerr, "tree listing", "tree listing is not a JSON array");
         json_decref(root);
-        return not_a_hub(c, "tree listing is not a JSON array");
+        return rc;
     }
     json_array_foreach(root, i, e) {
         const char *type = json_string_value(json_object_get(e, "type"));
@@ -779,8 +792,10 @@ static int revision_info(hfv_ctx *c, const char *rev, char commit[41], int *gate
     c->host->http_free(r);
     sha = json_string_value(json_object_get(root, "sha"));
     if (!json_is_object(root) || !hfv_is_hex(sha, 40)) {
+        rc = bad_json(c, root, &jerr, "revision API",
+                      "no commit sha in the revision API answer");
         json_decref(root);
-        return not_a_hub(c, "no commit sha in the revision API answer");
+        return rc;
     }
     for (size_t k = 0; k < 41; k++)
         commit[k] = (char)tolower((unsigned char)sha[k]);
