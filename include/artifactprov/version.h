@@ -4,9 +4,9 @@
 
 /* The single source of truth for the version: the Makefile reads these. */
 #define AP_VERSION_MAJOR 0
-#define AP_VERSION_MINOR 1
+#define AP_VERSION_MINOR 2
 #define AP_VERSION_PATCH 0
-#define AP_VERSION_STRING "0.1.0"
+#define AP_VERSION_STRING "0.2.0"
 
 /* Encoded as 0xMMmmpp, for compile-time comparisons. */
 #define AP_VERSION_NUM \
