@@ -1080,16 +1080,18 @@ static int check_manifest(job *j, const ap_vendor_call *call)
 
 /* The previous entry's files as present, with paths to their blobs, for a
  * result that does not replace the catalog's ready entry. */
-static void blob_paths(ap_provisioner *p, ap_entry *e)
+static void blob_paths(ap_provisioner *p, ap_entry *e, int force)
 {
     size_t i;
     for (i = 0; i < e->nfiles; i++) {
         ap_entry_file *f = &e->files[i];
         char *blob = NULL;
-        if (!f->present || !f->sha256 || f->path)
+        if (!f->present || !f->sha256 || (f->path && !force))
             continue;
-        if (ap_store_blob_path(p->store, f->sha256, &blob) == AP_OK)
+        if (ap_store_blob_path(p->store, f->sha256, &blob) == AP_OK) {
+            free(f->path);
             f->path = blob;
+        }
     }
 }
 
@@ -1224,18 +1226,44 @@ out:
         size_t k, missing = 0;
         for (k = 0; k < j->entry->nfiles; k++)
             missing += !j->entry->files[k].present;
-        if (!j->keep || (rc == AP_OK && !missing)) {
+        int replaced = 0;
+        if (j->keep && rc == AP_OK && !missing) {
+            /* A complete, verified new set replaces a ready entry.  It is
+             * recorded first under its blob paths (content-addressed, never
+             * rewritten), then the views change, then the final document
+             * names them: a kill at any point leaves a ready document
+             * every path of which holds the bytes it names. */
+            int prc;
+            blob_paths(p, j->entry, 1);
+            j->entry->status = AP_ENTRY_READY;
+            j->entry->updated = apx_wall_s();
+            free(j->entry->error);
+            j->entry->error = NULL;
+            prc = ap_catalog_put(p->catalog, j->entry);
+            if (prc != AP_OK)
+                rc = fail(j, prc, "%s: recording the entry in the catalog: %s", j->ref,
+                          ap_catalog_errmsg(p->catalog));
+            replaced = prc == AP_OK;
+        }
+        if (!j->keep || replaced) {
             /* views relinked only for what replaces the catalog's entry */
             if (apx_entry_finish(p, j->entry) != AP_OK && rc == AP_OK)
                 rc = p->err.status;
             if (rc == AP_OK && o->hf_cache_publish)
                 rc = publish_hf(j, &call);
         } else
-            blob_paths(p, j->entry);
+            blob_paths(p, j->entry, 0);
         j->entry->updated = apx_wall_s();
         free(j->entry->error);
         j->entry->error = NULL;
-        if (rc == AP_OK) {
+        if (replaced) {
+            /* the new set is in place: a later failure (publishing) is
+             * the request's, the entry stays ready */
+            j->entry->status = AP_ENTRY_READY;
+            j->entry->done_bytes = j->entry->total_size;
+            if (rc != AP_OK)
+                j->entry->error = apx_strdup(p->err.msg);
+        } else if (rc == AP_OK) {
             j->entry->status = missing ? AP_ENTRY_PENDING : AP_ENTRY_READY;
             j->entry->done_bytes = j->entry->total_size;
         } else {
