@@ -615,68 +615,11 @@ AP_EXPORT int ap_catalog_put(ap_catalog *c, const ap_entry *entry)
     return rc;
 }
 
-/* Read catalog/<file> without ever blocking: O_NONBLOCK (a FIFO opens at
- * once), O_NOFOLLOW, and anything but a regular file is refused. */
+/* Read catalog/<file> without ever blocking or following a link: the
+ * store's reader refuses a FIFO, socket, device or directory at once. */
 static int read_doc(ap_catalog *c, const char *file, char **out, size_t *len)
 {
-    struct stat st;
-    char *buf;
-    size_t got = 0;
-    int fd = openat(c->dir_fd, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
-                    O_NOCTTY);
-    *out = NULL;
-    *len = 0;
-    if (fd < 0) {
-        int e = errno;
-        if (e == ENOENT)
-            return apx_error_set(&c->err, AP_ENOTFOUND, "'%s' not found", file);
-        if (e == ELOOP)
-            return apx_error_set(&c->err, AP_EPATH, "is a symbolic link");
-        if (e == ENXIO)
-            return apx_error_set(&c->err, AP_EIO, "not a regular file (socket)");
-        return apx_error_set(&c->err, AP_EIO, "cannot open: %s", strerror(e));
-    }
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return apx_error_set(&c->err, AP_EIO, "fstat: %s", strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return apx_error_set(&c->err, AP_EIO, "not a regular file (%s)",
-                             S_ISFIFO(st.st_mode) ? "FIFO" : S_ISDIR(st.st_mode) ? "directory"
-                             : S_ISSOCK(st.st_mode) ? "socket" : S_ISCHR(st.st_mode) ||
-                             S_ISBLK(st.st_mode) ? "device" : "special file");
-    }
-    if ((uint64_t)st.st_size > MAX_DOC) {
-        close(fd);
-        return apx_error_set(&c->err, AP_ESIZE, "%llu bytes, more than the %zu a "
-                             "document may have", (unsigned long long)st.st_size,
-                             MAX_DOC);
-    }
-    if (!(buf = apx_malloc((size_t)st.st_size + 1))) {
-        close(fd);
-        return apx_error_set(&c->err, AP_ENOMEM, "out of memory");
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-            free(buf);
-            close(fd);
-            return apx_error_set(&c->err, AP_EIO, "read: %s", strerror(e));
-        }
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    close(fd);
-    buf[got] = '\0';
-    *out = buf;
-    *len = got;
-    return AP_OK;
+    return apx_fs_read_file_at(c->dir_fd, file, MAX_DOC, out, len, &c->err);
 }
 
 /* Load catalog/<file>; on failure a warning is recorded. */

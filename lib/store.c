@@ -202,6 +202,15 @@ int apx_fs_write_atomic(int dir_fd, const char *name, const void *data,
     return AP_OK;
 }
 
+/* What a file that is not a regular one is, for "not a regular file (X)". */
+static const char *ftype_word(mode_t m)
+{
+    return S_ISDIR(m) ? "directory" : S_ISFIFO(m) ? "FIFO"
+         : S_ISSOCK(m) ? "socket" : S_ISCHR(m) ? "character device"
+         : S_ISBLK(m) ? "block device" : S_ISLNK(m) ? "symbolic link"
+         : "special file";
+}
+
 static const char *ftype_name(mode_t m)
 {
     return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO"
@@ -233,8 +242,8 @@ int apx_fs_open_regular_at(int dir_fd, const char *name, const char *label,
                              "refusing to follow it", label, tgt);
     }
     if (!S_ISREG(st.st_mode))
-        return apx_error_set(err, AP_EIO, "'%s' is %s, not a regular file",
-                             label, ftype_name(st.st_mode));
+        return apx_error_set(err, AP_EIO, "'%s' is not a regular file (%s)",
+                             label, ftype_word(st.st_mode));
     /* ... and open without blocking, in case it was swapped meanwhile. */
     fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
                               O_CLOEXEC);
@@ -249,8 +258,8 @@ int apx_fs_open_regular_at(int dir_fd, const char *name, const char *label,
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return apx_error_set(err, AP_EIO, "'%s' is %s, not a regular file",
-                             label, ftype_name(st.st_mode));
+        return apx_error_set(err, AP_EIO, "'%s' is not a regular file (%s)",
+                             label, ftype_word(st.st_mode));
     }
     if ((fl = fcntl(fd, F_GETFL)) >= 0)
         (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
@@ -274,8 +283,8 @@ int apx_fs_open_regular(const char *path, struct stat *out_st, apx_error *err)
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return apx_error_set(err, AP_EIO, "'%s' is %s, not a regular file",
-                             path, ftype_name(st.st_mode));
+        return apx_error_set(err, AP_EIO, "'%s' is not a regular file (%s)",
+                             path, ftype_word(st.st_mode));
     }
     if ((fl = fcntl(fd, F_GETFL)) >= 0)
         (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
