@@ -37,6 +37,7 @@ LIB_CFLAGS := $(ALL_CFLAGS) -fPIC -fvisibility=hidden $(DEP_CFLAGS) \
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 
 B := build
+PUB_HDRS := include/artifactprov.h $(wildcard include/artifactprov/*.h include/artifactprov/sys/*.h)
 # Objects depend on a stamp named after the flags, so a build with other
 # flags (SANITIZE=..., AP_DIGEST=...) rebuilds everything instead of mixing.
 FLAGS_ID := $(shell echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(AP_DIGEST) $(PREFIX) $(LIBDIR)' | cksum | cut -d' ' -f1)
@@ -74,7 +75,7 @@ $(STAMP):
 	@rm -f $(B)/.flags-*
 	@touch $@
 
-$(B)/lib/%.o: lib/%.c lib/*.h include/artifactprov/*.h include/artifactprov.h $(STAMP)
+$(B)/lib/%.o: lib/%.c lib/*.h $(PUB_HDRS) $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 
@@ -93,7 +94,7 @@ $(STLIB): $(LIB_OBJS)
 
 # Vendors link jansson only: the host table gives them everything else.
 .SECONDEXPANSION:
-$(B)/vendors/ap-vendor-%.so: $$(wildcard vendors/$$*/*.c vendors/$$*/*.h) include/artifactprov/*.h $(STAMP)
+$(B)/vendors/ap-vendor-%.so: $$(wildcard vendors/$$*/*.c vendors/$$*/*.h) $(PUB_HDRS) $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden $(shell $(PKG_CONFIG) --cflags jansson) \
 	  -shared -o $@ $(filter %.c,$^) $(ALL_LDFLAGS) $(VENDOR_LIBS)
@@ -132,7 +133,7 @@ $(B)/t/helpers/%: t/helpers/%.c $(STLIB)
 FB := $(B)/fault
 FAULT_OBJS  := $(patsubst lib/%.c,$(FB)/lib/%.o,$(LIB_SRCS))
 FAULT_STLIB := $(FB)/libartifactprov.a
-$(FB)/lib/%.o: lib/%.c lib/*.h include/artifactprov/*.h include/artifactprov.h $(STAMP)
+$(FB)/lib/%.o: lib/%.c lib/*.h $(PUB_HDRS) $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -DAP_FAULT_INJECTION=1 -c $< -o $@
 
@@ -175,7 +176,7 @@ check-tsan:
 
 # ---- install ----------------------------------------------------------------
 install: all
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/artifactprov \
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/artifactprov/sys \
 	  $(DESTDIR)$(BINDIR) $(DESTDIR)$(VENDORDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(notdir $(SHLIB)) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -183,6 +184,7 @@ install: all
 	install -m 0644 $(STLIB) $(DESTDIR)$(LIBDIR)/
 	install -m 0644 include/artifactprov.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 0644 include/artifactprov/*.h $(DESTDIR)$(INCLUDEDIR)/artifactprov/
+	install -m 0644 include/artifactprov/sys/*.h $(DESTDIR)$(INCLUDEDIR)/artifactprov/sys/
 	install -m 0755 $(VENDOR_SOS) $(DESTDIR)$(VENDORDIR)/
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(B)/artifactprov.pc $(DESTDIR)$(PKGCONFIGDIR)/

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "../include/artifactprov.h"
+#include "../include/artifactprov/sys/store.h"
 
 #define APX_HIDDEN __attribute__((visibility("hidden")))
 #define APX_ERRMSG_MAX 1024
