@@ -1,5 +1,5 @@
 # libartifactprov — plain GNU make.
-# Targets: all check check-valgrind check-tsan install uninstall demo bench fuzz clean
+# Targets: all check exports check-valgrind check-tsan install uninstall demo bench fuzz clean
 # Honours PREFIX LIBDIR INCLUDEDIR BINDIR DESTDIR CC CFLAGS LDFLAGS SANITIZE.
 
 VERSION_H := include/artifactprov/version.h
@@ -67,7 +67,7 @@ HELPER_BINS := $(patsubst t/helpers/%.c,$(B)/t/helpers/%,$(HELPER_SRCS))
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
-.PHONY: all check check-valgrind check-tsan tsan-bins install uninstall demo bench fuzz clean tests
+.PHONY: all check check-valgrind check-tsan tsan-bins install uninstall demo bench fuzz clean tests exports
 all: $(SHLIB) $(B)/libartifactprov.so $(STLIB) $(VENDOR_SOS) $(EXAMPLES) $(B)/artifactprov.pc
 
 $(STAMP):
@@ -173,6 +173,15 @@ check-tsan:
 	AP_BUILD=$(CURDIR)/$(TSAN_B) AP_SRC=$(CURDIR) \
 	  TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 $(TSAN_OPTIONS)" \
 	  $(PROVE) $(PROVE_FLAGS) $(patsubst %,$(TSAN_B)/t/unit/%,$(TSAN_TESTS))
+
+# ---- exported symbols ----------------------------------------------------------
+# lib/exports.txt is the committed list of exported symbols and their version
+# nodes; t/integration/exports.t (part of `make check`) fails with a diff when
+# the built library differs.  After a deliberate change (a new symbol listed
+# in a new node of lib/libartifactprov.map), regenerate it and commit both.
+exports: $(SHLIB)
+	sh lib/exports.sh $(SHLIB) > lib/exports.txt
+	@echo "lib/exports.txt: $$(wc -l < lib/exports.txt) symbols; review with git diff"
 
 # ---- install ----------------------------------------------------------------
 install: all
