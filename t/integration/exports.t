@@ -2,7 +2,7 @@
 # The shared library exports exactly the symbols of lib/exports.txt, each in
 # its version node; the version script names them explicitly; soname.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 9
+plan 10
 so=$(ls "$AP_BUILD"/libartifactprov.so.*.*.* | head -n 1)
 map="$AP_SRC/lib/libartifactprov.map"
 sh "$AP_SRC/lib/exports.sh" "$so" > "$TMP/built"
@@ -30,6 +30,11 @@ if [ -z "$missing" ]; then ok "every symbol the version script lists is defined 
 else not_ok "version script lists symbols the library does not define"; diag "$missing"; fi
 check "the sys/ declarations stay outside the umbrella header" sh -c \
     "! grep -rq 'sys/' '$AP_SRC/include/artifactprov.h'"
+# libsodium is linked for what it does best (docs/design-notes.md), not for
+# one sodium_init: random temporary names and wiping secrets.
+objdump -T "$so" | awk '/\*UND\*/ {print $NF}' > "$TMP/imports"
+check "libsodium used for random names and wiping (randombytes_buf, sodium_memzero imported)" \
+    sh -c "grep -qx randombytes_buf '$TMP/imports' && grep -qx sodium_memzero '$TMP/imports'"
 check "soname is libartifactprov.so.0" sh -c \
     "objdump -p '$so' | grep -q 'SONAME *libartifactprov.so.0$'"
 check ".so -> .so.0 -> .so.0.x.y chain" sh -c \
