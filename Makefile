@@ -1,6 +1,6 @@
 # libartifactprov — plain GNU make.
 # Targets: all check exports check-valgrind check-tsan install uninstall demo bench fuzz clean
-# Honours PREFIX LIBDIR INCLUDEDIR BINDIR DESTDIR CC CFLAGS LDFLAGS SANITIZE.
+# Honours PREFIX LIBDIR INCLUDEDIR BINDIR MANDIR DESTDIR CC CFLAGS LDFLAGS SANITIZE.
 
 VERSION_H := include/artifactprov/version.h
 MAJOR := $(shell sed -n 's/^\#define AP_VERSION_MAJOR \([0-9]*\).*/\1/p' $(VERSION_H))
@@ -14,6 +14,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 BINDIR     ?= $(PREFIX)/bin
 VENDORDIR  ?= $(LIBDIR)/artifactprov/vendors
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MANDIR     ?= $(PREFIX)/share/man
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -57,6 +58,9 @@ VENDOR_LIBS := $(shell $(PKG_CONFIG) --libs jansson)
 # sample code, not installed.
 PROGRAMS := $(B)/apctl $(if $(wildcard examples/apd.c),$(B)/apd)
 EXAMPLES := $(PROGRAMS) $(if $(wildcard examples/embed.c),$(B)/embed)
+# Manual pages of the installed programs (man(7) roff): man/<prog>.<section>.
+MAN1 := man/apctl.1
+MAN8 := $(if $(wildcard examples/apd.c),man/apd.8)
 
 UNIT_SRCS := $(sort $(wildcard t/unit/*.c))
 UNIT_BINS := $(patsubst t/unit/%.c,$(B)/t/unit/%,$(UNIT_SRCS))
@@ -197,6 +201,9 @@ install: all
 	install -m 0755 $(VENDOR_SOS) $(DESTDIR)$(VENDORDIR)/
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(B)/artifactprov.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	install -d $(DESTDIR)$(MANDIR)/man1 $(if $(MAN8),$(DESTDIR)$(MANDIR)/man8)
+	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	$(if $(MAN8),install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/)
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libartifactprov.so* $(DESTDIR)$(LIBDIR)/libartifactprov.a
@@ -206,6 +213,8 @@ uninstall:
 	-rmdir $(DESTDIR)$(VENDORDIR) $(DESTDIR)$(LIBDIR)/artifactprov 2>/dev/null
 	rm -f $(patsubst %,$(DESTDIR)$(BINDIR)/%,$(notdir $(PROGRAMS)))
 	rm -f $(DESTDIR)$(PKGCONFIGDIR)/artifactprov.pc
+	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man1/%,$(MAN1))
+	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man8/%,$(MAN8))
 
 demo: all
 	sh examples/demo.sh
