@@ -35,6 +35,7 @@ for tok in $(grep -ohE '<?[A-Za-z0-9_./-]*[A-Za-z0-9_]\.h\b' $docs | LC_ALL=C so
     \<artifactprov*) f="include/${tok#<}"; [ -f "$f" ] || bad="$bad $tok" ;;
     \<*) ;;
     include/* | lib/* | t/* | vendors/* | examples/*) [ -f "$tok" ] || bad="$bad $tok" ;;
+    artifactprov/*) [ -f "include/$tok" ] || bad="$bad $tok" ;;
     */*) [ -f "include/artifactprov/$tok" ] || bad="$bad $tok" ;;
     *) [ -f "include/artifactprov/$tok" ] || [ -f "include/$tok" ] ||
        [ -f "lib/$tok" ] || ls vendors/*/"$tok" > /dev/null 2>&1 || bad="$bad $tok" ;;
