@@ -36,9 +36,9 @@ AP_EXPORT int ap_store_staging_path(ap_store *store, const char *key,
  * the file first; on a mismatch the staging file and its sidecar are
  * deleted and AP_EDIGEST is returned.  On success the staging file and its
  * sidecar are gone.  If the blob already exists the staging file is
- * discarded and AP_OK is returned.  The commit checks the size, fsyncs the
- * file, makes it read-only and renames it into place under the per-blob
- * lock "<hex>".
+ * discarded and AP_OK is returned.  The staging file must be a regular
+ * file (not followed if a symlink); the commit fsyncs it, makes it
+ * read-only and renames it into place under the per-blob lock "<hex>".
  */
 AP_EXPORT int ap_store_commit(ap_store *store, const char *staging_path,
                               const char *sha256_hex, int trusted_digest);
