@@ -80,12 +80,13 @@ int apx_fs_valid_component(const char *name)
 
 /* ---- fs helpers ---------------------------------------------------------- */
 
-/* ".ap-tmp-<pid>-<24 hex>" (at most 44 bytes): 96 random bits from libsodium's CSPRNG, so two
- * threads or processes (or a process and an attacker guessing names in a
- * shared directory) never pick the same name.  The pid lets a reader of a
- * directory tell whose leftover it is.  Without an entropy source (libsodium
- * could not start) the bits come from the clock and a process-wide atomic
- * counter: still unique within the process, O_EXCL catches the rest. */
+/* ".ap-tmp-<pid>-<24 hex>" (at most 44 bytes): 96 random bits from
+ * libsodium's CSPRNG, so two threads or processes (or someone guessing names
+ * in a shared directory) never pick the same name.  The pid tells a reader
+ * of the directory whose leftover it is.  Without an entropy source
+ * (libsodium could not start) the bits come from the clock and a
+ * process-wide atomic counter: still unique within the process, and every
+ * user creates the name exclusively (O_EXCL, or link/symlink's EEXIST). */
 void apx_fs_tmpname(char *buf, size_t n)
 {
     static _Atomic unsigned long counter;
@@ -93,13 +94,12 @@ void apx_fs_tmpname(char *buf, size_t n)
     char hex[2 * sizeof r + 1];
     if (apx_random_bytes(r, sizeof r) != AP_OK) {
         struct timespec ts;
-        uint32_t c = (uint32_t)++counter, ns;
+        uint32_t w[3];
         clock_gettime(CLOCK_REALTIME, &ts);
-        ns = (uint32_t)ts.tv_nsec;
-        memset(r, 0, sizeof r);
-        memcpy(r, &ns, 4);
-        memcpy(r + 4, &ts.tv_sec, 4);
-        memcpy(r + 8, &c, 4);
+        w[0] = (uint32_t)ts.tv_nsec;
+        w[1] = (uint32_t)ts.tv_sec;
+        w[2] = (uint32_t)++counter;
+        memcpy(r, w, sizeof r);
     }
     apx_hex(r, sizeof r, hex);
     snprintf(buf, n, ".ap-tmp-%ld-%s", (long)getpid(), hex);
