@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #endif
 #include <artifactprov.h>
+#include <artifactprov/sys/store.h> /* ap_store_trylock: "interrupted" */
 
 #include <errno.h>
 #include <jansson.h>

@@ -4,7 +4,7 @@
  * share (defined in store.c).
  * SPDX-License-Identifier: MIT
  *
- * HF cache layout (huggingface_hub, DESIGN.md §6):
+ * HF cache layout (as huggingface_hub writes it):
  *
  *     {cache}/{type}s--{org}--{name}/blobs/{etag}
  *     {cache}/{type}s--{org}--{name}/snapshots/{commit}/{relpath}

@@ -1,7 +1,7 @@
 /* libartifactprov — vendor plugin loader.  SPDX-License-Identifier: MIT
  *
  * Plugins `ap-vendor-NAME.so` export `ap_vendor_NAME_init` ('-' → '_').
- * Checks follow DESIGN.md §4: same major, minor not newer than ours, a
+ * Checks (docs/vendor-abi.md): same major, minor not newer than ours, a
  * struct long enough for every required member, required members present.
  * The descriptor is copied into a zeroed struct of our own, so members a
  * shorter (older) vendor lacks read as NULL. */

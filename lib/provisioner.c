@@ -936,7 +936,7 @@ static char *hf_revision_name(const char *ref)
 }
 
 /* Publish what an hf: job pulled into a Hugging Face cache directory, so
- * Python and JS tools find it offline (DESIGN.md §6 layout). */
+ * Python and JS tools find it offline (layout: lib/hfcache.h). */
 static int publish_hf(job *j, const ap_vendor_call *call)
 {
     ap_entry *e = j->entry;

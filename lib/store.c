@@ -21,7 +21,6 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <linux/fs.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -81,17 +80,29 @@ int apx_fs_valid_component(const char *name)
 
 /* ---- fs helpers ---------------------------------------------------------- */
 
+/* ".ap-tmp-<pid>-<24 hex>" (at most 44 bytes): 96 random bits from
+ * libsodium's CSPRNG, so two threads or processes (or someone guessing names
+ * in a shared directory) never pick the same name.  The pid tells a reader
+ * of the directory whose leftover it is.  Without an entropy source
+ * (libsodium could not start) the bits come from the clock and a
+ * process-wide atomic counter: still unique within the process, and every
+ * user creates the name exclusively (O_EXCL, or link/symlink's EEXIST). */
 void apx_fs_tmpname(char *buf, size_t n)
 {
-    static unsigned counter;
-    uint32_t r[2] = { 0, 0 };
-    if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+    static _Atomic unsigned long counter;
+    unsigned char r[12];
+    char hex[2 * sizeof r + 1];
+    if (apx_random_bytes(r, sizeof r) != AP_OK) {
         struct timespec ts;
+        uint32_t w[3];
         clock_gettime(CLOCK_REALTIME, &ts);
-        r[0] = (uint32_t)ts.tv_nsec;
-        r[1] = ++counter;
+        w[0] = (uint32_t)ts.tv_nsec;
+        w[1] = (uint32_t)ts.tv_sec;
+        w[2] = (uint32_t)++counter;
+        memcpy(r, w, sizeof r);
     }
-    snprintf(buf, n, ".ap-tmp-%ld-%08x%08x", (long)getpid(), r[0], r[1]);
+    apx_hex(r, sizeof r, hex);
+    snprintf(buf, n, ".ap-tmp-%ld-%s", (long)getpid(), hex);
 }
 
 static int io_status(int e)

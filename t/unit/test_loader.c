@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <artifactprov.h>
+#include <artifactprov/sys/store.h> /* ap_store_staging_path */
 
 static char home[256];
 static char vdir[512];

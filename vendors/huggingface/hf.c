@@ -2,7 +2,7 @@
  *
  * Resolves hf: references into manifests through the host table only: no
  * libcurl, no libartifactprov, jansson for JSON.  See
- * docs/vendor-huggingface.md and DESIGN.md §5-6.
+ * docs/vendor-huggingface.md.
  * SPDX-License-Identifier: MIT */
 #include "hf.h"
 
