@@ -195,19 +195,15 @@ static int on_event(const ap_event *ev, void *user)
     pull_ui *ui = user;
     const ap_progress *p = ev->progress;
     if (ui->events) {
-        json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:s?, s:i, s:s?}",
-                              "event", ap_event_kind_name(ev->kind),
-                              "level", ap_log_level_name(ev_level(ev)),
-                              "job", (json_int_t)ev->job_id,
-                              "done", (json_int_t)p->bytes_done,
-                              "total", (json_int_t)p->bytes_total,
-                              "rate", (json_int_t)(p->rate + 0.5),
-                              "file", ev->file, "status", ev->status,
-                              "message", ev->message);
+        /* one JSON format for events, apd's too (ap_event_to_json) */
+        char *line = NULL;
         flockfile(stderr);
-        if (put_json(stderr, j, 1) != 0)
+        if (ap_event_to_json(ev, &line) == AP_OK)
+            fprintf(stderr, "%s\n", line);
+        else
             fputs("{\"event\":\"unrepresentable\"}\n", stderr);
         funlockfile(stderr);
+        ap_free(line);
     }
     if (ui->tty && !ui->quiet &&
         (ev->kind == AP_EVENT_PROGRESS || ev->kind == AP_EVENT_HEARTBEAT ||

@@ -5,6 +5,7 @@
 #include "engine.h"
 #include "hfcache.h"
 #include "fault.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -170,7 +171,46 @@ typedef struct job {
     uint64_t last_put_ms;
     int keep;         /* re-pull of a ready entry: its document stays until
                          a complete set replaces it */
+    int count_io;     /* the bytes the thread's blocking loops report are
+                         the artifact's (an import), not a re-read (hashing) */
+    uint64_t io_counted; /* bytes counted so while count_io */
 } job;
+
+/* The thread's activity hook while the job runs (progress.h): every
+ * blocking loop -- the vendor's HTTP calls and their retry waits, imports
+ * and copies, hashing -- keeps the heartbeat going and stops on a cancel. */
+static int job_tick(void *user, uint64_t bytes)
+{
+    job *j = user;
+    if (ap_cancel_is_set(j->o->cancel))
+        return AP_ECANCELLED;
+    if (bytes && j->count_io) {
+        apx_tracker_present(j->tracker, bytes, 0);
+        j->io_counted += bytes;
+    }
+    if (ap_tracker_tick(j->tracker))
+        return AP_EUSER;
+    return 0;
+}
+
+/* Done bytes of the job now. */
+static uint64_t done_now(const job *j)
+{
+    ap_progress p;
+    ap_tracker_snapshot(j->tracker, &p);
+    return p.bytes_done;
+}
+
+/* A file is in place (imported, downloaded by the vendor): its bytes count
+ * as done, whatever the loop that placed it reported since `before` (the
+ * done bytes then).  `known`: its size was in the total from the start. */
+static void settle_file(job *j, uint64_t before, uint64_t size, int known)
+{
+    uint64_t d = done_now(j) - before;
+    if (!known)
+        apx_tracker_adjust(j->tracker, 0, (int64_t)size);
+    apx_tracker_adjust(j->tracker, (int64_t)size - (int64_t)d, 0);
+}
 
 /* The tracker's sink: forward to the user, and keep the catalog's view of
  * the download current without writing a document per chunk. */
@@ -213,6 +253,7 @@ static int lock_waiting(job *j, const char *name, const char *what, int *fd)
         struct pollfd pfd = { cfd, POLLIN, 0 };
         if (!said++) {
             char msg[256];
+            apx_tracker_phase(j->tracker, "waiting", what);
             snprintf(msg, sizeof msg, "waiting for another download of %s", what);
             if (ap_tracker_log(j->tracker, AP_LOG_INFO, NULL, AP_OK, msg))
                 return fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
@@ -369,6 +410,8 @@ static int open_local(const char *path, int strict, apx_error *err)
     return fd;
 }
 
+static int wanted(const struct job *j, const apx_mfile *m);
+
 /* Import a local file as a blob: by reflink or copy, hashed on the way
  * (by hard link only with AP_PROV_LINK_IMPORTS).  The bytes are checked
  * against the sha256 the vendor gave, else against its git blob id. */
@@ -380,19 +423,48 @@ static int import_path(job *j, const apx_mfile *m, ap_entry_file *f, const char 
     apx_error err;
     int fd, rc;
 
+    uint64_t before;
+    struct stat st;
+
     apx_error_clear(&err);
     if ((fd = open_local(path, strict, &err)) < 0)
         return fail(j, fd, "%s: file '%s': cannot import: %s", j->ref, m->path, err.msg);
+    apx_tracker_phase(j->tracker, "importing", m->path);
+    ap_tracker_set_file(j->tracker, m->path, 0,
+                        m->size != AP_SIZE_UNKNOWN ? m->size
+                        : fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0);
+    before = done_now(j);
+    j->count_io = 1; /* the copy's bytes are the import's progress */
+    j->io_counted = 0;
     rc = apx_store_import_fd(j->prov->store, fd, path, m->sha256,
                              m->sha256 ? NULL : m->git_sha1, flags, hex, NULL);
+    j->count_io = 0;
     close(fd);
-    if (rc != AP_OK)
+    if (rc != AP_OK) {
+        apx_tracker_adjust(j->tracker, -(int64_t)j->io_counted, 0); /* not in place */
+        if (rc == AP_ECANCELLED)
+            return fail(j, rc, "%s: file '%s': import cancelled", j->ref, m->path);
         return fail(j, rc, "%s: file '%s': cannot import %s", j->ref, m->path,
                     ap_store_errmsg(j->prov->store));
+    }
     free(f->sha256);
     f->sha256 = apx_strdup(hex);
     f->present = f->sha256 != NULL;
-    return f->sha256 ? AP_OK : AP_ENOMEM; /* imported: nothing fetched */
+    if (!f->present)
+        return AP_ENOMEM;
+    {
+        char *blob = NULL;
+        uint64_t size = m->size != AP_SIZE_UNKNOWN ? m->size : 0;
+        if (m->size == AP_SIZE_UNKNOWN &&
+            ap_store_blob_path(j->prov->store, hex, &blob) == AP_OK &&
+            stat(blob, &st) == 0)
+            size = (uint64_t)st.st_size;
+        free(blob);
+        settle_file(j, before, size, m->size != AP_SIZE_UNKNOWN);
+    }
+    if (ap_tracker_file_done(j->tracker, m->path))
+        return fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
+    return AP_OK; /* imported: nothing fetched */
 }
 
 /* A file:// URL is the file's only source: import it or fail. */
@@ -478,7 +550,9 @@ static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
     vf.url = m->url;
     vf.etag = m->etag;
     vf.flags = m->flags;
+    uint64_t before = done_now(j);
     ap_tracker_set_file(j->tracker, m->path, 0, m->size == AP_SIZE_UNKNOWN ? 0 : m->size);
+    apx_tracker_phase(j->tracker, "downloading", m->path);
     apx_error_clear(&call->err);
     rc = call->vendor->desc.download(call->vendor->state, call, &vf, fd);
     if (rc == AP_OK && fsync(fd) != 0)
@@ -486,6 +560,7 @@ static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
     if (rc == AP_OK && ap_cancel_is_set(call->cancel))
         rc = AP_ECANCELLED;
     /* Hash what the file holds, through the descriptor we wrote it with. */
+    apx_tracker_phase(j->tracker, "verifying", m->path);
     if (rc == AP_OK && (rc = apx_fs_hash_fd(fd, hex, &size, &call->err)) != AP_OK)
         apx_error_prefix(&call->err, "cannot hash %s", staging);
     close(fd);
@@ -506,6 +581,9 @@ static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
         f->sha256 = apx_strdup(hex);
         f->size = size;
         j->entry->fetched_bytes += size;
+        /* whatever the vendor reported through ap_host.progress(), the
+         * file is in place now */
+        settle_file(j, before, size, m->size != AP_SIZE_UNKNOWN);
     }
     return rc;
 }
@@ -718,12 +796,15 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
                 if (!(f->sha256 = apx_strdup(known)))
                     rc = fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
                 f->present = rc == AP_OK;
+                if (f->present)
+                    apx_tracker_present(j->tracker, f->size, 1);
                 continue;
             }
         }
         if (f->sha256 && !(o->flags & AP_PROVISION_FORCE) &&
             ap_store_has_blob(j->prov->store, f->sha256) == 1) {
-            f->present = 1;
+            f->present = 1; /* another job committed it while we waited */
+            apx_tracker_present(j->tracker, f->size, 1);
             continue;
         }
         if (m->url && strncmp(m->url, "file://", 7) == 0) {
@@ -791,6 +872,7 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
         }
         /* Commit every file that made it, even when another failed: what
          * is verified is kept (the next run needs not fetch it again). */
+        apx_tracker_phase(j->tracker, "verifying", j->ref);
         for (k = 0; k < s.n; k++) {
             ap_entry_file *f = &e->files[s.idx[k]];
             int crc;
@@ -836,6 +918,8 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
         f->sha256 = apx_strdup(l->sha256);
         f->size = l->size;
         f->present = f->sha256 != NULL;
+        if (f->present && wanted(j, &call->files[i])) /* in place with its leader */
+            settle_file(j, done_now(j), f->size, call->files[i].size != AP_SIZE_UNKNOWN);
     }
 out:
     for (i = 0; path && i < e->nfiles; i++)
@@ -912,8 +996,12 @@ static int mark_present(job *j, const ap_vendor_call *call)
         ap_entry_file *f = &e->files[i];
         f->present = !(j->o->flags & AP_PROVISION_FORCE) && f->sha256 &&
                      ap_store_has_blob(j->prov->store, f->sha256) == 1;
-        if (!f->present && wanted(j, &call->files[i]))
+        /* The total is the whole artifact (what the job provides); what
+         * the store has already counts as done. */
+        if (f->present || wanted(j, &call->files[i]))
             ap_tracker_add_total(j->tracker, f->size, 1);
+        if (f->present)
+            apx_tracker_present(j->tracker, f->size, 1);
     }
     return AP_OK;
 }
@@ -1127,6 +1215,7 @@ static int run_job(job *j, ap_entry **out)
     call.ca_file = o->ca_file; /* metadata requests trust the same CAs */
     call.min_rate = o->min_rate; /* and have the same minimum rate */
     call.min_rate_window_ms = o->min_rate_window_ms;
+    apx_tracker_phase(j->tracker, "resolving", j->ref);
     rc = v->desc.resolve(v->state, &call, j->ref);
     APX_FAULT("resolve");
     if (rc == AP_OK && ap_cancel_is_set(o->cancel))
@@ -1147,6 +1236,9 @@ static int run_job(job *j, ap_entry **out)
         apx_call_clear(&call);
         free(id);
         prev->fetched_bytes = 0; /* this provision transferred nothing */
+        /* the whole artifact is in place: 100 % */
+        ap_tracker_add_total(j->tracker, prev->total_size, (unsigned)prev->nfiles);
+        apx_tracker_present(j->tracker, prev->total_size, (unsigned)prev->nfiles);
         (void)ap_tracker_log(j->tracker, AP_LOG_WARN, NULL, rc, msg);
         (void)ap_tracker_emit(j->tracker, AP_EVENT_DONE, NULL, 0,
                               "origin unreachable: from the catalog");
@@ -1222,6 +1314,7 @@ static int run_job(job *j, ap_entry **out)
     }
     rc = engine_fetch(j, &call, lock_fds, &nlocks, max_locks);
 out:
+    apx_tracker_phase(j->tracker, "finishing", j->ref);
     if (j->entry) {
         size_t k, missing = 0;
         for (k = 0; k < j->entry->nfiles; k++)
@@ -1339,7 +1432,12 @@ AP_EXPORT int ap_provision(ap_provisioner *p, const char *ref,
     rc = ap_tracker_new(&j.tracker, o.job_id, ref, &to);
     if (rc != AP_OK)
         return apx_error_set(&p->err, rc, "%s: out of memory", ref);
-    rc = run_job(&j, out);
+    {
+        apx_tick_hook saved;
+        apx_tick_push(&saved, job_tick, &j);
+        rc = run_job(&j, out);
+        apx_tick_pop(&saved);
+    }
     if (rc != AP_OK && !p->err.msg[0])
         apx_error_set(&p->err, rc, "%s: %s", ref, ap_strerror(rc));
     p->err.status = rc;

@@ -211,8 +211,8 @@ static void test_three_jobs(void **state)
         assert_int_equal(info.status, AP_OK);
         assert_non_null(info.entry_id);
         assert_null(info.message);
-        assert_int_equal(info.bytes_done, spec_of(names[i])->size);
-        assert_int_equal(info.fetched_bytes, spec_of(names[i])->size);
+        assert_int_equal(info.progress.bytes_done, spec_of(names[i])->size);
+        assert_int_equal(info.progress.fetched_bytes, spec_of(names[i])->size);
         assert_true(info.started >= info.submitted && info.finished >= info.started);
         assert_string_equal(ap_job_state_name(info.state), "done");
         ap_job_info_clear(&info);
@@ -254,7 +254,7 @@ static void wait_for_bytes(ap_jobs *jobs, ap_job_id id)
             assert_true(ev[i].job_id == id);
             assert_false(ev[i].final);
             seq = ev[i].seq;
-            seen |= ev[i].bytes_done > 0;
+            seen |= ev[i].progress.bytes_done > 0;
         }
         ap_job_events_clear(ev, got);
         if (seen)
@@ -281,8 +281,8 @@ static void test_cancel_running(void **state)
     wait_for_bytes(jobs, id);
     assert_int_equal(ap_jobs_wait(jobs, id, 0, &info), AP_ETIMEDOUT);
     assert_int_equal(info.state, AP_JOB_RUNNING);
-    assert_true(info.bytes_done > 0 && info.bytes_done < 4000000);
-    assert_true(info.bytes_total == 0 || info.bytes_total == 4000000);
+    assert_true(info.progress.bytes_done > 0 && info.progress.bytes_done < 4000000);
+    assert_true(info.progress.bytes_total == 0 || info.progress.bytes_total == 4000000);
     ap_job_info_clear(&info);
 
     t0 = apx_now_ms();
@@ -383,7 +383,7 @@ static void test_dedup(void **state)
     assert_int_equal(ia.state, AP_JOB_DONE);
     assert_int_equal(ib.state, AP_JOB_DONE);
     assert_int_equal(log_bytes_settled("d1.bin", "d2.bin", 1000000), 1000000);
-    assert_int_equal(ia.fetched_bytes + ib.fetched_bytes, 1000000);
+    assert_int_equal(ia.progress.fetched_bytes + ib.progress.fetched_bytes, 1000000);
     assert_entry_bytes(jobs, a, "d1.bin");
     assert_entry_bytes(jobs, b, "d2.bin");
     ap_job_info_clear(&ia);
@@ -398,12 +398,12 @@ static void test_dedup(void **state)
     assert_int_equal(ia.state, AP_JOB_DONE);
     assert_int_equal(ib.state, AP_JOB_DONE);
     assert_int_equal(log_bytes_settled("d3.bin", NULL, 1000000), 1000000);
-    assert_int_equal(ia.fetched_bytes + ib.fetched_bytes, 1000000);
+    assert_int_equal(ia.progress.fetched_bytes + ib.progress.fetched_bytes, 1000000);
     assert_string_equal(ia.entry_id, ib.entry_id);
     /* done means the whole artifact is there, fetched or found */
-    assert_int_equal(ia.bytes_done, 1000000);
-    assert_int_equal(ib.bytes_done, 1000000);
-    assert_int_equal(ib.bytes_total, 1000000);
+    assert_int_equal(ia.progress.bytes_done, 1000000);
+    assert_int_equal(ib.progress.bytes_done, 1000000);
+    assert_int_equal(ib.progress.bytes_total, 1000000);
     ap_job_info_clear(&ia);
     ap_job_info_clear(&ib);
     ap_jobs_free(jobs);
@@ -513,10 +513,10 @@ static void test_heartbeat_during_stall(void **state)
             fin = ev[k].final;
             if (fin)
                 assert_int_equal(ev[k].kind, AP_EVENT_DONE);
-            if (ev[k].kind == AP_EVENT_HEARTBEAT && ev[k].bytes_done > 0 &&
-                ev[k].bytes_done < 600000)
+            if (ev[k].kind == AP_EVENT_HEARTBEAT && ev[k].progress.bytes_done > 0 &&
+                ev[k].progress.bytes_done < 600000)
                 hb_stalled++;
-            if (last_ms && ev[k].bytes_done > 0 && ev[k].bytes_done < 600000 &&
+            if (last_ms && ev[k].progress.bytes_done > 0 && ev[k].progress.bytes_done < 600000 &&
                 now - last_ms > max_gap)
                 max_gap = now - last_ms;
             last_ms = now;
@@ -621,11 +621,11 @@ static void test_small_struct(void **state)
     assert_int_equal(ap_jobs_submit(jobs, ref, NULL, &id), AP_OK);
     assert_int_equal(ap_jobs_wait(jobs, id, 10000, NULL), AP_OK);
     memset(&s, 0xAB, sizeof s);
-    s.info.struct_size = offsetof(ap_job_info, bytes_done);
+    s.info.struct_size = offsetof(ap_job_info, progress);
     assert_int_equal(ap_jobs_info(jobs, id, &s.info), AP_OK);
     assert_int_equal(s.info.state, AP_JOB_DONE);
-    assert_int_equal(s.info.struct_size, offsetof(ap_job_info, bytes_done));
-    assert_true(((unsigned char *)&s.info)[offsetof(ap_job_info, bytes_done)] == 0xAB);
+    assert_int_equal(s.info.struct_size, offsetof(ap_job_info, progress));
+    assert_true(((unsigned char *)&s.info)[offsetof(ap_job_info, progress)] == 0xAB);
     ap_job_info_clear(&s.info);
     ap_jobs_free(jobs);
 }
