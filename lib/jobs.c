@@ -380,6 +380,8 @@ static void finish_locked(ap_jobs *r, jjob *j, int rc, const char *msg,
     *fin = j->ring[(j->last_seq - 1) % j->cap];
     fin->file = apx_strdup(fin->file);
     fin->message = apx_strdup(fin->message);
+    fin->p.file = fin->p.phase = NULL; /* the ring's: copy them */
+    prog_set(&fin->p, &j->ring[(j->last_seq - 1) % j->cap].p.v);
     trim_finished(r);
 }
 

@@ -996,6 +996,15 @@ static int mark_present(job *j, const ap_vendor_call *call)
         ap_entry_file *f = &e->files[i];
         f->present = !(j->o->flags & AP_PROVISION_FORCE) && f->sha256 &&
                      ap_store_has_blob(j->prov->store, f->sha256) == 1;
+        if (f->present && !f->size) {
+            /* the blob tells the size the vendor did not */
+            char *blob = NULL;
+            struct stat st;
+            if (ap_store_blob_path(j->prov->store, f->sha256, &blob) == AP_OK &&
+                stat(blob, &st) == 0)
+                f->size = (uint64_t)st.st_size;
+            free(blob);
+        }
         /* The total is the whole artifact (what the job provides); what
          * the store has already counts as done. */
         if (f->present || wanted(j, &call->files[i]))

@@ -282,7 +282,14 @@ static void test_cancel_running(void **state)
     assert_int_equal(ap_jobs_wait(jobs, id, 0, &info), AP_ETIMEDOUT);
     assert_int_equal(info.state, AP_JOB_RUNNING);
     assert_true(info.progress.bytes_done > 0 && info.progress.bytes_done < 4000000);
-    assert_true(info.progress.bytes_total == 0 || info.progress.bytes_total == 4000000);
+    /* the vendor did not know the size: the response told the tracker */
+    assert_int_equal(info.progress.bytes_total, 4000000);
+    assert_true(info.progress.percent > 0 && info.progress.percent < 100);
+    assert_non_null(info.progress.phase);
+    assert_string_equal(info.progress.phase, "downloading");
+    assert_string_equal(info.progress.file, "files/slow.bin");
+    assert_non_null(info.progress.artifact);
+    assert_string_equal(info.progress.artifact, ref);
     ap_job_info_clear(&info);
 
     t0 = apx_now_ms();
@@ -573,20 +580,22 @@ static void test_bad_input(void **state)
     assert_non_null(strstr(ev[0].message, "nope"));
     assert_int_equal(ev[0].level, AP_LOG_ERROR); /* its own level member */
     ap_job_events_clear(ev, got);
-    /* a caller built before `level` existed: its smaller elements are
-     * filled up to their size, the member after them is not touched */
+    /* a caller whose elements are smaller (here: no room for the
+     * progress): they are filled up to their size, the member after them
+     * is not touched, and no string is lost (the clear frees what fits) */
     {
         struct {
             ap_job_event e;
             unsigned char guard[16];
         } old;
         memset(&old, 0xA5, sizeof old);
-        old.e.struct_size = offsetof(ap_job_event, level);
+        old.e.struct_size = offsetof(ap_job_event, progress);
         assert_int_equal(ap_jobs_events(jobs, id, 0, 0, &old.e, 1, &got), AP_OK);
         assert_int_equal(got, 1);
         assert_int_equal(old.e.kind, AP_EVENT_ERROR);
-        assert_int_equal(old.e.struct_size, offsetof(ap_job_event, level));
-        assert_int_equal(((unsigned char *)&old.e)[offsetof(ap_job_event, level)], 0xA5);
+        assert_int_equal(old.e.level, AP_LOG_ERROR);
+        assert_int_equal(old.e.struct_size, offsetof(ap_job_event, progress));
+        assert_int_equal(((unsigned char *)&old.e)[offsetof(ap_job_event, progress)], 0xA5);
         ap_job_events_clear(&old.e, got);
     }
     /* include filters are copied: the caller's array may go away */
