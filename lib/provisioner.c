@@ -224,6 +224,8 @@ static int job_sink(const ap_event *ev, void *user)
         (ev->kind == AP_EVENT_PROGRESS || ev->kind == AP_EVENT_HEARTBEAT)) {
         uint64_t now = apx_now_ms();
         j->entry->done_bytes = ev->progress->bytes_done;
+        if (ev->progress->bytes_total > j->entry->total_size)
+            j->entry->total_size = ev->progress->bytes_total; /* learnt from the server */
         if (now - j->last_put_ms >= 1000) {
             j->last_put_ms = now;
             j->entry->updated = apx_wall_s();
