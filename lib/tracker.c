@@ -272,6 +272,11 @@ static void describe(const ap_tracker *t, uint64_t ms, char *msg, size_t n)
     const char *subj = t->subject;
     if (!strcmp(phase, "downloading") && t->file)
         subj = t->file;
+    if (!t->phase && ms - t->last_byte_ms >= 2000) {
+        (void)snprintf(msg, n, "no data for %llu s",
+                       (unsigned long long)((ms - t->last_byte_ms) / 1000));
+        return;
+    }
     if (!strcmp(phase, "waiting"))
         k = snprintf(msg, n, "waiting for another download of %s", subj ? subj : "a file");
     else
@@ -288,8 +293,7 @@ static void describe(const ap_tracker *t, uint64_t ms, char *msg, size_t n)
             k = 0;
         used += k < 0 ? 0 : (size_t)k < n - used ? (size_t)k : n - used - 1;
     }
-    if (ms - t->last_byte_ms >= 2000 && used < n &&
-        (!strcmp(phase, "downloading") || !t->phase))
+    if (ms - t->last_byte_ms >= 2000 && used < n && !strcmp(phase, "downloading"))
         (void)snprintf(msg + used, n - used, "%sno data for %llu s",
                        used ? ", " : "",
                        (unsigned long long)((ms - t->last_byte_ms) / 1000));

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <artifactprov.h>
+#include "../../lib/progress.h"
 
 typedef struct rec {
     int n;
@@ -224,6 +225,49 @@ static void test_log_level(void **s)
     ap_tracker_free(t);
 }
 
+/* The heartbeat says what the job does (phase and subject); bytes already
+ * in place count as done without moving the rate or fetched_bytes. */
+static void test_phase_and_present(void **state)
+{
+    rec r;
+    ap_tracker *t;
+    ap_progress p;
+    (void)state;
+    memset(&r, 0, sizeof r);
+    t = mk(&r, 1000);
+    apx_tracker_phase(t, "resolving", "hf:o/r/f");
+    fake_now += 1000;
+    assert_int_equal(ap_tracker_tick(t), 0);
+    assert_string_equal(r.msg[r.n - 1], "resolving hf:o/r/f");
+    apx_tracker_phase(t, "waiting", "f.gguf");
+    fake_now += 1000;
+    assert_int_equal(ap_tracker_tick(t), 0);
+    assert_string_equal(r.msg[r.n - 1], "waiting for another download of f.gguf");
+    ap_tracker_add_total(t, 1000, 2);
+    apx_tracker_present(t, 600, 1); /* one file already in the store */
+    ap_tracker_set_file(t, "f.gguf", 0, 400);
+    apx_tracker_phase(t, "downloading", "f.gguf");
+    assert_int_equal(ap_tracker_advance(t, 168), 0);
+    fake_now += 1000;
+    assert_int_equal(ap_tracker_tick(t), 0);
+    assert_string_equal(r.msg[r.n - 1], "downloading f.gguf, 42 %");
+    ap_tracker_snapshot(t, &p);
+    assert_int_equal(p.bytes_done, 768);
+    assert_int_equal(p.fetched_bytes, 168);
+    assert_int_equal(p.files_done, 1);
+    assert_string_equal(p.phase, "downloading");
+    /* a restart discards bytes; a learnt size grows the total */
+    apx_tracker_adjust(t, -168, 500);
+    ap_tracker_snapshot(t, &p);
+    assert_int_equal(p.bytes_done, 600);
+    assert_int_equal(p.bytes_total, 1500);
+    assert_int_equal(p.fetched_bytes, 168);
+    apx_tracker_present(t, 900, 1);
+    ap_tracker_snapshot(t, &p);
+    assert_true(p.percent == 100.0);
+    ap_tracker_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_abort_from_sink),
         cmocka_unit_test(test_snapshot_and_files),
         cmocka_unit_test(test_log_level),
+        cmocka_unit_test(test_phase_and_present),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests(tests, NULL, NULL);
