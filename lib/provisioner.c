@@ -365,6 +365,8 @@ static int build_entry(job *j, ap_vendor_call *call, const char *id,
         const char *sha = m->sha256 ? m->sha256 : previous_sha256(pidx, npidx, m);
         if (!sha && m->git_sha1 && apx_gitsha1_lookup(j->prov, m->git_sha1, known) == AP_OK)
             sha = known;
+        f->struct_size = sizeof *f;
+        f->status = AP_FILE_PENDING;
         f->name = apx_strdup(m->path);
         f->sha256 = apx_strdup(sha);
         f->git_sha1 = apx_strdup(m->git_sha1);
@@ -432,6 +434,7 @@ static int import_path(job *j, const apx_mfile *m, ap_entry_file *f, const char 
     if ((fd = open_local(path, strict, &err)) < 0)
         return fail(j, fd, "%s: file '%s': cannot import: %s", j->ref, m->path, err.msg);
     apx_tracker_phase(j->tracker, "importing", m->path);
+    f->status = AP_FILE_DOWNLOADING;
     ap_tracker_set_file(j->tracker, m->path, 0,
                         m->size != AP_SIZE_UNKNOWN ? m->size
                         : fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0);
@@ -555,6 +558,7 @@ static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
     uint64_t before = done_now(j);
     ap_tracker_set_file(j->tracker, m->path, 0, m->size == AP_SIZE_UNKNOWN ? 0 : m->size);
     apx_tracker_phase(j->tracker, "downloading", m->path);
+    f->status = AP_FILE_DOWNLOADING;
     apx_error_clear(&call->err);
     rc = call->vendor->desc.download(call->vendor->state, call, &vf, fd);
     if (rc == AP_OK && fsync(fd) != 0)
@@ -845,6 +849,7 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
         x->staging_path = s.staging[k];
         s.idx[k] = i;
         s.n++;
+        f->status = AP_FILE_DOWNLOADING;
     }
     if (rc == AP_OK && s.n) {
         memset(&fo, 0, sizeof fo);
@@ -1326,6 +1331,20 @@ static int run_job(job *j, ap_entry **out)
     rc = engine_fetch(j, &call, lock_fds, &nlocks, max_locks);
 out:
     apx_tracker_phase(j->tracker, "finishing", j->ref);
+    if (j->entry) {
+        /* each file's own status: in the store, failed, or still pending
+         * (not wanted by a sync, or a cancelled job never got to it) */
+        size_t k;
+        for (k = 0; k < j->entry->nfiles; k++) {
+            ap_entry_file *f = &j->entry->files[k];
+            if (f->present)
+                f->status = AP_FILE_READY;
+            else if (f->status == AP_FILE_DOWNLOADING)
+                f->status = rc == AP_ECANCELLED ? AP_FILE_PENDING : AP_FILE_FAILED;
+            else if (f->status == AP_FILE_READY)
+                f->status = AP_FILE_PENDING;
+        }
+    }
     if (j->entry) {
         size_t k, missing = 0;
         for (k = 0; k < j->entry->nfiles; k++)
