@@ -214,6 +214,17 @@ static void test_resumed_ends_at_100(void **state)
     o.max_attempts = 1;
     assert_int_not_equal(ap_provision(p, ref, &o, NULL), AP_OK);
     assert_true(s.last.bytes_done > 0 && s.last.bytes_done < 3000000);
+    {
+        /* the entry says failed, and so does its file */
+        ap_entry **list = NULL;
+        size_t n = 0;
+        assert_int_equal(ap_catalog_list(ap_provisioner_catalog(p), NULL, &list, &n), AP_OK);
+        assert_int_equal(n, 1);
+        assert_int_equal(list[0]->status, AP_ENTRY_FAILED);
+        assert_int_equal(ap_entry_file_count(list[0]), 1);
+        assert_int_equal(ap_entry_file_at(list[0], 0)->status, AP_FILE_FAILED);
+        ap_entry_list_free(list, n);
+    }
     free(s.final_json);
     memset(&s, 0, sizeof s);
     o.max_attempts = 3;
@@ -224,6 +235,7 @@ static void test_resumed_ends_at_100(void **state)
     /* resumed: less than the file was transferred the second time */
     assert_true(s.last.fetched_bytes > 0 && s.last.fetched_bytes < 3000000);
     assert_int_equal(e->fetched_bytes, s.last.fetched_bytes);
+    assert_int_equal(ap_entry_file_at(e, 0)->status, AP_FILE_READY);
     free(s.final_json);
     ap_entry_free(e);
     ap_provisioner_free(p);
