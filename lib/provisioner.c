@@ -1199,6 +1199,86 @@ static void blob_paths(ap_provisioner *p, ap_entry *e, int force)
     }
 }
 
+/* A file pulled on its own (hf:org/repo/x.gguf) that a repository entry
+ * lists -- one recorded by a sync (AP_PROVISION_METADATA_ONLY) of the same
+ * vendor, name and revision -- changes status there too: that entry's file
+ * becomes ready with the blob just committed (the same bytes: its sha256,
+ * when the entry knew one, must match), and the entry becomes ready once
+ * every file is.  So the repository and its file are one entry whose files
+ * change status.  An entry another job holds (its lock) is left alone. */
+static void fold_into_repo_entries(job *j)
+{
+    ap_catalog_filter flt = AP_CATALOG_FILTER_INIT;
+    ap_entry **list = NULL, *e = j->entry;
+    size_t n = 0, i, k, m;
+    if (!e || !e->vendor || !e->name || !e->revision)
+        return;
+    flt.vendor = e->vendor;
+    if (ap_catalog_list(j->prov->catalog, &flt, &list, &n) != AP_OK)
+        return;
+    for (i = 0; i < n; i++) {
+        ap_entry *r = list[i], *cur = NULL;
+        size_t missing = 0, changed = 0;
+        int fd = -1;
+        if (!strcmp(r->id, e->id) || !r->name || strcmp(r->name, e->name) ||
+            !r->revision || strcmp(r->revision, e->revision) || r->nfiles <= e->nfiles)
+            continue;
+        if (ap_store_trylock(j->prov->store, r->id, &fd) != AP_OK)
+            continue;
+        /* read it again under its lock */
+        if (ap_catalog_get(j->prov->catalog, r->id, &cur) != AP_OK) {
+            ap_store_unlock(fd);
+            continue;
+        }
+        for (k = 0; k < cur->nfiles; k++) {
+            ap_entry_file *g = &cur->files[k];
+            for (m = 0; !g->present && m < e->nfiles; m++) {
+                const ap_entry_file *f = &e->files[m];
+                char *sha, *path;
+                if (!f->present || !f->sha256 || strcmp(f->name, g->name) ||
+                    (g->sha256 && strcmp(g->sha256, f->sha256)))
+                    continue;
+                sha = apx_strdup(f->sha256);
+                path = apx_strdup(f->path);
+                if (!sha || (f->path && !path)) {
+                    free(sha);
+                    free(path);
+                    break;
+                }
+                free(g->sha256);
+                free(g->path);
+                g->sha256 = sha;
+                g->path = path;
+                g->size = f->size;
+                g->present = 1;
+                g->status = AP_FILE_READY;
+#define COPY_STR(x) if (f->x && !g->x) g->x = apx_strdup(f->x)
+                COPY_STR(kind);
+                COPY_STR(format);
+                COPY_STR(precision);
+                COPY_STR(architecture);
+#undef COPY_STR
+                if (!g->parameters)
+                    g->parameters = f->parameters;
+                changed++;
+            }
+            missing += !g->present;
+        }
+        if (changed) {
+            cur->done_bytes = 0;
+            for (k = 0; k < cur->nfiles; k++)
+                cur->done_bytes += cur->files[k].present ? cur->files[k].size : 0;
+            if (!missing && cur->status == AP_ENTRY_PENDING)
+                cur->status = AP_ENTRY_READY;
+            cur->updated = apx_wall_s();
+            (void)ap_catalog_put(j->prov->catalog, cur);
+        }
+        ap_entry_free(cur);
+        ap_store_unlock(fd);
+    }
+    ap_entry_list_free(list, n);
+}
+
 static int run_job(job *j, ap_entry **out)
 {
     ap_provisioner *p = j->prov;
@@ -1408,6 +1488,8 @@ out:
             (void)ap_catalog_put(p->catalog, prev);
         }
     }
+    if (rc == AP_OK && j->entry && j->entry->status == AP_ENTRY_READY)
+        fold_into_repo_entries(j);
     for (i = 0; i < nlocks; i++)
         ap_store_unlock(lock_fds[i]);
     free(lock_fds);

@@ -67,6 +67,8 @@ static int server_up(void **state)
              "\"repos\": {"
              "\"org/slow\": {\"api_faults\": {\"stall_at\": 0, \"stall_secs\": 4},"
              " \"files\": {\"a.txt\": {\"content\": \"x\"}}},"
+             "\"org/two\": {\"files\": {\"config.json\": {\"content\": \"{}\"},"
+             " \"w.bin\": {\"generate\": {\"size\": 12000000, \"seed\": 5}, \"lfs\": true}}},"
              "\"org/big\": {\"refs\": {\"main\": \"" COMMIT "\"}, \"commits\": {\"" COMMIT
              "\": {\"files\": {\"big.bin\": {\"source\": \"%s\", \"lfs\": true}}}}}}",
              g_big);
@@ -436,6 +438,47 @@ static void test_catalog_lifecycle(void **state)
     ap_provisioner_free(p);
 }
 
+/* A repository recorded by a sync, then one of its files pulled: the
+ * repository's entry lists the file as pending, then ready (with the bytes
+ * the pull committed), and becomes ready once every file is. */
+static void test_sync_then_pull_file(void **state)
+{
+    ap_provisioner *p = prov_at("sync");
+    ap_provision_options o = AP_PROVISION_OPTIONS_INIT;
+    ap_entry *repo = NULL, *file = NULL, *now = NULL;
+    const ap_entry_file *w = NULL;
+    size_t i;
+    (void)state;
+    setenv("HF_ENDPOINT", FH.hub, 1);
+    o.flags = AP_PROVISION_METADATA_ONLY;
+    assert_int_equal(ap_provision(p, "hf:org/two", &o, &repo), AP_OK);
+    assert_int_equal(repo->status, AP_ENTRY_PENDING);
+    for (i = 0; i < ap_entry_file_count(repo); i++)
+        if (!strcmp(ap_entry_file_at(repo, i)->name, "w.bin"))
+            w = ap_entry_file_at(repo, i);
+    assert_non_null(w);
+    assert_int_equal(w->status, AP_FILE_PENDING);
+    o.flags = 0;
+    assert_int_equal(ap_provision(p, "hf:org/two/w.bin", &o, &file), AP_OK);
+    assert_int_equal(ap_catalog_get(ap_provisioner_catalog(p), repo->id, &now), AP_OK);
+    assert_int_equal(now->status, AP_ENTRY_READY);
+    for (i = 0; i < ap_entry_file_count(now); i++) {
+        const ap_entry_file *f = ap_entry_file_at(now, i);
+        assert_int_equal(f->status, AP_FILE_READY);
+        assert_true(f->present);
+        if (!strcmp(f->name, "w.bin")) {
+            char got[65];
+            assert_string_equal(f->sha256, ap_entry_file_at(file, 0)->sha256);
+            assert_int_equal(apx_sha256_file(f->path, got, NULL), AP_OK);
+            assert_string_equal(got, f->sha256);
+        }
+    }
+    ap_entry_free(now);
+    ap_entry_free(file);
+    ap_entry_free(repo);
+    ap_provisioner_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -445,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_cancel_while_resolving),
         cmocka_unit_test(test_import_counts_and_cancels),
         cmocka_unit_test(test_catalog_lifecycle),
+        cmocka_unit_test(test_sync_then_pull_file),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests(tests, server_up, server_down);
