@@ -293,7 +293,10 @@ static void print_entry_text(ap_store *store, const ap_entry *e)
             printf(" %s", T(f->architecture));
         if (f->parameters)
             printf(" %llu params", (unsigned long long)f->parameters);
-        printf("\n    %s\n", f->path ? T(f->path) : "(not present)");
+        if (f->path)
+            printf("\n    %s\n", T(f->path));
+        else /* its own status: pending (a sync), failed, ... */
+            printf("\n    (not present: %s)\n", ap_file_status_name(f->status));
     }
 }
 

@@ -271,6 +271,8 @@ static int lock_waiting(job *j, const char *name, const char *what, int *fd)
         if (ap_tracker_tick(j->tracker))
             return fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
     }
+    if (said)
+        apx_tracker_phase(j->tracker, "preparing", j->ref); /* the wait is over */
     return rc;
 }
 
@@ -1313,6 +1315,8 @@ static int run_job(job *j, ap_entry **out)
     call.min_rate_window_ms = o->min_rate_window_ms;
     apx_tracker_phase(j->tracker, "resolving", j->ref);
     rc = v->desc.resolve(v->state, &call, j->ref);
+    if (rc == AP_OK)
+        apx_tracker_phase(j->tracker, "preparing", j->ref);
     APX_FAULT("resolve");
     if (rc == AP_OK && ap_cancel_is_set(o->cancel))
         rc = apx_error_set(&call.err, AP_ECANCELLED, "%s: cancelled", j->ref);

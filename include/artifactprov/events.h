@@ -29,7 +29,7 @@ typedef uint64_t ap_job_id;
  *
  * `phase` says what the job is doing: "resolving", "waiting" (for a lock
  * another job or process holds), "importing", "downloading", "verifying",
- * "finishing"; NULL before the job started.
+ * "preparing" (between those), "finishing"; NULL before the job started.
  *
  * Strings are borrowed for the duration of the callback (in ap_job_info
  * and ap_job_event they are owned by that struct).  New members are only
