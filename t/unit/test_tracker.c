@@ -268,6 +268,44 @@ static void test_phase_and_present(void **state)
     ap_tracker_free(t);
 }
 
+/* ap_event_to_json: one compact object; percent/eta null when unknown,
+ * invalid UTF-8 from a server's text repaired (U+FFFD) rather than the
+ * event lost, credentials in a URL removed. */
+static void test_event_json(void **state)
+{
+    ap_progress p;
+    ap_event ev;
+    char *js = NULL;
+    (void)state;
+    memset(&p, 0, sizeof p);
+    p.struct_size = sizeof p;
+    p.job_id = 9;
+    p.artifact = "hf:o/r";
+    p.bytes_done = 5;
+    p.percent = -1;
+    p.eta = -1;
+    p.phase = "resolving";
+    memset(&ev, 0, sizeof ev);
+    ev.struct_size = sizeof ev;
+    ev.kind = AP_EVENT_HEARTBEAT;
+    ev.job_id = 9;
+    ev.artifact = "hf:o/r";
+    ev.message = "bad \xff byte from https://u:secret@h/x";
+    ev.progress = &p;
+    ev.level = AP_LOG_DEBUG;
+    assert_int_equal(ap_event_to_json(&ev, &js), AP_OK);
+    assert_non_null(strstr(js, "\"event\":\"heartbeat\""));
+    assert_non_null(strstr(js, "\"job\":9,"));
+    assert_non_null(strstr(js, "\"phase\":\"resolving\""));
+    assert_non_null(strstr(js, "\"percent\":null"));
+    assert_non_null(strstr(js, "\"bytes_done\":5,"));
+    assert_non_null(strstr(js, "bad \xEF\xBF\xBD byte"));
+    assert_null(strstr(js, "secret"));
+    assert_null(strchr(js, '\n'));
+    ap_free(js);
+    assert_int_equal(ap_event_to_json(NULL, &js), AP_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -278,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_and_files),
         cmocka_unit_test(test_log_level),
         cmocka_unit_test(test_phase_and_present),
+        cmocka_unit_test(test_event_json),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests(tests, NULL, NULL);
