@@ -196,19 +196,15 @@ static int on_event(const ap_event *ev, void *user)
     pull_ui *ui = user;
     const ap_progress *p = ev->progress;
     if (ui->events) {
-        json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:s?, s:i, s:s?}",
-                              "event", ap_event_kind_name(ev->kind),
-                              "level", ap_log_level_name(ev_level(ev)),
-                              "job", (json_int_t)ev->job_id,
-                              "done", (json_int_t)p->bytes_done,
-                              "total", (json_int_t)p->bytes_total,
-                              "rate", (json_int_t)(p->rate + 0.5),
-                              "file", ev->file, "status", ev->status,
-                              "message", ev->message);
+        /* one JSON format for events, apd's too (ap_event_to_json) */
+        char *line = NULL;
         flockfile(stderr);
-        if (put_json(stderr, j, 1) != 0)
+        if (ap_event_to_json(ev, &line) == AP_OK)
+            fprintf(stderr, "%s\n", line);
+        else
             fputs("{\"event\":\"unrepresentable\"}\n", stderr);
         funlockfile(stderr);
+        ap_free(line);
     }
     if (ui->tty && !ui->quiet &&
         (ev->kind == AP_EVENT_PROGRESS || ev->kind == AP_EVENT_HEARTBEAT ||
@@ -279,15 +275,16 @@ static void print_entry_text(ap_store *store, const ap_entry *e)
     char sz[32];
     human(e->total_size, sz, sizeof sz);
     printf("%s  %s  %s  %s  (%zu file%s, %s)\n", T(e->id), status_text(store, e),
-           T(e->vendor), T(e->ref), e->nfiles, e->nfiles == 1 ? "" : "s", sz);
+           T(e->vendor), T(e->ref), ap_entry_file_count(e),
+           ap_entry_file_count(e) == 1 ? "" : "s", sz);
     if (strcmp(status_text(store, e), "interrupted") == 0)
         printf("  interrupted: `apctl pull %s` resumes it\n", T(e->ref));
     if (e->revision)
         printf("  revision %s\n", T(e->revision));
     if (e->error)
         printf("  error: %s\n", T(e->error));
-    for (i = 0; i < e->nfiles; i++) {
-        const ap_entry_file *f = &e->files[i];
+    for (i = 0; i < ap_entry_file_count(e); i++) {
+        const ap_entry_file *f = ap_entry_file_at(e, i);
         human(f->size, sz, sizeof sz);
         printf("  %-40s %10s  %s %s %s", T(f->name), sz,
                f->kind ? T(f->kind) : "-", f->format ? T(f->format) : "-",
@@ -297,7 +294,10 @@ static void print_entry_text(ap_store *store, const ap_entry *e)
             printf(" %s", T(f->architecture));
         if (f->parameters)
             printf(" %llu params", (unsigned long long)f->parameters);
-        printf("\n    %s\n", f->path ? T(f->path) : "(not present)");
+        if (f->path)
+            printf("\n    %s\n", T(f->path));
+        else /* its own status: pending (a sync), failed, ... */
+            printf("\n    (not present: %s)\n", ap_file_status_name(f->status));
     }
 }
 
@@ -397,9 +397,9 @@ static int pull_many(char **refs, size_t n, const ap_provision_options *o,
                         failed++;
                     }
                 } else if (!quiet)
-                    for (k = 0; k < e->nfiles; k++)
-                        if (e->files[k].present)
-                            printf("%s\n", T(e->files[k].path));
+                    for (k = 0; k < ap_entry_file_count(e); k++)
+                        if (ap_entry_file_at(e, k)->present)
+                            printf("%s\n", T(ap_entry_file_at(e, k)->path));
                 ap_entry_free(e);
             }
         } else {
@@ -554,12 +554,12 @@ static int cmd_pull(int argc, char **argv, unsigned flags)
             size_t k;
             if (e->fetched_bytes == 0 && e->status == AP_ENTRY_READY)
                 printf("%s: already present\n", T(ref));
-            for (k = 0; k < e->nfiles; k++)
-                if (e->files[k].present)
-                    printf("%s\n", T(e->files[k].path));
+            for (k = 0; k < ap_entry_file_count(e); k++)
+                if (ap_entry_file_at(e, k)->present)
+                    printf("%s\n", T(ap_entry_file_at(e, k)->path));
                 else
-                    printf("(recorded, not fetched) %s %llu bytes\n", T(e->files[k].name),
-                           (unsigned long long)e->files[k].size);
+                    printf("(recorded, not fetched) %s %llu bytes\n", T(ap_entry_file_at(e, k)->name),
+                           (unsigned long long)ap_entry_file_at(e, k)->size);
         }
     } else {
         fprintf(stderr, "apctl: %s\n", T(ap_provisioner_errmsg(p)));
@@ -759,12 +759,13 @@ static int cmd_path(int argc, char **argv)
                 ap_entry_status_name(e->status));
         rc = AP_EBUSY;
     }
-    for (i = 0; rc == AP_OK && i < e->nfiles; i++) {
-        if (argc > 2 && strcmp(e->files[i].name, argv[2]) != 0)
+    for (i = 0; rc == AP_OK && i < ap_entry_file_count(e); i++) {
+        const ap_entry_file *f = ap_entry_file_at(e, i);
+        if (argc > 2 && strcmp(f->name, argv[2]) != 0)
             continue;
-        printf("%s\n", T(e->files[i].path));
+        printf("%s\n", T(f->path));
         found = 1;
-        if (argc <= 2 && e->nfiles > 1)
+        if (argc <= 2 && ap_entry_file_count(e) > 1)
             continue;
     }
     if (rc == AP_OK && !found) {

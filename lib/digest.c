@@ -6,6 +6,7 @@
  * docs/design-notes.md "SHA-256 through libcrypto, not libsodium").  Built with -DAP_DIGEST_SODIUM=1, SHA-256 goes through libsodium's
  * crypto_hash_sha256 and SHA-1 (git blob ids only, never a security
  * decision on its own) through the small portable implementation below. */
+#include "progress.h"
 #include "digest.h"
 
 #include <errno.h>
@@ -285,6 +286,10 @@ int apx_digest_fd(apx_digest *d, int fd, uint64_t *size)
         if ((rc = apx_digest_update(d, buf, (size_t)r)) != AP_OK)
             break;
         off += (uint64_t)r;
+        /* hashing a large file: the job's heartbeat and cancel token go on
+         * (progress.h); the bytes are a re-read, not progress */
+        if ((rc = apx_tick(0)) != 0)
+            break;
     }
     if (rc == AP_OK && size)
         *size = off;

@@ -5,6 +5,7 @@
 #include "engine.h"
 #include "hfcache.h"
 #include "fault.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -170,7 +171,46 @@ typedef struct job {
     uint64_t last_put_ms;
     int keep;         /* re-pull of a ready entry: its document stays until
                          a complete set replaces it */
+    int count_io;     /* the bytes the thread's blocking loops report are
+                         the artifact's (an import), not a re-read (hashing) */
+    uint64_t io_counted; /* bytes counted so while count_io */
 } job;
+
+/* The thread's activity hook while the job runs (progress.h): every
+ * blocking loop -- the vendor's HTTP calls and their retry waits, imports
+ * and copies, hashing -- keeps the heartbeat going and stops on a cancel. */
+static int job_tick(void *user, uint64_t bytes)
+{
+    job *j = user;
+    if (ap_cancel_is_set(j->o->cancel))
+        return AP_ECANCELLED;
+    if (bytes && j->count_io) {
+        apx_tracker_present(j->tracker, bytes, 0);
+        j->io_counted += bytes;
+    }
+    if (ap_tracker_tick(j->tracker))
+        return AP_EUSER;
+    return 0;
+}
+
+/* Done bytes of the job now. */
+static uint64_t done_now(const job *j)
+{
+    ap_progress p;
+    ap_tracker_snapshot(j->tracker, &p);
+    return p.bytes_done;
+}
+
+/* A file is in place (imported, downloaded by the vendor): its bytes count
+ * as done, whatever the loop that placed it reported since `before` (the
+ * done bytes then).  `known`: its size was in the total from the start. */
+static void settle_file(job *j, uint64_t before, uint64_t size, int known)
+{
+    uint64_t d = done_now(j) - before;
+    if (!known)
+        apx_tracker_adjust(j->tracker, 0, (int64_t)size);
+    apx_tracker_adjust(j->tracker, (int64_t)size - (int64_t)d, 0);
+}
 
 /* The tracker's sink: forward to the user, and keep the catalog's view of
  * the download current without writing a document per chunk. */
@@ -184,6 +224,8 @@ static int job_sink(const ap_event *ev, void *user)
         (ev->kind == AP_EVENT_PROGRESS || ev->kind == AP_EVENT_HEARTBEAT)) {
         uint64_t now = apx_now_ms();
         j->entry->done_bytes = ev->progress->bytes_done;
+        if (ev->progress->bytes_total > j->entry->total_size)
+            j->entry->total_size = ev->progress->bytes_total; /* learnt from the server */
         if (now - j->last_put_ms >= 1000) {
             j->last_put_ms = now;
             j->entry->updated = apx_wall_s();
@@ -213,6 +255,7 @@ static int lock_waiting(job *j, const char *name, const char *what, int *fd)
         struct pollfd pfd = { cfd, POLLIN, 0 };
         if (!said++) {
             char msg[256];
+            apx_tracker_phase(j->tracker, "waiting", what);
             snprintf(msg, sizeof msg, "waiting for another download of %s", what);
             if (ap_tracker_log(j->tracker, AP_LOG_INFO, NULL, AP_OK, msg))
                 return fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
@@ -228,6 +271,8 @@ static int lock_waiting(job *j, const char *name, const char *what, int *fd)
         if (ap_tracker_tick(j->tracker))
             return fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
     }
+    if (said)
+        apx_tracker_phase(j->tracker, "preparing", j->ref); /* the wait is over */
     return rc;
 }
 
@@ -322,6 +367,8 @@ static int build_entry(job *j, ap_vendor_call *call, const char *id,
         const char *sha = m->sha256 ? m->sha256 : previous_sha256(pidx, npidx, m);
         if (!sha && m->git_sha1 && apx_gitsha1_lookup(j->prov, m->git_sha1, known) == AP_OK)
             sha = known;
+        f->struct_size = sizeof *f;
+        f->status = AP_FILE_PENDING;
         f->name = apx_strdup(m->path);
         f->sha256 = apx_strdup(sha);
         f->git_sha1 = apx_strdup(m->git_sha1);
@@ -369,6 +416,8 @@ static int open_local(const char *path, int strict, apx_error *err)
     return fd;
 }
 
+static int wanted(const struct job *j, const apx_mfile *m);
+
 /* Import a local file as a blob: by reflink or copy, hashed on the way
  * (by hard link only with AP_PROV_LINK_IMPORTS).  The bytes are checked
  * against the sha256 the vendor gave, else against its git blob id. */
@@ -380,19 +429,49 @@ static int import_path(job *j, const apx_mfile *m, ap_entry_file *f, const char 
     apx_error err;
     int fd, rc;
 
+    uint64_t before;
+    struct stat st;
+
     apx_error_clear(&err);
     if ((fd = open_local(path, strict, &err)) < 0)
         return fail(j, fd, "%s: file '%s': cannot import: %s", j->ref, m->path, err.msg);
+    apx_tracker_phase(j->tracker, "importing", m->path);
+    f->status = AP_FILE_DOWNLOADING;
+    ap_tracker_set_file(j->tracker, m->path, 0,
+                        m->size != AP_SIZE_UNKNOWN ? m->size
+                        : fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0);
+    before = done_now(j);
+    j->count_io = 1; /* the copy's bytes are the import's progress */
+    j->io_counted = 0;
     rc = apx_store_import_fd(j->prov->store, fd, path, m->sha256,
                              m->sha256 ? NULL : m->git_sha1, flags, hex, NULL);
+    j->count_io = 0;
     close(fd);
-    if (rc != AP_OK)
+    if (rc != AP_OK) {
+        apx_tracker_adjust(j->tracker, -(int64_t)j->io_counted, 0); /* not in place */
+        if (rc == AP_ECANCELLED)
+            return fail(j, rc, "%s: file '%s': import cancelled", j->ref, m->path);
         return fail(j, rc, "%s: file '%s': cannot import %s", j->ref, m->path,
                     ap_store_errmsg(j->prov->store));
+    }
     free(f->sha256);
     f->sha256 = apx_strdup(hex);
     f->present = f->sha256 != NULL;
-    return f->sha256 ? AP_OK : AP_ENOMEM; /* imported: nothing fetched */
+    if (!f->present)
+        return AP_ENOMEM;
+    {
+        char *blob = NULL;
+        uint64_t size = m->size != AP_SIZE_UNKNOWN ? m->size : 0;
+        if (m->size == AP_SIZE_UNKNOWN &&
+            ap_store_blob_path(j->prov->store, hex, &blob) == AP_OK &&
+            stat(blob, &st) == 0)
+            size = (uint64_t)st.st_size;
+        free(blob);
+        settle_file(j, before, size, m->size != AP_SIZE_UNKNOWN);
+    }
+    if (ap_tracker_file_done(j->tracker, m->path))
+        return fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
+    return AP_OK; /* imported: nothing fetched */
 }
 
 /* A file:// URL is the file's only source: import it or fail. */
@@ -478,7 +557,10 @@ static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
     vf.url = m->url;
     vf.etag = m->etag;
     vf.flags = m->flags;
+    uint64_t before = done_now(j);
     ap_tracker_set_file(j->tracker, m->path, 0, m->size == AP_SIZE_UNKNOWN ? 0 : m->size);
+    apx_tracker_phase(j->tracker, "downloading", m->path);
+    f->status = AP_FILE_DOWNLOADING;
     apx_error_clear(&call->err);
     rc = call->vendor->desc.download(call->vendor->state, call, &vf, fd);
     if (rc == AP_OK && fsync(fd) != 0)
@@ -486,6 +568,7 @@ static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
     if (rc == AP_OK && ap_cancel_is_set(call->cancel))
         rc = AP_ECANCELLED;
     /* Hash what the file holds, through the descriptor we wrote it with. */
+    apx_tracker_phase(j->tracker, "verifying", m->path);
     if (rc == AP_OK && (rc = apx_fs_hash_fd(fd, hex, &size, &call->err)) != AP_OK)
         apx_error_prefix(&call->err, "cannot hash %s", staging);
     close(fd);
@@ -506,6 +589,9 @@ static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
         f->sha256 = apx_strdup(hex);
         f->size = size;
         j->entry->fetched_bytes += size;
+        /* whatever the vendor reported through ap_host.progress(), the
+         * file is in place now */
+        settle_file(j, before, size, m->size != AP_SIZE_UNKNOWN);
     }
     return rc;
 }
@@ -718,12 +804,15 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
                 if (!(f->sha256 = apx_strdup(known)))
                     rc = fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
                 f->present = rc == AP_OK;
+                if (f->present)
+                    apx_tracker_present(j->tracker, f->size, 1);
                 continue;
             }
         }
         if (f->sha256 && !(o->flags & AP_PROVISION_FORCE) &&
             ap_store_has_blob(j->prov->store, f->sha256) == 1) {
-            f->present = 1;
+            f->present = 1; /* another job committed it while we waited */
+            apx_tracker_present(j->tracker, f->size, 1);
             continue;
         }
         if (m->url && strncmp(m->url, "file://", 7) == 0) {
@@ -762,6 +851,7 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
         x->staging_path = s.staging[k];
         s.idx[k] = i;
         s.n++;
+        f->status = AP_FILE_DOWNLOADING;
     }
     if (rc == AP_OK && s.n) {
         memset(&fo, 0, sizeof fo);
@@ -791,6 +881,7 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
         }
         /* Commit every file that made it, even when another failed: what
          * is verified is kept (the next run needs not fetch it again). */
+        apx_tracker_phase(j->tracker, "verifying", j->ref);
         for (k = 0; k < s.n; k++) {
             ap_entry_file *f = &e->files[s.idx[k]];
             int crc;
@@ -836,6 +927,8 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
         f->sha256 = apx_strdup(l->sha256);
         f->size = l->size;
         f->present = f->sha256 != NULL;
+        if (f->present && wanted(j, &call->files[i])) /* in place with its leader */
+            settle_file(j, done_now(j), f->size, call->files[i].size != AP_SIZE_UNKNOWN);
     }
 out:
     for (i = 0; path && i < e->nfiles; i++)
@@ -912,8 +1005,21 @@ static int mark_present(job *j, const ap_vendor_call *call)
         ap_entry_file *f = &e->files[i];
         f->present = !(j->o->flags & AP_PROVISION_FORCE) && f->sha256 &&
                      ap_store_has_blob(j->prov->store, f->sha256) == 1;
-        if (!f->present && wanted(j, &call->files[i]))
+        if (f->present && !f->size) {
+            /* the blob tells the size the vendor did not */
+            char *blob = NULL;
+            struct stat st;
+            if (ap_store_blob_path(j->prov->store, f->sha256, &blob) == AP_OK &&
+                stat(blob, &st) == 0)
+                f->size = (uint64_t)st.st_size;
+            free(blob);
+        }
+        /* The total is the whole artifact (what the job provides); what
+         * the store has already counts as done. */
+        if (f->present || wanted(j, &call->files[i]))
             ap_tracker_add_total(j->tracker, f->size, 1);
+        if (f->present)
+            apx_tracker_present(j->tracker, f->size, 1);
     }
     return AP_OK;
 }
@@ -1095,6 +1201,86 @@ static void blob_paths(ap_provisioner *p, ap_entry *e, int force)
     }
 }
 
+/* A file pulled on its own (hf:org/repo/x.gguf) that a repository entry
+ * lists -- one recorded by a sync (AP_PROVISION_METADATA_ONLY) of the same
+ * vendor, name and revision -- changes status there too: that entry's file
+ * becomes ready with the blob just committed (the same bytes: its sha256,
+ * when the entry knew one, must match), and the entry becomes ready once
+ * every file is.  So the repository and its file are one entry whose files
+ * change status.  An entry another job holds (its lock) is left alone. */
+static void fold_into_repo_entries(job *j)
+{
+    ap_catalog_filter flt = AP_CATALOG_FILTER_INIT;
+    ap_entry **list = NULL, *e = j->entry;
+    size_t n = 0, i, k, m;
+    if (!e || !e->vendor || !e->name || !e->revision)
+        return;
+    flt.vendor = e->vendor;
+    if (ap_catalog_list(j->prov->catalog, &flt, &list, &n) != AP_OK)
+        return;
+    for (i = 0; i < n; i++) {
+        ap_entry *r = list[i], *cur = NULL;
+        size_t missing = 0, changed = 0;
+        int fd = -1;
+        if (!strcmp(r->id, e->id) || !r->name || strcmp(r->name, e->name) ||
+            !r->revision || strcmp(r->revision, e->revision) || r->nfiles <= e->nfiles)
+            continue;
+        if (ap_store_trylock(j->prov->store, r->id, &fd) != AP_OK)
+            continue;
+        /* read it again under its lock */
+        if (ap_catalog_get(j->prov->catalog, r->id, &cur) != AP_OK) {
+            ap_store_unlock(fd);
+            continue;
+        }
+        for (k = 0; k < cur->nfiles; k++) {
+            ap_entry_file *g = &cur->files[k];
+            for (m = 0; !g->present && m < e->nfiles; m++) {
+                const ap_entry_file *f = &e->files[m];
+                char *sha, *path;
+                if (!f->present || !f->sha256 || strcmp(f->name, g->name) ||
+                    (g->sha256 && strcmp(g->sha256, f->sha256)))
+                    continue;
+                sha = apx_strdup(f->sha256);
+                path = apx_strdup(f->path);
+                if (!sha || (f->path && !path)) {
+                    free(sha);
+                    free(path);
+                    break;
+                }
+                free(g->sha256);
+                free(g->path);
+                g->sha256 = sha;
+                g->path = path;
+                g->size = f->size;
+                g->present = 1;
+                g->status = AP_FILE_READY;
+#define COPY_STR(x) if (f->x && !g->x) g->x = apx_strdup(f->x)
+                COPY_STR(kind);
+                COPY_STR(format);
+                COPY_STR(precision);
+                COPY_STR(architecture);
+#undef COPY_STR
+                if (!g->parameters)
+                    g->parameters = f->parameters;
+                changed++;
+            }
+            missing += !g->present;
+        }
+        if (changed) {
+            cur->done_bytes = 0;
+            for (k = 0; k < cur->nfiles; k++)
+                cur->done_bytes += cur->files[k].present ? cur->files[k].size : 0;
+            if (!missing && cur->status == AP_ENTRY_PENDING)
+                cur->status = AP_ENTRY_READY;
+            cur->updated = apx_wall_s();
+            (void)ap_catalog_put(j->prov->catalog, cur);
+        }
+        ap_entry_free(cur);
+        ap_store_unlock(fd);
+    }
+    ap_entry_list_free(list, n);
+}
+
 static int run_job(job *j, ap_entry **out)
 {
     ap_provisioner *p = j->prov;
@@ -1127,7 +1313,10 @@ static int run_job(job *j, ap_entry **out)
     call.ca_file = o->ca_file; /* metadata requests trust the same CAs */
     call.min_rate = o->min_rate; /* and have the same minimum rate */
     call.min_rate_window_ms = o->min_rate_window_ms;
+    apx_tracker_phase(j->tracker, "resolving", j->ref);
     rc = v->desc.resolve(v->state, &call, j->ref);
+    if (rc == AP_OK)
+        apx_tracker_phase(j->tracker, "preparing", j->ref);
     APX_FAULT("resolve");
     if (rc == AP_OK && ap_cancel_is_set(o->cancel))
         rc = apx_error_set(&call.err, AP_ECANCELLED, "%s: cancelled", j->ref);
@@ -1147,6 +1336,9 @@ static int run_job(job *j, ap_entry **out)
         apx_call_clear(&call);
         free(id);
         prev->fetched_bytes = 0; /* this provision transferred nothing */
+        /* the whole artifact is in place: 100 % */
+        ap_tracker_add_total(j->tracker, prev->total_size, (unsigned)prev->nfiles);
+        apx_tracker_present(j->tracker, prev->total_size, (unsigned)prev->nfiles);
         (void)ap_tracker_log(j->tracker, AP_LOG_WARN, NULL, rc, msg);
         (void)ap_tracker_emit(j->tracker, AP_EVENT_DONE, NULL, 0,
                               "origin unreachable: from the catalog");
@@ -1222,6 +1414,21 @@ static int run_job(job *j, ap_entry **out)
     }
     rc = engine_fetch(j, &call, lock_fds, &nlocks, max_locks);
 out:
+    apx_tracker_phase(j->tracker, "finishing", j->ref);
+    if (j->entry) {
+        /* each file's own status: in the store, failed, or still pending
+         * (not wanted by a sync, or a cancelled job never got to it) */
+        size_t k;
+        for (k = 0; k < j->entry->nfiles; k++) {
+            ap_entry_file *f = &j->entry->files[k];
+            if (f->present)
+                f->status = AP_FILE_READY;
+            else if (f->status == AP_FILE_DOWNLOADING)
+                f->status = rc == AP_ECANCELLED ? AP_FILE_PENDING : AP_FILE_FAILED;
+            else if (f->status == AP_FILE_READY)
+                f->status = AP_FILE_PENDING;
+        }
+    }
     if (j->entry) {
         size_t k, missing = 0;
         for (k = 0; k < j->entry->nfiles; k++)
@@ -1285,6 +1492,8 @@ out:
             (void)ap_catalog_put(p->catalog, prev);
         }
     }
+    if (rc == AP_OK && j->entry && j->entry->status == AP_ENTRY_READY)
+        fold_into_repo_entries(j);
     for (i = 0; i < nlocks; i++)
         ap_store_unlock(lock_fds[i]);
     free(lock_fds);
@@ -1339,7 +1548,12 @@ AP_EXPORT int ap_provision(ap_provisioner *p, const char *ref,
     rc = ap_tracker_new(&j.tracker, o.job_id, ref, &to);
     if (rc != AP_OK)
         return apx_error_set(&p->err, rc, "%s: out of memory", ref);
-    rc = run_job(&j, out);
+    {
+        apx_tick_hook saved;
+        apx_tick_push(&saved, job_tick, &j);
+        rc = run_job(&j, out);
+        apx_tick_pop(&saved);
+    }
     if (rc != AP_OK && !p->err.msg[0])
         apx_error_set(&p->err, rc, "%s: %s", ref, ap_strerror(rc));
     p->err.status = rc;

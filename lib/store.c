@@ -6,6 +6,7 @@
  * Everything visible is created under a temporary name and renamed into
  * place; committed blobs are read-only and never rewritten.
  * SPDX-License-Identifier: MIT */
+#include "progress.h"
 #include "internal.h"
 #include "digest.h"
 #include "hfcache.h"
@@ -572,6 +573,8 @@ int apx_fs_hash_fd(int fd, char hex[65], uint64_t *size, apx_error *err)
     int rc = d ? apx_digest_fd(d, fd, size) : AP_ENOMEM;
     if (rc == AP_ENOMEM)
         apx_error_set(err, rc, "out of memory");
+    else if (rc == AP_ECANCELLED || rc == AP_EUSER) /* the job's tick (progress.h) */
+        apx_error_set(err, rc, "hashing %s", rc == AP_ECANCELLED ? "cancelled" : "aborted");
     else if (rc != AP_OK)
         apx_error_set(err, rc, "read: %s", strerror(errno));
     else if (apx_digest_final_hex(d, hex) != AP_OK)
@@ -619,6 +622,13 @@ int apx_fs_copy_atomic(int src_fd, int dir_fd, const char *name, mode_t mode,
             goto fail;
         }
         off += (uint64_t)r;
+        /* the job's heartbeat and cancel token (progress.h); not counted
+         * as progress: a copy of bytes already accounted for */
+        if ((rc = apx_tick(0)) != 0) {
+            rc = apx_error_set(err, rc, "copy into '%s': %s", name,
+                               rc == AP_ECANCELLED ? "cancelled" : "aborted");
+            goto fail;
+        }
     }
     apx_digest_final_hex(d, hex);
     if (expect_sha256 && strcmp(hex, expect_sha256) != 0) {
@@ -1116,6 +1126,12 @@ static int digests_feed(import_digests *d, int fd, int out_fd, uint64_t *size,
             break;
         }
         off += (uint64_t)r;
+        /* the job's heartbeat, progress and cancel token (progress.h) */
+        if ((rc = apx_tick((uint64_t)r)) != 0) {
+            rc = apx_error_set(err, rc, "import '%s': %s", label,
+                               rc == AP_ECANCELLED ? "cancelled" : "aborted");
+            break;
+        }
     }
     free(buf);
     *size = off;
