@@ -643,8 +643,8 @@ static int cmd_vendors(void)
         ap_vendor_info vi;
         size_t k;
         ap_provisioner_vendor_info(p, i, &vi);
-        printf("%-12s %-8s abi %u.%u  schemes:", T(vi.name), T(vi.version),
-               vi.abi_major, vi.abi_minor);
+        printf("%-12s %-8s abi %u  schemes:", T(vi.name), T(vi.version),
+               vi.abi_version);
         for (k = 0; vi.schemes[k]; k++)
             printf(" %s:", T(vi.schemes[k]));
         printf("  (%s)\n", T(vi.origin));
@@ -882,8 +882,8 @@ int main(int argc, char **argv)
         return cmd ? 0 : 2;
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("apctl %s (libartifactprov %s, vendor ABI %d.%d)\n", AP_VERSION_STRING,
-               ap_version(), AP_VENDOR_ABI_MAJOR, AP_VENDOR_ABI_MINOR);
+        printf("apctl %s (libartifactprov %s, vendor ABI %d)\n", AP_VERSION_STRING,
+               ap_version(), AP_VENDOR_ABI_VERSION);
         return 0;
     }
     if (ap_global_init() != AP_OK) {

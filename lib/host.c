@@ -28,7 +28,7 @@ static int h_http(ap_vendor_call *call, const ap_http_request *req,
     if (!out)
         return AP_EINVAL;
     *out = NULL;
-    if (!req || req->struct_size < offsetof(ap_http_request, follow_redirects))
+    if (!AP_STRUCT_COVERS(req, ap_http_request, bearer))
         return apx_error_set(&call->err, AP_EINVAL, "vendor '%s': bad HTTP request",
                              call->vendor->desc.name);
     memcpy(&q, req, req->struct_size < sizeof q ? req->struct_size : sizeof q);
@@ -111,7 +111,7 @@ static int h_add_file(ap_vendor_call *call, const ap_vendor_file *file)
     size_t i, nh = 0;
     int rc;
 
-    if (!file || file->struct_size < offsetof(ap_vendor_file, url) + sizeof(char *))
+    if (!AP_STRUCT_COVERS(file, ap_vendor_file, url))
         return apx_error_set(&call->err, AP_EINVAL, "vendor '%s': bad file record",
                              call->vendor->desc.name);
     memcpy(&f, file, file->struct_size < sizeof f ? file->struct_size : sizeof f);
@@ -222,17 +222,38 @@ static void h_log(ap_vendor_call *call, int level, const char *fmt, ...)
         (void)ap_tracker_log(call->tracker, (ap_log_level)level, NULL, AP_OK, msg);
 }
 
+/* The value of `key` in the caller's NULL-terminated "key", "value" list
+ * (the last pair naming it wins), or NULL. */
+static const char *call_option(const ap_vendor_call *call, const char *key)
+{
+    const char *const *kv = call ? call->options : NULL;
+    const char *found = NULL;
+    size_t i;
+    if (!kv || !key)
+        return NULL;
+    for (i = 0; kv[i] && kv[i + 1]; i += 2)
+        if (strcmp(kv[i], key) == 0)
+            found = kv[i + 1];
+    return found;
+}
+
+/* The caller's "env:NAME" option first, then the process environment. */
 static const char *h_getenv(ap_vendor_call *call, const char *name)
 {
-    (void)call;
-    return name ? getenv(name) : NULL;
+    char key[256];
+    const char *v;
+    int n;
+    if (!name)
+        return NULL;
+    n = snprintf(key, sizeof key, "env:%s", name);
+    if (n > 0 && (size_t)n < sizeof key && (v = call_option(call, key)))
+        return v;
+    return getenv(name);
 }
 
 static const char *h_option(ap_vendor_call *call, const char *key)
 {
-    (void)call;
-    (void)key;
-    return NULL;
+    return call_option(call, key);
 }
 
 static int h_is_cancelled(ap_vendor_call *call)
@@ -255,7 +276,7 @@ static int h_progress(ap_vendor_call *call, uint64_t done, uint64_t total)
 }
 
 const ap_host apx_host_table = {
-    sizeof(ap_host), AP_VENDOR_ABI_MAJOR, AP_VENDOR_ABI_MINOR,
+    sizeof(ap_host), AP_VENDOR_ABI_VERSION,
     h_http, h_http_header, h_http_free,
     h_add_file, h_set_artifact,
     h_set_error, h_log,

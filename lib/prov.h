@@ -21,7 +21,7 @@ typedef struct apx_vendor {
 /* One manifest file, owned copies of what the vendor passed. */
 typedef struct apx_mfile {
     char *path, *sha256, *git_sha1, *url, *bearer, *bearer_host, *etag;
-    char *local_path;  /* a local copy to try before url (ABI 1.1) */
+    char *local_path;  /* a local copy to try before url */
     char **headers;    /* NULL-terminated */
     uint64_t size;
     unsigned flags;
@@ -33,6 +33,7 @@ struct ap_vendor_call {
     const char *ref;
     ap_cancel_token *cancel;
     ap_tracker *tracker;
+    const char *const *options; /* the caller's "key", "value" pairs, or NULL */
     const char *ca_file;   /* TLS trust for metadata requests, or NULL */
     uint64_t min_rate;     /* their minimum rate (0: default) */
     unsigned min_rate_window_ms;

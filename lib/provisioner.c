@@ -146,8 +146,8 @@ AP_EXPORT int ap_provisioner_vendor_info(const ap_provisioner *p, size_t i,
     out->description = v->desc.description ? v->desc.description : "";
     out->schemes = v->desc.schemes;
     out->origin = v->origin;
-    out->abi_major = v->desc.abi_major;
-    out->abi_minor = v->desc.abi_minor;
+    out->abi_version = v->desc.abi_version;
+    out->usage = v->desc.usage ? v->desc.usage : "";
     return AP_OK;
 }
 
@@ -997,23 +997,34 @@ static int parse_scheme(const char *ref, size_t *len)
     return 0;
 }
 
+/* The reference grammar of the vendors loaded: each vendor's `usage`, or
+ * "SCHEME:..." for one that declares none; "none (set AP_VENDOR_PATH?)"
+ * when no vendor is loaded.  The core knows no grammar of its own. */
 static void schemes_list(ap_provisioner *p, char *buf, size_t sz)
 {
     size_t i, j, used = 0;
+    int n;
     buf[0] = '\0';
-    for (i = 0; i < p->nvendors; i++)
-        for (j = 0; p->vendors[i].desc.schemes[j]; j++) {
-            int n = snprintf(buf + used, sz - used, "%s%s:", used ? ", " : "",
-                             p->vendors[i].desc.schemes[j]);
+    for (i = 0; i < p->nvendors; i++) {
+        const ap_vendor *d = &p->vendors[i].desc;
+        if (AP_VENDOR_HAS(d, usage) && d->usage[0]) {
+            n = snprintf(buf + used, sz - used, "%s%s", used ? "; " : "", d->usage);
+            if (n < 0 || (size_t)n >= sz - used)
+                return;
+            used += (size_t)n;
+            continue;
+        }
+        for (j = 0; d->schemes[j]; j++) {
+            n = snprintf(buf + used, sz - used, "%s%s:...", used ? "; " : "",
+                         d->schemes[j]);
             if (n < 0 || (size_t)n >= sz - used)
                 return;
             used += (size_t)n;
         }
+    }
+    if (!used)
+        snprintf(buf, sz, "none (no vendor is loaded; set AP_VENDOR_PATH?)");
 }
-
-#define GRAMMAR \
-    "hf:ORG/REPO[@REV][:QUANT|/PATH], gh:OWNER/REPO[@TAG]/GLOB, " \
-    "ollama:[HOST/][NS/]MODEL[:TAG], https://HOST/PATH[#sha256=HEX]"
 
 /* Resolve failures that mean "the origin could not be reached or could not
  * answer now", for which a ready entry is served from the catalog: no
@@ -1102,21 +1113,21 @@ static int run_job(job *j, ap_entry **out)
     ap_vendor_call call;
     apx_vendor *v;
     ap_entry *prev = NULL;
-    char *id = NULL, known[512];
+    char *id = NULL, known[1024];
     int rc, entry_lock = -1, *lock_fds = NULL;
     size_t scheme_len, nlocks = 0, max_locks = 0, i;
 
     if (parse_scheme(j->ref, &scheme_len) != 0) {
         schemes_list(p, known, sizeof known);
-        return fail(j, AP_EINVAL, "'%s': not a reference (want SCHEME:..., e.g. %s; "
-                    "loaded schemes: %s)", j->ref, GRAMMAR, known[0] ? known : "none");
+        return fail(j, AP_EINVAL, "'%s': not a reference (want SCHEME:...; the "
+                    "vendors loaded accept: %s)", j->ref, known);
     }
     v = apx_vendor_for_scheme(p, j->ref, scheme_len);
     if (!v) {
         schemes_list(p, known, sizeof known);
         return fail(j, AP_EVENDOR, "%s: no vendor serves the scheme '%.*s:' "
-                    "(loaded: %s; set AP_VENDOR_PATH?)", j->ref, (int)scheme_len,
-                    j->ref, known[0] ? known : "none");
+                    "(the vendors loaded accept: %s; set AP_VENDOR_PATH?)", j->ref,
+                    (int)scheme_len, j->ref, known);
     }
     rc = ap_entry_make_id(v->desc.name, j->ref, &id);
     if (rc != AP_OK)
@@ -1319,8 +1330,12 @@ AP_EXPORT int ap_provision(ap_provisioner *p, const char *ref,
     if (!p)
         return AP_EINVAL;
     apx_error_clear(&p->err);
-    if (!ref || !*ref)
-        return apx_error_set(&p->err, AP_EINVAL, "empty reference (want %s)", GRAMMAR);
+    if (!ref || !*ref) {
+        char known[1024];
+        schemes_list(p, known, sizeof known);
+        return apx_error_set(&p->err, AP_EINVAL, "empty reference (want SCHEME:...; "
+                             "the vendors loaded accept: %s)", known);
+    }
     if (opts) {
         if (opts->struct_size < offsetof(ap_provision_options, cancel))
             return apx_error_set(&p->err, AP_EINVAL, "%s: bad options struct", ref);

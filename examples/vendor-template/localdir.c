@@ -16,8 +16,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define EXPORT __attribute__((visibility("default")))
-
 typedef struct state {
     ap_host host; /* our zeroed copy of the host table */
 } state;
@@ -26,15 +24,18 @@ static int ld_create(const ap_host *host, void **out)
 {
     state *s;
     size_t n;
-    /* Same major; the members we call must be covered by struct_size. */
-    if (host->abi_major != AP_VENDOR_ABI_MAJOR ||
-        host->struct_size < offsetof(ap_host, log) + sizeof host->log)
+    /* Same ABI version; every host member we call must be offered
+     * (AP_HOST_HAS: covered by the host's struct_size and non-NULL). */
+    if (host->abi_version != AP_VENDOR_ABI_VERSION ||
+        !AP_HOST_HAS(host, add_file) || !AP_HOST_HAS(host, set_artifact) ||
+        !AP_HOST_HAS(host, set_error))
         return AP_EABI;
     s = calloc(1, sizeof *s);
     if (!s)
         return AP_ENOMEM;
     n = host->struct_size < sizeof s->host ? host->struct_size : sizeof s->host;
     memcpy(&s->host, host, n);
+    s->host.struct_size = n; /* members beyond it stay NULL */
     *out = s;
     return AP_OK;
 }
@@ -88,13 +89,14 @@ static int ld_resolve(void *st, ap_vendor_call *call, const char *ref)
 static const char *const schemes[] = { "localdir", NULL };
 
 static const ap_vendor vendor = {
-    sizeof(ap_vendor), AP_VENDOR_ABI_MAJOR, AP_VENDOR_ABI_MINOR,
+    sizeof(ap_vendor), AP_VENDOR_ABI_VERSION,
     "localdir", "1.0.0", "files of a local directory (template vendor)",
     schemes, ld_create, ld_destroy, ld_resolve, NULL,
+    "localdir:/ABSOLUTE/DIRECTORY",
 };
 
-EXPORT const ap_vendor *ap_vendor_localdir_init(const ap_host *host);
-EXPORT const ap_vendor *ap_vendor_localdir_init(const ap_host *host)
+/* Declares and defines ap_vendor_localdir_init with default visibility. */
+AP_VENDOR_ENTRY(localdir)
 {
     (void)host;
     return &vendor;

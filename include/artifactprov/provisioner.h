@@ -78,7 +78,9 @@ typedef struct ap_vendor_info {
     const char *description;
     const char *const *schemes;
     const char *origin;       /**< file it was loaded from, or the label */
-    unsigned abi_major, abi_minor;
+    unsigned abi_version;     /**< the vendor ABI it was built for */
+    const char *usage;        /**< its reference grammar ("" when the
+                                   vendor declares none) */
 } ap_vendor_info;
 
 /** Number of loaded vendors. */

@@ -1,20 +1,29 @@
-/* libartifactprov — the vendor ABI ("VendorSource").
+/* libartifactprov — the vendor ABI ("VendorSource"), version 2.
  * SPDX-License-Identifier: MIT
  *
- * A vendor turns a reference ("hf:org/repo/file") into a manifest of files
- * the core engine then fetches, verifies and stores.  A vendor is a shared
+ * A vendor turns a reference ("scheme:...") into a manifest of files the
+ * core engine then fetches, verifies and stores.  A vendor is a shared
  * object `ap-vendor-NAME.so` exporting one entry symbol derived from its
  * file name, `ap_vendor_NAME_init` (with '-' mapped to '_'), of type
- * ap_vendor_init_fn.  The same object can be linked statically and handed
- * to ap_provisioner_register_vendor().
+ * ap_vendor_init_fn; declare it with AP_VENDOR_ENTRY(NAME).  The same
+ * object can be linked statically and handed to
+ * ap_provisioner_register_vendor().
  *
- * Versioning.  Both tables below begin with struct_size, abi_major and
- * abi_minor.  The host accepts a vendor when its abi_major equals the
- * host's and its abi_minor is not newer than the host's; it copies
- * min(struct_size, sizeof) bytes into a zeroed table of its own and treats
- * an appended member as present only when struct_size covers it and it is
- * non-NULL.  Vendors must do the same with the host table.  Members are
- * only ever appended; a removal or change of meaning bumps the major.
+ * Versioning (docs/vendor-abi.md).  Every table below begins with
+ * `struct_size`; ap_host and ap_vendor then carry `abi_version`, the ABI
+ * major.  That pair is the only version mechanism:
+ *  - the host accepts a vendor whose abi_version equals
+ *    AP_VENDOR_ABI_VERSION and whose struct_size covers every required
+ *    member (up to `resolve`); it copies min(struct_size, sizeof) bytes into
+ *    a zeroed table of its own, so a vendor built against newer headers
+ *    (a larger struct_size, members appended) is accepted and the members
+ *    the host does not know are ignored;
+ *  - a member is present only when struct_size covers it and it is
+ *    non-NULL: test with AP_HOST_HAS(host, member) in a vendor, the host
+ *    uses AP_VENDOR_HAS(vendor, member);
+ *  - members are only ever appended; removing one or changing its meaning
+ *    bumps AP_VENDOR_ABI_VERSION, and a vendor of another version is
+ *    refused with AP_EABI (an ABI-1 vendor included).
  *
  * Ownership.  Everything a vendor passes to the host is borrowed for the
  * duration of the call and copied.  What the host returns (responses), the
@@ -25,7 +34,13 @@
  * no empty segment, no NUL or control character) before anything touches
  * the disk, so a vendor cannot escape the store.
  *
- * Threads.  One provisioner calls its vendors from one thread at a time.
+ * Threads.  `create` and `destroy` are called once per provisioner (an
+ * ap_jobs registry creates one provisioner per worker, so `create` runs on
+ * several threads at once, each with its own state).  `resolve`,
+ * `download` and `publish` receive the state of one provisioner and are
+ * never called concurrently for one state; calls on different states run
+ * concurrently.  Every host function is thread-safe for distinct calls
+ * (ap_vendor_call); one call must not be used from two threads at once.
  *
  * A vendor needs neither libcurl nor libsodium: HTTP goes through the host
  * (which injects tokens only for the host they belong to and never forwards
@@ -41,8 +56,39 @@
 extern "C" {
 #endif
 
-#define AP_VENDOR_ABI_MAJOR 1
-#define AP_VENDOR_ABI_MINOR 1  /* 1.1: ap_vendor_file.local_path */
+/** The vendor ABI version (a major: members are appended without a bump). */
+#define AP_VENDOR_ABI_VERSION 2
+
+/** Visibility for a vendor's entry point (vendors build with
+ *  -fvisibility=hidden). */
+#if defined(__GNUC__) || defined(__clang__)
+#define AP_VENDOR_EXPORT __attribute__((visibility("default")))
+#else
+#define AP_VENDOR_EXPORT
+#endif
+
+/** Declare and define the entry point of vendor NAME:
+ *      AP_VENDOR_ENTRY(myvendor) { return &descriptor; }
+ *  defines `const ap_vendor *ap_vendor_myvendor_init(const ap_host *host)`
+ *  exported with default visibility. */
+#define AP_VENDOR_ENTRY(NAME)                                               \
+    AP_VENDOR_EXPORT const ap_vendor *ap_vendor_##NAME##_init(const ap_host *host); \
+    AP_VENDOR_EXPORT const ap_vendor *ap_vendor_##NAME##_init(const ap_host *host)
+
+/** Non-zero when the table `p` (of type `type`, starting with struct_size)
+ *  is long enough to contain `member`. */
+#define AP_STRUCT_COVERS(p, type, member)                                   \
+    ((p) != NULL && (p)->struct_size >= offsetof(type, member) +           \
+                                        sizeof(((const type *)0)->member))
+
+/** In a vendor: non-zero when the host table offers `member` (struct_size
+ *  covers it and it is non-NULL). */
+#define AP_HOST_HAS(host, member)                                           \
+    (AP_STRUCT_COVERS(host, ap_host, member) && (host)->member != NULL)
+
+/** In the host: non-zero when a vendor descriptor offers `member`. */
+#define AP_VENDOR_HAS(vendor, member)                                       \
+    (AP_STRUCT_COVERS(vendor, ap_vendor, member) && (vendor)->member != NULL)
 
 /** Size value meaning "not known". */
 #define AP_SIZE_UNKNOWN UINT64_MAX
@@ -80,7 +126,9 @@ typedef struct ap_http_response {
 /** File flags. */
 #define AP_VFILE_METADATA 0x1u  /**< small metadata (config, tokenizer) */
 
-/** One file of a resolved artifact, as described by the vendor. */
+/** One file of a resolved artifact, as described by the vendor.  Required:
+ *  struct_size, path, and url unless the vendor has `download`; every other
+ *  member is optional (NULL / AP_SIZE_UNKNOWN / 0). */
 typedef struct ap_vendor_file {
     size_t struct_size;
     const char *path;              /**< relative path in the artifact */
@@ -93,18 +141,18 @@ typedef struct ap_vendor_file {
     const char *bearer_host;       /**< host name the token belongs to */
     const char *etag;              /**< validator for resume, or NULL */
     unsigned flags;                /**< AP_VFILE_* */
-    /* ABI 1.1 */
-    const char *local_path;        /**< a local copy of the same bytes (e.g. in
-                                        another tool's cache) the host may import
-                                        instead of downloading; it is checked
-                                        against sha256 / git_sha1 and, when it
-                                        does not match, ignored for url */
+    const char *local_path;        /**< optional: a local copy of the same
+                                        bytes (e.g. in another tool's cache)
+                                        the host may import instead of
+                                        downloading; it is checked against
+                                        sha256 / git_sha1 and, when it does
+                                        not match, ignored for url */
 } ap_vendor_file;
 
 #define AP_VENDOR_FILE_INIT { sizeof(ap_vendor_file), NULL, AP_SIZE_UNKNOWN, \
                               NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL }
 
-/** What the vendor says about the artifact as a whole. */
+/** What the vendor says about the artifact as a whole (all optional). */
 typedef struct ap_vendor_artifact {
     size_t struct_size;
     const char *name;              /**< human name, e.g. "org/repo" */
@@ -114,11 +162,16 @@ typedef struct ap_vendor_artifact {
 
 #define AP_VENDOR_ARTIFACT_INIT { sizeof(ap_vendor_artifact), NULL, NULL, NULL }
 
-/** The host's function table, handed to the vendor's entry point. */
+/**
+ * The host's function table, handed to the vendor's entry point and to
+ * `create`.  A host of ABI 2 fills every member listed here; a vendor
+ * still tests AP_HOST_HAS() for each member it calls, so that it runs on
+ * an older host of the same major that lacks members appended later.
+ * Every function may be called from several threads for distinct calls.
+ */
 typedef struct ap_host {
-    size_t struct_size;
-    unsigned abi_major;
-    unsigned abi_minor;
+    size_t struct_size;            /**< sizeof(ap_host) of the host */
+    unsigned abi_version;          /**< AP_VENDOR_ABI_VERSION of the host */
 
     /** Perform an HTTP request.  On AP_OK *out holds the response (any
      *  status); on failure (network, cancel, body too large) the call's
@@ -144,9 +197,13 @@ typedef struct ap_host {
     void (*log)(ap_vendor_call *call, int level, const char *fmt, ...)
         AP_PRINTF(3, 4);
 
-    /** Environment lookup (the host may override variables). */
+    /** Environment lookup.  The caller's per-request overrides come first
+     *  (ap_provision_options.vendor_options key "env:NAME"), then the
+     *  process environment.  Vendors read every variable through here. */
     const char *(*getenv)(ap_vendor_call *call, const char *name);
-    /** A caller-supplied option "key" for this call, or NULL. */
+    /** The caller's per-request option `key` for this call
+     *  (ap_provision_options.vendor_options), or NULL when not given.
+     *  Borrowed for the duration of the call. */
     const char *(*option)(ap_vendor_call *call, const char *key);
 
     /** Non-zero once the call is cancelled. */
@@ -155,25 +212,31 @@ typedef struct ap_host {
     int (*progress)(ap_vendor_call *call, uint64_t done, uint64_t total);
 } ap_host;
 
-/** The vendor's descriptor, returned by its entry point. */
+/**
+ * The vendor's descriptor, returned by its entry point.  Required:
+ * struct_size, abi_version, name, schemes, resolve.  Everything else is
+ * optional (NULL when absent); the host tests AP_VENDOR_HAS().
+ */
 typedef struct ap_vendor {
-    size_t struct_size;
-    unsigned abi_major;
-    unsigned abi_minor;
+    size_t struct_size;            /**< sizeof(ap_vendor) the vendor built with */
+    unsigned abi_version;          /**< AP_VENDOR_ABI_VERSION it built with */
 
-    const char *name;              /**< e.g. "huggingface" */
-    const char *version;           /**< the vendor's own version */
-    const char *description;
-    const char *const *schemes;    /**< NULL-terminated, e.g. {"hf", NULL} */
+    const char *name;              /**< required, e.g. "myhub" */
+    const char *version;           /**< optional: the vendor's own version */
+    const char *description;       /**< optional */
+    const char *const *schemes;    /**< required, NULL-terminated, e.g.
+                                        {"myhub", NULL} */
 
-    /** Create per-provisioner state (may set *state to NULL). */
+    /** Optional: create per-provisioner state (may set *state to NULL).
+     *  Called once per provisioner, possibly on several threads at once. */
     int (*create)(const ap_host *host, void **state);
+    /** Optional: release what create made. */
     void (*destroy)(void *state);
 
     /**
-     * Resolve `ref` (the whole reference, scheme included) into files with
-     * host->add_file and host->set_artifact.  Return AP_OK or a negative
-     * ap_status after host->set_error.  Required.
+     * Required: resolve `ref` (the whole reference, scheme included) into
+     * files with host->add_file and host->set_artifact.  Return AP_OK or a
+     * negative ap_status after host->set_error.
      */
     int (*resolve)(void *state, ap_vendor_call *call, const char *ref);
 
@@ -185,6 +248,14 @@ typedef struct ap_vendor {
      */
     int (*download)(void *state, ap_vendor_call *call,
                     const ap_vendor_file *file, int fd);
+
+    /**
+     * Optional (new in ABI 2): the grammar of the references this vendor
+     * accepts, one line, e.g. "myhub:ORG/NAME[@REV]".  Shown by
+     * `apctl --help` and in the error for an unknown scheme or a bad
+     * reference.
+     */
+    const char *usage;
 } ap_vendor;
 
 /** Type of the entry point `ap_vendor_NAME_init`. */

@@ -511,7 +511,7 @@ static int m_is_cancelled(ap_vendor_call *call)
 }
 
 static const ap_host mock_host = {
-    sizeof(ap_host), AP_VENDOR_ABI_MAJOR, AP_VENDOR_ABI_MINOR,
+    sizeof(ap_host), AP_VENDOR_ABI_VERSION,
     m_http, m_header, m_free, m_add_file, m_set_artifact, m_set_error, m_log,
     m_getenv, m_option, m_is_cancelled, NULL
 };
@@ -600,14 +600,15 @@ static void test_descriptor(void **state)
     (void)state;
     assert_non_null(v);
     assert_int_equal(sizeof(ap_vendor), v->struct_size);
-    assert_int_equal(AP_VENDOR_ABI_MAJOR, v->abi_major);
+    assert_int_equal(AP_VENDOR_ABI_VERSION, v->abi_version);
+    assert_non_null(strstr(v->usage, "hf:"));
     assert_string_equal("huggingface", v->name);
     assert_string_equal("hf", v->schemes[0]);
     assert_string_equal("huggingface", v->schemes[1]);
     assert_null(v->schemes[2]);
     assert_null(v->download);
     assert_non_null(v->resolve);
-    h.abi_major = AP_VENDOR_ABI_MAJOR + 1;
+    h.abi_version = AP_VENDOR_ABI_VERSION + 1;
     assert_null(ap_vendor_huggingface_init(&h));
     assert_int_equal(AP_EABI, v->create(&h, &st));
     assert_null(st);

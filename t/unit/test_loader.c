@@ -55,28 +55,46 @@ static void expect_refusal(const char *name, int status, const char *const *need
 
 static void test_wrong_major(void **s)
 {
-    const char *n[] = { "built for vendor ABI 2.0", "host speaks 1.1", NULL };
+    const char *n[] = { "built for vendor ABI 3", "host speaks vendor ABI 2", NULL };
     (void)s;
     expect_refusal("badmajor", AP_EABI, n);
 }
 
-static void test_newer_minor(void **s)
+/* A vendor compiled with the frozen ABI-1 tables (t/vendors/older.c) is
+ * refused, as docs/vendor-abi.md says, naming the file and both ABIs. */
+static void test_abi1_vendor_refused(void **s)
 {
-    const char *n[] = { "built for vendor ABI 1.2", "host speaks 1.1", NULL };
+    const char *n[] = { "built for vendor ABI 1,", "host speaks vendor ABI 2",
+                        "rebuild", NULL };
     (void)s;
-    expect_refusal("newminor", AP_EABI, n);
+    expect_refusal("older", AP_EABI, n);
+}
+
+/* Built against newer headers of the same version: a larger descriptor
+ * is accepted and what lies beyond our sizeof(ap_vendor) is ignored. */
+static void test_future_larger_struct(void **s)
+{
+    ap_provisioner *p = mk();
+    ap_vendor_info vi;
+    (void)s;
+    assert_int_equal(load(p, "future"), AP_OK);
+    assert_int_equal(ap_provisioner_vendor_info(p, 0, &vi), AP_OK);
+    assert_string_equal(vi.name, "future");
+    assert_int_equal(vi.abi_version, AP_VENDOR_ABI_VERSION);
+    assert_string_equal(vi.usage, "future:ANYTHING");
+    ap_provisioner_free(p);
 }
 
 static void test_short_struct(void **s)
 {
-    const char *n[] = { "shorter than vendor ABI 1.1 requires", NULL };
+    const char *n[] = { "shorter than vendor ABI 2 requires", NULL };
     (void)s;
     expect_refusal("short", AP_EABI, n);
 }
 
 static void test_missing_symbol(void **s)
 {
-    const char *n[] = { "ap_vendor_nosym_init not found", "1.1", NULL };
+    const char *n[] = { "ap_vendor_nosym_init not found", "vendor ABI 2", NULL };
     (void)s;
     expect_refusal("nosym", AP_EVENDOR, n);
 }
@@ -88,19 +106,21 @@ static void test_missing_resolve(void **s)
     expect_refusal("noresolve", AP_EVENDOR, n);
 }
 
-static void test_older_short_but_valid(void **s)
+static void test_minimal_short_but_valid(void **s)
 {
     ap_provisioner *p = mk();
     ap_vendor_info vi;
     (void)s;
-    assert_int_equal(load(p, "older"), AP_OK);
+    assert_int_equal(load(p, "minimal"), AP_OK);
     assert_int_equal(ap_provisioner_vendor_count(p), 1);
     assert_int_equal(ap_provisioner_vendor_info(p, 0, &vi), AP_OK);
-    assert_string_equal(vi.name, "older");
-    assert_int_equal(vi.abi_minor, 0);
-    assert_string_equal(vi.schemes[0], "older");
+    assert_string_equal(vi.name, "minimal");
+    assert_int_equal(vi.abi_version, 2);
+    assert_string_equal(vi.schemes[0], "minimal");
+    /* `usage` lies beyond its struct_size: absent, not the garbage */
+    assert_string_equal(vi.usage, "");
     /* loading the same scheme twice is refused and names both */
-    assert_int_equal(load(p, "older"), AP_EVENDOR);
+    assert_int_equal(load(p, "minimal"), AP_EVENDOR);
     assert_non_null(strstr(ap_provisioner_errmsg(p), "already served"));
     ap_provisioner_free(p);
 }
@@ -128,8 +148,9 @@ static void test_scan_collects_refusals(void **s)
     o.home = home;
     o.vendor_path = vdir;
     assert_int_equal(ap_provisioner_new(&p, &o), AP_OK);
-    /* gen, hostile and older load; the five broken ones are listed */
-    assert_int_equal(ap_provisioner_vendor_count(p), 3);
+    /* future, gen, hostile and minimal load; the five refused ones
+     * (badmajor, noresolve, nosym, older, short) are listed */
+    assert_int_equal(ap_provisioner_vendor_count(p), 4);
     for (r = ap_provisioner_refusals(p); *r; r++)
         nref++;
     assert_int_equal(nref, 5);
@@ -157,15 +178,29 @@ static void test_hostile_paths(void **s)
     ap_provisioner_free(p);
 }
 
+/* The grammar in these errors is the loaded vendors' `usage` (or
+ * "SCHEME:..." for a vendor without one), never a list the core keeps. */
 static void test_unknown_scheme_and_bad_ref(void **s)
 {
     ap_provisioner *p = mk();
+    const char *msg;
     (void)s;
     assert_int_equal(ap_provision(p, "nope:x", NULL, NULL), AP_EVENDOR);
     assert_non_null(strstr(ap_provisioner_errmsg(p), "nope:x"));
+    assert_non_null(strstr(ap_provisioner_errmsg(p), "no vendor is loaded"));
+    assert_int_equal(load(p, "future"), AP_OK);
+    assert_int_equal(load(p, "gen"), AP_OK);
+    assert_int_equal(ap_provision(p, "nope:x", NULL, NULL), AP_EVENDOR);
+    msg = ap_provisioner_errmsg(p);
+    assert_non_null(strstr(msg, "future:ANYTHING"));
+    assert_non_null(strstr(msg, "gen:..."));
     assert_int_equal(ap_provision(p, "no scheme here", NULL, NULL), AP_EINVAL);
-    assert_non_null(strstr(ap_provisioner_errmsg(p), "hf:ORG/REPO"));
+    msg = ap_provisioner_errmsg(p);
+    assert_non_null(strstr(msg, "future:ANYTHING"));
+    assert_null(strstr(msg, "hf:"));     /* no vendor of those is loaded */
+    assert_null(strstr(msg, "ollama:"));
     assert_int_equal(ap_provision(p, "", NULL, NULL), AP_EINVAL);
+    assert_non_null(strstr(ap_provisioner_errmsg(p), "future:ANYTHING"));
     ap_provisioner_free(p);
 }
 
@@ -265,7 +300,7 @@ static void test_vendor_download_planted_staging(void **s)
 
 /* ---- plugin trust (StrictModes) ------------------------------------- */
 
-/* Copy build/t/vendors/ap-vendor-older.so into DIR (created with dmode)
+/* Copy build/t/vendors/ap-vendor-minimal.so into DIR (created with dmode)
  * with file mode fmode; the path goes to out. */
 static void plant(const char *dir, mode_t dmode, mode_t fmode, char *out,
                   size_t outsz)
@@ -275,8 +310,8 @@ static void plant(const char *dir, mode_t dmode, mode_t fmode, char *out,
     ssize_t n;
     (void)mkdir(dir, 0700);
     assert_int_equal(chmod(dir, dmode), 0);
-    snprintf(src, sizeof src, "%s/ap-vendor-older.so", vdir);
-    snprintf(out, outsz, "%s/ap-vendor-older.so", dir);
+    snprintf(src, sizeof src, "%s/ap-vendor-minimal.so", vdir);
+    snprintf(out, outsz, "%s/ap-vendor-minimal.so", dir);
     unlink(out);
     in = open(src, O_RDONLY);
     assert_true(in >= 0);
@@ -352,7 +387,7 @@ static void test_trust_symlinks(void **s)
     plant(good, 0755, 0755, so, sizeof so);
     snprintf(bad, sizeof bad, "%s/trust-link-dir", tmproot);
     (void)mkdir(bad, 0755);
-    snprintf(link, sizeof link, "%s/ap-vendor-older.so", bad);
+    snprintf(link, sizeof link, "%s/ap-vendor-minimal.so", bad);
     (void)unlink(link);
     assert_int_equal(symlink(so, link), 0);
     expect_trusted(link);
@@ -428,11 +463,12 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wrong_major),
-        cmocka_unit_test(test_newer_minor),
+        cmocka_unit_test(test_abi1_vendor_refused),
+        cmocka_unit_test(test_future_larger_struct),
         cmocka_unit_test(test_short_struct),
         cmocka_unit_test(test_missing_symbol),
         cmocka_unit_test(test_missing_resolve),
-        cmocka_unit_test(test_older_short_but_valid),
+        cmocka_unit_test(test_minimal_short_but_valid),
         cmocka_unit_test(test_bad_names),
         cmocka_unit_test(test_scan_collects_refusals),
         cmocka_unit_test(test_hostile_paths),

@@ -25,16 +25,15 @@ static const char *const hfv_headers[] = { HFV_UA, NULL };
 
 static const char *const hfv_schemes[] = { "hf", "huggingface", NULL };
 
-/* Host members this vendor uses (progress is not needed: no download()). */
-#define HFV_HOST_NEED (offsetof(ap_host, is_cancelled) + sizeof(void (*)(void)))
-#define HFV_RESP_NEED (offsetof(ap_http_response, body_len) + sizeof(size_t))
-
+/* Host members this vendor needs (log and option are used when offered;
+ * progress is not needed: no download()). */
 static int host_usable(const ap_host *h)
 {
-    return h && h->abi_major == AP_VENDOR_ABI_MAJOR &&
-           h->struct_size >= HFV_HOST_NEED && h->http && h->http_header &&
-           h->http_free && h->add_file && h->set_artifact && h->set_error &&
-           h->getenv && h->is_cancelled;
+    return h && h->abi_version == AP_VENDOR_ABI_VERSION &&
+           AP_HOST_HAS(h, http) && AP_HOST_HAS(h, http_header) &&
+           AP_HOST_HAS(h, http_free) && AP_HOST_HAS(h, add_file) &&
+           AP_HOST_HAS(h, set_artifact) && AP_HOST_HAS(h, set_error) &&
+           AP_HOST_HAS(h, getenv) && AP_HOST_HAS(h, is_cancelled);
 }
 
 /* ---- messages ------------------------------------------------------------ */
@@ -53,7 +52,7 @@ void hfv_log(hfv_ctx *c, int level, const char *fmt, ...)
 {
     char buf[1024];
     va_list ap;
-    if (!c->host->log)
+    if (!AP_HOST_HAS(c->host, log))
         return;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
@@ -224,7 +223,7 @@ static int hub_request(hfv_ctx *c, const char *method, const char *url,
     if (!*out)
         return hfv_fail(c, AP_ERROR, "the host returned no HTTP response from %s",
                         c->endpoint_shown);
-    if ((*out)->struct_size < HFV_RESP_NEED) {
+    if (!AP_STRUCT_COVERS(*out, ap_http_response, body_len)) {
         c->host->http_free(*out);
         *out = NULL;
         return hfv_fail(c, AP_EABI, "the host's HTTP response is too short");
@@ -945,8 +944,7 @@ out:
 
 static const ap_vendor hfv_descriptor = {
     sizeof(ap_vendor),
-    AP_VENDOR_ABI_MAJOR,
-    AP_VENDOR_ABI_MINOR,
+    AP_VENDOR_ABI_VERSION,
     "huggingface",
     HFV_VERSION,
     "Hugging Face Hub: models, datasets and spaces; GGUF quant picks; "
@@ -955,14 +953,11 @@ static const ap_vendor hfv_descriptor = {
     hf_create,
     hf_destroy,
     hf_resolve,
-    NULL
+    NULL,
+    HFV_GRAMMAR,
 };
 
-__attribute__((visibility("default")))
-const ap_vendor *ap_vendor_huggingface_init(const ap_host *host);
-
-__attribute__((visibility("default")))
-const ap_vendor *ap_vendor_huggingface_init(const ap_host *host)
+AP_VENDOR_ENTRY(huggingface)
 {
     /* Refuse a host we cannot use: a different major, or a table too short
      * for the members resolve() calls. */
