@@ -129,6 +129,47 @@ static void on_signal(int sig)
     ap_cancel(g_cancel); /* async-signal-safe */
 }
 
+/* Vendor options of this run (-o KEY=VALUE, --hf-cache=DIR): "key",
+ * "value" pairs, NULL-terminated, as ap_provision_options.vendor_options. */
+#define MAX_VOPTS 64
+static char *g_vopts[2 * MAX_VOPTS + 1];
+static size_t g_nvopts;
+
+static int vopt_add(const char *key, const char *value)
+{
+    char *k, *v;
+    if (g_nvopts == MAX_VOPTS) {
+        fprintf(stderr, "apctl: more than %d -o options\n", MAX_VOPTS);
+        return -1;
+    }
+    k = strdup(key);
+    v = strdup(value);
+    if (!k || !v) {
+        free(k);
+        free(v);
+        return -1;
+    }
+    g_vopts[2 * g_nvopts] = k;
+    g_vopts[2 * g_nvopts + 1] = v;
+    g_nvopts++;
+    g_vopts[2 * g_nvopts] = NULL;
+    return 0;
+}
+
+/* "KEY=VALUE" with eq pointing at the '='. */
+static int vopt_add_kv(const char *kv, const char *eq)
+{
+    char key[256];
+    size_t n = (size_t)(eq - kv);
+    if (n >= sizeof key) {
+        fprintf(stderr, "apctl: -o key too long\n");
+        return -1;
+    }
+    memcpy(key, kv, n);
+    key[n] = '\0';
+    return vopt_add(key, eq + 1);
+}
+
 static void usage(FILE *f)
 {
     fputs("usage: apctl [--link] COMMAND [OPTIONS] [ARGS]\n"
@@ -143,8 +184,13 @@ static void usage(FILE *f)
           "       [--max-rate BYTES_PER_S] [--per-host N] [--max-attempts N]\n"
            "       [--min-rate BYTES_PER_S] [--min-rate-window MS]\n"
            "       [--max-size BYTES (body of unknown length)] [--cacert FILE]\n"
-           "       [--hf-cache=DIR] [--refresh] [--max-files N] REF [REF...]\n"
+           "       [--hf-cache=DIR] [--refresh] [--max-files N]\n"
+           "       [-o KEY=VALUE]... REF [REF...]\n"
            "                        provision REF(s), print where they are;\n"
+           "                        -o: an option for the vendor (repeatable);\n"
+           "                        -o env:NAME=VALUE overrides the variable NAME\n"
+           "                        for this request (e.g. env:HF_TOKEN=...);\n"
+           "                        --hf-cache=DIR is -o hf_cache_publish=DIR\n"
            "                        --refresh: fail instead of using a ready entry\n"
            "                        when the origin cannot be reached\n"
           "  sync [--json] REF     record the file list, fetch only small metadata\n"
@@ -493,8 +539,19 @@ static int cmd_pull(int argc, char **argv, unsigned flags)
         else if (strncmp(a, "--max-attempts", 14) == 0)
             o.max_attempts = (unsigned)num_arg(OPTVAL("--max-attempts"), "--max-attempts");
         else if (strncmp(a, "--hf-cache", 10) == 0) {
-            o.hf_cache_publish = OPTVAL("--hf-cache");
-            if (!o.hf_cache_publish) { usage(stderr); return 2; }
+            /* a convenience for -o hf_cache_publish=DIR (the vendor's option) */
+            const char *v = OPTVAL("--hf-cache");
+            if (!v || vopt_add("hf_cache_publish", v) != 0) { usage(stderr); return 2; }
+        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--option") == 0 ||
+                   (strncmp(a, "-o", 2) == 0 && a[2])) {
+            const char *kv = a[2] && a[1] == 'o' ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+            const char *eq = kv ? strchr(kv, '=') : NULL;
+            if (!eq || eq == kv) {
+                fprintf(stderr, "apctl: -o wants KEY=VALUE\n");
+                free(refs);
+                return 2;
+            }
+            if (vopt_add_kv(kv, eq) != 0) { usage(stderr); free(refs); return 2; }
         } else if (strncmp(a, "--jobs", 6) == 0) {
             njobs = (unsigned)num_arg(OPTVAL("--jobs"), "--jobs");
         } else if (a[0] == '-' && a[1]) {
@@ -518,6 +575,8 @@ static int cmd_pull(int argc, char **argv, unsigned flags)
     }
     ref = refs[0];
     o.flags |= flags;
+    if (g_nvopts)
+        o.vendor_options = (const char *const *)g_vopts;
     if (ni)
         o.include = include;
     if (ne)

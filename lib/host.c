@@ -282,6 +282,7 @@ const ap_host apx_host_table = {
     h_set_error, h_log,
     h_getenv, h_option,
     h_is_cancelled, h_progress,
+    apx_host_put_copy, apx_host_put_symlink, apx_host_put_bytes,
 };
 
 void apx_call_init(ap_vendor_call *call, ap_provisioner *prov, apx_vendor *v,

@@ -65,6 +65,14 @@ APX_HIDDEN void apx_call_init(ap_vendor_call *call, ap_provisioner *prov,
 APX_HIDDEN void apx_call_clear(ap_vendor_call *call);
 APX_HIDDEN void apx_mfile_clear(apx_mfile *f);
 
+/* Host calls writing into a foreign layout (lib/foreign.c). */
+APX_HIDDEN int apx_host_put_copy(ap_vendor_call *call, const char *root,
+                                 const char *rel, const char *blob_path);
+APX_HIDDEN int apx_host_put_symlink(ap_vendor_call *call, const char *root,
+                                    const char *rel, const char *target);
+APX_HIDDEN int apx_host_put_bytes(ap_vendor_call *call, const char *root,
+                                  const char *rel, const void *data, size_t len);
+
 /* Loader (lib/loader.c). */
 APX_HIDDEN int apx_vendor_load_file(ap_provisioner *prov, const char *path);
 APX_HIDDEN int apx_vendor_register(ap_provisioner *prov, ap_vendor_init_fn init,

@@ -918,67 +918,69 @@ static int mark_present(job *j, const ap_vendor_call *call)
     return AP_OK;
 }
 
-/* The revision the user named in an hf: reference ("main" when none). */
-static char *hf_revision_name(const char *ref)
+/* After a provision that made the entry ready: the vendor's optional
+ * `publish` (e.g. into another tool's cache) with the verified files. */
+static int publish_foreign(job *j, ap_vendor_call *call)
 {
-    const char *at = strchr(ref, '@'), *end;
-    if (!at)
-        return apx_strdup("main");
-    at++;
-    if (strncmp(at, "refs/", 5) == 0) {
-        end = strchr(at + 5, '/');
-        end = end ? strchr(end + 1, '/') : NULL;
-    } else
-        end = at + strcspn(at, "/:");
-    if (!end)
-        end = at + strcspn(at, ":");
-    return apx_strndup(at, (size_t)(end - at));
-}
-
-/* Publish what an hf: job pulled into a Hugging Face cache directory, so
- * Python and JS tools find it offline (DESIGN.md §6 layout). */
-static int publish_hf(job *j, const ap_vendor_call *call)
-{
+    const apx_vendor *v = call->vendor;
     ap_entry *e = j->entry;
-    const char *type = "model", *repo = e->name;
-    char *rev;
-    size_t i;
+    ap_vendor_publication pub;
+    ap_vendor_published_file *pf = NULL;
+    const ap_vendor_published_file **pp = NULL;
+    char **blobs = NULL;
+    size_t i, n = 0;
     int rc = AP_OK;
-    apx_error err;
 
-    if (strcmp(e->vendor, "huggingface") != 0)
-        return fail(j, AP_EUNSUPPORTED, "%s: publishing into an HF cache is only "
-                    "for hf: references", j->ref);
-    if (!e->revision)
-        return fail(j, AP_EPROTOCOL, "%s: no resolved commit to publish", j->ref);
-    if (strncmp(repo, "datasets/", 9) == 0) {
-        type = "dataset";
-        repo += 9;
-    } else if (strncmp(repo, "spaces/", 7) == 0) {
-        type = "space";
-        repo += 7;
+    if (!AP_VENDOR_HAS(&v->desc, publish))
+        return AP_OK;
+    if (e->nfiles && (!(pf = apx_calloc(e->nfiles, sizeof *pf)) ||
+                      !(pp = apx_calloc(e->nfiles, sizeof *pp)) ||
+                      !(blobs = apx_calloc(e->nfiles, sizeof *blobs)))) {
+        rc = fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+        goto out;
     }
-    rev = hf_revision_name(j->ref);
-    if (!rev)
-        return fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
-    for (i = 0; rc == AP_OK && i < e->nfiles; i++) {
+    for (i = 0; i < e->nfiles; i++) {
         const ap_entry_file *f = &e->files[i];
-        const apx_mfile *m = &call->files[i];
-        const char *etag = m->sha256 ? m->sha256 : m->git_sha1;
-        char *blob = NULL;
-        if (!f->present || !etag)
+        if (!f->present || !f->sha256)
             continue;
-        apx_error_clear(&err);
-        rc = ap_store_blob_path(j->prov->store, f->sha256, &blob);
-        if (rc == AP_OK)
-            rc = apx_hf_publish(j->o->hf_cache_publish, type, repo, e->revision,
-                                rev, f->name, etag, blob, NULL, &err);
-        free(blob);
-        if (rc != AP_OK)
-            rc = fail(j, rc, "%s: publishing '%s' into the HF cache %s: %s", j->ref,
-                      f->name, j->o->hf_cache_publish, err.msg);
+        if ((rc = ap_store_blob_path(j->prov->store, f->sha256, &blobs[n])) != AP_OK) {
+            rc = fail(j, rc, "%s: the blob of '%s': %s", j->ref, f->name,
+                      ap_store_errmsg(j->prov->store));
+            goto out;
+        }
+        pf[n].struct_size = sizeof pf[n];
+        pf[n].path = f->name;
+        pf[n].blob_path = blobs[n];
+        pf[n].sha256 = f->sha256;
+        pf[n].git_sha1 = i < call->nfiles ? call->files[i].git_sha1 : NULL;
+        pf[n].size = f->size;
+        pp[n] = &pf[n];
+        n++;
     }
-    free(rev);
+    memset(&pub, 0, sizeof pub);
+    pub.struct_size = sizeof pub;
+    pub.ref = j->ref;
+    pub.name = e->name;
+    pub.revision = e->revision;
+    pub.canonical = call->canonical;
+    pub.files = pp;
+    pub.nfiles = n;
+    apx_error_clear(&call->err);
+    rc = v->desc.publish(v->state, call, &pub);
+    if (rc != AP_OK) {
+        if (rc > 0)
+            rc = AP_EVENDOR;
+        if (!call->err.msg[0])
+            apx_error_set(&call->err, rc, "%s", ap_strerror(rc));
+        rc = fail(j, rc, "%s: vendor '%s' could not publish the entry: %s", j->ref,
+                  v->desc.name, call->err.msg);
+    }
+out:
+    for (i = 0; blobs && i < n; i++)
+        free(blobs[i]);
+    free(blobs);
+    free(pf);
+    free(pp);
     return rc;
 }
 
@@ -1135,6 +1137,7 @@ static int run_job(job *j, ap_entry **out)
 
     apx_call_init(&call, p, v, j->ref, o->cancel);
     call.tracker = j->tracker;
+    call.options = o->vendor_options;
     call.ca_file = o->ca_file; /* metadata requests trust the same CAs */
     call.min_rate = o->min_rate; /* and have the same minimum rate */
     call.min_rate_window_ms = o->min_rate_window_ms;
@@ -1260,8 +1263,8 @@ out:
             /* views relinked only for what replaces the catalog's entry */
             if (apx_entry_finish(p, j->entry) != AP_OK && rc == AP_OK)
                 rc = p->err.status;
-            if (rc == AP_OK && o->hf_cache_publish)
-                rc = publish_hf(j, &call);
+            if (rc == AP_OK)
+                rc = publish_foreign(j, &call);
         } else
             blob_paths(p, j->entry, 0);
         j->entry->updated = apx_wall_s();

@@ -88,11 +88,19 @@ static int ld_resolve(void *st, ap_vendor_call *call, const char *ref)
 
 static const char *const schemes[] = { "localdir", NULL };
 
+/* Designated initializers: members appended by later headers of the same
+ * ABI version stay zero (absent) without a change here. */
 static const ap_vendor vendor = {
-    sizeof(ap_vendor), AP_VENDOR_ABI_VERSION,
-    "localdir", "1.0.0", "files of a local directory (template vendor)",
-    schemes, ld_create, ld_destroy, ld_resolve, NULL,
-    "localdir:/ABSOLUTE/DIRECTORY",
+    .struct_size = sizeof(ap_vendor),
+    .abi_version = AP_VENDOR_ABI_VERSION,
+    .name = "localdir",
+    .version = "1.0.0",
+    .description = "files of a local directory (template vendor)",
+    .schemes = schemes,
+    .create = ld_create,
+    .destroy = ld_destroy,
+    .resolve = ld_resolve,
+    .usage = "localdir:/ABSOLUTE/DIRECTORY",
 };
 
 /* Declares and defines ap_vendor_localdir_init with default visibility. */

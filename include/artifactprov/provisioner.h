@@ -125,7 +125,16 @@ typedef struct ap_provision_options {
     unsigned max_attempts;          /**< per range (5) */
     unsigned stall_timeout_ms;      /**< no byte for this long: retry (30000) */
     uint64_t max_bytes_per_sec;     /**< bandwidth cap, 0 = none */
-    const char *hf_cache_publish;   /**< also publish into this HF cache dir */
+    const char *const *vendor_options; /**< per-request options for the
+                                         vendor: NULL-terminated list of
+                                         "key", "value" pairs (both non-NULL;
+                                         the last pair with a key wins), read
+                                         by the vendor through host->option.
+                                         A key "env:NAME" overrides the
+                                         environment variable NAME for this
+                                         request (host->getenv), e.g.
+                                         {"env:HF_TOKEN", tok, NULL}.  Copied
+                                         by ap_jobs_submit; NULL: none */
     unsigned max_per_host;          /**< connections to one host (max_connections) */
     /* Since 0.2: limits against hostile servers, and TLS trust. */
     const char *ca_file;            /**< PEM file of CA certificates trusted

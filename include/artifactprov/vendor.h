@@ -162,6 +162,29 @@ typedef struct ap_vendor_artifact {
 
 #define AP_VENDOR_ARTIFACT_INIT { sizeof(ap_vendor_artifact), NULL, NULL, NULL }
 
+/** One verified file of a ready entry, as handed to a vendor's `publish`. */
+typedef struct ap_vendor_published_file {
+    size_t struct_size;
+    const char *path;              /**< relative path in the artifact */
+    const char *blob_path;         /**< absolute path of the verified bytes
+                                        in the store: read them, never write */
+    const char *sha256;            /**< lower-case hex, computed by the host */
+    const char *git_sha1;          /**< the git blob id the vendor gave at
+                                        resolve time (verified), or NULL */
+    uint64_t size;                 /**< bytes */
+} ap_vendor_published_file;
+
+/** A completed, ready entry, as handed to a vendor's `publish`. */
+typedef struct ap_vendor_publication {
+    size_t struct_size;
+    const char *ref;               /**< the reference as requested */
+    const char *name;              /**< the artifact name (set_artifact) */
+    const char *revision;          /**< resolved revision, or NULL */
+    const char *canonical;         /**< canonical reference, or NULL */
+    const ap_vendor_published_file *const *files; /**< nfiles pointers */
+    size_t nfiles;
+} ap_vendor_publication;
+
 /**
  * The host's function table, handed to the vendor's entry point and to
  * `create`.  A host of ABI 2 fills every member listed here; a vendor
@@ -210,6 +233,29 @@ typedef struct ap_host {
     int (*is_cancelled)(ap_vendor_call *call);
     /** Report progress from a custom download; non-zero means abort. */
     int (*progress)(ap_vendor_call *call, uint64_t done, uint64_t total);
+
+    /* New in ABI 2: writing into a foreign layout, for `publish`.  `root`
+     * is an absolute directory, created when missing; `rel` is a relative
+     * path checked like a manifest path (no "..", no empty or "."
+     * component); the directories of `rel` below `root` are created, and
+     * none of them may be a symbolic link (AP_EPATH).  Every write is
+     * atomic (temporary name, fsync, rename).  On failure the call's error
+     * names the path and the cause. */
+
+    /** Place a copy of the store blob `blob_path` (a reflink where the
+     *  file system can, else a copy; never a hard link) at root/rel, mode
+     *  0644.  A regular file already at root/rel is kept: use it for
+     *  content-addressed names. */
+    int (*put_copy)(ap_vendor_call *call, const char *root, const char *rel,
+                    const char *blob_path);
+    /** Make root/rel a symbolic link to `target`, replacing what is there.
+     *  `target` must be relative and, read from the directory of rel, stay
+     *  below root. */
+    int (*put_symlink)(ap_vendor_call *call, const char *root,
+                       const char *rel, const char *target);
+    /** Write `len` bytes to root/rel (replacing it), mode 0644. */
+    int (*put_bytes)(ap_vendor_call *call, const char *root, const char *rel,
+                     const void *data, size_t len);
 } ap_host;
 
 /**
@@ -256,6 +302,18 @@ typedef struct ap_vendor {
      * reference.
      */
     const char *usage;
+
+    /**
+     * Optional (new in ABI 2): called after every successful provision
+     * that made `pub` the catalog's ready entry, so the vendor can publish
+     * it into a foreign layout (another tool's cache) with host->put_*.
+     * The vendor decides from the caller's options (host->option) or the
+     * environment (host->getenv) whether to do anything; return AP_OK when
+     * there is nothing to do.  A failure fails the request (the entry
+     * stays ready) with the vendor's message.
+     */
+    int (*publish)(void *state, ap_vendor_call *call,
+                   const ap_vendor_publication *pub);
 } ap_vendor;
 
 /** Type of the entry point `ap_vendor_NAME_init`. */

@@ -4,7 +4,7 @@ static int res(void *s, ap_vendor_call *c, const char *r) { (void)s; (void)c; (v
 static const char *const schemes[] = { "badmajor", NULL };
 static const ap_vendor desc = {
     sizeof(ap_vendor), AP_VENDOR_ABI_VERSION + 1,
-    "badmajor", "0.0.1", "test vendor: built for a future major ABI", schemes, NULL, NULL, res, NULL, NULL,
+    "badmajor", "0.0.1", "test vendor: built for a future major ABI", schemes, NULL, NULL, res, NULL, NULL, NULL,
 };
 AP_VENDOR_ENTRY(badmajor)
 { (void)host; return &desc; }

@@ -10,9 +10,10 @@ static const struct {
     int (*later_member)(void *state);  /* unknown to this host */
     const char *another;
 } desc = {
-    { sizeof desc, AP_VENDOR_ABI_VERSION,
-      "future", "0.0.1", "test vendor: larger descriptor, same ABI version", schemes,
-      NULL, NULL, res, NULL, "future:ANYTHING" },
+    { .struct_size = sizeof desc, .abi_version = AP_VENDOR_ABI_VERSION,
+      .name = "future", .version = "0.0.1",
+      .description = "test vendor: larger descriptor, same ABI version",
+      .schemes = schemes, .resolve = res, .usage = "future:ANYTHING" },
     NULL, "beyond the host's sizeof",
 };
 AP_VENDOR_ENTRY(future) { (void)host; return &desc.v; }

@@ -54,7 +54,7 @@ static int dl(void *s, ap_vendor_call *c, const ap_vendor_file *file, int fd)
 static const char *const schemes[] = { "gen", NULL };
 static const ap_vendor desc = {
     sizeof(ap_vendor), AP_VENDOR_ABI_VERSION,
-    "gen", "0.0.1", "test vendor: download() without HTTP", schemes, create, NULL, res, dl, NULL,
+    "gen", "0.0.1", "test vendor: download() without HTTP", schemes, create, NULL, res, dl, NULL, NULL,
 };
 AP_VENDOR_ENTRY(gen)
 { (void)host; return &desc; }

@@ -29,7 +29,7 @@ static int res(void *s, ap_vendor_call *c, const char *r)
 static const char *const schemes[] = { "hostile", NULL };
 static const ap_vendor desc = {
     sizeof(ap_vendor), AP_VENDOR_ABI_VERSION,
-    "hostile", "0.0.1", "test vendor: hostile names", schemes, create, NULL, res, NULL, NULL,
+    "hostile", "0.0.1", "test vendor: hostile names", schemes, create, NULL, res, NULL, NULL, NULL,
 };
 AP_VENDOR_ENTRY(hostile)
 { (void)host; return &desc; }

@@ -11,5 +11,6 @@ static const ap_vendor desc = {
     /* beyond struct_size: garbage the host must ignore */
     (int (*)(void *, ap_vendor_call *, const ap_vendor_file *, int))1,
     "garbage usage",
+    (int (*)(void *, ap_vendor_call *, const ap_vendor_publication *))1,
 };
 AP_VENDOR_ENTRY(minimal) { (void)host; return &desc; }

@@ -4,7 +4,7 @@ static int res(void *s, ap_vendor_call *c, const char *r) { (void)s; (void)c; (v
 static const char *const schemes[] = { "nosym", NULL };
 static const ap_vendor desc = {
     sizeof(ap_vendor), AP_VENDOR_ABI_VERSION,
-    "nosym", "0.0.1", "test vendor: exports the wrong entry symbol", schemes, NULL, NULL, res, NULL, NULL,
+    "nosym", "0.0.1", "test vendor: exports the wrong entry symbol", schemes, NULL, NULL, res, NULL, NULL, NULL,
 };
 AP_VENDOR_ENTRY(other)
 { (void)host; return &desc; }

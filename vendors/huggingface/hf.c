@@ -943,18 +943,19 @@ out:
 }
 
 static const ap_vendor hfv_descriptor = {
-    sizeof(ap_vendor),
-    AP_VENDOR_ABI_VERSION,
-    "huggingface",
-    HFV_VERSION,
-    "Hugging Face Hub: models, datasets and spaces; GGUF quant picks; "
-    "HF cache when offline",
-    hfv_schemes,
-    hf_create,
-    hf_destroy,
-    hf_resolve,
-    NULL,
-    HFV_GRAMMAR,
+    .struct_size = sizeof(ap_vendor),
+    .abi_version = AP_VENDOR_ABI_VERSION,
+    .name = "huggingface",
+    .version = HFV_VERSION,
+    .description = "Hugging Face Hub: models, datasets and spaces; GGUF quant "
+                   "picks; HF cache when offline; publishes into an HF cache "
+                   "(option hf_cache_publish=DIR)",
+    .schemes = hfv_schemes,
+    .create = hf_create,
+    .destroy = hf_destroy,
+    .resolve = hf_resolve,
+    .usage = HFV_GRAMMAR,
+    .publish = hfv_publish,
 };
 
 AP_VENDOR_ENTRY(huggingface)

@@ -128,6 +128,14 @@ int hfv_select_quant(hfv_list *l, const char *quant, char *msg, size_t msglen);
 size_t hfv_close_names(const hfv_list *l, const char *want, size_t max,
                        char *out, size_t outlen);
 
+/* ---- publishing into an HF cache (publish.c) --------------------------- */
+
+/* The vendor's `publish`: when the caller's option "hf_cache_publish"
+ * names a directory, lay the entry out there as huggingface_hub does
+ * (blobs/ETAG, snapshots/COMMIT/PATH -> ../../blobs/ETAG, refs/REV). */
+int hfv_publish(void *state, ap_vendor_call *call,
+                const ap_vendor_publication *pub);
+
 /* ---- the resolve context (hf.c, cache.c) ------------------------------- */
 
 typedef struct hfv_state {

@@ -115,10 +115,16 @@ out:
 static const char *const url_schemes[] = { "https", "http", NULL };
 
 static const ap_vendor url_vendor = {
-    sizeof(ap_vendor), AP_VENDOR_ABI_VERSION,
-    "url", "1.0.0", "plain http(s) URLs with an optional #sha256= digest",
-    url_schemes, url_create, url_destroy, url_resolve, NULL,
-    "https://HOST/PATH[#sha256=HEX]",
+    .struct_size = sizeof(ap_vendor),
+    .abi_version = AP_VENDOR_ABI_VERSION,
+    .name = "url",
+    .version = "1.0.0",
+    .description = "plain http(s) URLs with an optional #sha256= digest",
+    .schemes = url_schemes,
+    .create = url_create,
+    .destroy = url_destroy,
+    .resolve = url_resolve,
+    .usage = "https://HOST/PATH[#sha256=HEX]",
 };
 
 AP_VENDOR_ENTRY(url)
