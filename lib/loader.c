@@ -115,7 +115,7 @@ int apx_vendor_register(ap_provisioner *prov, ap_vendor_init_fn init,
                           origin, v.desc.schemes[i], v.desc.name,
                           other->desc.name, other->origin);
     }
-    if (v.desc.create) {
+    if (v.desc.create && !prov->vendor_shell) {
         rc = v.desc.create(&apx_host_table, &v.state);
         if (rc != AP_OK)
             return refuse(prov, rc < 0 ? rc : AP_EVENDOR,
@@ -376,12 +376,49 @@ void apx_vendor_scan(ap_provisioner *prov, const char *path_list)
     free(copy);
 }
 
+int apx_vendors_from_set(ap_provisioner *prov, const ap_vendor_set *set)
+{
+    const ap_provisioner *s = &set->shell;
+    size_t i;
+    int rc;
+
+    if (s->nvendors && !(prov->vendors = apx_calloc(s->nvendors, sizeof *prov->vendors)))
+        return refuse(prov, AP_ENOMEM, "vendor set: out of memory");
+    for (i = 0; i < s->nvendors; i++) {
+        apx_vendor v = s->vendors[i];
+        v.dl = NULL;    /* the set keeps the library loaded */
+        v.fd = -1;
+        v.state = NULL;
+        if (!(v.origin = apx_strdup(s->vendors[i].origin)))
+            return refuse(prov, AP_ENOMEM, "vendor set: out of memory");
+        if (v.desc.create &&
+            (rc = v.desc.create(&apx_host_table, &v.state)) != AP_OK) {
+            rc = refuse(prov, rc < 0 ? rc : AP_EVENDOR,
+                        "%s: vendor '%s' failed to initialise (%s)", v.origin,
+                        v.desc.name, ap_strerror(rc));
+            free(v.origin);
+            return rc;
+        }
+        prov->vendors[prov->nvendors++] = v;
+    }
+    for (i = 0; i < s->nrefusals; i++) {
+        char **r = apx_realloc(prov->refusals, (prov->nrefusals + 2) * sizeof *r);
+        if (!r)
+            break;
+        prov->refusals = r;
+        if ((r[prov->nrefusals] = apx_strdup(s->refusals[i])))
+            prov->nrefusals++;
+        r[prov->nrefusals] = NULL;
+    }
+    return AP_OK;
+}
+
 void apx_vendors_free(ap_provisioner *prov)
 {
     size_t i;
     for (i = 0; i < prov->nvendors; i++) {
         apx_vendor *v = &prov->vendors[i];
-        if (v->desc.destroy)
+        if (v->desc.destroy && !prov->vendor_shell)
             v->desc.destroy(v->state);
         if (v->dl)
             dlclose(v->dl);

@@ -55,7 +55,21 @@ struct ap_provisioner {
     unsigned flags;    /* AP_PROV_* */
     char **warnings;   /* of the last scan (interop.c) */
     size_t nwarnings;
+    int vendor_shell;  /* 1: this is the body of an ap_vendor_set: vendors
+                          are loaded and checked, `create` is not called */
 };
+
+/* A set of loaded vendors independent of one provisioner: a provisioner
+ * body without store or catalog (vendor_shell = 1).  Provisioners created
+ * with it copy the descriptors and create their own states; the set keeps
+ * the dlopen handles. */
+struct ap_vendor_set {
+    ap_provisioner shell;
+};
+
+/* Copy the vendors of `set` into `prov`, each with its own state. */
+APX_HIDDEN int apx_vendors_from_set(ap_provisioner *prov,
+                                    const ap_vendor_set *set);
 
 APX_HIDDEN extern const ap_host apx_host_table;
 

@@ -71,7 +71,14 @@ AP_EXPORT int ap_provisioner_new(ap_provisioner **out,
         free(p);
         return rc;
     }
-    if (!(o.flags & AP_PROV_NO_PLUGINS)) {
+    if (o.vendors) {
+        /* the caller's set: its vendors, each with a state of our own */
+        if ((rc = apx_vendors_from_set(p, o.vendors)) != AP_OK) {
+            apx_error_set(NULL, rc, "%s", p->err.msg);
+            ap_provisioner_free(p);
+            return rc;
+        }
+    } else if (!(o.flags & AP_PROV_NO_PLUGINS)) {
         const char *env = o.vendor_path ? o.vendor_path : getenv("AP_VENDOR_PATH");
         apx_vendor_scan(p, env);
         if (!o.vendor_path)
@@ -79,6 +86,79 @@ AP_EXPORT int ap_provisioner_new(ap_provisioner **out,
     }
     *out = p;
     return AP_OK;
+}
+
+/* ---- vendor sets ----------------------------------------------------------- */
+
+AP_EXPORT int ap_vendor_set_new(ap_vendor_set **out)
+{
+    ap_vendor_set *s;
+    if (!out)
+        return apx_error_set(NULL, AP_EINVAL, "ap_vendor_set_new: no output pointer");
+    if (!(*out = s = apx_calloc(1, sizeof *s)))
+        return apx_error_set(NULL, AP_ENOMEM, "ap_vendor_set_new: out of memory");
+    s->shell.vendor_shell = 1;
+    return AP_OK;
+}
+
+AP_EXPORT void ap_vendor_set_free(ap_vendor_set *s)
+{
+    if (!s)
+        return;
+    apx_vendors_free(&s->shell);
+    free(s);
+}
+
+AP_EXPORT int ap_vendor_set_load_path(ap_vendor_set *s, const char *path_list)
+{
+    if (!s)
+        return AP_EINVAL;
+    apx_error_clear(&s->shell.err);
+    if (path_list) {
+        apx_vendor_scan(&s->shell, path_list);
+    } else {
+        apx_vendor_scan(&s->shell, getenv("AP_VENDOR_PATH"));
+        apx_vendor_scan(&s->shell, AP_VENDORDIR);
+    }
+    return AP_OK;
+}
+
+AP_EXPORT int ap_vendor_set_load_file(ap_vendor_set *s, const char *path)
+{
+    if (!s)
+        return AP_EINVAL;
+    apx_error_clear(&s->shell.err);
+    return apx_vendor_load_file(&s->shell, path);
+}
+
+AP_EXPORT int ap_vendor_set_register(ap_vendor_set *s, ap_vendor_init_fn init,
+                                     const char *origin)
+{
+    if (!s)
+        return AP_EINVAL;
+    apx_error_clear(&s->shell.err);
+    return apx_vendor_register(&s->shell, init, origin ? origin : "(static)", NULL);
+}
+
+AP_EXPORT size_t ap_vendor_set_count(const ap_vendor_set *s)
+{
+    return s ? s->shell.nvendors : 0;
+}
+
+AP_EXPORT int ap_vendor_set_info(const ap_vendor_set *s, size_t i, ap_vendor_info *out)
+{
+    return s ? ap_provisioner_vendor_info(&s->shell, i, out) : AP_EINVAL;
+}
+
+AP_EXPORT const char *const *ap_vendor_set_refusals(const ap_vendor_set *s)
+{
+    static const char *const none[] = { NULL };
+    return s ? ap_provisioner_refusals(&s->shell) : none;
+}
+
+AP_EXPORT const char *ap_vendor_set_errmsg(const ap_vendor_set *s)
+{
+    return s ? ap_provisioner_errmsg(&s->shell) : "no vendor set";
 }
 
 AP_EXPORT void ap_provisioner_free(ap_provisioner *p)

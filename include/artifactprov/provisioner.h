@@ -28,16 +28,30 @@ typedef struct ap_provisioner ap_provisioner;
  *  place: only for caches you trust.  Off by default. */
 #define AP_PROV_LINK_IMPORTS 0x2u
 
+/**
+ * A set of loaded vendors, independent of any provisioner: load the
+ * plugins (or register static vendors) once and hand the set to every
+ * provisioner through ap_provisioner_options.vendors — an ap_jobs registry
+ * passes it to each worker's provisioner.  Each provisioner calls the
+ * vendors' `create` for a state of its own.  Loading and registering are
+ * not thread-safe; once done, the set is only read and may be used by
+ * provisioners on several threads.  It must outlive them.
+ */
+typedef struct ap_vendor_set ap_vendor_set;
+
 typedef struct ap_provisioner_options {
     size_t struct_size;
     const char *home;        /**< store root; NULL: ap_store_default_root() */
     const char *vendor_path; /**< colon-separated plugin directories; NULL:
                                   $AP_VENDOR_PATH then the install vendordir */
     unsigned flags;          /**< AP_PROV_* */
+    ap_vendor_set *vendors;  /**< use these vendors (borrowed, must outlive
+                                  the provisioner) instead of scanning
+                                  vendor_path; NULL: scan as described */
 } ap_provisioner_options;
 
 #define AP_PROVISIONER_OPTIONS_INIT { sizeof(ap_provisioner_options), NULL, \
-                                      NULL, 0 }
+                                      NULL, 0, NULL }
 
 AP_EXPORT void ap_provisioner_options_init(ap_provisioner_options *opts);
 
@@ -92,6 +106,33 @@ AP_EXPORT int ap_provisioner_vendor_info(const ap_provisioner *prov, size_t i,
 
 /** Messages of plugins refused while scanning (borrowed, NULL-terminated). */
 AP_EXPORT const char *const *ap_provisioner_refusals(const ap_provisioner *prov);
+
+/** Create an empty vendor set.  ap_global_init() must have been called. */
+AP_EXPORT int ap_vendor_set_new(ap_vendor_set **out);
+/** Free a set (after every provisioner using it). */
+AP_EXPORT void ap_vendor_set_free(ap_vendor_set *set);
+/**
+ * Load every plugin of the colon-separated directories `path_list` (NULL:
+ * $AP_VENDOR_PATH then the install vendordir), under the trust rules of
+ * ap_provisioner_new; refused plugins are listed by
+ * ap_vendor_set_refusals().  Returns AP_OK.
+ */
+AP_EXPORT int ap_vendor_set_load_path(ap_vendor_set *set, const char *path_list);
+/** Load one plugin (as ap_provisioner_load_vendor; AP_EABI / AP_EVENDOR
+ *  with ap_vendor_set_errmsg() naming the file on refusal). */
+AP_EXPORT int ap_vendor_set_load_file(ap_vendor_set *set, const char *path);
+/** Register a statically linked vendor (as ap_provisioner_register_vendor). */
+AP_EXPORT int ap_vendor_set_register(ap_vendor_set *set, ap_vendor_init_fn init,
+                                     const char *origin);
+/** Number of vendors in the set. */
+AP_EXPORT size_t ap_vendor_set_count(const ap_vendor_set *set);
+/** Fill *out (borrowed strings) for vendor i < count; AP_EINVAL otherwise. */
+AP_EXPORT int ap_vendor_set_info(const ap_vendor_set *set, size_t i,
+                                 ap_vendor_info *out);
+/** Messages of plugins refused (borrowed, NULL-terminated). */
+AP_EXPORT const char *const *ap_vendor_set_refusals(const ap_vendor_set *set);
+/** Message of the set's last failure (borrowed, never NULL). */
+AP_EXPORT const char *ap_vendor_set_errmsg(const ap_vendor_set *set);
 
 /* Provision flags. */
 #define AP_PROVISION_FORCE        0x1u /**< re-fetch even when present */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <artifactprov.h>
+#include <pthread.h>
 
 static char home[256];
 static char vdir[512];
@@ -210,6 +211,157 @@ static int cancel_midway(const ap_event *ev, void *user)
         ap_cancel(user);
     assert_int_not_equal(ev->job_id, 0);
     return 0;
+}
+
+/* ---- a statically linked vendor in a vendor set, driven through ap_jobs */
+
+/* "mem:SIZE": SIZE bytes (byte i = i * 13 mod 253) written by download();
+ * the option "mem_seed" (per request) is recorded in the artifact name. */
+static int mem_creates, mem_destroys; /* under mem_mu */
+static pthread_mutex_t mem_mu = PTHREAD_MUTEX_INITIALIZER;
+
+typedef struct mem_state { const ap_host *host; } mem_state;
+
+static int mem_create(const ap_host *host, void **state)
+{
+    mem_state *m = calloc(1, sizeof *m);
+    if (!m)
+        return AP_ENOMEM;
+    m->host = host;
+    *state = m;
+    pthread_mutex_lock(&mem_mu);
+    mem_creates++;
+    pthread_mutex_unlock(&mem_mu);
+    return AP_OK;
+}
+
+static void mem_destroy(void *state)
+{
+    pthread_mutex_lock(&mem_mu);
+    mem_destroys++;
+    pthread_mutex_unlock(&mem_mu);
+    free(state);
+}
+
+static int mem_resolve(void *state, ap_vendor_call *c, const char *r)
+{
+    const ap_host *h = ((mem_state *)state)->host;
+    ap_vendor_file f = AP_VENDOR_FILE_INIT;
+    ap_vendor_artifact a = AP_VENDOR_ARTIFACT_INIT;
+    const char *seed = AP_HOST_HAS(h, option) ? h->option(c, "mem_seed") : NULL;
+    char name[64];
+    snprintf(name, sizeof name, "mem-%s-%s", seed ? seed : "noseed", r + 4);
+    a.name = name;
+    if (h->set_artifact(c, &a) != AP_OK)
+        return AP_ENOMEM;
+    f.path = "data.bin";
+    f.size = strtoull(r + 4, NULL, 10);
+    return h->add_file(c, &f);
+}
+
+static int mem_download(void *state, ap_vendor_call *c, const ap_vendor_file *file, int fd)
+{
+    const ap_host *h = ((mem_state *)state)->host;
+    unsigned char buf[8192];
+    uint64_t done = 0;
+    while (done < file->size) {
+        size_t k, n = file->size - done < sizeof buf ? (size_t)(file->size - done) : sizeof buf;
+        for (k = 0; k < n; k++)
+            buf[k] = (unsigned char)(((done + k) * 13) % 253);
+        if (write(fd, buf, n) != (ssize_t)n)
+            return h->set_error(c, AP_EIO, "write failed");
+        done += n;
+    }
+    return AP_OK;
+}
+
+static const char *const mem_schemes[] = { "mem", NULL };
+static const ap_vendor mem_vendor = {
+    .struct_size = sizeof(ap_vendor), .abi_version = AP_VENDOR_ABI_VERSION,
+    .name = "mem", .version = "0.0.1", .description = "test: bytes from memory",
+    .schemes = mem_schemes, .create = mem_create, .destroy = mem_destroy,
+    .resolve = mem_resolve, .download = mem_download, .usage = "mem:SIZE",
+};
+AP_VENDOR_ENTRY(mem) { (void)host; return &mem_vendor; }
+
+static void check_mem_file(const char *path, uint64_t size)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char buf[4096];
+    size_t i, n, bad = 0;
+    assert_non_null(f);
+    for (i = 0; (n = fread(buf, 1, sizeof buf, f)) > 0; i += n) {
+        size_t k;
+        for (k = 0; k < n; k++)
+            bad += buf[k] != (unsigned char)(((i + k) * 13) % 253);
+    }
+    fclose(f);
+    assert_int_equal(i, size);
+    assert_int_equal(bad, 0);
+}
+
+/* A vendor set with a statically registered vendor serves every worker of
+ * an ap_jobs registry (no plugin scanning): each worker's provisioner
+ * creates its own state, and per-request options reach the vendor. */
+static void test_vendor_set_jobs(void **s)
+{
+    ap_vendor_set *set = NULL;
+    ap_provisioner_options po = AP_PROVISIONER_OPTIONS_INIT;
+    ap_jobs_options jo = AP_JOBS_OPTIONS_INIT;
+    ap_provision_options o = AP_PROVISION_OPTIONS_INIT;
+    const char *const vopts[] = { "mem_seed", "s42", NULL };
+    static const char *const refs[] = { "mem:100000", "mem:250000", "mem:70000" };
+    static const uint64_t sizes[] = { 100000, 250000, 70000 };
+    ap_jobs *jobs = NULL;
+    ap_job_id ids[3];
+    ap_vendor_info vi;
+    char jhome[300];
+    size_t i;
+    (void)s;
+    assert_int_equal(ap_vendor_set_new(&set), AP_OK);
+    assert_int_equal(ap_vendor_set_register(set, ap_vendor_mem_init, "static"), AP_OK);
+    assert_int_equal(ap_vendor_set_count(set), 1);
+    assert_int_equal(ap_vendor_set_info(set, 0, &vi), AP_OK);
+    assert_string_equal(vi.name, "mem");
+    assert_string_equal(vi.usage, "mem:SIZE");
+    assert_string_equal(vi.origin, "static");
+    /* the set itself creates no state: provisioners do */
+    assert_int_equal(mem_creates, 0);
+    /* a scheme taken twice is refused by the set too */
+    assert_int_equal(ap_vendor_set_register(set, ap_vendor_mem_init, "again"), AP_EVENDOR);
+    assert_non_null(strstr(ap_vendor_set_errmsg(set), "already served"));
+
+    snprintf(jhome, sizeof jhome, "%s-jobs", home);
+    po.home = jhome;
+    po.flags = AP_PROV_NO_PLUGINS;
+    po.vendors = set;
+    jo.max_running = 2;
+    assert_int_equal(ap_jobs_new(&jobs, &po, &jo), AP_OK);
+    o.vendor_options = vopts;
+    for (i = 0; i < 3; i++)
+        assert_int_equal(ap_jobs_submit(jobs, refs[i], &o, &ids[i]), AP_OK);
+    for (i = 0; i < 3; i++) {
+        ap_job_info info = AP_JOB_INFO_INIT;
+        ap_entry *e = NULL;
+        assert_int_equal(ap_jobs_wait(jobs, ids[i], -1, &info), AP_OK);
+        if (info.state != AP_JOB_DONE)
+            print_error("job %s: %s\n", refs[i], info.message ? info.message : "?");
+        assert_int_equal(info.state, AP_JOB_DONE);
+        assert_int_equal(ap_jobs_entry(jobs, ids[i], &e), AP_OK);
+        assert_int_equal(e->status, AP_ENTRY_READY);
+        assert_string_equal(e->vendor, "mem");
+        /* the per-request option reached the vendor */
+        assert_true(strncmp(e->name, "mem-s42-", 8) == 0);
+        assert_string_equal(e->name + 8, refs[i] + 4);
+        assert_int_equal(e->nfiles, 1);
+        check_mem_file(e->files[0].path, sizes[i]);
+        ap_entry_free(e);
+    }
+    ap_jobs_free(jobs);
+    /* every state a worker created was destroyed with its provisioner */
+    assert_true(mem_creates >= 1);
+    assert_int_equal(mem_creates, mem_destroys);
+    ap_vendor_set_free(set);
 }
 
 static void test_vendor_download(void **s)
@@ -474,6 +626,7 @@ int main(void)
         cmocka_unit_test(test_hostile_paths),
         cmocka_unit_test(test_unknown_scheme_and_bad_ref),
         cmocka_unit_test(test_vendor_download),
+        cmocka_unit_test(test_vendor_set_jobs),
         cmocka_unit_test(test_vendor_download_planted_staging),
         cmocka_unit_test(test_trust_modes),
         cmocka_unit_test(test_trust_symlinks),
