@@ -170,6 +170,31 @@ static int vopt_add_kv(const char *kv, const char *eq)
     return vopt_add(key, eq + 1);
 }
 
+/* The reference grammar of the vendors that load ($AP_VENDOR_PATH, the
+ * install vendordir): each vendor's usage line. */
+static void print_references(FILE *f)
+{
+    ap_vendor_set *set = NULL;
+    size_t i, n = 0;
+    if (ap_global_init() == AP_OK && ap_vendor_set_new(&set) == AP_OK) {
+        ap_vendor_set_load_path(set, NULL);
+        n = ap_vendor_set_count(set);
+    }
+    fputs("references (vendors loaded):\n", f);
+    for (i = 0; i < n; i++) {
+        ap_vendor_info vi;
+        if (ap_vendor_set_info(set, i, &vi) != AP_OK)
+            continue;
+        if (vi.usage[0])
+            fprintf(f, "  %s\n", vi.usage);
+        else
+            fprintf(f, "  %s:...  (vendor %s)\n", vi.schemes[0], vi.name);
+    }
+    if (!n)
+        fputs("  none: no vendor loaded (set AP_VENDOR_PATH)\n", f);
+    ap_vendor_set_free(set);
+}
+
 static void usage(FILE *f)
 {
     fputs("usage: apctl [--link] COMMAND [OPTIONS] [ARGS]\n"
@@ -204,8 +229,9 @@ static void usage(FILE *f)
           "  gc                    remove unreferenced blobs and stale staging\n"
           "  vendors               list loaded vendors\n"
           "  version               print versions\n"
-          "references: hf:ORG/REPO[@REV][:QUANT|/PATH], https://HOST/PATH[#sha256=HEX]\n"
-          "environment: AP_HOME, AP_VENDOR_PATH, HF_ENDPOINT, HF_TOKEN\n", f);
+          "environment: AP_HOME, AP_VENDOR_PATH; each vendor reads its own\n"
+          "             (e.g. HF_ENDPOINT, HF_TOKEN), overridable with -o env:NAME=V\n", f);
+    print_references(f);
 }
 
 static void human(uint64_t n, char *buf, size_t sz)
