@@ -219,8 +219,9 @@ static void usage(FILE *f)
            "                        --refresh: fail instead of using a ready entry\n"
            "                        when the origin cannot be reached\n"
           "  sync [--json] REF     record the file list, fetch only small metadata\n"
-          "  scan [--hf-cache=DIR] [--ollama=DIR]\n"
-          "                        import what those caches hold (no download)\n"
+          "  scan [VENDOR[=DIR]]... [--hf-cache[=DIR]] [--ollama[=DIR]]\n"
+          "                        import what foreign caches hold (no download),\n"
+          "                        through each vendor's scan (none named: all)\n"
           "  ls [--json]           list catalog entries\n"
           "  show [--json] REF|ID  show one entry\n"
           "  path REF|ID [FILE]    print the local path of a file\n"
@@ -667,51 +668,63 @@ static void print_scan_warnings(const ap_provisioner *p)
         fprintf(stderr, "apctl: scan: warning: %s\n", T(ap_provisioner_warning(p, i)));
 }
 
+static int scan_one(ap_provisioner *p, const char *vendor, const char *dir, int quiet_unsupported)
+{
+    ap_scan_stats st = { sizeof st, 0, 0, 0, 0 };
+    char sz[32];
+    int rc = ap_provisioner_scan(p, vendor, dir, &st);
+    if (rc == AP_EUNSUPPORTED && quiet_unsupported)
+        return AP_OK;
+    print_scan_warnings(p);
+    human(st.bytes, sz, sizeof sz);
+    if (rc == AP_OK)
+        printf("%s: %zu entr%s, %zu file%s (%s) imported, %zu skipped\n", T(vendor),
+               st.entries, st.entries == 1 ? "y" : "ies", st.files,
+               st.files == 1 ? "" : "s", sz, st.skipped);
+    else
+        fprintf(stderr, "apctl: scan: %s\n", T(ap_provisioner_errmsg(p)));
+    return rc;
+}
+
+/* apctl scan [VENDOR[=DIR]]... : each vendor's `scan` (no argument: every
+ * loaded vendor that can).  --hf-cache[=DIR] and --ollama[=DIR] name the
+ * huggingface and ollama vendors. */
 static int cmd_scan(int argc, char **argv)
 {
     ap_provisioner *p = NULL;
-    ap_scan_stats st = { sizeof st, 0, 0, 0, 0 };
-    const char *hf = NULL, *ol = NULL;
     int i, rc = AP_OK, any = 0;
-    char sz[32];
-    for (i = 1; i < argc; i++) {
-        if (strncmp(argv[i], "--hf-cache", 10) == 0) {
-            hf = argv[i][10] == '=' ? argv[i] + 11 : (i + 1 < argc ? argv[++i] : NULL);
-            any = 1;
-        } else if (strncmp(argv[i], "--ollama", 8) == 0) {
-            ol = argv[i][8] == '=' ? argv[i] + 9 : (i + 1 < argc ? argv[++i] : NULL);
-            any = 2;
-        } else {
-            usage(stderr);
-            return 2;
-        }
-        if (!(any == 1 ? hf : ol)) {
-            usage(stderr);
-            return 2;
-        }
-    }
     if (open_prov(&p) != AP_OK)
         return 1;
-    if (hf || !any) {
-        rc = ap_provisioner_scan_hf_cache(p, hf, &st);
-        print_scan_warnings(p);
-        human(st.bytes, sz, sizeof sz);
-        if (rc == AP_OK)
-            printf("hf cache: %zu entr%s, %zu file%s (%s) imported, %zu skipped\n",
-                   st.entries, st.entries == 1 ? "y" : "ies", st.files,
-                   st.files == 1 ? "" : "s", sz, st.skipped);
+    for (i = 1; rc == AP_OK && i < argc; i++) {
+        const char *a = argv[i], *vendor = a, *dir = NULL, *eq;
+        char name[128];
+        if (strncmp(a, "--hf-cache", 10) == 0 && (!a[10] || a[10] == '=')) {
+            vendor = "huggingface";
+            dir = a[10] == '=' ? a + 11 : NULL;
+        } else if (strncmp(a, "--ollama", 8) == 0 && (!a[8] || a[8] == '=')) {
+            vendor = "ollama";
+            dir = a[8] == '=' ? a + 9 : NULL;
+        } else if (a[0] == '-') {
+            usage(stderr);
+            ap_provisioner_free(p);
+            return 2;
+        } else if ((eq = strchr(a, '=')) && (size_t)(eq - a) < sizeof name) {
+            memcpy(name, a, (size_t)(eq - a));
+            name[eq - a] = '\0';
+            vendor = name;
+            dir = eq + 1;
+        }
+        any = 1;
+        rc = scan_one(p, vendor, dir, 0);
     }
-    if (rc == AP_OK && (ol || !any)) {
-        rc = ap_provisioner_scan_ollama(p, ol, &st);
-        print_scan_warnings(p);
-        human(st.bytes, sz, sizeof sz);
-        if (rc == AP_OK)
-            printf("ollama: %zu entr%s, %zu file%s (%s) imported, %zu skipped\n",
-                   st.entries, st.entries == 1 ? "y" : "ies", st.files,
-                   st.files == 1 ? "" : "s", sz, st.skipped);
+    if (!any) {
+        size_t k, n = ap_provisioner_vendor_count(p);
+        for (k = 0; rc == AP_OK && k < n; k++) {
+            ap_vendor_info vi;
+            if (ap_provisioner_vendor_info(p, k, &vi) == AP_OK)
+                rc = scan_one(p, vi.name, NULL, 1);
+        }
     }
-    if (rc != AP_OK)
-        fprintf(stderr, "apctl: scan: %s\n", T(ap_provisioner_errmsg(p)));
     ap_provisioner_free(p);
     return rc == AP_OK ? 0 : 1;
 }

@@ -89,6 +89,7 @@ void apx_mfile_clear(apx_mfile *f)
     free(f->bearer_host);
     free(f->etag);
     free(f->local_path);
+    free(f->local_root);
     for (i = 0; f->headers && f->headers[i]; i++)
         free(f->headers[i]);
     free(f->headers);
@@ -129,9 +130,20 @@ static int h_add_file(ap_vendor_call *call, const ap_vendor_file *file)
         return apx_error_set(&call->err, AP_EPROTOCOL,
                              "%s: file '%s': malformed git blob id '%s'",
                              call->ref, f.path, f.git_sha1);
-    if (!f.url && !call->vendor->desc.download)
+    if (!f.url && !call->vendor->desc.download && !call->scan)
         return apx_error_set(&call->err, AP_EINVAL,
                              "%s: file '%s' has no URL", call->ref, f.path);
+    if (f.local_root && (f.local_root[0] != '/' || !f.local_path ||
+                         ap_path_validate(f.local_path) != AP_OK))
+        return apx_error_set(&call->err, AP_EPATH,
+                             "%s: file '%s': local_path '%s' is not a valid "
+                             "relative path below the absolute local_root '%s'",
+                             call->ref, f.path, f.local_path ? f.local_path : "(null)",
+                             f.local_root);
+    if (call->scan && (!f.local_root || !f.local_path))
+        return apx_error_set(&call->err, AP_EINVAL,
+                             "%s: file '%s' of a scan has no local_root/local_path",
+                             call->ref, f.path);
     /* A name listed twice is refused by the provisioner after resolve
      * (sorted, O(n log n); a check here per file was O(n^2)). */
     memset(&m, 0, sizeof m);
@@ -144,12 +156,18 @@ static int h_add_file(ap_vendor_call *call, const ap_vendor_file *file)
     m.bearer = apx_strdup(f.bearer);
     m.bearer_host = apx_strdup(f.bearer_host);
     m.etag = apx_strdup(f.etag);
-    m.local_path = apx_strdup(f.local_path);
+    if (f.local_root && !call->scan) {
+        /* resolve: the joined path, opened with no link in it at all */
+        m.local_path = apx_path_join(f.local_root, f.local_path);
+    } else {
+        m.local_path = apx_strdup(f.local_path);
+        m.local_root = apx_strdup(f.local_root);
+    }
     while (f.headers && f.headers[nh])
         nh++;
     m.headers = apx_calloc(nh + 1, sizeof *m.headers);
-    rc = m.path && m.headers && (!f.url || m.url) && (!f.local_path || m.local_path)
-         ? AP_OK : AP_ENOMEM;
+    rc = m.path && m.headers && (!f.url || m.url) && (!f.local_path || m.local_path) &&
+         (!m.local_root == !(f.local_root && call->scan)) ? AP_OK : AP_ENOMEM;
     for (i = 0; rc == AP_OK && i < nh; i++)
         if (!(m.headers[i] = apx_strdup(f.headers[i])))
             rc = AP_ENOMEM;
@@ -283,6 +301,7 @@ const ap_host apx_host_table = {
     h_getenv, h_option,
     h_is_cancelled, h_progress,
     apx_host_put_copy, apx_host_put_symlink, apx_host_put_bytes,
+    apx_host_read_beneath, apx_host_commit_entry, apx_host_warn,
 };
 
 void apx_call_init(ap_vendor_call *call, ap_provisioner *prov, apx_vendor *v,

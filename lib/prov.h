@@ -22,6 +22,7 @@ typedef struct apx_vendor {
 typedef struct apx_mfile {
     char *path, *sha256, *git_sha1, *url, *bearer, *bearer_host, *etag;
     char *local_path;  /* a local copy to try before url */
+    char *local_root;  /* during a scan: local_path is relative to it */
     char **headers;    /* NULL-terminated */
     uint64_t size;
     unsigned flags;
@@ -34,6 +35,7 @@ struct ap_vendor_call {
     ap_cancel_token *cancel;
     ap_tracker *tracker;
     const char *const *options; /* the caller's "key", "value" pairs, or NULL */
+    struct apx_importer *scan;  /* during ap_provisioner_scan, else NULL */
     const char *ca_file;   /* TLS trust for metadata requests, or NULL */
     uint64_t min_rate;     /* their minimum rate (0: default) */
     unsigned min_rate_window_ms;
@@ -78,6 +80,14 @@ APX_HIDDEN void apx_call_init(ap_vendor_call *call, ap_provisioner *prov,
                               ap_cancel_token *cancel);
 APX_HIDDEN void apx_call_clear(ap_vendor_call *call);
 APX_HIDDEN void apx_mfile_clear(apx_mfile *f);
+
+/* Host calls for a vendor's scan (lib/interop.c). */
+APX_HIDDEN int apx_host_commit_entry(ap_vendor_call *call);
+APX_HIDDEN void apx_host_warn(ap_vendor_call *call, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+APX_HIDDEN int apx_host_read_beneath(ap_vendor_call *call, const char *root,
+                                     const char *rel, char *buf, size_t cap,
+                                     size_t *len);
 
 /* Host calls writing into a foreign layout (lib/foreign.c). */
 APX_HIDDEN int apx_host_put_copy(ap_vendor_call *call, const char *root,

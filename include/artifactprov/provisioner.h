@@ -219,30 +219,27 @@ typedef struct ap_scan_stats {
 } ap_scan_stats;
 
 /**
- * Import the snapshots of a Hugging Face hub cache (dir NULL: $HF_HUB_CACHE,
- * else $HF_HOME/hub, else ~/.cache/huggingface/hub) without downloading:
- * each file is hashed and placed in the store by reflink where the file
- * system can, else by copy (by hard link only with AP_PROV_LINK_IMPORTS),
- * and one ready entry is written per snapshot ("hf:ORG/REPO@COMMIT").
- * The digests recorded are computed from the bytes: a blob whose bytes do
- * not match its name (sha256 or git blob id), a link leading out of the
- * cache, a FIFO, socket or device is skipped with a warning
- * (ap_provisioner_warning).
+ * Import a foreign cache — what another tool already downloaded — without
+ * any transfer, through the `scan` member of the vendor named `vendor`
+ * (its name, e.g. "huggingface", or one of its schemes, "hf").  `dir` is
+ * the cache directory, or NULL for the vendor's default (e.g. the Hugging
+ * Face vendor: $HF_HUB_CACHE, else $HF_HOME/hub, else
+ * $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub).  Each
+ * file is hashed and placed in the store by reflink where the file system
+ * can, else by copy (by hard link only with AP_PROV_LINK_IMPORTS), and one
+ * ready entry is written per artifact the vendor reports, named by its
+ * canonical reference (e.g. "hf:ORG/REPO@COMMIT").  The host keeps the
+ * trust: the digests recorded are computed from the bytes; a file whose
+ * bytes do not match what the cache claims (sha256 or git blob id), a link
+ * leading out of the cache, a FIFO, socket or device is skipped with a
+ * warning (ap_provisioner_warning).  AP_EVENDOR when no such vendor is
+ * loaded, AP_EUNSUPPORTED when it cannot scan.
  */
-AP_EXPORT int ap_provisioner_scan_hf_cache(ap_provisioner *prov, const char *dir,
-                                           ap_scan_stats *stats);
+AP_EXPORT int ap_provisioner_scan(ap_provisioner *prov, const char *vendor,
+                                  const char *dir, ap_scan_stats *stats);
 
 /**
- * Import the models of an Ollama store (dir NULL: $OLLAMA_MODELS, else
- * ~/.ollama/models) by digest: one ready entry per manifest
- * ("ollama:HOST/NS/MODEL:TAG"), so nothing ollama already has is fetched
- * again by any vendor.
- */
-AP_EXPORT int ap_provisioner_scan_ollama(ap_provisioner *prov, const char *dir,
-                                         ap_scan_stats *stats);
-
-/**
- * Warnings of the last scan (ap_provisioner_scan_hf_cache or _ollama): one
+ * Warnings of the last scan (ap_provisioner_scan): one
  * line per item skipped, naming the file and the cause ("... sha256
  * mismatch (want W, got G)").  Valid until the next scan or
  * ap_provisioner_free; NULL when i is out of range.

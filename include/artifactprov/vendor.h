@@ -147,10 +147,19 @@ typedef struct ap_vendor_file {
                                         downloading; it is checked against
                                         sha256 / git_sha1 and, when it does
                                         not match, ignored for url */
+    const char *local_root;        /**< optional (new in ABI 2): when set,
+                                        local_path is relative to this
+                                        absolute directory (a foreign cache)
+                                        and the host opens it beneath it:
+                                        symbolic links are followed only
+                                        while they stay below local_root, a
+                                        FIFO, socket or device is never
+                                        opened.  Required by a `scan` */
 } ap_vendor_file;
 
 #define AP_VENDOR_FILE_INIT { sizeof(ap_vendor_file), NULL, AP_SIZE_UNKNOWN, \
-                              NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL }
+                              NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, \
+                              NULL }
 
 /** What the vendor says about the artifact as a whole (all optional). */
 typedef struct ap_vendor_artifact {
@@ -256,6 +265,33 @@ typedef struct ap_host {
     /** Write `len` bytes to root/rel (replacing it), mode 0644. */
     int (*put_bytes)(ap_vendor_call *call, const char *root, const char *rel,
                      const void *data, size_t len);
+
+    /* New in ABI 2: reading a foreign cache, for `scan` (and for a
+     * `resolve` that serves from one). */
+
+    /** Read the regular file root/rel (at most cap - 1 bytes, then a NUL)
+     *  into buf; *len gets its length.  Links are followed only while they
+     *  stay below root; a FIFO, socket or device is never opened.
+     *  AP_ENOTFOUND when absent, AP_ESIZE when larger, AP_EPATH for a link
+     *  leading out (the message names the link and its target).  During a
+     *  scan a failure is also listed as a warning with its cause (the
+     *  vendor need not warn again). */
+    int (*read_beneath)(ap_vendor_call *call, const char *root,
+                        const char *rel, char *buf, size_t cap, size_t *len);
+    /** During `scan`: import the files added since the last commit (each
+     *  with local_root and local_path; sha256 / git_sha1 are the cache's
+     *  claims) and record them as one ready entry described by the last
+     *  set_artifact (its `canonical` reference names the entry, its name
+     *  the view).  The host computes every digest from the bytes; a file
+     *  that is not what it claims, unreadable or unsafe is skipped with a
+     *  warning (ap_provisioner_warning).  The file list and artifact are
+     *  then reset for the next entry.  AP_OK, or a fatal status (out of
+     *  memory, the catalog cannot be written). */
+    int (*commit_entry)(ap_vendor_call *call);
+    /** During `scan`: report an item skipped (a malformed manifest, an
+     *  unsafe name); it counts in ap_scan_stats.skipped and is listed by
+     *  ap_provisioner_warning(). */
+    void (*warn)(ap_vendor_call *call, const char *fmt, ...) AP_PRINTF(2, 3);
 } ap_host;
 
 /**
@@ -314,6 +350,17 @@ typedef struct ap_vendor {
      */
     int (*publish)(void *state, ap_vendor_call *call,
                    const ap_vendor_publication *pub);
+
+    /**
+     * Optional (new in ABI 2): import a foreign cache (another tool's
+     * download directory) without any transfer — ap_provisioner_scan().
+     * `dir` is the caller's directory, or NULL for the vendor's default
+     * (read through host->getenv).  For each artifact found: add its files
+     * with local_root / local_path and the digests the cache claims,
+     * set_artifact, then host->commit_entry.  Report what is skipped with
+     * host->warn.  Files added and not committed are discarded.
+     */
+    int (*scan)(void *state, ap_vendor_call *call, const char *dir);
 } ap_vendor;
 
 /** Type of the entry point `ap_vendor_NAME_init`. */

@@ -37,6 +37,7 @@
 #include "../../vendors/huggingface/select.c"
 #include "../../vendors/huggingface/cache.c"
 #include "../../vendors/huggingface/publish.c"
+#include "../../vendors/huggingface/scan.c"
 
 #if defined(__has_include) && !defined(AP_TEST_NO_PROVISIONER)
 #if __has_include("provisioner.c")
@@ -514,7 +515,7 @@ static int m_is_cancelled(ap_vendor_call *call)
 static const ap_host mock_host = {
     sizeof(ap_host), AP_VENDOR_ABI_VERSION,
     m_http, m_header, m_free, m_add_file, m_set_artifact, m_set_error, m_log,
-    m_getenv, m_option, m_is_cancelled, NULL, NULL, NULL, NULL
+    m_getenv, m_option, m_is_cancelled, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 };
 
 static void call_init(ap_vendor_call *c)

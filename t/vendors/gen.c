@@ -53,8 +53,15 @@ static int dl(void *s, ap_vendor_call *c, const ap_vendor_file *file, int fd)
 
 static const char *const schemes[] = { "gen", NULL };
 static const ap_vendor desc = {
-    sizeof(ap_vendor), AP_VENDOR_ABI_VERSION,
-    "gen", "0.0.1", "test vendor: download() without HTTP", schemes, create, NULL, res, dl, NULL, NULL,
+    .struct_size = sizeof(ap_vendor),
+    .abi_version = AP_VENDOR_ABI_VERSION,
+    .name = "gen",
+    .version = "0.0.1",
+    .description = "test vendor: download() without HTTP",
+    .schemes = schemes,
+    .create = create,
+    .resolve = res,
+    .download = dl,
 };
 AP_VENDOR_ENTRY(gen)
 { (void)host; return &desc; }

@@ -28,8 +28,14 @@ static int res(void *s, ap_vendor_call *c, const char *r)
 
 static const char *const schemes[] = { "hostile", NULL };
 static const ap_vendor desc = {
-    sizeof(ap_vendor), AP_VENDOR_ABI_VERSION,
-    "hostile", "0.0.1", "test vendor: hostile names", schemes, create, NULL, res, NULL, NULL, NULL,
+    .struct_size = sizeof(ap_vendor),
+    .abi_version = AP_VENDOR_ABI_VERSION,
+    .name = "hostile",
+    .version = "0.0.1",
+    .description = "test vendor: hostile names",
+    .schemes = schemes,
+    .create = create,
+    .resolve = res,
 };
 AP_VENDOR_ENTRY(hostile)
 { (void)host; return &desc; }

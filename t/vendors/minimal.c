@@ -12,5 +12,6 @@ static const ap_vendor desc = {
     (int (*)(void *, ap_vendor_call *, const ap_vendor_file *, int))1,
     "garbage usage",
     (int (*)(void *, ap_vendor_call *, const ap_vendor_publication *))1,
+    (int (*)(void *, ap_vendor_call *, const char *))1,
 };
 AP_VENDOR_ENTRY(minimal) { (void)host; return &desc; }

@@ -3,8 +3,12 @@
 
 static const char *const schemes[] = { "noresolve", NULL };
 static const ap_vendor desc = {
-    sizeof(ap_vendor), AP_VENDOR_ABI_VERSION,
-    "noresolve", "0.0.1", "test vendor: has no resolve function", schemes, NULL, NULL, NULL, NULL, NULL, NULL,
+    .struct_size = sizeof(ap_vendor),
+    .abi_version = AP_VENDOR_ABI_VERSION,
+    .name = "noresolve",
+    .version = "0.0.1",
+    .description = "test vendor: has no resolve function",
+    .schemes = schemes,
 };
 AP_VENDOR_ENTRY(noresolve)
 { (void)host; return &desc; }

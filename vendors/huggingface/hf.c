@@ -2,7 +2,7 @@
  *
  * Resolves hf: references into manifests through the host table only: no
  * libcurl, no libartifactprov, jansson for JSON.  See
- * docs/vendor-huggingface.md and DESIGN.md §5-6.
+ * docs/vendor-huggingface.md.
  * SPDX-License-Identifier: MIT */
 #include "hf.h"
 
@@ -956,6 +956,7 @@ static const ap_vendor hfv_descriptor = {
     .resolve = hf_resolve,
     .usage = HFV_GRAMMAR,
     .publish = hfv_publish,
+    .scan = hfv_scan,
 };
 
 AP_VENDOR_ENTRY(huggingface)

@@ -160,6 +160,13 @@ typedef struct hfv_ctx {
  * id), to reuse instead of downloading (cache.c); NULL when absent.  Free
  * with free(). */
 char *hfv_cache_blob(hfv_ctx *c, const char *etag, uint64_t size);
+/* The HF cache directory, by one rule (every variable through
+ * host->getenv): $HF_HUB_CACHE (or the older $HUGGINGFACE_HUB_CACHE), else
+ * $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else
+ * $HOME/.cache/huggingface/hub.  malloc'd; NULL when out of memory. */
+char *hfv_cache_dir(hfv_ctx *c);
+/* The vendor's `scan`: import the snapshots of an HF cache (scan.c). */
+int hfv_scan(void *state, ap_vendor_call *call, const char *dir);
 /* Offline resolution from the HF cache (cache.c). */
 int hfv_resolve_offline(hfv_ctx *c);
 /* Add the selected files of a list to the manifest (hf.c).  When `local`
