@@ -483,7 +483,7 @@ int apx_host_commit_entry(ap_vendor_call *call)
     return AP_OK;
 }
 
-/* A vendor by name ("huggingface") or by scheme ("hf", "hf:"). */
+/* A vendor by its name, or by one of its schemes (with or without ":"). */
 static apx_vendor *vendor_named(ap_provisioner *p, const char *which)
 {
     size_t i, len = strlen(which);

@@ -120,7 +120,7 @@ APX_HIDDEN int apx_entry_finish(ap_provisioner *p, ap_entry *e);
 #define AP_METADATA_MAX (10u * 1024u * 1024u)
 
 /* git blob id → sha256 index under <root>/index/git-sha1 (interop.c), so a
- * regular HF file known by its git id alone is recognised in the store. */
+ * regular file known by its git blob id alone is recognised in the store. */
 APX_HIDDEN void apx_gitsha1_remember(ap_provisioner *p, const char *git_sha1,
                                      const char *sha256);
 APX_HIDDEN int apx_gitsha1_lookup(ap_provisioner *p, const char *git_sha1,

@@ -22,7 +22,7 @@ extern "C" {
 typedef struct ap_provisioner ap_provisioner;
 
 #define AP_PROV_NO_PLUGINS 0x1u  /**< do not scan for vendor plugins */
-/** Import files from foreign caches (HF cache, Ollama store, local copies
+/** Import files from foreign caches (another tool's cache, local copies
  *  offered by vendors) by hard link instead of a reflink or a copy.  The
  *  store then shares an inode with a file another program may rewrite in
  *  place: only for caches you trust.  Off by default. */
@@ -221,14 +221,13 @@ typedef struct ap_scan_stats {
 /**
  * Import a foreign cache — what another tool already downloaded — without
  * any transfer, through the `scan` member of the vendor named `vendor`
- * (its name, e.g. "huggingface", or one of its schemes, "hf").  `dir` is
- * the cache directory, or NULL for the vendor's default (e.g. the Hugging
- * Face vendor: $HF_HUB_CACHE, else $HF_HOME/hub, else
- * $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub).  Each
+ * (its name, or one of its schemes).  `dir` is the cache directory, or
+ * NULL for the vendor's default (each vendor's documentation says which;
+ * it reads the environment through the host).  Each
  * file is hashed and placed in the store by reflink where the file system
  * can, else by copy (by hard link only with AP_PROV_LINK_IMPORTS), and one
  * ready entry is written per artifact the vendor reports, named by its
- * canonical reference (e.g. "hf:ORG/REPO@COMMIT").  The host keeps the
+ * canonical reference (SCHEME:..., e.g. with the revision).  The host keeps the
  * trust: the digests recorded are computed from the bytes; a file whose
  * bytes do not match what the cache claims (sha256 or git blob id), a link
  * leading out of the cache, a FIFO, socket or device is skipped with a
