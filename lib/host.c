@@ -302,6 +302,7 @@ const ap_host apx_host_table = {
     h_is_cancelled, h_progress,
     apx_host_put_copy, apx_host_put_symlink, apx_host_put_bytes,
     apx_host_read_beneath, apx_host_commit_entry, apx_host_warn,
+    apx_host_catalog_files,
 };
 
 void apx_call_init(ap_vendor_call *call, ap_provisioner *prov, apx_vendor *v,

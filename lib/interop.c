@@ -483,6 +483,59 @@ int apx_host_commit_entry(ap_vendor_call *call)
     return AP_OK;
 }
 
+int apx_host_catalog_files(ap_vendor_call *call, const char *prefix,
+                           int (*each)(void *user, const ap_vendor_entry_file *f),
+                           void *user)
+{
+    ap_provisioner *p = call->prov;
+    ap_entry **list = NULL;
+    size_t n = 0, i, k, plen, hits = 0;
+    int rc;
+
+    if (!prefix || !each)
+        return apx_error_set(&call->err, AP_EINVAL, "%s: catalog_files without a "
+                             "prefix or a callback", call->ref);
+    if (call->flags & AP_PROVISION_REFRESH)
+        return AP_ENOTFOUND; /* a fresh check with the origin was demanded */
+    if ((rc = ap_catalog_list(p->catalog, NULL, &list, &n)) != AP_OK)
+        return rc == AP_ENOMEM ? apx_error_set(&call->err, rc, "out of memory")
+                               : AP_ENOTFOUND;
+    plen = strlen(prefix);
+    rc = AP_OK;
+    for (i = 0; rc == AP_OK && i < n; i++) {
+        const ap_entry *e = list[i];
+        if (e->status != AP_ENTRY_READY || !e->vendor || !e->ref ||
+            strcmp(e->vendor, call->vendor->desc.name) != 0 ||
+            strncmp(e->ref, prefix, plen) != 0 ||
+            (e->ref[plen] && !strchr("/:@", e->ref[plen])))
+            continue;
+        for (k = 0; rc == AP_OK && k < e->nfiles; k++) {
+            const ap_entry_file *f = &e->files[k];
+            ap_vendor_entry_file vf;
+            char *blob = NULL;
+            if (!f->sha256 || ap_store_has_blob(p->store, f->sha256) != 1 ||
+                ap_store_blob_path(p->store, f->sha256, &blob) != AP_OK)
+                continue;
+            memset(&vf, 0, sizeof vf);
+            vf.struct_size = sizeof vf;
+            vf.entry_ref = e->ref;
+            vf.revision = e->revision;
+            vf.path = f->name;
+            vf.sha256 = f->sha256;
+            vf.git_sha1 = f->git_sha1;
+            vf.size = f->size;
+            vf.blob_path = blob;
+            hits++;
+            rc = each(user, &vf);
+            free(blob);
+        }
+    }
+    ap_entry_list_free(list, n);
+    if (rc != AP_OK)
+        return rc;
+    return hits ? AP_OK : AP_ENOTFOUND;
+}
+
 /* A vendor by its name, or by one of its schemes (with or without ":"). */
 static apx_vendor *vendor_named(ap_provisioner *p, const char *which)
 {

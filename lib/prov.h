@@ -36,6 +36,7 @@ struct ap_vendor_call {
     ap_tracker *tracker;
     const char *const *options; /* the caller's "key", "value" pairs, or NULL */
     struct apx_importer *scan;  /* during ap_provisioner_scan, else NULL */
+    unsigned flags;             /* the request's AP_PROVISION_* */
     const char *ca_file;   /* TLS trust for metadata requests, or NULL */
     uint64_t min_rate;     /* their minimum rate (0: default) */
     unsigned min_rate_window_ms;
@@ -88,6 +89,12 @@ APX_HIDDEN void apx_host_warn(ap_vendor_call *call, const char *fmt, ...)
 APX_HIDDEN int apx_host_read_beneath(ap_vendor_call *call, const char *root,
                                      const char *rel, char *buf, size_t cap,
                                      size_t *len);
+
+/* host->catalog_files (lib/interop.c). */
+APX_HIDDEN int apx_host_catalog_files(ap_vendor_call *call, const char *prefix,
+                                      int (*each)(void *user,
+                                                  const ap_vendor_entry_file *f),
+                                      void *user);
 
 /* Host calls writing into a foreign layout (lib/foreign.c). */
 APX_HIDDEN int apx_host_put_copy(ap_vendor_call *call, const char *root,

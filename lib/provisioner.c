@@ -383,7 +383,12 @@ static int build_entry(job *j, ap_vendor_call *call, const char *id,
     e->struct_size = sizeof *e;
     e->id = apx_strdup(id);
     e->vendor = apx_strdup(call->vendor->desc.name);
-    e->ref = apx_strdup(j->ref);
+    /* the vendor's canonical reference names the entry; what the caller
+     * typed is kept beside it when it differs */
+    e->ref = apx_strdup(call->canonical ? call->canonical : j->ref);
+    if (call->canonical && strcmp(call->canonical, j->ref) != 0 &&
+        !(e->requested = apx_strdup(j->ref)))
+        return AP_ENOMEM;
     e->name = apx_strdup(call->name ? call->name : j->ref);
     e->revision = apx_strdup(call->revision);
     e->status = AP_ENTRY_DOWNLOADING;
@@ -1188,6 +1193,22 @@ static void blob_paths(ap_provisioner *p, ap_entry *e, int force)
     }
 }
 
+/* The entry id derives from the vendor and the canonical reference it gave
+ * (hf:org/repo:Q8_0, :q8_0 and the file that tag picks are one entry);
+ * without one, from the reference as typed. */
+static int canonical_id(job *j, const ap_vendor_call *call, char **id)
+{
+    char *cid = NULL;
+    int rc;
+    if (!call->canonical || strcmp(call->canonical, j->ref) == 0)
+        return AP_OK;
+    if ((rc = ap_entry_make_id(call->vendor->desc.name, call->canonical, &cid)) != AP_OK)
+        return fail(j, rc, "%s: out of memory", j->ref);
+    free(*id);
+    *id = cid;
+    return AP_OK;
+}
+
 static int run_job(job *j, ap_entry **out)
 {
     ap_provisioner *p = j->prov;
@@ -1218,6 +1239,7 @@ static int run_job(job *j, ap_entry **out)
     apx_call_init(&call, p, v, j->ref, o->cancel);
     call.tracker = j->tracker;
     call.options = o->vendor_options;
+    call.flags = o->flags;
     call.ca_file = o->ca_file; /* metadata requests trust the same CAs */
     call.min_rate = o->min_rate; /* and have the same minimum rate */
     call.min_rate_window_ms = o->min_rate_window_ms;
@@ -1273,6 +1295,8 @@ static int run_job(job *j, ap_entry **out)
             apx_error_set(&p->err, rc, "%s", call.err.msg);
         goto out;
     }
+    if ((rc = canonical_id(j, &call, &id)) != AP_OK)
+        goto out;
     filter_manifest(&call, o);
     if (call.nfiles == 0) {
         rc = fail(j, AP_ENOTFOUND, "%s: no file matches%s", j->ref,

@@ -194,6 +194,18 @@ typedef struct ap_vendor_publication {
     size_t nfiles;
 } ap_vendor_publication;
 
+/** One file of a ready catalog entry, as host->catalog_files reports it. */
+typedef struct ap_vendor_entry_file {
+    size_t struct_size;
+    const char *entry_ref;         /**< the entry's canonical reference */
+    const char *revision;          /**< the entry's resolved revision, or NULL */
+    const char *path;              /**< relative path in the artifact */
+    const char *sha256;            /**< lower-case hex */
+    const char *git_sha1;          /**< git blob id, or NULL */
+    uint64_t size;
+    const char *blob_path;         /**< absolute path of its bytes in the store */
+} ap_vendor_entry_file;
+
 /**
  * The host's function table, handed to the vendor's entry point and to
  * `create`.  A host of ABI 2 fills every member listed here; a vendor
@@ -292,6 +304,20 @@ typedef struct ap_host {
      *  unsafe name); it counts in ap_scan_stats.skipped and is listed by
      *  ap_provisioner_warning(). */
     void (*warn)(ap_vendor_call *call, const char *fmt, ...) AP_PRINTF(2, 3);
+
+    /** New in ABI 2: what the catalog already holds, so a vendor can serve
+     *  a reference from it when its origin cannot be reached (offline):
+     *  call `each` for every file present in the store of every ready
+     *  entry of this vendor whose canonical reference is `prefix` or
+     *  starts with `prefix` followed by '/', ':' or '@' (the vendor
+     *  selects among them and adds what it picked with add_file, e.g. with
+     *  a file:// URL of blob_path).  The records are borrowed for the
+     *  callback; a non-zero return from `each` stops with that value.
+     *  AP_ENOTFOUND when nothing matches, and always when the caller
+     *  demanded a fresh check with the origin (AP_PROVISION_REFRESH). */
+    int (*catalog_files)(ap_vendor_call *call, const char *prefix,
+                         int (*each)(void *user, const ap_vendor_entry_file *f),
+                         void *user);
 } ap_host;
 
 /**

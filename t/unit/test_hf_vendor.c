@@ -38,6 +38,7 @@
 #include "../../vendors/huggingface/cache.c"
 #include "../../vendors/huggingface/publish.c"
 #include "../../vendors/huggingface/scan.c"
+#include "../../vendors/huggingface/fromcat.c"
 
 #if defined(__has_include) && !defined(AP_TEST_NO_PROVISIONER)
 #if __has_include("provisioner.c")
@@ -513,9 +514,11 @@ static int m_is_cancelled(ap_vendor_call *call)
 }
 
 static const ap_host mock_host = {
-    sizeof(ap_host), AP_VENDOR_ABI_VERSION,
-    m_http, m_header, m_free, m_add_file, m_set_artifact, m_set_error, m_log,
-    m_getenv, m_option, m_is_cancelled, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    .struct_size = sizeof(ap_host), .abi_version = AP_VENDOR_ABI_VERSION,
+    .http = m_http, .http_header = m_header, .http_free = m_free,
+    .add_file = m_add_file, .set_artifact = m_set_artifact,
+    .set_error = m_set_error, .log = m_log, .getenv = m_getenv,
+    .option = m_option, .is_cancelled = m_is_cancelled,
 };
 
 static void call_init(ap_vendor_call *c)

@@ -383,7 +383,7 @@ int hfv_resolve_offline(hfv_ctx *c)
         }
     }
     if ((rc = hfv_add_files(c, &l, commit, 1)) == AP_OK)
-        rc = hfv_set_artifact(c, commit);
+        rc = hfv_set_artifact(c, commit, &l);
 out:
     hfv_list_clear(&l);
     free(cache);

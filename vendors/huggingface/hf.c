@@ -499,15 +499,46 @@ static char *artifact_name(hfv_ctx *c)
     return xasprintf("%s%s", hfv_type_url_prefix(c->r.type), c->repo_name);
 }
 
-int hfv_set_artifact(hfv_ctx *c, const char *commit)
+/* The canonical reference, which names the catalog entry: the repository
+ * as renamed, no "@main" (the default), and for a QUANT pick the file it
+ * picked ("hf:org/repo:q8_0" and "hf:org/repo:Q8_0" are the entry of
+ * "hf:org/repo/model.Q8_0.gguf"); a pick of several split parts keeps the
+ * tag, upper-cased. */
+char *hfv_canonical_for(const hfv_ctx *c, const hfv_list *l)
+{
+    hfv_ref r = c->r;
+    char tag[128], *out;
+    size_t i, nsel = 0, k;
+    const char *picked = NULL;
+    r.repo = c->repo_name ? c->repo_name : c->r.repo;
+    if (r.rev && strcmp(r.rev, "main") == 0)
+        r.rev = NULL;
+    if (r.quant && l) {
+        for (i = 0; i < l->n; i++)
+            if (l->v[i].selected) {
+                nsel++;
+                picked = l->v[i].path;
+            }
+        if (nsel == 1) {
+            r.quant = NULL;
+            r.path = (char *)picked;
+        } else {
+            for (k = 0; r.quant[k] && k + 1 < sizeof tag; k++)
+                tag[k] = (char)toupper((unsigned char)r.quant[k]);
+            tag[k] = '\0';
+            r.quant = tag;
+        }
+    }
+    out = hfv_ref_canonical(&r);
+    return out;
+}
+
+int hfv_set_artifact(hfv_ctx *c, const char *commit, const hfv_list *l)
 {
     ap_vendor_artifact a = AP_VENDOR_ARTIFACT_INIT;
     char *name = artifact_name(c), *canon;
-    char *saved = c->r.repo;
     int rc;
-    c->r.repo = c->repo_name;
-    canon = hfv_ref_canonical(&c->r);
-    c->r.repo = saved;
+    canon = hfv_canonical_for(c, l);
     if (!name || !canon) {
         free(name);
         free(canon);
@@ -735,7 +766,7 @@ static int resolve_file(hfv_ctx *c)
     c->host->http_free(r);
     r = NULL;
     if ((rc = hfv_add_files(c, &l, commit, 0)) == AP_OK)
-        rc = hfv_set_artifact(c, commit);
+        rc = hfv_set_artifact(c, commit, &l);
 out:
     if (r)
         c->host->http_free(r);
@@ -866,7 +897,7 @@ static int resolve_tree(hfv_ctx *c)
     if (gated && (rc = probe_access(c, &l, commit)) != AP_OK)
         goto out;
     if ((rc = hfv_add_files(c, &l, commit, 0)) == AP_OK)
-        rc = hfv_set_artifact(c, commit);
+        rc = hfv_set_artifact(c, commit, &l);
 out:
     hfv_list_clear(&l);
     return rc;
@@ -924,11 +955,27 @@ static int hf_resolve(void *state, ap_vendor_call *call, const char *ref)
     }
     if (hfv_truthy(env(&c, "HF_HUB_OFFLINE"))) {
         rc = hfv_resolve_offline(&c);
-        goto out;
+        goto fallback;
     }
     if ((rc = setup_endpoint(&c)) != AP_OK || (rc = setup_token(&c)) != AP_OK)
         goto out;
     rc = c.r.path ? resolve_file(&c) : resolve_tree(&c);
+fallback:
+    /* The hub cannot be reached (or offline and not in the HF cache): what
+     * the catalog holds for this repository serves, selected as online. */
+    if (rc == AP_EOFFLINE || rc == AP_ENETWORK || rc == AP_ETIMEDOUT ||
+        rc == AP_EHTTP || rc == AP_ERATELIMIT) {
+        int crc = hfv_resolve_from_catalog(&c);
+        if (crc == AP_OK) {
+            hfv_log(&c, AP_LOG_WARN, "the hub could not be reached (%s); served "
+                    "from the files the catalog holds, which may be stale",
+                    rc == AP_EOFFLINE ? "offline" : rc == AP_ETIMEDOUT ? "timeout"
+                    : rc == AP_ENETWORK ? "network error" : "server error");
+            rc = AP_OK;
+        } else if (crc == AP_ENOMEM) {
+            rc = hfv_fail(&c, AP_ENOMEM, "out of memory");
+        }
+    }
 out:
     if (c.token) {
         wipe(c.token);

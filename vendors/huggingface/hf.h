@@ -165,6 +165,10 @@ char *hfv_cache_blob(hfv_ctx *c, const char *etag, uint64_t size);
  * $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else
  * $HOME/.cache/huggingface/hub.  malloc'd; NULL when out of memory. */
 char *hfv_cache_dir(hfv_ctx *c);
+/* Serve the reference from the ready catalog entries the host holds for
+ * this repository and revision (fromcat.c): AP_OK with the files added,
+ * AP_ENOTFOUND (nothing added, no message set) or AP_ENOMEM. */
+int hfv_resolve_from_catalog(hfv_ctx *c);
 /* The vendor's `scan`: import the snapshots of an HF cache (scan.c). */
 int hfv_scan(void *state, ap_vendor_call *call, const char *dir);
 /* Offline resolution from the HF cache (cache.c). */
@@ -172,8 +176,11 @@ int hfv_resolve_offline(hfv_ctx *c);
 /* Add the selected files of a list to the manifest (hf.c).  When `local`
  * the URLs are file:// URLs of the blobs. */
 int hfv_add_files(hfv_ctx *c, const hfv_list *l, const char *commit, int local);
-/* Describe the artifact (hf.c). */
-int hfv_set_artifact(hfv_ctx *c, const char *commit);
+/* The canonical reference of what was selected in l (hf.c); malloc'd. */
+char *hfv_canonical_for(const hfv_ctx *c, const hfv_list *l);
+/* Describe the artifact, with the canonical reference of the selection
+ * in l (may be NULL) (hf.c). */
+int hfv_set_artifact(hfv_ctx *c, const char *commit, const hfv_list *l);
 /* Set the call's error, prefixed with the reference: "<ref>: ...". */
 int hfv_fail(hfv_ctx *c, int status, const char *fmt, ...) AP_PRINTF(3, 4);
 /* Log through the host (when it has a log function), prefixed likewise. */
