@@ -708,6 +708,7 @@ static int find_visit(ap_catalog *c, ap_entry *e, void *p)
 {
     find_ctx *f = p;
     if (!f->found && ((e->ref && !strcmp(e->ref, f->key)) ||
+                      (e->requested && !strcmp(e->requested, f->key)) ||
                       !strcmp(e->id, f->key))) {
         f->found = e;
         return AP_OK;

@@ -533,6 +533,8 @@ int apx_host_catalog_files(ap_vendor_call *call, const char *prefix,
     ap_entry_list_free(list, n);
     if (rc != AP_OK)
         return rc;
+    if (hits)
+        call->from_catalog = 1;
     return hits ? AP_OK : AP_ENOTFOUND;
 }
 

@@ -37,6 +37,7 @@ struct ap_vendor_call {
     const char *const *options; /* the caller's "key", "value" pairs, or NULL */
     struct apx_importer *scan;  /* during ap_provisioner_scan, else NULL */
     unsigned flags;             /* the request's AP_PROVISION_* */
+    int from_catalog;           /* catalog_files gave the vendor files */
     const char *ca_file;   /* TLS trust for metadata requests, or NULL */
     uint64_t min_rate;     /* their minimum rate (0: default) */
     unsigned min_rate_window_ms;

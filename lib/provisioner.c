@@ -1297,6 +1297,20 @@ static int run_job(job *j, ap_entry **out)
     }
     if ((rc = canonical_id(j, &call, &id)) != AP_OK)
         goto out;
+    if (call.from_catalog && call.err.msg[0] && origin_unreachable(call.err.status)) {
+        /* The vendor could not reach its origin and served the reference
+         * from what the catalog holds (host->catalog_files): say so. */
+        char msg[APX_ERRMSG_MAX + 256];
+        const char *why = call.err.msg;
+        size_t rl = strlen(j->ref);
+        if (strncmp(why, j->ref, rl) == 0 && why[rl] == ':' && why[rl + 1] == ' ')
+            why += rl + 2;
+        snprintf(msg, sizeof msg, "%s: the origin could not be reached (%s); using "
+                 "what the catalog holds (entry %s, revision %s), which may be stale "
+                 "(AP_PROVISION_REFRESH / apctl pull --refresh demands a fresh check)",
+                 j->ref, why, id, call.revision ? call.revision : "unknown");
+        (void)ap_tracker_log(j->tracker, AP_LOG_WARN, NULL, call.err.status, msg);
+    }
     filter_manifest(&call, o);
     if (call.nfiles == 0) {
         rc = fail(j, AP_ENOTFOUND, "%s: no file matches%s", j->ref,

@@ -93,7 +93,8 @@ AP_EXPORT const char *ap_catalog_errmsg(const ap_catalog *catalog);
 /** Write (create or replace) an entry atomically. */
 AP_EXPORT int ap_catalog_put(ap_catalog *catalog, const ap_entry *entry);
 
-/** Look an entry up by id or by canonical reference.  AP_ENOTFOUND if absent. */
+/** Look an entry up by id, by canonical reference or by the reference as
+ *  it was last requested (ap_entry.requested).  AP_ENOTFOUND if absent. */
 AP_EXPORT int ap_catalog_get(ap_catalog *catalog, const char *id_or_ref,
                              ap_entry **out);
 

@@ -51,14 +51,13 @@ check "pull hf:org/q:q8_0 (other case) is the same entry" \
     sh -c "[ $? -eq 0 ] && [ '$(jv "$TMP/p2.json" 'j["id"]')' = '$ID' ]"
 check "  ... nothing fetched again" [ "$(jv "$TMP/p2.json" 'j["fetched_bytes"]')" = 0 ]
 check "  ... requested says :q8_0" [ "$(jv "$TMP/p2.json" 'j["requested"]')" = "hf:org/q:q8_0" ]
+"$APCTL" show --json hf:org/q:q8_0 > "$TMP/show.json" 2> "$TMP/err"
+check "apctl show finds it by the reference as requested" [ "$(jv "$TMP/show.json" 'j["id"]')" = "$ID" ]
 "$APCTL" pull --json hf:org/q/a.Q8_0.gguf > "$TMP/p3.json" 2> "$TMP/err"
 check "pull of the file the tag picks is the same entry" \
     sh -c "[ $? -eq 0 ] && [ '$(jv "$TMP/p3.json" 'j["id"]')' = '$ID' ]"
 check "  ... typed as the canonical form: no requested member" \
     [ "$(jv "$TMP/p3.json" '"requested" in j')" = False ]
-"$APCTL" pull --json hf:org/q@main/a.Q8_0.gguf > "$TMP/p4.json" 2> "$TMP/err"
-check "@main (the default revision) is the same entry" \
-    [ "$(jv "$TMP/p4.json" 'j["id"]')" = "$ID" ]
 check "one catalog entry for org/q" \
     [ "$("$APCTL" ls --json | python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin) if e["name"]=="org/q"))')" = 1 ]
 

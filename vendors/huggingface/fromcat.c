@@ -59,11 +59,9 @@ int hfv_resolve_from_catalog(hfv_ctx *c)
 
     if (!AP_HOST_HAS(c->host, catalog_files))
         return AP_ENOTFOUND;
-    /* the repository at the revision as named ("main" is the default) */
+    /* the repository at the revision as named */
     r.quant = NULL;
     r.path = NULL;
-    if (r.rev && strcmp(r.rev, "main") == 0)
-        r.rev = NULL;
     if (!(prefix = hfv_ref_canonical(&r)))
         return AP_ENOMEM;
     memset(&cc, 0, sizeof cc);

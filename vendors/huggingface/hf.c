@@ -500,8 +500,7 @@ static char *artifact_name(hfv_ctx *c)
 }
 
 /* The canonical reference, which names the catalog entry: the repository
- * as renamed, no "@main" (the default), and for a QUANT pick the file it
- * picked ("hf:org/repo:q8_0" and "hf:org/repo:Q8_0" are the entry of
+ * as renamed, and for a QUANT pick the file it picked ("hf:org/repo:q8_0" and "hf:org/repo:Q8_0" are the entry of
  * "hf:org/repo/model.Q8_0.gguf"); a pick of several split parts keeps the
  * tag, upper-cased. */
 char *hfv_canonical_for(const hfv_ctx *c, const hfv_list *l)
@@ -511,8 +510,6 @@ char *hfv_canonical_for(const hfv_ctx *c, const hfv_list *l)
     size_t i, nsel = 0, k;
     const char *picked = NULL;
     r.repo = c->repo_name ? c->repo_name : c->r.repo;
-    if (r.rev && strcmp(r.rev, "main") == 0)
-        r.rev = NULL;
     if (r.quant && l) {
         for (i = 0; i < l->n; i++)
             if (l->v[i].selected) {
@@ -967,11 +964,7 @@ fallback:
         rc == AP_EHTTP || rc == AP_ERATELIMIT) {
         int crc = hfv_resolve_from_catalog(&c);
         if (crc == AP_OK) {
-            hfv_log(&c, AP_LOG_WARN, "the hub could not be reached (%s); served "
-                    "from the files the catalog holds, which may be stale",
-                    rc == AP_EOFFLINE ? "offline" : rc == AP_ETIMEDOUT ? "timeout"
-                    : rc == AP_ENETWORK ? "network error" : "server error");
-            rc = AP_OK;
+            rc = AP_OK; /* the host warns: the call's error says why */
         } else if (crc == AP_ENOMEM) {
             rc = hfv_fail(&c, AP_ENOMEM, "out of memory");
         }
