@@ -821,7 +821,9 @@ static void test_quant(void **state)
     assert_int_equal(AP_OK, run(&c, "hf:org/model:q4_k_m"));
     assert_int_equal(1, c.nfiles);
     find(&c, "m.Q4_K_M.gguf");
-    assert_string_equal("hf:org/model:Q4_K_M", c.canonical);
+    /* a single pick is named by the file it picked: the entry of
+     * hf:org/model/m.Q4_K_M.gguf (docs/vendor-huggingface.md) */
+    assert_string_equal("hf:org/model/m.Q4_K_M.gguf", c.canonical);
     call_clear(&c);
 
     call_init(&c);
@@ -829,6 +831,8 @@ static void test_quant(void **state)
     assert_int_equal(2, c.nfiles);
     find(&c, "sub/m-Q5_K_M-00001-of-00002.gguf");
     find(&c, "sub/m-Q5_K_M-00002-of-00002.gguf");
+    /* several split parts: named by the tag */
+    assert_string_equal("hf:org/model:Q5_K_M", c.canonical);
     call_clear(&c);
 
     call_init(&c);
