@@ -3,9 +3,11 @@
  *
  * Scheme "localdir:": `localdir:/abs/dir` provisions every regular file of a
  * local directory (one level) — the host imports file:// URLs into the
- * store by hard link when it can.  Copy this file to start a vendor of
- * your own: the entry symbol must be ap_vendor_<NAME>_init for a file
- * named ap-vendor-<NAME>.so.
+ * store (a reflink where it can, else a copy).  Copy this file to start a
+ * vendor of your own: the entry symbol must be ap_vendor_<NAME>_init for a
+ * file named ap-vendor-<NAME>.so, which AP_VENDOR_ENTRY(<NAME>) declares.
+ * Built for vendor ABI 2 (docs/vendor-abi.md): check the host with
+ * AP_HOST_HAS, fill the descriptor with designated initializers.
  * SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
 #include <artifactprov/vendor.h>
