@@ -746,6 +746,8 @@ static int cmd_vendors(void)
         for (k = 0; vi.schemes[k]; k++)
             printf(" %s:", T(vi.schemes[k]));
         printf("  (%s)\n", T(vi.origin));
+        if (vi.usage[0])
+            printf("    %s\n", T(vi.usage));
     }
     for (ref = ap_provisioner_refusals(p); *ref; ref++)
         fprintf(stderr, "refused: %s\n", T(*ref));
