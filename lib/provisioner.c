@@ -1194,7 +1194,8 @@ static void blob_paths(ap_provisioner *p, ap_entry *e, int force)
 }
 
 /* The entry id derives from the vendor and the canonical reference it gave
- * (hf:org/repo:Q8_0, :q8_0 and the file that tag picks are one entry);
+ * (so a vendor can make equivalent spellings one entry, e.g. a tag and the
+ * file it picks);
  * without one, from the reference as typed. */
 static int canonical_id(job *j, const ap_vendor_call *call, char **id)
 {

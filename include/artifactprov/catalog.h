@@ -67,9 +67,10 @@ typedef struct ap_entry {
     int64_t created;   /**< Unix seconds */
     int64_t updated;
     uint64_t fetched_bytes; /**< bytes transferred by the last provision */
-    char *requested;   /**< the reference as the caller typed it (e.g.
-                            "hf:org/repo:q8_0") when it differs from the
-                            canonical `ref` the vendor gave, else NULL */
+    char *requested;   /**< the reference as the caller typed it when it
+                            differs from the canonical `ref` the vendor
+                            gave (e.g. a tag rather than the file it
+                            picks), else NULL */
 } ap_entry;
 
 AP_EXPORT void ap_entry_free(ap_entry *entry);
