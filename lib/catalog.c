@@ -91,6 +91,7 @@ AP_EXPORT void ap_entry_free(ap_entry *e)
     free(e->name);
     free(e->revision);
     free(e->error);
+    free(e->requested);
     free(e);
 }
 
@@ -225,6 +226,8 @@ static json_t *entry_to_obj(const ap_entry *e)
     bad |= set(o, "id", jstr(e->id));
     bad |= set(o, "vendor", jstr(e->vendor));
     bad |= set(o, "ref", jstr(e->ref));
+    if (e->requested)
+        bad |= set(o, "requested", jstr(e->requested));
     bad |= set(o, "name", jstr(e->name));
     bad |= set(o, "revision", jstr(e->revision));
     bad |= set(o, "status", json_string(ap_entry_status_name(e->status)));
@@ -404,6 +407,7 @@ static int entry_from_obj(json_t *o, ap_entry *e, const char **why)
     if ((rc = get_str(o, "id", 1, &e->id)) ||
         (rc = get_str(o, "vendor", 0, &e->vendor)) ||
         (rc = get_str(o, "ref", 0, &e->ref)) ||
+        (rc = get_str(o, "requested", 0, &e->requested)) ||
         (rc = get_str(o, "name", 0, &e->name)) ||
         (rc = get_str(o, "revision", 0, &e->revision)) ||
         (rc = get_str(o, "error", 0, &e->error)) ||
@@ -764,6 +768,7 @@ static int find_visit(ap_catalog *c, ap_entry *e, void *p)
 {
     find_ctx *f = p;
     if (!f->found && ((e->ref && !strcmp(e->ref, f->key)) ||
+                      (e->requested && !strcmp(e->requested, f->key)) ||
                       !strcmp(e->id, f->key))) {
         f->found = e;
         return AP_OK;

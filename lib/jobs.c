@@ -62,7 +62,7 @@ typedef struct jjob {
     int64_t submitted, started, finished;
     /* The request: options with owned copies of what they point to. */
     ap_provision_options o;
-    char **include, **exclude, *hf_publish;
+    char **include, **exclude, **vendor_options;
     ap_cancel_token *cancel;
     /* Event ring: slot (seq - 1) % cap holds event seq. */
     ev_rec *ring;
@@ -241,7 +241,7 @@ static void job_free(jjob *j)
     prog_clear(&j->p);
     strv_free(j->include);
     strv_free(j->exclude);
-    free(j->hf_publish);
+    strv_free(j->vendor_options);
     ap_cancel_token_free(j->cancel);
     pthread_cond_destroy(&j->cv);
     free(j);
@@ -715,18 +715,17 @@ static int jobs_submit_impl(ap_jobs *r, const char *ref,
     j->ref = apx_strdup(ref);
     j->include = strv_dup(o.include, &ok);
     j->exclude = strv_dup(o.exclude, &ok);
-    j->hf_publish = apx_strdup(o.hf_cache_publish);
+    j->vendor_options = strv_dup(o.vendor_options, &ok);
     j->cancel = ap_cancel_token_new();
     j->cap = r->o.event_ring;
     j->ring = apx_calloc(j->cap, sizeof *j->ring);
-    if (!ok || !j->ref || !j->cancel || !j->ring ||
-        (o.hf_cache_publish && !j->hf_publish)) {
+    if (!ok || !j->ref || !j->cancel || !j->ring) {
         job_free(j);
         return AP_ENOMEM;
     }
     o.include = (const char *const *)j->include;
     o.exclude = (const char *const *)j->exclude;
-    o.hf_cache_publish = j->hf_publish;
+    o.vendor_options = (const char *const *)j->vendor_options;
     o.cancel = NULL;
     o.on_event = NULL;
     o.event_user = NULL;

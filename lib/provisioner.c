@@ -72,7 +72,14 @@ AP_EXPORT int ap_provisioner_new(ap_provisioner **out,
         free(p);
         return rc;
     }
-    if (!(o.flags & AP_PROV_NO_PLUGINS)) {
+    if (o.vendors) {
+        /* the caller's set: its vendors, each with a state of our own */
+        if ((rc = apx_vendors_from_set(p, o.vendors)) != AP_OK) {
+            apx_error_set(NULL, rc, "%s", p->err.msg);
+            ap_provisioner_free(p);
+            return rc;
+        }
+    } else if (!(o.flags & AP_PROV_NO_PLUGINS)) {
         const char *env = o.vendor_path ? o.vendor_path : getenv("AP_VENDOR_PATH");
         apx_vendor_scan(p, env);
         if (!o.vendor_path)
@@ -80,6 +87,79 @@ AP_EXPORT int ap_provisioner_new(ap_provisioner **out,
     }
     *out = p;
     return AP_OK;
+}
+
+/* ---- vendor sets ----------------------------------------------------------- */
+
+AP_EXPORT int ap_vendor_set_new(ap_vendor_set **out)
+{
+    ap_vendor_set *s;
+    if (!out)
+        return apx_error_set(NULL, AP_EINVAL, "ap_vendor_set_new: no output pointer");
+    if (!(*out = s = apx_calloc(1, sizeof *s)))
+        return apx_error_set(NULL, AP_ENOMEM, "ap_vendor_set_new: out of memory");
+    s->shell.vendor_shell = 1;
+    return AP_OK;
+}
+
+AP_EXPORT void ap_vendor_set_free(ap_vendor_set *s)
+{
+    if (!s)
+        return;
+    apx_vendors_free(&s->shell);
+    free(s);
+}
+
+AP_EXPORT int ap_vendor_set_load_path(ap_vendor_set *s, const char *path_list)
+{
+    if (!s)
+        return AP_EINVAL;
+    apx_error_clear(&s->shell.err);
+    if (path_list) {
+        apx_vendor_scan(&s->shell, path_list);
+    } else {
+        apx_vendor_scan(&s->shell, getenv("AP_VENDOR_PATH"));
+        apx_vendor_scan(&s->shell, AP_VENDORDIR);
+    }
+    return AP_OK;
+}
+
+AP_EXPORT int ap_vendor_set_load_file(ap_vendor_set *s, const char *path)
+{
+    if (!s)
+        return AP_EINVAL;
+    apx_error_clear(&s->shell.err);
+    return apx_vendor_load_file(&s->shell, path);
+}
+
+AP_EXPORT int ap_vendor_set_register(ap_vendor_set *s, ap_vendor_init_fn init,
+                                     const char *origin)
+{
+    if (!s)
+        return AP_EINVAL;
+    apx_error_clear(&s->shell.err);
+    return apx_vendor_register(&s->shell, init, origin ? origin : "(static)", NULL);
+}
+
+AP_EXPORT size_t ap_vendor_set_count(const ap_vendor_set *s)
+{
+    return s ? s->shell.nvendors : 0;
+}
+
+AP_EXPORT int ap_vendor_set_info(const ap_vendor_set *s, size_t i, ap_vendor_info *out)
+{
+    return s ? ap_provisioner_vendor_info(&s->shell, i, out) : AP_EINVAL;
+}
+
+AP_EXPORT const char *const *ap_vendor_set_refusals(const ap_vendor_set *s)
+{
+    static const char *const none[] = { NULL };
+    return s ? ap_provisioner_refusals(&s->shell) : none;
+}
+
+AP_EXPORT const char *ap_vendor_set_errmsg(const ap_vendor_set *s)
+{
+    return s ? ap_provisioner_errmsg(&s->shell) : "no vendor set";
 }
 
 AP_EXPORT void ap_provisioner_free(ap_provisioner *p)
@@ -147,8 +227,8 @@ AP_EXPORT int ap_provisioner_vendor_info(const ap_provisioner *p, size_t i,
     out->description = v->desc.description ? v->desc.description : "";
     out->schemes = v->desc.schemes;
     out->origin = v->origin;
-    out->abi_major = v->desc.abi_major;
-    out->abi_minor = v->desc.abi_minor;
+    out->abi_version = v->desc.abi_version;
+    out->usage = v->desc.usage ? v->desc.usage : "";
     return AP_OK;
 }
 
@@ -348,7 +428,12 @@ static int build_entry(job *j, ap_vendor_call *call, const char *id,
     e->struct_size = sizeof *e;
     e->id = apx_strdup(id);
     e->vendor = apx_strdup(call->vendor->desc.name);
-    e->ref = apx_strdup(j->ref);
+    /* the vendor's canonical reference names the entry; what the caller
+     * typed is kept beside it when it differs */
+    e->ref = apx_strdup(call->canonical ? call->canonical : j->ref);
+    if (call->canonical && strcmp(call->canonical, j->ref) != 0 &&
+        !(e->requested = apx_strdup(j->ref)))
+        return AP_ENOMEM;
     e->name = apx_strdup(call->name ? call->name : j->ref);
     e->revision = apx_strdup(call->revision);
     e->status = AP_ENTRY_DOWNLOADING;
@@ -1024,67 +1109,69 @@ static int mark_present(job *j, const ap_vendor_call *call)
     return AP_OK;
 }
 
-/* The revision the user named in an hf: reference ("main" when none). */
-static char *hf_revision_name(const char *ref)
+/* After a provision that made the entry ready: the vendor's optional
+ * `publish` (e.g. into another tool's cache) with the verified files. */
+static int publish_foreign(job *j, ap_vendor_call *call)
 {
-    const char *at = strchr(ref, '@'), *end;
-    if (!at)
-        return apx_strdup("main");
-    at++;
-    if (strncmp(at, "refs/", 5) == 0) {
-        end = strchr(at + 5, '/');
-        end = end ? strchr(end + 1, '/') : NULL;
-    } else
-        end = at + strcspn(at, "/:");
-    if (!end)
-        end = at + strcspn(at, ":");
-    return apx_strndup(at, (size_t)(end - at));
-}
-
-/* Publish what an hf: job pulled into a Hugging Face cache directory, so
- * Python and JS tools find it offline (layout: lib/hfcache.h). */
-static int publish_hf(job *j, const ap_vendor_call *call)
-{
+    const apx_vendor *v = call->vendor;
     ap_entry *e = j->entry;
-    const char *type = "model", *repo = e->name;
-    char *rev;
-    size_t i;
+    ap_vendor_publication pub;
+    ap_vendor_published_file *pf = NULL;
+    const ap_vendor_published_file **pp = NULL;
+    char **blobs = NULL;
+    size_t i, n = 0;
     int rc = AP_OK;
-    apx_error err;
 
-    if (strcmp(e->vendor, "huggingface") != 0)
-        return fail(j, AP_EUNSUPPORTED, "%s: publishing into an HF cache is only "
-                    "for hf: references", j->ref);
-    if (!e->revision)
-        return fail(j, AP_EPROTOCOL, "%s: no resolved commit to publish", j->ref);
-    if (strncmp(repo, "datasets/", 9) == 0) {
-        type = "dataset";
-        repo += 9;
-    } else if (strncmp(repo, "spaces/", 7) == 0) {
-        type = "space";
-        repo += 7;
+    if (!AP_VENDOR_HAS(&v->desc, publish))
+        return AP_OK;
+    if (e->nfiles && (!(pf = apx_calloc(e->nfiles, sizeof *pf)) ||
+                      !(pp = apx_calloc(e->nfiles, sizeof *pp)) ||
+                      !(blobs = apx_calloc(e->nfiles, sizeof *blobs)))) {
+        rc = fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+        goto out;
     }
-    rev = hf_revision_name(j->ref);
-    if (!rev)
-        return fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
-    for (i = 0; rc == AP_OK && i < e->nfiles; i++) {
+    for (i = 0; i < e->nfiles; i++) {
         const ap_entry_file *f = &e->files[i];
-        const apx_mfile *m = &call->files[i];
-        const char *etag = m->sha256 ? m->sha256 : m->git_sha1;
-        char *blob = NULL;
-        if (!f->present || !etag)
+        if (!f->present || !f->sha256)
             continue;
-        apx_error_clear(&err);
-        rc = ap_store_blob_path(j->prov->store, f->sha256, &blob);
-        if (rc == AP_OK)
-            rc = apx_hf_publish(j->o->hf_cache_publish, type, repo, e->revision,
-                                rev, f->name, etag, blob, NULL, &err);
-        free(blob);
-        if (rc != AP_OK)
-            rc = fail(j, rc, "%s: publishing '%s' into the HF cache %s: %s", j->ref,
-                      f->name, j->o->hf_cache_publish, err.msg);
+        if ((rc = ap_store_blob_path(j->prov->store, f->sha256, &blobs[n])) != AP_OK) {
+            rc = fail(j, rc, "%s: the blob of '%s': %s", j->ref, f->name,
+                      ap_store_errmsg(j->prov->store));
+            goto out;
+        }
+        pf[n].struct_size = sizeof pf[n];
+        pf[n].path = f->name;
+        pf[n].blob_path = blobs[n];
+        pf[n].sha256 = f->sha256;
+        pf[n].git_sha1 = i < call->nfiles ? call->files[i].git_sha1 : NULL;
+        pf[n].size = f->size;
+        pp[n] = &pf[n];
+        n++;
     }
-    free(rev);
+    memset(&pub, 0, sizeof pub);
+    pub.struct_size = sizeof pub;
+    pub.ref = j->ref;
+    pub.name = e->name;
+    pub.revision = e->revision;
+    pub.canonical = call->canonical;
+    pub.files = pp;
+    pub.nfiles = n;
+    apx_error_clear(&call->err);
+    rc = v->desc.publish(v->state, call, &pub);
+    if (rc != AP_OK) {
+        if (rc > 0)
+            rc = AP_EVENDOR;
+        if (!call->err.msg[0])
+            apx_error_set(&call->err, rc, "%s", ap_strerror(rc));
+        rc = fail(j, rc, "%s: vendor '%s' could not publish the entry: %s", j->ref,
+                  v->desc.name, call->err.msg);
+    }
+out:
+    for (i = 0; blobs && i < n; i++)
+        free(blobs[i]);
+    free(blobs);
+    free(pf);
+    free(pp);
     return rc;
 }
 
@@ -1103,23 +1190,34 @@ static int parse_scheme(const char *ref, size_t *len)
     return 0;
 }
 
+/* The reference grammar of the vendors loaded: each vendor's `usage`, or
+ * "SCHEME:..." for one that declares none; "none (set AP_VENDOR_PATH?)"
+ * when no vendor is loaded.  The core knows no grammar of its own. */
 static void schemes_list(ap_provisioner *p, char *buf, size_t sz)
 {
     size_t i, j, used = 0;
+    int n;
     buf[0] = '\0';
-    for (i = 0; i < p->nvendors; i++)
-        for (j = 0; p->vendors[i].desc.schemes[j]; j++) {
-            int n = snprintf(buf + used, sz - used, "%s%s:", used ? ", " : "",
-                             p->vendors[i].desc.schemes[j]);
+    for (i = 0; i < p->nvendors; i++) {
+        const ap_vendor *d = &p->vendors[i].desc;
+        if (AP_VENDOR_HAS(d, usage) && d->usage[0]) {
+            n = snprintf(buf + used, sz - used, "%s%s", used ? "; " : "", d->usage);
+            if (n < 0 || (size_t)n >= sz - used)
+                return;
+            used += (size_t)n;
+            continue;
+        }
+        for (j = 0; d->schemes[j]; j++) {
+            n = snprintf(buf + used, sz - used, "%s%s:...", used ? "; " : "",
+                         d->schemes[j]);
             if (n < 0 || (size_t)n >= sz - used)
                 return;
             used += (size_t)n;
         }
+    }
+    if (!used)
+        snprintf(buf, sz, "none (no vendor is loaded; set AP_VENDOR_PATH?)");
 }
-
-#define GRAMMAR \
-    "hf:ORG/REPO[@REV][:QUANT|/PATH], gh:OWNER/REPO[@TAG]/GLOB, " \
-    "ollama:[HOST/][NS/]MODEL[:TAG], https://HOST/PATH[#sha256=HEX]"
 
 /* Resolve failures that mean "the origin could not be reached or could not
  * answer now", for which a ready entry is served from the catalog: no
@@ -1281,6 +1379,23 @@ static void fold_into_repo_entries(job *j)
     ap_entry_list_free(list, n);
 }
 
+/* The entry id derives from the vendor and the canonical reference it gave
+ * (so a vendor can make equivalent spellings one entry, e.g. a tag and the
+ * file it picks);
+ * without one, from the reference as typed. */
+static int canonical_id(job *j, const ap_vendor_call *call, char **id)
+{
+    char *cid = NULL;
+    int rc;
+    if (!call->canonical || strcmp(call->canonical, j->ref) == 0)
+        return AP_OK;
+    if ((rc = ap_entry_make_id(call->vendor->desc.name, call->canonical, &cid)) != AP_OK)
+        return fail(j, rc, "%s: out of memory", j->ref);
+    free(*id);
+    *id = cid;
+    return AP_OK;
+}
+
 static int run_job(job *j, ap_entry **out)
 {
     ap_provisioner *p = j->prov;
@@ -1288,21 +1403,21 @@ static int run_job(job *j, ap_entry **out)
     ap_vendor_call call;
     apx_vendor *v;
     ap_entry *prev = NULL;
-    char *id = NULL, known[512];
+    char *id = NULL, known[1024];
     int rc, entry_lock = -1, *lock_fds = NULL;
     size_t scheme_len, nlocks = 0, max_locks = 0, i;
 
     if (parse_scheme(j->ref, &scheme_len) != 0) {
         schemes_list(p, known, sizeof known);
-        return fail(j, AP_EINVAL, "'%s': not a reference (want SCHEME:..., e.g. %s; "
-                    "loaded schemes: %s)", j->ref, GRAMMAR, known[0] ? known : "none");
+        return fail(j, AP_EINVAL, "'%s': not a reference (want SCHEME:...; the "
+                    "vendors loaded accept: %s)", j->ref, known);
     }
     v = apx_vendor_for_scheme(p, j->ref, scheme_len);
     if (!v) {
         schemes_list(p, known, sizeof known);
         return fail(j, AP_EVENDOR, "%s: no vendor serves the scheme '%.*s:' "
-                    "(loaded: %s; set AP_VENDOR_PATH?)", j->ref, (int)scheme_len,
-                    j->ref, known[0] ? known : "none");
+                    "(the vendors loaded accept: %s; set AP_VENDOR_PATH?)", j->ref,
+                    (int)scheme_len, j->ref, known);
     }
     rc = ap_entry_make_id(v->desc.name, j->ref, &id);
     if (rc != AP_OK)
@@ -1310,6 +1425,8 @@ static int run_job(job *j, ap_entry **out)
 
     apx_call_init(&call, p, v, j->ref, o->cancel);
     call.tracker = j->tracker;
+    call.options = o->vendor_options;
+    call.flags = o->flags;
     call.ca_file = o->ca_file; /* metadata requests trust the same CAs */
     call.min_rate = o->min_rate; /* and have the same minimum rate */
     call.min_rate_window_ms = o->min_rate_window_ms;
@@ -1370,6 +1487,22 @@ static int run_job(job *j, ap_entry **out)
         else
             apx_error_set(&p->err, rc, "%s", call.err.msg);
         goto out;
+    }
+    if ((rc = canonical_id(j, &call, &id)) != AP_OK)
+        goto out;
+    if (call.from_catalog && call.err.msg[0] && origin_unreachable(call.err.status)) {
+        /* The vendor could not reach its origin and served the reference
+         * from what the catalog holds (host->catalog_files): say so. */
+        char msg[APX_ERRMSG_MAX + 256];
+        const char *why = call.err.msg;
+        size_t rl = strlen(j->ref);
+        if (strncmp(why, j->ref, rl) == 0 && why[rl] == ':' && why[rl + 1] == ' ')
+            why += rl + 2;
+        snprintf(msg, sizeof msg, "%s: the origin could not be reached (%s); using "
+                 "what the catalog holds (entry %s, revision %s), which may be stale "
+                 "(AP_PROVISION_REFRESH / apctl pull --refresh demands a fresh check)",
+                 j->ref, why, id, call.revision ? call.revision : "unknown");
+        (void)ap_tracker_log(j->tracker, AP_LOG_WARN, NULL, call.err.status, msg);
     }
     filter_manifest(&call, o);
     if (call.nfiles == 0) {
@@ -1456,8 +1589,8 @@ out:
             /* views relinked only for what replaces the catalog's entry */
             if (apx_entry_finish(p, j->entry) != AP_OK && rc == AP_OK)
                 rc = p->err.status;
-            if (rc == AP_OK && o->hf_cache_publish)
-                rc = publish_hf(j, &call);
+            if (rc == AP_OK)
+                rc = publish_foreign(j, &call);
         } else
             blob_paths(p, j->entry, 0);
         j->entry->updated = apx_wall_s();
@@ -1528,8 +1661,12 @@ AP_EXPORT int ap_provision(ap_provisioner *p, const char *ref,
     if (!p)
         return AP_EINVAL;
     apx_error_clear(&p->err);
-    if (!ref || !*ref)
-        return apx_error_set(&p->err, AP_EINVAL, "empty reference (want %s)", GRAMMAR);
+    if (!ref || !*ref) {
+        char known[1024];
+        schemes_list(p, known, sizeof known);
+        return apx_error_set(&p->err, AP_EINVAL, "empty reference (want SCHEME:...; "
+                             "the vendors loaded accept: %s)", known);
+    }
     if (opts) {
         if (opts->struct_size < offsetof(ap_provision_options, cancel))
             return apx_error_set(&p->err, AP_EINVAL, "%s: bad options struct", ref);

@@ -96,6 +96,10 @@ typedef struct ap_entry {
     int64_t created;   /**< Unix seconds */
     int64_t updated;
     uint64_t fetched_bytes; /**< bytes transferred by the last provision */
+    char *requested;   /**< the reference as the caller typed it when it
+                            differs from the canonical `ref` the vendor
+                            gave (e.g. a tag rather than the file it
+                            picks), else NULL */
 } ap_entry;
 
 AP_EXPORT void ap_entry_free(ap_entry *entry);
@@ -130,7 +134,8 @@ AP_EXPORT const char *ap_catalog_errmsg(const ap_catalog *catalog);
 /** Write (create or replace) an entry atomically. */
 AP_EXPORT int ap_catalog_put(ap_catalog *catalog, const ap_entry *entry);
 
-/** Look an entry up by id or by canonical reference.  AP_ENOTFOUND if absent. */
+/** Look an entry up by id, by canonical reference or by the reference as
+ *  it was last requested (ap_entry.requested).  AP_ENOTFOUND if absent. */
 AP_EXPORT int ap_catalog_get(ap_catalog *catalog, const char *id_or_ref,
                              ap_entry **out);
 

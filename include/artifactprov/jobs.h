@@ -103,7 +103,7 @@ AP_EXPORT void ap_jobs_free(ap_jobs *jobs);
 /**
  * Queue a provisioning request for `ref` (copied) and store its id in *out.
  * `opts` (may be NULL) is copied, include/exclude globs and
- * hf_cache_publish deeply.  Its `cancel`, `on_event`, `event_user` and
+ * vendor_options deeply.  Its `cancel`, `on_event`, `event_user` and
  * `job_id` members are ignored: the registry owns a cancel token per job
  * (see ap_jobs_cancel()), assigns the id, and delivers events through the
  * registry's sink and ap_jobs_events().  Returns AP_OK, AP_EINVAL,
