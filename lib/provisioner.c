@@ -1299,7 +1299,7 @@ static void blob_paths(ap_provisioner *p, ap_entry *e, int force)
     }
 }
 
-/* A file pulled on its own (hf:org/repo/x.gguf) that a repository entry
+/* A file pulled on its own (SCHEME:org/repo/x.gguf) that a repository entry
  * lists -- one recorded by a sync (AP_PROVISION_METADATA_ONLY) of the same
  * vendor, name and revision -- changes status there too: that entry's file
  * becomes ready with the blob just committed (the same bytes: its sha256,

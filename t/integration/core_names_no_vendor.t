@@ -9,7 +9,7 @@ plan 9
 hits=$(cd "$AP_SRC" && grep -n 'huggingface\|ollama\|"hf"\|hf:' lib/*.c lib/*.h include/artifactprov/*.h)
 if [ -z "$hits" ]; then ok "lib/ and include/artifactprov/ name no vendor"
 else not_ok "lib/ and include/artifactprov/ name a vendor"; diag "$hits"; fi
-so=$(ls "$AP_BUILD"/libartifactprov.so.*.*.* | head -n 1)
+so="$AP_BUILD/$(readlink "$AP_BUILD/libartifactprov.so.0")"
 check "the shared library carries no vendor name or scheme" \
     sh -c "! strings '$so' | grep -qi 'huggingface\|ollama\|hf:'"
 
