@@ -58,3 +58,11 @@ for l in open(sys.argv[1]):
             s = str(e.get("status"))
 print(s)' "$1"
 }
+
+# todo DESCRIPTION REASON COMMAND...: a TAP TODO test -- "ok" or "not ok",
+# marked "# TODO REASON", which does not fail the file either way.
+todo() {
+    _d=$1; _r=$2; shift 2
+    _n=$((_n + 1))
+    if "$@"; then echo "ok $_n - $_d # TODO $_r"; else echo "not ok $_n - $_d # TODO $_r"; fi
+}
