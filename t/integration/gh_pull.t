@@ -5,7 +5,7 @@
 # headers, and tokens: sent to the API, never to the signed download host.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
 . "$AP_SRC/t/integration/gh_lib.sh"
-plan 31
+plan 32
 
 for s in 1 2 3 4 5 6 7; do gen_bytes 300000 "gh$s" > "$TMP/g$s.bin"; done
 cat > "$TMP/cfg.json" <<JSON
@@ -130,6 +130,8 @@ except urllib.error.HTTPError as e:
 check "fixture: the signed URL with the token is answered 400 ($code)" [ "$code" = 400 ]
 GITHUB_TOKEN=ghp_good AP_HOME="$TMP/h6" "$APCTL" pull gh:o/private/secret.bin > /dev/null 2> "$TMP/err"
 check "GITHUB_TOKEN works when GH_TOKEN is unset" [ $? -eq 0 ]
+GH_TOKEN='  ' GITHUB_TOKEN=ghp_good AP_HOME="$TMP/h8" "$APCTL" pull gh:o/private/secret.bin > /dev/null 2> "$TMP/err"
+check "a GH_TOKEN of blanks counts as unset: GITHUB_TOKEN is used" [ $? -eq 0 ]
 GH_TOKEN=ghp_bad GITHUB_TOKEN=ghp_good AP_HOME="$TMP/h7" "$APCTL" pull --events gh:o/private/secret.bin > "$TMP/ev" 2>&1
 grep -v '^{' "$TMP/ev" > "$TMP/err"
 check "GH_TOKEN comes first: a bad one is refused (AP_EAUTH), naming GH_TOKEN" sh -c \

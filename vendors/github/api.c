@@ -207,6 +207,10 @@ int ghv_setup(ghv_ctx *c)
         if (!(c->token = trim_dup(v)))
             return ghv_fail(c, AP_ENOMEM, "out of memory");
         c->token_src = vars[i];
+        if (!*c->token) { /* blanks only: as if unset */
+            free(c->token);
+            c->token = NULL;
+        }
     }
     if (c->token && !*c->token) {
         free(c->token);

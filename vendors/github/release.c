@@ -181,7 +181,7 @@ static int find_by_glob(ghv_ctx *c)
             break;
         }
         arr = parse_body(c, resp, "releases list", &rc);
-        next = link_next(c->host->http_header(resp, "link"));
+        next = arr ? link_next(c->host->http_header(resp, "link")) : NULL;
         c->host->http_free(resp);
         if (!arr)
             break;
