@@ -5,7 +5,7 @@
 # a bad API URL -- and apctl vendors lists the vendor.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
 . "$AP_SRC/t/integration/gh_lib.sh"
-plan 18
+plan 20
 
 cat > "$TMP/c.json" <<JSON
 {"tokens": {"ghp_good": ["*"]},
@@ -14,6 +14,7 @@ cat > "$TMP/c.json" <<JSON
       "tool-linux-amd64.tar.gz": {"content": "l"}, "tool-darwin-arm64.tar.gz": {"content": "d"},
       "SHA256SUMS": {"content": "x"}}}]},
   "o/empty": {"releases": []},
+  "o/broken": {"malformed": true, "releases": []},
   "o/bare": {"releases": [{"tag": "b1", "assets": {"SHA256SUMS": {"content": "x"}}}]}
  }}
 JSON
@@ -48,6 +49,12 @@ check "no asset matches: AP_ENOTFOUND listing the asset names" sh -c \
 run gh:o/bare
 check "a release with only checksum files and no glob: AP_ENOTFOUND naming them" sh -c \
     "[ '$ST' = -5 ] && grep -q 'has no assets besides checksum and signature files' '$TMP/err' && grep -q SHA256SUMS '$TMP/err'"
+run gh:o/broken/x
+check "a release that is not JSON: AP_EPROTOCOL saying so" sh -c \
+    "[ '$ST' = -13 ] && grep -q 'not JSON' '$TMP/err'"
+run 'gh:o/broken@v*/x'
+check "a releases list that is not JSON: AP_EPROTOCOL saying so" sh -c \
+    "[ '$ST' = -13 ] && grep -q 'releases list: the API.s answer is not JSON' '$TMP/err'"
 check "no byte was downloaded for any of these" [ "$(count_log 'r["server"]=="dl"')" -eq 0 ]
 
 for ref in 'gh:o' 'gh:o/' 'gh:o/r@' 'gh:o/r@v1/' 'gh:o/r/a/b' 'gh:o_x/r' 'gh:o/r@%zz/a'; do
