@@ -5,7 +5,7 @@
 # headers, and tokens: sent to the API, never to the signed download host.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
 . "$AP_SRC/t/integration/gh_lib.sh"
-plan 32
+plan 34
 
 for s in 1 2 3 4 5 6 7; do gen_bytes 300000 "gh$s" > "$TMP/g$s.bin"; done
 cat > "$TMP/cfg.json" <<JSON
@@ -137,4 +137,11 @@ grep -v '^{' "$TMP/ev" > "$TMP/err"
 check "GH_TOKEN comes first: a bad one is refused (AP_EAUTH), naming GH_TOKEN" sh -c \
     "[ '$(error_status "$TMP/ev")' = -6 ] && grep -qi 'token refused' '$TMP/err' && grep -q GH_TOKEN '$TMP/err'"
 diag "$(cat "$TMP/err")"
+
+# --- the API unreachable: the catalog's ready entry is used, with a warning ---
+kill "$FH_PID"; wait "$FH_PID" 2>/dev/null; FH_PID=
+"$APCTL" pull --json gh:o/tool/tool-linux.bin > "$TMP/o.json" 2> "$TMP/err"
+check "API down: the ready entry of the same reference is used" sh -c \
+    "[ $? -eq 0 ] && cmp -s '$(path_of "$TMP/o.json" tool-linux.bin 2>/dev/null)' '$TMP/g3.bin'"
+check "  ... saying the origin could not be reached" grep -q 'could not be reached' "$TMP/err"
 done_testing
