@@ -14,9 +14,6 @@
 
 #include <jansson.h>
 
-#define GHV_UA "User-Agent: libartifactprov/" AP_VERSION_STRING \
-               " ap-vendor-github/" GHV_VERSION
-
 /* ---- messages and settings ----------------------------------------------- */
 
 char *ghv_asprintf(const char *fmt, ...)

@@ -12,9 +12,6 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-#define GHV_UA "User-Agent: libartifactprov/" AP_VERSION_STRING \
-               " ap-vendor-github/" GHV_VERSION
-
 static const char *const ghv_schemes[] = { "gh", "github", NULL };
 
 /* Headers of every asset download (sent to the API origin only: the host

@@ -25,6 +25,8 @@
 #define GHV_DEFAULT_API "https://api.github.com"
 #define GHV_GRAMMAR "gh:OWNER/REPO[@TAG]/ASSET-GLOB or gh:OWNER/REPO[@TAG]"
 #define GHV_API_VERSION "2022-11-28"
+#define GHV_UA "User-Agent: libartifactprov/" AP_VERSION_STRING \
+               " ap-vendor-github/" GHV_VERSION
 #define GHV_API_MAX_BODY (16u * 1024u * 1024u)
 #define GHV_SUMS_MAX_BODY (1u * 1024u * 1024u)   /* checksum files */
 #define GHV_SIG_MAX_BODY (64u * 1024u)           /* .minisig documents */
