@@ -215,5 +215,6 @@ int main(void)
         cmocka_unit_test(test_glob),
         cmocka_unit_test(test_utc),
     };
+    cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
