@@ -1,6 +1,6 @@
 # libartifactprov — plain GNU make.
-# Targets: all check check-valgrind check-tsan install uninstall demo bench fuzz clean
-# Honours PREFIX LIBDIR INCLUDEDIR BINDIR DESTDIR CC CFLAGS LDFLAGS SANITIZE.
+# Targets: all check exports check-valgrind check-tsan install uninstall demo bench fuzz clean
+# Honours PREFIX LIBDIR INCLUDEDIR BINDIR MANDIR DESTDIR CC CFLAGS LDFLAGS SANITIZE.
 
 VERSION_H := include/artifactprov/version.h
 MAJOR := $(shell sed -n 's/^\#define AP_VERSION_MAJOR \([0-9]*\).*/\1/p' $(VERSION_H))
@@ -14,6 +14,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 BINDIR     ?= $(PREFIX)/bin
 VENDORDIR  ?= $(LIBDIR)/artifactprov/vendors
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MANDIR     ?= $(PREFIX)/share/man
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -37,6 +38,7 @@ LIB_CFLAGS := $(ALL_CFLAGS) -fPIC -fvisibility=hidden $(DEP_CFLAGS) \
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 
 B := build
+PUB_HDRS := include/artifactprov.h $(wildcard include/artifactprov/*.h include/artifactprov/sys/*.h)
 # Objects depend on a stamp named after the flags, so a build with other
 # flags (SANITIZE=..., AP_DIGEST=...) rebuilds everything instead of mixing.
 FLAGS_ID := $(shell echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(AP_DIGEST) $(PREFIX) $(LIBDIR)' | cksum | cut -d' ' -f1)
@@ -56,6 +58,9 @@ VENDOR_LIBS := $(shell $(PKG_CONFIG) --libs jansson)
 # sample code, not installed.
 PROGRAMS := $(B)/apctl $(if $(wildcard examples/apd.c),$(B)/apd)
 EXAMPLES := $(PROGRAMS) $(if $(wildcard examples/embed.c),$(B)/embed)
+# Manual pages of the installed programs (man(7) roff): man/<prog>.<section>.
+MAN1 := man/apctl.1
+MAN8 := $(if $(wildcard examples/apd.c),man/apd.8)
 
 UNIT_SRCS := $(sort $(wildcard t/unit/*.c))
 UNIT_BINS := $(patsubst t/unit/%.c,$(B)/t/unit/%,$(UNIT_SRCS))
@@ -66,7 +71,7 @@ HELPER_BINS := $(patsubst t/helpers/%.c,$(B)/t/helpers/%,$(HELPER_SRCS))
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
-.PHONY: all check check-valgrind check-tsan tsan-bins install uninstall demo bench fuzz clean tests
+.PHONY: all check check-valgrind check-tsan tsan-bins install uninstall demo bench fuzz clean tests exports
 all: $(SHLIB) $(B)/libartifactprov.so $(STLIB) $(VENDOR_SOS) $(EXAMPLES) $(B)/artifactprov.pc
 
 $(STAMP):
@@ -74,7 +79,7 @@ $(STAMP):
 	@rm -f $(B)/.flags-*
 	@touch $@
 
-$(B)/lib/%.o: lib/%.c lib/*.h include/artifactprov/*.h include/artifactprov.h $(STAMP)
+$(B)/lib/%.o: lib/%.c lib/*.h $(PUB_HDRS) $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 
@@ -93,7 +98,7 @@ $(STLIB): $(LIB_OBJS)
 
 # Vendors link jansson only: the host table gives them everything else.
 .SECONDEXPANSION:
-$(B)/vendors/ap-vendor-%.so: $$(wildcard vendors/$$*/*.c vendors/$$*/*.h) include/artifactprov/*.h $(STAMP)
+$(B)/vendors/ap-vendor-%.so: $$(wildcard vendors/$$*/*.c vendors/$$*/*.h) $(PUB_HDRS) $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden $(shell $(PKG_CONFIG) --cflags jansson) \
 	  -shared -o $@ $(filter %.c,$^) $(ALL_LDFLAGS) $(VENDOR_LIBS)
@@ -132,7 +137,7 @@ $(B)/t/helpers/%: t/helpers/%.c $(STLIB)
 FB := $(B)/fault
 FAULT_OBJS  := $(patsubst lib/%.c,$(FB)/lib/%.o,$(LIB_SRCS))
 FAULT_STLIB := $(FB)/libartifactprov.a
-$(FB)/lib/%.o: lib/%.c lib/*.h include/artifactprov/*.h include/artifactprov.h $(STAMP)
+$(FB)/lib/%.o: lib/%.c lib/*.h $(PUB_HDRS) $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -DAP_FAULT_INJECTION=1 -c $< -o $@
 
@@ -173,9 +178,18 @@ check-tsan:
 	  TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 $(TSAN_OPTIONS)" \
 	  $(PROVE) $(PROVE_FLAGS) $(patsubst %,$(TSAN_B)/t/unit/%,$(TSAN_TESTS))
 
+# ---- exported symbols ----------------------------------------------------------
+# lib/exports.txt is the committed list of exported symbols and their version
+# nodes; t/integration/exports.t (part of `make check`) fails with a diff when
+# the built library differs.  After a deliberate change (a new symbol listed
+# in a new node of lib/libartifactprov.map), regenerate it and commit both.
+exports: $(SHLIB)
+	sh lib/exports.sh $(SHLIB) > lib/exports.txt
+	@echo "lib/exports.txt: $$(wc -l < lib/exports.txt) symbols; review with git diff"
+
 # ---- install ----------------------------------------------------------------
 install: all
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/artifactprov \
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/artifactprov/sys \
 	  $(DESTDIR)$(BINDIR) $(DESTDIR)$(VENDORDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(notdir $(SHLIB)) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -183,9 +197,13 @@ install: all
 	install -m 0644 $(STLIB) $(DESTDIR)$(LIBDIR)/
 	install -m 0644 include/artifactprov.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 0644 include/artifactprov/*.h $(DESTDIR)$(INCLUDEDIR)/artifactprov/
+	install -m 0644 include/artifactprov/sys/*.h $(DESTDIR)$(INCLUDEDIR)/artifactprov/sys/
 	install -m 0755 $(VENDOR_SOS) $(DESTDIR)$(VENDORDIR)/
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(B)/artifactprov.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	install -d $(DESTDIR)$(MANDIR)/man1 $(if $(MAN8),$(DESTDIR)$(MANDIR)/man8)
+	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	$(if $(MAN8),install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/)
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libartifactprov.so* $(DESTDIR)$(LIBDIR)/libartifactprov.a
@@ -195,6 +213,8 @@ uninstall:
 	-rmdir $(DESTDIR)$(VENDORDIR) $(DESTDIR)$(LIBDIR)/artifactprov 2>/dev/null
 	rm -f $(patsubst %,$(DESTDIR)$(BINDIR)/%,$(notdir $(PROGRAMS)))
 	rm -f $(DESTDIR)$(PKGCONFIGDIR)/artifactprov.pc
+	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man1/%,$(MAN1))
+	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man8/%,$(MAN8))
 
 demo: all
 	sh examples/demo.sh

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #endif
 #include <artifactprov.h>
+#include <artifactprov/sys/store.h> /* ap_store_trylock: "interrupted" */
 
 #include <errno.h>
 #include <jansson.h>
@@ -129,6 +130,72 @@ static void on_signal(int sig)
     ap_cancel(g_cancel); /* async-signal-safe */
 }
 
+/* Vendor options of this run (-o KEY=VALUE, --hf-cache=DIR): "key",
+ * "value" pairs, NULL-terminated, as ap_provision_options.vendor_options. */
+#define MAX_VOPTS 64
+static char *g_vopts[2 * MAX_VOPTS + 1];
+static size_t g_nvopts;
+
+static int vopt_add(const char *key, const char *value)
+{
+    char *k, *v;
+    if (g_nvopts == MAX_VOPTS) {
+        fprintf(stderr, "apctl: more than %d -o options\n", MAX_VOPTS);
+        return -1;
+    }
+    k = strdup(key);
+    v = strdup(value);
+    if (!k || !v) {
+        free(k);
+        free(v);
+        return -1;
+    }
+    g_vopts[2 * g_nvopts] = k;
+    g_vopts[2 * g_nvopts + 1] = v;
+    g_nvopts++;
+    g_vopts[2 * g_nvopts] = NULL;
+    return 0;
+}
+
+/* "KEY=VALUE" with eq pointing at the '='. */
+static int vopt_add_kv(const char *kv, const char *eq)
+{
+    char key[256];
+    size_t n = (size_t)(eq - kv);
+    if (n >= sizeof key) {
+        fprintf(stderr, "apctl: -o key too long\n");
+        return -1;
+    }
+    memcpy(key, kv, n);
+    key[n] = '\0';
+    return vopt_add(key, eq + 1);
+}
+
+/* The reference grammar of the vendors that load ($AP_VENDOR_PATH, the
+ * install vendordir): each vendor's usage line. */
+static void print_references(FILE *f)
+{
+    ap_vendor_set *set = NULL;
+    size_t i, n = 0;
+    if (ap_global_init() == AP_OK && ap_vendor_set_new(&set) == AP_OK) {
+        ap_vendor_set_load_path(set, NULL);
+        n = ap_vendor_set_count(set);
+    }
+    fputs("references (vendors loaded):\n", f);
+    for (i = 0; i < n; i++) {
+        ap_vendor_info vi;
+        if (ap_vendor_set_info(set, i, &vi) != AP_OK)
+            continue;
+        if (vi.usage[0])
+            fprintf(f, "  %s\n", vi.usage);
+        else
+            fprintf(f, "  %s:...  (vendor %s)\n", vi.schemes[0], vi.name);
+    }
+    if (!n)
+        fputs("  none: no vendor loaded (set AP_VENDOR_PATH)\n", f);
+    ap_vendor_set_free(set);
+}
+
 static void usage(FILE *f)
 {
     fputs("usage: apctl [--link] COMMAND [OPTIONS] [ARGS]\n"
@@ -143,13 +210,19 @@ static void usage(FILE *f)
           "       [--max-rate BYTES_PER_S] [--per-host N] [--max-attempts N]\n"
            "       [--min-rate BYTES_PER_S] [--min-rate-window MS]\n"
            "       [--max-size BYTES (body of unknown length)] [--cacert FILE]\n"
-           "       [--hf-cache=DIR] [--refresh] [--max-files N] REF [REF...]\n"
+           "       [--hf-cache=DIR] [--refresh] [--max-files N]\n"
+           "       [-o KEY=VALUE]... REF [REF...]\n"
            "                        provision REF(s), print where they are;\n"
+           "                        -o: an option for the vendor (repeatable);\n"
+           "                        -o env:NAME=VALUE overrides the variable NAME\n"
+           "                        for this request (e.g. env:HF_TOKEN=...);\n"
+           "                        --hf-cache=DIR is -o hf_cache_publish=DIR\n"
            "                        --refresh: fail instead of using a ready entry\n"
            "                        when the origin cannot be reached\n"
           "  sync [--json] REF     record the file list, fetch only small metadata\n"
-          "  scan [--hf-cache=DIR] [--ollama=DIR]\n"
-          "                        import what those caches hold (no download)\n"
+          "  scan [VENDOR[=DIR]]... [--hf-cache[=DIR]] [--ollama[=DIR]]\n"
+          "                        import what foreign caches hold (no download),\n"
+          "                        through each vendor's scan (none named: all)\n"
           "  ls [--json]           list catalog entries\n"
           "  show [--json] REF|ID  show one entry\n"
           "  path REF|ID [FILE]    print the local path of a file\n"
@@ -158,8 +231,9 @@ static void usage(FILE *f)
           "  gc                    remove unreferenced blobs and stale staging\n"
           "  vendors               list loaded vendors\n"
           "  version               print versions\n"
-          "references: hf:ORG/REPO[@REV][:QUANT|/PATH], https://HOST/PATH[#sha256=HEX]\n"
-          "environment: AP_HOME, AP_VENDOR_PATH, HF_ENDPOINT, HF_TOKEN\n", f);
+          "environment: AP_HOME, AP_VENDOR_PATH; each vendor reads its own\n"
+          "             (e.g. HF_ENDPOINT, HF_TOKEN), overridable with -o env:NAME=V\n", f);
+    print_references(f);
 }
 
 static void human(uint64_t n, char *buf, size_t sz)
@@ -195,19 +269,15 @@ static int on_event(const ap_event *ev, void *user)
     pull_ui *ui = user;
     const ap_progress *p = ev->progress;
     if (ui->events) {
-        json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:s?, s:i, s:s?}",
-                              "event", ap_event_kind_name(ev->kind),
-                              "level", ap_log_level_name(ev_level(ev)),
-                              "job", (json_int_t)ev->job_id,
-                              "done", (json_int_t)p->bytes_done,
-                              "total", (json_int_t)p->bytes_total,
-                              "rate", (json_int_t)(p->rate + 0.5),
-                              "file", ev->file, "status", ev->status,
-                              "message", ev->message);
+        /* one JSON format for events, apd's too (ap_event_to_json) */
+        char *line = NULL;
         flockfile(stderr);
-        if (put_json(stderr, j, 1) != 0)
+        if (ap_event_to_json(ev, &line) == AP_OK)
+            fprintf(stderr, "%s\n", line);
+        else
             fputs("{\"event\":\"unrepresentable\"}\n", stderr);
         funlockfile(stderr);
+        ap_free(line);
     }
     if (ui->tty && !ui->quiet &&
         (ev->kind == AP_EVENT_PROGRESS || ev->kind == AP_EVENT_HEARTBEAT ||
@@ -278,15 +348,16 @@ static void print_entry_text(ap_store *store, const ap_entry *e)
     char sz[32];
     human(e->total_size, sz, sizeof sz);
     printf("%s  %s  %s  %s  (%zu file%s, %s)\n", T(e->id), status_text(store, e),
-           T(e->vendor), T(e->ref), e->nfiles, e->nfiles == 1 ? "" : "s", sz);
+           T(e->vendor), T(e->ref), ap_entry_file_count(e),
+           ap_entry_file_count(e) == 1 ? "" : "s", sz);
     if (strcmp(status_text(store, e), "interrupted") == 0)
         printf("  interrupted: `apctl pull %s` resumes it\n", T(e->ref));
     if (e->revision)
         printf("  revision %s\n", T(e->revision));
     if (e->error)
         printf("  error: %s\n", T(e->error));
-    for (i = 0; i < e->nfiles; i++) {
-        const ap_entry_file *f = &e->files[i];
+    for (i = 0; i < ap_entry_file_count(e); i++) {
+        const ap_entry_file *f = ap_entry_file_at(e, i);
         human(f->size, sz, sizeof sz);
         printf("  %-40s %10s  %s %s %s", T(f->name), sz,
                f->kind ? T(f->kind) : "-", f->format ? T(f->format) : "-",
@@ -296,7 +367,10 @@ static void print_entry_text(ap_store *store, const ap_entry *e)
             printf(" %s", T(f->architecture));
         if (f->parameters)
             printf(" %llu params", (unsigned long long)f->parameters);
-        printf("\n    %s\n", f->path ? T(f->path) : "(not present)");
+        if (f->path)
+            printf("\n    %s\n", T(f->path));
+        else /* its own status: pending (a sync), failed, ... */
+            printf("\n    (not present: %s)\n", ap_file_status_name(f->status));
     }
 }
 
@@ -396,9 +470,9 @@ static int pull_many(char **refs, size_t n, const ap_provision_options *o,
                         failed++;
                     }
                 } else if (!quiet)
-                    for (k = 0; k < e->nfiles; k++)
-                        if (e->files[k].present)
-                            printf("%s\n", T(e->files[k].path));
+                    for (k = 0; k < ap_entry_file_count(e); k++)
+                        if (ap_entry_file_at(e, k)->present)
+                            printf("%s\n", T(ap_entry_file_at(e, k)->path));
                 ap_entry_free(e);
             }
         } else {
@@ -493,8 +567,19 @@ static int cmd_pull(int argc, char **argv, unsigned flags)
         else if (strncmp(a, "--max-attempts", 14) == 0)
             o.max_attempts = (unsigned)num_arg(OPTVAL("--max-attempts"), "--max-attempts");
         else if (strncmp(a, "--hf-cache", 10) == 0) {
-            o.hf_cache_publish = OPTVAL("--hf-cache");
-            if (!o.hf_cache_publish) { usage(stderr); return 2; }
+            /* a convenience for -o hf_cache_publish=DIR (the vendor's option) */
+            const char *v = OPTVAL("--hf-cache");
+            if (!v || vopt_add("hf_cache_publish", v) != 0) { usage(stderr); return 2; }
+        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--option") == 0 ||
+                   (strncmp(a, "-o", 2) == 0 && a[2])) {
+            const char *kv = a[2] && a[1] == 'o' ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+            const char *eq = kv ? strchr(kv, '=') : NULL;
+            if (!eq || eq == kv) {
+                fprintf(stderr, "apctl: -o wants KEY=VALUE\n");
+                free(refs);
+                return 2;
+            }
+            if (vopt_add_kv(kv, eq) != 0) { usage(stderr); free(refs); return 2; }
         } else if (strncmp(a, "--jobs", 6) == 0) {
             njobs = (unsigned)num_arg(OPTVAL("--jobs"), "--jobs");
         } else if (a[0] == '-' && a[1]) {
@@ -518,6 +603,8 @@ static int cmd_pull(int argc, char **argv, unsigned flags)
     }
     ref = refs[0];
     o.flags |= flags;
+    if (g_nvopts)
+        o.vendor_options = (const char *const *)g_vopts;
     if (ni)
         o.include = include;
     if (ne)
@@ -553,12 +640,12 @@ static int cmd_pull(int argc, char **argv, unsigned flags)
             size_t k;
             if (e->fetched_bytes == 0 && e->status == AP_ENTRY_READY)
                 printf("%s: already present\n", T(ref));
-            for (k = 0; k < e->nfiles; k++)
-                if (e->files[k].present)
-                    printf("%s\n", T(e->files[k].path));
+            for (k = 0; k < ap_entry_file_count(e); k++)
+                if (ap_entry_file_at(e, k)->present)
+                    printf("%s\n", T(ap_entry_file_at(e, k)->path));
                 else
-                    printf("(recorded, not fetched) %s %llu bytes\n", T(e->files[k].name),
-                           (unsigned long long)e->files[k].size);
+                    printf("(recorded, not fetched) %s %llu bytes\n", T(ap_entry_file_at(e, k)->name),
+                           (unsigned long long)ap_entry_file_at(e, k)->size);
         }
     } else {
         fprintf(stderr, "apctl: %s\n", T(ap_provisioner_errmsg(p)));
@@ -582,51 +669,63 @@ static void print_scan_warnings(const ap_provisioner *p)
         fprintf(stderr, "apctl: scan: warning: %s\n", T(ap_provisioner_warning(p, i)));
 }
 
+static int scan_one(ap_provisioner *p, const char *vendor, const char *dir, int quiet_unsupported)
+{
+    ap_scan_stats st = { sizeof st, 0, 0, 0, 0 };
+    char sz[32];
+    int rc = ap_provisioner_scan(p, vendor, dir, &st);
+    if (rc == AP_EUNSUPPORTED && quiet_unsupported)
+        return AP_OK;
+    print_scan_warnings(p);
+    human(st.bytes, sz, sizeof sz);
+    if (rc == AP_OK)
+        printf("%s: %zu entr%s, %zu file%s (%s) imported, %zu skipped\n", T(vendor),
+               st.entries, st.entries == 1 ? "y" : "ies", st.files,
+               st.files == 1 ? "" : "s", sz, st.skipped);
+    else
+        fprintf(stderr, "apctl: scan: %s\n", T(ap_provisioner_errmsg(p)));
+    return rc;
+}
+
+/* apctl scan [VENDOR[=DIR]]... : each vendor's `scan` (no argument: every
+ * loaded vendor that can).  --hf-cache[=DIR] and --ollama[=DIR] name the
+ * huggingface and ollama vendors. */
 static int cmd_scan(int argc, char **argv)
 {
     ap_provisioner *p = NULL;
-    ap_scan_stats st = { sizeof st, 0, 0, 0, 0 };
-    const char *hf = NULL, *ol = NULL;
     int i, rc = AP_OK, any = 0;
-    char sz[32];
-    for (i = 1; i < argc; i++) {
-        if (strncmp(argv[i], "--hf-cache", 10) == 0) {
-            hf = argv[i][10] == '=' ? argv[i] + 11 : (i + 1 < argc ? argv[++i] : NULL);
-            any = 1;
-        } else if (strncmp(argv[i], "--ollama", 8) == 0) {
-            ol = argv[i][8] == '=' ? argv[i] + 9 : (i + 1 < argc ? argv[++i] : NULL);
-            any = 2;
-        } else {
-            usage(stderr);
-            return 2;
-        }
-        if (!(any == 1 ? hf : ol)) {
-            usage(stderr);
-            return 2;
-        }
-    }
     if (open_prov(&p) != AP_OK)
         return 1;
-    if (hf || !any) {
-        rc = ap_provisioner_scan_hf_cache(p, hf, &st);
-        print_scan_warnings(p);
-        human(st.bytes, sz, sizeof sz);
-        if (rc == AP_OK)
-            printf("hf cache: %zu entr%s, %zu file%s (%s) imported, %zu skipped\n",
-                   st.entries, st.entries == 1 ? "y" : "ies", st.files,
-                   st.files == 1 ? "" : "s", sz, st.skipped);
+    for (i = 1; rc == AP_OK && i < argc; i++) {
+        const char *a = argv[i], *vendor = a, *dir = NULL, *eq;
+        char name[128];
+        if (strncmp(a, "--hf-cache", 10) == 0 && (!a[10] || a[10] == '=')) {
+            vendor = "huggingface";
+            dir = a[10] == '=' ? a + 11 : NULL;
+        } else if (strncmp(a, "--ollama", 8) == 0 && (!a[8] || a[8] == '=')) {
+            vendor = "ollama";
+            dir = a[8] == '=' ? a + 9 : NULL;
+        } else if (a[0] == '-') {
+            usage(stderr);
+            ap_provisioner_free(p);
+            return 2;
+        } else if ((eq = strchr(a, '=')) && (size_t)(eq - a) < sizeof name) {
+            memcpy(name, a, (size_t)(eq - a));
+            name[eq - a] = '\0';
+            vendor = name;
+            dir = eq + 1;
+        }
+        any = 1;
+        rc = scan_one(p, vendor, dir, 0);
     }
-    if (rc == AP_OK && (ol || !any)) {
-        rc = ap_provisioner_scan_ollama(p, ol, &st);
-        print_scan_warnings(p);
-        human(st.bytes, sz, sizeof sz);
-        if (rc == AP_OK)
-            printf("ollama: %zu entr%s, %zu file%s (%s) imported, %zu skipped\n",
-                   st.entries, st.entries == 1 ? "y" : "ies", st.files,
-                   st.files == 1 ? "" : "s", sz, st.skipped);
+    if (!any) {
+        size_t k, n = ap_provisioner_vendor_count(p);
+        for (k = 0; rc == AP_OK && k < n; k++) {
+            ap_vendor_info vi;
+            if (ap_provisioner_vendor_info(p, k, &vi) == AP_OK)
+                rc = scan_one(p, vi.name, NULL, 1);
+        }
     }
-    if (rc != AP_OK)
-        fprintf(stderr, "apctl: scan: %s\n", T(ap_provisioner_errmsg(p)));
     ap_provisioner_free(p);
     return rc == AP_OK ? 0 : 1;
 }
@@ -643,11 +742,13 @@ static int cmd_vendors(void)
         ap_vendor_info vi;
         size_t k;
         ap_provisioner_vendor_info(p, i, &vi);
-        printf("%-12s %-8s abi %u.%u  schemes:", T(vi.name), T(vi.version),
-               vi.abi_major, vi.abi_minor);
+        printf("%-12s %-8s abi %u  schemes:", T(vi.name), T(vi.version),
+               vi.abi_version);
         for (k = 0; vi.schemes[k]; k++)
             printf(" %s:", T(vi.schemes[k]));
         printf("  (%s)\n", T(vi.origin));
+        if (vi.usage[0])
+            printf("    %s\n", T(vi.usage));
     }
     for (ref = ap_provisioner_refusals(p); *ref; ref++)
         fprintf(stderr, "refused: %s\n", T(*ref));
@@ -758,12 +859,13 @@ static int cmd_path(int argc, char **argv)
                 ap_entry_status_name(e->status));
         rc = AP_EBUSY;
     }
-    for (i = 0; rc == AP_OK && i < e->nfiles; i++) {
-        if (argc > 2 && strcmp(e->files[i].name, argv[2]) != 0)
+    for (i = 0; rc == AP_OK && i < ap_entry_file_count(e); i++) {
+        const ap_entry_file *f = ap_entry_file_at(e, i);
+        if (argc > 2 && strcmp(f->name, argv[2]) != 0)
             continue;
-        printf("%s\n", T(e->files[i].path));
+        printf("%s\n", T(f->path));
         found = 1;
-        if (argc <= 2 && e->nfiles > 1)
+        if (argc <= 2 && ap_entry_file_count(e) > 1)
             continue;
     }
     if (rc == AP_OK && !found) {
@@ -882,8 +984,8 @@ int main(int argc, char **argv)
         return cmd ? 0 : 2;
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("apctl %s (libartifactprov %s, vendor ABI %d.%d)\n", AP_VERSION_STRING,
-               ap_version(), AP_VENDOR_ABI_MAJOR, AP_VENDOR_ABI_MINOR);
+        printf("apctl %s (libartifactprov %s, vendor ABI %d)\n", AP_VERSION_STRING,
+               ap_version(), AP_VENDOR_ABI_VERSION);
         return 0;
     }
     if (ap_global_init() != AP_OK) {

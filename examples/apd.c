@@ -261,7 +261,8 @@ static json_t *jnum_or_null(double v)
 
 static json_t *job_json(const ap_job_info *i)
 {
-    return json_pack("{s:I, s:o, s:s, s:i, s:o, s:o, s:o, s:I, s:I, s:I, s:I,"
+    const ap_progress *p = &i->progress;
+    return json_pack("{s:I, s:o, s:s, s:i, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I,"
                      " s:i, s:i, s:o, s:f, s:o, s:f, s:f, s:I, s:I, s:I, s:I, s:I}",
                      "id", (json_int_t)i->id,
                      "ref", jstr(i->ref),
@@ -269,49 +270,24 @@ static json_t *job_json(const ap_job_info *i)
                      "status", i->status,
                      "error", jstr(i->message),
                      "entry_id", jstr(i->entry_id),
-                     "file", jstr(i->file),
-                     "bytes_done", (json_int_t)i->bytes_done,
-                     "bytes_total", (json_int_t)i->bytes_total,
-                     "file_done", (json_int_t)i->file_done,
-                     "file_total", (json_int_t)i->file_total,
-                     "files_done", (int)i->files_done,
-                     "files_total", (int)i->files_total,
-                     "percent", jnum_or_null(i->percent),
-                     "rate", i->rate,
-                     "eta", jnum_or_null(i->eta),
-                     "elapsed", i->elapsed,
-                     "idle", i->idle,
-                     "fetched_bytes", (json_int_t)i->fetched_bytes,
+                     "file", jstr(p->file),
+                     "phase", jstr(p->phase),
+                     "bytes_done", (json_int_t)p->bytes_done,
+                     "bytes_total", (json_int_t)p->bytes_total,
+                     "file_done", (json_int_t)p->file_done,
+                     "file_total", (json_int_t)p->file_total,
+                     "files_done", (int)p->files_done,
+                     "files_total", (int)p->files_total,
+                     "percent", jnum_or_null(p->percent),
+                     "rate", p->rate,
+                     "eta", jnum_or_null(p->eta),
+                     "elapsed", p->elapsed,
+                     "idle", p->idle,
+                     "fetched_bytes", (json_int_t)p->fetched_bytes,
                      "last_seq", (json_int_t)i->last_seq,
                      "submitted", (json_int_t)i->submitted,
                      "started", (json_int_t)i->started,
                      "finished", (json_int_t)i->finished);
-}
-
-static json_t *event_json(const ap_job_event *e)
-{
-    return json_pack("{s:I, s:I, s:s, s:s, s:i, s:o, s:o, s:b, s:I, s:I, s:I, s:I, s:i,"
-                     " s:i, s:o, s:f, s:o, s:f, s:f, s:I}",
-                     "job_id", (json_int_t)e->job_id,
-                     "seq", (json_int_t)e->seq,
-                     "kind", ap_event_kind_name(e->kind),
-                     "level", ap_log_level_name(e->level),
-                     "status", e->status,
-                     "message", jstr(e->message),
-                     "file", jstr(e->file),
-                     "final", e->final,
-                     "bytes_done", (json_int_t)e->bytes_done,
-                     "bytes_total", (json_int_t)e->bytes_total,
-                     "file_done", (json_int_t)e->file_done,
-                     "file_total", (json_int_t)e->file_total,
-                     "files_done", (int)e->files_done,
-                     "files_total", (int)e->files_total,
-                     "percent", jnum_or_null(e->percent),
-                     "rate", e->rate,
-                     "eta", jnum_or_null(e->eta),
-                     "elapsed", e->elapsed,
-                     "idle", e->idle,
-                     "time_ms", (json_int_t)e->time_ms);
 }
 
 static json_t *entry_json(const ap_entry *e)
@@ -780,19 +756,20 @@ static void job_events(int fd, ap_job_id id, const request *rq)
         if (rc != AP_OK)
             break; /* forgotten meanwhile */
         for (k = 0; k < got; k++) {
-            json_t *j = event_json(&ev[k]);
-            char *data = j ? json_dumps(j, JSON_COMPACT) : NULL;
+            char *data = NULL; /* the library's event JSON, as apctl's */
             char *msg = NULL;
-            int n = data ? asprintf(&msg, "id: %" PRIu64 "\nevent: %s\ndata: %s\n\n",
-                                    ev[k].seq, ap_event_kind_name(ev[k].kind), data)
-                         : -1;
+            int n;
+            if (ap_job_event_to_json(&ev[k], &data) != AP_OK)
+                data = NULL;
+            n = data ? asprintf(&msg, "id: %" PRIu64 "\nevent: %s\ndata: %s\n\n",
+                                ev[k].seq, ap_event_kind_name(ev[k].kind), data)
+                     : -1;
             seq = ev[k].seq;
             fin |= ev[k].final;
             if (n < 0 || send_all(fd, msg, (size_t)n) != 0)
                 fin = -1;
             free(msg);
-            free(data);
-            json_decref(j);
+            ap_free(data);
             if (fin < 0)
                 break;
         }

@@ -43,8 +43,9 @@ int main(int argc, char **argv)
                 prov ? ap_provisioner_errmsg(prov) : "no provisioner",
                 ap_strerror(rc));
     } else {
-        for (i = 0; i < entry->nfiles; i++)
-            printf("%s %s\n", entry->files[i].sha256, entry->files[i].path);
+        for (i = 0; i < ap_entry_file_count(entry); i++)
+            printf("%s %s\n", ap_entry_file_at(entry, i)->sha256,
+                   ap_entry_file_at(entry, i)->path);
     }
     ap_entry_free(entry);
     ap_provisioner_free(prov);

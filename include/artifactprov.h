@@ -4,6 +4,10 @@
  * reference such as "hf:org/repo/file.gguf": resolve through a vendor
  * plugin, download verifiably, store by content, record in a catalog.
  * See docs/api.md.
+ *
+ * Every header of include/artifactprov/ is included here, except those of
+ * include/artifactprov/sys/: store internals with no stability promise,
+ * which a program includes by name when it accepts to follow their changes.
  */
 #ifndef ARTIFACTPROV_H
 #define ARTIFACTPROV_H

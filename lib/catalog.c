@@ -91,7 +91,53 @@ AP_EXPORT void ap_entry_free(ap_entry *e)
     free(e->name);
     free(e->revision);
     free(e->error);
+    free(e->requested);
     free(e);
+}
+
+AP_EXPORT const char *ap_file_status_name(ap_file_status status)
+{
+    switch (status) {
+    case AP_FILE_PENDING: return "pending";
+    case AP_FILE_DOWNLOADING: return "downloading";
+    case AP_FILE_READY: return "ready";
+    case AP_FILE_FAILED: return "failed";
+    }
+    return "unknown";
+}
+
+AP_EXPORT size_t ap_entry_file_count(const ap_entry *e)
+{
+    return e && e->files ? e->nfiles : 0;
+}
+
+/* The element size of e's files array: the first element's struct_size
+ * (set by whoever built it), or this library's when it says 0. */
+static size_t file_stride(const ap_entry *e)
+{
+    size_t sz = e->files[0].struct_size;
+    return sz >= offsetof(ap_entry_file, parameters) + sizeof(uint64_t) ? sz
+                                                                       : sizeof(ap_entry_file);
+}
+
+AP_EXPORT const ap_entry_file *ap_entry_file_at(const ap_entry *e, size_t i)
+{
+    if (!e || !e->files || i >= e->nfiles)
+        return NULL;
+    return (const ap_entry_file *)(const void *)((const char *)e->files + i * file_stride(e));
+}
+
+/* A file's status: its own member when the element has it, and READY
+ * exactly when the blob is present. */
+static ap_file_status file_status(const ap_entry_file *f)
+{
+    if (f->present)
+        return AP_FILE_READY;
+    if ((!f->struct_size ||
+         f->struct_size >= offsetof(ap_entry_file, status) + sizeof f->status) &&
+        f->status != AP_FILE_READY && (unsigned)f->status <= AP_FILE_FAILED)
+        return f->status;
+    return AP_FILE_PENDING;
 }
 
 AP_EXPORT void ap_entry_list_free(ap_entry **list, size_t n)
@@ -180,6 +226,8 @@ static json_t *entry_to_obj(const ap_entry *e)
     bad |= set(o, "id", jstr(e->id));
     bad |= set(o, "vendor", jstr(e->vendor));
     bad |= set(o, "ref", jstr(e->ref));
+    if (e->requested)
+        bad |= set(o, "requested", jstr(e->requested));
     bad |= set(o, "name", jstr(e->name));
     bad |= set(o, "revision", jstr(e->revision));
     bad |= set(o, "status", json_string(ap_entry_status_name(e->status)));
@@ -190,7 +238,7 @@ static json_t *entry_to_obj(const ap_entry *e)
     bad |= set(o, "created", json_integer((json_int_t)e->created));
     bad |= set(o, "updated", json_integer((json_int_t)e->updated));
     for (i = 0; i < e->nfiles && e->files; i++) {
-        const ap_entry_file *f = &e->files[i];
+        const ap_entry_file *f = ap_entry_file_at(e, i); /* a caller's array too */
         json_t *jf = json_object();
         if (!jf) {
             bad = 1;
@@ -208,6 +256,7 @@ static json_t *entry_to_obj(const ap_entry *e)
         bad |= set(jf, "present", json_boolean(f->present));
         bad |= set(jf, "architecture", jstr(f->architecture));
         bad |= set(jf, "parameters", juint(f->parameters));
+        bad |= set(jf, "status", json_string(ap_file_status_name(file_status(f))));
         bad |= json_array_append_new(files, jf);
     }
     bad |= json_object_set_new(o, "files", files);
@@ -324,6 +373,19 @@ static int file_from_obj(json_t *jf, ap_entry_file *f)
         f->present = json_integer_value(p) != 0;
     else if (p && !json_is_null(p))
         return AP_ECORRUPT;
+    /* a document older than the member: the present flag tells */
+    f->status = f->present ? AP_FILE_READY : AP_FILE_PENDING;
+    p = json_object_get(jf, "status");
+    if (json_is_string(p)) {
+        int k;
+        for (k = AP_FILE_PENDING; k <= AP_FILE_FAILED; k++)
+            if (!strcmp(json_string_value(p), ap_file_status_name((ap_file_status)k)))
+                break;
+        if (k > AP_FILE_FAILED || (k == AP_FILE_READY) != (f->present != 0))
+            return AP_ECORRUPT;
+        f->status = (ap_file_status)k;
+    } else if (p && !json_is_null(p))
+        return AP_ECORRUPT;
     return AP_OK;
 }
 
@@ -345,6 +407,7 @@ static int entry_from_obj(json_t *o, ap_entry *e, const char **why)
     if ((rc = get_str(o, "id", 1, &e->id)) ||
         (rc = get_str(o, "vendor", 0, &e->vendor)) ||
         (rc = get_str(o, "ref", 0, &e->ref)) ||
+        (rc = get_str(o, "requested", 0, &e->requested)) ||
         (rc = get_str(o, "name", 0, &e->name)) ||
         (rc = get_str(o, "revision", 0, &e->revision)) ||
         (rc = get_str(o, "error", 0, &e->error)) ||
@@ -375,6 +438,7 @@ static int entry_from_obj(json_t *o, ap_entry *e, const char **why)
         return AP_ENOMEM;
     json_array_foreach(files, i, jf) {
         e->nfiles = i + 1;
+        e->files[i].struct_size = sizeof e->files[i];
         if ((rc = file_from_obj(jf, &e->files[i])) != AP_OK)
             return rc;
     }
@@ -561,7 +625,7 @@ static int entry_writable(ap_catalog *c, const ap_entry *e)
         return apx_error_set(&c->err, AP_EINVAL, "catalog %s: bad status %d", e->id,
                              (int)e->status);
     for (i = 0; i < e->nfiles; i++) {
-        const ap_entry_file *f = &e->files[i];
+        const ap_entry_file *f = ap_entry_file_at(e, i); /* a caller's array too */
         if (ap_path_validate(f->name) != AP_OK)
             return apx_error_set(&c->err, AP_EPATH, "catalog %s: file %zu: name is "
                                  "not a safe relative path (empty, '..', control "
@@ -704,6 +768,7 @@ static int find_visit(ap_catalog *c, ap_entry *e, void *p)
 {
     find_ctx *f = p;
     if (!f->found && ((e->ref && !strcmp(e->ref, f->key)) ||
+                      (e->requested && !strcmp(e->requested, f->key)) ||
                       !strcmp(e->id, f->key))) {
         f->found = e;
         return AP_OK;

@@ -1,7 +1,7 @@
 /* libartifactprov — internal digest interface.
  * SHA-256 through libcrypto (EVP, SHA-NI when the CPU has it) by default,
- * libsodium when built with AP_DIGEST=sodium (DESIGN.md §8: 1284 MB/s vs
- * 275 MB/s on the reference machine).  SHA-1 (git blob ids) via libcrypto,
+ * libsodium when built with AP_DIGEST=sodium (about 6 times slower:
+ * docs/design-notes.md, "SHA-256 through libcrypto, not libsodium").  SHA-1 (git blob ids) via libcrypto,
  * or a small portable implementation in the sodium build.
  * SPDX-License-Identifier: MIT */
 #ifndef AP_DIGEST_H

@@ -18,6 +18,7 @@
 #include "engine.h"
 #include "digest.h"
 #include "fault.h"
+#include "progress.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -367,6 +368,9 @@ typedef struct ffile {
     unsigned resets;
     uint64_t have;         /* bytes present (resumed + fetched) */
     uint64_t resumed;
+    uint64_t tr_have;      /* of `have`, what the tracker counts as done */
+    uint64_t tr_total;     /* size learnt from the server and added to the
+                              tracker's total (a file of unknown size) */
     uint64_t last_sync_ms;
     uint64_t gen_progress, gen_posted;
     /* shared with the hasher (under F->hmu) */
@@ -1042,18 +1046,54 @@ oom:
 
 static const char *flabel(const ffile *ff);
 
+static uint64_t file_total_known(const ffile *ff)
+{
+    return ff->total != UNK ? ff->total : ff->expect != UNK ? ff->expect : 0;
+}
+
+/* Bring the tracker's figures for ff in line with the engine's: the size
+ * of a file the caller had none for, learnt from the server (Content-Length,
+ * Content-Range, or the end of a body of unknown length), and the bytes
+ * present but not received now -- resumed from an earlier attempt (done,
+ * never in the rate) -- or received and then discarded by a restart. */
+static void tracker_sync_but(fetch *F, ffile *ff, uint64_t arriving)
+{
+    ap_tracker *tr = F->o.tracker;
+    uint64_t have = ff->have - arriving; /* `arriving` is ap_tracker_advance's */
+    if (!tr)
+        return;
+    if (ff->f->size == AP_SIZE_UNKNOWN) {
+        uint64_t tot = file_total_known(ff);
+        if (tot != ff->tr_total) {
+            apx_tracker_adjust(tr, 0, (int64_t)tot - (int64_t)ff->tr_total);
+            ff->tr_total = tot;
+        }
+    }
+    if (have != ff->tr_have) {
+        apx_tracker_adjust(tr, (int64_t)have - (int64_t)ff->tr_have, 0);
+        ff->tr_have = have;
+    }
+    if (F->tr_file == ff)
+        ap_tracker_set_file(tr, flabel(ff), have, file_total_known(ff));
+}
+
+static void tracker_sync(fetch *F, ffile *ff)
+{
+    tracker_sync_but(F, ff, 0);
+}
+
 static void tracker_advance(fetch *F, ffile *ff, uint64_t n, int *abort_)
 {
     ap_tracker *tr = F->o.tracker;
     if (!tr)
         return;
+    tracker_sync_but(F, ff, n);
     if (F->tr_file != ff) {
-        uint64_t tot = ff->total != UNK ? ff->total
-                                        : ff->expect != UNK ? ff->expect : 0;
-        ap_tracker_set_file(tr, flabel(ff),
-                            ff->have - n, tot);
+        ap_tracker_set_file(tr, flabel(ff), ff->have - n, file_total_known(ff));
+        apx_tracker_phase(tr, "downloading", flabel(ff));
         F->tr_file = ff;
     }
+    ff->tr_have += n;
     if (ap_tracker_advance(tr, n) != 0)
         *abort_ = 1;
 }
@@ -2529,6 +2569,8 @@ static int run(fetch *F)
         for (i = 0; i < F->n; i++)
             if (!F->files[i].done)
                 anything = 1;
+        for (i = 0; F->o.tracker && i < F->n; i++)
+            tracker_sync(F, &F->files[i]);
         if (!anything)
             return AP_OK;
         if (F->o.tracker) {
@@ -2840,15 +2882,22 @@ static size_t simple_write(char *p, size_t sz, size_t nm, void *ud)
 }
 
 /* Sleep ms, waking at once on cancel.  Returns AP_ECANCELLED or AP_OK. */
+/* Wait ms, or less when cancelled; the thread's activity hook (the job's
+ * heartbeat and cancel token) is called at least every 250 ms.  AP_OK, or
+ * the status to stop with (AP_ECANCELLED, or the hook's). */
 static int sleep_cancellable(ap_cancel_token *cancel, uint64_t ms)
 {
     uint64_t end = apx_now_ms() + ms;
+    int trc;
     for (;;) {
-        uint64_t now = apx_now_ms();
+        uint64_t now = apx_now_ms(), slice;
         if (cancel && ap_cancel_is_set(cancel))
             return AP_ECANCELLED;
+        if ((trc = apx_tick(0)) != 0)
+            return trc;
         if (now >= end)
             return AP_OK;
+        slice = end - now > 250 ? 250 : end - now;
         {
             CURLM *m = curl_multi_init();
             struct curl_waitfd w;
@@ -2861,7 +2910,7 @@ static int sleep_cancellable(ap_cancel_token *cancel, uint64_t ms)
             w.events = CURL_WAIT_POLLIN;
             w.revents = 0;
             curl_multi_poll(m, fd >= 0 ? &w : NULL, fd >= 0 ? 1u : 0u,
-                            (int)(end - now), NULL);
+                            (int)slice, NULL);
             curl_multi_cleanup(m);
         }
     }
@@ -2919,7 +2968,7 @@ int apx_http_simple(const char *method, const char *url,
     simple_ctx c;
     unsigned redirects = 0, attempt = 0;
     uint64_t rng = apx_now_ms() ^ (uintptr_t)&c;
-    int rc = AP_OK, cfd = cancel ? apx_cancel_fd(cancel) : -1;
+    int rc = AP_OK, cfd = cancel ? apx_cancel_fd(cancel) : -1, trc = 0;
     if (!url || !out)
         return apx_error_set(err, AP_EINVAL, "apx_http_simple: bad arguments");
     memset(out, 0, sizeof *out);
@@ -2948,6 +2997,13 @@ int apx_http_simple(const char *method, const char *url,
         if (cancel && ap_cancel_is_set(cancel)) {
             rc = apx_error_set(err, AP_ECANCELLED, "%s: cancelled",
                                url_msg(cur, u, sizeof u));
+            goto out;
+        }
+        if (trc || (trc = apx_tick(0)) != 0) {
+            /* the job's hook: its cancel token, or its sink asked to stop */
+            rc = apx_error_set(err, trc, "%s: %s", url_msg(cur, u, sizeof u),
+                               trc == AP_ECANCELLED ? "cancelled"
+                                                    : "aborted by the event sink");
             goto out;
         }
         free(c.body);
@@ -2994,8 +3050,11 @@ int apx_http_simple(const char *method, const char *url,
                 break;
             if (!running)
                 break;
+            /* the job's heartbeat goes on while the server thinks */
+            if ((trc = apx_tick(0)) != 0)
+                break;
             curl_multi_poll(multi, cfd >= 0 ? &w : NULL, cfd >= 0 ? 1u : 0u,
-                            1000, NULL);
+                            apx_tick_active() ? 250 : 1000, NULL);
         }
         {
             CURLMsg *m;
@@ -3008,6 +3067,12 @@ int apx_http_simple(const char *method, const char *url,
         }
         curl_multi_remove_handle(multi, e);
         free_headers(hl);
+        if (trc) {
+            rc = apx_error_set(err, trc, "%s: %s", url_msg(cur, u, sizeof u),
+                               trc == AP_ECANCELLED ? "cancelled"
+                                                    : "aborted by the event sink");
+            goto out;
+        }
         if (cancel && ap_cancel_is_set(cancel)) {
             rc = apx_error_set(err, AP_ECANCELLED, "%s: cancelled",
                                url_msg(cur, u, sizeof u));
@@ -3050,9 +3115,9 @@ int apx_http_simple(const char *method, const char *url,
             if (++attempt < SIMPLE_ATTEMPTS &&
                 res != CURLE_UNSUPPORTED_PROTOCOL &&
                 res != CURLE_URL_MALFORMAT) {
-                if (sleep_cancellable(cancel,
-                                      backoff_ms(&rng, 250, attempt)) != AP_OK)
-                    continue; /* reports the cancel at the loop top */
+                int src = sleep_cancellable(cancel, backoff_ms(&rng, 250, attempt));
+                if (src != AP_OK)
+                    trc = src; /* reported at the loop top */
                 continue;
             }
             rc = apx_error_set(err, AP_ENETWORK, "%s: %s",
@@ -3064,9 +3129,12 @@ int apx_http_simple(const char *method, const char *url,
              status == 504 || status == 408) &&
             attempt + 1 < SIMPLE_ATTEMPTS && c.retry_after_ms <= 30000) {
             uint64_t d = backoff_ms(&rng, 250, ++attempt);
+            int src;
             if (c.retry_after_ms > d)
                 d = c.retry_after_ms;
-            sleep_cancellable(cancel, d);
+            src = sleep_cancellable(cancel, d);
+            if (src != AP_OK)
+                trc = src; /* reported at the loop top */
             continue;
         }
         if (follow && status >= 300 && status < 400 && status != 304) {

@@ -39,6 +39,35 @@ AP_EXPORT const char *ap_strerror(int status)
     return "unknown status code";
 }
 
+/* libsodium: sodium_init() once per process, whoever asks first (the store
+ * makes temporary names before, or without, ap_global_init()). */
+static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
+static int sodium_state;
+
+static void sodium_start(void)
+{
+    sodium_state = sodium_init() < 0 ? -1 : 0;
+}
+
+int apx_sodium_ready(void)
+{
+    pthread_once(&sodium_once, sodium_start);
+    return sodium_state;
+}
+
+int apx_random_bytes(void *buf, size_t n)
+{
+    if (apx_sodium_ready() < 0)
+        return AP_ERROR;
+    randombytes_buf(buf, n);
+    return AP_OK;
+}
+
+void apx_wipe(void *buf, size_t n)
+{
+    sodium_memzero(buf, n);
+}
+
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned init_count;
 
@@ -51,7 +80,7 @@ AP_EXPORT int ap_global_init(void)
         if (cc != CURLE_OK)
             rc = apx_error_set(NULL, AP_ERROR, "ap_global_init: libcurl: %s",
                                curl_easy_strerror(cc));
-        else if (sodium_init() < 0) {
+        else if (apx_sodium_ready() < 0) {
             curl_global_cleanup();
             rc = apx_error_set(NULL, AP_ERROR, "ap_global_init: libsodium could not "
                                "be initialised");

@@ -28,7 +28,7 @@ static int h_http(ap_vendor_call *call, const ap_http_request *req,
     if (!out)
         return AP_EINVAL;
     *out = NULL;
-    if (!req || req->struct_size < offsetof(ap_http_request, follow_redirects))
+    if (!AP_STRUCT_COVERS(req, ap_http_request, bearer))
         return apx_error_set(&call->err, AP_EINVAL, "vendor '%s': bad HTTP request",
                              call->vendor->desc.name);
     memcpy(&q, req, req->struct_size < sizeof q ? req->struct_size : sizeof q);
@@ -89,6 +89,7 @@ void apx_mfile_clear(apx_mfile *f)
     free(f->bearer_host);
     free(f->etag);
     free(f->local_path);
+    free(f->local_root);
     for (i = 0; f->headers && f->headers[i]; i++)
         free(f->headers[i]);
     free(f->headers);
@@ -111,7 +112,7 @@ static int h_add_file(ap_vendor_call *call, const ap_vendor_file *file)
     size_t i, nh = 0;
     int rc;
 
-    if (!file || file->struct_size < offsetof(ap_vendor_file, url) + sizeof(char *))
+    if (!AP_STRUCT_COVERS(file, ap_vendor_file, url))
         return apx_error_set(&call->err, AP_EINVAL, "vendor '%s': bad file record",
                              call->vendor->desc.name);
     memcpy(&f, file, file->struct_size < sizeof f ? file->struct_size : sizeof f);
@@ -129,9 +130,20 @@ static int h_add_file(ap_vendor_call *call, const ap_vendor_file *file)
         return apx_error_set(&call->err, AP_EPROTOCOL,
                              "%s: file '%s': malformed git blob id '%s'",
                              call->ref, f.path, f.git_sha1);
-    if (!f.url && !call->vendor->desc.download)
+    if (!f.url && !call->vendor->desc.download && !call->scan)
         return apx_error_set(&call->err, AP_EINVAL,
                              "%s: file '%s' has no URL", call->ref, f.path);
+    if (f.local_root && (f.local_root[0] != '/' || !f.local_path ||
+                         ap_path_validate(f.local_path) != AP_OK))
+        return apx_error_set(&call->err, AP_EPATH,
+                             "%s: file '%s': local_path '%s' is not a valid "
+                             "relative path below the absolute local_root '%s'",
+                             call->ref, f.path, f.local_path ? f.local_path : "(null)",
+                             f.local_root);
+    if (call->scan && (!f.local_root || !f.local_path))
+        return apx_error_set(&call->err, AP_EINVAL,
+                             "%s: file '%s' of a scan has no local_root/local_path",
+                             call->ref, f.path);
     /* A name listed twice is refused by the provisioner after resolve
      * (sorted, O(n log n); a check here per file was O(n^2)). */
     memset(&m, 0, sizeof m);
@@ -144,12 +156,18 @@ static int h_add_file(ap_vendor_call *call, const ap_vendor_file *file)
     m.bearer = apx_strdup(f.bearer);
     m.bearer_host = apx_strdup(f.bearer_host);
     m.etag = apx_strdup(f.etag);
-    m.local_path = apx_strdup(f.local_path);
+    if (f.local_root && !call->scan) {
+        /* resolve: the joined path, opened with no link in it at all */
+        m.local_path = apx_path_join(f.local_root, f.local_path);
+    } else {
+        m.local_path = apx_strdup(f.local_path);
+        m.local_root = apx_strdup(f.local_root);
+    }
     while (f.headers && f.headers[nh])
         nh++;
     m.headers = apx_calloc(nh + 1, sizeof *m.headers);
-    rc = m.path && m.headers && (!f.url || m.url) && (!f.local_path || m.local_path)
-         ? AP_OK : AP_ENOMEM;
+    rc = m.path && m.headers && (!f.url || m.url) && (!f.local_path || m.local_path) &&
+         (!m.local_root == !(f.local_root && call->scan)) ? AP_OK : AP_ENOMEM;
     for (i = 0; rc == AP_OK && i < nh; i++)
         if (!(m.headers[i] = apx_strdup(f.headers[i])))
             rc = AP_ENOMEM;
@@ -222,17 +240,38 @@ static void h_log(ap_vendor_call *call, int level, const char *fmt, ...)
         (void)ap_tracker_log(call->tracker, (ap_log_level)level, NULL, AP_OK, msg);
 }
 
+/* The value of `key` in the caller's NULL-terminated "key", "value" list
+ * (the last pair naming it wins), or NULL. */
+static const char *call_option(const ap_vendor_call *call, const char *key)
+{
+    const char *const *kv = call ? call->options : NULL;
+    const char *found = NULL;
+    size_t i;
+    if (!kv || !key)
+        return NULL;
+    for (i = 0; kv[i] && kv[i + 1]; i += 2)
+        if (strcmp(kv[i], key) == 0)
+            found = kv[i + 1];
+    return found;
+}
+
+/* The caller's "env:NAME" option first, then the process environment. */
 static const char *h_getenv(ap_vendor_call *call, const char *name)
 {
-    (void)call;
-    return name ? getenv(name) : NULL;
+    char key[256];
+    const char *v;
+    int n;
+    if (!name)
+        return NULL;
+    n = snprintf(key, sizeof key, "env:%s", name);
+    if (n > 0 && (size_t)n < sizeof key && (v = call_option(call, key)))
+        return v;
+    return getenv(name);
 }
 
 static const char *h_option(ap_vendor_call *call, const char *key)
 {
-    (void)call;
-    (void)key;
-    return NULL;
+    return call_option(call, key);
 }
 
 static int h_is_cancelled(ap_vendor_call *call)
@@ -255,12 +294,15 @@ static int h_progress(ap_vendor_call *call, uint64_t done, uint64_t total)
 }
 
 const ap_host apx_host_table = {
-    sizeof(ap_host), AP_VENDOR_ABI_MAJOR, AP_VENDOR_ABI_MINOR,
+    sizeof(ap_host), AP_VENDOR_ABI_VERSION,
     h_http, h_http_header, h_http_free,
     h_add_file, h_set_artifact,
     h_set_error, h_log,
     h_getenv, h_option,
     h_is_cancelled, h_progress,
+    apx_host_put_copy, apx_host_put_symlink, apx_host_put_bytes,
+    apx_host_read_beneath, apx_host_commit_entry, apx_host_warn,
+    apx_host_catalog_files,
 };
 
 void apx_call_init(ap_vendor_call *call, ap_provisioner *prov, apx_vendor *v,

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "../include/artifactprov.h"
+#include "../include/artifactprov/sys/store.h"
 
 #define APX_HIDDEN __attribute__((visibility("hidden")))
 #define APX_ERRMSG_MAX 1024
@@ -70,6 +71,17 @@ APX_HIDDEN int apx_mkdirs(const char *path);
 APX_HIDDEN void apx_hex(const unsigned char *in, size_t n, char *out);
 /* 1 if s is exactly 64 lower-case hex digits. */
 APX_HIDDEN int apx_is_sha256_hex(const char *s);
+
+/* libsodium (lib/global.c): initialised once per process on first use, also
+ * when the application never called ap_global_init(); 0 when usable, -1
+ * when sodium_init() failed (no entropy source). */
+APX_HIDDEN int apx_sodium_ready(void);
+/* n unpredictable bytes from libsodium's CSPRNG (randombytes_buf): AP_OK,
+ * or AP_ERROR (buf untouched) when libsodium could not be initialised. */
+APX_HIDDEN int apx_random_bytes(void *buf, size_t n);
+/* Zero n bytes in a way the compiler cannot optimise out (sodium_memzero):
+ * for buffers that held credentials. */
+APX_HIDDEN void apx_wipe(void *buf, size_t n);
 
 /* A copy of url with any "user:password@" of its authority replaced by
  * "***@", for messages, logs and stored documents (apx_malloc'd; NULL in,

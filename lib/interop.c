@@ -1,6 +1,9 @@
-/* libartifactprov — interop with caches other tools keep: importing the
- * Hugging Face hub cache and the Ollama store, the git-blob-id index, and
- * file:// URLs.  SPDX-License-Identifier: MIT */
+/* libartifactprov — interop with caches other tools keep: the host side of
+ * a vendor's `scan` (ap_provisioner_scan, commit_entry, warn,
+ * read_beneath), the git-blob-id index, and file:// URLs.  Which caches
+ * exist and how they are laid out is the vendors' business; the trust is
+ * kept here: digests only computed from the bytes, reads only beneath the
+ * cache root, FIFOs never opened.  SPDX-License-Identifier: MIT */
 #include "prov.h"
 #include "hfcache.h"
 #include "digest.h"
@@ -11,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -183,7 +187,7 @@ typedef struct import_file {
     uint64_t size;
 } import_file;
 
-typedef struct importer {
+typedef struct apx_importer {
     ap_provisioner *p;
     const char *vendor;
     import_file *files;
@@ -200,12 +204,6 @@ static void import_file_clear(import_file *f)
     free(f->relpath);
     free(f->sha256);
     free(f->git_sha1);
-}
-
-static void scan_warn(const char *msg, void *user)
-{
-    importer *im = user;
-    apx_prov_warn(im->p, "%s", msg);
 }
 
 /* Import one local file (open as fd) into the store and remember it for
@@ -331,78 +329,269 @@ static void importer_free(importer *im)
     free(im->files);
 }
 
-/* ---- Hugging Face cache ------------------------------------------------ */
+/* ---- the host calls of a scan ----------------------------------------- */
 
-static int hf_cb(const apx_hf_file *f, void *user)
+/* Forget the files and artifact of the call (after a commit). */
+static void call_reset(ap_vendor_call *call)
 {
-    importer *im = user;
-    const char *prefix = strcmp(f->repo_type, "dataset") == 0 ? "datasets/"
-                         : strcmp(f->repo_type, "space") == 0 ? "spaces/" : "";
-    char *group = apx_asprintf("hf:%s%s@%s", prefix, f->repo_id, f->commit);
-    char *name = apx_asprintf("%s%s", prefix, f->repo_id);
-    /* The blob's name is what the cache claims: the sha256 of an LFS file,
-     * the git blob id of a regular one.  Both digests are computed from
-     * the bytes; the git id is recorded as computed (a file under a
-     * 64-hex name is an LFS file, whose git id is that of its pointer). */
-    const char *sha = f->etag && strlen(f->etag) == 64 ? f->etag : NULL;
-    const char *git = f->etag && strlen(f->etag) == 40 ? f->etag : NULL;
-    char *label = apx_asprintf("%s (%s)", f->path, f->blob_path);
-    int rc = group && name && label ? AP_OK : AP_ENOMEM;
-    if (rc == AP_OK)
-        rc = import_one(im, group, name, f->commit, f->relpath, f->fd, label, sha,
-                        git, !sha, f->size);
-    free(label);
-    free(group);
-    free(name);
-    im->rc = rc;
-    return rc != AP_OK;
+    size_t i;
+    for (i = 0; i < call->nfiles; i++)
+        apx_mfile_clear(&call->files[i]);
+    call->nfiles = 0;
+    free(call->name);
+    free(call->revision);
+    free(call->canonical);
+    call->name = call->revision = call->canonical = NULL;
 }
 
-/* Walk one foreign cache and write the entries of what it imported. */
-typedef int (*walk_fn)(const char *dir, importer *im, size_t *skipped, apx_error *err);
-
-static int walk_hf(const char *dir, importer *im, size_t *skipped, apx_error *err)
+void apx_host_warn(ap_vendor_call *call, const char *fmt, ...)
 {
-    int rc = apx_hf_scan(dir, hf_cb, im, scan_warn, skipped, err);
-    return rc == AP_EUSER ? im->rc : rc;
+    char msg[APX_ERRMSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (call->scan)
+        call->scan->st->skipped++;
+    apx_prov_warn(call->prov, "%s", msg);
+    if (call->tracker)
+        (void)ap_tracker_log(call->tracker, AP_LOG_WARN, NULL, AP_OK, msg);
 }
 
-static int scan(ap_provisioner *p, const char *dir, int (*default_dir)(char **),
-                const char *vendor, const char *what, walk_fn walk,
-                ap_scan_stats *stats)
+/* Open root (absolute directory) and rel beneath it; fd or a negative
+ * status with the cause in *e. */
+static int open_beneath(const char *root, const char *rel, char **canon,
+                        struct stat *st, apx_error *e)
+{
+    int rfd, fd;
+    if (!root || root[0] != '/')
+        return apx_error_set(e, AP_EINVAL, "'%s' is not an absolute directory",
+                             root ? root : "(null)");
+    if (!rel || ap_path_validate(rel) != AP_OK)
+        return apx_error_set(e, AP_EPATH, "invalid name '%s' below %s",
+                             rel ? rel : "(null)", root);
+    rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rfd < 0)
+        return apx_error_set(e, errno == ENOENT ? AP_ENOTFOUND : AP_EIO,
+                             "open '%s': %s", root, strerror(errno));
+    fd = apx_fs_open_beneath(rfd, root, rel, canon, st, e);
+    close(rfd);
+    return fd;
+}
+
+int apx_host_read_beneath(ap_vendor_call *call, const char *root, const char *rel,
+                          char *buf, size_t cap, size_t *len)
+{
+    struct stat st;
+    apx_error e;
+    size_t got = 0;
+    int fd;
+
+    if (len)
+        *len = 0;
+    if (!buf || cap == 0)
+        return apx_error_set(&call->err, AP_EINVAL, "%s: read_beneath without a buffer",
+                             call->ref);
+    buf[0] = '\0';
+    apx_error_clear(&e);
+    if ((fd = open_beneath(root, rel, NULL, &st, &e)) < 0) {
+        apx_error_set(&call->err, fd, "%s/%s: %s", root ? root : "(null)",
+                      rel ? rel : "(null)", e.msg);
+        if (call->scan && fd != AP_ENOMEM) /* listed, with its cause */
+            apx_host_warn(call, "%s", call->err.msg);
+        return fd;
+    }
+    if ((uint64_t)st.st_size >= cap) {
+        close(fd);
+        apx_error_set(&call->err, AP_ESIZE, "%s/%s: %llu bytes, more than the %zu "
+                      "the vendor reads", root, rel,
+                      (unsigned long long)st.st_size, cap - 1);
+        if (call->scan)
+            apx_host_warn(call, "%s", call->err.msg);
+        return AP_ESIZE;
+    }
+    while (got < cap - 1) {
+        ssize_t n = read(fd, buf + got, cap - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int err = errno;
+            close(fd);
+            return apx_error_set(&call->err, AP_EIO, "%s/%s: %s", root, rel,
+                                 strerror(err));
+        }
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    buf[got] = '\0';
+    if (len)
+        *len = got;
+    return AP_OK;
+}
+
+int apx_host_commit_entry(ap_vendor_call *call)
+{
+    importer *im = call->scan;
+    const char *group = call->canonical, *name = call->name;
+    size_t i;
+    int rc = AP_OK;
+
+    if (!im)
+        return apx_error_set(&call->err, AP_EINVAL, "%s: vendor '%s' called "
+                             "commit_entry outside a scan", call->ref,
+                             call->vendor->desc.name);
+    if (!group || !name) {
+        im->st->skipped += call->nfiles;
+        apx_prov_warn(call->prov, "%s: vendor '%s' committed an artifact without a "
+                      "canonical reference or a name; its %zu files are skipped",
+                      call->ref, call->vendor->desc.name, call->nfiles);
+        call_reset(call);
+        return AP_OK;
+    }
+    for (i = 0; rc == AP_OK && i < call->nfiles; i++) {
+        const apx_mfile *m = &call->files[i];
+        char *canon = NULL, *label;
+        struct stat st;
+        apx_error e;
+        int fd;
+        apx_error_clear(&e);
+        fd = open_beneath(m->local_root, m->local_path, &canon, &st, &e);
+        if (fd == AP_ENOMEM) {
+            rc = AP_ENOMEM;
+            break;
+        }
+        if (fd < 0) {
+            im->st->skipped++;
+            apx_prov_warn(call->prov, "%s/%s: %s", m->local_root, m->local_path, e.msg);
+            continue;
+        }
+        label = apx_asprintf("%s/%s (%s/%s)", m->local_root, m->local_path,
+                             m->local_root, canon);
+        rc = label ? import_one(im, group, name, call->revision, m->path, fd, label,
+                                m->sha256, m->git_sha1, !m->sha256,
+                                (uint64_t)st.st_size)
+                   : AP_ENOMEM;
+        free(label);
+        free(canon);
+        close(fd);
+    }
+    call_reset(call);
+    if (rc != AP_OK)
+        return apx_error_set(&call->err, rc, "%s: %s", call->ref, ap_strerror(rc));
+    return AP_OK;
+}
+
+int apx_host_catalog_files(ap_vendor_call *call, const char *prefix,
+                           int (*each)(void *user, const ap_vendor_entry_file *f),
+                           void *user)
+{
+    ap_provisioner *p = call->prov;
+    ap_entry **list = NULL;
+    size_t n = 0, i, k, plen, hits = 0;
+    int rc;
+
+    if (!prefix || !each)
+        return apx_error_set(&call->err, AP_EINVAL, "%s: catalog_files without a "
+                             "prefix or a callback", call->ref);
+    if (call->flags & AP_PROVISION_REFRESH)
+        return AP_ENOTFOUND; /* a fresh check with the origin was demanded */
+    if ((rc = ap_catalog_list(p->catalog, NULL, &list, &n)) != AP_OK)
+        return rc == AP_ENOMEM ? apx_error_set(&call->err, rc, "out of memory")
+                               : AP_ENOTFOUND;
+    plen = strlen(prefix);
+    rc = AP_OK;
+    for (i = 0; rc == AP_OK && i < n; i++) {
+        const ap_entry *e = list[i];
+        if (e->status != AP_ENTRY_READY || !e->vendor || !e->ref ||
+            strcmp(e->vendor, call->vendor->desc.name) != 0 ||
+            strncmp(e->ref, prefix, plen) != 0 ||
+            (e->ref[plen] && !strchr("/:@", e->ref[plen])))
+            continue;
+        for (k = 0; rc == AP_OK && k < e->nfiles; k++) {
+            const ap_entry_file *f = &e->files[k];
+            ap_vendor_entry_file vf;
+            char *blob = NULL;
+            if (!f->sha256 || ap_store_has_blob(p->store, f->sha256) != 1 ||
+                ap_store_blob_path(p->store, f->sha256, &blob) != AP_OK)
+                continue;
+            memset(&vf, 0, sizeof vf);
+            vf.struct_size = sizeof vf;
+            vf.entry_ref = e->ref;
+            vf.revision = e->revision;
+            vf.path = f->name;
+            vf.sha256 = f->sha256;
+            vf.git_sha1 = f->git_sha1;
+            vf.size = f->size;
+            vf.blob_path = blob;
+            hits++;
+            rc = each(user, &vf);
+            free(blob);
+        }
+    }
+    ap_entry_list_free(list, n);
+    if (rc != AP_OK)
+        return rc;
+    if (hits)
+        call->from_catalog = 1;
+    return hits ? AP_OK : AP_ENOTFOUND;
+}
+
+/* A vendor by its name, or by one of its schemes (with or without ":"). */
+static apx_vendor *vendor_named(ap_provisioner *p, const char *which)
+{
+    size_t i, len = strlen(which);
+    for (i = 0; i < p->nvendors; i++)
+        if (strcasecmp(p->vendors[i].desc.name, which) == 0)
+            return &p->vendors[i];
+    if (len && which[len - 1] == ':')
+        len--;
+    return apx_vendor_for_scheme(p, which, len);
+}
+
+AP_EXPORT int ap_provisioner_scan(ap_provisioner *p, const char *which,
+                                  const char *dir, ap_scan_stats *stats)
 {
     ap_scan_stats st;
+    ap_vendor_call call;
     importer im;
-    char *def = NULL;
-    size_t skipped = 0;
-    apx_error err;
+    apx_vendor *v;
+    char label[256];
     int rc;
 
     if (!p)
         return AP_EINVAL;
     apx_error_clear(&p->err);
     apx_prov_warnings_clear(p);
+    if (!which || !*which)
+        return apx_error_set(&p->err, AP_EINVAL, "scan: no vendor named");
+    if (!(v = vendor_named(p, which)))
+        return apx_error_set(&p->err, AP_EVENDOR, "scan: no vendor named or serving "
+                             "'%s' is loaded (set AP_VENDOR_PATH?)", which);
+    if (!AP_VENDOR_HAS(&v->desc, scan))
+        return apx_error_set(&p->err, AP_EUNSUPPORTED, "scan: vendor '%s' (%s) "
+                             "cannot import a foreign cache", v->desc.name, v->origin);
     memset(&st, 0, sizeof st);
     st.struct_size = sizeof st;
-    if (!dir) {
-        if (default_dir(&def) != AP_OK)
-            return apx_error_set(&p->err, AP_ENOMEM, "out of memory");
-        dir = def;
-    }
     memset(&im, 0, sizeof im);
     im.p = p;
-    im.vendor = vendor;
+    im.vendor = v->desc.name;
     im.st = &st;
-    apx_error_clear(&err);
-    rc = walk(dir, &im, &skipped, &err);
-    st.skipped += skipped;
-    if (rc != AP_OK && !p->err.msg[0])
-        apx_error_set(&p->err, rc, "scan of the %s %s: %s", what, dir,
-                      err.msg[0] ? err.msg : ap_strerror(rc));
+    snprintf(label, sizeof label, "scan by vendor '%s' of %s", v->desc.name,
+             dir ? dir : "its default cache");
+    apx_call_init(&call, p, v, label, NULL);
+    call.scan = &im;
+    rc = v->desc.scan(v->state, &call, dir);
+    if (rc > 0)
+        rc = AP_EVENDOR;
+    if (rc != AP_OK)
+        apx_error_set(&p->err, rc, "%s", call.err.msg[0] ? call.err.msg
+                      : ap_strerror(rc));
     if (rc == AP_OK)
         rc = flush_entries(&im);
+    apx_call_clear(&call);
     importer_free(&im);
-    free(def);
     /* Copy what the caller's (possibly older, shorter) struct has room for. */
     if (stats && stats->struct_size >= sizeof stats->struct_size) {
         size_t n = stats->struct_size < sizeof st ? stats->struct_size : sizeof st;
@@ -410,64 +599,6 @@ static int scan(ap_provisioner *p, const char *dir, int (*default_dir)(char **),
                n - sizeof st.struct_size);
     }
     return rc;
-}
-
-AP_EXPORT int ap_provisioner_scan_hf_cache(ap_provisioner *p, const char *dir,
-                                           ap_scan_stats *stats)
-{
-    return scan(p, dir, apx_hf_default_cache, "huggingface", "HF cache", walk_hf, stats);
-}
-
-/* ---- Ollama ------------------------------------------------------------ */
-
-static int ollama_cb(const apx_ollama_model *m, void *user)
-{
-    importer *im = user;
-    char *group = apx_asprintf("ollama:%s/%s/%s:%s", m->host, m->ns, m->model, m->tag);
-    char *name = apx_asprintf("%s/%s/%s/%s", m->host, m->ns, m->model, m->tag);
-    size_t i;
-    int rc = group && name ? AP_OK : AP_ENOMEM;
-
-    for (i = 0; rc == AP_OK && i <= m->nlayers; i++) {
-        const apx_ollama_layer *l = i < m->nlayers ? &m->layers[i] : m->config;
-        const char *kind;
-        char rel[96];
-        size_t k, dup = 0;
-        if (!l || !l->present)
-            continue;
-        if (i == m->nlayers)
-            kind = "config.json";
-        else if ((kind = strstr(l->media_type, "vnd.ollama.image.")))
-            kind += strlen("vnd.ollama.image.");
-        else
-            kind = "layer";
-        for (k = 0; k < i && k < m->nlayers; k++) /* several adapters... */
-            if (strcmp(m->layers[k].media_type, l->media_type) == 0)
-                dup++;
-        if (dup)
-            snprintf(rel, sizeof rel, "%.60s-%zu", kind, dup + 1);
-        else
-            snprintf(rel, sizeof rel, "%.60s", kind);
-        rc = import_one(im, group, name, m->tag, rel, l->fd, l->blob_path, l->digest,
-                        NULL, 0, l->size);
-    }
-    free(group);
-    free(name);
-    im->rc = rc;
-    return rc != AP_OK;
-}
-
-static int walk_ollama(const char *dir, importer *im, size_t *skipped, apx_error *err)
-{
-    int rc = apx_ollama_scan(dir, ollama_cb, im, scan_warn, skipped, err);
-    return rc == AP_EUSER ? im->rc : rc;
-}
-
-AP_EXPORT int ap_provisioner_scan_ollama(ap_provisioner *p, const char *dir,
-                                         ap_scan_stats *stats)
-{
-    return scan(p, dir, apx_ollama_default_dir, "ollama", "Ollama store", walk_ollama,
-                stats);
 }
 
 /* ---- warnings of the last scan ---------------------------------------- */

@@ -10,6 +10,9 @@
  * trimmed or freed with the registry) and no call holds a reference. */
 #include "prov.h"
 #include "../include/artifactprov/jobs.h"
+#include "progress.h"
+
+#include <jansson.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -29,10 +32,11 @@
 #define DEF_RING 256u
 #define MIN_RING 8u
 
+/* A progress snapshot with its strings owned (v.file and v.phase point
+ * to file and phase; v.artifact is the job's ref, set on the way out). */
 typedef struct prog {
-    uint64_t bytes_done, bytes_total, file_done, file_total;
-    unsigned files_done, files_total;
-    double percent, rate, eta, elapsed, idle;
+    ap_progress v;
+    char *file, *phase;
 } prog;
 
 typedef struct ev_rec {
@@ -52,13 +56,13 @@ typedef struct jjob {
     ap_job_id id;
     ap_job_state state;
     int status;
-    char *ref, *message, *entry_id, *entry_json, *file;
+    char *ref, *message, *entry_id, *entry_json;
     prog p;
     uint64_t fetched;
     int64_t submitted, started, finished;
     /* The request: options with owned copies of what they point to. */
     ap_provision_options o;
-    char **include, **exclude, *hf_publish;
+    char **include, **exclude, **vendor_options;
     ap_cancel_token *cancel;
     /* Event ring: slot (seq - 1) % cap holds event seq. */
     ev_rec *ring;
@@ -167,10 +171,57 @@ static char **strv_dup(const char *const *v, int *ok)
     return c;
 }
 
+static void prog_clear(prog *p)
+{
+    free(p->file);
+    free(p->phase);
+    memset(p, 0, sizeof *p);
+    p->v.struct_size = sizeof p->v;
+    p->v.percent = -1;
+    p->v.eta = -1;
+}
+
+/* *dst = a copy of src (the members src->struct_size covers); strings
+ * copied (an allocation failure loses the string, never the figures). */
+static void prog_set(prog *dst, const ap_progress *src)
+{
+    prog_clear(dst);
+    if (!src)
+        return;
+    memcpy(&dst->v, src, src->struct_size < sizeof dst->v ? src->struct_size
+                                                          : sizeof dst->v);
+    dst->v.struct_size = sizeof dst->v;
+    dst->v.artifact = NULL;
+    dst->file = apx_strdup(src->file);
+    dst->phase = src->struct_size >= offsetof(ap_progress, phase) + sizeof src->phase
+                     ? apx_strdup(src->phase) : NULL;
+    dst->v.file = dst->file;
+    dst->v.phase = dst->phase;
+}
+
+/* The caller's copy, strings owned by it (artifact: the job's ref). */
+static int prog_export(ap_progress *dst, const prog *src, const char *artifact)
+{
+    *dst = src->v;
+    dst->artifact = apx_strdup(artifact);
+    dst->file = apx_strdup(src->file);
+    dst->phase = apx_strdup(src->phase);
+    if ((artifact && !dst->artifact) || (src->file && !dst->file) ||
+        (src->phase && !dst->phase)) {
+        free((char *)dst->artifact);
+        free((char *)dst->file);
+        free((char *)dst->phase);
+        dst->artifact = dst->file = dst->phase = NULL;
+        return AP_ENOMEM;
+    }
+    return AP_OK;
+}
+
 static void rec_clear(ev_rec *e)
 {
     free(e->file);
     free(e->message);
+    prog_clear(&e->p);
     memset(e, 0, sizeof *e);
 }
 
@@ -187,10 +238,10 @@ static void job_free(jjob *j)
     free(j->message);
     free(j->entry_id);
     free(j->entry_json);
-    free(j->file);
+    prog_clear(&j->p);
     strv_free(j->include);
     strv_free(j->exclude);
-    free(j->hf_publish);
+    strv_free(j->vendor_options);
     ap_cancel_token_free(j->cancel);
     pthread_cond_destroy(&j->cv);
     free(j);
@@ -234,23 +285,6 @@ static jjob *job_find(ap_jobs *r, ap_job_id id)
     return NULL;
 }
 
-static void prog_from(prog *p, const ap_progress *src)
-{
-    if (!src)
-        return;
-    p->bytes_done = src->bytes_done;
-    p->bytes_total = src->bytes_total;
-    p->file_done = src->file_done;
-    p->file_total = src->file_total;
-    p->files_done = src->files_done;
-    p->files_total = src->files_total;
-    p->percent = src->percent;
-    p->rate = src->rate;
-    p->eta = src->eta;
-    p->elapsed = src->elapsed;
-    p->idle = src->idle;
-}
-
 /* Under the lock: append an event to the ring (strings copied; an
  * allocation failure loses the string, never the event). */
 static void push_event(jjob *j, ap_event_kind kind, ap_log_level level, int status,
@@ -267,7 +301,7 @@ static void push_event(jjob *j, ap_event_kind kind, ap_log_level level, int stat
     e->final = final;
     e->file = apx_strdup(file);
     e->message = apx_strdup(message);
-    e->p = *p;
+    prog_set(&e->p, &p->v);
     e->time_ms = wall_ms();
     pthread_cond_broadcast(&j->cv);
 }
@@ -275,22 +309,9 @@ static void push_event(jjob *j, ap_event_kind kind, ap_log_level level, int stat
 static void event_from_rec(const jjob *j, const ev_rec *e, ap_event *ev,
                            ap_progress *pr)
 {
-    memset(pr, 0, sizeof *pr);
-    pr->struct_size = sizeof *pr;
+    *pr = e->p.v;
     pr->job_id = j->id;
     pr->artifact = j->ref;
-    pr->file = e->file;
-    pr->bytes_done = e->p.bytes_done;
-    pr->bytes_total = e->p.bytes_total;
-    pr->file_done = e->p.file_done;
-    pr->file_total = e->p.file_total;
-    pr->files_done = e->p.files_done;
-    pr->files_total = e->p.files_total;
-    pr->percent = e->p.percent;
-    pr->rate = e->p.rate;
-    pr->eta = e->p.eta;
-    pr->elapsed = e->p.elapsed;
-    pr->idle = e->p.idle;
     memset(ev, 0, sizeof *ev);
     ev->struct_size = sizeof *ev;
     ev->kind = e->kind;
@@ -321,8 +342,7 @@ static void trim_finished(ap_jobs *r)
  * reference to j (trimming may unlink it).
  */
 static void finish_locked(ap_jobs *r, jjob *j, int rc, const char *msg,
-                          char *entry_id, char *entry_json, uint64_t fetched,
-                          uint64_t total, ev_rec *fin)
+                          char *entry_id, char *entry_json, ev_rec *fin)
 {
     ap_event_kind kind;
 
@@ -343,19 +363,9 @@ static void finish_locked(ap_jobs *r, jjob *j, int rc, const char *msg,
     j->entry_id = entry_id;
     free(j->entry_json);
     j->entry_json = entry_json;
-    j->fetched = fetched;
     j->finished = apx_wall_s();
-    if (rc == AP_OK && total)
-        j->p.bytes_total = total; /* also what was already in the store */
-    if (rc == AP_OK && j->p.bytes_total) {
-        /* Done: the whole artifact is there, whatever was fetched. */
-        j->p.bytes_done = j->p.bytes_total;
-        j->p.percent = 100.0;
-    }
-    if (rc == AP_OK)
-        j->p.eta = 0;
-    free(j->file);
-    j->file = NULL;
+    /* The figures are the tracker's, as a direct ap_provision() caller
+     * sees them: nothing is patched here. */
     r->nfinished++;
     /* The final event: the tracker's own when it made one (its file and
      * message), else one made here (a job that failed before tracking). */
@@ -370,6 +380,8 @@ static void finish_locked(ap_jobs *r, jjob *j, int rc, const char *msg,
     *fin = j->ring[(j->last_seq - 1) % j->cap];
     fin->file = apx_strdup(fin->file);
     fin->message = apx_strdup(fin->message);
+    fin->p.file = fin->p.phase = NULL; /* the ring's: copy them */
+    prog_set(&fin->p, &j->ring[(j->last_seq - 1) % j->cap].p.v);
     trim_finished(r);
 }
 
@@ -393,7 +405,7 @@ static void cancel_queued_locked(ap_jobs *r, jjob *j, const char *why)
     r->nqueued--;
     j->refs++;
     ap_cancel(j->cancel);
-    finish_locked(r, j, AP_ECANCELLED, why, NULL, NULL, 0, 0, &fin);
+    finish_locked(r, j, AP_ECANCELLED, why, NULL, NULL, &fin);
     pthread_mutex_unlock(&r->mu);
     deliver_final(r, j, &fin);
     pthread_mutex_lock(&r->mu);
@@ -405,27 +417,12 @@ static int job_on_event(const ap_event *ev, void *user)
 {
     jjob *j = user;
     ap_jobs *r = j->reg;
-    prog p;
 
-    memset(&p, 0, sizeof p);
-    prog_from(&p, ev->progress);
-    if (!p.bytes_total && p.files_total == 1 && p.file_total) {
-        /* One file whose size the vendor did not know (a plain URL): the
-         * engine learnt it, so the job's total, percent and ETA are known. */
-        p.bytes_total = p.file_total;
-        if (p.bytes_done > p.bytes_total)
-            p.bytes_done = p.bytes_total;
-        p.percent = 100.0 * (double)p.bytes_done / (double)p.bytes_total;
-        p.eta = p.rate > 0 ? (double)(p.bytes_total - p.bytes_done) / p.rate : -1;
-    }
     pthread_mutex_lock(&r->mu);
-    j->p = p;
-    if (ev->progress) {
-        const char *f = ev->progress->file ? ev->progress->file : ev->file;
-        if (f && (!j->file || strcmp(j->file, f) != 0)) {
-            free(j->file);
-            j->file = apx_strdup(f);
-        }
+    prog_set(&j->p, ev->progress);
+    if (!j->p.file && ev->file) { /* the file the event is about */
+        j->p.file = apx_strdup(ev->file);
+        j->p.v.file = j->p.file;
     }
     if (is_final_kind(ev->kind)) {
         /* Published by finish_locked once the state says the same. */
@@ -435,13 +432,13 @@ static int job_on_event(const ap_event *ev, void *user)
         j->pending.level = AP_EVENT_HAS(ev, level) ? ev->level : apx_event_level(ev->kind);
         j->pending.file = apx_strdup(ev->file);
         j->pending.message = apx_strdup(ev->message);
-        j->pending.p = p;
+        prog_set(&j->pending.p, &j->p.v);
         j->has_pending = 1;
         pthread_mutex_unlock(&r->mu);
         return 0;
     }
     push_event(j, ev->kind, AP_EVENT_HAS(ev, level) ? ev->level : apx_event_level(ev->kind),
-               ev->status, ev->file, ev->message, &p, 0);
+               ev->status, ev->file, ev->message, &j->p, 0);
     pthread_mutex_unlock(&r->mu);
     if (r->o.sink && ev->job_id == j->id)
         return r->o.sink(ev, r->o.sink_user);
@@ -460,7 +457,6 @@ static void run_job(ap_jobs *r, jjob *j, ap_provisioner **provp)
     ap_provision_options o = j->o;
     ap_entry *entry = NULL;
     char *entry_id = NULL, *entry_json = NULL;
-    uint64_t fetched = 0, total = 0;
     const char *msg = NULL;
     char buf[512];
     int rc = AP_OK;
@@ -488,14 +484,12 @@ static void run_job(ap_jobs *r, jjob *j, ap_provisioner **provp)
     if (rc == AP_OK && entry) {
         entry_id = apx_strdup(entry->id);
         (void)ap_entry_to_json(entry, &entry_json);
-        fetched = entry->fetched_bytes;
-        total = entry->total_size;
     }
     ap_entry_free(entry);
     {
         ev_rec fin;
         pthread_mutex_lock(&r->mu);
-        finish_locked(r, j, rc, msg, entry_id, entry_json, fetched, total, &fin);
+        finish_locked(r, j, rc, msg, entry_id, entry_json, &fin);
         pthread_mutex_unlock(&r->mu);
         deliver_final(r, j, &fin);
     }
@@ -721,25 +715,23 @@ static int jobs_submit_impl(ap_jobs *r, const char *ref,
     j->ref = apx_strdup(ref);
     j->include = strv_dup(o.include, &ok);
     j->exclude = strv_dup(o.exclude, &ok);
-    j->hf_publish = apx_strdup(o.hf_cache_publish);
+    j->vendor_options = strv_dup(o.vendor_options, &ok);
     j->cancel = ap_cancel_token_new();
     j->cap = r->o.event_ring;
     j->ring = apx_calloc(j->cap, sizeof *j->ring);
-    if (!ok || !j->ref || !j->cancel || !j->ring ||
-        (o.hf_cache_publish && !j->hf_publish)) {
+    if (!ok || !j->ref || !j->cancel || !j->ring) {
         job_free(j);
         return AP_ENOMEM;
     }
     o.include = (const char *const *)j->include;
     o.exclude = (const char *const *)j->exclude;
-    o.hf_cache_publish = j->hf_publish;
+    o.vendor_options = (const char *const *)j->vendor_options;
     o.cancel = NULL;
     o.on_event = NULL;
     o.event_user = NULL;
     j->o = o;
     j->state = AP_JOB_QUEUED;
-    j->p.percent = -1;
-    j->p.eta = -1;
+    prog_clear(&j->p);
     j->submitted = apx_wall_s();
 
     pthread_mutex_lock(&r->mu);
@@ -793,42 +785,50 @@ static int snapshot(const jjob *j, ap_job_info *s)
     s->ref = apx_strdup(j->ref);
     s->message = apx_strdup(j->message);
     s->entry_id = apx_strdup(j->entry_id);
-    s->file = apx_strdup(j->file);
-    s->bytes_done = j->p.bytes_done;
-    s->bytes_total = j->p.bytes_total;
-    s->file_done = j->p.file_done;
-    s->file_total = j->p.file_total;
-    s->files_done = j->p.files_done;
-    s->files_total = j->p.files_total;
-    s->percent = j->p.percent;
-    s->rate = ended(j) ? 0.0 : j->p.rate;
-    s->eta = j->p.eta;
-    s->elapsed = j->p.elapsed;
-    s->idle = j->p.idle;
     s->last_seq = j->last_seq;
     s->submitted = j->submitted;
     s->started = j->started;
     s->finished = j->finished;
-    s->fetched_bytes = j->fetched;
-    if (!s->ref || (j->message && !s->message) || (j->entry_id && !s->entry_id) ||
-        (j->file && !s->file)) {
+    if (prog_export(&s->progress, &j->p, j->ref) != AP_OK || !s->ref ||
+        (j->message && !s->message) || (j->entry_id && !s->entry_id)) {
         ap_job_info_clear(s);
         return AP_ENOMEM;
     }
+    s->progress.job_id = j->id;
+    if (ended(j))
+        s->progress.rate = 0.0; /* nothing moves any more */
     return AP_OK;
 }
 
-/* Copy a full snapshot into the caller's (possibly older, smaller) struct.
- * Every string member lies below the minimum size accepted. */
-static void info_out(ap_job_info *out, ap_job_info *full)
+/* Free the strings of *p whose slots lie inside (inside = 1) or beyond
+ * (inside = 0) the first `avail` bytes of it. */
+static void progress_strings_free(ap_progress *p, size_t avail, int inside)
 {
-    size_t sz = out->struct_size;
-    full->struct_size = sz < sizeof *full ? sz : sizeof *full;
-    memcpy(out, full, full->struct_size);
-    out->struct_size = sz;
+#define PSTR(m)                                                              \
+    if ((avail >= offsetof(ap_progress, m) + sizeof p->m) == !!inside) {     \
+        free((char *)p->m);                                                  \
+        p->m = NULL;                                                         \
+    }
+    PSTR(artifact)
+    PSTR(file)
+    PSTR(phase)
+#undef PSTR
 }
 
-#define INFO_MIN_SIZE (offsetof(ap_job_info, file) + sizeof(char *))
+/* Copy a full snapshot into the caller's (possibly older, smaller) struct;
+ * strings it has no room for are freed. */
+static void info_out(ap_job_info *out, ap_job_info *full)
+{
+    size_t sz = out->struct_size, n = sz < sizeof *full ? sz : sizeof *full;
+    size_t po = offsetof(ap_job_info, progress), have = n > po ? n - po : 0;
+    progress_strings_free(&full->progress, have, 0);
+    memcpy(out, full, n);
+    out->struct_size = sz;
+    if (have >= sizeof(size_t))
+        out->progress.struct_size = have < sizeof(ap_progress) ? have : sizeof(ap_progress);
+}
+
+#define INFO_MIN_SIZE (offsetof(ap_job_info, entry_id) + sizeof(char *))
 
 AP_EXPORT void ap_job_info_clear(ap_job_info *info)
 {
@@ -837,8 +837,10 @@ AP_EXPORT void ap_job_info_clear(ap_job_info *info)
     free(info->ref);
     free(info->message);
     free(info->entry_id);
-    free(info->file);
-    info->ref = info->message = info->entry_id = info->file = NULL;
+    info->ref = info->message = info->entry_id = NULL;
+    if (info->struct_size > offsetof(ap_job_info, progress))
+        progress_strings_free(&info->progress,
+                              info->struct_size - offsetof(ap_job_info, progress), 1);
 }
 
 static int jobs_info_impl(ap_jobs *r, ap_job_id id, ap_job_info *out)
@@ -989,13 +991,17 @@ static int jobs_entry_impl(ap_jobs *r, ap_job_id id, ap_entry **out)
     return rc;
 }
 
-#define EVENT_MIN_SIZE offsetof(ap_job_event, bytes_done)
+#define EVENT_MIN_SIZE offsetof(ap_job_event, time_ms)
 
-static void event_strings_free(ap_job_event *e)
+/* The strings of an event the caller's element holds `size` bytes of. */
+static void event_strings_free(ap_job_event *e, size_t size)
 {
+    size_t po = offsetof(ap_job_event, progress);
     free(e->file);
     free(e->message);
     e->file = e->message = NULL;
+    if (size > po)
+        progress_strings_free(&e->progress, size - po, 1);
 }
 
 AP_EXPORT void ap_job_events_clear(ap_job_event *buf, size_t n)
@@ -1005,7 +1011,7 @@ AP_EXPORT void ap_job_events_clear(ap_job_event *buf, size_t n)
         return;
     stride = buf[0].struct_size;
     for (i = 0; i < n; i++)
-        event_strings_free((ap_job_event *)(void *)((char *)buf + i * stride));
+        event_strings_free((ap_job_event *)(void *)((char *)buf + i * stride), stride);
 }
 
 static int jobs_events_impl(ap_jobs *r, ap_job_id id, uint64_t after_seq,
@@ -1040,37 +1046,35 @@ static int jobs_events_impl(ap_jobs *r, ap_job_id id, uint64_t after_seq,
                 const ev_rec *e = &j->ring[(s - 1) % j->cap];
                 ap_job_event full = AP_JOB_EVENT_INIT;
                 ap_job_event *dst = (ap_job_event *)(void *)((char *)buf + k * stride);
+                size_t po = offsetof(ap_job_event, progress);
+                size_t have = stride > po ? stride - po : 0;
                 full.seq = e->seq;
                 full.job_id = j->id;
                 full.kind = e->kind;
+                full.level = e->level;
                 full.status = e->status;
                 full.final = e->final;
+                full.time_ms = e->time_ms;
                 full.file = apx_strdup(e->file);
                 full.message = apx_strdup(e->message);
-                if ((e->file && !full.file) || (e->message && !full.message)) {
-                    event_strings_free(&full);
+                if ((e->file && !full.file) || (e->message && !full.message) ||
+                    prog_export(&full.progress, &e->p, j->ref) != AP_OK) {
+                    event_strings_free(&full, sizeof full);
                     rc = AP_ENOMEM;
                     break;
                 }
-                full.bytes_done = e->p.bytes_done;
-                full.bytes_total = e->p.bytes_total;
-                full.file_done = e->p.file_done;
-                full.file_total = e->p.file_total;
-                full.files_done = e->p.files_done;
-                full.files_total = e->p.files_total;
-                full.percent = e->p.percent;
-                full.rate = e->p.rate;
-                full.eta = e->p.eta;
-                full.elapsed = e->p.elapsed;
-                full.idle = e->p.idle;
-                full.time_ms = e->time_ms;
-                full.level = e->level;
+                full.progress.job_id = j->id;
+                /* strings the caller's element has no room for */
+                progress_strings_free(&full.progress, have, 0);
                 if (stride < sizeof full) {
-                    memcpy(dst, &full, stride); /* strings lie below the minimum */
+                    memcpy(dst, &full, stride);
                 } else {
                     memset(dst, 0, stride);
                     memcpy(dst, &full, sizeof full);
                 }
+                if (have >= sizeof(size_t))
+                    dst->progress.struct_size = have < sizeof(ap_progress)
+                                                    ? have : sizeof(ap_progress);
                 dst->struct_size = stride;
                 k++;
             }
@@ -1089,6 +1093,45 @@ static int jobs_events_impl(ap_jobs *r, ap_job_id id, uint64_t after_seq,
     }
     *got = k;
     return rc;
+}
+
+/* ---- JSON ------------------------------------------------------------------ */
+
+AP_EXPORT int ap_job_event_to_json(const ap_job_event *ev, char **out)
+{
+    json_t *obj;
+    ap_progress p;
+    size_t po = offsetof(ap_job_event, progress);
+    int rc;
+    apx_error_tls_reset();
+    if (out)
+        *out = NULL;
+    if (!ev || !out || ev->struct_size < EVENT_MIN_SIZE)
+        return apx_error_set(NULL, AP_EINVAL, "ap_job_event_to_json: no event, no "
+                             "output, or an event struct_size below the minimum");
+    memset(&p, 0, sizeof p);
+    p.percent = p.eta = -1;
+    if (ev->struct_size > po + sizeof(size_t)) {
+        size_t have = ev->struct_size - po;
+        memcpy(&p, &ev->progress, have < sizeof p ? have : sizeof p);
+        if (p.struct_size > have)
+            p.struct_size = have;
+    }
+    if (!(obj = json_object()))
+        return apx_error_set(NULL, AP_ENOMEM, "ap_job_event_to_json: out of memory");
+    rc = apx_event_json_fill(obj, ev->kind, ev->job_id, ev->level, ev->status,
+                             ev->file, ev->message, &p);
+    if (rc == AP_OK && (json_object_set_new(obj, "seq", json_integer((json_int_t)ev->seq)) ||
+                        json_object_set_new(obj, "final", json_boolean(ev->final)) ||
+                        json_object_set_new(obj, "time_ms",
+                                            json_integer((json_int_t)ev->time_ms))))
+        rc = AP_ENOMEM;
+    if (rc != AP_OK) {
+        json_decref(obj);
+        return apx_error_set(NULL, rc, "ap_job_event_to_json: out of memory");
+    }
+    rc = apx_json_dump_out(obj, out);
+    return rc ? apx_error_set(NULL, rc, "ap_job_event_to_json: out of memory") : AP_OK;
 }
 
 /* ---- the error channel ------------------------------------------------------

@@ -1,10 +1,11 @@
 /* libartifactprov — vendor plugin loader.  SPDX-License-Identifier: MIT
  *
  * Plugins `ap-vendor-NAME.so` export `ap_vendor_NAME_init` ('-' → '_').
- * Checks follow DESIGN.md §4: same major, minor not newer than ours, a
+ * Checks (docs/vendor-abi.md, "Versioning"): the same abi_version, a
  * struct long enough for every required member, required members present.
  * The descriptor is copied into a zeroed struct of our own, so members a
- * shorter (older) vendor lacks read as NULL. */
+ * shorter vendor lacks read as NULL and members a longer (newer) one has
+ * beyond our sizeof are ignored. */
 #include "prov.h"
 
 #include <dirent.h>
@@ -56,9 +57,6 @@ apx_vendor *apx_vendor_for_scheme(ap_provisioner *prov, const char *scheme,
     return NULL;
 }
 
-/* Minimum struct size: everything up to and including `resolve`. */
-#define MIN_VENDOR_SIZE (offsetof(ap_vendor, resolve) + sizeof(void (*)(void)))
-
 int apx_vendor_register(ap_provisioner *prov, ap_vendor_init_fn init,
                         const char *origin, void *dl)
 {
@@ -72,26 +70,28 @@ int apx_vendor_register(ap_provisioner *prov, ap_vendor_init_fn init,
     d = init(&apx_host_table);
     if (!d)
         return refuse(prov, AP_EVENDOR,
-                      "%s: the vendor's entry point returned no descriptor",
-                      origin);
-    if (d->struct_size < offsetof(ap_vendor, abi_minor) + sizeof(unsigned))
+                      "%s: the vendor's entry point returned no descriptor "
+                      "(it may have refused this host's vendor ABI %d)",
+                      origin, AP_VENDOR_ABI_VERSION);
+    if (!AP_STRUCT_COVERS(d, ap_vendor, abi_version))
         return refuse(prov, AP_EABI,
                       "%s: descriptor too short (%zu bytes) to carry an ABI "
-                      "version; host speaks vendor ABI %d.%d",
-                      origin, d->struct_size, AP_VENDOR_ABI_MAJOR,
-                      AP_VENDOR_ABI_MINOR);
-    if (d->abi_major != AP_VENDOR_ABI_MAJOR || d->abi_minor > AP_VENDOR_ABI_MINOR)
+                      "version; host speaks vendor ABI %d",
+                      origin, d->struct_size, AP_VENDOR_ABI_VERSION);
+    /* abi_version sits where ABI 1 had abi_major, so an ABI-1 vendor
+     * reports 1 here and is refused: its tables differ from ours. */
+    if (d->abi_version != AP_VENDOR_ABI_VERSION)
         return refuse(prov, AP_EABI,
-                      "%s: built for vendor ABI %u.%u, host speaks %d.%d "
-                      "(needs the same major and a minor not newer)",
-                      origin, d->abi_major, d->abi_minor,
-                      AP_VENDOR_ABI_MAJOR, AP_VENDOR_ABI_MINOR);
-    if (d->struct_size < MIN_VENDOR_SIZE)
+                      "%s: built for vendor ABI %u, host speaks vendor ABI %d "
+                      "(rebuild the vendor against this host's "
+                      "artifactprov/vendor.h)",
+                      origin, d->abi_version, AP_VENDOR_ABI_VERSION);
+    if (!AP_STRUCT_COVERS(d, ap_vendor, resolve))
         return refuse(prov, AP_EABI,
                       "%s: descriptor of %zu bytes is shorter than vendor ABI "
-                      "%u.%u requires (%zu bytes)",
-                      origin, d->struct_size, d->abi_major, d->abi_minor,
-                      (size_t)MIN_VENDOR_SIZE);
+                      "%u requires (%zu bytes, up to resolve)",
+                      origin, d->struct_size, d->abi_version,
+                      offsetof(ap_vendor, resolve) + sizeof d->resolve);
     memset(&v, 0, sizeof v);
     n = d->struct_size < sizeof v.desc ? d->struct_size : sizeof v.desc;
     memcpy(&v.desc, d, n);
@@ -100,8 +100,8 @@ int apx_vendor_register(ap_provisioner *prov, ap_vendor_init_fn init,
         return refuse(prov, AP_EVENDOR, "%s: vendor has no name", origin);
     if (!v.desc.resolve)
         return refuse(prov, AP_EVENDOR,
-                      "%s: vendor '%s' (ABI %u.%u) has no resolve function",
-                      origin, v.desc.name, d->abi_major, d->abi_minor);
+                      "%s: vendor '%s' (ABI %u) has no resolve function",
+                      origin, v.desc.name, d->abi_version);
     if (!v.desc.schemes || !v.desc.schemes[0])
         return refuse(prov, AP_EVENDOR, "%s: vendor '%s' declares no scheme",
                       origin, v.desc.name);
@@ -115,7 +115,7 @@ int apx_vendor_register(ap_provisioner *prov, ap_vendor_init_fn init,
                           origin, v.desc.schemes[i], v.desc.name,
                           other->desc.name, other->origin);
     }
-    if (v.desc.create) {
+    if (v.desc.create && !prov->vendor_shell) {
         rc = v.desc.create(&apx_host_table, &v.state);
         if (rc != AP_OK)
             return refuse(prov, rc < 0 ? rc : AP_EVENDOR,
@@ -294,8 +294,8 @@ int apx_vendor_load_file(ap_provisioner *prov, const char *path)
         dlclose(dl);
         close(fd);
         return refuse(prov, AP_EVENDOR, "%s: entry symbol %s not found "
-                      "(host speaks vendor ABI %d.%d)", path, sym,
-                      AP_VENDOR_ABI_MAJOR, AP_VENDOR_ABI_MINOR);
+                      "(host speaks vendor ABI %d)", path, sym,
+                      AP_VENDOR_ABI_VERSION);
     }
     /* ISO C forbids object → function pointer casts; POSIX requires it. */
     memcpy(&init, &fn, sizeof init);
@@ -376,12 +376,49 @@ void apx_vendor_scan(ap_provisioner *prov, const char *path_list)
     free(copy);
 }
 
+int apx_vendors_from_set(ap_provisioner *prov, const ap_vendor_set *set)
+{
+    const ap_provisioner *s = &set->shell;
+    size_t i;
+    int rc;
+
+    if (s->nvendors && !(prov->vendors = apx_calloc(s->nvendors, sizeof *prov->vendors)))
+        return refuse(prov, AP_ENOMEM, "vendor set: out of memory");
+    for (i = 0; i < s->nvendors; i++) {
+        apx_vendor v = s->vendors[i];
+        v.dl = NULL;    /* the set keeps the library loaded */
+        v.fd = -1;
+        v.state = NULL;
+        if (!(v.origin = apx_strdup(s->vendors[i].origin)))
+            return refuse(prov, AP_ENOMEM, "vendor set: out of memory");
+        if (v.desc.create &&
+            (rc = v.desc.create(&apx_host_table, &v.state)) != AP_OK) {
+            rc = refuse(prov, rc < 0 ? rc : AP_EVENDOR,
+                        "%s: vendor '%s' failed to initialise (%s)", v.origin,
+                        v.desc.name, ap_strerror(rc));
+            free(v.origin);
+            return rc;
+        }
+        prov->vendors[prov->nvendors++] = v;
+    }
+    for (i = 0; i < s->nrefusals; i++) {
+        char **r = apx_realloc(prov->refusals, (prov->nrefusals + 2) * sizeof *r);
+        if (!r)
+            break;
+        prov->refusals = r;
+        if ((r[prov->nrefusals] = apx_strdup(s->refusals[i])))
+            prov->nrefusals++;
+        r[prov->nrefusals] = NULL;
+    }
+    return AP_OK;
+}
+
 void apx_vendors_free(ap_provisioner *prov)
 {
     size_t i;
     for (i = 0; i < prov->nvendors; i++) {
         apx_vendor *v = &prov->vendors[i];
-        if (v->desc.destroy)
+        if (v->desc.destroy && !prov->vendor_shell)
             v->desc.destroy(v->state);
         if (v->dl)
             dlclose(v->dl);

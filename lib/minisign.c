@@ -186,6 +186,8 @@ int apx_minisign_verify_fd(const apx_minisign_key *key, const apx_minisig *sig, 
     unsigned char *msg;
     size_t tlen;
     int ok;
+    if (apx_sodium_ready() != 0)
+        return apx_error_set(err, AP_ERROR, "verifying %s: libsodium unusable", label);
     if (sodium_memcmp(key->id, sig->key_id, 8) != 0) {
         apx_minisign_key_id_hex(key->id, want);
         apx_minisign_key_id_hex(sig->key_id, got);

@@ -21,7 +21,8 @@ typedef struct apx_vendor {
 /* One manifest file, owned copies of what the vendor passed. */
 typedef struct apx_mfile {
     char *path, *sha256, *git_sha1, *url, *bearer, *bearer_host, *etag;
-    char *local_path;  /* a local copy to try before url (ABI 1.1) */
+    char *local_path;  /* a local copy to try before url */
+    char *local_root;  /* during a scan: local_path is relative to it */
     char **headers;    /* NULL-terminated */
     uint64_t size;
     unsigned flags;
@@ -33,6 +34,10 @@ struct ap_vendor_call {
     const char *ref;
     ap_cancel_token *cancel;
     ap_tracker *tracker;
+    const char *const *options; /* the caller's "key", "value" pairs, or NULL */
+    struct apx_importer *scan;  /* during ap_provisioner_scan, else NULL */
+    unsigned flags;             /* the request's AP_PROVISION_* */
+    int from_catalog;           /* catalog_files gave the vendor files */
     const char *ca_file;   /* TLS trust for metadata requests, or NULL */
     uint64_t min_rate;     /* their minimum rate (0: default) */
     unsigned min_rate_window_ms;
@@ -54,7 +59,21 @@ struct ap_provisioner {
     unsigned flags;    /* AP_PROV_* */
     char **warnings;   /* of the last scan (interop.c) */
     size_t nwarnings;
+    int vendor_shell;  /* 1: this is the body of an ap_vendor_set: vendors
+                          are loaded and checked, `create` is not called */
 };
+
+/* A set of loaded vendors independent of one provisioner: a provisioner
+ * body without store or catalog (vendor_shell = 1).  Provisioners created
+ * with it copy the descriptors and create their own states; the set keeps
+ * the dlopen handles. */
+struct ap_vendor_set {
+    ap_provisioner shell;
+};
+
+/* Copy the vendors of `set` into `prov`, each with its own state. */
+APX_HIDDEN int apx_vendors_from_set(ap_provisioner *prov,
+                                    const ap_vendor_set *set);
 
 APX_HIDDEN extern const ap_host apx_host_table;
 
@@ -63,6 +82,28 @@ APX_HIDDEN void apx_call_init(ap_vendor_call *call, ap_provisioner *prov,
                               ap_cancel_token *cancel);
 APX_HIDDEN void apx_call_clear(ap_vendor_call *call);
 APX_HIDDEN void apx_mfile_clear(apx_mfile *f);
+
+/* Host calls for a vendor's scan (lib/interop.c). */
+APX_HIDDEN int apx_host_commit_entry(ap_vendor_call *call);
+APX_HIDDEN void apx_host_warn(ap_vendor_call *call, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+APX_HIDDEN int apx_host_read_beneath(ap_vendor_call *call, const char *root,
+                                     const char *rel, char *buf, size_t cap,
+                                     size_t *len);
+
+/* host->catalog_files (lib/interop.c). */
+APX_HIDDEN int apx_host_catalog_files(ap_vendor_call *call, const char *prefix,
+                                      int (*each)(void *user,
+                                                  const ap_vendor_entry_file *f),
+                                      void *user);
+
+/* Host calls writing into a foreign layout (lib/foreign.c). */
+APX_HIDDEN int apx_host_put_copy(ap_vendor_call *call, const char *root,
+                                 const char *rel, const char *blob_path);
+APX_HIDDEN int apx_host_put_symlink(ap_vendor_call *call, const char *root,
+                                    const char *rel, const char *target);
+APX_HIDDEN int apx_host_put_bytes(ap_vendor_call *call, const char *root,
+                                  const char *rel, const void *data, size_t len);
 
 /* Loader (lib/loader.c). */
 APX_HIDDEN int apx_vendor_load_file(ap_provisioner *prov, const char *path);
@@ -87,7 +128,7 @@ APX_HIDDEN int apx_entry_finish(ap_provisioner *p, ap_entry *e);
 #define AP_METADATA_MAX (10u * 1024u * 1024u)
 
 /* git blob id → sha256 index under <root>/index/git-sha1 (interop.c), so a
- * regular HF file known by its git id alone is recognised in the store. */
+ * regular file known by its git blob id alone is recognised in the store. */
 APX_HIDDEN void apx_gitsha1_remember(ap_provisioner *p, const char *git_sha1,
                                      const char *sha256);
 APX_HIDDEN int apx_gitsha1_lookup(ap_provisioner *p, const char *git_sha1,

@@ -5,6 +5,7 @@
 #include "engine.h"
 #include "hfcache.h"
 #include "fault.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -71,7 +72,14 @@ AP_EXPORT int ap_provisioner_new(ap_provisioner **out,
         free(p);
         return rc;
     }
-    if (!(o.flags & AP_PROV_NO_PLUGINS)) {
+    if (o.vendors) {
+        /* the caller's set: its vendors, each with a state of our own */
+        if ((rc = apx_vendors_from_set(p, o.vendors)) != AP_OK) {
+            apx_error_set(NULL, rc, "%s", p->err.msg);
+            ap_provisioner_free(p);
+            return rc;
+        }
+    } else if (!(o.flags & AP_PROV_NO_PLUGINS)) {
         const char *env = o.vendor_path ? o.vendor_path : getenv("AP_VENDOR_PATH");
         apx_vendor_scan(p, env);
         if (!o.vendor_path)
@@ -79,6 +87,79 @@ AP_EXPORT int ap_provisioner_new(ap_provisioner **out,
     }
     *out = p;
     return AP_OK;
+}
+
+/* ---- vendor sets ----------------------------------------------------------- */
+
+AP_EXPORT int ap_vendor_set_new(ap_vendor_set **out)
+{
+    ap_vendor_set *s;
+    if (!out)
+        return apx_error_set(NULL, AP_EINVAL, "ap_vendor_set_new: no output pointer");
+    if (!(*out = s = apx_calloc(1, sizeof *s)))
+        return apx_error_set(NULL, AP_ENOMEM, "ap_vendor_set_new: out of memory");
+    s->shell.vendor_shell = 1;
+    return AP_OK;
+}
+
+AP_EXPORT void ap_vendor_set_free(ap_vendor_set *s)
+{
+    if (!s)
+        return;
+    apx_vendors_free(&s->shell);
+    free(s);
+}
+
+AP_EXPORT int ap_vendor_set_load_path(ap_vendor_set *s, const char *path_list)
+{
+    if (!s)
+        return AP_EINVAL;
+    apx_error_clear(&s->shell.err);
+    if (path_list) {
+        apx_vendor_scan(&s->shell, path_list);
+    } else {
+        apx_vendor_scan(&s->shell, getenv("AP_VENDOR_PATH"));
+        apx_vendor_scan(&s->shell, AP_VENDORDIR);
+    }
+    return AP_OK;
+}
+
+AP_EXPORT int ap_vendor_set_load_file(ap_vendor_set *s, const char *path)
+{
+    if (!s)
+        return AP_EINVAL;
+    apx_error_clear(&s->shell.err);
+    return apx_vendor_load_file(&s->shell, path);
+}
+
+AP_EXPORT int ap_vendor_set_register(ap_vendor_set *s, ap_vendor_init_fn init,
+                                     const char *origin)
+{
+    if (!s)
+        return AP_EINVAL;
+    apx_error_clear(&s->shell.err);
+    return apx_vendor_register(&s->shell, init, origin ? origin : "(static)", NULL);
+}
+
+AP_EXPORT size_t ap_vendor_set_count(const ap_vendor_set *s)
+{
+    return s ? s->shell.nvendors : 0;
+}
+
+AP_EXPORT int ap_vendor_set_info(const ap_vendor_set *s, size_t i, ap_vendor_info *out)
+{
+    return s ? ap_provisioner_vendor_info(&s->shell, i, out) : AP_EINVAL;
+}
+
+AP_EXPORT const char *const *ap_vendor_set_refusals(const ap_vendor_set *s)
+{
+    static const char *const none[] = { NULL };
+    return s ? ap_provisioner_refusals(&s->shell) : none;
+}
+
+AP_EXPORT const char *ap_vendor_set_errmsg(const ap_vendor_set *s)
+{
+    return s ? ap_provisioner_errmsg(&s->shell) : "no vendor set";
 }
 
 AP_EXPORT void ap_provisioner_free(ap_provisioner *p)
@@ -146,8 +227,8 @@ AP_EXPORT int ap_provisioner_vendor_info(const ap_provisioner *p, size_t i,
     out->description = v->desc.description ? v->desc.description : "";
     out->schemes = v->desc.schemes;
     out->origin = v->origin;
-    out->abi_major = v->desc.abi_major;
-    out->abi_minor = v->desc.abi_minor;
+    out->abi_version = v->desc.abi_version;
+    out->usage = v->desc.usage ? v->desc.usage : "";
     return AP_OK;
 }
 
@@ -170,7 +251,46 @@ typedef struct job {
     uint64_t last_put_ms;
     int keep;         /* re-pull of a ready entry: its document stays until
                          a complete set replaces it */
+    int count_io;     /* the bytes the thread's blocking loops report are
+                         the artifact's (an import), not a re-read (hashing) */
+    uint64_t io_counted; /* bytes counted so while count_io */
 } job;
+
+/* The thread's activity hook while the job runs (progress.h): every
+ * blocking loop -- the vendor's HTTP calls and their retry waits, imports
+ * and copies, hashing -- keeps the heartbeat going and stops on a cancel. */
+static int job_tick(void *user, uint64_t bytes)
+{
+    job *j = user;
+    if (ap_cancel_is_set(j->o->cancel))
+        return AP_ECANCELLED;
+    if (bytes && j->count_io) {
+        apx_tracker_present(j->tracker, bytes, 0);
+        j->io_counted += bytes;
+    }
+    if (ap_tracker_tick(j->tracker))
+        return AP_EUSER;
+    return 0;
+}
+
+/* Done bytes of the job now. */
+static uint64_t done_now(const job *j)
+{
+    ap_progress p;
+    ap_tracker_snapshot(j->tracker, &p);
+    return p.bytes_done;
+}
+
+/* A file is in place (imported, downloaded by the vendor): its bytes count
+ * as done, whatever the loop that placed it reported since `before` (the
+ * done bytes then).  `known`: its size was in the total from the start. */
+static void settle_file(job *j, uint64_t before, uint64_t size, int known)
+{
+    uint64_t d = done_now(j) - before;
+    if (!known)
+        apx_tracker_adjust(j->tracker, 0, (int64_t)size);
+    apx_tracker_adjust(j->tracker, (int64_t)size - (int64_t)d, 0);
+}
 
 /* The tracker's sink: forward to the user, and keep the catalog's view of
  * the download current without writing a document per chunk. */
@@ -184,6 +304,8 @@ static int job_sink(const ap_event *ev, void *user)
         (ev->kind == AP_EVENT_PROGRESS || ev->kind == AP_EVENT_HEARTBEAT)) {
         uint64_t now = apx_now_ms();
         j->entry->done_bytes = ev->progress->bytes_done;
+        if (ev->progress->bytes_total > j->entry->total_size)
+            j->entry->total_size = ev->progress->bytes_total; /* learnt from the server */
         if (now - j->last_put_ms >= 1000) {
             j->last_put_ms = now;
             j->entry->updated = apx_wall_s();
@@ -213,6 +335,7 @@ static int lock_waiting(job *j, const char *name, const char *what, int *fd)
         struct pollfd pfd = { cfd, POLLIN, 0 };
         if (!said++) {
             char msg[256];
+            apx_tracker_phase(j->tracker, "waiting", what);
             snprintf(msg, sizeof msg, "waiting for another download of %s", what);
             if (ap_tracker_log(j->tracker, AP_LOG_INFO, NULL, AP_OK, msg))
                 return fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
@@ -228,6 +351,8 @@ static int lock_waiting(job *j, const char *name, const char *what, int *fd)
         if (ap_tracker_tick(j->tracker))
             return fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
     }
+    if (said)
+        apx_tracker_phase(j->tracker, "preparing", j->ref); /* the wait is over */
     return rc;
 }
 
@@ -303,7 +428,12 @@ static int build_entry(job *j, ap_vendor_call *call, const char *id,
     e->struct_size = sizeof *e;
     e->id = apx_strdup(id);
     e->vendor = apx_strdup(call->vendor->desc.name);
-    e->ref = apx_strdup(j->ref);
+    /* the vendor's canonical reference names the entry; what the caller
+     * typed is kept beside it when it differs */
+    e->ref = apx_strdup(call->canonical ? call->canonical : j->ref);
+    if (call->canonical && strcmp(call->canonical, j->ref) != 0 &&
+        !(e->requested = apx_strdup(j->ref)))
+        return AP_ENOMEM;
     e->name = apx_strdup(call->name ? call->name : j->ref);
     e->revision = apx_strdup(call->revision);
     e->status = AP_ENTRY_DOWNLOADING;
@@ -322,6 +452,8 @@ static int build_entry(job *j, ap_vendor_call *call, const char *id,
         const char *sha = m->sha256 ? m->sha256 : previous_sha256(pidx, npidx, m);
         if (!sha && m->git_sha1 && apx_gitsha1_lookup(j->prov, m->git_sha1, known) == AP_OK)
             sha = known;
+        f->struct_size = sizeof *f;
+        f->status = AP_FILE_PENDING;
         f->name = apx_strdup(m->path);
         f->sha256 = apx_strdup(sha);
         f->git_sha1 = apx_strdup(m->git_sha1);
@@ -369,6 +501,8 @@ static int open_local(const char *path, int strict, apx_error *err)
     return fd;
 }
 
+static int wanted(const struct job *j, const apx_mfile *m);
+
 /* Import a local file as a blob: by reflink or copy, hashed on the way
  * (by hard link only with AP_PROV_LINK_IMPORTS).  The bytes are checked
  * against the sha256 the vendor gave, else against its git blob id. */
@@ -380,19 +514,49 @@ static int import_path(job *j, const apx_mfile *m, ap_entry_file *f, const char 
     apx_error err;
     int fd, rc;
 
+    uint64_t before;
+    struct stat st;
+
     apx_error_clear(&err);
     if ((fd = open_local(path, strict, &err)) < 0)
         return fail(j, fd, "%s: file '%s': cannot import: %s", j->ref, m->path, err.msg);
+    apx_tracker_phase(j->tracker, "importing", m->path);
+    f->status = AP_FILE_DOWNLOADING;
+    ap_tracker_set_file(j->tracker, m->path, 0,
+                        m->size != AP_SIZE_UNKNOWN ? m->size
+                        : fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0);
+    before = done_now(j);
+    j->count_io = 1; /* the copy's bytes are the import's progress */
+    j->io_counted = 0;
     rc = apx_store_import_fd(j->prov->store, fd, path, m->sha256,
                              m->sha256 ? NULL : m->git_sha1, flags, hex, NULL);
+    j->count_io = 0;
     close(fd);
-    if (rc != AP_OK)
+    if (rc != AP_OK) {
+        apx_tracker_adjust(j->tracker, -(int64_t)j->io_counted, 0); /* not in place */
+        if (rc == AP_ECANCELLED)
+            return fail(j, rc, "%s: file '%s': import cancelled", j->ref, m->path);
         return fail(j, rc, "%s: file '%s': cannot import %s", j->ref, m->path,
                     ap_store_errmsg(j->prov->store));
+    }
     free(f->sha256);
     f->sha256 = apx_strdup(hex);
     f->present = f->sha256 != NULL;
-    return f->sha256 ? AP_OK : AP_ENOMEM; /* imported: nothing fetched */
+    if (!f->present)
+        return AP_ENOMEM;
+    {
+        char *blob = NULL;
+        uint64_t size = m->size != AP_SIZE_UNKNOWN ? m->size : 0;
+        if (m->size == AP_SIZE_UNKNOWN &&
+            ap_store_blob_path(j->prov->store, hex, &blob) == AP_OK &&
+            stat(blob, &st) == 0)
+            size = (uint64_t)st.st_size;
+        free(blob);
+        settle_file(j, before, size, m->size != AP_SIZE_UNKNOWN);
+    }
+    if (ap_tracker_file_done(j->tracker, m->path))
+        return fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
+    return AP_OK; /* imported: nothing fetched */
 }
 
 /* A file:// URL is the file's only source: import it or fail. */
@@ -478,7 +642,10 @@ static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
     vf.url = m->url;
     vf.etag = m->etag;
     vf.flags = m->flags;
+    uint64_t before = done_now(j);
     ap_tracker_set_file(j->tracker, m->path, 0, m->size == AP_SIZE_UNKNOWN ? 0 : m->size);
+    apx_tracker_phase(j->tracker, "downloading", m->path);
+    f->status = AP_FILE_DOWNLOADING;
     apx_error_clear(&call->err);
     rc = call->vendor->desc.download(call->vendor->state, call, &vf, fd);
     if (rc == AP_OK && fsync(fd) != 0)
@@ -486,6 +653,7 @@ static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
     if (rc == AP_OK && ap_cancel_is_set(call->cancel))
         rc = AP_ECANCELLED;
     /* Hash what the file holds, through the descriptor we wrote it with. */
+    apx_tracker_phase(j->tracker, "verifying", m->path);
     if (rc == AP_OK && (rc = apx_fs_hash_fd(fd, hex, &size, &call->err)) != AP_OK)
         apx_error_prefix(&call->err, "cannot hash %s", staging);
     close(fd);
@@ -506,6 +674,9 @@ static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
         f->sha256 = apx_strdup(hex);
         f->size = size;
         j->entry->fetched_bytes += size;
+        /* whatever the vendor reported through ap_host.progress(), the
+         * file is in place now */
+        settle_file(j, before, size, m->size != AP_SIZE_UNKNOWN);
     }
     return rc;
 }
@@ -718,12 +889,15 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
                 if (!(f->sha256 = apx_strdup(known)))
                     rc = fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
                 f->present = rc == AP_OK;
+                if (f->present)
+                    apx_tracker_present(j->tracker, f->size, 1);
                 continue;
             }
         }
         if (f->sha256 && !(o->flags & AP_PROVISION_FORCE) &&
             ap_store_has_blob(j->prov->store, f->sha256) == 1) {
-            f->present = 1;
+            f->present = 1; /* another job committed it while we waited */
+            apx_tracker_present(j->tracker, f->size, 1);
             continue;
         }
         if (m->url && strncmp(m->url, "file://", 7) == 0) {
@@ -762,6 +936,7 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
         x->staging_path = s.staging[k];
         s.idx[k] = i;
         s.n++;
+        f->status = AP_FILE_DOWNLOADING;
     }
     if (rc == AP_OK && s.n) {
         memset(&fo, 0, sizeof fo);
@@ -791,6 +966,7 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
         }
         /* Commit every file that made it, even when another failed: what
          * is verified is kept (the next run needs not fetch it again). */
+        apx_tracker_phase(j->tracker, "verifying", j->ref);
         for (k = 0; k < s.n; k++) {
             ap_entry_file *f = &e->files[s.idx[k]];
             int crc;
@@ -836,6 +1012,8 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
         f->sha256 = apx_strdup(l->sha256);
         f->size = l->size;
         f->present = f->sha256 != NULL;
+        if (f->present && wanted(j, &call->files[i])) /* in place with its leader */
+            settle_file(j, done_now(j), f->size, call->files[i].size != AP_SIZE_UNKNOWN);
     }
 out:
     for (i = 0; path && i < e->nfiles; i++)
@@ -912,73 +1090,88 @@ static int mark_present(job *j, const ap_vendor_call *call)
         ap_entry_file *f = &e->files[i];
         f->present = !(j->o->flags & AP_PROVISION_FORCE) && f->sha256 &&
                      ap_store_has_blob(j->prov->store, f->sha256) == 1;
-        if (!f->present && wanted(j, &call->files[i]))
+        if (f->present && !f->size) {
+            /* the blob tells the size the vendor did not */
+            char *blob = NULL;
+            struct stat st;
+            if (ap_store_blob_path(j->prov->store, f->sha256, &blob) == AP_OK &&
+                stat(blob, &st) == 0)
+                f->size = (uint64_t)st.st_size;
+            free(blob);
+        }
+        /* The total is the whole artifact (what the job provides); what
+         * the store has already counts as done. */
+        if (f->present || wanted(j, &call->files[i]))
             ap_tracker_add_total(j->tracker, f->size, 1);
+        if (f->present)
+            apx_tracker_present(j->tracker, f->size, 1);
     }
     return AP_OK;
 }
 
-/* The revision the user named in an hf: reference ("main" when none). */
-static char *hf_revision_name(const char *ref)
+/* After a provision that made the entry ready: the vendor's optional
+ * `publish` (e.g. into another tool's cache) with the verified files. */
+static int publish_foreign(job *j, ap_vendor_call *call)
 {
-    const char *at = strchr(ref, '@'), *end;
-    if (!at)
-        return apx_strdup("main");
-    at++;
-    if (strncmp(at, "refs/", 5) == 0) {
-        end = strchr(at + 5, '/');
-        end = end ? strchr(end + 1, '/') : NULL;
-    } else
-        end = at + strcspn(at, "/:");
-    if (!end)
-        end = at + strcspn(at, ":");
-    return apx_strndup(at, (size_t)(end - at));
-}
-
-/* Publish what an hf: job pulled into a Hugging Face cache directory, so
- * Python and JS tools find it offline (DESIGN.md §6 layout). */
-static int publish_hf(job *j, const ap_vendor_call *call)
-{
+    const apx_vendor *v = call->vendor;
     ap_entry *e = j->entry;
-    const char *type = "model", *repo = e->name;
-    char *rev;
-    size_t i;
+    ap_vendor_publication pub;
+    ap_vendor_published_file *pf = NULL;
+    const ap_vendor_published_file **pp = NULL;
+    char **blobs = NULL;
+    size_t i, n = 0;
     int rc = AP_OK;
-    apx_error err;
 
-    if (strcmp(e->vendor, "huggingface") != 0)
-        return fail(j, AP_EUNSUPPORTED, "%s: publishing into an HF cache is only "
-                    "for hf: references", j->ref);
-    if (!e->revision)
-        return fail(j, AP_EPROTOCOL, "%s: no resolved commit to publish", j->ref);
-    if (strncmp(repo, "datasets/", 9) == 0) {
-        type = "dataset";
-        repo += 9;
-    } else if (strncmp(repo, "spaces/", 7) == 0) {
-        type = "space";
-        repo += 7;
+    if (!AP_VENDOR_HAS(&v->desc, publish))
+        return AP_OK;
+    if (e->nfiles && (!(pf = apx_calloc(e->nfiles, sizeof *pf)) ||
+                      !(pp = apx_calloc(e->nfiles, sizeof *pp)) ||
+                      !(blobs = apx_calloc(e->nfiles, sizeof *blobs)))) {
+        rc = fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+        goto out;
     }
-    rev = hf_revision_name(j->ref);
-    if (!rev)
-        return fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
-    for (i = 0; rc == AP_OK && i < e->nfiles; i++) {
+    for (i = 0; i < e->nfiles; i++) {
         const ap_entry_file *f = &e->files[i];
-        const apx_mfile *m = &call->files[i];
-        const char *etag = m->sha256 ? m->sha256 : m->git_sha1;
-        char *blob = NULL;
-        if (!f->present || !etag)
+        if (!f->present || !f->sha256)
             continue;
-        apx_error_clear(&err);
-        rc = ap_store_blob_path(j->prov->store, f->sha256, &blob);
-        if (rc == AP_OK)
-            rc = apx_hf_publish(j->o->hf_cache_publish, type, repo, e->revision,
-                                rev, f->name, etag, blob, NULL, &err);
-        free(blob);
-        if (rc != AP_OK)
-            rc = fail(j, rc, "%s: publishing '%s' into the HF cache %s: %s", j->ref,
-                      f->name, j->o->hf_cache_publish, err.msg);
+        if ((rc = ap_store_blob_path(j->prov->store, f->sha256, &blobs[n])) != AP_OK) {
+            rc = fail(j, rc, "%s: the blob of '%s': %s", j->ref, f->name,
+                      ap_store_errmsg(j->prov->store));
+            goto out;
+        }
+        pf[n].struct_size = sizeof pf[n];
+        pf[n].path = f->name;
+        pf[n].blob_path = blobs[n];
+        pf[n].sha256 = f->sha256;
+        pf[n].git_sha1 = i < call->nfiles ? call->files[i].git_sha1 : NULL;
+        pf[n].size = f->size;
+        pp[n] = &pf[n];
+        n++;
     }
-    free(rev);
+    memset(&pub, 0, sizeof pub);
+    pub.struct_size = sizeof pub;
+    pub.ref = j->ref;
+    pub.name = e->name;
+    pub.revision = e->revision;
+    pub.canonical = call->canonical;
+    pub.files = pp;
+    pub.nfiles = n;
+    apx_error_clear(&call->err);
+    rc = v->desc.publish(v->state, call, &pub);
+    if (rc != AP_OK) {
+        if (rc > 0)
+            rc = AP_EVENDOR;
+        if (!call->err.msg[0])
+            apx_error_set(&call->err, rc, "%s", ap_strerror(rc));
+        rc = fail(j, rc, "%s: vendor '%s' could not publish the entry: %s", j->ref,
+                  v->desc.name, call->err.msg);
+    }
+out:
+    for (i = 0; blobs && i < n; i++)
+        free(blobs[i]);
+    free(blobs);
+    free(pf);
+    free(pp);
     return rc;
 }
 
@@ -997,23 +1190,34 @@ static int parse_scheme(const char *ref, size_t *len)
     return 0;
 }
 
+/* The reference grammar of the vendors loaded: each vendor's `usage`, or
+ * "SCHEME:..." for one that declares none; "none (set AP_VENDOR_PATH?)"
+ * when no vendor is loaded.  The core knows no grammar of its own. */
 static void schemes_list(ap_provisioner *p, char *buf, size_t sz)
 {
     size_t i, j, used = 0;
+    int n;
     buf[0] = '\0';
-    for (i = 0; i < p->nvendors; i++)
-        for (j = 0; p->vendors[i].desc.schemes[j]; j++) {
-            int n = snprintf(buf + used, sz - used, "%s%s:", used ? ", " : "",
-                             p->vendors[i].desc.schemes[j]);
+    for (i = 0; i < p->nvendors; i++) {
+        const ap_vendor *d = &p->vendors[i].desc;
+        if (AP_VENDOR_HAS(d, usage) && d->usage[0]) {
+            n = snprintf(buf + used, sz - used, "%s%s", used ? "; " : "", d->usage);
+            if (n < 0 || (size_t)n >= sz - used)
+                return;
+            used += (size_t)n;
+            continue;
+        }
+        for (j = 0; d->schemes[j]; j++) {
+            n = snprintf(buf + used, sz - used, "%s%s:...", used ? "; " : "",
+                         d->schemes[j]);
             if (n < 0 || (size_t)n >= sz - used)
                 return;
             used += (size_t)n;
         }
+    }
+    if (!used)
+        snprintf(buf, sz, "none (no vendor is loaded; set AP_VENDOR_PATH?)");
 }
-
-#define GRAMMAR \
-    "hf:ORG/REPO[@REV][:QUANT|/PATH], gh:OWNER/REPO[@TAG]/GLOB, " \
-    "ollama:[HOST/][NS/]MODEL[:TAG], https://HOST/PATH[#sha256=HEX]"
 
 /* Resolve failures that mean "the origin could not be reached or could not
  * answer now", for which a ready entry is served from the catalog: no
@@ -1095,6 +1299,103 @@ static void blob_paths(ap_provisioner *p, ap_entry *e, int force)
     }
 }
 
+/* A file pulled on its own (hf:org/repo/x.gguf) that a repository entry
+ * lists -- one recorded by a sync (AP_PROVISION_METADATA_ONLY) of the same
+ * vendor, name and revision -- changes status there too: that entry's file
+ * becomes ready with the blob just committed (the same bytes: its sha256,
+ * when the entry knew one, must match), and the entry becomes ready once
+ * every file is.  So the repository and its file are one entry whose files
+ * change status.  An entry another job holds (its lock) is left alone. */
+static void fold_into_repo_entries(job *j)
+{
+    ap_catalog_filter flt = AP_CATALOG_FILTER_INIT;
+    ap_entry **list = NULL, *e = j->entry;
+    size_t n = 0, i, k, m;
+    if (!e || !e->vendor || !e->name || !e->revision)
+        return;
+    flt.vendor = e->vendor;
+    if (ap_catalog_list(j->prov->catalog, &flt, &list, &n) != AP_OK)
+        return;
+    for (i = 0; i < n; i++) {
+        ap_entry *r = list[i], *cur = NULL;
+        size_t missing = 0, changed = 0;
+        int fd = -1;
+        if (!strcmp(r->id, e->id) || !r->name || strcmp(r->name, e->name) ||
+            !r->revision || strcmp(r->revision, e->revision) || r->nfiles <= e->nfiles)
+            continue;
+        if (ap_store_trylock(j->prov->store, r->id, &fd) != AP_OK)
+            continue;
+        /* read it again under its lock */
+        if (ap_catalog_get(j->prov->catalog, r->id, &cur) != AP_OK) {
+            ap_store_unlock(fd);
+            continue;
+        }
+        for (k = 0; k < cur->nfiles; k++) {
+            ap_entry_file *g = &cur->files[k];
+            for (m = 0; !g->present && m < e->nfiles; m++) {
+                const ap_entry_file *f = &e->files[m];
+                char *sha, *path;
+                if (!f->present || !f->sha256 || strcmp(f->name, g->name) ||
+                    (g->sha256 && strcmp(g->sha256, f->sha256)))
+                    continue;
+                sha = apx_strdup(f->sha256);
+                path = apx_strdup(f->path);
+                if (!sha || (f->path && !path)) {
+                    free(sha);
+                    free(path);
+                    break;
+                }
+                free(g->sha256);
+                free(g->path);
+                g->sha256 = sha;
+                g->path = path;
+                g->size = f->size;
+                g->present = 1;
+                g->status = AP_FILE_READY;
+#define COPY_STR(x) if (f->x && !g->x) g->x = apx_strdup(f->x)
+                COPY_STR(kind);
+                COPY_STR(format);
+                COPY_STR(precision);
+                COPY_STR(architecture);
+#undef COPY_STR
+                if (!g->parameters)
+                    g->parameters = f->parameters;
+                changed++;
+            }
+            missing += !g->present;
+        }
+        if (changed) {
+            cur->done_bytes = 0;
+            for (k = 0; k < cur->nfiles; k++)
+                cur->done_bytes += cur->files[k].present ? cur->files[k].size : 0;
+            if (!missing && cur->status == AP_ENTRY_PENDING)
+                cur->status = AP_ENTRY_READY;
+            cur->updated = apx_wall_s();
+            (void)ap_catalog_put(j->prov->catalog, cur);
+        }
+        ap_entry_free(cur);
+        ap_store_unlock(fd);
+    }
+    ap_entry_list_free(list, n);
+}
+
+/* The entry id derives from the vendor and the canonical reference it gave
+ * (so a vendor can make equivalent spellings one entry, e.g. a tag and the
+ * file it picks);
+ * without one, from the reference as typed. */
+static int canonical_id(job *j, const ap_vendor_call *call, char **id)
+{
+    char *cid = NULL;
+    int rc;
+    if (!call->canonical || strcmp(call->canonical, j->ref) == 0)
+        return AP_OK;
+    if ((rc = ap_entry_make_id(call->vendor->desc.name, call->canonical, &cid)) != AP_OK)
+        return fail(j, rc, "%s: out of memory", j->ref);
+    free(*id);
+    *id = cid;
+    return AP_OK;
+}
+
 static int run_job(job *j, ap_entry **out)
 {
     ap_provisioner *p = j->prov;
@@ -1102,21 +1403,21 @@ static int run_job(job *j, ap_entry **out)
     ap_vendor_call call;
     apx_vendor *v;
     ap_entry *prev = NULL;
-    char *id = NULL, known[512];
+    char *id = NULL, known[1024];
     int rc, entry_lock = -1, *lock_fds = NULL;
     size_t scheme_len, nlocks = 0, max_locks = 0, i;
 
     if (parse_scheme(j->ref, &scheme_len) != 0) {
         schemes_list(p, known, sizeof known);
-        return fail(j, AP_EINVAL, "'%s': not a reference (want SCHEME:..., e.g. %s; "
-                    "loaded schemes: %s)", j->ref, GRAMMAR, known[0] ? known : "none");
+        return fail(j, AP_EINVAL, "'%s': not a reference (want SCHEME:...; the "
+                    "vendors loaded accept: %s)", j->ref, known);
     }
     v = apx_vendor_for_scheme(p, j->ref, scheme_len);
     if (!v) {
         schemes_list(p, known, sizeof known);
         return fail(j, AP_EVENDOR, "%s: no vendor serves the scheme '%.*s:' "
-                    "(loaded: %s; set AP_VENDOR_PATH?)", j->ref, (int)scheme_len,
-                    j->ref, known[0] ? known : "none");
+                    "(the vendors loaded accept: %s; set AP_VENDOR_PATH?)", j->ref,
+                    (int)scheme_len, j->ref, known);
     }
     rc = ap_entry_make_id(v->desc.name, j->ref, &id);
     if (rc != AP_OK)
@@ -1124,10 +1425,15 @@ static int run_job(job *j, ap_entry **out)
 
     apx_call_init(&call, p, v, j->ref, o->cancel);
     call.tracker = j->tracker;
+    call.options = o->vendor_options;
+    call.flags = o->flags;
     call.ca_file = o->ca_file; /* metadata requests trust the same CAs */
     call.min_rate = o->min_rate; /* and have the same minimum rate */
     call.min_rate_window_ms = o->min_rate_window_ms;
+    apx_tracker_phase(j->tracker, "resolving", j->ref);
     rc = v->desc.resolve(v->state, &call, j->ref);
+    if (rc == AP_OK)
+        apx_tracker_phase(j->tracker, "preparing", j->ref);
     APX_FAULT("resolve");
     if (rc == AP_OK && ap_cancel_is_set(o->cancel))
         rc = apx_error_set(&call.err, AP_ECANCELLED, "%s: cancelled", j->ref);
@@ -1147,6 +1453,9 @@ static int run_job(job *j, ap_entry **out)
         apx_call_clear(&call);
         free(id);
         prev->fetched_bytes = 0; /* this provision transferred nothing */
+        /* the whole artifact is in place: 100 % */
+        ap_tracker_add_total(j->tracker, prev->total_size, (unsigned)prev->nfiles);
+        apx_tracker_present(j->tracker, prev->total_size, (unsigned)prev->nfiles);
         (void)ap_tracker_log(j->tracker, AP_LOG_WARN, NULL, rc, msg);
         (void)ap_tracker_emit(j->tracker, AP_EVENT_DONE, NULL, 0,
                               "origin unreachable: from the catalog");
@@ -1178,6 +1487,22 @@ static int run_job(job *j, ap_entry **out)
         else
             apx_error_set(&p->err, rc, "%s", call.err.msg);
         goto out;
+    }
+    if ((rc = canonical_id(j, &call, &id)) != AP_OK)
+        goto out;
+    if (call.from_catalog && call.err.msg[0] && origin_unreachable(call.err.status)) {
+        /* The vendor could not reach its origin and served the reference
+         * from what the catalog holds (host->catalog_files): say so. */
+        char msg[APX_ERRMSG_MAX + 256];
+        const char *why = call.err.msg;
+        size_t rl = strlen(j->ref);
+        if (strncmp(why, j->ref, rl) == 0 && why[rl] == ':' && why[rl + 1] == ' ')
+            why += rl + 2;
+        snprintf(msg, sizeof msg, "%s: the origin could not be reached (%s); using "
+                 "what the catalog holds (entry %s, revision %s), which may be stale "
+                 "(AP_PROVISION_REFRESH / apctl pull --refresh demands a fresh check)",
+                 j->ref, why, id, call.revision ? call.revision : "unknown");
+        (void)ap_tracker_log(j->tracker, AP_LOG_WARN, NULL, call.err.status, msg);
     }
     filter_manifest(&call, o);
     if (call.nfiles == 0) {
@@ -1222,6 +1547,21 @@ static int run_job(job *j, ap_entry **out)
     }
     rc = engine_fetch(j, &call, lock_fds, &nlocks, max_locks);
 out:
+    apx_tracker_phase(j->tracker, "finishing", j->ref);
+    if (j->entry) {
+        /* each file's own status: in the store, failed, or still pending
+         * (not wanted by a sync, or a cancelled job never got to it) */
+        size_t k;
+        for (k = 0; k < j->entry->nfiles; k++) {
+            ap_entry_file *f = &j->entry->files[k];
+            if (f->present)
+                f->status = AP_FILE_READY;
+            else if (f->status == AP_FILE_DOWNLOADING)
+                f->status = rc == AP_ECANCELLED ? AP_FILE_PENDING : AP_FILE_FAILED;
+            else if (f->status == AP_FILE_READY)
+                f->status = AP_FILE_PENDING;
+        }
+    }
     if (j->entry) {
         size_t k, missing = 0;
         for (k = 0; k < j->entry->nfiles; k++)
@@ -1249,8 +1589,8 @@ out:
             /* views relinked only for what replaces the catalog's entry */
             if (apx_entry_finish(p, j->entry) != AP_OK && rc == AP_OK)
                 rc = p->err.status;
-            if (rc == AP_OK && o->hf_cache_publish)
-                rc = publish_hf(j, &call);
+            if (rc == AP_OK)
+                rc = publish_foreign(j, &call);
         } else
             blob_paths(p, j->entry, 0);
         j->entry->updated = apx_wall_s();
@@ -1285,6 +1625,8 @@ out:
             (void)ap_catalog_put(p->catalog, prev);
         }
     }
+    if (rc == AP_OK && j->entry && j->entry->status == AP_ENTRY_READY)
+        fold_into_repo_entries(j);
     for (i = 0; i < nlocks; i++)
         ap_store_unlock(lock_fds[i]);
     free(lock_fds);
@@ -1319,8 +1661,12 @@ AP_EXPORT int ap_provision(ap_provisioner *p, const char *ref,
     if (!p)
         return AP_EINVAL;
     apx_error_clear(&p->err);
-    if (!ref || !*ref)
-        return apx_error_set(&p->err, AP_EINVAL, "empty reference (want %s)", GRAMMAR);
+    if (!ref || !*ref) {
+        char known[1024];
+        schemes_list(p, known, sizeof known);
+        return apx_error_set(&p->err, AP_EINVAL, "empty reference (want SCHEME:...; "
+                             "the vendors loaded accept: %s)", known);
+    }
     if (opts) {
         if (opts->struct_size < offsetof(ap_provision_options, cancel))
             return apx_error_set(&p->err, AP_EINVAL, "%s: bad options struct", ref);
@@ -1339,7 +1685,12 @@ AP_EXPORT int ap_provision(ap_provisioner *p, const char *ref,
     rc = ap_tracker_new(&j.tracker, o.job_id, ref, &to);
     if (rc != AP_OK)
         return apx_error_set(&p->err, rc, "%s: out of memory", ref);
-    rc = run_job(&j, out);
+    {
+        apx_tick_hook saved;
+        apx_tick_push(&saved, job_tick, &j);
+        rc = run_job(&j, out);
+        apx_tick_pop(&saved);
+    }
     if (rc != AP_OK && !p->err.msg[0])
         apx_error_set(&p->err, rc, "%s: %s", ref, ap_strerror(rc));
     p->err.status = rc;

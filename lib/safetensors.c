@@ -699,7 +699,7 @@ int apx_safetensors_parse(const apx_src *src, apx_model_info *info,
         return apx_error_set(err, AP_ECORRUPT,
                              "safetensors: header of %llu bytes beyond the end"
                              " of the file", (unsigned long long)n);
-    if (sodium_init() < 0)
+    if (apx_sodium_ready() != 0)
         return apx_error_set(err, AP_ERROR, "safetensors: libsodium unusable");
     if (!(r = malloc(sizeof *r)))
         return apx_error_set(err, AP_ENOMEM, "safetensors: out of memory");

@@ -6,6 +6,7 @@
  * Everything visible is created under a temporary name and renamed into
  * place; committed blobs are read-only and never rewritten.
  * SPDX-License-Identifier: MIT */
+#include "progress.h"
 #include "internal.h"
 #include "digest.h"
 #include "hfcache.h"
@@ -21,7 +22,6 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <linux/fs.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -81,17 +81,29 @@ int apx_fs_valid_component(const char *name)
 
 /* ---- fs helpers ---------------------------------------------------------- */
 
+/* ".ap-tmp-<pid>-<24 hex>" (at most 44 bytes): 96 random bits from
+ * libsodium's CSPRNG, so two threads or processes (or someone guessing names
+ * in a shared directory) never pick the same name.  The pid tells a reader
+ * of the directory whose leftover it is.  Without an entropy source
+ * (libsodium could not start) the bits come from the clock and a
+ * process-wide atomic counter: still unique within the process, and every
+ * user creates the name exclusively (O_EXCL, or link/symlink's EEXIST). */
 void apx_fs_tmpname(char *buf, size_t n)
 {
-    static unsigned counter;
-    uint32_t r[2] = { 0, 0 };
-    if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+    static _Atomic unsigned long counter;
+    unsigned char r[12];
+    char hex[2 * sizeof r + 1];
+    if (apx_random_bytes(r, sizeof r) != AP_OK) {
         struct timespec ts;
+        uint32_t w[3];
         clock_gettime(CLOCK_REALTIME, &ts);
-        r[0] = (uint32_t)ts.tv_nsec;
-        r[1] = ++counter;
+        w[0] = (uint32_t)ts.tv_nsec;
+        w[1] = (uint32_t)ts.tv_sec;
+        w[2] = (uint32_t)++counter;
+        memcpy(r, w, sizeof r);
     }
-    snprintf(buf, n, ".ap-tmp-%ld-%08x%08x", (long)getpid(), r[0], r[1]);
+    apx_hex(r, sizeof r, hex);
+    snprintf(buf, n, ".ap-tmp-%ld-%s", (long)getpid(), hex);
 }
 
 static int io_status(int e)
@@ -561,6 +573,8 @@ int apx_fs_hash_fd(int fd, char hex[65], uint64_t *size, apx_error *err)
     int rc = d ? apx_digest_fd(d, fd, size) : AP_ENOMEM;
     if (rc == AP_ENOMEM)
         apx_error_set(err, rc, "out of memory");
+    else if (rc == AP_ECANCELLED || rc == AP_EUSER) /* the job's tick (progress.h) */
+        apx_error_set(err, rc, "hashing %s", rc == AP_ECANCELLED ? "cancelled" : "aborted");
     else if (rc != AP_OK)
         apx_error_set(err, rc, "read: %s", strerror(errno));
     else if (apx_digest_final_hex(d, hex) != AP_OK)
@@ -608,6 +622,13 @@ int apx_fs_copy_atomic(int src_fd, int dir_fd, const char *name, mode_t mode,
             goto fail;
         }
         off += (uint64_t)r;
+        /* the job's heartbeat and cancel token (progress.h); not counted
+         * as progress: a copy of bytes already accounted for */
+        if ((rc = apx_tick(0)) != 0) {
+            rc = apx_error_set(err, rc, "copy into '%s': %s", name,
+                               rc == AP_ECANCELLED ? "cancelled" : "aborted");
+            goto fail;
+        }
     }
     apx_digest_final_hex(d, hex);
     if (expect_sha256 && strcmp(hex, expect_sha256) != 0) {
@@ -1105,6 +1126,12 @@ static int digests_feed(import_digests *d, int fd, int out_fd, uint64_t *size,
             break;
         }
         off += (uint64_t)r;
+        /* the job's heartbeat, progress and cancel token (progress.h) */
+        if ((rc = apx_tick((uint64_t)r)) != 0) {
+            rc = apx_error_set(err, rc, "import '%s': %s", label,
+                               rc == AP_ECANCELLED ? "cancelled" : "aborted");
+            break;
+        }
     }
     free(buf);
     *size = off;

@@ -7,6 +7,9 @@
  * caller's loop through ap_tracker_tick(), never by a thread of its own,
  * so the job id always travels with the event. */
 #include "internal.h"
+#include "progress.h"
+
+#include <jansson.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +24,8 @@ struct ap_tracker {
     char *file;
     uint64_t file_done, file_total;
     uint64_t done, total;
+    uint64_t fetched;           /* bytes received (advance) */
+    char *phase, *subject;
     unsigned files_done, files_total;
     uint64_t start_ms;
     uint64_t last_emit_ms;      /* any event */
@@ -103,6 +108,8 @@ AP_EXPORT void ap_tracker_free(ap_tracker *t)
         return;
     free(t->artifact);
     free(t->file);
+    free(t->phase);
+    free(t->subject);
     free(t);
 }
 
@@ -179,6 +186,8 @@ AP_EXPORT void ap_tracker_snapshot(const ap_tracker *t, ap_progress *p)
         p->eta = -1.0;
     p->elapsed = (double)(ms - t->start_ms) / 1000.0;
     p->idle = (double)(ms - t->last_byte_ms) / 1000.0;
+    p->fetched_bytes = t->fetched;
+    p->phase = t->phase;
 }
 
 /* The sink asked to abort: AP_EUSER, with the thread's last error. */
@@ -230,6 +239,7 @@ AP_EXPORT int ap_tracker_advance(ap_tracker *t, uint64_t delta)
         return 0;
     ms = now(t);
     t->done += delta;
+    t->fetched += delta;
     t->file_done += delta;
     t->rate_bytes += delta;
     if (delta)
@@ -251,21 +261,55 @@ AP_EXPORT int ap_tracker_file_done(ap_tracker *t, const char *file)
     return emit(t, AP_EVENT_FILE_DONE, file, 0, NULL, now(t));
 }
 
+/* What the job is doing, for a heartbeat: "downloading x.gguf, 42 %",
+ * "resolving hf:org/repo", "waiting for another download of x.gguf",
+ * and how long no byte came when that is long. */
+static void describe(const ap_tracker *t, uint64_t ms, char *msg, size_t n)
+{
+    size_t used = 0;
+    int k;
+    const char *phase = t->phase ? t->phase : "alive";
+    const char *subj = t->subject;
+    if (!strcmp(phase, "downloading") && t->file)
+        subj = t->file;
+    if (!t->phase && ms - t->last_byte_ms >= 2000) {
+        (void)snprintf(msg, n, "no data for %llu s",
+                       (unsigned long long)((ms - t->last_byte_ms) / 1000));
+        return;
+    }
+    if (!strcmp(phase, "waiting"))
+        k = snprintf(msg, n, "waiting for another download of %s", subj ? subj : "a file");
+    else
+        k = snprintf(msg, n, "%s%s%s", phase, subj ? " " : "", subj ? subj : "");
+    used = k < 0 ? 0 : (size_t)k < n ? (size_t)k : n - 1;
+    if (!strcmp(phase, "downloading") && used < n) {
+        if (t->file_total && t->file_done <= t->file_total)
+            k = snprintf(msg + used, n - used, ", %.0f %%",
+                         100.0 * (double)t->file_done / (double)t->file_total);
+        else if (t->total && t->done <= t->total)
+            k = snprintf(msg + used, n - used, ", %.0f %%",
+                         100.0 * (double)t->done / (double)t->total);
+        else
+            k = 0;
+        used += k < 0 ? 0 : (size_t)k < n - used ? (size_t)k : n - used - 1;
+    }
+    if (ms - t->last_byte_ms >= 2000 && used < n && !strcmp(phase, "downloading"))
+        (void)snprintf(msg + used, n - used, "%sno data for %llu s",
+                       used ? ", " : "",
+                       (unsigned long long)((ms - t->last_byte_ms) / 1000));
+}
+
 AP_EXPORT int ap_tracker_tick(ap_tracker *t)
 {
     uint64_t ms;
-    char msg[96];
+    char msg[APX_ERRMSG_MAX];
     if (!t)
         return 0;
     ms = now(t);
     update_rate(t, ms); /* with no bytes, the rate decays toward zero */
     if (ms - t->last_emit_ms < t->o.heartbeat_ms)
         return 0;
-    if (ms - t->last_byte_ms >= 2000)
-        snprintf(msg, sizeof msg, "no data for %llu s",
-                 (unsigned long long)((ms - t->last_byte_ms) / 1000));
-    else
-        snprintf(msg, sizeof msg, "alive");
+    describe(t, ms, msg, sizeof msg);
     return emit(t, AP_EVENT_HEARTBEAT, NULL, 0, msg, ms);
 }
 
@@ -297,4 +341,224 @@ AP_EXPORT int ap_tracker_log(ap_tracker *t, ap_log_level level,
     if ((int)level < AP_LOG_ERROR || (int)level > AP_LOG_DEBUG)
         level = AP_LOG_ERROR; /* an out-of-range level is not hidden as debug */
     return emit_at(t, AP_EVENT_LOG, level, file, status, message, now(t));
+}
+
+/* ---- internal mutators (progress.h) ------------------------------------ */
+
+void apx_tracker_phase(ap_tracker *t, const char *phase, const char *subject)
+{
+    char *p, *s;
+    if (!t)
+        return;
+    p = apx_strdup(phase);
+    s = apx_strdup(subject);
+    if ((phase && !p) || (subject && !s)) {
+        free(p);
+        free(s);
+        return; /* keep the old description rather than fail */
+    }
+    free(t->phase);
+    free(t->subject);
+    t->phase = p;
+    t->subject = s;
+}
+
+void apx_tracker_present(ap_tracker *t, uint64_t bytes, unsigned files)
+{
+    if (!t)
+        return;
+    t->done += bytes;
+    t->files_done += files;
+}
+
+static uint64_t add_signed(uint64_t v, int64_t d)
+{
+    if (d < 0)
+        return (uint64_t)-d > v ? 0 : v - (uint64_t)-d;
+    return v + (uint64_t)d;
+}
+
+void apx_tracker_adjust(ap_tracker *t, int64_t done_delta, int64_t total_delta)
+{
+    if (!t)
+        return;
+    t->done = add_signed(t->done, done_delta);
+    t->total = add_signed(t->total, total_delta);
+}
+
+/* ---- the thread's activity hook ------------------------------------------ */
+
+static _Thread_local apx_tick_hook tl_hook;
+
+void apx_tick_push(apx_tick_hook *saved, apx_tick_fn fn, void *user)
+{
+    *saved = tl_hook;
+    tl_hook.fn = fn;
+    tl_hook.user = user;
+}
+
+void apx_tick_pop(const apx_tick_hook *saved)
+{
+    tl_hook = *saved;
+}
+
+int apx_tick_active(void)
+{
+    return tl_hook.fn != NULL;
+}
+
+int apx_tick(uint64_t bytes)
+{
+    apx_tick_hook h = tl_hook;
+    int rc;
+    if (!h.fn)
+        return 0;
+    /* A sink that provisions again on this thread must not re-enter us. */
+    tl_hook.fn = NULL;
+    rc = h.fn(h.user, bytes);
+    tl_hook = h;
+    return rc;
+}
+
+/* ---- JSON ------------------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlong form,
+ * no surrogate, at most U+10FFFF), 0 when it is not one. */
+static size_t utf8_seq(const unsigned char *p)
+{
+    unsigned c = p[0];
+    size_t n, i;
+    unsigned long cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, cp = c & 0x07;
+    else
+        return 0;
+    for (i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3F);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return n;
+}
+
+/* A JSON string of s: bytes that are not valid UTF-8 (a server's text may
+ * carry them, and jansson refuses them, which would lose the whole event)
+ * become U+FFFD.  NULL: null. */
+static json_t *jstr_or_null(const char *s)
+{
+    json_t *j;
+    char *fixed;
+    const unsigned char *p;
+    size_t o = 0, k;
+    if (!s)
+        return json_null();
+    if ((j = json_string(s)))
+        return j;
+    if (!(fixed = apx_malloc(strlen(s) * 3 + 1)))
+        return NULL;
+    for (p = (const unsigned char *)s; *p;) {
+        if ((k = utf8_seq(p)) > 0) {
+            memcpy(fixed + o, p, k);
+            o += k;
+            p += k;
+        } else {
+            memcpy(fixed + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            p++;
+        }
+    }
+    fixed[o] = '\0';
+    j = json_string(fixed);
+    free(fixed);
+    return j;
+}
+
+static json_t *jnum_or_null(double v)
+{
+    return v < 0 ? json_null() : json_real(v);
+}
+
+/* The members common to ap_event and ap_job_event, into obj. */
+int apx_event_json_fill(void *vobj, ap_event_kind kind, ap_job_id job,
+                        ap_log_level level, int status, const char *file,
+                        const char *message, const ap_progress *p)
+{
+    json_t *obj = vobj;
+    char clean[APX_ERRMSG_MAX];
+    const char *msg = message;
+    int bad = 0;
+    if (msg && strstr(msg, "://")) {
+        apx_text_redact(clean, sizeof clean, msg);
+        msg = clean;
+    }
+#define SET(k, v) bad |= json_object_set_new(obj, k, v)
+    SET("event", json_string(ap_event_kind_name(kind)));
+    SET("job", json_integer((json_int_t)job));
+    SET("level", json_string(ap_log_level_name(level)));
+    SET("status", json_integer(status));
+    SET("artifact", jstr_or_null(p ? p->artifact : NULL));
+    SET("file", jstr_or_null(file));
+    SET("message", jstr_or_null(msg));
+    SET("phase", jstr_or_null(p && p->struct_size >= offsetof(ap_progress, phase) +
+                                       sizeof p->phase ? p->phase : NULL));
+    SET("bytes_done", json_integer((json_int_t)(p ? p->bytes_done : 0)));
+    SET("bytes_total", json_integer((json_int_t)(p ? p->bytes_total : 0)));
+    SET("file_done", json_integer((json_int_t)(p ? p->file_done : 0)));
+    SET("file_total", json_integer((json_int_t)(p ? p->file_total : 0)));
+    SET("files_done", json_integer(p ? p->files_done : 0));
+    SET("files_total", json_integer(p ? p->files_total : 0));
+    SET("percent", jnum_or_null(p ? p->percent : -1));
+    SET("rate", json_real(p ? p->rate : 0));
+    SET("eta", jnum_or_null(p ? p->eta : -1));
+    SET("elapsed", json_real(p ? p->elapsed : 0));
+    SET("idle", json_real(p ? p->idle : 0));
+    SET("fetched_bytes", json_integer((json_int_t)(p && p->struct_size >=
+                                      offsetof(ap_progress, fetched_bytes) +
+                                      sizeof p->fetched_bytes ? p->fetched_bytes : 0)));
+#undef SET
+    return bad ? AP_ENOMEM : AP_OK;
+}
+
+int apx_json_dump_out(void *vobj, char **out)
+{
+    json_t *obj = vobj;
+    char *s = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(obj);
+    if (!s)
+        return AP_ENOMEM;
+    *out = apx_strdup(s);
+    free(s);
+    return *out ? AP_OK : AP_ENOMEM;
+}
+
+AP_EXPORT int ap_event_to_json(const ap_event *ev, char **out)
+{
+    json_t *obj;
+    ap_log_level level;
+    int rc;
+    if (out)
+        *out = NULL;
+    if (!ev || !out || ev->struct_size < offsetof(ap_event, level))
+        return apx_error_set(NULL, AP_EINVAL, "ap_event_to_json: no event, no output, "
+                             "or an event struct_size below the minimum");
+    level = AP_EVENT_HAS(ev, level) ? ev->level : apx_event_level(ev->kind);
+    if (!(obj = json_object()))
+        return apx_error_set(NULL, AP_ENOMEM, "ap_event_to_json: out of memory");
+    rc = apx_event_json_fill(obj, ev->kind, ev->job_id, level, ev->status, ev->file,
+                             ev->message, ev->progress);
+    if (rc != AP_OK) {
+        json_decref(obj);
+        return apx_error_set(NULL, rc, "ap_event_to_json: out of memory");
+    }
+    rc = apx_json_dump_out(obj, out);
+    return rc ? apx_error_set(NULL, rc, "ap_event_to_json: out of memory") : AP_OK;
 }

@@ -70,6 +70,7 @@ int apx_error_vset(apx_error *e, int status, const char *fmt, va_list ap)
     /* credentials in any URL quoted by any message are dropped here,
      * once, for every error the library reports or records */
     apx_text_redact(msg, sizeof msg, raw);
+    apx_wipe(raw, sizeof raw); /* the unredacted text may hold credentials */
     if (e) {
         e->status = status;
         memcpy(e->msg, msg, strlen(msg) + 1); /* both APX_ERRMSG_MAX */
@@ -118,6 +119,10 @@ void apx_error_prefix(apx_error *e, const char *fmt, ...)
         memcpy(old, e->msg, sizeof old);
         apx_text_redact(e->msg, sizeof e->msg, old);
     }
+    /* both held text before redaction: credentials are wiped, not left on
+     * the stack */
+    apx_wipe(prefix, sizeof prefix);
+    apx_wipe(old, sizeof old);
     apx_error_publish(e);
 }
 

@@ -3,9 +3,11 @@
  *
  * Scheme "localdir:": `localdir:/abs/dir` provisions every regular file of a
  * local directory (one level) — the host imports file:// URLs into the
- * store by hard link when it can.  Copy this file to start a vendor of
- * your own: the entry symbol must be ap_vendor_<NAME>_init for a file
- * named ap-vendor-<NAME>.so.
+ * store (a reflink where it can, else a copy).  Copy this file to start a
+ * vendor of your own: the entry symbol must be ap_vendor_<NAME>_init for a
+ * file named ap-vendor-<NAME>.so, which AP_VENDOR_ENTRY(<NAME>) declares.
+ * Built for vendor ABI 2 (docs/vendor-abi.md): check the host with
+ * AP_HOST_HAS, fill the descriptor with designated initializers.
  * SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
 #include <artifactprov/vendor.h>
@@ -16,8 +18,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define EXPORT __attribute__((visibility("default")))
-
 typedef struct state {
     ap_host host; /* our zeroed copy of the host table */
 } state;
@@ -26,15 +26,18 @@ static int ld_create(const ap_host *host, void **out)
 {
     state *s;
     size_t n;
-    /* Same major; the members we call must be covered by struct_size. */
-    if (host->abi_major != AP_VENDOR_ABI_MAJOR ||
-        host->struct_size < offsetof(ap_host, log) + sizeof host->log)
+    /* Same ABI version; every host member we call must be offered
+     * (AP_HOST_HAS: covered by the host's struct_size and non-NULL). */
+    if (host->abi_version != AP_VENDOR_ABI_VERSION ||
+        !AP_HOST_HAS(host, add_file) || !AP_HOST_HAS(host, set_artifact) ||
+        !AP_HOST_HAS(host, set_error))
         return AP_EABI;
     s = calloc(1, sizeof *s);
     if (!s)
         return AP_ENOMEM;
     n = host->struct_size < sizeof s->host ? host->struct_size : sizeof s->host;
     memcpy(&s->host, host, n);
+    s->host.struct_size = n; /* members beyond it stay NULL */
     *out = s;
     return AP_OK;
 }
@@ -87,14 +90,23 @@ static int ld_resolve(void *st, ap_vendor_call *call, const char *ref)
 
 static const char *const schemes[] = { "localdir", NULL };
 
+/* Designated initializers: members appended by later headers of the same
+ * ABI version stay zero (absent) without a change here. */
 static const ap_vendor vendor = {
-    sizeof(ap_vendor), AP_VENDOR_ABI_MAJOR, AP_VENDOR_ABI_MINOR,
-    "localdir", "1.0.0", "files of a local directory (template vendor)",
-    schemes, ld_create, ld_destroy, ld_resolve, NULL,
+    .struct_size = sizeof(ap_vendor),
+    .abi_version = AP_VENDOR_ABI_VERSION,
+    .name = "localdir",
+    .version = "1.0.0",
+    .description = "files of a local directory (template vendor)",
+    .schemes = schemes,
+    .create = ld_create,
+    .destroy = ld_destroy,
+    .resolve = ld_resolve,
+    .usage = "localdir:/ABSOLUTE/DIRECTORY",
 };
 
-EXPORT const ap_vendor *ap_vendor_localdir_init(const ap_host *host);
-EXPORT const ap_vendor *ap_vendor_localdir_init(const ap_host *host)
+/* Declares and defines ap_vendor_localdir_init with default visibility. */
+AP_VENDOR_ENTRY(localdir)
 {
     (void)host;
     return &vendor;

@@ -28,8 +28,31 @@ typedef enum ap_entry_status {
 /** "pending", "downloading", "ready", "failed", "cancelled". */
 AP_EXPORT const char *ap_entry_status_name(ap_entry_status status);
 
-/** One file of an entry.  Strings may be NULL when unknown. */
+/** Where one file of an entry stands. */
+typedef enum ap_file_status {
+    AP_FILE_PENDING = 0,     /**< listed, not fetched (a sync, or not yet) */
+    AP_FILE_DOWNLOADING = 1, /**< being fetched or imported */
+    AP_FILE_READY = 2,       /**< its blob is in the store (present == 1) */
+    AP_FILE_FAILED = 3       /**< the last attempt failed */
+} ap_file_status;
+
+/** "pending", "downloading", "ready", "failed". */
+AP_EXPORT const char *ap_file_status_name(ap_file_status status);
+
+/**
+ * One file of an entry.  Strings may be NULL when unknown.
+ *
+ * Extensible: members are only appended, so the size of an element may
+ * grow.  Read the files of an entry through ap_entry_file_count() and
+ * ap_entry_file_at(), never by indexing ap_entry.files (its stride is the
+ * library's).  struct_size is the size of the element as the library (or
+ * whoever built the array) knew it; a member is there when struct_size
+ * covers it (AP_ENTRY_FILE_HAS).  An array a caller builds (for
+ * ap_catalog_put() or ap_entry_to_json()) sets struct_size in each element,
+ * or leaves it 0 for the size the caller was compiled with.
+ */
 typedef struct ap_entry_file {
+    size_t struct_size;
     char *name;        /**< relative path inside the artifact */
     char *path;        /**< absolute local path (the blob or its view) */
     uint64_t size;
@@ -39,13 +62,19 @@ typedef struct ap_entry_file {
     char *format;      /**< "gguf", "safetensors", "pytorch", "onnx", "json", ... */
     char *precision;   /**< "f32", "f16", "bf16", "q8_0", "q4_k_m", ... */
     char *url;         /**< where it came from */
-    int present;       /**< 1 when the blob is in the store */
+    int present;       /**< 1 when the blob is in the store (status READY) */
     /* From the file header (ap_classify()), filled for every committed
      * file whose header tells. */
     char *architecture; /**< GGUF general.architecture ("llama"), or NULL */
     uint64_t parameters; /**< GGUF general.parameter_count, else the sum of
                               the tensor shapes (GGUF, safetensors); 0 unknown */
+    ap_file_status status; /**< the file's own lifecycle; READY iff present */
 } ap_entry_file;
+
+/** 1 when the file `f` (a pointer) has member `m` (see ap_entry_file). */
+#define AP_ENTRY_FILE_HAS(f, m) \
+    (!(f)->struct_size || \
+     (f)->struct_size >= offsetof(ap_entry_file, m) + sizeof((f)->m))
 
 /**
  * A catalog entry.  Allocated by the library, read by the caller, freed
@@ -60,16 +89,31 @@ typedef struct ap_entry {
     char *revision;    /**< resolved revision (commit), or NULL */
     ap_entry_status status;
     char *error;       /**< last error message, or NULL */
-    ap_entry_file *files;
-    size_t nfiles;
+    ap_entry_file *files; /**< read with ap_entry_file_at(), not by index */
+    size_t nfiles;        /**< the same as ap_entry_file_count() */
     uint64_t total_size;
     uint64_t done_bytes; /**< progress while downloading */
     int64_t created;   /**< Unix seconds */
     int64_t updated;
     uint64_t fetched_bytes; /**< bytes transferred by the last provision */
+    char *requested;   /**< the reference as the caller typed it when it
+                            differs from the canonical `ref` the vendor
+                            gave (e.g. a tag rather than the file it
+                            picks), else NULL */
 } ap_entry;
 
 AP_EXPORT void ap_entry_free(ap_entry *entry);
+
+/** The number of files of an entry (0 for NULL). */
+AP_EXPORT size_t ap_entry_file_count(const ap_entry *entry);
+
+/**
+ * File i of an entry (0 <= i < ap_entry_file_count()), or NULL when out of
+ * range.  The pointer is valid as long as the entry; the element's size is
+ * its struct_size (the array's stride is the library's, or the one of
+ * whoever built it).
+ */
+AP_EXPORT const ap_entry_file *ap_entry_file_at(const ap_entry *entry, size_t i);
 
 /** The entry as a JSON document (the catalog's own format); ap_free it. */
 AP_EXPORT int ap_entry_to_json(const ap_entry *entry, char **out);
@@ -90,7 +134,8 @@ AP_EXPORT const char *ap_catalog_errmsg(const ap_catalog *catalog);
 /** Write (create or replace) an entry atomically. */
 AP_EXPORT int ap_catalog_put(ap_catalog *catalog, const ap_entry *entry);
 
-/** Look an entry up by id or by canonical reference.  AP_ENOTFOUND if absent. */
+/** Look an entry up by id, by canonical reference or by the reference as
+ *  it was last requested (ap_entry.requested).  AP_ENOTFOUND if absent. */
 AP_EXPORT int ap_catalog_get(ap_catalog *catalog, const char *id_or_ref,
                              ap_entry **out);
 

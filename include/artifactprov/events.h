@@ -13,34 +13,47 @@ extern "C" {
 typedef uint64_t ap_job_id;
 
 /**
- * A progress snapshot.  Byte counts cover the whole artifact; the file_*
- * members cover the file named in `file`, when there is one.  A total of 0
- * means "not known yet".  Strings are borrowed for the duration of the
- * callback.  New members are only ever appended; check struct_size.
+ * A progress snapshot: the one progress model of the library.  The tracker
+ * of a job makes it; events (ap_event.progress), job snapshots
+ * (ap_job_info.progress) and job events (ap_job_event.progress) carry it.
+ *
+ * Byte counts cover the whole artifact: bytes_total is the size of every
+ * file the job provides (a file whose size the vendor did not know is
+ * added when the server announces it, by Content-Length or Content-Range),
+ * and bytes_done counts what is in place -- bytes received, bytes resumed
+ * from an earlier attempt, files imported from a local copy or a foreign
+ * cache, blobs already in the store.  So a job that succeeds ends with
+ * bytes_done == bytes_total and percent 100; fetched_bytes says what was
+ * actually transferred.  The file_* members cover the file named in
+ * `file`, when there is one.  A total of 0 means "not known yet".
+ *
+ * `phase` says what the job is doing: "resolving", "waiting" (for a lock
+ * another job or process holds), "importing", "downloading", "verifying",
+ * "preparing" (between those), "finishing"; NULL before the job started.
+ *
+ * Strings are borrowed for the duration of the callback (in ap_job_info
+ * and ap_job_event they are owned by that struct).  New members are only
+ * ever appended; check struct_size.
  */
 typedef struct ap_progress {
     size_t struct_size;
     ap_job_id job_id;
     const char *artifact;     /**< the reference being provisioned */
     const char *file;         /**< current file, or NULL */
-    uint64_t bytes_done;      /**< bytes verified or received so far */
+    uint64_t bytes_done;      /**< bytes in place (see above) */
     uint64_t bytes_total;     /**< expected total, 0 if unknown */
     uint64_t file_done;
     uint64_t file_total;
-    unsigned files_done;
+    unsigned files_done;      /**< files in place (fetched, imported, present) */
     unsigned files_total;
     double percent;           /**< 0..100, or -1 when the total is unknown */
-    double rate;              /**< smoothed bytes per second */
+    double rate;              /**< smoothed bytes per second (transfers only) */
     double eta;               /**< seconds remaining, -1 when unknown */
     double elapsed;           /**< seconds since the job started */
     double idle;              /**< seconds since the last byte arrived */
+    uint64_t fetched_bytes;   /**< bytes actually transferred by this job */
+    const char *phase;        /**< what the job is doing, or NULL (above) */
 } ap_progress;
-
-/**
- * A progress callback.  Return 0 to continue; any non-zero value aborts the
- * operation, which then fails with AP_EUSER.
- */
-typedef int (*ap_progress_cb)(const ap_progress *progress, void *user);
 
 /** What an event reports. */
 typedef enum ap_event_kind {
@@ -115,6 +128,23 @@ typedef struct ap_event {
  * Called on the thread running the job, never concurrently for one job.
  */
 typedef int (*ap_event_cb)(const ap_event *event, void *user);
+
+/**
+ * The event as one line of JSON (no newline), the format apctl --events
+ * and apd's event streams print (docs/daemon.md "Event JSON"):
+ *
+ *   {"event":"progress","job":3,"level":"debug","status":0,
+ *    "artifact":"hf:org/repo","file":"x.gguf","message":null,
+ *    "phase":"downloading","bytes_done":1024,"bytes_total":4096,
+ *    "file_done":1024,"file_total":4096,"files_done":0,"files_total":1,
+ *    "percent":25.0,"rate":512.0,"eta":6.0,"elapsed":2.0,"idle":0.0,
+ *    "fetched_bytes":1024}
+ *
+ * percent and eta are null when unknown; strings are null when absent.
+ * URLs in the message are shown without credentials.  *out is freed with
+ * ap_free().  Returns AP_OK, AP_EINVAL or AP_ENOMEM.
+ */
+AP_EXPORT int ap_event_to_json(const ap_event *event, char **out);
 
 #ifdef __cplusplus
 }

@@ -103,7 +103,7 @@ AP_EXPORT void ap_jobs_free(ap_jobs *jobs);
 /**
  * Queue a provisioning request for `ref` (copied) and store its id in *out.
  * `opts` (may be NULL) is copied, include/exclude globs and
- * hf_cache_publish deeply.  Its `cancel`, `on_event`, `event_user` and
+ * vendor_options deeply.  Its `cancel`, `on_event`, `event_user` and
  * `job_id` members are ignored: the registry owns a cancel token per job
  * (see ap_jobs_cancel()), assigns the id, and delivers events through the
  * registry's sink and ap_jobs_events().  Returns AP_OK, AP_EINVAL,
@@ -124,8 +124,17 @@ AP_EXPORT int ap_jobs_cancel(ap_jobs *jobs, ap_job_id id);
 
 /**
  * A snapshot of a job.  Set struct_size (AP_JOB_INFO_INIT) before the call;
- * the library fills the members the size covers.  The strings are owned by
- * the snapshot: release them with ap_job_info_clear().
+ * the library fills the members the size covers.  The strings, those of
+ * `progress` included, are owned by the snapshot: release them with
+ * ap_job_info_clear().
+ *
+ * `progress` is the job's tracker snapshot as of its latest event, the same
+ * ap_progress a direct ap_provision() caller's events carry (events.h):
+ * once DONE, progress.bytes_done == progress.bytes_total (what was already
+ * in the store, resumed or imported counts), and progress.fetched_bytes
+ * says what was transferred.  It is the last member: ap_progress may grow
+ * (its own struct_size says how much of it was filled); ap_job_info gains
+ * no member after it.
  */
 typedef struct ap_job_info {
     size_t struct_size;
@@ -136,34 +145,18 @@ typedef struct ap_job_info {
     char *message;         /**< detailed error of a FAILED or CANCELLED job,
                                 else NULL */
     char *entry_id;        /**< catalog entry id once DONE, else NULL */
-    char *file;            /**< file being fetched, or NULL */
-    /* Progress, as in the latest event (see ap_progress).  Once DONE,
-     * bytes_done == bytes_total == the artifact's size, counting what was
-     * already in the store (see fetched_bytes for what was transferred). */
-    uint64_t bytes_done;
-    uint64_t bytes_total;  /**< 0 while unknown (a one-file job whose size
-                                the vendor did not know gets it from the
-                                transfer) */
-    uint64_t file_done;
-    uint64_t file_total;
-    unsigned files_done;
-    unsigned files_total;
-    double percent;        /**< 0..100, -1 when unknown */
-    double rate;           /**< smoothed bytes per second */
-    double eta;            /**< seconds, -1 when unknown */
-    double elapsed;        /**< seconds since the job started running */
-    double idle;           /**< seconds since the last byte arrived */
     uint64_t last_seq;     /**< sequence number of the latest event, 0 if none */
     int64_t submitted;     /**< Unix seconds */
     int64_t started;       /**< Unix seconds, 0 while queued */
     int64_t finished;      /**< Unix seconds, 0 until the job ends */
-    uint64_t fetched_bytes;/**< bytes actually transferred (DONE jobs; 0 when
-                                every blob was already in the store) */
+    /** The job's progress (strings owned: artifact, file, phase). rate is
+     *  0 once the job ended. */
+    ap_progress progress;
 } ap_job_info;
 
 #define AP_JOB_INFO_INIT { sizeof(ap_job_info), 0, AP_JOB_QUEUED, 0, NULL, \
-    NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0, 0, \
-    0, 0 }
+    NULL, NULL, 0, 0, 0, 0, { sizeof(ap_progress), 0, NULL, NULL, 0, 0, 0, \
+    0, 0, 0, -1.0, 0.0, -1.0, 0.0, 0.0, 0, NULL } }
 
 /** Free the strings of a snapshot and set them to NULL.  NULL is fine. */
 AP_EXPORT void ap_job_info_clear(ap_job_info *info);
@@ -208,38 +201,36 @@ AP_EXPORT int ap_jobs_entry(ap_jobs *jobs, ap_job_id id, ap_entry **out);
 
 /**
  * One recorded event of a job: the ap_event the job emitted, with its
- * progress flattened and its strings copied.  Strings are owned by the
- * event: release them with ap_job_events_clear().
+ * progress copied by value and its strings copied.  Strings (those of
+ * `progress` included) are owned by the event: release them with
+ * ap_job_events_clear().  `progress` is the last member (see ap_job_info).
  */
 typedef struct ap_job_event {
     size_t struct_size;
     uint64_t seq;          /**< 1, 2, 3, ... per job, in emission order */
     ap_job_id job_id;
     ap_event_kind kind;
+    ap_log_level level;    /**< as ap_event.level: a LOG event's own level;
+                                the kind's default level for the others */
     int status;            /**< ap_status for ERROR, CANCELLED, RETRY */
     int final;             /**< 1 on the job's last event (DONE, ERROR or
                                 CANCELLED), 0 otherwise */
     char *file;            /**< file concerned, or NULL */
     char *message;         /**< detail, or NULL */
-    uint64_t bytes_done;
-    uint64_t bytes_total;
-    uint64_t file_done;
-    uint64_t file_total;
-    unsigned files_done;
-    unsigned files_total;
-    double percent;
-    double rate;
-    double eta;
-    double elapsed;
-    double idle;
     int64_t time_ms;       /**< Unix time of the event, in milliseconds */
-    /* since 0.2: filled when struct_size covers it */
-    ap_log_level level;    /**< as ap_event.level: a LOG event's own level;
-                                the kind's default level for the others */
+    ap_progress progress;  /**< the job at the moment of the event */
 } ap_job_event;
 
-#define AP_JOB_EVENT_INIT { sizeof(ap_job_event), 0, 0, AP_EVENT_LOG, 0, 0, \
-    NULL, NULL, 0, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, AP_LOG_INFO }
+#define AP_JOB_EVENT_INIT { sizeof(ap_job_event), 0, 0, AP_EVENT_LOG, \
+    AP_LOG_INFO, 0, 0, NULL, NULL, 0, { sizeof(ap_progress), 0, NULL, NULL, \
+    0, 0, 0, 0, 0, 0, -1.0, 0.0, -1.0, 0.0, 0.0, 0, NULL } }
+
+/**
+ * A job event as one line of JSON: the members of ap_event_to_json()
+ * (events.h) plus "seq", "final" and "time_ms".  *out is freed with
+ * ap_free().  Returns AP_OK, AP_EINVAL or AP_ENOMEM.
+ */
+AP_EXPORT int ap_job_event_to_json(const ap_job_event *event, char **out);
 
 /**
  * Read the events of job `id` that come after sequence number `after_seq`

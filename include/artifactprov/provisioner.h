@@ -22,11 +22,22 @@ extern "C" {
 typedef struct ap_provisioner ap_provisioner;
 
 #define AP_PROV_NO_PLUGINS 0x1u  /**< do not scan for vendor plugins */
-/** Import files from foreign caches (HF cache, Ollama store, local copies
+/** Import files from foreign caches (another tool's cache, local copies
  *  offered by vendors) by hard link instead of a reflink or a copy.  The
  *  store then shares an inode with a file another program may rewrite in
  *  place: only for caches you trust.  Off by default. */
 #define AP_PROV_LINK_IMPORTS 0x2u
+
+/**
+ * A set of loaded vendors, independent of any provisioner: load the
+ * plugins (or register static vendors) once and hand the set to every
+ * provisioner through ap_provisioner_options.vendors — an ap_jobs registry
+ * passes it to each worker's provisioner.  Each provisioner calls the
+ * vendors' `create` for a state of its own.  Loading and registering are
+ * not thread-safe; once done, the set is only read and may be used by
+ * provisioners on several threads.  It must outlive them.
+ */
+typedef struct ap_vendor_set ap_vendor_set;
 
 typedef struct ap_provisioner_options {
     size_t struct_size;
@@ -34,10 +45,13 @@ typedef struct ap_provisioner_options {
     const char *vendor_path; /**< colon-separated plugin directories; NULL:
                                   $AP_VENDOR_PATH then the install vendordir */
     unsigned flags;          /**< AP_PROV_* */
+    ap_vendor_set *vendors;  /**< use these vendors (borrowed, must outlive
+                                  the provisioner) instead of scanning
+                                  vendor_path; NULL: scan as described */
 } ap_provisioner_options;
 
 #define AP_PROVISIONER_OPTIONS_INIT { sizeof(ap_provisioner_options), NULL, \
-                                      NULL, 0 }
+                                      NULL, 0, NULL }
 
 AP_EXPORT void ap_provisioner_options_init(ap_provisioner_options *opts);
 
@@ -78,7 +92,9 @@ typedef struct ap_vendor_info {
     const char *description;
     const char *const *schemes;
     const char *origin;       /**< file it was loaded from, or the label */
-    unsigned abi_major, abi_minor;
+    unsigned abi_version;     /**< the vendor ABI it was built for */
+    const char *usage;        /**< its reference grammar ("" when the
+                                   vendor declares none) */
 } ap_vendor_info;
 
 /** Number of loaded vendors. */
@@ -90,6 +106,33 @@ AP_EXPORT int ap_provisioner_vendor_info(const ap_provisioner *prov, size_t i,
 
 /** Messages of plugins refused while scanning (borrowed, NULL-terminated). */
 AP_EXPORT const char *const *ap_provisioner_refusals(const ap_provisioner *prov);
+
+/** Create an empty vendor set.  ap_global_init() must have been called. */
+AP_EXPORT int ap_vendor_set_new(ap_vendor_set **out);
+/** Free a set (after every provisioner using it). */
+AP_EXPORT void ap_vendor_set_free(ap_vendor_set *set);
+/**
+ * Load every plugin of the colon-separated directories `path_list` (NULL:
+ * $AP_VENDOR_PATH then the install vendordir), under the trust rules of
+ * ap_provisioner_new; refused plugins are listed by
+ * ap_vendor_set_refusals().  Returns AP_OK.
+ */
+AP_EXPORT int ap_vendor_set_load_path(ap_vendor_set *set, const char *path_list);
+/** Load one plugin (as ap_provisioner_load_vendor; AP_EABI / AP_EVENDOR
+ *  with ap_vendor_set_errmsg() naming the file on refusal). */
+AP_EXPORT int ap_vendor_set_load_file(ap_vendor_set *set, const char *path);
+/** Register a statically linked vendor (as ap_provisioner_register_vendor). */
+AP_EXPORT int ap_vendor_set_register(ap_vendor_set *set, ap_vendor_init_fn init,
+                                     const char *origin);
+/** Number of vendors in the set. */
+AP_EXPORT size_t ap_vendor_set_count(const ap_vendor_set *set);
+/** Fill *out (borrowed strings) for vendor i < count; AP_EINVAL otherwise. */
+AP_EXPORT int ap_vendor_set_info(const ap_vendor_set *set, size_t i,
+                                 ap_vendor_info *out);
+/** Messages of plugins refused (borrowed, NULL-terminated). */
+AP_EXPORT const char *const *ap_vendor_set_refusals(const ap_vendor_set *set);
+/** Message of the set's last failure (borrowed, never NULL). */
+AP_EXPORT const char *ap_vendor_set_errmsg(const ap_vendor_set *set);
 
 /* Provision flags. */
 #define AP_PROVISION_FORCE        0x1u /**< re-fetch even when present */
@@ -123,7 +166,16 @@ typedef struct ap_provision_options {
     unsigned max_attempts;          /**< per range (5) */
     unsigned stall_timeout_ms;      /**< no byte for this long: retry (30000) */
     uint64_t max_bytes_per_sec;     /**< bandwidth cap, 0 = none */
-    const char *hf_cache_publish;   /**< also publish into this HF cache dir */
+    const char *const *vendor_options; /**< per-request options for the
+                                         vendor: NULL-terminated list of
+                                         "key", "value" pairs (both non-NULL;
+                                         the last pair with a key wins), read
+                                         by the vendor through host->option.
+                                         A key "env:NAME" overrides the
+                                         environment variable NAME for this
+                                         request (host->getenv), e.g.
+                                         {"env:HF_TOKEN", tok, NULL}.  Copied
+                                         by ap_jobs_submit; NULL: none */
     unsigned max_per_host;          /**< connections to one host (max_connections) */
     /* Since 0.2: limits against hostile servers, and TLS trust. */
     const char *ca_file;            /**< PEM file of CA certificates trusted
@@ -167,30 +219,26 @@ typedef struct ap_scan_stats {
 } ap_scan_stats;
 
 /**
- * Import the snapshots of a Hugging Face hub cache (dir NULL: $HF_HUB_CACHE,
- * else $HF_HOME/hub, else ~/.cache/huggingface/hub) without downloading:
- * each file is hashed and placed in the store by reflink where the file
- * system can, else by copy (by hard link only with AP_PROV_LINK_IMPORTS),
- * and one ready entry is written per snapshot ("hf:ORG/REPO@COMMIT").
- * The digests recorded are computed from the bytes: a blob whose bytes do
- * not match its name (sha256 or git blob id), a link leading out of the
- * cache, a FIFO, socket or device is skipped with a warning
- * (ap_provisioner_warning).
+ * Import a foreign cache — what another tool already downloaded — without
+ * any transfer, through the `scan` member of the vendor named `vendor`
+ * (its name, or one of its schemes).  `dir` is the cache directory, or
+ * NULL for the vendor's default (each vendor's documentation says which;
+ * it reads the environment through the host).  Each
+ * file is hashed and placed in the store by reflink where the file system
+ * can, else by copy (by hard link only with AP_PROV_LINK_IMPORTS), and one
+ * ready entry is written per artifact the vendor reports, named by its
+ * canonical reference (SCHEME:..., e.g. with the revision).  The host keeps the
+ * trust: the digests recorded are computed from the bytes; a file whose
+ * bytes do not match what the cache claims (sha256 or git blob id), a link
+ * leading out of the cache, a FIFO, socket or device is skipped with a
+ * warning (ap_provisioner_warning).  AP_EVENDOR when no such vendor is
+ * loaded, AP_EUNSUPPORTED when it cannot scan.
  */
-AP_EXPORT int ap_provisioner_scan_hf_cache(ap_provisioner *prov, const char *dir,
-                                           ap_scan_stats *stats);
+AP_EXPORT int ap_provisioner_scan(ap_provisioner *prov, const char *vendor,
+                                  const char *dir, ap_scan_stats *stats);
 
 /**
- * Import the models of an Ollama store (dir NULL: $OLLAMA_MODELS, else
- * ~/.ollama/models) by digest: one ready entry per manifest
- * ("ollama:HOST/NS/MODEL:TAG"), so nothing ollama already has is fetched
- * again by any vendor.
- */
-AP_EXPORT int ap_provisioner_scan_ollama(ap_provisioner *prov, const char *dir,
-                                         ap_scan_stats *stats);
-
-/**
- * Warnings of the last scan (ap_provisioner_scan_hf_cache or _ollama): one
+ * Warnings of the last scan (ap_provisioner_scan): one
  * line per item skipped, naming the file and the cause ("... sha256
  * mismatch (want W, got G)").  Valid until the next scan or
  * ap_provisioner_free; NULL when i is out of range.

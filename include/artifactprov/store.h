@@ -10,9 +10,11 @@
  *     models/<vendor>/<name>/<path>   human view: links into blobs/
  *     locks/                          flock files
  *
- * A blob becomes visible only through ap_store_commit(), which checks the
- * staged file's size and sha256, fsyncs it, makes it read-only and renames
- * it into place under a per-blob lock.  A committed blob is never rewritten.
+ * A blob becomes visible only once its bytes are hashed, fsynced, made
+ * read-only and renamed into place under a per-blob lock (downloads by
+ * ap_provision(), local files by ap_store_import()).  A committed blob is
+ * never rewritten.  The staging area, the commit of staged files and the
+ * raw lock descriptors are internals: <artifactprov/sys/store.h>.
  *
  * Thread safety: one thread at a time per handle; several processes may
  * share one root (cross-process locks are flock(2) files under locks/).
@@ -53,25 +55,6 @@ AP_EXPORT int ap_store_has_blob(ap_store *store, const char *sha256_hex);
 /** Absolute path of a blob (whether or not it exists); free with ap_free. */
 AP_EXPORT int ap_store_blob_path(ap_store *store, const char *sha256_hex,
                                  char **out);
-
-/**
- * Absolute path of the staging file for `key` (any string identifying the
- * download: it is hashed into a safe file name).  The sidecar state lives
- * beside it with the suffix ".state".  Free with ap_free.
- */
-AP_EXPORT int ap_store_staging_path(ap_store *store, const char *key,
-                                    char **out);
-
-/**
- * Commit a fully written staging file as the blob `sha256_hex`: re-checks
- * nothing when `trusted_digest` is non-zero (the engine already hashed the
- * bytes while they arrived), otherwise hashes the file first; on a
- * mismatch the staging file and its sidecar are deleted and AP_EDIGEST is
- * returned.  On success the staging file and its sidecar are gone.  If the
- * blob already exists the staging file is discarded and AP_OK is returned.
- */
-AP_EXPORT int ap_store_commit(ap_store *store, const char *staging_path,
-                              const char *sha256_hex, int trusted_digest);
 
 /**
  * Import an existing regular file as a blob.  The file is always hashed and
@@ -142,20 +125,6 @@ AP_EXPORT int ap_store_gc(ap_store *store, const char *const *keep,
                           size_t n_keep, unsigned stale_seconds,
                           ap_store_report_cb report, void *user,
                           uint64_t *freed);
-
-/**
- * Take an exclusive cross-process lock named `name` (e.g. a blob digest or
- * an entry id), waiting for it.  *out_fd receives the lock; release it with
- * ap_store_unlock().  `name` must be one valid path component of at most
- * 200 bytes.  flock(2) locks are per open file: taking the same name twice
- * in one process blocks.  ap_store_commit/import take "<hex>" themselves;
- * a caller serialising the download of a blob uses "blob-<hex>", which gc
- * and ap_store_remove_blob respect as well.
- */
-AP_EXPORT int ap_store_lock(ap_store *store, const char *name, int *out_fd);
-/** Like ap_store_lock() but never waits: AP_EBUSY when another holder has it. */
-AP_EXPORT int ap_store_trylock(ap_store *store, const char *name, int *out_fd);
-AP_EXPORT void ap_store_unlock(int fd);
 
 /** Free bytes available to unprivileged users on the store's filesystem. */
 AP_EXPORT int ap_store_free_space(ap_store *store, uint64_t *out_bytes);

@@ -4,7 +4,7 @@
 
 /* The single source of truth for the version: the Makefile reads these. */
 #define AP_VERSION_MAJOR 0
-#define AP_VERSION_MINOR 2
+#define AP_VERSION_MINOR 3
 #define AP_VERSION_PATCH 0
 #define AP_VERSION_STRING "0.2.0"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Check the invariants of an artifactprov store (DESIGN.md §4c, §7).
+"""Check the invariants of an artifactprov store (docs/store.md).
 
     store_check.py AP_HOME [--allow-sha HEX]...
 

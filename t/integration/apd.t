@@ -68,7 +68,7 @@ check "the SSE stream ends with a done event" sh -c \
     "[ \"\$(grep '^event:' '$TMP/sse1' | tail -n 1)\" = 'event: done' ]"
 check "  ... and every event carries the job id" sh -c \
     "[ \$(grep -c '^data:' '$TMP/sse1') -ge 2 ] && \
-     [ \$(grep '^data:' '$TMP/sse1' | grep -vc '\"job_id\":$ID,') -eq 0 ]"
+     [ \$(grep '^data:' '$TMP/sse1' | grep -vc '\"job\":$ID,') -eq 0 ]"
 check "  ... with increasing ids" sh -c \
     "grep '^id:' '$TMP/sse1' | cut -d' ' -f2 | sort -n -c"
 code=$(http GET "/jobs/$ID")
@@ -117,7 +117,7 @@ http POST /jobs "{\"ref\": \"$FILES/files/stall.bin#sha256=$ST\", \"connections\
 HID=$(json_get "$TMP/body" 'j["id"]')
 sse "$HID" "$TMP/sse4"
 check "a stalled job streams heartbeats with its id, then done" sh -c \
-    "[ \$(grep -A1 '^event: heartbeat' '$TMP/sse4' | grep -c '\"job_id\":$HID,') -ge 4 ] && \
+    "[ \$(grep -A1 '^event: heartbeat' '$TMP/sse4' | grep -c '\"job\":$HID,') -ge 4 ] && \
      [ \"\$(grep '^event:' '$TMP/sse4' | tail -n 1)\" = 'event: done' ]"
 
 # --- errors ------------------------------------------------------------------

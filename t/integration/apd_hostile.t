@@ -46,7 +46,7 @@ last = None
 for l in open(sys.argv[1], "rb").read().decode("utf-8").splitlines():
     if l.startswith("data: "):
         last = json.loads(l[6:])
-assert last and last["final"] and last["kind"] == "error", last
+assert last and last["final"] and last["event"] == "error", last
 assert "\x1b" in last["message"] and "\ufffd" in last["message"], last' "$TMP/sse"
 code=$(curl -s -m 10 -o "$TMP/job" -w '%{http_code}' "$URL/jobs/$ID")
 diag "$(cat -v "$TMP/job")"

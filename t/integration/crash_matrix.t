@@ -8,7 +8,7 @@
 #   verify         a file's bytes are complete, digest not compared yet
 #   commit-rename  just before a blob's rename into blobs/
 #   catalog-write  just before a catalog document's rename
-#   hf-publish     during --hf-cache publishing (blob placed, no link yet)
+#   publish-copy   during --hf-cache publishing by the vendor (host put_copy: blob placed, no link yet)
 #
 # The runs vary what is pulled: an LFS file, a regular file, a snapshot
 # (first pull), and a re-pull of a ready snapshot / LFS file after @main
@@ -20,7 +20,7 @@
 # is still correct.  Also: the normal library has no fault symbol.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
 RUNS=${AP_CRASH_RUNS:-10}
-POINTS="resolve mid-chunk verify commit-rename catalog-write hf-publish"
+POINTS="resolve mid-chunk verify commit-rename catalog-write publish-copy"
 PER_RUN=7
 plan $((6 * RUNS * PER_RUN + 3))
 FAPCTL="$AP_BUILD/fault/apctl"
@@ -146,7 +146,7 @@ for point in $POINTS; do
         esac
         AP_HOME="$TMP/home-$point-$i"; export AP_HOME
         HFC="$TMP/hfc-$point-$i"
-        pub=; [ $point = hf-publish ] && pub="--hf-cache=$HFC"
+        pub=; [ $point = publish-copy ] && pub="--hf-cache=$HFC"
         want=$C1
         write_cfg $C1
         if [ $v -ge 3 ]; then
@@ -168,7 +168,7 @@ for point in $POINTS; do
         rc=$?
         check "$label: rerun without the hook exits 0" [ $rc -eq 0 ]
         [ $rc -eq 0 ] || diag "$(cat "$TMP/re.err")"
-        if [ $point = hf-publish ]; then
+        if [ $point = publish-copy ]; then
             check "$label: rerun ends ready with the exact bytes, HF cache complete" \
                 ready_and_hf "$TMP/re.json" $want $nf "$HFC" "$ref"
         else

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Every public header compiles alone, pedantic, as C11 and as C++.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-hdrs="$AP_SRC/include/artifactprov.h $(ls "$AP_SRC"/include/artifactprov/*.h)"
+hdrs="$AP_SRC/include/artifactprov.h $(ls "$AP_SRC"/include/artifactprov/*.h "$AP_SRC"/include/artifactprov/sys/*.h)"
 n=0; for h in $hdrs; do n=$((n + 2)); done
 plan $n
 CXX=${CXX:-g++}

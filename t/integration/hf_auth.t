@@ -3,7 +3,7 @@
 # private repos, a refused token, token sources (HF_TOKEN,
 # HUGGING_FACE_HUB_TOKEN, $HF_HOME/token), and the token never reaching the CDN.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 35
+plan 42
 C1=e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1
 C2=f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2
 
@@ -139,6 +139,35 @@ check "bad token in \$HF_HOME/token: refused, names the file" sh -c \
     "[ $rc -ne 0 ] && grep -qi 'token refused' '$TMP/err' && grep -q 'HF_HOME/token' '$TMP/err'"
 diag "$(cat "$TMP/err")"
 rm -f "$HF_HOME/token"
+
+# --- a per-request token (vendor option env:HF_TOKEN, apctl -o) overrides the
+#     environment's: what a daemon serving several users passes per request ---
+n_good=$(count_log 'r["server"]=="hub" and r["headers"].get("authorization")=="Bearer hf_good"')
+n_bogus=$(count_log 'r["server"]=="hub" and r["headers"].get("authorization")=="Bearer hf_bogus"')
+HF_TOKEN=hf_bogus AP_HOME="$TMP/home-opt" "$APCTL" pull --json -o env:HF_TOKEN=hf_good \
+    hf:org/private/a.txt > "$TMP/o.json" 2> "$TMP/err"
+rc=$?
+check "-o env:HF_TOKEN=<valid> succeeds although HF_TOKEN=<bogus> is in the environment" [ $rc -eq 0 ]
+[ -s "$TMP/err" ] && diag "$(cat "$TMP/err")"
+check "per-request token: the file's bytes" \
+    [ "$(cat "$(json_get "$TMP/o.json" 'j["files"][0]["path"]' 2>/dev/null)")" = secret ]
+check "per-request token: the hub received 'Bearer hf_good'" \
+    [ "$(count_log 'r["server"]=="hub" and r["headers"].get("authorization")=="Bearer hf_good"')" -gt "$n_good" ]
+check "per-request token: the environment's token was never sent" \
+    [ "$(count_log 'r["server"]=="hub" and r["headers"].get("authorization")=="Bearer hf_bogus"')" -eq "$n_bogus" ]
+HF_TOKEN=hf_good AP_HOME="$TMP/home-opt2" "$APCTL" pull -o env:HF_TOKEN=hf_bogus \
+    hf:org/private/a.txt > /dev/null 2> "$TMP/err"
+rc=$?
+check "a bad per-request token fails even with a good one in the environment" sh -c \
+    "[ $rc -ne 0 ] && grep -qi 'token refused' '$TMP/err'"
+# through the job registry (apctl --jobs: ap_jobs_submit copies the options)
+HF_TOKEN=hf_bogus AP_HOME="$TMP/home-opt3" "$APCTL" pull --quiet --jobs 2 -o env:HF_TOKEN=hf_good \
+    hf:org/private/a.txt hf:org/private/w.bin > "$TMP/o3.out" 2> "$TMP/err"
+rc=$?
+check "per-request token through ap_jobs (two jobs) succeeds" [ $rc -eq 0 ]
+[ -s "$TMP/err" ] && diag "$(cat "$TMP/err")"
+"$APCTL" pull -o novalue hf:org/private/a.txt > /dev/null 2> "$TMP/err"
+check "apctl -o without KEY=VALUE is a usage error" sh -c "[ $? -eq 2 ] && grep -q 'KEY=VALUE' '$TMP/err'"
 
 # --- the CDN never saw a token ---
 check "the CDN served LFS bodies in this test" [ "$(count_log 'r["server"]=="cdn" and r["status"] in (200,206)')" -gt 0 ]

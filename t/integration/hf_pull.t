@@ -78,7 +78,7 @@ check "no corrupt blob or view left behind" sh -c \
 "$APCTL" pull --events hf:org/tiny/slow.bin > /dev/null 2> "$TMP/ev" &
 pid=$!
 i=0
-while ! grep -q '"event":"progress".*"done":[1-9]' "$TMP/ev" 2>/dev/null; do
+while ! grep -q '"event":"progress".*"bytes_done":[1-9]' "$TMP/ev" 2>/dev/null; do
     i=$((i + 1)); [ $i -gt 500 ] && break; sleep 0.02
 done
 kill -INT $pid

@@ -1,9 +1,10 @@
 #!/bin/sh
-# make install DESTDIR=…; an outside program built with pkg-config links and
-# runs; a third-party vendor builds out of tree from the installed headers
-# alone and is loaded; make uninstall removes everything.
+# make install DESTDIR=…; the man pages are installed and render without
+# warnings; an outside program built with pkg-config links and runs; a
+# third-party vendor builds out of tree from the installed headers alone and
+# is loaded; make uninstall removes everything.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 9
+plan 12
 D="$TMP/dest"
 MK="make -s -C $AP_SRC PREFIX=/usr/local DESTDIR=$D SANITIZE=${SANITIZE:-}"
 check "make install DESTDIR" sh -c "$MK install >'$TMP/install.log' 2>&1"
@@ -14,7 +15,19 @@ check "installed .so chain, archive, headers, pc, vendors, apctl" sh -c "
   [ -f '$D/usr/local/include/artifactprov/vendor.h' ] &&
   [ -f '$L/pkgconfig/artifactprov.pc' ] &&
   [ -f '$L/artifactprov/vendors/ap-vendor-huggingface.so' ] &&
-  [ -x '$D/usr/local/bin/apctl' ]"
+  [ -x '$D/usr/local/bin/apctl' ] &&
+  [ -f '$D/usr/local/include/artifactprov/sys/store.h' ]"
+M="$D/usr/local/share/man"
+check "man pages installed: apctl(1), apd(8)" sh -c \
+  "[ -f '$M/man1/apctl.1' ] && [ -f '$M/man8/apd.8' ]"
+# groff -ww: every warning; -z: format, discard the output.  Any message on
+# stderr (unknown macro, bad escape, ...) fails the check.
+for pg in man1/apctl.1 man8/apd.8; do
+    groff -man -ww -z "$M/$pg" > "$TMP/groff.out" 2>&1
+    rc=$?
+    check "$pg renders without warnings (groff -man -ww)" sh -c "[ $rc -eq 0 ] && [ ! -s '$TMP/groff.out' ]"
+    if [ -s "$TMP/groff.out" ]; then diag "$(cat "$TMP/groff.out")"; fi
+done
 export PKG_CONFIG_PATH="$L/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$D"
 vd=$(pkg-config --variable=vendordir artifactprov)
 # pkgconf prefixes variables with the sysroot, pkg-config 0.29 does not

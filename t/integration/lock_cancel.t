@@ -15,7 +15,7 @@ REF="$FILES/files/w.bin#sha256=$W"
 A=$!
 i=0   # wait until A holds the entry lock and bytes flow (the server logs a
       # request only when it ends, so watch A's own progress events)
-while ! grep -q '"event":"progress".*"done":[1-9]' "$TMP/a.err" 2>/dev/null; do
+while ! grep -q '"event":"progress".*"bytes_done":[1-9]' "$TMP/a.err" 2>/dev/null; do
     i=$((i + 1)); [ $i -gt 250 ] && break; sleep 0.02
 done
 "$APCTL" pull --events --heartbeat 100 "$REF" > /dev/null 2> "$TMP/b.ev" &

@@ -5,7 +5,7 @@
 # Not found / private are answers about the artifact, not an unreachable
 # origin: they never fall back.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 18
+plan 19
 C1=1111111111111111111111111111111111111111
 # config API_FAULTS PRIVATE: the hub's config (temp file + rename)
 config() {
@@ -49,8 +49,11 @@ check "--refresh: fails instead" [ $? -eq 1 ]
 check "... naming the reference and the cause" \
     sh -c "grep -q 'hf:org/m/config.json' '$TMP/err' && grep -q 'fresh check' '$TMP/err'"
 diag "$(cat "$TMP/err")"
-HF_ENDPOINT=$DEAD "$APCTL" pull hf:org/m/w.bin > /dev/null 2> "$TMP/err"
+HF_ENDPOINT=$DEAD "$APCTL" pull hf:org/never/w.bin > /dev/null 2> "$TMP/err"
 check "a reference never pulled still fails when the origin is unreachable" [ $? -eq 1 ]
+HF_ENDPOINT=$DEAD "$APCTL" pull hf:org/m/w.bin > "$TMP/out" 2> "$TMP/err"
+check "a file of the ready snapshot entry is served from it when the origin is unreachable" \
+    sh -c "[ $? -eq 0 ] && grep -q 'hf:org/m/w.bin: the origin could not be reached' '$TMP/err'"
 
 # --- the hub answers 503 on its API (the snapshot's resolve), every time ---
 config '{"status": 503}' false

@@ -49,7 +49,7 @@ still_good() {   # still_good LABEL: path answers, old bytes, ready, view, verif
 # wait_progress FILE: until the pull has reported bytes of this transfer
 wait_progress() {
     i=0
-    while ! grep -q '"event":"progress".*"done":[1-9]' "$1" 2>/dev/null; do
+    while ! grep -q '"event":"progress".*"bytes_done":[1-9]' "$1" 2>/dev/null; do
         i=$((i + 1)); [ $i -gt 500 ] && break; sleep 0.02
     done
 }

@@ -1,7 +1,7 @@
 #!/bin/sh
-# Several apctl processes asking for the same blob at once (DESIGN.md §4c
-# "the same blob requested by two jobs (or two processes) is downloaded
-# once", §7 "cross-process locks per blob (flock)"): all succeed, all get
+# Several apctl processes asking for the same blob at once (the same blob
+# requested by two jobs or two processes is downloaded once, under
+# cross-process flock locks per blob: docs/store.md, Locking): all succeed, all get
 # the right bytes, the body crosses the wire once.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
 plan 18

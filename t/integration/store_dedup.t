@@ -1,5 +1,5 @@
 #!/bin/sh
-# Cross-vendor dedup in the content-addressed store (DESIGN.md §3, §4c):
+# Cross-vendor dedup in the content-addressed store (docs/store.md):
 # the same bytes reached through a plain URL and through an HF LFS file are
 # fetched once and stored once; rm keeps a blob while another entry uses it
 # and removes it with the last one; path prints the right bytes.

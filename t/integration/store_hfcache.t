@@ -1,6 +1,6 @@
 #!/bin/sh
-# Interoperating with other tools' caches (DESIGN.md §4c scan, §6 "HF cache
-# layout" and "Ollama ... local layout"): pull --hf-cache publishes in the
+# Interoperating with other tools' caches (docs/store.md; the HF cache and
+# Ollama layouts: lib/hfcache.h): pull --hf-cache publishes in the
 # huggingface_hub layout; scan --hf-cache and scan --ollama import without
 # downloading (by reflink or copy: never the cache's inode; hard links only
 # with apctl --link, see foreign_cache_trust.t), and later pulls of the
@@ -150,7 +150,7 @@ check "the HF cache still has the right bytes after all this" \
     python3 "$AP_SRC/t/helpers/check_hf_cache.py" "$HFC" org/repo $C1 model.gguf "$TMP/model.gguf" lfs
 
 # a file the user already has in the HF cache (HF_HUB_CACHE) is reused by a
-# pull into a fresh store without download (DESIGN.md §6)
+# pull into a fresh store without download
 AP_HOME="$TMP/home4"
 export AP_HOME
 n=$(gets cdn "$M")

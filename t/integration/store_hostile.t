@@ -1,5 +1,5 @@
 #!/bin/sh
-# A hostile or damaged store (DESIGN.md §4c, §7): catalog documents that do
+# A hostile or damaged store (docs/store.md): catalog documents that do
 # not parse are skipped and never deleted; a symlink planted in the store
 # never redirects a write outside it; verify finds a flipped byte, --remove
 # drops the blob, and a later pull fetches it again correctly.

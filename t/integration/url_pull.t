@@ -2,7 +2,7 @@
 # Plain URL references through the engine: digest fragment, faults healed by
 # retries/resume, faults that must fail cleanly, and cross-vendor dedup.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 21
+plan 24
 gen_bytes 6000000 11 > "$TMP/a.bin"
 A=$(sha256 "$TMP/a.bin")
 gen_bytes 3000000 12 > "$TMP/b.bin"
@@ -12,6 +12,7 @@ cat > "$TMP/cfg.json" <<JSON
   "a.bin":     {"generate": {"size": 6000000, "seed": 11}},
   "rate.bin":  {"generate": {"size": 2000000, "seed": 13}},
   "host.bin":  {"generate": {"size": 6000000, "seed": 14}},
+  "prog.bin":  {"generate": {"size": 6000000, "seed": 15}},
   "drop.bin":  {"generate": {"size": 6000000, "seed": 11}, "faults": {"drop_at": 2500000, "times": 2}},
   "r503.bin":  {"generate": {"size": 6000000, "seed": 11}, "faults": {"status": 503, "retry_after": 1, "times": 1}},
   "norange.bin": {"generate": {"size": 6000000, "seed": 11}, "faults": {"ignore_range": true}},
@@ -58,6 +59,30 @@ check "404 fails, naming the URL" sh -c "grep -q 'nothere.bin' '$TMP/err' && gre
 check "redirect loop fails clearly" sh -c "grep -qi 'redirect' '$TMP/err'"
 "$APCTL" pull "https://x/y#sha256=zz" > /dev/null 2> "$TMP/err"
 check "bad digest fragment is an invalid reference" grep -q 'sha256' "$TMP/err"
+
+# progress of a plain URL (no size given): the response tells the total, the
+# bar is never "x / 0 B", and the pull ends at 100 %; the same blob again
+# is in place at once (100 %, 0 bytes fetched)
+"$APCTL" pull --events --quiet --chunk-size 1048576 "$FILES/files/prog.bin" \
+    > /dev/null 2> "$TMP/ev"
+check "a URL pull's progress events know the total the response announced" python3 -c '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+prog = [e for e in evs if e["event"] == "progress"]
+assert prog and all(e["bytes_total"] == 6000000 for e in prog), prog[:3]
+assert any(0 < e["bytes_done"] < 6000000 and e["percent"] is not None for e in prog)' "$TMP/ev"
+check "  ... and end at 100 % with every byte fetched" python3 -c '
+import json, sys
+done = [json.loads(l) for l in open(sys.argv[1]) if "\"event\":\"done\"" in l][-1]
+assert done["bytes_done"] == done["bytes_total"] == done["fetched_bytes"] == 6000000, done
+assert done["percent"] == 100, done' "$TMP/ev"
+"$APCTL" pull --events --quiet "$FILES/files/prog.bin#sha256=$(gen_bytes 6000000 15 | sha256sum | cut -d" " -f1)" \
+    > /dev/null 2> "$TMP/ev3"
+check "  ... a blob already in the store counts as done: 100 %, 0 bytes fetched" python3 -c '
+import json, sys
+done = [json.loads(l) for l in open(sys.argv[1]) if "\"event\":\"done\"" in l][-1]
+assert done["bytes_done"] == done["bytes_total"] == 6000000 and done["fetched_bytes"] == 0, done
+assert done["percent"] == 100, done' "$TMP/ev3"
 
 # bandwidth cap: 2 MB at 1 MB/s cannot take less than ~2 s (a lower bound
 # only: a loaded machine makes it slower, never faster)

@@ -489,6 +489,68 @@ static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
     return remove(p);
 }
 
+/* Files are read through ap_entry_file_count()/ap_entry_file_at(), whose
+ * stride is the element's struct_size: an array built by a caller compiled
+ * against an older, smaller ap_entry_file (no status member) is read
+ * element by element correctly, and each file's status goes through the
+ * document and back. */
+static void test_file_accessors_and_status(void **state)
+{
+    size_t old = offsetof(ap_entry_file, status); /* the older element size */
+    ap_entry *e = make_entry("url", "https://h/x", "x", 0);
+    ap_entry *back = NULL;
+    /* slack after the last element only so that this test may write through
+     * the full struct type; the library reads old bytes per element */
+    unsigned char *arr = calloc(1, 3 * old + sizeof(ap_entry_file));
+    ap_entry_file *f;
+    char *json = NULL;
+    size_t i;
+    (void)state;
+    free(e->files);
+    for (i = 0; i < 3; i++) {
+        static const char *names[] = { "a.bin", "b.bin", "c.bin" };
+        f = (ap_entry_file *)(void *)(arr + i * old);
+        f->struct_size = old;
+        f->name = strdup(names[i]);
+        f->size = 10 * (i + 1);
+        f->present = i == 1;
+    }
+    e->files = (ap_entry_file *)(void *)arr;
+    e->nfiles = 3;
+    e->status = AP_ENTRY_PENDING;
+    assert_int_equal(ap_entry_file_count(e), 3);
+    assert_string_equal(ap_entry_file_at(e, 2)->name, "c.bin");
+    assert_int_equal(ap_entry_file_at(e, 2)->size, 30);
+    assert_null(ap_entry_file_at(e, 3));
+    assert_int_equal(ap_entry_to_json(e, &json), AP_OK);
+    assert_int_equal(ap_entry_from_json(json, strlen(json), &back), AP_OK);
+    ap_free(json);
+    assert_int_equal(ap_entry_file_count(back), 3);
+    for (i = 0; i < 3; i++) {
+        const ap_entry_file *g = ap_entry_file_at(back, i);
+        assert_int_equal(g->struct_size, sizeof(ap_entry_file));
+        assert_int_equal(g->size, 10 * (i + 1));
+        assert_true(AP_ENTRY_FILE_HAS(g, status));
+        assert_int_equal(g->status, i == 1 ? AP_FILE_READY : AP_FILE_PENDING);
+    }
+    /* a failed file stays failed through the document */
+    back->files[2].status = AP_FILE_FAILED;
+    assert_int_equal(ap_entry_to_json(back, &json), AP_OK);
+    assert_non_null(strstr(json, "\"failed\""));
+    ap_entry_free(back);
+    assert_int_equal(ap_entry_from_json(json, strlen(json), &back), AP_OK);
+    assert_int_equal(ap_entry_file_at(back, 2)->status, AP_FILE_FAILED);
+    assert_string_equal(ap_file_status_name(AP_FILE_DOWNLOADING), "downloading");
+    ap_free(json);
+    ap_entry_free(back);
+    for (i = 0; i < 3; i++)
+        free(((ap_entry_file *)(void *)(arr + i * old))->name);
+    free(arr);
+    e->files = NULL;
+    e->nfiles = 0;
+    ap_entry_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -501,6 +563,7 @@ int main(void)
         cmocka_unit_test(test_fifo_and_damaged),
         cmocka_unit_test(test_put_refuses_unreadable),
         cmocka_unit_test(test_large_entry_roundtrip),
+        cmocka_unit_test(test_file_accessors_and_status),
     };
     int rc;
     cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -36,6 +36,9 @@
 #include "../../vendors/huggingface/util.c"
 #include "../../vendors/huggingface/select.c"
 #include "../../vendors/huggingface/cache.c"
+#include "../../vendors/huggingface/publish.c"
+#include "../../vendors/huggingface/scan.c"
+#include "../../vendors/huggingface/fromcat.c"
 
 #if defined(__has_include) && !defined(AP_TEST_NO_PROVISIONER)
 #if __has_include("provisioner.c")
@@ -511,9 +514,11 @@ static int m_is_cancelled(ap_vendor_call *call)
 }
 
 static const ap_host mock_host = {
-    sizeof(ap_host), AP_VENDOR_ABI_MAJOR, AP_VENDOR_ABI_MINOR,
-    m_http, m_header, m_free, m_add_file, m_set_artifact, m_set_error, m_log,
-    m_getenv, m_option, m_is_cancelled, NULL
+    .struct_size = sizeof(ap_host), .abi_version = AP_VENDOR_ABI_VERSION,
+    .http = m_http, .http_header = m_header, .http_free = m_free,
+    .add_file = m_add_file, .set_artifact = m_set_artifact,
+    .set_error = m_set_error, .log = m_log, .getenv = m_getenv,
+    .option = m_option, .is_cancelled = m_is_cancelled,
 };
 
 static void call_init(ap_vendor_call *c)
@@ -600,14 +605,15 @@ static void test_descriptor(void **state)
     (void)state;
     assert_non_null(v);
     assert_int_equal(sizeof(ap_vendor), v->struct_size);
-    assert_int_equal(AP_VENDOR_ABI_MAJOR, v->abi_major);
+    assert_int_equal(AP_VENDOR_ABI_VERSION, v->abi_version);
+    assert_non_null(strstr(v->usage, "hf:"));
     assert_string_equal("huggingface", v->name);
     assert_string_equal("hf", v->schemes[0]);
     assert_string_equal("huggingface", v->schemes[1]);
     assert_null(v->schemes[2]);
     assert_null(v->download);
     assert_non_null(v->resolve);
-    h.abi_major = AP_VENDOR_ABI_MAJOR + 1;
+    h.abi_version = AP_VENDOR_ABI_VERSION + 1;
     assert_null(ap_vendor_huggingface_init(&h));
     assert_int_equal(AP_EABI, v->create(&h, &st));
     assert_null(st);
@@ -815,7 +821,9 @@ static void test_quant(void **state)
     assert_int_equal(AP_OK, run(&c, "hf:org/model:q4_k_m"));
     assert_int_equal(1, c.nfiles);
     find(&c, "m.Q4_K_M.gguf");
-    assert_string_equal("hf:org/model:Q4_K_M", c.canonical);
+    /* a single pick is named by the file it picked: the entry of
+     * hf:org/model/m.Q4_K_M.gguf (docs/vendor-huggingface.md) */
+    assert_string_equal("hf:org/model/m.Q4_K_M.gguf", c.canonical);
     call_clear(&c);
 
     call_init(&c);
@@ -823,6 +831,8 @@ static void test_quant(void **state)
     assert_int_equal(2, c.nfiles);
     find(&c, "sub/m-Q5_K_M-00001-of-00002.gguf");
     find(&c, "sub/m-Q5_K_M-00002-of-00002.gguf");
+    /* several split parts: named by the tag */
+    assert_string_equal("hf:org/model:Q5_K_M", c.canonical);
     call_clear(&c);
 
     call_init(&c);

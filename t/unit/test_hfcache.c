@@ -1,4 +1,10 @@
-/* Unit tests: HF cache publish/lookup/scan and Ollama scan (lib/hfcache.c). */
+/* Unit tests: importing foreign caches through the vendors' `scan`
+ * (ap_provisioner_scan) — the HF cache walk of vendors/huggingface and the
+ * Ollama store walk of vendors/ollama, with the host keeping the trust
+ * (digests from the bytes, links leading out and FIFOs refused, claims
+ * checked) — the one default-directory rule of each vendor, and the Ollama
+ * vendor's resolve from the local store.  The plugins are loaded from
+ * $AP_BUILD/vendors. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,461 +18,347 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hfcache.h"
 #include "digest.h"
 #include "testutil.h"
 #include <artifactprov.h>
 
 static char tmpl[] = "/tmp/ap-test-hfcache-XXXXXX";
 static char *base;
+static char vdir[600];
 static const char *C1 = "1111111111111111111111111111111111111111";
 static const char *C2 = "2222222222222222222222222222222222222222";
 
-static char *pjoin(const char *a, const char *b)
+static ap_provisioner *mk(const char *name)
 {
-    return apx_path_join(a, b);
+    ap_provisioner_options o = AP_PROVISIONER_OPTIONS_INIT;
+    ap_provisioner *p = NULL;
+    char *home = apx_path_join(base, name);
+    o.home = home;
+    o.vendor_path = vdir;
+    assert_int_equal(ap_provisioner_new(&p, &o), AP_OK);
+    free(home);
+    return p;
 }
 
-static char *slurp(const char *path, size_t *n)
+static void git_of(const char *data, char hex[41])
 {
-    FILE *f = fopen(path, "rb");
-    char *b = calloc(1, 4096);
-    size_t r;
-    assert_non_null(f);
-    r = fread(b, 1, 4095, f);
-    fclose(f);
-    if (n)
-        *n = r;
-    return b;
+    apx_digest *d = apx_digest_new(APX_SHA1);
+    char head[48];
+    int n = snprintf(head, sizeof head, "blob %zu", strlen(data));
+    assert_non_null(d);
+    apx_digest_update(d, head, (size_t)n + 1);
+    apx_digest_update(d, data, strlen(data));
+    assert_int_equal(apx_digest_final_hex(d, hex), AP_OK);
+    apx_digest_free(d);
 }
 
-/* Check the layout rules for one published file. */
-static void check_published(const char *cache, const char *folder,
-                            const char *commit, const char *relpath,
-                            const char *etag, const char *content)
+static void mkdirs_of(const char *root, const char *rel)
 {
-    char *repo = pjoin(cache, folder), *snap, *blob, target[PATH_MAX];
-    char *real_snap, *real_blob, *data, *rel;
-    ssize_t n;
-    size_t depth = 0, i;
-    struct stat st;
-    const char *p;
-    rel = apx_asprintf("snapshots/%s/%s", commit, relpath);
-    snap = pjoin(repo, rel);
-    free(rel);
-    rel = apx_asprintf("blobs/%s", etag);
-    blob = pjoin(repo, rel);
-    free(rel);
-    assert_int_equal(lstat(blob, &st), 0);
-    assert_true(S_ISREG(st.st_mode));
-    assert_int_equal(lstat(snap, &st), 0);
-    assert_true(S_ISLNK(st.st_mode));
-    n = readlink(snap, target, sizeof target - 1);
-    assert_true(n > 0);
-    target[n] = '\0';
-    assert_true(target[0] != '/');                /* relative */
-    for (p = relpath; *p; p++)
-        depth += *p == '/';
-    for (i = 0; i < depth + 2; i++)
-        assert_memory_equal(target + 3 * i, "../", 3);
-    assert_memory_equal(target + 3 * (depth + 2), "blobs/", 6);
-    assert_string_equal(target + 3 * (depth + 2) + 6, etag);
-    real_snap = realpath(snap, NULL);
-    real_blob = realpath(blob, NULL);
-    assert_non_null(real_snap);
-    assert_string_equal(real_snap, real_blob);
-    data = slurp(snap, NULL);
-    assert_string_equal(data, content);
-    free(data);
-    free(real_snap);
-    free(real_blob);
-    free(snap);
-    free(blob);
-    free(repo);
-}
-
-static void test_publish_and_lookup(void **state)
-{
-    char *cache = pjoin(base, "hub"), *src = pjoin(base, "blob1");
-    char *src2 = pjoin(base, "blob2"), *out = NULL, *refs, *data;
-    char etag[65], commit[41];
-    const char *sha1 = "0123456789abcdef0123456789abcdef01234567";
-    size_t n;
-    apx_error err;
-    (void)state;
-    write_str(src, "weights!");
-    write_str(src2, "{\"a\":1}");
-    sha_of("weights!", etag);
-    assert_int_equal(apx_hf_publish(cache, "model", "org/name", C1, "main",
-                                    "sub/dir/model.gguf", etag, src, &out,
-                                    &err), AP_OK);
-    assert_non_null(strstr(out, "models--org--name/snapshots/"));
-    free(out);
-    assert_int_equal(apx_hf_publish(cache, NULL, "org/name", C1, "main",
-                                    "config.json", sha1, src2, NULL, &err),
-                     AP_OK);
-    check_published(cache, "models--org--name", C1, "sub/dir/model.gguf", etag,
-                    "weights!");
-    check_published(cache, "models--org--name", C1, "config.json", sha1,
-                    "{\"a\":1}");
-    refs = pjoin(cache, "models--org--name/refs/main");
-    data = slurp(refs, &n);
-    assert_int_equal(n, 40);                      /* no trailing newline */
-    assert_memory_equal(data, C1, 40);
-    free(data);
-    /* Republish (idempotent) and move main to a new commit. */
-    assert_int_equal(apx_hf_publish(cache, "model", "org/name", C1, "main",
-                                    "sub/dir/model.gguf", etag, src, NULL,
-                                    &err), AP_OK);
-    assert_int_equal(apx_hf_publish(cache, "model", "org/name", C2, "main",
-                                    "sub/dir/model.gguf", etag, src, NULL,
-                                    &err), AP_OK);
-    data = slurp(refs, &n);
-    assert_int_equal(n, 40);
-    assert_memory_equal(data, C2, 40);
-    free(data);
-    free(refs);
-    /* no temp names left behind */
-    refs = pjoin(cache, "models--org--name/blobs");
-    assert_int_equal(count_entries(refs), 2);
-    free(refs);
-    /* datasets and spaces, repo without org, revision with a slash */
-    assert_int_equal(apx_hf_publish(cache, "dataset", "org/ds", C1,
-                                    "refs/pr/1", "a.txt", sha1, src2, NULL,
-                                    &err), AP_OK);
-    check_published(cache, "datasets--org--ds", C1, "a.txt", sha1, "{\"a\":1}");
-    refs = pjoin(cache, "datasets--org--ds/refs/refs/pr/1");
-    data = slurp(refs, &n);
-    assert_int_equal(n, 40);
-    free(data);
-    free(refs);
-    assert_int_equal(apx_hf_publish(cache, "space", "gpt2", C1, NULL, "x",
-                                    sha1, src2, NULL, &err), AP_OK);
-    check_published(cache, "spaces--gpt2", C1, "x", sha1, "{\"a\":1}");
-
-    /* lookup by branch and by commit */
-    assert_int_equal(apx_hf_lookup(cache, "model", "org/name", "main",
-                                   "sub/dir/model.gguf", &out, commit, &err),
-                     AP_OK);
-    assert_string_equal(commit, C2);
-    data = slurp(out, NULL);
-    assert_string_equal(data, "weights!");
-    free(data);
-    assert_non_null(strstr(out, "/blobs/"));
-    free(out);
-    assert_int_equal(apx_hf_lookup(cache, NULL, "org/name", C1, "config.json",
-                                   &out, NULL, &err), AP_OK);
-    free(out);
-    assert_int_equal(apx_hf_lookup(cache, NULL, "org/name", C2, "config.json",
-                                   &out, NULL, &err), AP_ENOTFOUND);
-    assert_null(out);
-    assert_int_equal(apx_hf_lookup(cache, NULL, "org/name", "dev",
-                                   "config.json", &out, NULL, &err),
-                     AP_ENOTFOUND);
-    assert_int_equal(apx_hf_lookup(cache, NULL, "org/other", "main",
-                                   "config.json", &out, NULL, &err),
-                     AP_ENOTFOUND);
-    assert_int_equal(apx_hf_lookup(cache, NULL, "org/name", "main", "../x",
-                                   &out, NULL, &err), AP_EPATH);
-    free(src);
-    free(src2);
-    free(cache);
-}
-
-static void test_hostile(void **state)
-{
-    char *cache = pjoin(base, "hub-hostile"), *src = pjoin(base, "hblob");
-    char *outside = pjoin(base, "outside-h"), *link;
-    const char *sha1 = "0123456789abcdef0123456789abcdef01234567";
-    apx_error err;
-    (void)state;
-    write_str(src, "x");
-    assert_int_equal(apx_hf_publish(cache, NULL, "org/n", C1, "main", "../x",
-                                    sha1, src, NULL, &err), AP_EPATH);
-    assert_int_equal(apx_hf_publish(cache, NULL, "org/n", C1, "main", "/abs",
-                                    sha1, src, NULL, &err), AP_EPATH);
-    assert_int_equal(apx_hf_publish(cache, NULL, "org/n", C1, "main", "a/../b",
-                                    sha1, src, NULL, &err), AP_EPATH);
-    assert_int_equal(apx_hf_publish(cache, NULL, "org/n", C1, "../main", "a",
-                                    sha1, src, NULL, &err), AP_EPATH);
-    assert_int_equal(apx_hf_publish(cache, NULL, "a/b/c", C1, "main", "a",
-                                    sha1, src, NULL, &err), AP_EPATH);
-    assert_int_equal(apx_hf_publish(cache, NULL, "../b", C1, "main", "a",
-                                    sha1, src, NULL, &err), AP_EPATH);
-    assert_int_equal(apx_hf_publish(cache, NULL, "a--b/c", C1, "main", "a",
-                                    sha1, src, NULL, &err), AP_EPATH);
-    assert_int_equal(apx_hf_publish(cache, "weird", "a/b", C1, "main", "a",
-                                    sha1, src, NULL, &err), AP_EINVAL);
-    assert_int_equal(apx_hf_publish(cache, NULL, "a/b", "../../x", "main", "a",
-                                    sha1, src, NULL, &err), AP_EINVAL);
-    assert_int_equal(apx_hf_publish(cache, NULL, "a/b", C1, "main", "a",
-                                    "../../etc", src, NULL, &err), AP_EINVAL);
-    /* A symlink planted at snapshots/ cannot redirect the write. */
-    assert_int_equal(mkdir(outside, 0755), 0);
-    assert_int_equal(apx_mkdirs(cache), AP_OK);
-    link = pjoin(cache, "models--org--n");
-    assert_int_equal(mkdir(link, 0755), 0);
-    free(link);
-    link = pjoin(cache, "models--org--n/snapshots");
-    assert_int_equal(symlink(outside, link), 0);
-    free(link);
-    assert_int_equal(apx_hf_publish(cache, NULL, "org/n", C1, "main", "a",
-                                    sha1, src, NULL, &err), AP_EPATH);
-    assert_int_equal(count_entries(outside), 0);
-    free(outside);
-    free(src);
-    free(cache);
-}
-
-/* Lookups stay inside the cache and never block: a FIFO at refs/main, a
- * snapshot link leaving the cache, a FIFO as the blob. */
-static void test_lookup_hostile(void **state)
-{
-    char *cache = pjoin(base, "hub-lh"), *p, *out = NULL, commit[41];
-    char *outside = pjoin(base, "lh-secret");
-    apx_error err;
-    (void)state;
-    alarm(20);
-    write_str(outside, "secret");
-    p = pjoin(cache, "models--org--lh/refs");
+    char *p = apx_path_join(root, rel);
     assert_int_equal(apx_mkdirs(p), AP_OK);
     free(p);
-    p = pjoin(cache, "models--org--lh/blobs");
-    assert_int_equal(apx_mkdirs(p), AP_OK);
-    free(p);
-    p = pjoin(cache, "models--org--lh/snapshots/1111111111111111111111111111111111111111");
-    assert_int_equal(apx_mkdirs(p), AP_OK);
-    free(p);
-    p = pjoin(cache, "models--org--lh/refs/main");
-    assert_int_equal(mkfifo(p, 0600), 0);
-    free(p);
-    assert_int_not_equal(apx_hf_lookup(cache, NULL, "org/lh", "main", "a.bin",
-                                       &out, commit, &err), AP_OK);
-    assert_null(out);
-    /* snapshots/<c>/a.bin -> ../../../../lh-secret (outside the cache) */
-    p = pjoin(cache, "models--org--lh/snapshots/1111111111111111111111111111111111111111/a.bin");
-    assert_int_equal(symlink("../../../../lh-secret", p), 0);
-    free(p);
-    assert_int_not_equal(apx_hf_lookup(cache, NULL, "org/lh", C1, "a.bin",
-                                       &out, commit, &err), AP_OK);
-    assert_null(out);
-    /* snapshots/<c>/b.bin -> ../../blobs/<sha1>, a FIFO */
-    p = pjoin(cache, "models--org--lh/blobs/0123456789abcdef0123456789abcdef01234567");
-    assert_int_equal(mkfifo(p, 0600), 0);
-    free(p);
-    p = pjoin(cache, "models--org--lh/snapshots/1111111111111111111111111111111111111111/b.bin");
-    assert_int_equal(symlink("../../blobs/0123456789abcdef0123456789abcdef01234567", p), 0);
-    free(p);
-    assert_int_not_equal(apx_hf_lookup(cache, NULL, "org/lh", C1, "b.bin",
-                                       &out, commit, &err), AP_OK);
-    assert_null(out);
-    alarm(0);
-    free(outside);
-    free(cache);
 }
 
-typedef struct seen {
-    int n;
-    int with_etag;
-    char last_repo[64];
-    int warnings;
-    char last_warning[512];
-} seen;
-
-static int hf_cb(const apx_hf_file *f, void *user)
+static void put(const char *root, const char *rel, const char *content)
 {
-    seen *s = user;
-    char buf[16];
-    s->n++;
-    if (f->etag)
-        s->with_etag++;
-    assert_non_null(f->blob_path);
-    /* the file is handed over open: what is read is what was resolved */
-    assert_true(f->fd >= 0);
-    assert_int_equal(pread(f->fd, buf, sizeof buf, 0), 7);
-    assert_memory_equal(buf, "scan me", 7);
-    assert_non_null(strstr(f->path, f->relpath));
-    snprintf(s->last_repo, sizeof s->last_repo, "%s:%s", f->repo_type,
-             f->repo_id);
+    char *p = apx_path_join(root, rel);
+    write_str(p, content);
+    free(p);
+}
+
+static void link_at(const char *root, const char *rel, const char *target)
+{
+    char *p = apx_path_join(root, rel);
+    assert_int_equal(symlink(target, p), 0);
+    free(p);
+}
+
+static int any_warning(ap_provisioner *p, const char *a, const char *b)
+{
+    size_t i;
+    for (i = 0; i < ap_provisioner_warning_count(p); i++) {
+        const char *w = ap_provisioner_warning(p, i);
+        if (strstr(w, a) && (!b || strstr(w, b)))
+            return 1;
+    }
     return 0;
 }
 
-static void warn_cb(const char *msg, void *user)
+/* An HF cache as huggingface_hub lays it out, with a planted blob and a
+ * link leading out. */
+static char *make_hf_cache(const char *name)
 {
-    seen *s = user;
-    s->warnings++;
-    snprintf(s->last_warning, sizeof s->last_warning, "%s", msg);
-}
-
-static int stop_cb(const apx_hf_file *f, void *user)
-{
-    (void)f; (void)user;
-    return 1;
+    char *cache = apx_path_join(base, name), sha[65], git[41], rel[256];
+    sha_of("scan me", sha);
+    git_of("regular", git);
+    mkdirs_of(cache, "models--org--a/blobs");
+    snprintf(rel, sizeof rel, "models--org--a/snapshots/%s/d", C1);
+    mkdirs_of(cache, rel);
+    snprintf(rel, sizeof rel, "models--org--a/blobs/%s", sha);
+    put(cache, rel, "scan me");
+    snprintf(rel, sizeof rel, "models--org--a/blobs/%s", git);
+    put(cache, rel, "regular");
+    /* a blob whose bytes are not what its name claims */
+    put(cache, "models--org--a/blobs/"
+               "00000000000000000000000000000000000000000000000000000000000000ab",
+        "planted");
+    snprintf(rel, sizeof rel, "models--org--a/snapshots/%s/m.gguf", C1);
+    {
+        char t[128];
+        snprintf(t, sizeof t, "../../blobs/%s", sha);
+        link_at(cache, rel, t);
+        snprintf(rel, sizeof rel, "models--org--a/snapshots/%s/d/config.json", C1);
+        snprintf(t, sizeof t, "../../../blobs/%s", git);
+        link_at(cache, rel, t);
+    }
+    snprintf(rel, sizeof rel, "models--org--a/snapshots/%s/bad.bin", C1);
+    link_at(cache, rel, "../../blobs/"
+                        "00000000000000000000000000000000000000000000000000000000000000ab");
+    snprintf(rel, sizeof rel, "models--org--a/snapshots/%s/evil", C1);
+    link_at(cache, rel, "/etc/passwd");
+    /* a dataset, a regular file in the snapshot itself (no link) */
+    snprintf(rel, sizeof rel, "datasets--org--d/snapshots/%s", C2);
+    mkdirs_of(cache, rel);
+    snprintf(rel, sizeof rel, "datasets--org--d/snapshots/%s/t.csv", C2);
+    put(cache, rel, "a,b\n1,2\n");
+    put(cache, "version.txt", "1");      /* junk at the top level */
+    return cache;
 }
 
 static void test_scan_hf(void **state)
 {
-    char *cache = pjoin(base, "hub-scan"), *src = pjoin(base, "sblob");
-    char *p, *evil, etag[65];
-    const char *sha1 = "0123456789abcdef0123456789abcdef01234567";
-    seen s;
-    size_t skipped = 0;
-    apx_error err;
+    ap_provisioner *p = mk("h-scan");
+    ap_scan_stats st = { sizeof st, 0, 0, 0, 0 };
+    char *cache = make_hf_cache("hub-scan"), sha[65], git[41], ref[128];
+    ap_entry *e = NULL;
+    size_t i;
     (void)state;
-    write_str(src, "scan me");
-    sha_of("scan me", etag);
-    assert_int_equal(apx_hf_publish(cache, NULL, "org/a", C1, "main",
-                                    "m.gguf", etag, src, NULL, &err), AP_OK);
-    assert_int_equal(apx_hf_publish(cache, NULL, "org/a", C1, "main",
-                                    "d/config.json", sha1, src, NULL, &err),
-                     AP_OK);
-    assert_int_equal(apx_hf_publish(cache, "dataset", "org/d", C2, "main",
-                                    "t.csv", sha1, src, NULL, &err), AP_OK);
-    /* A snapshot entry escaping the cache is skipped. */
-    evil = pjoin(cache, "models--org--a/snapshots/" "1111111111111111111111111111111111111111/evil");
-    assert_int_equal(symlink("/etc/passwd", evil), 0);
-    free(evil);
-    /* Junk at the top level is ignored. */
-    p = pjoin(cache, "version.txt");
-    write_str(p, "1");
-    free(p);
-    memset(&s, 0, sizeof s);
-    assert_int_equal(apx_hf_scan(cache, hf_cb, &s, warn_cb, &skipped, &err), AP_OK);
-    assert_int_equal(s.n, 3);
-    assert_int_equal(s.with_etag, 3);
-    assert_int_equal(skipped, 1);
-    /* ... and the warning names the link and its target */
-    assert_int_equal(s.warnings, 1);
-    assert_non_null(strstr(s.last_warning, "evil"));
-    assert_non_null(strstr(s.last_warning, "/etc/passwd"));
-    assert_int_equal(apx_hf_scan(cache, stop_cb, NULL, NULL, NULL, &err), AP_EUSER);
-    assert_int_equal(apx_hf_scan("/nonexistent/hub", hf_cb, &s, NULL, NULL, &err),
-                     AP_ENOTFOUND);
-    free(src);
+    sha_of("scan me", sha);
+    git_of("regular", git);
+    assert_int_equal(ap_provisioner_scan(p, "hf", cache, &st), AP_OK);
+    assert_int_equal(st.entries, 2);
+    assert_int_equal(st.files, 3);
+    assert_int_equal(st.skipped, 2);
+    /* the link leading out, named with its target; the planted blob, with
+     * want and got */
+    assert_true(any_warning(p, "evil", "/etc/passwd"));
+    assert_true(any_warning(p, "bad.bin", "mismatch"));
+    assert_int_equal(ap_store_has_blob(ap_provisioner_store(p), sha), 1);
+    snprintf(ref, sizeof ref, "hf:org/a@%s", C1);
+    assert_int_equal(ap_catalog_get(ap_provisioner_catalog(p), ref, &e), AP_OK);
+    assert_int_equal(e->status, AP_ENTRY_READY);
+    assert_string_equal(e->vendor, "huggingface");
+    assert_string_equal(e->name, "org/a");
+    assert_string_equal(e->revision, C1);
+    assert_int_equal(e->nfiles, 2);
+    for (i = 0; i < e->nfiles; i++) {
+        if (strcmp(e->files[i].name, "d/config.json") == 0)
+            /* the git id recorded is the one computed from the bytes */
+            assert_string_equal(e->files[i].git_sha1, git);
+        else
+            assert_string_equal(e->files[i].name, "m.gguf");
+    }
+    ap_entry_free(e);
+    snprintf(ref, sizeof ref, "hf:datasets/org/d@%s", C2);
+    assert_int_equal(ap_catalog_get(ap_provisioner_catalog(p), ref, &e), AP_OK);
+    assert_string_equal(e->files[0].name, "t.csv");
+    ap_entry_free(e);
+    /* by vendor name too; a vendor that cannot scan; no such vendor */
+    assert_int_equal(ap_provisioner_scan(p, "huggingface", cache, NULL), AP_OK);
+    assert_int_equal(ap_provisioner_scan(p, "url", cache, NULL), AP_EUNSUPPORTED);
+    assert_non_null(strstr(ap_provisioner_errmsg(p), "cannot import"));
+    assert_int_equal(ap_provisioner_scan(p, "nosuch", cache, NULL), AP_EVENDOR);
+    assert_non_null(strstr(ap_provisioner_errmsg(p), "nosuch"));
+    assert_int_equal(ap_provisioner_scan(p, "hf", "/nonexistent/hub", NULL), AP_ENOTFOUND);
+    assert_non_null(strstr(ap_provisioner_errmsg(p), "/nonexistent/hub"));
+    ap_provisioner_free(p);
     free(cache);
 }
 
-typedef struct oseen {
-    int n;
-    size_t layers;
-    int present;
-    int config;
-} oseen;
-
-static int ol_cb(const apx_ollama_model *m, void *user)
+/* A FIFO as a blob and as a snapshot file: never opened, the scan ends. */
+static void test_scan_hf_fifo(void **state)
 {
-    oseen *s = user;
-    size_t i;
-    s->n++;
-    assert_string_equal(m->host, "registry.ollama.ai");
-    assert_string_equal(m->ns, "library");
-    assert_string_equal(m->model, "llama3");
-    assert_string_equal(m->tag, "latest");
-    s->layers += m->nlayers;
-    for (i = 0; i < m->nlayers; i++)
-        s->present += m->layers[i].present;
-    if (m->config)
-        s->config++;
-    assert_string_equal(m->layers[0].media_type,
-                        "application/vnd.ollama.image.model");
-    return 0;
+    ap_provisioner *p = mk("h-fifo");
+    ap_scan_stats st = { sizeof st, 0, 0, 0, 0 };
+    char *cache = apx_path_join(base, "hub-fifo"), rel[256], *f;
+    (void)state;
+    alarm(20);
+    snprintf(rel, sizeof rel, "models--org--f/snapshots/%s", C1);
+    mkdirs_of(cache, rel);
+    mkdirs_of(cache, "models--org--f/blobs");
+    f = apx_path_join(cache, "models--org--f/blobs/0123456789abcdef0123456789abcdef01234567");
+    assert_int_equal(mkfifo(f, 0600), 0);
+    free(f);
+    snprintf(rel, sizeof rel, "models--org--f/snapshots/%s/a.bin", C1);
+    link_at(cache, rel, "../../blobs/0123456789abcdef0123456789abcdef01234567");
+    snprintf(rel, sizeof rel, "%s/models--org--f/snapshots/%s/fifo", cache, C1);
+    assert_int_equal(mkfifo(rel, 0600), 0);
+    assert_int_equal(ap_provisioner_scan(p, "hf", cache, &st), AP_OK);
+    assert_int_equal(st.files, 0);
+    assert_int_equal(st.skipped, 2);
+    alarm(0);
+    ap_provisioner_free(p);
+    free(cache);
 }
 
-static void test_scan_ollama(void **state)
+/* One rule for the HF cache directory: HF_HUB_CACHE, else HF_HOME/hub,
+ * else XDG_CACHE_HOME/huggingface/hub, else HOME/.cache/huggingface/hub. */
+static void test_hf_default_dir(void **state)
 {
-    char *root = pjoin(base, "ollama"), *dir, *p, hm[65], ht[65], hc[65];
-    char *doc;
-    oseen s;
-    size_t skipped = 0;
-    apx_error err;
+    static const struct { const char *var, *sub; } rules[] = {
+        { "HF_HUB_CACHE", "" }, { "HF_HOME", "hub" },
+        { "XDG_CACHE_HOME", "huggingface/hub" }, { "HOME", ".cache/huggingface/hub" },
+    };
+    size_t k;
     (void)state;
+    for (k = 0; k < 4; k++) {
+        char name[128], *dir, *cache;
+        ap_provisioner *p;
+        ap_scan_stats st = { sizeof st, 0, 0, 0, 0 };
+        snprintf(name, sizeof name, "dflt%zu%s%s", k, *rules[k].sub ? "/" : "",
+                 rules[k].sub);
+        cache = make_hf_cache(name);        /* base/dfltK[/SUB] */
+        snprintf(name, sizeof name, "dflt%zu", k);
+        dir = apx_path_join(base, name);
+        unsetenv("HF_HUB_CACHE");
+        unsetenv("HUGGINGFACE_HUB_CACHE");
+        unsetenv("HF_HOME");
+        unsetenv("XDG_CACHE_HOME");
+        setenv("HOME", "/nonexistent-home", 1);
+        setenv(rules[k].var, dir, 1);
+        p = mk("h-dflt");
+        assert_int_equal(ap_provisioner_scan(p, "hf", NULL, &st), AP_OK);
+        if (st.entries != 2)
+            print_error("rule %s: %zu entries\n", rules[k].var, st.entries);
+        assert_int_equal(st.entries, 2);
+        ap_provisioner_free(p);
+        unsetenv(rules[k].var);
+        free(dir);
+        free(cache);
+    }
+}
+
+static char *make_ollama_store(const char *name, char hm[65], char hc[65])
+{
+    char *root = apx_path_join(base, name), rel[200], ht[65], *doc;
     sha_of("GGUF model bytes", hm);
     sha_of("{{ .Prompt }}", ht);
     sha_of("{\"model_format\":\"gguf\"}", hc);
-    dir = pjoin(root, "manifests/registry.ollama.ai/library/llama3");
-    assert_int_equal(apx_mkdirs(dir), AP_OK);
-    p = pjoin(root, "blobs");
-    assert_int_equal(apx_mkdirs(p), AP_OK);
-    free(p);
-    p = apx_asprintf("%s/blobs/sha256-%s", root, hm);
-    write_str(p, "GGUF model bytes");
-    free(p);
-    p = apx_asprintf("%s/blobs/sha256-%s", root, hc);
-    write_str(p, "{\"model_format\":\"gguf\"}");
-    free(p);
+    mkdirs_of(root, "manifests/registry.ollama.ai/library/llama3");
+    mkdirs_of(root, "manifests/registry.ollama.ai/library/tiny");
+    mkdirs_of(root, "blobs");
+    snprintf(rel, sizeof rel, "blobs/sha256-%s", hm);
+    put(root, rel, "GGUF model bytes");
+    snprintf(rel, sizeof rel, "blobs/sha256-%s", hc);
+    put(root, rel, "{\"model_format\":\"gguf\"}");
     doc = apx_asprintf(
-        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker."
-        "distribution.manifest.v2+json\",\"config\":{\"mediaType\":"
+        "{\"schemaVersion\":2,\"config\":{\"mediaType\":"
         "\"application/vnd.docker.container.image.v1+json\",\"digest\":"
         "\"sha256:%s\",\"size\":23},\"layers\":[{\"mediaType\":"
         "\"application/vnd.ollama.image.model\",\"digest\":\"sha256:%s\","
         "\"size\":16},{\"mediaType\":\"application/vnd.ollama.image.template\","
         "\"digest\":\"sha256:%s\",\"size\":13}]}", hc, hm, ht);
-    p = pjoin(dir, "latest");
-    write_str(p, doc);
-    free(p);
+    put(root, "manifests/registry.ollama.ai/library/llama3/latest", doc);
     free(doc);
-    p = pjoin(dir, "broken");
-    write_str(p, "{\"layers\":[{\"digest\":\"md5:x\"}]}");
-    free(p);
-    p = pjoin(dir, "garbage");
-    write_str(p, "nope");
-    free(p);
-    memset(&s, 0, sizeof s);
-    assert_int_equal(apx_ollama_scan(root, ol_cb, &s, NULL, &skipped, &err), AP_OK);
-    assert_int_equal(s.n, 1);
-    assert_int_equal(s.layers, 2);
-    assert_int_equal(s.present, 1);   /* the template blob is missing */
-    assert_int_equal(s.config, 1);
-    assert_int_equal(skipped, 2);
-    free(dir);
+    doc = apx_asprintf(
+        "{\"schemaVersion\":2,\"config\":{\"mediaType\":"
+        "\"application/vnd.docker.container.image.v1+json\",\"digest\":"
+        "\"sha256:%s\",\"size\":23},\"layers\":[{\"mediaType\":"
+        "\"application/vnd.ollama.image.model\",\"digest\":\"sha256:%s\","
+        "\"size\":16}]}", hc, hm);
+    put(root, "manifests/registry.ollama.ai/library/tiny/q4", doc);
+    free(doc);
+    put(root, "manifests/registry.ollama.ai/library/llama3/broken",
+        "{\"layers\":[{\"digest\":\"md5:x\"}]}");
+    put(root, "manifests/registry.ollama.ai/library/llama3/garbage", "nope");
+    return root;
+}
+
+static void test_scan_ollama(void **state)
+{
+    ap_provisioner *p = mk("h-oscan");
+    ap_scan_stats st = { sizeof st, 0, 0, 0, 0 };
+    char hm[65], hc[65], *root = make_ollama_store("ollama", hm, hc);
+    ap_entry *e = NULL;
+    (void)state;
+    assert_int_equal(ap_provisioner_scan(p, "ollama", root, &st), AP_OK);
+    assert_int_equal(st.entries, 2);
+    assert_int_equal(st.files, 4);   /* llama3: model + config; tiny: the same */
+    assert_int_equal(st.skipped, 3); /* broken, garbage, the missing template */
+    assert_true(any_warning(p, "broken", "malformed"));
+    assert_true(any_warning(p, "garbage", "not JSON"));
+    assert_int_equal(ap_catalog_get(ap_provisioner_catalog(p),
+                                    "ollama:registry.ollama.ai/library/llama3:latest", &e),
+                     AP_OK);
+    assert_string_equal(e->vendor, "ollama");
+    assert_string_equal(e->name, "registry.ollama.ai/library/llama3/latest");
+    assert_int_equal(e->nfiles, 2);
+    ap_entry_free(e);
+    assert_int_equal(ap_store_has_blob(ap_provisioner_store(p), hm), 1);
+    ap_provisioner_free(p);
     free(root);
 }
 
-static void test_defaults(void **state)
+/* ollama:MODEL[:TAG] is served from the local store (no registry pull). */
+static void test_ollama_resolve_local(void **state)
 {
-    char *p = NULL;
+    ap_provisioner *p = mk("h-oresolve");
+    char hm[65], hc[65], *root = make_ollama_store("ollama2", hm, hc), got[65];
+    ap_entry *e = NULL;
+    uint64_t size = 0;
+    size_t i;
     (void)state;
-    setenv("HF_HUB_CACHE", "/h/c", 1);
-    assert_int_equal(apx_hf_default_cache(&p), AP_OK);
-    assert_string_equal(p, "/h/c");
-    free(p);
-    unsetenv("HF_HUB_CACHE");
-    setenv("HF_HOME", "/hh", 1);
-    assert_int_equal(apx_hf_default_cache(&p), AP_OK);
-    assert_string_equal(p, "/hh/hub");
-    free(p);
-    unsetenv("HF_HOME");
-    setenv("OLLAMA_MODELS", "/o", 1);
-    assert_int_equal(apx_ollama_default_dir(&p), AP_OK);
-    assert_string_equal(p, "/o");
-    free(p);
+    setenv("OLLAMA_MODELS", root, 1);
+    assert_int_equal(ap_provision(p, "ollama:tiny:q4", NULL, &e), AP_OK);
+    assert_int_equal(e->nfiles, 2);
+    for (i = 0; i < e->nfiles; i++) {
+        assert_int_equal(apx_sha256_file(e->files[i].path, got, &size), AP_OK);
+        assert_string_equal(got, strcmp(e->files[i].name, "model") == 0 ? hm : hc);
+    }
+    ap_entry_free(e);
+    assert_int_equal(ap_provision(p, "ollama:nothere", NULL, &e), AP_ENOTFOUND);
+    assert_non_null(strstr(ap_provisioner_errmsg(p), "ollama:nothere"));
+    assert_non_null(strstr(ap_provisioner_errmsg(p), "registry.ollama.ai/library/nothere:latest"));
+    assert_non_null(strstr(ap_provisioner_errmsg(p), "not implemented"));
+    assert_int_equal(ap_provision(p, "ollama:a/b/c/d", NULL, &e), AP_EINVAL);
+    assert_non_null(strstr(ap_provisioner_errmsg(p), "ollama:[HOST/][NS/]MODEL[:TAG]"));
     unsetenv("OLLAMA_MODELS");
-    setenv("HOME", "/u", 1);
-    assert_int_equal(apx_ollama_default_dir(&p), AP_OK);
-    assert_string_equal(p, "/u/.ollama/models");
-    free(p);
+    ap_provisioner_free(p);
+    free(root);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_publish_and_lookup),
-        cmocka_unit_test(test_hostile),
-        cmocka_unit_test(test_lookup_hostile),
         cmocka_unit_test(test_scan_hf),
+        cmocka_unit_test(test_scan_hf_fifo),
+        cmocka_unit_test(test_hf_default_dir),
         cmocka_unit_test(test_scan_ollama),
-        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_ollama_resolve_local),
     };
+    const char *b = getenv("AP_BUILD");
     int rc;
-    char cmd[128];
     cmocka_set_message_output(CM_OUTPUT_TAP);
     base = mkdtemp(tmpl);
     if (!base)
         return 1;
+    snprintf(vdir, sizeof vdir, "%s/vendors", b ? b : "build");
+    if (vdir[0] != '/') {
+        char cwd[256];
+        if (!getcwd(cwd, sizeof cwd))
+            return 1;
+        snprintf(vdir, sizeof vdir, "%s/%s/vendors", cwd, b ? b : "build");
+    }
+    unsetenv("AP_VENDOR_PATH");
+    unsetenv("HF_HUB_OFFLINE");
+    ap_global_init();
     rc = cmocka_run_group_tests(tests, NULL, NULL);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
-    if (system(cmd) != 0 && !rc)
-        rc = 1;
+    ap_global_cleanup();
+    {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+        if (system(cmd) != 0)
+            rc = rc ? rc : 1;
+    }
     return rc;
 }

@@ -211,8 +211,8 @@ static void test_three_jobs(void **state)
         assert_int_equal(info.status, AP_OK);
         assert_non_null(info.entry_id);
         assert_null(info.message);
-        assert_int_equal(info.bytes_done, spec_of(names[i])->size);
-        assert_int_equal(info.fetched_bytes, spec_of(names[i])->size);
+        assert_int_equal(info.progress.bytes_done, spec_of(names[i])->size);
+        assert_int_equal(info.progress.fetched_bytes, spec_of(names[i])->size);
         assert_true(info.started >= info.submitted && info.finished >= info.started);
         assert_string_equal(ap_job_state_name(info.state), "done");
         ap_job_info_clear(&info);
@@ -254,7 +254,7 @@ static void wait_for_bytes(ap_jobs *jobs, ap_job_id id)
             assert_true(ev[i].job_id == id);
             assert_false(ev[i].final);
             seq = ev[i].seq;
-            seen |= ev[i].bytes_done > 0;
+            seen |= ev[i].progress.bytes_done > 0;
         }
         ap_job_events_clear(ev, got);
         if (seen)
@@ -281,8 +281,15 @@ static void test_cancel_running(void **state)
     wait_for_bytes(jobs, id);
     assert_int_equal(ap_jobs_wait(jobs, id, 0, &info), AP_ETIMEDOUT);
     assert_int_equal(info.state, AP_JOB_RUNNING);
-    assert_true(info.bytes_done > 0 && info.bytes_done < 4000000);
-    assert_true(info.bytes_total == 0 || info.bytes_total == 4000000);
+    assert_true(info.progress.bytes_done > 0 && info.progress.bytes_done < 4000000);
+    /* the vendor did not know the size: the response told the tracker */
+    assert_int_equal(info.progress.bytes_total, 4000000);
+    assert_true(info.progress.percent > 0 && info.progress.percent < 100);
+    assert_non_null(info.progress.phase);
+    assert_string_equal(info.progress.phase, "downloading");
+    assert_string_equal(info.progress.file, "files/slow.bin");
+    assert_non_null(info.progress.artifact);
+    assert_string_equal(info.progress.artifact, ref);
     ap_job_info_clear(&info);
 
     t0 = apx_now_ms();
@@ -383,7 +390,7 @@ static void test_dedup(void **state)
     assert_int_equal(ia.state, AP_JOB_DONE);
     assert_int_equal(ib.state, AP_JOB_DONE);
     assert_int_equal(log_bytes_settled("d1.bin", "d2.bin", 1000000), 1000000);
-    assert_int_equal(ia.fetched_bytes + ib.fetched_bytes, 1000000);
+    assert_int_equal(ia.progress.fetched_bytes + ib.progress.fetched_bytes, 1000000);
     assert_entry_bytes(jobs, a, "d1.bin");
     assert_entry_bytes(jobs, b, "d2.bin");
     ap_job_info_clear(&ia);
@@ -398,12 +405,12 @@ static void test_dedup(void **state)
     assert_int_equal(ia.state, AP_JOB_DONE);
     assert_int_equal(ib.state, AP_JOB_DONE);
     assert_int_equal(log_bytes_settled("d3.bin", NULL, 1000000), 1000000);
-    assert_int_equal(ia.fetched_bytes + ib.fetched_bytes, 1000000);
+    assert_int_equal(ia.progress.fetched_bytes + ib.progress.fetched_bytes, 1000000);
     assert_string_equal(ia.entry_id, ib.entry_id);
     /* done means the whole artifact is there, fetched or found */
-    assert_int_equal(ia.bytes_done, 1000000);
-    assert_int_equal(ib.bytes_done, 1000000);
-    assert_int_equal(ib.bytes_total, 1000000);
+    assert_int_equal(ia.progress.bytes_done, 1000000);
+    assert_int_equal(ib.progress.bytes_done, 1000000);
+    assert_int_equal(ib.progress.bytes_total, 1000000);
     ap_job_info_clear(&ia);
     ap_job_info_clear(&ib);
     ap_jobs_free(jobs);
@@ -513,10 +520,10 @@ static void test_heartbeat_during_stall(void **state)
             fin = ev[k].final;
             if (fin)
                 assert_int_equal(ev[k].kind, AP_EVENT_DONE);
-            if (ev[k].kind == AP_EVENT_HEARTBEAT && ev[k].bytes_done > 0 &&
-                ev[k].bytes_done < 600000)
+            if (ev[k].kind == AP_EVENT_HEARTBEAT && ev[k].progress.bytes_done > 0 &&
+                ev[k].progress.bytes_done < 600000)
                 hb_stalled++;
-            if (last_ms && ev[k].bytes_done > 0 && ev[k].bytes_done < 600000 &&
+            if (last_ms && ev[k].progress.bytes_done > 0 && ev[k].progress.bytes_done < 600000 &&
                 now - last_ms > max_gap)
                 max_gap = now - last_ms;
             last_ms = now;
@@ -573,20 +580,22 @@ static void test_bad_input(void **state)
     assert_non_null(strstr(ev[0].message, "nope"));
     assert_int_equal(ev[0].level, AP_LOG_ERROR); /* its own level member */
     ap_job_events_clear(ev, got);
-    /* a caller built before `level` existed: its smaller elements are
-     * filled up to their size, the member after them is not touched */
+    /* a caller whose elements are smaller (here: no room for the
+     * progress): they are filled up to their size, the member after them
+     * is not touched, and no string is lost (the clear frees what fits) */
     {
         struct {
             ap_job_event e;
             unsigned char guard[16];
         } old;
         memset(&old, 0xA5, sizeof old);
-        old.e.struct_size = offsetof(ap_job_event, level);
+        old.e.struct_size = offsetof(ap_job_event, progress);
         assert_int_equal(ap_jobs_events(jobs, id, 0, 0, &old.e, 1, &got), AP_OK);
         assert_int_equal(got, 1);
         assert_int_equal(old.e.kind, AP_EVENT_ERROR);
-        assert_int_equal(old.e.struct_size, offsetof(ap_job_event, level));
-        assert_int_equal(((unsigned char *)&old.e)[offsetof(ap_job_event, level)], 0xA5);
+        assert_int_equal(old.e.level, AP_LOG_ERROR);
+        assert_int_equal(old.e.struct_size, offsetof(ap_job_event, progress));
+        assert_int_equal(((unsigned char *)&old.e)[offsetof(ap_job_event, progress)], 0xA5);
         ap_job_events_clear(&old.e, got);
     }
     /* include filters are copied: the caller's array may go away */
@@ -621,11 +630,11 @@ static void test_small_struct(void **state)
     assert_int_equal(ap_jobs_submit(jobs, ref, NULL, &id), AP_OK);
     assert_int_equal(ap_jobs_wait(jobs, id, 10000, NULL), AP_OK);
     memset(&s, 0xAB, sizeof s);
-    s.info.struct_size = offsetof(ap_job_info, bytes_done);
+    s.info.struct_size = offsetof(ap_job_info, progress);
     assert_int_equal(ap_jobs_info(jobs, id, &s.info), AP_OK);
     assert_int_equal(s.info.state, AP_JOB_DONE);
-    assert_int_equal(s.info.struct_size, offsetof(ap_job_info, bytes_done));
-    assert_true(((unsigned char *)&s.info)[offsetof(ap_job_info, bytes_done)] == 0xAB);
+    assert_int_equal(s.info.struct_size, offsetof(ap_job_info, progress));
+    assert_true(((unsigned char *)&s.info)[offsetof(ap_job_info, progress)] == 0xAB);
     ap_job_info_clear(&s.info);
     ap_jobs_free(jobs);
 }

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include <artifactprov.h>
+#include <artifactprov/sys/store.h> /* ap_store_staging_path */
+#include <pthread.h>
 
 static char home[256];
 static char vdir[512];
@@ -55,28 +57,46 @@ static void expect_refusal(const char *name, int status, const char *const *need
 
 static void test_wrong_major(void **s)
 {
-    const char *n[] = { "built for vendor ABI 2.0", "host speaks 1.1", NULL };
+    const char *n[] = { "built for vendor ABI 3", "host speaks vendor ABI 2", NULL };
     (void)s;
     expect_refusal("badmajor", AP_EABI, n);
 }
 
-static void test_newer_minor(void **s)
+/* A vendor compiled with the frozen ABI-1 tables (t/vendors/older.c) is
+ * refused, as docs/vendor-abi.md says, naming the file and both ABIs. */
+static void test_abi1_vendor_refused(void **s)
 {
-    const char *n[] = { "built for vendor ABI 1.2", "host speaks 1.1", NULL };
+    const char *n[] = { "built for vendor ABI 1,", "host speaks vendor ABI 2",
+                        "rebuild", NULL };
     (void)s;
-    expect_refusal("newminor", AP_EABI, n);
+    expect_refusal("older", AP_EABI, n);
+}
+
+/* Built against newer headers of the same version: a larger descriptor
+ * is accepted and what lies beyond our sizeof(ap_vendor) is ignored. */
+static void test_future_larger_struct(void **s)
+{
+    ap_provisioner *p = mk();
+    ap_vendor_info vi;
+    (void)s;
+    assert_int_equal(load(p, "future"), AP_OK);
+    assert_int_equal(ap_provisioner_vendor_info(p, 0, &vi), AP_OK);
+    assert_string_equal(vi.name, "future");
+    assert_int_equal(vi.abi_version, AP_VENDOR_ABI_VERSION);
+    assert_string_equal(vi.usage, "future:ANYTHING");
+    ap_provisioner_free(p);
 }
 
 static void test_short_struct(void **s)
 {
-    const char *n[] = { "shorter than vendor ABI 1.1 requires", NULL };
+    const char *n[] = { "shorter than vendor ABI 2 requires", NULL };
     (void)s;
     expect_refusal("short", AP_EABI, n);
 }
 
 static void test_missing_symbol(void **s)
 {
-    const char *n[] = { "ap_vendor_nosym_init not found", "1.1", NULL };
+    const char *n[] = { "ap_vendor_nosym_init not found", "vendor ABI 2", NULL };
     (void)s;
     expect_refusal("nosym", AP_EVENDOR, n);
 }
@@ -88,19 +108,21 @@ static void test_missing_resolve(void **s)
     expect_refusal("noresolve", AP_EVENDOR, n);
 }
 
-static void test_older_short_but_valid(void **s)
+static void test_minimal_short_but_valid(void **s)
 {
     ap_provisioner *p = mk();
     ap_vendor_info vi;
     (void)s;
-    assert_int_equal(load(p, "older"), AP_OK);
+    assert_int_equal(load(p, "minimal"), AP_OK);
     assert_int_equal(ap_provisioner_vendor_count(p), 1);
     assert_int_equal(ap_provisioner_vendor_info(p, 0, &vi), AP_OK);
-    assert_string_equal(vi.name, "older");
-    assert_int_equal(vi.abi_minor, 0);
-    assert_string_equal(vi.schemes[0], "older");
+    assert_string_equal(vi.name, "minimal");
+    assert_int_equal(vi.abi_version, 2);
+    assert_string_equal(vi.schemes[0], "minimal");
+    /* `usage` lies beyond its struct_size: absent, not the garbage */
+    assert_string_equal(vi.usage, "");
     /* loading the same scheme twice is refused and names both */
-    assert_int_equal(load(p, "older"), AP_EVENDOR);
+    assert_int_equal(load(p, "minimal"), AP_EVENDOR);
     assert_non_null(strstr(ap_provisioner_errmsg(p), "already served"));
     ap_provisioner_free(p);
 }
@@ -128,8 +150,9 @@ static void test_scan_collects_refusals(void **s)
     o.home = home;
     o.vendor_path = vdir;
     assert_int_equal(ap_provisioner_new(&p, &o), AP_OK);
-    /* gen, hostile and older load; the five broken ones are listed */
-    assert_int_equal(ap_provisioner_vendor_count(p), 3);
+    /* future, gen, hostile and minimal load; the five refused ones
+     * (badmajor, noresolve, nosym, older, short) are listed */
+    assert_int_equal(ap_provisioner_vendor_count(p), 4);
     for (r = ap_provisioner_refusals(p); *r; r++)
         nref++;
     assert_int_equal(nref, 5);
@@ -157,15 +180,29 @@ static void test_hostile_paths(void **s)
     ap_provisioner_free(p);
 }
 
+/* The grammar in these errors is the loaded vendors' `usage` (or
+ * "SCHEME:..." for a vendor without one), never a list the core keeps. */
 static void test_unknown_scheme_and_bad_ref(void **s)
 {
     ap_provisioner *p = mk();
+    const char *msg;
     (void)s;
     assert_int_equal(ap_provision(p, "nope:x", NULL, NULL), AP_EVENDOR);
     assert_non_null(strstr(ap_provisioner_errmsg(p), "nope:x"));
+    assert_non_null(strstr(ap_provisioner_errmsg(p), "no vendor is loaded"));
+    assert_int_equal(load(p, "future"), AP_OK);
+    assert_int_equal(load(p, "gen"), AP_OK);
+    assert_int_equal(ap_provision(p, "nope:x", NULL, NULL), AP_EVENDOR);
+    msg = ap_provisioner_errmsg(p);
+    assert_non_null(strstr(msg, "future:ANYTHING"));
+    assert_non_null(strstr(msg, "gen:..."));
     assert_int_equal(ap_provision(p, "no scheme here", NULL, NULL), AP_EINVAL);
-    assert_non_null(strstr(ap_provisioner_errmsg(p), "hf:ORG/REPO"));
+    msg = ap_provisioner_errmsg(p);
+    assert_non_null(strstr(msg, "future:ANYTHING"));
+    assert_null(strstr(msg, "hf:"));     /* no vendor of those is loaded */
+    assert_null(strstr(msg, "ollama:"));
     assert_int_equal(ap_provision(p, "", NULL, NULL), AP_EINVAL);
+    assert_non_null(strstr(ap_provisioner_errmsg(p), "future:ANYTHING"));
     ap_provisioner_free(p);
 }
 
@@ -175,6 +212,157 @@ static int cancel_midway(const ap_event *ev, void *user)
         ap_cancel(user);
     assert_int_not_equal(ev->job_id, 0);
     return 0;
+}
+
+/* ---- a statically linked vendor in a vendor set, driven through ap_jobs */
+
+/* "mem:SIZE": SIZE bytes (byte i = i * 13 mod 253) written by download();
+ * the option "mem_seed" (per request) is recorded in the artifact name. */
+static int mem_creates, mem_destroys; /* under mem_mu */
+static pthread_mutex_t mem_mu = PTHREAD_MUTEX_INITIALIZER;
+
+typedef struct mem_state { const ap_host *host; } mem_state;
+
+static int mem_create(const ap_host *host, void **state)
+{
+    mem_state *m = calloc(1, sizeof *m);
+    if (!m)
+        return AP_ENOMEM;
+    m->host = host;
+    *state = m;
+    pthread_mutex_lock(&mem_mu);
+    mem_creates++;
+    pthread_mutex_unlock(&mem_mu);
+    return AP_OK;
+}
+
+static void mem_destroy(void *state)
+{
+    pthread_mutex_lock(&mem_mu);
+    mem_destroys++;
+    pthread_mutex_unlock(&mem_mu);
+    free(state);
+}
+
+static int mem_resolve(void *state, ap_vendor_call *c, const char *r)
+{
+    const ap_host *h = ((mem_state *)state)->host;
+    ap_vendor_file f = AP_VENDOR_FILE_INIT;
+    ap_vendor_artifact a = AP_VENDOR_ARTIFACT_INIT;
+    const char *seed = AP_HOST_HAS(h, option) ? h->option(c, "mem_seed") : NULL;
+    char name[64];
+    snprintf(name, sizeof name, "mem-%s-%s", seed ? seed : "noseed", r + 4);
+    a.name = name;
+    if (h->set_artifact(c, &a) != AP_OK)
+        return AP_ENOMEM;
+    f.path = "data.bin";
+    f.size = strtoull(r + 4, NULL, 10);
+    return h->add_file(c, &f);
+}
+
+static int mem_download(void *state, ap_vendor_call *c, const ap_vendor_file *file, int fd)
+{
+    const ap_host *h = ((mem_state *)state)->host;
+    unsigned char buf[8192];
+    uint64_t done = 0;
+    while (done < file->size) {
+        size_t k, n = file->size - done < sizeof buf ? (size_t)(file->size - done) : sizeof buf;
+        for (k = 0; k < n; k++)
+            buf[k] = (unsigned char)(((done + k) * 13) % 253);
+        if (write(fd, buf, n) != (ssize_t)n)
+            return h->set_error(c, AP_EIO, "write failed");
+        done += n;
+    }
+    return AP_OK;
+}
+
+static const char *const mem_schemes[] = { "mem", NULL };
+static const ap_vendor mem_vendor = {
+    .struct_size = sizeof(ap_vendor), .abi_version = AP_VENDOR_ABI_VERSION,
+    .name = "mem", .version = "0.0.1", .description = "test: bytes from memory",
+    .schemes = mem_schemes, .create = mem_create, .destroy = mem_destroy,
+    .resolve = mem_resolve, .download = mem_download, .usage = "mem:SIZE",
+};
+AP_VENDOR_ENTRY(mem) { (void)host; return &mem_vendor; }
+
+static void check_mem_file(const char *path, uint64_t size)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char buf[4096];
+    size_t i, n, bad = 0;
+    assert_non_null(f);
+    for (i = 0; (n = fread(buf, 1, sizeof buf, f)) > 0; i += n) {
+        size_t k;
+        for (k = 0; k < n; k++)
+            bad += buf[k] != (unsigned char)(((i + k) * 13) % 253);
+    }
+    fclose(f);
+    assert_int_equal(i, size);
+    assert_int_equal(bad, 0);
+}
+
+/* A vendor set with a statically registered vendor serves every worker of
+ * an ap_jobs registry (no plugin scanning): each worker's provisioner
+ * creates its own state, and per-request options reach the vendor. */
+static void test_vendor_set_jobs(void **s)
+{
+    ap_vendor_set *set = NULL;
+    ap_provisioner_options po = AP_PROVISIONER_OPTIONS_INIT;
+    ap_jobs_options jo = AP_JOBS_OPTIONS_INIT;
+    ap_provision_options o = AP_PROVISION_OPTIONS_INIT;
+    const char *const vopts[] = { "mem_seed", "s42", NULL };
+    static const char *const refs[] = { "mem:100000", "mem:250000", "mem:70000" };
+    static const uint64_t sizes[] = { 100000, 250000, 70000 };
+    ap_jobs *jobs = NULL;
+    ap_job_id ids[3];
+    ap_vendor_info vi;
+    char jhome[300];
+    size_t i;
+    (void)s;
+    assert_int_equal(ap_vendor_set_new(&set), AP_OK);
+    assert_int_equal(ap_vendor_set_register(set, ap_vendor_mem_init, "static"), AP_OK);
+    assert_int_equal(ap_vendor_set_count(set), 1);
+    assert_int_equal(ap_vendor_set_info(set, 0, &vi), AP_OK);
+    assert_string_equal(vi.name, "mem");
+    assert_string_equal(vi.usage, "mem:SIZE");
+    assert_string_equal(vi.origin, "static");
+    /* the set itself creates no state: provisioners do */
+    assert_int_equal(mem_creates, 0);
+    /* a scheme taken twice is refused by the set too */
+    assert_int_equal(ap_vendor_set_register(set, ap_vendor_mem_init, "again"), AP_EVENDOR);
+    assert_non_null(strstr(ap_vendor_set_errmsg(set), "already served"));
+
+    snprintf(jhome, sizeof jhome, "%s-jobs", home);
+    po.home = jhome;
+    po.flags = AP_PROV_NO_PLUGINS;
+    po.vendors = set;
+    jo.max_running = 2;
+    assert_int_equal(ap_jobs_new(&jobs, &po, &jo), AP_OK);
+    o.vendor_options = vopts;
+    for (i = 0; i < 3; i++)
+        assert_int_equal(ap_jobs_submit(jobs, refs[i], &o, &ids[i]), AP_OK);
+    for (i = 0; i < 3; i++) {
+        ap_job_info info = AP_JOB_INFO_INIT;
+        ap_entry *e = NULL;
+        assert_int_equal(ap_jobs_wait(jobs, ids[i], -1, &info), AP_OK);
+        if (info.state != AP_JOB_DONE)
+            print_error("job %s: %s\n", refs[i], info.message ? info.message : "?");
+        assert_int_equal(info.state, AP_JOB_DONE);
+        assert_int_equal(ap_jobs_entry(jobs, ids[i], &e), AP_OK);
+        assert_int_equal(e->status, AP_ENTRY_READY);
+        assert_string_equal(e->vendor, "mem");
+        /* the per-request option reached the vendor */
+        assert_true(strncmp(e->name, "mem-s42-", 8) == 0);
+        assert_string_equal(e->name + 8, refs[i] + 4);
+        assert_int_equal(e->nfiles, 1);
+        check_mem_file(e->files[0].path, sizes[i]);
+        ap_entry_free(e);
+    }
+    ap_jobs_free(jobs);
+    /* every state a worker created was destroyed with its provisioner */
+    assert_true(mem_creates >= 1);
+    assert_int_equal(mem_creates, mem_destroys);
+    ap_vendor_set_free(set);
 }
 
 static void test_vendor_download(void **s)
@@ -265,7 +453,7 @@ static void test_vendor_download_planted_staging(void **s)
 
 /* ---- plugin trust (StrictModes) ------------------------------------- */
 
-/* Copy build/t/vendors/ap-vendor-older.so into DIR (created with dmode)
+/* Copy build/t/vendors/ap-vendor-minimal.so into DIR (created with dmode)
  * with file mode fmode; the path goes to out. */
 static void plant(const char *dir, mode_t dmode, mode_t fmode, char *out,
                   size_t outsz)
@@ -275,8 +463,8 @@ static void plant(const char *dir, mode_t dmode, mode_t fmode, char *out,
     ssize_t n;
     (void)mkdir(dir, 0700);
     assert_int_equal(chmod(dir, dmode), 0);
-    snprintf(src, sizeof src, "%s/ap-vendor-older.so", vdir);
-    snprintf(out, outsz, "%s/ap-vendor-older.so", dir);
+    snprintf(src, sizeof src, "%s/ap-vendor-minimal.so", vdir);
+    snprintf(out, outsz, "%s/ap-vendor-minimal.so", dir);
     unlink(out);
     in = open(src, O_RDONLY);
     assert_true(in >= 0);
@@ -352,7 +540,7 @@ static void test_trust_symlinks(void **s)
     plant(good, 0755, 0755, so, sizeof so);
     snprintf(bad, sizeof bad, "%s/trust-link-dir", tmproot);
     (void)mkdir(bad, 0755);
-    snprintf(link, sizeof link, "%s/ap-vendor-older.so", bad);
+    snprintf(link, sizeof link, "%s/ap-vendor-minimal.so", bad);
     (void)unlink(link);
     assert_int_equal(symlink(so, link), 0);
     expect_trusted(link);
@@ -428,16 +616,18 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wrong_major),
-        cmocka_unit_test(test_newer_minor),
+        cmocka_unit_test(test_abi1_vendor_refused),
+        cmocka_unit_test(test_future_larger_struct),
         cmocka_unit_test(test_short_struct),
         cmocka_unit_test(test_missing_symbol),
         cmocka_unit_test(test_missing_resolve),
-        cmocka_unit_test(test_older_short_but_valid),
+        cmocka_unit_test(test_minimal_short_but_valid),
         cmocka_unit_test(test_bad_names),
         cmocka_unit_test(test_scan_collects_refusals),
         cmocka_unit_test(test_hostile_paths),
         cmocka_unit_test(test_unknown_scheme_and_bad_ref),
         cmocka_unit_test(test_vendor_download),
+        cmocka_unit_test(test_vendor_set_jobs),
         cmocka_unit_test(test_vendor_download_planted_staging),
         cmocka_unit_test(test_trust_modes),
         cmocka_unit_test(test_trust_symlinks),

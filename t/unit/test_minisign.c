@@ -264,5 +264,6 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_cancel),
     };
+    cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -702,6 +703,70 @@ static void test_lock_names(void **state)
     ap_store_close(s);
 }
 
+/* Temporary names: ".ap-tmp-<pid>-" and 24 lowercase hex digits (96 bits
+ * from libsodium's randombytes_buf), at most 47 characters, never the same
+ * twice across threads of one process nor between a parent and its child
+ * (a child forked after names were drawn does not repeat the parent's). */
+#define TMPN_THREADS 4
+#define TMPN_EACH 2000
+static char tmpn[TMPN_THREADS * TMPN_EACH + 1][48];
+
+static void *tmpn_thread(void *arg)
+{
+    size_t t = (size_t)(uintptr_t)arg, i;
+    for (i = 0; i < TMPN_EACH; i++)
+        apx_fs_tmpname(tmpn[t * TMPN_EACH + i], sizeof tmpn[0]);
+    return NULL;
+}
+
+static int cmp_name(const void *a, const void *b) { return strcmp(a, b); }
+
+static void test_tmpname(void **state)
+{
+    pthread_t th[TMPN_THREADS];
+    char prefix[32];
+    size_t i, j, n = TMPN_THREADS * TMPN_EACH;
+    int pfd[2], st;
+    pid_t pid;
+    (void)state;
+    for (i = 0; i < TMPN_THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, tmpn_thread, (void *)(uintptr_t)i), 0);
+    for (i = 0; i < TMPN_THREADS; i++)
+        pthread_join(th[i], NULL);
+    snprintf(prefix, sizeof prefix, ".ap-tmp-%ld-", (long)getpid());
+    for (i = 0; i < n; i++) {
+        const char *h = tmpn[i] + strlen(prefix);
+        assert_int_equal(strncmp(tmpn[i], prefix, strlen(prefix)), 0);
+        assert_int_equal(strlen(h), 24);
+        for (j = 0; j < 24; j++)
+            assert_non_null(strchr("0123456789abcdef", h[j]));
+    }
+    /* a forked child's next name */
+    assert_int_equal(pipe(pfd), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char nm[48];
+        apx_fs_tmpname(nm, sizeof nm);
+        /* compare the random part only: the pid differs anyway */
+        _exit(write(pfd[1], strrchr(nm, '-') + 1, 25) == 25 ? 0 : 1);
+    }
+    close(pfd[1]);
+    {
+        char child[25];
+        ssize_t r = read(pfd[0], child, sizeof child);
+        close(pfd[0]);
+        waitpid(pid, &st, 0);
+        assert_int_equal(r, 25);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        snprintf(tmpn[n], sizeof tmpn[0], "%s%s", prefix, child);
+    }
+    qsort(tmpn, n + 1, sizeof tmpn[0], cmp_name);
+    for (i = 1; i <= n; i++)
+        if (!strcmp(tmpn[i - 1], tmpn[i]))
+            fail_msg("temporary name drawn twice: %s", tmpn[i]);
+}
+
 static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
     (void)st; (void)flag; (void)f;
@@ -727,6 +792,7 @@ int main(void)
         cmocka_unit_test(test_verify),
         cmocka_unit_test(test_gc),
         cmocka_unit_test(test_lock_names),
+        cmocka_unit_test(test_tmpname),
     };
     int rc;
     cmocka_set_message_output(CM_OUTPUT_TAP);

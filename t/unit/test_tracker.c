@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <artifactprov.h>
+#include "../../lib/progress.h"
 
 typedef struct rec {
     int n;
@@ -224,6 +225,87 @@ static void test_log_level(void **s)
     ap_tracker_free(t);
 }
 
+/* The heartbeat says what the job does (phase and subject); bytes already
+ * in place count as done without moving the rate or fetched_bytes. */
+static void test_phase_and_present(void **state)
+{
+    rec r;
+    ap_tracker *t;
+    ap_progress p;
+    (void)state;
+    memset(&r, 0, sizeof r);
+    t = mk(&r, 1000);
+    apx_tracker_phase(t, "resolving", "hf:o/r/f");
+    fake_now += 1000;
+    assert_int_equal(ap_tracker_tick(t), 0);
+    assert_string_equal(r.msg[r.n - 1], "resolving hf:o/r/f");
+    apx_tracker_phase(t, "waiting", "f.gguf");
+    fake_now += 1000;
+    assert_int_equal(ap_tracker_tick(t), 0);
+    assert_string_equal(r.msg[r.n - 1], "waiting for another download of f.gguf");
+    ap_tracker_add_total(t, 1000, 2);
+    apx_tracker_present(t, 600, 1); /* one file already in the store */
+    ap_tracker_set_file(t, "f.gguf", 0, 400);
+    apx_tracker_phase(t, "downloading", "f.gguf");
+    assert_int_equal(ap_tracker_advance(t, 168), 0);
+    fake_now += 1000;
+    assert_int_equal(ap_tracker_tick(t), 0);
+    assert_string_equal(r.msg[r.n - 1], "downloading f.gguf, 42 %");
+    ap_tracker_snapshot(t, &p);
+    assert_int_equal(p.bytes_done, 768);
+    assert_int_equal(p.fetched_bytes, 168);
+    assert_int_equal(p.files_done, 1);
+    assert_string_equal(p.phase, "downloading");
+    /* a restart discards bytes; a learnt size grows the total */
+    apx_tracker_adjust(t, -168, 500);
+    ap_tracker_snapshot(t, &p);
+    assert_int_equal(p.bytes_done, 600);
+    assert_int_equal(p.bytes_total, 1500);
+    assert_int_equal(p.fetched_bytes, 168);
+    apx_tracker_present(t, 900, 1);
+    ap_tracker_snapshot(t, &p);
+    assert_true(p.percent == 100.0);
+    ap_tracker_free(t);
+}
+
+/* ap_event_to_json: one compact object; percent/eta null when unknown,
+ * invalid UTF-8 from a server's text repaired (U+FFFD) rather than the
+ * event lost, credentials in a URL removed. */
+static void test_event_json(void **state)
+{
+    ap_progress p;
+    ap_event ev;
+    char *js = NULL;
+    (void)state;
+    memset(&p, 0, sizeof p);
+    p.struct_size = sizeof p;
+    p.job_id = 9;
+    p.artifact = "hf:o/r";
+    p.bytes_done = 5;
+    p.percent = -1;
+    p.eta = -1;
+    p.phase = "resolving";
+    memset(&ev, 0, sizeof ev);
+    ev.struct_size = sizeof ev;
+    ev.kind = AP_EVENT_HEARTBEAT;
+    ev.job_id = 9;
+    ev.artifact = "hf:o/r";
+    ev.message = "bad \xff byte from https://u:secret@h/x";
+    ev.progress = &p;
+    ev.level = AP_LOG_DEBUG;
+    assert_int_equal(ap_event_to_json(&ev, &js), AP_OK);
+    assert_non_null(strstr(js, "\"event\":\"heartbeat\""));
+    assert_non_null(strstr(js, "\"job\":9,"));
+    assert_non_null(strstr(js, "\"phase\":\"resolving\""));
+    assert_non_null(strstr(js, "\"percent\":null"));
+    assert_non_null(strstr(js, "\"bytes_done\":5,"));
+    assert_non_null(strstr(js, "bad \xEF\xBF\xBD byte"));
+    assert_null(strstr(js, "secret"));
+    assert_null(strchr(js, '\n'));
+    ap_free(js);
+    assert_int_equal(ap_event_to_json(NULL, &js), AP_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +315,8 @@ int main(void)
         cmocka_unit_test(test_abort_from_sink),
         cmocka_unit_test(test_snapshot_and_files),
         cmocka_unit_test(test_log_level),
+        cmocka_unit_test(test_phase_and_present),
+        cmocka_unit_test(test_event_json),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests(tests, NULL, NULL);

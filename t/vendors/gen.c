@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#define EXPORT __attribute__((visibility("default")))
 
 static int create(const ap_host *host, void **state)
 {
@@ -54,8 +53,15 @@ static int dl(void *s, ap_vendor_call *c, const ap_vendor_file *file, int fd)
 
 static const char *const schemes[] = { "gen", NULL };
 static const ap_vendor desc = {
-    sizeof(ap_vendor), AP_VENDOR_ABI_MAJOR, AP_VENDOR_ABI_MINOR,
-    "gen", "0.0.1", "test vendor: download() without HTTP", schemes, create, NULL, res, dl,
+    .struct_size = sizeof(ap_vendor),
+    .abi_version = AP_VENDOR_ABI_VERSION,
+    .name = "gen",
+    .version = "0.0.1",
+    .description = "test vendor: download() without HTTP",
+    .schemes = schemes,
+    .create = create,
+    .resolve = res,
+    .download = dl,
 };
-EXPORT const ap_vendor *ap_vendor_gen_init(const ap_host *host);
-EXPORT const ap_vendor *ap_vendor_gen_init(const ap_host *host) { (void)host; return &desc; }
+AP_VENDOR_ENTRY(gen)
+{ (void)host; return &desc; }

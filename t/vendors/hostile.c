@@ -2,7 +2,6 @@
  * store, chosen by the reference: hostile:dotdot, hostile:abs, hostile:ctl. */
 #include <artifactprov/vendor.h>
 #include <string.h>
-#define EXPORT __attribute__((visibility("default")))
 
 static int create(const ap_host *host, void **state)
 {
@@ -29,8 +28,14 @@ static int res(void *s, ap_vendor_call *c, const char *r)
 
 static const char *const schemes[] = { "hostile", NULL };
 static const ap_vendor desc = {
-    sizeof(ap_vendor), AP_VENDOR_ABI_MAJOR, AP_VENDOR_ABI_MINOR,
-    "hostile", "0.0.1", "test vendor: hostile names", schemes, create, NULL, res, NULL,
+    .struct_size = sizeof(ap_vendor),
+    .abi_version = AP_VENDOR_ABI_VERSION,
+    .name = "hostile",
+    .version = "0.0.1",
+    .description = "test vendor: hostile names",
+    .schemes = schemes,
+    .create = create,
+    .resolve = res,
 };
-EXPORT const ap_vendor *ap_vendor_hostile_init(const ap_host *host);
-EXPORT const ap_vendor *ap_vendor_hostile_init(const ap_host *host) { (void)host; return &desc; }
+AP_VENDOR_ENTRY(hostile)
+{ (void)host; return &desc; }

@@ -41,7 +41,7 @@ static const char *cenv(hfv_ctx *c, const char *name)
     return v && *v ? v : NULL;
 }
 
-static char *cache_dir(hfv_ctx *c)
+char *hfv_cache_dir(hfv_ctx *c)
 {
     const char *v;
     char *home, *out;
@@ -259,7 +259,7 @@ static int walk(hfv_ctx *c, const char *cache, const char *cache_real,
 int hfv_resolve_offline(hfv_ctx *c)
 {
     const char *rev = c->r.rev ? c->r.rev : "main";
-    char *cache = cache_dir(c), *folder = NULL, *repo_dir = NULL, *snaps = NULL;
+    char *cache = hfv_cache_dir(c), *folder = NULL, *repo_dir = NULL, *snaps = NULL;
     char *snap = NULL, *cache_real = NULL, commit[41], msg[768], why[1536];
     hfv_list l = { 0 };
     const char *slash;
@@ -383,7 +383,7 @@ int hfv_resolve_offline(hfv_ctx *c)
         }
     }
     if ((rc = hfv_add_files(c, &l, commit, 1)) == AP_OK)
-        rc = hfv_set_artifact(c, commit);
+        rc = hfv_set_artifact(c, commit, &l);
 out:
     hfv_list_clear(&l);
     free(cache);
@@ -405,7 +405,7 @@ char *hfv_cache_blob(hfv_ctx *c, const char *etag, uint64_t size)
     char *cache, *path, *real = NULL, *cache_real;
     const char *slash = strchr(c->repo_name, '/');
     struct stat st;
-    if (!slash || !(hfv_is_hex(etag, 64) || hfv_is_hex(etag, 40)) || !(cache = cache_dir(c)))
+    if (!slash || !(hfv_is_hex(etag, 64) || hfv_is_hex(etag, 40)) || !(cache = hfv_cache_dir(c)))
         return NULL;
     if (asprintf(&path, "%s/%s--%.*s--%s/blobs/%s", cache, hfv_type_cache(c->r.type),
                  (int)(slash - c->repo_name), c->repo_name, slash + 1, etag) < 0)

@@ -2,7 +2,7 @@
  *
  * Resolves hf: references into manifests through the host table only: no
  * libcurl, no libartifactprov, jansson for JSON.  See
- * docs/vendor-huggingface.md and DESIGN.md §5-6.
+ * docs/vendor-huggingface.md.
  * SPDX-License-Identifier: MIT */
 #include "hf.h"
 
@@ -25,16 +25,15 @@ static const char *const hfv_headers[] = { HFV_UA, NULL };
 
 static const char *const hfv_schemes[] = { "hf", "huggingface", NULL };
 
-/* Host members this vendor uses (progress is not needed: no download()). */
-#define HFV_HOST_NEED (offsetof(ap_host, is_cancelled) + sizeof(void (*)(void)))
-#define HFV_RESP_NEED (offsetof(ap_http_response, body_len) + sizeof(size_t))
-
+/* Host members this vendor needs (log and option are used when offered;
+ * progress is not needed: no download()). */
 static int host_usable(const ap_host *h)
 {
-    return h && h->abi_major == AP_VENDOR_ABI_MAJOR &&
-           h->struct_size >= HFV_HOST_NEED && h->http && h->http_header &&
-           h->http_free && h->add_file && h->set_artifact && h->set_error &&
-           h->getenv && h->is_cancelled;
+    return h && h->abi_version == AP_VENDOR_ABI_VERSION &&
+           AP_HOST_HAS(h, http) && AP_HOST_HAS(h, http_header) &&
+           AP_HOST_HAS(h, http_free) && AP_HOST_HAS(h, add_file) &&
+           AP_HOST_HAS(h, set_artifact) && AP_HOST_HAS(h, set_error) &&
+           AP_HOST_HAS(h, getenv) && AP_HOST_HAS(h, is_cancelled);
 }
 
 /* ---- messages ------------------------------------------------------------ */
@@ -53,7 +52,7 @@ void hfv_log(hfv_ctx *c, int level, const char *fmt, ...)
 {
     char buf[1024];
     va_list ap;
-    if (!c->host->log)
+    if (!AP_HOST_HAS(c->host, log))
         return;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
@@ -224,7 +223,7 @@ static int hub_request(hfv_ctx *c, const char *method, const char *url,
     if (!*out)
         return hfv_fail(c, AP_ERROR, "the host returned no HTTP response from %s",
                         c->endpoint_shown);
-    if ((*out)->struct_size < HFV_RESP_NEED) {
+    if (!AP_STRUCT_COVERS(*out, ap_http_response, body_len)) {
         c->host->http_free(*out);
         *out = NULL;
         return hfv_fail(c, AP_EABI, "the host's HTTP response is too short");
@@ -500,15 +499,43 @@ static char *artifact_name(hfv_ctx *c)
     return xasprintf("%s%s", hfv_type_url_prefix(c->r.type), c->repo_name);
 }
 
-int hfv_set_artifact(hfv_ctx *c, const char *commit)
+/* The canonical reference, which names the catalog entry: the repository
+ * as renamed, and for a QUANT pick the file it picked ("hf:org/repo:q8_0" and "hf:org/repo:Q8_0" are the entry of
+ * "hf:org/repo/model.Q8_0.gguf"); a pick of several split parts keeps the
+ * tag, upper-cased. */
+char *hfv_canonical_for(const hfv_ctx *c, const hfv_list *l)
+{
+    hfv_ref r = c->r;
+    char tag[128], *out;
+    size_t i, nsel = 0, k;
+    const char *picked = NULL;
+    r.repo = c->repo_name ? c->repo_name : c->r.repo;
+    if (r.quant && l) {
+        for (i = 0; i < l->n; i++)
+            if (l->v[i].selected) {
+                nsel++;
+                picked = l->v[i].path;
+            }
+        if (nsel == 1) {
+            r.quant = NULL;
+            r.path = (char *)picked;
+        } else {
+            for (k = 0; r.quant[k] && k + 1 < sizeof tag; k++)
+                tag[k] = (char)toupper((unsigned char)r.quant[k]);
+            tag[k] = '\0';
+            r.quant = tag;
+        }
+    }
+    out = hfv_ref_canonical(&r);
+    return out;
+}
+
+int hfv_set_artifact(hfv_ctx *c, const char *commit, const hfv_list *l)
 {
     ap_vendor_artifact a = AP_VENDOR_ARTIFACT_INIT;
     char *name = artifact_name(c), *canon;
-    char *saved = c->r.repo;
     int rc;
-    c->r.repo = c->repo_name;
-    canon = hfv_ref_canonical(&c->r);
-    c->r.repo = saved;
+    canon = hfv_canonical_for(c, l);
     if (!name || !canon) {
         free(name);
         free(canon);
@@ -736,7 +763,7 @@ static int resolve_file(hfv_ctx *c)
     c->host->http_free(r);
     r = NULL;
     if ((rc = hfv_add_files(c, &l, commit, 0)) == AP_OK)
-        rc = hfv_set_artifact(c, commit);
+        rc = hfv_set_artifact(c, commit, &l);
 out:
     if (r)
         c->host->http_free(r);
@@ -867,7 +894,7 @@ static int resolve_tree(hfv_ctx *c)
     if (gated && (rc = probe_access(c, &l, commit)) != AP_OK)
         goto out;
     if ((rc = hfv_add_files(c, &l, commit, 0)) == AP_OK)
-        rc = hfv_set_artifact(c, commit);
+        rc = hfv_set_artifact(c, commit, &l);
 out:
     hfv_list_clear(&l);
     return rc;
@@ -925,11 +952,23 @@ static int hf_resolve(void *state, ap_vendor_call *call, const char *ref)
     }
     if (hfv_truthy(env(&c, "HF_HUB_OFFLINE"))) {
         rc = hfv_resolve_offline(&c);
-        goto out;
+        goto fallback;
     }
     if ((rc = setup_endpoint(&c)) != AP_OK || (rc = setup_token(&c)) != AP_OK)
         goto out;
     rc = c.r.path ? resolve_file(&c) : resolve_tree(&c);
+fallback:
+    /* The hub cannot be reached (or offline and not in the HF cache): what
+     * the catalog holds for this repository serves, selected as online. */
+    if (rc == AP_EOFFLINE || rc == AP_ENETWORK || rc == AP_ETIMEDOUT ||
+        rc == AP_EHTTP || rc == AP_ERATELIMIT) {
+        int crc = hfv_resolve_from_catalog(&c);
+        if (crc == AP_OK) {
+            rc = AP_OK; /* the host warns: the call's error says why */
+        } else if (crc == AP_ENOMEM) {
+            rc = hfv_fail(&c, AP_ENOMEM, "out of memory");
+        }
+    }
 out:
     if (c.token) {
         wipe(c.token);
@@ -944,25 +983,23 @@ out:
 }
 
 static const ap_vendor hfv_descriptor = {
-    sizeof(ap_vendor),
-    AP_VENDOR_ABI_MAJOR,
-    AP_VENDOR_ABI_MINOR,
-    "huggingface",
-    HFV_VERSION,
-    "Hugging Face Hub: models, datasets and spaces; GGUF quant picks; "
-    "HF cache when offline",
-    hfv_schemes,
-    hf_create,
-    hf_destroy,
-    hf_resolve,
-    NULL
+    .struct_size = sizeof(ap_vendor),
+    .abi_version = AP_VENDOR_ABI_VERSION,
+    .name = "huggingface",
+    .version = HFV_VERSION,
+    .description = "Hugging Face Hub: models, datasets and spaces; GGUF quant "
+                   "picks; HF cache when offline; publishes into an HF cache "
+                   "(option hf_cache_publish=DIR)",
+    .schemes = hfv_schemes,
+    .create = hf_create,
+    .destroy = hf_destroy,
+    .resolve = hf_resolve,
+    .usage = HFV_GRAMMAR,
+    .publish = hfv_publish,
+    .scan = hfv_scan,
 };
 
-__attribute__((visibility("default")))
-const ap_vendor *ap_vendor_huggingface_init(const ap_host *host);
-
-__attribute__((visibility("default")))
-const ap_vendor *ap_vendor_huggingface_init(const ap_host *host)
+AP_VENDOR_ENTRY(huggingface)
 {
     /* Refuse a host we cannot use: a different major, or a table too short
      * for the members resolve() calls. */

@@ -128,6 +128,14 @@ int hfv_select_quant(hfv_list *l, const char *quant, char *msg, size_t msglen);
 size_t hfv_close_names(const hfv_list *l, const char *want, size_t max,
                        char *out, size_t outlen);
 
+/* ---- publishing into an HF cache (publish.c) --------------------------- */
+
+/* The vendor's `publish`: when the caller's option "hf_cache_publish"
+ * names a directory, lay the entry out there as huggingface_hub does
+ * (blobs/ETAG, snapshots/COMMIT/PATH -> ../../blobs/ETAG, refs/REV). */
+int hfv_publish(void *state, ap_vendor_call *call,
+                const ap_vendor_publication *pub);
+
 /* ---- the resolve context (hf.c, cache.c) ------------------------------- */
 
 typedef struct hfv_state {
@@ -152,13 +160,27 @@ typedef struct hfv_ctx {
  * id), to reuse instead of downloading (cache.c); NULL when absent.  Free
  * with free(). */
 char *hfv_cache_blob(hfv_ctx *c, const char *etag, uint64_t size);
+/* The HF cache directory, by one rule (every variable through
+ * host->getenv): $HF_HUB_CACHE (or the older $HUGGINGFACE_HUB_CACHE), else
+ * $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else
+ * $HOME/.cache/huggingface/hub.  malloc'd; NULL when out of memory. */
+char *hfv_cache_dir(hfv_ctx *c);
+/* Serve the reference from the ready catalog entries the host holds for
+ * this repository and revision (fromcat.c): AP_OK with the files added,
+ * AP_ENOTFOUND (nothing added, no message set) or AP_ENOMEM. */
+int hfv_resolve_from_catalog(hfv_ctx *c);
+/* The vendor's `scan`: import the snapshots of an HF cache (scan.c). */
+int hfv_scan(void *state, ap_vendor_call *call, const char *dir);
 /* Offline resolution from the HF cache (cache.c). */
 int hfv_resolve_offline(hfv_ctx *c);
 /* Add the selected files of a list to the manifest (hf.c).  When `local`
  * the URLs are file:// URLs of the blobs. */
 int hfv_add_files(hfv_ctx *c, const hfv_list *l, const char *commit, int local);
-/* Describe the artifact (hf.c). */
-int hfv_set_artifact(hfv_ctx *c, const char *commit);
+/* The canonical reference of what was selected in l (hf.c); malloc'd. */
+char *hfv_canonical_for(const hfv_ctx *c, const hfv_list *l);
+/* Describe the artifact, with the canonical reference of the selection
+ * in l (may be NULL) (hf.c). */
+int hfv_set_artifact(hfv_ctx *c, const char *commit, const hfv_list *l);
 /* Set the call's error, prefixed with the reference: "<ref>: ...". */
 int hfv_fail(hfv_ctx *c, int status, const char *fmt, ...) AP_PRINTF(3, 4);
 /* Log through the host (when it has a log function), prefixed likewise. */

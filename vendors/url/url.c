@@ -9,14 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EXPORT __attribute__((visibility("default")))
-
 static const ap_host *host_of(void *state) { return state; }
 
 static int url_create(const ap_host *host, void **state)
 {
-    if (!host || host->struct_size < offsetof(ap_host, progress) + sizeof(void *) ||
-        host->abi_major != AP_VENDOR_ABI_MAJOR)
+    if (!host || host->abi_version != AP_VENDOR_ABI_VERSION ||
+        !AP_HOST_HAS(host, add_file) || !AP_HOST_HAS(host, set_artifact) ||
+        !AP_HOST_HAS(host, set_error))
         return AP_EABI;
     *state = (void *)host;
     return AP_OK;
@@ -116,14 +115,19 @@ out:
 static const char *const url_schemes[] = { "https", "http", NULL };
 
 static const ap_vendor url_vendor = {
-    sizeof(ap_vendor), AP_VENDOR_ABI_MAJOR, AP_VENDOR_ABI_MINOR,
-    "url", "1.0.0", "plain http(s) URLs with an optional #sha256= digest",
-    url_schemes, url_create, url_destroy, url_resolve, NULL,
+    .struct_size = sizeof(ap_vendor),
+    .abi_version = AP_VENDOR_ABI_VERSION,
+    .name = "url",
+    .version = "1.0.0",
+    .description = "plain http(s) URLs with an optional #sha256= digest",
+    .schemes = url_schemes,
+    .create = url_create,
+    .destroy = url_destroy,
+    .resolve = url_resolve,
+    .usage = "https://HOST/PATH[#sha256=HEX]",
 };
 
-EXPORT const ap_vendor *ap_vendor_url_init(const ap_host *host);
-
-EXPORT const ap_vendor *ap_vendor_url_init(const ap_host *host)
+AP_VENDOR_ENTRY(url)
 {
     (void)host;
     return &url_vendor;
