@@ -75,11 +75,10 @@ check "  ... after a 429 from the API" [ "$(count_log 'r["status"]==429')" -ge 1
 
 # The asset download itself goes through the API (assets/ID) and counts
 # against the limit too; the engine, not the vendor, makes that request and
-# today fails on a 403 even with retry-after: TODO in the core engine.
+# waits a 403 carrying Retry-After or X-RateLimit-Remaining: 0 out like a 429.
 config '{"after": 1, "reset_in": 2, "retry_after": 1, "status": 403}'
 run h7
-todo "a 403 rate limit on the asset download (engine) is waited out" \
-    "engine: 403 + retry-after / x-ratelimit-remaining: 0 as 429" \
+check "a 403 rate limit on the asset download (engine) is waited out" \
     sh -c "[ $rc -eq 0 ] && cmp -s '$TMP/h7/models/github/o/r/a.bin' '$TMP/a.bin'"
 
 # --- cancel during the wait ---

@@ -111,10 +111,9 @@ check "AP_GITHUB_REQUIRE_VERIFIED=1 refuses an unverified asset with AP_EDIGEST"
 check "  ... before any byte is fetched" sh -c "! find '$TMP/home-req/models' -name a.bin 2>/dev/null | grep -q ."
 AP_GITHUB_REQUIRE_VERIFIED=1 AP_HOME="$TMP/home-req2" "$APCTL" pull gh:o/v@s1/a.bin > /dev/null 2> "$TMP/err"
 check "  ... while a checksummed asset passes" [ $? -eq 0 ]
-# apctl -o KEY=VALUE comes with the vendor ABI 2 work: TODO until then
 "$APCTL" pull -o require_verified=1 gh:o/v@n1/a.bin > /dev/null 2> "$TMP/err"
 rc=$?
-todo "apctl pull -o require_verified=1 refuses an unverified asset" "apctl -o in core" \
+check "apctl pull -o require_verified=1 refuses an unverified asset" \
     sh -c "[ $rc -ne 0 ] && grep -q 'require_verified' '$TMP/err'"
 
 # 5. a checksum file over the size bound (1 MiB) fails the resolve

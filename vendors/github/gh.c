@@ -10,8 +10,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define EXPORT __attribute__((visibility("default")))
-
 static const char *const ghv_schemes[] = { "gh", "github", NULL };
 
 /* Headers of every asset download (sent to the API origin only: the host
@@ -23,29 +21,27 @@ static const char *const ghv_file_headers[] = {
     NULL,
 };
 
-/* Host members this vendor calls (log and option are checked at use). */
-#define GHV_HOST_NEED (offsetof(ap_host, is_cancelled) + sizeof(void (*)(void)))
-
 typedef struct ghv_state {
     ap_host host;        /* a zeroed copy of what the host provides */
 } ghv_state;
 
+/* The host members this vendor calls (log and option are tested at use). */
 static int host_usable(const ap_host *h)
 {
-    return h && h->abi_major == AP_VENDOR_ABI_MAJOR && h->struct_size >= GHV_HOST_NEED &&
-           h->http && h->http_header && h->http_free && h->add_file &&
-           h->set_artifact && h->set_error && h->getenv && h->is_cancelled;
+    return h && h->abi_version == AP_VENDOR_ABI_VERSION && AP_HOST_HAS(h, http) &&
+           AP_HOST_HAS(h, http_header) && AP_HOST_HAS(h, http_free) &&
+           AP_HOST_HAS(h, add_file) && AP_HOST_HAS(h, set_artifact) &&
+           AP_HOST_HAS(h, set_error) && AP_HOST_HAS(h, getenv) &&
+           AP_HOST_HAS(h, is_cancelled);
 }
 
-/* Whether the host verifies a minisign signature handed with a file.  The
- * vendor ABI 1.x has no member for it: the signature is fetched and checked
- * for form, and the asset counts as unverified.  When the ABI gains
- * ap_vendor_file members for a signature and its public key, this answers
- * from the host's version and add_files() fills them in (marked below). */
+/* Whether the host verifies a minisign signature handed with a file
+ * (ap_vendor_file.signature / public_key, honoured by hosts whose
+ * vendor_file_size covers them): an older host would ignore them, so the
+ * asset then counts as unverified instead of silently unchecked. */
 static int host_verifies_signatures(const ap_host *h)
 {
-    (void)h;
-    return 0;
+    return AP_HOST_FILE_HAS(h, signature) && AP_HOST_FILE_HAS(h, public_key);
 }
 
 static int gh_create(const ap_host *host, void **state)
@@ -86,8 +82,10 @@ static int add_files(ghv_ctx *c)
             f.bearer = c->token;
             f.bearer_host = c->api_host;
         }
-        /* ABI with signatures: f.signature = a->signature;
-         *                      f.public_key = c->minisign_key; */
+        if (a->signature && c->minisign_key && host_verifies_signatures(c->host)) {
+            f.signature = a->signature;
+            f.public_key = c->minisign_key;
+        }
         if ((rc = c->host->add_file(c->call, &f)) != AP_OK)
             return rc;
     }
@@ -135,14 +133,19 @@ out:
 }
 
 static const ap_vendor ghv_vendor = {
-    sizeof(ap_vendor), AP_VENDOR_ABI_MAJOR, AP_VENDOR_ABI_MINOR,
-    "github", GHV_VERSION, "GitHub release assets (gh:OWNER/REPO[@TAG]/ASSET-GLOB)",
-    ghv_schemes, gh_create, gh_destroy, gh_resolve, NULL,
+    .struct_size = sizeof(ap_vendor),
+    .abi_version = AP_VENDOR_ABI_VERSION,
+    .name = "github",
+    .version = GHV_VERSION,
+    .description = "GitHub release assets",
+    .schemes = ghv_schemes,
+    .create = gh_create,
+    .destroy = gh_destroy,
+    .resolve = gh_resolve,
+    .usage = GHV_GRAMMAR,
 };
 
-EXPORT const ap_vendor *ap_vendor_github_init(const ap_host *host);
-
-EXPORT const ap_vendor *ap_vendor_github_init(const ap_host *host)
+AP_VENDOR_ENTRY(github)
 {
     (void)host;
     return &ghv_vendor;
