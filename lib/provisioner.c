@@ -1526,8 +1526,12 @@ static int run_job(job *j, ap_entry **out)
     APX_FAULT("resolve");
     if (rc == AP_OK && ap_cancel_is_set(o->cancel))
         rc = apx_error_set(&call.err, AP_ECANCELLED, "%s: cancelled", j->ref);
+    /* the entry is found by the id of the reference as typed or, when the
+     * vendor named it by a canonical form, by the reference it recorded as
+     * requested */
     if (origin_unreachable(rc) && !(o->flags & AP_PROVISION_REFRESH) &&
-        ap_catalog_get(p->catalog, id, &prev) == AP_OK && entry_intact(p, prev)) {
+        (ap_catalog_get(p->catalog, id, &prev) == AP_OK ||
+         ap_catalog_get(p->catalog, j->ref, &prev) == AP_OK) && entry_intact(p, prev)) {
         /* The origin cannot be reached, but we have it: serve the
          * catalog's ready entry, and say it may be stale. */
         char msg[APX_ERRMSG_MAX + 256];

@@ -27,7 +27,7 @@ check "apctl --help with no vendor loaded shows no scheme of its own" \
 
 AP_VENDOR_PATH="$AP_BUILD/vendors" "$APCTL" pull 'no reference' > /dev/null 2> "$TMP/err"
 check "a bad reference lists the loaded vendors' usage" \
-    sh -c "grep -q 'hf:\[datasets/' '$TMP/err' && grep -q 'ollama:\[HOST/\]' '$TMP/err' && ! grep -q 'gh:' '$TMP/err'"
+    sh -c "grep -q 'hf:\[datasets/' '$TMP/err' && grep -q 'ollama:\[HOST/\]' '$TMP/err' && grep -q 'gh:OWNER/REPO' '$TMP/err'"
 AP_VENDOR_PATH="$AP_BUILD/vendors" "$APCTL" pull 'zz:thing' > /dev/null 2> "$TMP/err"
 check "an unknown scheme names it and lists the loaded vendors' usage" \
     sh -c "grep -q \"scheme 'zz:'\" '$TMP/err' && grep -q 'https://HOST/PATH' '$TMP/err'"
