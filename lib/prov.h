@@ -23,6 +23,7 @@ typedef struct apx_mfile {
     char *path, *sha256, *git_sha1, *url, *bearer, *bearer_host, *etag;
     char *local_path;  /* a local copy to try before url */
     char *local_root;  /* during a scan: local_path is relative to it */
+    char *describe;    /* what the file is, for failure messages, or NULL */
     char **headers;    /* NULL-terminated */
     uint64_t size;
     unsigned flags;

@@ -155,11 +155,16 @@ typedef struct ap_vendor_file {
                                         while they stay below local_root, a
                                         FIFO, socket or device is never
                                         opened.  Required by a `scan` */
+    const char *describe;          /**< optional (appended to ABI 2): what
+                                        the file is, for the messages of a
+                                        failed transfer beside its path
+                                        (e.g. "layer application/vnd.ollama.
+                                        image.model sha256:<hex>"), or NULL */
 } ap_vendor_file;
 
 #define AP_VENDOR_FILE_INIT { sizeof(ap_vendor_file), NULL, AP_SIZE_UNKNOWN, \
                               NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, \
-                              NULL }
+                              NULL, NULL }
 
 /** What the vendor says about the artifact as a whole (all optional). */
 typedef struct ap_vendor_artifact {

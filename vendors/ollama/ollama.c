@@ -339,6 +339,7 @@ int olv_add_manifest(const ap_host *h, ap_vendor_call *call, const olv_source *s
     /* the manifest itself, verbatim */
     olv_sha256_hex(doc, len, mhex);
     mf.path = OLV_MANIFEST_FILE;
+    mf.describe = "the manifest";
     mf.size = len;
     mf.sha256 = mhex;
     mf.flags = AP_VFILE_METADATA;
@@ -361,7 +362,7 @@ int olv_add_manifest(const ap_host *h, ap_vendor_call *call, const olv_source *s
         json_t *jl = i < n ? json_array_get(layers, i) : cfg;
         ap_vendor_file f = AP_VENDOR_FILE_INIT;
         const char *media = NULL, *hex;
-        char rel[128], local[96], *url = NULL;
+        char rel[128], local[96], what[400], *url = NULL;
         uint64_t size = 0;
         size_t k, dup = 0;
         if (i == n && !cfg)
@@ -377,9 +378,12 @@ int olv_add_manifest(const ap_host *h, ap_vendor_call *call, const olv_source *s
             }
             olv_layer_name(media, dup, rel, sizeof rel);
         }
+        snprintf(what, sizeof what, "%s %.200s sha256:%s", i == n ? "config" : "layer",
+                 media, hex);
         f.path = rel;
         f.size = size;
         f.sha256 = hex;
+        f.describe = what;
         if (i == n || !strstr(rel, ".gguf"))
             f.flags = AP_VFILE_METADATA;
         if (src->models) {
