@@ -158,8 +158,8 @@ typedef struct ap_vendor_file {
     const char *describe;          /**< optional (appended to ABI 2): what
                                         the file is, for the messages of a
                                         failed transfer beside its path
-                                        (e.g. "layer application/vnd.ollama.
-                                        image.model sha256:<hex>"), or NULL */
+                                        (e.g. "layer <media type>
+                                        sha256:<hex>"), or NULL */
 } ap_vendor_file;
 
 #define AP_VENDOR_FILE_INIT { sizeof(ap_vendor_file), NULL, AP_SIZE_UNKNOWN, \
