@@ -238,6 +238,72 @@ static void error_code(const ap_http_response *resp, char *out, size_t cap)
     json_decref(doc);
 }
 
+/* A 404 for the manifest: is the tag or the model missing?  A registry may
+ * answer MANIFEST_UNKNOWN for both (docker-registry does): the tags list
+ * tells (200: the model exists, its tags are named; 404 NAME_UNKNOWN: no
+ * such model). */
+static int not_found(reg_ctx *c, const ap_http_response *resp)
+{
+    const ap_host *h = c->h;
+    const olv_ref *r = c->r;
+    ap_http_request q = AP_HTTP_REQUEST_INIT;
+    ap_http_response *tr = NULL;
+    char code[64], tags[600], *url;
+    int rc;
+
+    error_code(resp, code, sizeof code);
+    if (!strcmp(code, "NAME_UNKNOWN"))
+        return h->set_error(c->call, AP_ENOTFOUND, "%s: model %s/%s not found on the "
+                            "registry %s", c->ref, r->ns, r->model, c->base);
+    tags[0] = '\0';
+    if (!(url = xasprintf("%s/v2/%s/%s/tags/list", c->base, r->ns, r->model)))
+        return h->set_error(c->call, AP_ENOMEM, "out of memory");
+    q.url = url;
+    q.bearer = c->token;
+    q.follow_redirects = 1;
+    q.max_body = OLV_MAX_TOKEN_DOC;
+    if (h->http(c->call, &q, &tr) == AP_OK) {
+        if (tr->status == 404) {
+            error_code(tr, code, sizeof code);
+            if (!strcmp(code, "NAME_UNKNOWN")) {
+                h->http_free(tr);
+                free(url);
+                return h->set_error(c->call, AP_ENOTFOUND, "%s: model %s/%s not found "
+                                    "on the registry %s", c->ref, r->ns, r->model,
+                                    c->base);
+            }
+        } else if (tr->status == 200) {
+            json_t *doc = json_loadb(tr->body, tr->body_len, 0, NULL);
+            json_t *list = json_object_get(doc, "tags");
+            size_t i, n = json_array_size(list), used = 0;
+            for (i = 0; i < n && i < 10; i++) {
+                json_t *t = json_array_get(list, i);
+                int k;
+                if (!json_is_string(t))
+                    continue;
+                k = snprintf(tags + used, sizeof tags - used, "%s%.60s", used ? ", " : "",
+                             json_string_value(t));
+                if (k < 0 || (size_t)k >= sizeof tags - used)
+                    break;
+                used += (size_t)k;
+            }
+            if (n > 10 && used + 8 < sizeof tags)
+                strcat(tags, ", ...");
+            json_decref(doc);
+        }
+        h->http_free(tr);
+    }
+    free(url);
+    if (tags[0])
+        rc = h->set_error(c->call, AP_ENOTFOUND, "%s: model %s/%s has no tag '%s' on the "
+                          "registry %s (its tags: %s)", c->ref, r->ns, r->model, r->tag,
+                          c->base, tags);
+    else
+        rc = h->set_error(c->call, AP_ENOTFOUND, "%s: model %s/%s has no tag '%s' on the "
+                          "registry %s", c->ref, r->ns, r->model, r->tag, c->base);
+    return rc;
+}
+
 int olv_resolve_registry(const ap_host *h, ap_vendor_call *call, const char *ref,
                          const olv_ref *r)
 {
@@ -245,7 +311,7 @@ int olv_resolve_registry(const ap_host *h, ap_vendor_call *call, const char *ref
     ap_http_request q = AP_HTTP_REQUEST_INIT;
     ap_http_response *resp = NULL;
     reg_ctx c;
-    char *murl = NULL, *bbase = NULL, msg[512], code[64], auth[400];
+    char *murl = NULL, *bbase = NULL, msg[512], auth[400];
     olv_source src;
     int rc, attempt;
 
@@ -296,17 +362,7 @@ int olv_resolve_registry(const ap_host *h, ap_vendor_call *call, const char *ref
         goto out;
     }
     if (resp->status == 404) {
-        error_code(resp, code, sizeof code);
-        if (!strcmp(code, "NAME_UNKNOWN"))
-            rc = h->set_error(call, AP_ENOTFOUND, "%s: model %s/%s not found on the "
-                              "registry %s", ref, r->ns, r->model, c.base);
-        else if (!strcmp(code, "MANIFEST_UNKNOWN"))
-            rc = h->set_error(call, AP_ENOTFOUND, "%s: model %s/%s has no tag '%s' on "
-                              "the registry %s", ref, r->ns, r->model, r->tag, c.base);
-        else
-            rc = h->set_error(call, AP_ENOTFOUND, "%s: model %s/%s with tag '%s' not "
-                              "found on the registry %s", ref, r->ns, r->model, r->tag,
-                              c.base);
+        rc = not_found(&c, resp);
         goto out;
     }
     if (resp->status == 429) {
