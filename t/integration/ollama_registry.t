@@ -8,7 +8,7 @@
 # check, scan-then-pull with no blob fetched, offline resolution of a
 # scanned model.  docs/vendor-ollama.md.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 46
+plan 51
 HOME="$TMP/user"            # never the user's own ~/.ollama
 export HOME
 unset OLLAMA_MODELS
@@ -121,6 +121,23 @@ pull "ollama:http://$HP/library/Bad.NS/tiny"
 check "a name breaking ollama's rules is refused before any request" \
     sh -c "[ $? -ne 0 ] && grep -q 'bad Ollama reference' '$TMP/err'"
 
+# a manifest above 1 MiB (9000 layers) is refused, not parsed
+python3 - "$TMP/big.json" <<'PY'
+import json, sys
+layers = [{"mediaType": "application/vnd.ollama.image.license", "content": "l%d" % i}
+          for i in range(9000)]
+json.dump({"models": {"library/big": {"tags": {"latest": {"layers": layers}}}}},
+          open(sys.argv[1], "w"))
+PY
+start_reg "$TMP/big.json"
+check "  (the big manifest is above 1 MiB)" python3 -c '
+import json, sys
+sys.exit(0 if len(json.load(open(sys.argv[1]))["library/big:latest"]["manifest"]) > 1 << 20 else 1)' "$DUMP"
+pull "ollama:http://$HP/library/big"
+check "a manifest larger than 1 MiB fails the pull" [ $? -ne 0 ]
+check "  ... no blob was asked for" [ "$(rlog '"/blobs/" in r["path"]')" -eq 0 ]
+start_reg "$TMP/open.json"
+
 # === 2. publish into an Ollama models directory ==============================
 OM="$TMP/ollama-models"
 pull --ollama-models="$OM" "ollama:http://$HP/library/tiny:latest"
@@ -148,6 +165,13 @@ check "pull --ollama-models (no DIR) publishes into \$OLLAMA_MODELS" \
     sh -c "[ $? -eq 0 ] && [ -f '$OM2/manifests/$HP/library/tiny/q8' ]"
 pull -o ollama_models="$HOME/.ollama/models" "ollama:http://$HP/me/other:v1"
 check "-o ollama_models=DIR is the same option" [ -f "$HOME/.ollama/models/manifests/$HP/me/other/v1" ]
+
+OM3="$TMP/hostile-models"
+mkdir -p "$OM3" "$TMP/elsewhere"
+ln -s "$TMP/elsewhere" "$OM3/manifests"
+pull --ollama-models="$OM3" "ollama:http://$HP/library/tiny:latest"
+check "publishing through a symlinked manifests/ directory fails" [ $? -ne 0 ]
+check "  ... and writes nothing where the link points" [ -z "$(ls -A "$TMP/elsewhere")" ]
 
 # === 3. scan the published store, then pull: nothing fetched ================
 AP_HOME="$TMP/h2"

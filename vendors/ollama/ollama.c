@@ -432,8 +432,15 @@ static int resolve_local(const ap_host *h, ap_vendor_call *call, const char *ref
     olv_source src;
     int rc;
 
+    {
+        /* no usable default store (neither variable, or a relative path):
+         * nothing to look at, and no error to leave behind */
+        const char *v = h->getenv(call, "OLLAMA_MODELS");
+        if (v && *v ? v[0] != '/' : !(v = h->getenv(call, "HOME")) || v[0] != '/')
+            return AP_ENOTFOUND;
+    }
     if (!(models = olv_models_dir(h, call, NULL)))
-        return AP_ENOTFOUND; /* no store to look at */
+        return AP_ENOTFOUND;
     if (!(doc = malloc(OLV_MAX_MANIFEST + 1))) {
         free(models);
         return h->set_error(call, AP_ENOMEM, "out of memory");
