@@ -94,6 +94,7 @@ int olv_publish(void *state, ap_vendor_call *call, const ap_vendor_publication *
                           OLV_MANIFEST_FILE);
         goto out;
     }
+    errno = 0;
     if (read_blob(mf->blob_path, &doc, &len) != 0) {
         rc = h->set_error(call, AP_EIO, "%s: cannot read the manifest %s: %s", what,
                           mf->blob_path, errno ? strerror(errno) : "too large");
