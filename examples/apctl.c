@@ -211,12 +211,15 @@ static void usage(FILE *f)
            "       [--min-rate BYTES_PER_S] [--min-rate-window MS]\n"
            "       [--max-size BYTES (body of unknown length)] [--cacert FILE]\n"
            "       [--hf-cache=DIR] [--refresh] [--max-files N]\n"
-           "       [--require-verified] [-o KEY=VALUE]... REF [REF...]\n"
+           "       [--ollama-models[=DIR]] [--require-verified]\n"
+           "       [-o KEY=VALUE]... REF [REF...]\n"
            "                        provision REF(s), print where they are;\n"
            "                        -o: an option for the vendor (repeatable);\n"
            "                        -o env:NAME=VALUE overrides the variable NAME\n"
            "                        for this request (e.g. env:HF_TOKEN=...);\n"
            "                        --hf-cache=DIR is -o hf_cache_publish=DIR\n"
+           "                        --ollama-models[=DIR] is -o ollama_models=DIR\n"
+           "                        (no DIR: $OLLAMA_MODELS or ~/.ollama/models)\n"
            "                        --refresh: fail instead of using a ready entry\n"
            "                        when the origin cannot be reached;\n"
            "                        --require-verified: refuse files the vendor\n"
@@ -577,7 +580,13 @@ static int cmd_pull(int argc, char **argv, unsigned flags)
             o.stall_timeout_ms = (unsigned)num_arg(OPTVAL("--stall-timeout"), "--stall-timeout");
         else if (strncmp(a, "--max-attempts", 14) == 0)
             o.max_attempts = (unsigned)num_arg(OPTVAL("--max-attempts"), "--max-attempts");
-        else if (strncmp(a, "--hf-cache", 10) == 0) {
+        else if (strncmp(a, "--ollama-models", 15) == 0 && (!a[15] || a[15] == '=')) {
+            /* -o ollama_models=DIR; alone: the default Ollama store */
+            if (vopt_add("ollama_models", a[15] == '=' ? a + 16 : "") != 0) {
+                usage(stderr);
+                return 2;
+            }
+        } else if (strncmp(a, "--hf-cache", 10) == 0) {
             /* a convenience for -o hf_cache_publish=DIR (the vendor's option) */
             const char *v = OPTVAL("--hf-cache");
             if (!v || vopt_add("hf_cache_publish", v) != 0) { usage(stderr); return 2; }

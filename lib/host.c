@@ -90,6 +90,7 @@ void apx_mfile_clear(apx_mfile *f)
     free(f->bearer_host);
     free(f->etag);
     free(f->local_path);
+    free(f->describe);
     free(f->local_root);
     free(f->signature);
     free(f->public_key);
@@ -186,6 +187,7 @@ static int h_add_file(ap_vendor_call *call, const ap_vendor_file *file)
     m.etag = apx_strdup(f.etag);
     m.signature = apx_strdup(f.signature);
     m.public_key = apx_strdup(f.public_key);
+    m.describe = apx_strdup(f.describe);
     if (f.local_root && !call->scan) {
         /* resolve: the joined path, opened with no link in it at all */
         m.local_path = apx_path_join(f.local_root, f.local_path);
@@ -198,6 +200,7 @@ static int h_add_file(ap_vendor_call *call, const ap_vendor_file *file)
     m.headers = apx_calloc(nh + 1, sizeof *m.headers);
     rc = m.path && m.headers && (!f.url || m.url) && (!f.local_path || m.local_path) &&
          (!f.signature || (m.signature && m.public_key)) &&
+         (!f.describe || m.describe) &&
          (!m.local_root == !(f.local_root && call->scan)) ? AP_OK : AP_ENOMEM;
     for (i = 0; rc == AP_OK && i < nh; i++)
         if (!(m.headers[i] = apx_strdup(f.headers[i])))

@@ -25,6 +25,7 @@ typedef struct apx_mfile {
     char *local_root;  /* during a scan: local_path is relative to it */
     char *signature;   /* minisign signature text, verified before commit */
     char *public_key;  /* its trusted key (with signature) */
+    char *describe;    /* what the file is, for failure messages, or NULL */
     char **headers;    /* NULL-terminated */
     uint64_t size;
     unsigned flags;

@@ -1015,8 +1015,16 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
         if (rc != AP_OK) {
             if (rc == AP_ECANCELLED)
                 rc = fail(j, rc, "%s: cancelled", j->ref);
-            else
-                rc = fail(j, rc, "%s: %s", j->ref, err.msg[0] ? err.msg : ap_strerror(rc));
+            else {
+                /* a file the vendor describes (e.g. "layer <media type>
+                 * <digest>"): the message says what it is */
+                const char *what = NULL;
+                for (k = 0; k < s.n && !what; k++)
+                    if (s.ff[k].status == rc)
+                        what = call->files[s.idx[k]].describe;
+                rc = fail(j, rc, "%s: %s%s%s%s", j->ref, err.msg[0] ? err.msg : ap_strerror(rc),
+                          what ? " (" : "", what ? what : "", what ? ")" : "");
+            }
         }
         /* Commit every file that made it, even when another failed: what
          * is verified is kept (the next run needs not fetch it again). */

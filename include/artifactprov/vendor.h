@@ -170,11 +170,16 @@ typedef struct ap_vendor_file {
                                         contents of a .pub file); required
                                         with it.  Comes from the user, never
                                         from the server that sent the file */
+    const char *describe;          /**< optional (appended to ABI 2): what
+                                        the file is, for the messages of a
+                                        failed transfer beside its path
+                                        (e.g. "layer <media type>
+                                        sha256:<hex>"), or NULL */
 } ap_vendor_file;
 
 #define AP_VENDOR_FILE_INIT { sizeof(ap_vendor_file), NULL, AP_SIZE_UNKNOWN, \
                               NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, \
-                              NULL, NULL, NULL }
+                              NULL, NULL, NULL, NULL }
 
 /** What the vendor says about the artifact as a whole (all optional). */
 typedef struct ap_vendor_artifact {

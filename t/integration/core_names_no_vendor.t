@@ -16,7 +16,7 @@ check "the shared library carries no vendor name or scheme" \
 # with the in-tree vendors: their usage lines
 AP_VENDOR_PATH="$AP_BUILD/vendors" "$APCTL" --help > "$TMP/help" 2>&1
 check "apctl --help lists the Hugging Face vendor's grammar" grep -q '^  hf:\[datasets/' "$TMP/help"
-check "  ... the Ollama vendor's" grep -q '^  ollama:\[HOST/\]\[NS/\]MODEL\[:TAG\]' "$TMP/help"
+check "  ... the Ollama vendor's" grep -q '^  ollama:\[SCHEME://\]\[HOST/\]\[NS/\]MODEL\[:TAG\]' "$TMP/help"
 check "  ... the URL vendor's" grep -q '^  https://HOST/PATH' "$TMP/help"
 
 # with no vendor: no grammar at all
@@ -27,7 +27,7 @@ check "apctl --help with no vendor loaded shows no scheme of its own" \
 
 AP_VENDOR_PATH="$AP_BUILD/vendors" "$APCTL" pull 'no reference' > /dev/null 2> "$TMP/err"
 check "a bad reference lists the loaded vendors' usage" \
-    sh -c "grep -q 'hf:\[datasets/' '$TMP/err' && grep -q 'ollama:\[HOST/\]' '$TMP/err' && grep -q 'gh:OWNER/REPO' '$TMP/err'"
+    sh -c "grep -q 'hf:\[datasets/' '$TMP/err' && grep -q 'ollama:\[SCHEME://\]\[HOST/\]' '$TMP/err' && grep -q 'gh:OWNER/REPO' '$TMP/err'"
 AP_VENDOR_PATH="$AP_BUILD/vendors" "$APCTL" pull 'zz:thing' > /dev/null 2> "$TMP/err"
 check "an unknown scheme names it and lists the loaded vendors' usage" \
     sh -c "grep -q \"scheme 'zz:'\" '$TMP/err' && grep -q 'https://HOST/PATH' '$TMP/err'"

@@ -283,7 +283,7 @@ static void test_scan_ollama(void **state)
     (void)state;
     assert_int_equal(ap_provisioner_scan(p, "ollama", root, &st), AP_OK);
     assert_int_equal(st.entries, 2);
-    assert_int_equal(st.files, 4);   /* llama3: model + config; tiny: the same */
+    assert_int_equal(st.files, 6);   /* llama3: manifest + model + config; tiny: the same */
     assert_int_equal(st.skipped, 3); /* broken, garbage, the missing template */
     assert_true(any_warning(p, "broken", "malformed"));
     assert_true(any_warning(p, "garbage", "not JSON"));
@@ -292,14 +292,15 @@ static void test_scan_ollama(void **state)
                      AP_OK);
     assert_string_equal(e->vendor, "ollama");
     assert_string_equal(e->name, "registry.ollama.ai/library/llama3/latest");
-    assert_int_equal(e->nfiles, 2);
+    assert_int_equal(e->nfiles, 3);
     ap_entry_free(e);
     assert_int_equal(ap_store_has_blob(ap_provisioner_store(p), hm), 1);
     ap_provisioner_free(p);
     free(root);
 }
 
-/* ollama:MODEL[:TAG] is served from the local store (no registry pull). */
+/* ollama:MODEL[:TAG] is served from the local store when it holds the
+ * manifest (no registry request); a model it lacks goes to the registry. */
 static void test_ollama_resolve_local(void **state)
 {
     ap_provisioner *p = mk("h-oresolve");
@@ -310,18 +311,20 @@ static void test_ollama_resolve_local(void **state)
     (void)state;
     setenv("OLLAMA_MODELS", root, 1);
     assert_int_equal(ap_provision(p, "ollama:tiny:q4", NULL, &e), AP_OK);
-    assert_int_equal(e->nfiles, 2);
+    assert_int_equal(e->nfiles, 3);
     for (i = 0; i < e->nfiles; i++) {
         assert_int_equal(apx_sha256_file(e->files[i].path, got, &size), AP_OK);
-        assert_string_equal(got, strcmp(e->files[i].name, "model") == 0 ? hm : hc);
+        if (strcmp(e->files[i].name, "manifest.json") != 0)
+            assert_string_equal(got, strcmp(e->files[i].name, "model.gguf") == 0 ? hm : hc);
     }
     ap_entry_free(e);
-    assert_int_equal(ap_provision(p, "ollama:nothere", NULL, &e), AP_ENOTFOUND);
-    assert_non_null(strstr(ap_provisioner_errmsg(p), "ollama:nothere"));
-    assert_non_null(strstr(ap_provisioner_errmsg(p), "registry.ollama.ai/library/nothere:latest"));
-    assert_non_null(strstr(ap_provisioner_errmsg(p), "not implemented"));
+    /* not in the store: the registry (here a closed loopback port) */
+    assert_int_equal(ap_provision(p, "ollama:http://127.0.0.1:1/library/nothere", NULL, &e),
+                     AP_ENETWORK);
+    assert_non_null(strstr(ap_provisioner_errmsg(p), "ollama:http://127.0.0.1:1/library/nothere"));
+    assert_non_null(strstr(ap_provisioner_errmsg(p), "/v2/library/nothere/manifests/latest"));
     assert_int_equal(ap_provision(p, "ollama:a/b/c/d", NULL, &e), AP_EINVAL);
-    assert_non_null(strstr(ap_provisioner_errmsg(p), "ollama:[HOST/][NS/]MODEL[:TAG]"));
+    assert_non_null(strstr(ap_provisioner_errmsg(p), "ollama:[SCHEME://][HOST/][NS/]MODEL[:TAG]"));
     unsetenv("OLLAMA_MODELS");
     ap_provisioner_free(p);
     free(root);
