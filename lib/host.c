@@ -293,6 +293,95 @@ static int h_progress(ap_vendor_call *call, uint64_t done, uint64_t total)
     return ap_cancel_is_set(call->cancel) || ap_tracker_tick(call->tracker) != 0;
 }
 
+/* The references this thread is provisioning through host->provision, so
+ * that a chain of calls coming back to one of them (a recipe whose input
+ * is itself, or a cycle through other vendors) is refused instead of
+ * recursing forever.  Thread-local: an ap_jobs worker runs its job's
+ * nested provisions on its own thread. */
+typedef struct provision_link {
+    const char *ref;
+    const struct provision_link *up;
+} provision_link;
+
+static _Thread_local const provision_link *provision_chain;
+
+#define APX_PROVISION_DEPTH_MAX 8
+
+static int h_provision(ap_vendor_call *call, const char *ref,
+                       int (*each)(void *user, const ap_vendor_entry_file *f),
+                       void *user)
+{
+    ap_provision_options o = AP_PROVISION_OPTIONS_INIT;
+    ap_provisioner *p = call->prov;
+    const provision_link *l;
+    provision_link self;
+    ap_entry *e = NULL;
+    unsigned depth = 0;
+    size_t k;
+    int rc;
+
+    if (!ref || !*ref || !each)
+        return apx_error_set(&call->err, AP_EINVAL, "%s: provision without a "
+                             "reference or a callback", call->ref);
+    if (strcmp(ref, call->ref) == 0)
+        return apx_error_set(&call->err, AP_EINVAL, "%s: refers to itself as an "
+                             "input (a reference cannot be made from itself)",
+                             call->ref);
+    for (l = provision_chain; l; l = l->up, depth++)
+        if (strcmp(l->ref, ref) == 0)
+            return apx_error_set(&call->err, AP_EINVAL, "%s: input %s is already "
+                                 "being provisioned by this chain of inputs (a "
+                                 "cycle)", call->ref, ref);
+    if (depth >= APX_PROVISION_DEPTH_MAX)
+        return apx_error_set(&call->err, AP_EINVAL, "%s: input %s: inputs nested "
+                             "deeper than %d", call->ref, ref,
+                             APX_PROVISION_DEPTH_MAX);
+    if (ap_cancel_is_set(call->cancel))
+        return apx_error_set(&call->err, AP_ECANCELLED, "%s: cancelled", call->ref);
+    o.cancel = call->cancel;
+    o.vendor_options = call->options;
+    o.ca_file = call->ca_file;
+    o.min_rate = call->min_rate;
+    o.min_rate_window_ms = call->min_rate_window_ms;
+    o.flags = call->flags & AP_PROVISION_REFRESH;
+    self.ref = call->ref;
+    self.up = provision_chain;
+    provision_chain = &self;
+    rc = ap_provision(p, ref, &o, &e);
+    provision_chain = self.up;
+    if (rc != AP_OK) {
+        apx_error_set(&call->err, rc, "%s: input %s: %s", call->ref, ref,
+                      p->err.msg[0] ? p->err.msg : ap_strerror(rc));
+        apx_error_clear(&p->err); /* the outer request reports it */
+        return rc;
+    }
+    apx_error_clear(&p->err);
+    for (k = 0; rc == AP_OK && e && k < e->nfiles; k++) {
+        const ap_entry_file *f = &e->files[k];
+        ap_vendor_entry_file vf;
+        char *blob = NULL;
+        if (!f->present || !f->sha256 ||
+            ap_store_blob_path(p->store, f->sha256, &blob) != AP_OK) {
+            rc = apx_error_set(&call->err, AP_ENOTFOUND, "%s: input %s: file '%s' "
+                               "is not in the store", call->ref, ref, f->name);
+            break;
+        }
+        memset(&vf, 0, sizeof vf);
+        vf.struct_size = sizeof vf;
+        vf.entry_ref = e->ref;
+        vf.revision = e->revision;
+        vf.path = f->name;
+        vf.sha256 = f->sha256;
+        vf.git_sha1 = f->git_sha1;
+        vf.size = f->size;
+        vf.blob_path = blob;
+        rc = each(user, &vf);
+        free(blob);
+    }
+    ap_entry_free(e);
+    return rc;
+}
+
 const ap_host apx_host_table = {
     sizeof(ap_host), AP_VENDOR_ABI_VERSION,
     h_http, h_http_header, h_http_free,
@@ -303,6 +392,7 @@ const ap_host apx_host_table = {
     apx_host_put_copy, apx_host_put_symlink, apx_host_put_bytes,
     apx_host_read_beneath, apx_host_commit_entry, apx_host_warn,
     apx_host_catalog_files,
+    h_provision,
 };
 
 void apx_call_init(ap_vendor_call *call, ap_provisioner *prov, apx_vendor *v,

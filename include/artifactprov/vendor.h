@@ -318,6 +318,23 @@ typedef struct ap_host {
     int (*catalog_files)(ap_vendor_call *call, const char *prefix,
                          int (*each)(void *user, const ap_vendor_entry_file *f),
                          void *user);
+
+    /** Appended to ABI 2 (present when AP_HOST_HAS(host, provision)):
+     *  provision another reference `ref` now, through the same provisioner
+     *  and with the caller's cancel token, per-request options, CA file and
+     *  AP_PROVISION_REFRESH flag, then call `each` for every file of the
+     *  ready entry (the records are borrowed for the callback: blob_path is
+     *  the store's copy of the bytes, to read and never write; entry_ref is
+     *  the entry's canonical reference).  For vendors whose artifacts are
+     *  made from others (a build's inputs); call it from `resolve`.  A
+     *  reference already being provisioned by this thread's chain of calls
+     *  (itself, or a cycle through other vendors), or a chain deeper than
+     *  8, is refused with AP_EINVAL.  A failure returns its status with the
+     *  call's error naming `ref` and the cause; a non-zero return from
+     *  `each` stops with that value. */
+    int (*provision)(ap_vendor_call *call, const char *ref,
+                     int (*each)(void *user, const ap_vendor_entry_file *f),
+                     void *user);
 } ap_host;
 
 /**
