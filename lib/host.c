@@ -350,8 +350,12 @@ static int h_provision(ap_vendor_call *call, const char *ref,
     rc = ap_provision(p, ref, &o, &e);
     provision_chain = self.up;
     if (rc != AP_OK) {
-        apx_error_set(&call->err, rc, "%s: input %s: %s", call->ref, ref,
-                      p->err.msg[0] ? p->err.msg : ap_strerror(rc));
+        /* the nested message starts with the input's reference already */
+        const char *why = p->err.msg[0] ? p->err.msg : ap_strerror(rc);
+        size_t rl = strlen(ref);
+        if (strncmp(why, ref, rl) == 0 && why[rl] == ':' && why[rl + 1] == ' ')
+            why += rl + 2;
+        apx_error_set(&call->err, rc, "%s: input %s: %s", call->ref, ref, why);
         apx_error_clear(&p->err); /* the outer request reports it */
         return rc;
     }

@@ -418,7 +418,7 @@ static int copy_output(const ap_host *h, ap_vendor_call *call, const char *ref,
         return h->set_error(call, AP_ENOMEM, "out of memory");
     in = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (in < 0 || fstat(in, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        rc = h->set_error(call, AP_EIO, "%s: output '%s': cannot open %s: %s", ref, rel, p,
+        rc = h->set_error(call, AP_EIO, "output '%s': cannot open %s: %s", rel, p,
                           in < 0 ? strerror(errno) : "not a regular file");
         if (in >= 0)
             close(in);
@@ -431,13 +431,13 @@ static int copy_output(const ap_host *h, ap_vendor_call *call, const char *ref,
         return h->set_error(call, AP_ENOMEM, "out of memory");
     }
     if (ftruncate(fd, 0) != 0)
-        rc = h->set_error(call, AP_EIO, "%s: output '%s': %s", ref, rel, strerror(errno));
+        rc = h->set_error(call, AP_EIO, "output '%s': %s", rel, strerror(errno));
     while (rc == AP_OK) {
         ssize_t n = read(in, buf, 1u << 20), w = 0;
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            rc = h->set_error(call, AP_EIO, "%s: output '%s': read %s: %s", ref, rel, p,
+            rc = h->set_error(call, AP_EIO, "output '%s': read %s: %s", rel, p,
                               strerror(errno));
             break;
         }
@@ -448,7 +448,7 @@ static int copy_output(const ap_host *h, ap_vendor_call *call, const char *ref,
             if (k < 0 && errno == EINTR)
                 continue;
             if (k <= 0) {
-                rc = h->set_error(call, AP_EIO, "%s: output '%s': write: %s", ref, rel,
+                rc = h->set_error(call, AP_EIO, "output '%s': write: %s", rel,
                                   k < 0 ? strerror(errno) : "no progress");
                 break;
             }
@@ -458,7 +458,7 @@ static int copy_output(const ap_host *h, ap_vendor_call *call, const char *ref,
         if (rc == AP_OK && (h->is_cancelled(call) ||
                             (AP_HOST_HAS(h, progress) &&
                              h->progress(call, done, (uint64_t)sb.st_size))))
-            rc = h->set_error(call, AP_ECANCELLED, "%s: cancelled", ref);
+            rc = h->set_error(call, AP_ECANCELLED, "cancelled");
     }
     free(buf);
     close(in);

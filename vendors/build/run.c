@@ -286,8 +286,8 @@ int brun_build(bstate *st, ap_vendor_call *call, const char *ref, brun *run)
         return h->set_error(call, AP_ENOMEM, "out of memory");
     }
     if (!mkdtemp(tmpl)) {
-        rc = h->set_error(call, AP_EIO, "%s: cannot create a work directory in %s: %s",
-                          ref, base, strerror(errno));
+        rc = h->set_error(call, AP_EIO, "cannot create a work directory in %s: %s",
+                          base, strerror(errno));
         free(tmpl);
         return rc;
     }
@@ -353,7 +353,7 @@ int brun_build(bstate *st, ap_vendor_call *call, const char *ref, brun *run)
             goto out;
         }
     if (pipe2(pipefd, O_CLOEXEC) != 0) {
-        rc = h->set_error(call, AP_EIO, "%s: pipe: %s", ref, strerror(errno));
+        rc = h->set_error(call, AP_EIO, "pipe: %s", strerror(errno));
         goto out;
     }
     if (AP_HOST_HAS(h, log))
@@ -361,7 +361,7 @@ int brun_build(bstate *st, ap_vendor_call *call, const char *ref, brun *run)
                run->r.shell ? "a shell command" : run->r.argv[0], run->workdir, run->key);
     pid = fork();
     if (pid < 0) {
-        rc = h->set_error(call, AP_EIO, "%s: fork: %s", ref, strerror(errno));
+        rc = h->set_error(call, AP_EIO, "fork: %s", strerror(errno));
         goto out;
     }
     if (pid == 0) {
@@ -418,15 +418,15 @@ int brun_build(bstate *st, ap_vendor_call *call, const char *ref, brun *run)
         line_end(h, call, run->r.name, l); /* a last line without newline */
     tail_text(l, tail, sizeof tail);
     if (cancelled)
-        rc = h->set_error(call, AP_ECANCELLED, "%s: cancelled while building (the "
+        rc = h->set_error(call, AP_ECANCELLED, "cancelled while building (the "
                           "command's process group %d was stopped, its work "
-                          "directory removed)", ref, (int)pid);
+                          "directory removed)", (int)pid);
     else if (WIFSIGNALED(status))
-        rc = h->set_error(call, AP_EVENDOR, "%s: the build command was killed by "
-                          "signal %d%s", ref, WTERMSIG(status), tail);
+        rc = h->set_error(call, AP_EVENDOR, "the build command was killed by "
+                          "signal %d%s", WTERMSIG(status), tail);
     else if (WEXITSTATUS(status) != 0)
-        rc = h->set_error(call, AP_EVENDOR, "%s: the build command exited with "
-                          "status %d%s", ref, WEXITSTATUS(status), tail);
+        rc = h->set_error(call, AP_EVENDOR, "the build command exited with "
+                          "status %d%s", WEXITSTATUS(status), tail);
     /* every output must be a regular file in the work directory */
     for (i = 0; rc == AP_OK && i < run->r.nout; i++) {
         char *p = NULL;
@@ -439,9 +439,9 @@ int brun_build(bstate *st, ap_vendor_call *call, const char *ref, brun *run)
             const char *why = S_ISLNK(sb.st_mode) ? "a symbolic link" : "not a regular file";
             if (lstat(p, &sb) != 0)
                 why = strerror(errno);
-            rc = h->set_error(call, AP_ENOTFOUND, "%s: the build command succeeded but "
+            rc = h->set_error(call, AP_ENOTFOUND, "the build command succeeded but "
                               "did not make the output '%s' as a regular file (%s)%s",
-                              ref, run->r.outputs[i], why, tail);
+                              run->r.outputs[i], why, tail);
         }
         free(p);
     }
