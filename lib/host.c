@@ -285,11 +285,16 @@ static int h_progress(ap_vendor_call *call, uint64_t done, uint64_t total)
     if (!call->tracker)
         return ap_cancel_is_set(call->cancel);
     ap_tracker_snapshot(call->tracker, &p);
+    if (total && total != p.file_total) {
+        /* the vendor knows the current file's total (a download whose
+         * size was unknown, a build's `progress DONE/TOTAL`): events show
+         * file_done / file_total against it */
+        ap_tracker_set_file(call->tracker, p.file, p.file_done, total);
+    }
     if (done > p.file_done) {
         if (ap_tracker_advance(call->tracker, done - p.file_done) != 0)
             return 1;
     }
-    (void)total;
     return ap_cancel_is_set(call->cancel) || ap_tracker_tick(call->tracker) != 0;
 }
 

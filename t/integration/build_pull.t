@@ -4,7 +4,7 @@
 # progress events, the work directory removed, the cache hit (the command is
 # not run again), a failing command, several outputs, and hostile recipes.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 28
+plan 31
 python3 "$AP_SRC/t/fixtures/mkgguf.py" --size 3000000 --arch llama "$TMP/whole.gguf" >/dev/null
 head -c 1000000 "$TMP/whole.gguf" > "$TMP/part-a"
 tail -c +1000001 "$TMP/whole.gguf" > "$TMP/part-b"
@@ -126,6 +126,31 @@ check "an input that cannot be provisioned fails naming it" hostile badinput \
     "{\"inputs\": {\"gone\": \"$FILES/files/nothere.bin\"}, \"command\": [\"true\"], \"outputs\": [\"x\"]}" 'input .*nothere.bin'
 check "a recipe whose input is itself is refused" hostile selfref \
     "{\"inputs\": {\"me\": \"build:$TMP/r/selfref.json\"}, \"command\": [\"true\"], \"outputs\": [\"x\"]}" 'is the recipe itself'
+# a cycle through two recipes: refused by the host's guard
+printf '{"inputs": {"b": "build:%s/r/cyc-b.json"}, "command": ["true"], "outputs": ["x"]}\n' "$TMP" > "$TMP/r/cyc-a.json"
+printf '{"inputs": {"a": "build:%s/r/cyc-a.json"}, "command": ["true"], "outputs": ["x"]}\n' "$TMP" > "$TMP/r/cyc-b.json"
+"$APCTL" pull "build:$TMP/r/cyc-a.json" > /dev/null 2> "$TMP/err"
+check "a cycle of recipes is refused, naming the input" sh -c \
+    "[ $? -ne 0 ] && grep -q 'cyc-a.json: input build:.*cyc-b.json: .*already being provisioned' '$TMP/err'"
+[ $? -eq 0 ] || diag "$(cat "$TMP/err")"
 check "nothing ran for them and no work directory is left" sh -c \
     "[ \$(wc -l < '$TMP/count') -eq 2 ] && [ -z \"\$(ls -A '$TMP/work')\" ]"
+
+# the progress protocol: a `progress 1/4` line reaches the events as the
+# file's progress (the command waits for the test to have seen it)
+cat > "$TMP/r/prog.json" <<JSON
+{"shell": true, "command": "echo 'progress 1/4'; while [ ! -e '$TMP/go' ]; do sleep 0.05; done; echo x > out.txt", "outputs": ["out.txt"]}
+JSON
+"$APCTL" pull --events --heartbeat 100 "build:$TMP/r/prog.json" > /dev/null 2> "$TMP/evp" &
+A=$!
+i=0
+while ! grep -q '"file_done":1,"file_total":4' "$TMP/evp" 2>/dev/null; do
+    i=$((i + 1)); [ $i -gt 500 ] && break; sleep 0.02
+done
+touch "$TMP/go"
+wait $A
+rc=$?
+check "progress DONE/TOTAL reaches the events as file_done/file_total" \
+    grep -q '"file":"out.txt".*"file_done":1,"file_total":4' "$TMP/evp"
+check "... and the build then completes" [ $rc -eq 0 ]
 done_testing
