@@ -4,7 +4,7 @@
 # progress events, the work directory removed, the cache hit (the command is
 # not run again), a failing command, several outputs, and hostile recipes.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 31
+plan 33
 python3 "$AP_SRC/t/fixtures/mkgguf.py" --size 3000000 --arch llama "$TMP/whole.gguf" >/dev/null
 head -c 1000000 "$TMP/whole.gguf" > "$TMP/part-a"
 tail -c +1000001 "$TMP/whole.gguf" > "$TMP/part-b"
@@ -133,6 +133,26 @@ printf '{"inputs": {"a": "build:%s/r/cyc-a.json"}, "command": ["true"], "outputs
 check "a cycle of recipes is refused, naming the input" sh -c \
     "[ $? -ne 0 ] && grep -q 'cyc-a.json: input build:.*cyc-b.json: .*already being provisioned' '$TMP/err'"
 [ $? -eq 0 ] || diag "$(cat "$TMP/err")"
+# builds on builds: a chain of 8 nested inputs works, one of 9 is refused
+chain() { # N: recipes c0 .. cN, each made from the next, cN from nothing
+    k=0
+    while [ $k -lt "$1" ]; do
+        printf '{"inputs": {"in": "build:%s/r/c%d.json"}, "command": ["cp", "{input:in}", "x"], "outputs": ["x"]}\n' \
+            "$TMP" $((k + 1)) > "$TMP/r/c$k.json"
+        k=$((k + 1))
+    done
+    printf '{"command": ["sh", "-c", "echo leaf > x"], "outputs": ["x"]}\n' > "$TMP/r/c$k.json"
+}
+chain 8
+"$APCTL" pull --json "build:$TMP/r/c0.json" > "$TMP/o.json" 2> "$TMP/err"
+check "builds on builds, 8 deep, give the leaf's bytes" sh -c \
+    "[ \"\$(cat \"\$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[\"files\"][0][\"path\"])' '$TMP/o.json')\")\" = leaf ]"
+rm -f "$TMP"/r/c*.json
+chain 9
+"$APCTL" pull "build:$TMP/r/c0.json" > /dev/null 2> "$TMP/err"
+check "... 9 deep is refused" sh -c "[ $? -ne 0 ] && grep -q 'nested deeper than 8' '$TMP/err'"
+[ $? -eq 0 ] || diag "$(cat "$TMP/err")"
+rm -f "$TMP"/r/c*.json
 check "nothing ran for them and no work directory is left" sh -c \
     "[ \$(wc -l < '$TMP/count') -eq 2 ] && [ -z \"\$(ls -A '$TMP/work')\" ]"
 

@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -163,6 +166,10 @@ static void child_exec(const char *workdir, int out, char **argv, char **envp,
     int nul, sig;
     sigset_t none;
     (void)setpgid(0, 0);
+#ifdef __linux__
+    /* the provisioning process killed outright: do not run on unattended */
+    (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
     sigemptyset(&none);
     (void)sigprocmask(SIG_SETMASK, &none, NULL);
     for (sig = 1; sig < 32; sig++)
