@@ -4,7 +4,7 @@
 # progress events, the work directory removed, the cache hit (the command is
 # not run again), a failing command, several outputs, and hostile recipes.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 33
+plan 34
 python3 "$AP_SRC/t/fixtures/mkgguf.py" --size 3000000 --arch llama "$TMP/whole.gguf" >/dev/null
 head -c 1000000 "$TMP/whole.gguf" > "$TMP/part-a"
 tail -c +1000001 "$TMP/whole.gguf" > "$TMP/part-b"
@@ -85,6 +85,10 @@ check "... naming the recipe, the exit status and its last output lines" sh -c \
 [ $rc -ne 0 ] && diag "$(cat "$TMP/err")"
 check "... removes its work directory" workdir_empty
 check "... and records nothing ready" sh -c "! '$APCTL' ls | grep 'fail' | grep -q ready"
+mkdir "$TMP/bd"
+"$APCTL" pull --events -o build_dir="$TMP/bd" "build:$TMP/r/fail.json" > /dev/null 2> "$TMP/evb"
+check "-o build_dir=DIR: the work directory is made there, and removed" sh -c \
+    "grep -q 'running sh in $TMP/bd/ap-build-' '$TMP/evb' && [ -z \"\$(ls -A '$TMP/bd')\" ]"
 
 # several outputs, one in a subdirectory, argv placeholders, explicit env
 cat > "$TMP/r/two.json" <<'JSON'
