@@ -4,7 +4,7 @@
 # progress events, the work directory removed, the cache hit (the command is
 # not run again), a failing command, several outputs, and hostile recipes.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 34
+plan 36
 python3 "$AP_SRC/t/fixtures/mkgguf.py" --size 3000000 --arch llama "$TMP/whole.gguf" >/dev/null
 head -c 1000000 "$TMP/whole.gguf" > "$TMP/part-a"
 tail -c +1000001 "$TMP/whole.gguf" > "$TMP/part-b"
@@ -130,6 +130,11 @@ check "an input that cannot be provisioned fails naming it" hostile badinput \
     "{\"inputs\": {\"gone\": \"$FILES/files/nothere.bin\"}, \"command\": [\"true\"], \"outputs\": [\"x\"]}" 'input .*nothere.bin'
 check "a recipe whose input is itself is refused" hostile selfref \
     "{\"inputs\": {\"me\": \"build:$TMP/r/selfref.json\"}, \"command\": [\"true\"], \"outputs\": [\"x\"]}" 'is the recipe itself'
+echo secret > "$TMP/secret.txt"
+check "an output reached through a link leading out of the work directory is refused" hostile linkout \
+    "{\"command\": [\"ln\", \"-s\", \"$TMP\", \"sub\"], \"outputs\": [\"sub/secret.txt\"]}" 'leads out of the work directory'
+check "... an output that is itself a link is refused" hostile linkfile \
+    "{\"command\": [\"ln\", \"-s\", \"$TMP/secret.txt\", \"out\"], \"outputs\": [\"out\"]}" 'symbolic link'
 # a cycle through two recipes: refused by the host's guard
 printf '{"inputs": {"b": "build:%s/r/cyc-b.json"}, "command": ["true"], "outputs": ["x"]}\n' "$TMP" > "$TMP/r/cyc-a.json"
 printf '{"inputs": {"a": "build:%s/r/cyc-a.json"}, "command": ["true"], "outputs": ["x"]}\n' "$TMP" > "$TMP/r/cyc-b.json"

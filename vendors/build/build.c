@@ -174,20 +174,18 @@ static int input_ref(const ap_host *h, ap_vendor_call *call, const char *ref,
         char *path = strndup(p, n);
         if (!path)
             return h->set_error(call, AP_ENOMEM, "out of memory");
-        if (realpath(path, real) && strcmp(real, run->r.path) == 0) {
+        if (!realpath(path, real)) {
+            free(path);
+            *out = strdup(in); /* its own resolve says what is wrong */
+        } else if (strcmp(real, run->r.path) == 0) {
             free(path);
             return h->set_error(call, AP_EINVAL, "%s: recipe %s: input \"%s\" is the "
                                 "recipe itself (a build cannot be its own input)", ref,
                                 run->r.path, run->r.in_names[i]);
-        }
-        free(path);
-        if (realpath(path = strndup(p, n), real) && path) {
+        } else {
             free(path);
             if (asprintf(out, "build:%s", real) < 0)
                 *out = NULL;
-        } else {
-            free(path);
-            *out = strdup(in);
         }
     } else
         *out = strdup(in);
@@ -416,6 +414,18 @@ static int copy_output(const ap_host *h, ap_vendor_call *call, const char *ref,
     int in, rc = AP_OK;
     if (asprintf(&p, "%s/%s", run->workdir, rel) < 0)
         return h->set_error(call, AP_ENOMEM, "out of memory");
+    {
+        /* no link on the way may lead out of the work directory */
+        char rw[PATH_MAX], ro[PATH_MAX];
+        size_t n;
+        if (!realpath(run->workdir, rw) || !realpath(p, ro) ||
+            strncmp(ro, rw, (n = strlen(rw))) != 0 || ro[n] != '/') {
+            rc = h->set_error(call, AP_EPATH, "output '%s': %s leads out of the work "
+                              "directory (or cannot be resolved)", rel, p);
+            free(p);
+            return rc;
+        }
+    }
     in = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (in < 0 || fstat(in, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         rc = h->set_error(call, AP_EIO, "output '%s': cannot open %s: %s", rel, p,

@@ -180,7 +180,7 @@ static void child_exec(const char *workdir, int out, char **argv, char **envp,
     nul = open("/dev/null", O_RDONLY);
     if (nul < 0 || dup2(nul, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
         child_fail(out, "redirect", argv[0]);
-    {
+    if (close_range(3, ~0u, 0) != 0) {
         long fd, max = sysconf(_SC_OPEN_MAX);
         if (max < 0 || max > 65536)
             max = 65536;
@@ -222,11 +222,15 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The command has exited (left as a zombie for waitpid).  ECHILD counts as
+ * exited: a process that ignores SIGCHLD has its children reaped for it. */
 static int exited(pid_t pid)
 {
     siginfo_t si;
     memset(&si, 0, sizeof si);
-    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid;
+    if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
+        return errno == ECHILD;
+    return si.si_pid == pid;
 }
 
 /* Read what the pipe holds (waiting at most ms); 1 at EOF. */
@@ -419,8 +423,17 @@ int brun_build(bstate *st, ap_vendor_call *call, const char *ref, brun *run)
                    run->r.name, grace);
         (void)kill(-pid, SIGKILL);
     }
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    {
+        pid_t w;
+        while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+            ;
+        if (w < 0 && !cancelled) {
+            rc = h->set_error(call, AP_EVENDOR, "the build command's exit status is "
+                              "lost (%s: is SIGCHLD ignored by this process?)",
+                              strerror(errno));
+            goto out;
+        }
+    }
     if (l->n)
         line_end(h, call, run->r.name, l); /* a last line without newline */
     tail_text(l, tail, sizeof tail);
