@@ -4,7 +4,7 @@
 # progress events, the work directory removed, the cache hit (the command is
 # not run again), a failing command, several outputs, and hostile recipes.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 36
+plan 37
 python3 "$AP_SRC/t/fixtures/mkgguf.py" --size 3000000 --arch llama "$TMP/whole.gguf" >/dev/null
 head -c 1000000 "$TMP/whole.gguf" > "$TMP/part-a"
 tail -c +1000001 "$TMP/whole.gguf" > "$TMP/part-b"
@@ -130,6 +130,8 @@ check "an input that cannot be provisioned fails naming it" hostile badinput \
     "{\"inputs\": {\"gone\": \"$FILES/files/nothere.bin\"}, \"command\": [\"true\"], \"outputs\": [\"x\"]}" 'input .*nothere.bin'
 check "a recipe whose input is itself is refused" hostile selfref \
     "{\"inputs\": {\"me\": \"build:$TMP/r/selfref.json\"}, \"command\": [\"true\"], \"outputs\": [\"x\"]}" 'is the recipe itself'
+check "a command not found in the recipe's PATH fails naming it" hostile notfound \
+    '{"command": ["no-such-tool-xyz"], "env": {"PATH": "/nonexistent"}, "outputs": ["x"]}' 'status 127.*cannot run no-such-tool-xyz'
 echo secret > "$TMP/secret.txt"
 check "an output reached through a link leading out of the work directory is refused" hostile linkout \
     "{\"command\": [\"ln\", \"-s\", \"$TMP\", \"sub\"], \"outputs\": [\"sub/secret.txt\"]}" 'leads out of the work directory'

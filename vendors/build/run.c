@@ -150,20 +150,40 @@ static char *env_pair(const char *k, const char *v)
     return s;
 }
 
+/* The child runs only async-signal-safe calls between fork and exec (the
+ * provisioning process may have other threads holding malloc's locks):
+ * the candidate paths are made before the fork, messages are written
+ * piecewise with write(2). */
+static void put(int fd, const char *s)
+{
+    (void)!write(fd, s, strlen(s));
+}
+
 static void child_fail(int fd, const char *what, const char *arg)
 {
-    char msg[512];
-    int n = snprintf(msg, sizeof msg, "cannot run %s: %s: %s\n", arg, what, strerror(errno));
-    if (n > 0)
-        (void)!write(fd, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+    char num[16];
+    int e = errno, i = (int)sizeof num - 1;
+    num[i] = '\0';
+    do
+        num[--i] = (char)('0' + e % 10);
+    while ((e /= 10) && i > 0);
+    put(fd, "cannot run ");
+    put(fd, arg);
+    put(fd, ": ");
+    put(fd, what);
+    put(fd, " (errno ");
+    put(fd, num + i);
+    put(fd, ")\n");
     _exit(127);
 }
 
-/* In the child, after fork: never returns. */
+/* In the child, after fork: never returns.  cand: the paths to try for
+ * argv[0], NULL-terminated. */
 static void child_exec(const char *workdir, int out, char **argv, char **envp,
-                       const char *path)
+                       char **cand)
 {
-    int nul, sig;
+    int nul, sig, err = ENOENT;
+    size_t i;
     sigset_t none;
     (void)setpgid(0, 0);
 #ifdef __linux__
@@ -176,41 +196,54 @@ static void child_exec(const char *workdir, int out, char **argv, char **envp,
         if (sig != SIGKILL && sig != SIGSTOP)
             (void)signal(sig, SIG_DFL);
     if (chdir(workdir) != 0)
-        child_fail(out, "chdir", workdir);
+        child_fail(out, "chdir to the work directory", workdir);
     nul = open("/dev/null", O_RDONLY);
     if (nul < 0 || dup2(nul, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
         child_fail(out, "redirect", argv[0]);
     if (close_range(3, ~0u, 0) != 0) {
-        long fd, max = sysconf(_SC_OPEN_MAX);
-        if (max < 0 || max > 65536)
-            max = 65536;
-        for (fd = 3; fd < max; fd++)
-            (void)close((int)fd);
+        int fd;
+        for (fd = 3; fd < 65536; fd++)
+            (void)close(fd);
     }
-    if (strchr(argv[0], '/')) {
-        execve(argv[0], argv, envp);
-        child_fail(2, "exec", argv[0]);
+    for (i = 0; cand[i]; i++) {
+        execve(cand[i], argv, envp);
+        if (errno != ENOENT && errno != ENOTDIR)
+            err = errno;
     }
-    /* search the PATH of the command's own environment */
-    {
-        const char *p = path;
-        char buf[4096];
-        int err = ENOENT;
-        while (p && *p) {
-            size_t n = strcspn(p, ":");
-            if (n && n + strlen(argv[0]) + 2 < sizeof buf) {
-                snprintf(buf, sizeof buf, "%.*s/%s", (int)n, p, argv[0]);
-                execve(buf, argv, envp);
-                if (errno != ENOENT && errno != ENOTDIR)
-                    err = errno;
-            }
-            p += n;
-            if (*p == ':')
-                p++;
+    errno = err;
+    child_fail(2, strchr(argv[0], '/') ? "exec" : "exec (searched the recipe's PATH)",
+               argv[0]);
+}
+
+/* The paths to try for argv0: itself when it has a '/', else each entry
+ * of PATH (the command's own environment's) joined with it. */
+static char **candidates(const char *argv0, const char *path)
+{
+    size_t n = 2, k = 0;
+    const char *p;
+    char **v;
+    for (p = path; p && *p; p++)
+        n += *p == ':';
+    if (!(v = calloc(n + 1, sizeof *v)))
+        return NULL;
+    if (strchr(argv0, '/')) {
+        if (!(v[0] = strdup(argv0))) {
+            free(v);
+            return NULL;
         }
-        errno = err;
-        child_fail(2, "not found in the recipe's PATH", argv[0]);
+        return v;
     }
+    for (p = path; p && *p;) {
+        size_t len = strcspn(p, ":");
+        if (len && asprintf(&v[k], "%.*s/%s", (int)len, p, argv0) >= 0)
+            k++;
+        else if (len)
+            v[k] = NULL;
+        p += len;
+        if (*p == ':')
+            p++;
+    }
+    return v;
 }
 
 /* ---- the parent --------------------------------------------------------- */
@@ -280,7 +313,7 @@ int brun_build(bstate *st, ap_vendor_call *call, const char *ref, brun *run)
 {
     const ap_host *h = st->h;
     const char *base, *pathv = "/usr/local/bin:/usr/bin:/bin";
-    char **argv = NULL, **envp = NULL, *tmpl = NULL, tail[1200];
+    char **argv = NULL, **envp = NULL, **cand = NULL, *tmpl = NULL, tail[1200];
     size_t i, ne = 0, nenv_max;
     int pipefd[2] = { -1, -1 }, rc = AP_OK, status = 0, eof = 0, cancelled = 0;
     pid_t pid = -1;
@@ -370,6 +403,10 @@ int brun_build(bstate *st, ap_vendor_call *call, const char *ref, brun *run)
     if (AP_HOST_HAS(h, log))
         h->log(call, AP_LOG_INFO, "build %s: running %s in %s (key %.12s)", run->r.name,
                run->r.shell ? "a shell command" : run->r.argv[0], run->workdir, run->key);
+    if (!(cand = candidates(argv[0], pathv))) {
+        rc = h->set_error(call, AP_ENOMEM, "out of memory");
+        goto out;
+    }
     pid = fork();
     if (pid < 0) {
         rc = h->set_error(call, AP_EIO, "fork: %s", strerror(errno));
@@ -377,7 +414,7 @@ int brun_build(bstate *st, ap_vendor_call *call, const char *ref, brun *run)
     }
     if (pid == 0) {
         close(pipefd[0]);
-        child_exec(run->workdir, pipefd[1], argv, envp, pathv);
+        child_exec(run->workdir, pipefd[1], argv, envp, cand);
     }
     (void)setpgid(pid, pid); /* also here: no window before the child's own */
     close(pipefd[1]);
@@ -475,6 +512,9 @@ out:
     free(argv);
     for (i = 0; envp && i < ne; i++)
         free(envp[i]);
+    for (i = 0; cand && cand[i]; i++)
+        free(cand[i]);
+    free(cand);
     free(envp);
     free(l);
     if (rc != AP_OK) {
