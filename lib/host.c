@@ -312,6 +312,25 @@ static _Thread_local const provision_link *provision_chain;
 
 #define APX_PROVISION_DEPTH_MAX 8
 
+/* The nested request's events: its files in place become log events of
+ * the caller's job, and every event ticks the caller's tracker, so the
+ * caller's heartbeat goes on while an input downloads; a caller's event
+ * callback asking to abort aborts the input too. */
+static int nested_event(const ap_event *ev, void *user)
+{
+    ap_vendor_call *call = user;
+    if (!call->tracker)
+        return 0;
+    if (ev->kind == AP_EVENT_FILE_DONE && ev->file) {
+        char msg[APX_ERRMSG_MAX];
+        snprintf(msg, sizeof msg, "input %s: %s in place", ev->artifact ? ev->artifact : "?",
+                 ev->file);
+        if (ap_tracker_log(call->tracker, AP_LOG_INFO, NULL, AP_OK, msg))
+            return 1;
+    }
+    return ap_tracker_tick(call->tracker) != 0;
+}
+
 static int h_provision(ap_vendor_call *call, const char *ref,
                        int (*each)(void *user, const ap_vendor_entry_file *f),
                        void *user)
@@ -349,6 +368,8 @@ static int h_provision(ap_vendor_call *call, const char *ref,
     o.min_rate = call->min_rate;
     o.min_rate_window_ms = call->min_rate_window_ms;
     o.flags = call->flags & AP_PROVISION_REFRESH;
+    o.on_event = nested_event;
+    o.event_user = call;
     self.ref = call->ref;
     self.up = provision_chain;
     provision_chain = &self;

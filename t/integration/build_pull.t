@@ -4,7 +4,7 @@
 # progress events, the work directory removed, the cache hit (the command is
 # not run again), a failing command, several outputs, and hostile recipes.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 37
+plan 40
 python3 "$AP_SRC/t/fixtures/mkgguf.py" --size 3000000 --arch llama "$TMP/whole.gguf" >/dev/null
 head -c 1000000 "$TMP/whole.gguf" > "$TMP/part-a"
 tail -c +1000001 "$TMP/whole.gguf" > "$TMP/part-b"
@@ -12,7 +12,8 @@ W=$(sha256 "$TMP/whole.gguf")
 cat > "$TMP/cfg.json" <<JSON
 {"files": {
   "model.Q8_0.gguf-split-a": {"source": "$TMP/part-a"},
-  "model.Q8_0.gguf-split-b": {"source": "$TMP/part-b"}
+  "model.Q8_0.gguf-split-b": {"source": "$TMP/part-b"},
+  "slow.bin": {"generate": {"size": 400000, "seed": 5}, "faults": {"throttle_bps": 400000}}
 }}
 JSON
 start_hub "$TMP/cfg.json"
@@ -166,6 +167,16 @@ check "... 9 deep is refused" sh -c "[ $? -ne 0 ] && grep -q 'nested deeper than
 rm -f "$TMP"/r/c*.json
 check "nothing ran for them and no work directory is left" sh -c \
     "[ \$(wc -l < '$TMP/count') -eq 2 ] && [ -z \"\$(ls -A '$TMP/work')\" ]"
+
+# while an input downloads (about a second here), the build's own job keeps
+# its heartbeat and says when the input's file is in place
+printf '{"inputs": {"s": "%s/files/slow.bin"}, "command": ["cp", "{input:s}", "out"], "outputs": ["out"]}\n' \
+    "$FILES" > "$TMP/r/slowin.json"
+"$APCTL" pull --events --heartbeat 100 "build:$TMP/r/slowin.json" > /dev/null 2> "$TMP/evs"
+check "a slow input: the build succeeds" [ $? -eq 0 ]
+check "... its job heartbeats while the input downloads" \
+    sh -c "[ \$(grep '\"event\":\"heartbeat\"' '$TMP/evs' | grep -c '\"phase\":\"resolving\"') -ge 2 ]"
+check "... and logs the input's file in place" grep -q '"event":"log".*input .*slow.bin: files/slow.bin in place' "$TMP/evs"
 
 # the progress protocol: a `progress 1/4` line reaches the events as the
 # file's progress (the command waits for the test to have seen it)
