@@ -322,7 +322,10 @@ typedef struct ap_host {
     /** Appended to ABI 2 (present when AP_HOST_HAS(host, provision)):
      *  provision another reference `ref` now, through the same provisioner
      *  and with the caller's cancel token, per-request options, CA file and
-     *  AP_PROVISION_REFRESH flag, then call `each` for every file of the
+     *  AP_PROVISION_REFRESH flag (its files put in place are logged in the
+     *  caller's job, whose heartbeat goes on meanwhile; an abort asked by
+     *  the caller's event callback aborts it), then call `each` for every
+     *  file of the
      *  ready entry (the records are borrowed for the callback: blob_path is
      *  the store's copy of the bytes, to read and never write; entry_ref is
      *  the entry's canonical reference).  For vendors whose artifacts are
