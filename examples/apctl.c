@@ -211,14 +211,16 @@ static void usage(FILE *f)
            "       [--min-rate BYTES_PER_S] [--min-rate-window MS]\n"
            "       [--max-size BYTES (body of unknown length)] [--cacert FILE]\n"
            "       [--hf-cache=DIR] [--refresh] [--max-files N]\n"
-           "       [-o KEY=VALUE]... REF [REF...]\n"
+           "       [--require-verified] [-o KEY=VALUE]... REF [REF...]\n"
            "                        provision REF(s), print where they are;\n"
            "                        -o: an option for the vendor (repeatable);\n"
            "                        -o env:NAME=VALUE overrides the variable NAME\n"
            "                        for this request (e.g. env:HF_TOKEN=...);\n"
            "                        --hf-cache=DIR is -o hf_cache_publish=DIR\n"
            "                        --refresh: fail instead of using a ready entry\n"
-           "                        when the origin cannot be reached\n"
+           "                        when the origin cannot be reached;\n"
+           "                        --require-verified: refuse files the vendor\n"
+           "                        gives no digest or signature for\n"
           "  sync [--json] REF     record the file list, fetch only small metadata\n"
           "  scan [VENDOR[=DIR]]... [--hf-cache[=DIR]] [--ollama[=DIR]]\n"
           "                        import what foreign caches hold (no download),\n"
@@ -367,6 +369,13 @@ static void print_entry_text(ap_store *store, const ap_entry *e)
             printf(" %s", T(f->architecture));
         if (f->parameters)
             printf(" %llu params", (unsigned long long)f->parameters);
+        if (AP_ENTRY_FILE_HAS(f, verification) && f->verification)
+        {
+            if (strcmp(f->verification, "none") == 0)
+                printf(" UNVERIFIED");
+            else
+                printf(" verified:%s", T(f->verification));
+        }
         if (f->path)
             printf("\n    %s\n", T(f->path));
         else /* its own status: pending (a sync), failed, ... */
@@ -529,6 +538,8 @@ static int cmd_pull(int argc, char **argv, unsigned flags)
             o.flags |= AP_PROVISION_FORCE;
         else if (strcmp(a, "--refresh") == 0)
             o.flags |= AP_PROVISION_REFRESH;
+        else if (strcmp(a, "--require-verified") == 0)
+            o.flags |= AP_PROVISION_REQUIRE_VERIFIED;
         else if (strncmp(a, "--max-files", 11) == 0 && (!a[11] || a[11] == '='))
             o.max_files = (size_t)num_arg(OPTVAL("--max-files"), "--max-files");
         else if (strcmp(a, "--drop-partial") == 0)
@@ -640,6 +651,14 @@ static int cmd_pull(int argc, char **argv, unsigned flags)
             size_t k;
             if (e->fetched_bytes == 0 && e->status == AP_ENTRY_READY)
                 printf("%s: already present\n", T(ref));
+            for (k = 0; k < ap_entry_file_count(e); k++) {
+                const ap_entry_file *f = ap_entry_file_at(e, k);
+                if (f->present && AP_ENTRY_FILE_HAS(f, verification) && f->verification &&
+                    strcmp(f->verification, "none") == 0)
+                    fprintf(stderr, "apctl: %s: '%s' is unverified (the vendor gave no "
+                            "digest or signature; --require-verified refuses such "
+                            "files)\n", T(ref), T(f->name));
+            }
             for (k = 0; k < ap_entry_file_count(e); k++)
                 if (ap_entry_file_at(e, k)->present)
                     printf("%s\n", T(ap_entry_file_at(e, k)->path));

@@ -75,6 +75,8 @@ static void file_clear(ap_entry_file *f)
     free(f->precision);
     free(f->url);
     free(f->architecture);
+    if (AP_ENTRY_FILE_HAS(f, verification))
+        free(f->verification);
 }
 
 AP_EXPORT void ap_entry_free(ap_entry *e)
@@ -257,6 +259,8 @@ static json_t *entry_to_obj(const ap_entry *e)
         bad |= set(jf, "architecture", jstr(f->architecture));
         bad |= set(jf, "parameters", juint(f->parameters));
         bad |= set(jf, "status", json_string(ap_file_status_name(file_status(f))));
+        if (AP_ENTRY_FILE_HAS(f, verification) && f->verification)
+            bad |= set(jf, "verification", jstr(f->verification));
         bad |= json_array_append_new(files, jf);
     }
     bad |= json_object_set_new(o, "files", files);
@@ -360,7 +364,8 @@ static int file_from_obj(json_t *jf, ap_entry_file *f)
         (rc = get_str(jf, "precision", 0, &f->precision)) ||
         (rc = get_str(jf, "url", 0, &f->url)) ||
         (rc = get_str(jf, "architecture", 0, &f->architecture)) ||
-        (rc = get_u64(jf, "parameters", &f->parameters)))
+        (rc = get_u64(jf, "parameters", &f->parameters)) ||
+        (rc = get_str(jf, "verification", 0, &f->verification)))
         return rc;
     if (ap_path_validate(f->name) != AP_OK)
         return AP_ECORRUPT;

@@ -405,6 +405,7 @@ typedef struct xfer {
     uint64_t cr_start, cr_end, cr_total;
     uint64_t clen;
     uint64_t retry_after_ms;
+    int ratelimited;  /* X-RateLimit-Remaining: 0 (GitHub's 403 limit) */
     char etag[300];
     char why[512];
     char errbuf[CURL_ERROR_SIZE];
@@ -1304,6 +1305,7 @@ static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
         x->clen = UNK;
         x->etag[0] = '\0';
         x->retry_after_ms = 0;
+        x->ratelimited = 0;
         return n;
     }
     if (hdr_value(p, n, "Content-Range", v, sizeof v)) {
@@ -1318,6 +1320,15 @@ static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
         snprintf(x->etag, sizeof x->etag, "%s", v);
     } else if (hdr_value(p, n, "Retry-After", v, sizeof v)) {
         x->retry_after_ms = parse_retry_after(v);
+    } else if (hdr_value(p, n, "X-RateLimit-Remaining", v, sizeof v)) {
+        x->ratelimited = strcmp(v, "0") == 0;
+    } else if (hdr_value(p, n, "X-RateLimit-Reset", v, sizeof v) && !x->retry_after_ms) {
+        /* epoch seconds; Retry-After wins when both are sent */
+        uint64_t t;
+        const char *end;
+        int64_t now = apx_wall_s();
+        if (parse_u64(v, &end, &t) == 0 && *end == '\0' && (int64_t)t > now)
+            x->retry_after_ms = (uint64_t)((int64_t)t - now) * 1000;
     }
     return n;
 }
@@ -1913,6 +1924,10 @@ static void handle_done(fetch *F, xfer *x, CURLcode rc)
     {
         long status = x->status;
         uint64_t ra = x->retry_after_ms;
+        /* A 403 that says it is a rate limit (X-RateLimit-Remaining: 0, or
+         * a Retry-After, as GitHub sends) is one: waited out like a 429,
+         * not an authentication failure. */
+        int limited403 = status == 403 && (x->ratelimited || ra);
         int redirect = x->redirect, stalled = x->stalled, slow = x->slow;
         int validated = x->validated;
         uint64_t slow_bytes = x->win_bytes;
@@ -2046,6 +2061,11 @@ static void handle_done(fetch *F, xfer *x, CURLcode rc)
             if (status == 404 || status == 410) {
                 file_end_failed(F, ff, AP_ENOTFOUND, 1, "%s: HTTP %ld",
                                 url_msg(ff->url, u, sizeof u), status);
+                return;
+            }
+            if (limited403) {
+                snprintf(cause, sizeof cause, "HTTP 403 (rate limited)");
+                attempt_failed(F, ff, ji, AP_EHTTP, 429, ra, 0, cause);
                 return;
             }
             if (status == 401 || status == 403) {

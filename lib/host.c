@@ -4,6 +4,7 @@
  * Everything a vendor passes in is copied; responses are owned here and
  * released through http_free.  Paths are validated on the way in. */
 #include "prov.h"
+#include "minisign.h"
 #include "engine.h"
 
 #include <sodium.h>
@@ -90,6 +91,8 @@ void apx_mfile_clear(apx_mfile *f)
     free(f->etag);
     free(f->local_path);
     free(f->local_root);
+    free(f->signature);
+    free(f->public_key);
     for (i = 0; f->headers && f->headers[i]; i++)
         free(f->headers[i]);
     free(f->headers);
@@ -103,6 +106,29 @@ static int is_hex_len(const char *s, size_t len)
         if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
             return 0;
     return s[len] == '\0';
+}
+
+/* A signature comes with its trusted key, and both parse: a malformed one is
+ * refused when the vendor adds the file, before anything is fetched. */
+static int check_signature_form(ap_vendor_call *call, const ap_vendor_file *f)
+{
+    apx_minisign_key key;
+    apx_minisig sig;
+    apx_error err;
+    if (!f->signature && !f->public_key)
+        return AP_OK;
+    if (!f->signature || !f->public_key)
+        return apx_error_set(&call->err, AP_EINVAL, "%s: file '%s': a %s without a %s",
+                             call->ref, f->path, f->signature ? "signature" : "public key",
+                             f->signature ? "public key to check it with" : "signature");
+    apx_error_clear(&err);
+    if (apx_minisign_key_parse(f->public_key, "(trusted key)", &key, &err) != AP_OK ||
+        apx_minisig_parse(f->signature, strlen(f->signature), "(signature)", &sig,
+                          &err) != AP_OK)
+        return apx_error_set(&call->err, err.status, "%s: file '%s': %s", call->ref,
+                             f->path, err.msg);
+    apx_minisig_clear(&sig);
+    return AP_OK;
 }
 
 static int h_add_file(ap_vendor_call *call, const ap_vendor_file *file)
@@ -144,6 +170,8 @@ static int h_add_file(ap_vendor_call *call, const ap_vendor_file *file)
         return apx_error_set(&call->err, AP_EINVAL,
                              "%s: file '%s' of a scan has no local_root/local_path",
                              call->ref, f.path);
+    if ((rc = check_signature_form(call, &f)) != AP_OK)
+        return rc;
     /* A name listed twice is refused by the provisioner after resolve
      * (sorted, O(n log n); a check here per file was O(n^2)). */
     memset(&m, 0, sizeof m);
@@ -156,6 +184,8 @@ static int h_add_file(ap_vendor_call *call, const ap_vendor_file *file)
     m.bearer = apx_strdup(f.bearer);
     m.bearer_host = apx_strdup(f.bearer_host);
     m.etag = apx_strdup(f.etag);
+    m.signature = apx_strdup(f.signature);
+    m.public_key = apx_strdup(f.public_key);
     if (f.local_root && !call->scan) {
         /* resolve: the joined path, opened with no link in it at all */
         m.local_path = apx_path_join(f.local_root, f.local_path);
@@ -167,6 +197,7 @@ static int h_add_file(ap_vendor_call *call, const ap_vendor_file *file)
         nh++;
     m.headers = apx_calloc(nh + 1, sizeof *m.headers);
     rc = m.path && m.headers && (!f.url || m.url) && (!f.local_path || m.local_path) &&
+         (!f.signature || (m.signature && m.public_key)) &&
          (!m.local_root == !(f.local_root && call->scan)) ? AP_OK : AP_ENOMEM;
     for (i = 0; rc == AP_OK && i < nh; i++)
         if (!(m.headers[i] = apx_strdup(f.headers[i])))
@@ -422,6 +453,7 @@ const ap_host apx_host_table = {
     apx_host_put_copy, apx_host_put_symlink, apx_host_put_bytes,
     apx_host_read_beneath, apx_host_commit_entry, apx_host_warn,
     apx_host_catalog_files,
+    sizeof(ap_vendor_file),
     h_provision,
 };
 

@@ -23,6 +23,8 @@ typedef struct apx_mfile {
     char *path, *sha256, *git_sha1, *url, *bearer, *bearer_host, *etag;
     char *local_path;  /* a local copy to try before url */
     char *local_root;  /* during a scan: local_path is relative to it */
+    char *signature;   /* minisign signature text, verified before commit */
+    char *public_key;  /* its trusted key (with signature) */
     char **headers;    /* NULL-terminated */
     uint64_t size;
     unsigned flags;

@@ -6,6 +6,7 @@
 #include "hfcache.h"
 #include "fault.h"
 #include "progress.h"
+#include "minisign.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -254,7 +255,52 @@ typedef struct job {
     int count_io;     /* the bytes the thread's blocking loops report are
                          the artifact's (an import), not a re-read (hashing) */
     uint64_t io_counted; /* bytes counted so while count_io */
+    unsigned char *sig_ok; /* per entry file: its signature was checked */
 } job;
+
+static int sig_cancelled(void *user);
+
+/* Check the bytes at `path` (a staging file or a blob) against the file's
+ * minisign signature and trusted key (ap_vendor_file.signature), with
+ * heartbeats and cancel.  AP_OK when the file carries no signature. */
+static int check_signature(job *j, const apx_mfile *m, const char *path, apx_error *err)
+{
+    apx_minisign_key key;
+    apx_minisig sig;
+    int fd, rc;
+    if (!m->signature)
+        return AP_OK;
+    apx_tracker_phase(j->tracker, "verifying", m->path);
+    if ((rc = apx_minisign_key_parse(m->public_key, "(trusted key)", &key, err)) != AP_OK)
+        return rc;
+    if ((rc = apx_minisig_parse(m->signature, strlen(m->signature), m->path, &sig,
+                                err)) != AP_OK)
+        return rc;
+    if ((fd = apx_fs_open_regular(path, NULL, err)) < 0) {
+        apx_minisig_clear(&sig);
+        return fd;
+    }
+    rc = apx_minisign_verify_fd(&key, &sig, fd, m->path, sig_cancelled, j, err);
+    close(fd);
+    apx_minisig_clear(&sig);
+    return rc;
+}
+
+/* What the bytes of a file were checked against, beyond the digest the
+ * library computes itself: "sha256" (a digest the vendor gave),
+ * "git-sha1" (a git blob id), "minisign" (a signature by a trusted key),
+ * joined by '+'; "none" when nothing (ap_entry_file.verification). */
+static char *verification_of(const apx_mfile *m)
+{
+    char buf[40] = "";
+    if (m->sha256)
+        strcat(buf, "sha256");
+    if (m->git_sha1)
+        strcat(strcat(buf, buf[0] ? "+" : ""), "git-sha1");
+    if (m->signature)
+        strcat(strcat(buf, buf[0] ? "+" : ""), "minisign");
+    return apx_strdup(buf[0] ? buf : "none");
+}
 
 /* The thread's activity hook while the job runs (progress.h): every
  * blocking loop -- the vendor's HTTP calls and their retry waits, imports
@@ -271,6 +317,11 @@ static int job_tick(void *user, uint64_t bytes)
     if (ap_tracker_tick(j->tracker))
         return AP_EUSER;
     return 0;
+}
+
+static int sig_cancelled(void *user)
+{
+    return job_tick(user, 0) != 0;
 }
 
 /* Done bytes of the job now. */
@@ -663,6 +714,9 @@ static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
     if (rc == AP_OK && m->sha256 && strcmp(m->sha256, hex) != 0)
         rc = apx_error_set(&call->err, AP_EDIGEST, "sha256 mismatch (want %s, got %s)",
                            m->sha256, hex);
+    if (rc == AP_OK && (rc = check_signature(j, m, staging, &call->err)) == AP_OK &&
+        j->sig_ok)
+        j->sig_ok[m - call->files] = 1;
     if (rc == AP_OK)
         rc = ap_store_commit(j->prov->store, staging, hex, 1);
     if (rc != AP_OK) {
@@ -983,6 +1037,24 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
                     ap_store_trylock(j->prov->store, name, &fd) == AP_OK)
                     lock_fds[(*nlocks)++] = fd;
             }
+            if (call->files[s.idx[k]].signature) {
+                /* the signature, before the bytes become a blob */
+                apx_error serr;
+                apx_error_clear(&serr);
+                crc = check_signature(j, &call->files[s.idx[k]], s.staging[k], &serr);
+                if (crc != AP_OK) {
+                    char *side = apx_asprintf("%s.state", s.staging[k]);
+                    unlink(s.staging[k]);
+                    if (side)
+                        unlink(side);
+                    free(side);
+                    if (rc == AP_OK)
+                        rc = fail(j, crc, "%s: %s", j->ref, serr.msg);
+                    continue;
+                }
+                if (j->sig_ok)
+                    j->sig_ok[s.idx[k]] = 1;
+            }
             /* A digest learnt from the bytes as they came is checked against
              * the bytes in the file before they are committed under it. */
             crc = ap_store_commit(j->prov->store, s.staging[k], s.ff[k].sha256_out,
@@ -1251,6 +1323,23 @@ static int cmp_mfile_path(const void *a, const void *b)
 
 /* The manifest after filtering, before anything is written or locked: at
  * most max_files files, no name twice (sorted, O(n log n)). */
+/* AP_PROVISION_REQUIRE_VERIFIED: every file needs something to be checked
+ * against (a digest or git blob id from the vendor, or a signature), else
+ * the job fails before anything is fetched or written. */
+static int check_verifiable(job *j, const ap_vendor_call *call)
+{
+    size_t i;
+    for (i = 0; i < call->nfiles; i++) {
+        const apx_mfile *m = &call->files[i];
+        if (!m->sha256 && !m->git_sha1 && !m->signature)
+            return fail(j, AP_EDIGEST, "%s: file '%s' has no digest, checksum or "
+                        "signature to verify it against, and verified files are "
+                        "required (AP_PROVISION_REQUIRE_VERIFIED, apctl pull "
+                        "--require-verified)", j->ref, m->path);
+    }
+    return AP_OK;
+}
+
 static int check_manifest(job *j, const ap_vendor_call *call)
 {
     size_t max = j->o->max_files ? j->o->max_files : AP_DEFAULT_MAX_FILES, i;
@@ -1299,7 +1388,7 @@ static void blob_paths(ap_provisioner *p, ap_entry *e, int force)
     }
 }
 
-/* A file pulled on its own (hf:org/repo/x.gguf) that a repository entry
+/* A file pulled on its own (SCHEME:org/repo/x.gguf) that a repository entry
  * lists -- one recorded by a sync (AP_PROVISION_METADATA_ONLY) of the same
  * vendor, name and revision -- changes status there too: that entry's file
  * becomes ready with the blob just committed (the same bytes: its sha256,
@@ -1437,8 +1526,12 @@ static int run_job(job *j, ap_entry **out)
     APX_FAULT("resolve");
     if (rc == AP_OK && ap_cancel_is_set(o->cancel))
         rc = apx_error_set(&call.err, AP_ECANCELLED, "%s: cancelled", j->ref);
+    /* the entry is found by the id of the reference as typed or, when the
+     * vendor named it by a canonical form, by the reference it recorded as
+     * requested */
     if (origin_unreachable(rc) && !(o->flags & AP_PROVISION_REFRESH) &&
-        ap_catalog_get(p->catalog, id, &prev) == AP_OK && entry_intact(p, prev)) {
+        (ap_catalog_get(p->catalog, id, &prev) == AP_OK ||
+         ap_catalog_get(p->catalog, j->ref, &prev) == AP_OK) && entry_intact(p, prev)) {
         /* The origin cannot be reached, but we have it: serve the
          * catalog's ready entry, and say it may be stale. */
         char msg[APX_ERRMSG_MAX + 256];
@@ -1511,6 +1604,9 @@ static int run_job(job *j, ap_entry **out)
         goto out;
     }
     /* Checked before any lock is taken or document written. */
+    if ((o->flags & AP_PROVISION_REQUIRE_VERIFIED) &&
+        (rc = check_verifiable(j, &call)) != AP_OK)
+        goto out;
     if ((rc = check_manifest(j, &call)) != AP_OK)
         goto out;
     max_locks = 2 * call.nfiles;
@@ -1534,6 +1630,22 @@ static int run_job(job *j, ap_entry **out)
         goto out;
     }
     mark_present(j, &call);
+    if (j->entry->nfiles && !(j->sig_ok = apx_calloc(j->entry->nfiles, 1))) {
+        rc = fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+        goto out;
+    }
+    for (i = 0; i < j->entry->nfiles; i++) {
+        ap_entry_file *f = &j->entry->files[i];
+        if (!(f->verification = verification_of(&call.files[i]))) {
+            rc = fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+            goto out;
+        }
+        if (strcmp(f->verification, "none") == 0 && !f->present)
+            (void)ap_tracker_log(j->tracker, AP_LOG_WARN, f->name, AP_OK,
+                                 "no digest, checksum or signature from the vendor: "
+                                 "the file is stored under the sha256 of the bytes "
+                                 "received, unverified");
+    }
     if (ap_tracker_emit(j->tracker, AP_EVENT_RESOLVE, NULL, 0, j->entry->revision)) {
         rc = fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
         goto out;
@@ -1546,6 +1658,21 @@ static int run_job(job *j, ap_entry **out)
         goto out;
     }
     rc = engine_fetch(j, &call, lock_fds, &nlocks, max_locks);
+    /* Files already in the store carry a signature too: check their blobs. */
+    for (i = 0; rc == AP_OK && i < j->entry->nfiles; i++) {
+        const apx_mfile *m = &call.files[i];
+        ap_entry_file *f = &j->entry->files[i];
+        char *blob = NULL;
+        apx_error serr;
+        if (!m->signature || !f->present || (j->sig_ok && j->sig_ok[i]))
+            continue;
+        apx_error_clear(&serr);
+        if ((rc = ap_store_blob_path(p->store, f->sha256, &blob)) == AP_OK)
+            rc = check_signature(j, m, blob, &serr);
+        free(blob);
+        if (rc != AP_OK)
+            rc = fail(j, rc, "%s: %s", j->ref, serr.msg[0] ? serr.msg : ap_strerror(rc));
+    }
 out:
     apx_tracker_phase(j->tracker, "finishing", j->ref);
     if (j->entry) {
@@ -1695,6 +1822,7 @@ AP_EXPORT int ap_provision(ap_provisioner *p, const char *ref,
         apx_error_set(&p->err, rc, "%s: %s", ref, ap_strerror(rc));
     p->err.status = rc;
     ap_entry_free(j.entry);
+    free(j.sig_ok);
     ap_tracker_free(j.tracker);
     return rc;
 }

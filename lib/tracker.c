@@ -262,7 +262,7 @@ AP_EXPORT int ap_tracker_file_done(ap_tracker *t, const char *file)
 }
 
 /* What the job is doing, for a heartbeat: "downloading x.gguf, 42 %",
- * "resolving hf:org/repo", "waiting for another download of x.gguf",
+ * "resolving SCHEME:org/repo", "waiting for another download of x.gguf",
  * and how long no byte came when that is long. */
 static void describe(const ap_tracker *t, uint64_t ms, char *msg, size_t n)
 {

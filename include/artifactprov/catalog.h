@@ -69,6 +69,13 @@ typedef struct ap_entry_file {
     uint64_t parameters; /**< GGUF general.parameter_count, else the sum of
                               the tensor shapes (GGUF, safetensors); 0 unknown */
     ap_file_status status; /**< the file's own lifecycle; READY iff present */
+    char *verification; /**< what the bytes were checked against beyond the
+                              sha256 computed from them: "sha256" (a digest
+                              from the vendor), "git-sha1", "minisign" (a
+                              signature by a key the user trusts), joined by
+                              '+'; "none" when the vendor gave nothing (the
+                              file is unverified); NULL when not recorded
+                              (documents before 0.3) */
 } ap_entry_file;
 
 /** 1 when the file `f` (a pointer) has member `m` (see ap_entry_file). */

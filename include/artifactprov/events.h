@@ -134,7 +134,7 @@ typedef int (*ap_event_cb)(const ap_event *event, void *user);
  * and apd's event streams print (docs/daemon.md "Event JSON"):
  *
  *   {"event":"progress","job":3,"level":"debug","status":0,
- *    "artifact":"hf:org/repo","file":"x.gguf","message":null,
+ *    "artifact":"x:org/repo","file":"x.gguf","message":null,
  *    "phase":"downloading","bytes_done":1024,"bytes_total":4096,
  *    "file_done":1024,"file_total":4096,"files_done":0,"files_total":1,
  *    "percent":25.0,"rate":512.0,"eta":6.0,"elapsed":2.0,"idle":0.0,

@@ -147,6 +147,15 @@ AP_EXPORT const char *ap_vendor_set_errmsg(const ap_vendor_set *set);
                                             when it cannot be reached, fail
                                             instead of returning the ready
                                             entry already in the catalog */
+#define AP_PROVISION_REQUIRE_VERIFIED 0x20u /**< refuse (AP_EDIGEST, before
+                                            anything is fetched) a file the
+                                            vendor gives no digest, git blob
+                                            id or signature for: without
+                                            one, the bytes are stored under
+                                            the sha256 computed from them but
+                                            checked against nothing
+                                            (ap_entry_file.verification
+                                            "none") */
 
 typedef struct ap_provision_options {
     size_t struct_size;

@@ -155,11 +155,26 @@ typedef struct ap_vendor_file {
                                         while they stay below local_root, a
                                         FIFO, socket or device is never
                                         opened.  Required by a `scan` */
+    /* Appended in ABI 2 (0.3): a detached signature the host verifies.
+     * Honoured only by a host whose vendor_file_size covers them: test
+     * AP_HOST_FILE_HAS(host, signature) before relying on them. */
+    const char *signature;         /**< optional: a minisign signature of the
+                                        file (the text of its .minisig).  The
+                                        host verifies the bytes against it
+                                        (Ed25519; the trusted comment too)
+                                        before anything is committed; a bad
+                                        or foreign signature fails the file
+                                        with AP_EDIGEST / AP_EAUTH */
+    const char *public_key;        /**< the trusted minisign public key for
+                                        `signature` (the base64 line, or the
+                                        contents of a .pub file); required
+                                        with it.  Comes from the user, never
+                                        from the server that sent the file */
 } ap_vendor_file;
 
 #define AP_VENDOR_FILE_INIT { sizeof(ap_vendor_file), NULL, AP_SIZE_UNKNOWN, \
                               NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, \
-                              NULL }
+                              NULL, NULL, NULL }
 
 /** What the vendor says about the artifact as a whole (all optional). */
 typedef struct ap_vendor_artifact {
@@ -319,6 +334,12 @@ typedef struct ap_host {
                          int (*each)(void *user, const ap_vendor_entry_file *f),
                          void *user);
 
+    /** sizeof(ap_vendor_file) as the host knows it (appended in 0.3): the
+     *  ap_vendor_file members it honours.  A member beyond it is ignored by
+     *  the host, so a vendor tests AP_HOST_FILE_HAS() before handing one
+     *  whose loss would matter (a signature). */
+    size_t vendor_file_size;
+
     /** Appended to ABI 2 (present when AP_HOST_HAS(host, provision)):
      *  provision another reference `ref` now, through the same provisioner
      *  and with the caller's cancel token, per-request options, CA file and
@@ -339,6 +360,12 @@ typedef struct ap_host {
                      int (*each)(void *user, const ap_vendor_entry_file *f),
                      void *user);
 } ap_host;
+
+/** In a vendor: non-zero when the host honours ap_vendor_file `member`. */
+#define AP_HOST_FILE_HAS(host, member)                                      \
+    (AP_STRUCT_COVERS(host, ap_host, vendor_file_size) &&                  \
+     (host)->vendor_file_size >= offsetof(ap_vendor_file, member) +        \
+                                 sizeof(((const ap_vendor_file *)0)->member))
 
 /**
  * The vendor's descriptor, returned by its entry point.  Required:
