@@ -319,12 +319,131 @@ static int h_progress(ap_vendor_call *call, uint64_t done, uint64_t total)
     if (!call->tracker)
         return ap_cancel_is_set(call->cancel);
     ap_tracker_snapshot(call->tracker, &p);
+    if (total && total != p.file_total) {
+        /* the vendor knows the current file's total (a download whose
+         * size was unknown, a build's `progress DONE/TOTAL`): events show
+         * file_done / file_total against it */
+        ap_tracker_set_file(call->tracker, p.file, p.file_done, total);
+    }
     if (done > p.file_done) {
         if (ap_tracker_advance(call->tracker, done - p.file_done) != 0)
             return 1;
     }
-    (void)total;
     return ap_cancel_is_set(call->cancel) || ap_tracker_tick(call->tracker) != 0;
+}
+
+/* The references this thread is provisioning through host->provision, so
+ * that a chain of calls coming back to one of them (a recipe whose input
+ * is itself, or a cycle through other vendors) is refused instead of
+ * recursing forever.  Thread-local: an ap_jobs worker runs its job's
+ * nested provisions on its own thread. */
+typedef struct provision_link {
+    const char *ref;
+    const struct provision_link *up;
+} provision_link;
+
+static _Thread_local const provision_link *provision_chain;
+
+#define APX_PROVISION_DEPTH_MAX 8
+
+/* The nested request's events: its files in place become log events of
+ * the caller's job, and every event ticks the caller's tracker, so the
+ * caller's heartbeat goes on while an input downloads; a caller's event
+ * callback asking to abort aborts the input too. */
+static int nested_event(const ap_event *ev, void *user)
+{
+    ap_vendor_call *call = user;
+    if (!call->tracker)
+        return 0;
+    if (ev->kind == AP_EVENT_FILE_DONE && ev->file) {
+        char msg[APX_ERRMSG_MAX];
+        snprintf(msg, sizeof msg, "input %s: %s in place", ev->artifact ? ev->artifact : "?",
+                 ev->file);
+        if (ap_tracker_log(call->tracker, AP_LOG_INFO, NULL, AP_OK, msg))
+            return 1;
+    }
+    return ap_tracker_tick(call->tracker) != 0;
+}
+
+static int h_provision(ap_vendor_call *call, const char *ref,
+                       int (*each)(void *user, const ap_vendor_entry_file *f),
+                       void *user)
+{
+    ap_provision_options o = AP_PROVISION_OPTIONS_INIT;
+    ap_provisioner *p = call->prov;
+    const provision_link *l;
+    provision_link self;
+    ap_entry *e = NULL;
+    unsigned depth = 0;
+    size_t k;
+    int rc;
+
+    if (!ref || !*ref || !each)
+        return apx_error_set(&call->err, AP_EINVAL, "%s: provision without a "
+                             "reference or a callback", call->ref);
+    if (strcmp(ref, call->ref) == 0)
+        return apx_error_set(&call->err, AP_EINVAL, "%s: refers to itself as an "
+                             "input (a reference cannot be made from itself)",
+                             call->ref);
+    for (l = provision_chain; l; l = l->up, depth++)
+        if (strcmp(l->ref, ref) == 0)
+            return apx_error_set(&call->err, AP_EINVAL, "%s: input %s is already "
+                                 "being provisioned by this chain of inputs (a "
+                                 "cycle)", call->ref, ref);
+    if (depth >= APX_PROVISION_DEPTH_MAX)
+        return apx_error_set(&call->err, AP_EINVAL, "%s: input %s: inputs nested "
+                             "deeper than %d", call->ref, ref,
+                             APX_PROVISION_DEPTH_MAX);
+    if (ap_cancel_is_set(call->cancel))
+        return apx_error_set(&call->err, AP_ECANCELLED, "%s: cancelled", call->ref);
+    o.cancel = call->cancel;
+    o.vendor_options = call->options;
+    o.ca_file = call->ca_file;
+    o.min_rate = call->min_rate;
+    o.min_rate_window_ms = call->min_rate_window_ms;
+    o.flags = call->flags & AP_PROVISION_REFRESH;
+    o.on_event = nested_event;
+    o.event_user = call;
+    self.ref = call->ref;
+    self.up = provision_chain;
+    provision_chain = &self;
+    rc = ap_provision(p, ref, &o, &e);
+    provision_chain = self.up;
+    if (rc != AP_OK) {
+        /* the nested message starts with the input's reference already */
+        const char *why = p->err.msg[0] ? p->err.msg : ap_strerror(rc);
+        size_t rl = strlen(ref);
+        if (strncmp(why, ref, rl) == 0 && why[rl] == ':' && why[rl + 1] == ' ')
+            why += rl + 2;
+        apx_error_set(&call->err, rc, "%s: input %s: %s", call->ref, ref, why);
+        apx_error_clear(&p->err); /* the outer request reports it */
+        return rc;
+    }
+    apx_error_clear(&p->err);
+    for (k = 0; rc == AP_OK && e && k < e->nfiles; k++) {
+        const ap_entry_file *f = &e->files[k];
+        ap_vendor_entry_file vf;
+        char *blob = NULL;
+        if (!f->present || !f->sha256 ||
+            ap_store_blob_path(p->store, f->sha256, &blob) != AP_OK) {
+            rc = apx_error_set(&call->err, AP_ENOTFOUND, "%s: input %s: file '%s' "
+                               "is not in the store", call->ref, ref, f->name);
+            break;
+        }
+        memset(&vf, 0, sizeof vf);
+        vf.struct_size = sizeof vf;
+        vf.entry_ref = e->ref;
+        vf.revision = e->revision;
+        vf.path = f->name;
+        vf.sha256 = f->sha256;
+        vf.git_sha1 = f->git_sha1;
+        vf.size = f->size;
+        vf.blob_path = blob;
+        rc = each(user, &vf);
+        free(blob);
+    }
+    ap_entry_free(e);
+    return rc;
 }
 
 const ap_host apx_host_table = {
@@ -338,6 +457,7 @@ const ap_host apx_host_table = {
     apx_host_read_beneath, apx_host_commit_entry, apx_host_warn,
     apx_host_catalog_files,
     sizeof(ap_vendor_file),
+    h_provision,
 };
 
 void apx_call_init(ap_vendor_call *call, ap_provisioner *prov, apx_vendor *v,

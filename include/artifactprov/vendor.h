@@ -344,6 +344,26 @@ typedef struct ap_host {
      *  the host, so a vendor tests AP_HOST_FILE_HAS() before handing one
      *  whose loss would matter (a signature). */
     size_t vendor_file_size;
+
+    /** Appended to ABI 2 (present when AP_HOST_HAS(host, provision)):
+     *  provision another reference `ref` now, through the same provisioner
+     *  and with the caller's cancel token, per-request options, CA file and
+     *  AP_PROVISION_REFRESH flag (its files put in place are logged in the
+     *  caller's job, whose heartbeat goes on meanwhile; an abort asked by
+     *  the caller's event callback aborts it), then call `each` for every
+     *  file of the
+     *  ready entry (the records are borrowed for the callback: blob_path is
+     *  the store's copy of the bytes, to read and never write; entry_ref is
+     *  the entry's canonical reference).  For vendors whose artifacts are
+     *  made from others (a build's inputs); call it from `resolve`.  A
+     *  reference already being provisioned by this thread's chain of calls
+     *  (itself, or a cycle through other vendors), or a chain deeper than
+     *  8, is refused with AP_EINVAL.  A failure returns its status with the
+     *  call's error naming `ref` and the cause; a non-zero return from
+     *  `each` stops with that value. */
+    int (*provision)(ap_vendor_call *call, const char *ref,
+                     int (*each)(void *user, const ap_vendor_entry_file *f),
+                     void *user);
 } ap_host;
 
 /** In a vendor: non-zero when the host honours ap_vendor_file `member`. */
