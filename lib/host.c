@@ -401,7 +401,7 @@ static int h_provision(ap_vendor_call *call, const char *ref,
     o.ca_file = call->ca_file;
     o.min_rate = call->min_rate;
     o.min_rate_window_ms = call->min_rate_window_ms;
-    o.flags = call->flags & AP_PROVISION_REFRESH;
+    o.flags = call->flags & (AP_PROVISION_REFRESH | AP_PROVISION_REQUIRE_VERIFIED);
     o.on_event = nested_event;
     o.event_user = call;
     self.ref = call->ref;

@@ -289,7 +289,8 @@ static int check_signature(job *j, const apx_mfile *m, const char *path, apx_err
 /* What the bytes of a file were checked against, beyond the digest the
  * library computes itself: "sha256" (a digest the vendor gave),
  * "git-sha1" (a git blob id), "minisign" (a signature by a trusted key),
- * joined by '+'; "none" when nothing (ap_entry_file.verification). */
+ * joined by '+'; "local" for a file made on this machine (AP_VFILE_LOCAL);
+ * "none" when nothing (ap_entry_file.verification). */
 static char *verification_of(const apx_mfile *m)
 {
     char buf[40] = "";
@@ -299,6 +300,8 @@ static char *verification_of(const apx_mfile *m)
         strcat(strcat(buf, buf[0] ? "+" : ""), "git-sha1");
     if (m->signature)
         strcat(strcat(buf, buf[0] ? "+" : ""), "minisign");
+    if (m->flags & AP_VFILE_LOCAL)
+        return apx_strdup("local");
     return apx_strdup(buf[0] ? buf : "none");
 }
 
@@ -1339,7 +1342,7 @@ static int check_verifiable(job *j, const ap_vendor_call *call)
     size_t i;
     for (i = 0; i < call->nfiles; i++) {
         const apx_mfile *m = &call->files[i];
-        if (!m->sha256 && !m->git_sha1 && !m->signature)
+        if (!m->sha256 && !m->git_sha1 && !m->signature && !(m->flags & AP_VFILE_LOCAL))
             return fail(j, AP_EDIGEST, "%s: file '%s' has no digest, checksum or "
                         "signature to verify it against, and verified files are "
                         "required (AP_PROVISION_REQUIRE_VERIFIED, apctl pull "

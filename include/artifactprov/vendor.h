@@ -125,6 +125,12 @@ typedef struct ap_http_response {
 
 /** File flags. */
 #define AP_VFILE_METADATA 0x1u  /**< small metadata (config, tokenizer) */
+/** Made on this machine (a build output, appended in 0.3): there is nothing
+ *  remote to check its bytes against -- its inputs were provisioned, and
+ *  verified, on their own.  Recorded as verification "local", never warned
+ *  as unverified, accepted by AP_PROVISION_REQUIRE_VERIFIED (which then
+ *  applies to the inputs a vendor provisions through host->provision). */
+#define AP_VFILE_LOCAL 0x2u
 
 /** One file of a resolved artifact, as described by the vendor.  Required:
  *  struct_size, path, and url unless the vendor has `download`; every other

@@ -4,7 +4,7 @@
 # progress events, the work directory removed, the cache hit (the command is
 # not run again), a failing command, several outputs, and hostile recipes.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 40
+plan 43
 python3 "$AP_SRC/t/fixtures/mkgguf.py" --size 3000000 --arch llama "$TMP/whole.gguf" >/dev/null
 head -c 1000000 "$TMP/whole.gguf" > "$TMP/part-a"
 tail -c +1000001 "$TMP/whole.gguf" > "$TMP/part-b"
@@ -195,4 +195,14 @@ rc=$?
 check "progress DONE/TOTAL reaches the events as file_done/file_total" \
     grep -q '"file":"out.txt".*"file_done":1,"file_total":4' "$TMP/evp"
 check "... and the build then completes" [ $rc -eq 0 ]
+# a build output is made here: verification "local", not "unverified"; with
+# --require-verified the inputs must be verifiable themselves
+check "a build output records verification local" \
+    [ "$(json_get "$TMP/o.json" 'j["files"][0]["verification"]')" = local ]
+AP_HOME="$TMP/home-rv" "$APCTL" pull --require-verified "build:$TMP/r/join.json" > /dev/null 2> "$TMP/err"
+rc=$?
+check "--require-verified: inputs without a digest refuse the build" \
+    sh -c "[ $rc -ne 0 ] && grep -q 'gguf-split-a.*no digest, checksum or signature' '$TMP/err'"
+diag "$(cat "$TMP/err")"
+check "... and nothing is recorded ready" sh -c "! AP_HOME='$TMP/home-rv' '$APCTL' ls 2>/dev/null | grep -q '  ready  '"
 done_testing

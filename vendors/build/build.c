@@ -265,6 +265,7 @@ static int from_cache(const ap_host *h, ap_vendor_call *call, const brun *run,
         f.url = url;
         f.sha256 = c.sha[i];
         f.size = c.size[i];
+        f.flags = AP_VFILE_LOCAL; /* built here, from verified inputs */
         rc = h->add_file(call, &f);
         free(url);
     }
@@ -390,6 +391,7 @@ static int build_resolve(void *state, ap_vendor_call *call, const char *ref)
         }
         f.path = run->r.outputs[i];
         f.url = src;
+        f.flags = AP_VFILE_LOCAL; /* built here, from verified inputs */
         rc = h->add_file(call, &f);
         free(src);
     }
