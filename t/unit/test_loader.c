@@ -357,6 +357,7 @@ static void test_vendor_set_jobs(void **s)
         assert_int_equal(e->nfiles, 1);
         check_mem_file(e->files[0].path, sizes[i]);
         ap_entry_free(e);
+        ap_job_info_clear(&info);
     }
     ap_jobs_free(jobs);
     /* every state a worker created was destroyed with its provisioner */
