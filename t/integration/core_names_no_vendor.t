@@ -4,7 +4,7 @@
 # none baked into the library; the grammar apctl --help and the errors show
 # is that of the vendors actually loaded (their `usage`).
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 9
+plan 10
 
 hits=$(cd "$AP_SRC" && grep -n 'huggingface\|ollama\|"hf"\|hf:' lib/*.c lib/*.h include/artifactprov/*.h)
 if [ -z "$hits" ]; then ok "lib/ and include/artifactprov/ name no vendor"
@@ -33,4 +33,11 @@ check "an unknown scheme names it and lists the loaded vendors' usage" \
     sh -c "grep -q \"scheme 'zz:'\" '$TMP/err' && grep -q 'https://HOST/PATH' '$TMP/err'"
 AP_VENDOR_PATH="$TMP/novendors" "$APCTL" pull 'zz:thing' > /dev/null 2> "$TMP/err"
 check "with no vendor loaded the error says so" grep -q 'no vendor is loaded' "$TMP/err"
+AP_VENDOR_PATH="$AP_BUILD/vendors" "$APCTL" vendors > "$TMP/vendors" 2>&1
+check "apctl vendors lists every in-tree vendor with its schemes" sh -c "
+    grep -q '^build .*schemes: build:' '$TMP/vendors' &&
+    grep -q '^github .*schemes: gh: github:' '$TMP/vendors' &&
+    grep -q '^huggingface .*schemes: hf:' '$TMP/vendors' &&
+    grep -q '^ollama .*schemes: ollama:' '$TMP/vendors' &&
+    grep -q '^url .*schemes: https: http:' '$TMP/vendors'"
 done_testing
