@@ -860,10 +860,33 @@ static int cmd_show(int argc, char **argv)
     return rc == AP_OK ? 0 : 1;
 }
 
+/* The file of `e` that `what` names as "REF/FILE" (ap_catalog_get found the
+ * entry so), or NULL when `what` names the entry itself. */
+static const ap_entry_file *file_named(const ap_entry *e, const char *what)
+{
+    const char *refs[2];
+    size_t i, k;
+    if (!strcmp(what, e->id) || (e->ref && !strcmp(what, e->ref)) ||
+        (e->requested && !strcmp(what, e->requested)))
+        return NULL;
+    refs[0] = e->ref;
+    refs[1] = e->requested;
+    for (k = 0; k < 2; k++) {
+        size_t len = refs[k] ? strlen(refs[k]) : 0;
+        if (!refs[k] || strncmp(what, refs[k], len) != 0 || what[len] != '/')
+            continue;
+        for (i = 0; i < ap_entry_file_count(e); i++)
+            if (!strcmp(ap_entry_file_at(e, i)->name, what + len + 1))
+                return ap_entry_file_at(e, i);
+    }
+    return NULL;
+}
+
 static int cmd_path(int argc, char **argv)
 {
     ap_provisioner *p = NULL;
     ap_entry *e = NULL;
+    const ap_entry_file *file;
     size_t i;
     int rc, found = 0;
     if (argc < 2) {
@@ -873,6 +896,19 @@ static int cmd_path(int argc, char **argv)
     if (open_prov(&p) != AP_OK)
         return 1;
     rc = get_entry(p, argv[1], &e);
+    if (rc == AP_OK && argc <= 2 && (file = file_named(e, argv[1]))) {
+        /* REF/FILE: the entry of its repository lists it; that file's path
+         * once it is in place, whatever the other files' status */
+        if (file->status != AP_FILE_READY || !file->path) {
+            fprintf(stderr, "apctl: %s: file is %s, not ready\n", T(argv[1]),
+                    ap_file_status_name(file->status));
+            rc = AP_EBUSY;
+        } else
+            printf("%s\n", T(file->path));
+        ap_entry_free(e);
+        ap_provisioner_free(p);
+        return rc == AP_OK ? 0 : 1;
+    }
     if (rc == AP_OK && e->status != AP_ENTRY_READY) {
         fprintf(stderr, "apctl: %s: entry is %s, not ready\n", T(argv[1]),
                 ap_entry_status_name(e->status));
