@@ -243,6 +243,13 @@ AP_EXPORT const char *const *ap_provisioner_refusals(const ap_provisioner *p)
 
 /* ---- provisioning ------------------------------------------------------ */
 
+/* A manifest file the vendor did not list for this request: another file
+ * of the catalog entry the job records into (a repository recorded by a
+ * sync or a snapshot, see host_entry()).  It is never fetched; its status
+ * in the entry stays what it was.  (Vendor flags never carry this bit: it
+ * is cleared after `resolve`.) */
+#define APX_MFILE_OTHER 0x80000000u
+
 typedef struct job {
     ap_provisioner *prov;
     const ap_provision_options *o;
@@ -739,6 +746,8 @@ static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
  * metadata-only one (sync), which takes the small files only. */
 static int wanted(const job *j, const apx_mfile *m)
 {
+    if (m->flags & APX_MFILE_OTHER)
+        return 0; /* a file of the repository entry nobody asked for */
     return !(j->o->flags & AP_PROVISION_METADATA_ONLY) || (m->flags & AP_VFILE_METADATA) ||
            (m->size != AP_SIZE_UNKNOWN && m->size < AP_METADATA_MAX);
 }
@@ -1468,6 +1477,130 @@ static void fold_into_repo_entries(job *j)
     ap_entry_list_free(list, n);
 }
 
+/* Whether `r` is an entry of the same name and revision that lists every
+ * file of the manifest by name. */
+static int lists_manifest(const ap_entry *r, const ap_vendor_call *call, const char *name)
+{
+    size_t i, k;
+    if (!r->name || strcmp(r->name, name) || !r->revision || !call->revision ||
+        strcmp(r->revision, call->revision) || r->nfiles < call->nfiles)
+        return 0;
+    for (i = 0; i < call->nfiles; i++) {
+        for (k = 0; k < r->nfiles; k++)
+            if (r->files[k].name && !strcmp(r->files[k].name, call->files[i].path))
+                break;
+        if (k == r->nfiles)
+            return 0;
+    }
+    return 1;
+}
+
+/* The catalog entry this job records into instead of an entry of its own:
+ * one of the same vendor, name and revision, other than `id`, that lists
+ * every file the vendor resolved (a repository recorded by a sync, pending,
+ * or a ready snapshot, when one of its files is pulled on its own).  So a
+ * repository and its files are one entry whose files change status.  *out
+ * is its id, or NULL when there is none (several: the one updated last). */
+static int host_entry(job *j, const ap_vendor_call *call, const char *id, char **out)
+{
+    ap_catalog_filter flt = AP_CATALOG_FILTER_INIT;
+    ap_entry **list = NULL;
+    const ap_entry *best = NULL;
+    const char *name = call->name ? call->name : j->ref;
+    size_t n = 0, i;
+    *out = NULL;
+    if (!call->revision)
+        return AP_OK;
+    flt.vendor = call->vendor->desc.name;
+    if (ap_catalog_list(j->prov->catalog, &flt, &list, &n) != AP_OK)
+        return AP_OK; /* an unreadable catalog: an entry of its own */
+    for (i = 0; i < n; i++)
+        if (strcmp(list[i]->id, id) != 0 && lists_manifest(list[i], call, name) &&
+            (!best || list[i]->updated > best->updated))
+            best = list[i];
+    if (best && !(*out = apx_strdup(best->id))) {
+        ap_entry_list_free(list, n);
+        return fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+    }
+    ap_entry_list_free(list, n);
+    return AP_OK;
+}
+
+/* The manifest becomes the host entry's files, in its order: the vendor's
+ * for the files it resolved, the others as the entry records them, marked
+ * APX_MFILE_OTHER (never fetched). */
+static int host_manifest(job *j, ap_vendor_call *call, const ap_entry *host)
+{
+    apx_mfile *v = apx_calloc(host->nfiles ? host->nfiles : 1, sizeof *v);
+    unsigned char *used = apx_calloc(call->nfiles ? call->nfiles : 1, 1);
+    size_t i, k;
+    if (!v || !used)
+        goto oom;
+    for (k = 0; k < host->nfiles; k++) {
+        const ap_entry_file *f = &host->files[k];
+        for (i = 0; i < call->nfiles; i++)
+            if (!used[i] && !strcmp(call->files[i].path, f->name))
+                break;
+        if (i < call->nfiles) {
+            v[k] = call->files[i];
+            used[i] = 1;
+            continue;
+        }
+        v[k].flags = APX_MFILE_OTHER;
+        v[k].size = f->size;
+        if (!(v[k].path = apx_strdup(f->name)) ||
+            (f->sha256 && !(v[k].sha256 = apx_strdup(f->sha256))) ||
+            (f->git_sha1 && !(v[k].git_sha1 = apx_strdup(f->git_sha1))))
+            goto oom;
+    }
+    for (i = 0; i < call->nfiles; i++)
+        if (!used[i]) /* listed twice by the entry: not taken */
+            apx_mfile_clear(&call->files[i]);
+    free(call->files);
+    free(used);
+    call->files = v;
+    call->nfiles = call->cap = host->nfiles;
+    return AP_OK;
+oom:
+    for (k = 0; v && k < host->nfiles; k++)
+        if (v[k].flags & APX_MFILE_OTHER)
+            apx_mfile_clear(&v[k]);
+    free(v);
+    free(used);
+    return fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+}
+
+/* The job's entry is the host's: its references, and the status, url and
+ * verification of the files the job does not fetch. */
+static int host_fields(job *j, const ap_vendor_call *call, const ap_entry *host)
+{
+    ap_entry *e = j->entry;
+    size_t i;
+    free(e->ref);
+    free(e->requested);
+    e->ref = apx_strdup(host->ref);
+    e->requested = host->requested ? apx_strdup(host->requested) : NULL;
+    if (!e->ref || (host->requested && !e->requested))
+        return fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+    for (i = 0; i < e->nfiles && i < host->nfiles; i++) {
+        ap_entry_file *f = &e->files[i];
+        const ap_entry_file *h = &host->files[i];
+        if (!(call->files[i].flags & APX_MFILE_OTHER))
+            continue;
+        if (f->present)
+            f->status = AP_FILE_READY;
+        else if (h->status == AP_FILE_FAILED)
+            f->status = AP_FILE_FAILED; /* an earlier attempt's, kept */
+        free(f->url);
+        f->url = h->url ? apx_strdup(h->url) : NULL;
+        if (h->verification && !f->verification)
+            f->verification = apx_strdup(h->verification);
+        if ((h->url && !f->url) || (h->verification && !f->verification))
+            return fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+    }
+    return AP_OK;
+}
+
 /* The entry id derives from the vendor and the canonical reference it gave
  * (so a vendor can make equivalent spellings one entry, e.g. a tag and the
  * file it picks);
@@ -1492,8 +1625,8 @@ static int run_job(job *j, ap_entry **out)
     ap_vendor_call call;
     apx_vendor *v;
     ap_entry *prev = NULL;
-    char *id = NULL, known[1024];
-    int rc, entry_lock = -1, *lock_fds = NULL;
+    char *id = NULL, *host_id = NULL, known[1024];
+    int rc, entry_lock = -1, *lock_fds = NULL, hosted = 0;
     size_t scheme_len, nlocks = 0, max_locks = 0, i;
 
     if (parse_scheme(j->ref, &scheme_len) != 0) {
@@ -1583,6 +1716,8 @@ static int run_job(job *j, ap_entry **out)
     }
     if ((rc = canonical_id(j, &call, &id)) != AP_OK)
         goto out;
+    for (i = 0; i < call.nfiles; i++)
+        call.files[i].flags &= ~APX_MFILE_OTHER;
     if (call.from_catalog && call.err.msg[0] && origin_unreachable(call.err.status)) {
         /* The vendor could not reach its origin and served the reference
          * from what the catalog holds (host->catalog_files): say so. */
@@ -1609,18 +1744,51 @@ static int run_job(job *j, ap_entry **out)
         goto out;
     if ((rc = check_manifest(j, &call)) != AP_OK)
         goto out;
-    max_locks = 2 * call.nfiles;
-    if (!(lock_fds = apx_calloc(max_locks, sizeof *lock_fds))) {
-        rc = fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+    /* A file of a repository the catalog records (a sync, a snapshot) is
+     * recorded in that entry, under its lock, not in one of its own. */
+    if ((rc = host_entry(j, &call, id, &host_id)) != AP_OK)
         goto out;
-    }
-    rc = lock_waiting(j, id, j->ref, &entry_lock);
+    rc = lock_waiting(j, host_id ? host_id : id, j->ref, &entry_lock);
     if (rc == AP_ECANCELLED || rc == AP_EUSER)
         goto out;
     if (rc != AP_OK)
         entry_lock = -1;
     rc = AP_OK;
-    (void)ap_catalog_get(p->catalog, id, &prev);
+    if (host_id) {
+        /* read it again under its lock: it may have changed meanwhile */
+        const char *name = call.name ? call.name : j->ref;
+        if (ap_catalog_get(p->catalog, host_id, &prev) == AP_OK &&
+            !strcmp(prev->id, host_id) && lists_manifest(prev, &call, name)) {
+            if ((rc = host_manifest(j, &call, prev)) != AP_OK)
+                goto out;
+            free(id);
+            id = host_id;
+            host_id = NULL;
+            hosted = 1;
+        } else {
+            /* gone or changed: an entry of its own after all */
+            ap_entry_free(prev);
+            prev = NULL;
+            free(host_id);
+            host_id = NULL;
+            if (entry_lock >= 0)
+                ap_store_unlock(entry_lock);
+            entry_lock = -1;
+            rc = lock_waiting(j, id, j->ref, &entry_lock);
+            if (rc == AP_ECANCELLED || rc == AP_EUSER)
+                goto out;
+            if (rc != AP_OK)
+                entry_lock = -1;
+            rc = AP_OK;
+        }
+    }
+    max_locks = 2 * call.nfiles;
+    if (!(lock_fds = apx_calloc(max_locks, sizeof *lock_fds))) {
+        rc = fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+        goto out;
+    }
+    if (!hosted)
+        (void)ap_catalog_get(p->catalog, id, &prev);
     /* A re-pull of a ready entry (--force, a moved revision) leaves its
      * document alone until a complete, verified set replaces it. */
     j->keep = prev && prev->status == AP_ENTRY_READY;
@@ -1630,17 +1798,22 @@ static int run_job(job *j, ap_entry **out)
         goto out;
     }
     mark_present(j, &call);
+    if (hosted && (rc = host_fields(j, &call, prev)) != AP_OK)
+        goto out;
     if (j->entry->nfiles && !(j->sig_ok = apx_calloc(j->entry->nfiles, 1))) {
         rc = fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
         goto out;
     }
     for (i = 0; i < j->entry->nfiles; i++) {
         ap_entry_file *f = &j->entry->files[i];
+        if (f->verification) /* the host entry's record of a file not fetched */
+            continue;
         if (!(f->verification = verification_of(&call.files[i]))) {
             rc = fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
             goto out;
         }
-        if (strcmp(f->verification, "none") == 0 && !f->present)
+        if (strcmp(f->verification, "none") == 0 && !f->present &&
+            !(call.files[i].flags & APX_MFILE_OTHER))
             (void)ap_tracker_log(j->tracker, AP_LOG_WARN, f->name, AP_OK,
                                  "no digest, checksum or signature from the vendor: "
                                  "the file is stored under the sha256 of the bytes "
@@ -1771,6 +1944,7 @@ out:
     }
     ap_entry_free(prev);
     apx_call_clear(&call);
+    free(host_id);
     free(id);
     return rc;
 }
