@@ -1325,6 +1325,30 @@ static int entry_intact(ap_provisioner *p, const ap_entry *e)
     return 1;
 }
 
+/* `ref` names one file of `e` ("R/<file>", R its canonical or requested
+ * reference: how ap_catalog_get() found it) and that file's blob is in the
+ * store: a file pulled on its own, recorded in its repository's entry,
+ * which may be pending (other files never fetched). */
+static const ap_entry_file *file_intact(ap_provisioner *p, const ap_entry *e,
+                                        const char *ref)
+{
+    const char *r[2];
+    size_t i, k, len;
+    r[0] = e->ref;
+    r[1] = e->requested;
+    for (k = 0; k < 2; k++) {
+        if (!r[k] || strncmp(ref, r[k], len = strlen(r[k])) != 0 || ref[len] != '/')
+            continue;
+        for (i = 0; i < e->nfiles; i++) {
+            const ap_entry_file *f = &e->files[i];
+            if (f->name && !strcmp(f->name, ref + len + 1))
+                return f->present && f->status == AP_FILE_READY && f->sha256 &&
+                       ap_store_has_blob(p->store, f->sha256) == 1 ? f : NULL;
+        }
+    }
+    return NULL;
+}
+
 static int cmp_mfile_path(const void *a, const void *b)
 {
     return strcmp((*(const apx_mfile *const *)a)->path, (*(const apx_mfile *const *)b)->path);
@@ -1664,24 +1688,31 @@ static int run_job(job *j, ap_entry **out)
      * requested */
     if (origin_unreachable(rc) && !(o->flags & AP_PROVISION_REFRESH) &&
         (ap_catalog_get(p->catalog, id, &prev) == AP_OK ||
-         ap_catalog_get(p->catalog, j->ref, &prev) == AP_OK) && entry_intact(p, prev)) {
+         ap_catalog_get(p->catalog, j->ref, &prev) == AP_OK) &&
+        (entry_intact(p, prev) || file_intact(p, prev, j->ref))) {
         /* The origin cannot be reached, but we have it: serve the
-         * catalog's ready entry, and say it may be stale. */
+         * catalog's ready entry (or the ready file of its repository's
+         * entry that the reference names), and say it may be stale. */
         char msg[APX_ERRMSG_MAX + 256];
+        const ap_entry_file *one = entry_intact(p, prev) ? NULL
+                                                         : file_intact(p, prev, j->ref);
         const char *why = call.err.msg[0] ? call.err.msg : ap_strerror(rc);
         size_t rl = strlen(j->ref);
         if (strncmp(why, j->ref, rl) == 0 && why[rl] == ':' && why[rl + 1] == ' ')
             why += rl + 2;
         snprintf(msg, sizeof msg, "%s: the origin could not be reached (%s); using the "
-                 "ready entry %s from the catalog (revision %s), which may be stale "
+                 "ready %s %s from the catalog (revision %s), which may be stale "
                  "(AP_PROVISION_REFRESH / apctl pull --refresh demands a fresh check)",
-                 j->ref, why, id, prev->revision ? prev->revision : "unknown");
+                 j->ref, why, one ? "file of the entry" : "entry", prev->id,
+                 prev->revision ? prev->revision : "unknown");
         apx_call_clear(&call);
         free(id);
         prev->fetched_bytes = 0; /* this provision transferred nothing */
-        /* the whole artifact is in place: 100 % */
-        ap_tracker_add_total(j->tracker, prev->total_size, (unsigned)prev->nfiles);
-        apx_tracker_present(j->tracker, prev->total_size, (unsigned)prev->nfiles);
+        /* the whole artifact (or the one file) is in place: 100 % */
+        ap_tracker_add_total(j->tracker, one ? one->size : prev->total_size,
+                             one ? 1u : (unsigned)prev->nfiles);
+        apx_tracker_present(j->tracker, one ? one->size : prev->total_size,
+                            one ? 1u : (unsigned)prev->nfiles);
         (void)ap_tracker_log(j->tracker, AP_LOG_WARN, NULL, rc, msg);
         (void)ap_tracker_emit(j->tracker, AP_EVENT_DONE, NULL, 0,
                               "origin unreachable: from the catalog");

@@ -7,7 +7,7 @@
 # file's path; the bytes on disk are the origin's; verify is clean.
 # (Both .gguf are above the 10 MB a sync fetches.)
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 20
+plan 23
 C1=0123456789012345678901234567890123456789
 
 field() { json_get "$1" "[x['$3'] for x in j['files'] if x['name']=='$2'][0]" 2>/dev/null; }
@@ -56,6 +56,14 @@ check "apctl path hf:org/repo/a.gguf (entry pending) prints a.gguf's path" sh -c
 [ -s "$TMP/err" ] && diag "$(cat "$TMP/err")"
 "$APCTL" path hf:org/repo/b.gguf > /dev/null 2>&1
 check "apctl path of the pending b.gguf fails" [ $? -ne 0 ]
+HF_ENDPOINT=http://127.0.0.1:1 "$APCTL" pull hf:org/repo/a.gguf > "$TMP/off.out" 2> "$TMP/err"
+check "origin unreachable: the pull of a.gguf is served from the pending entry (exit 0)" [ $? -eq 0 ]
+[ -s "$TMP/err" ] && diag "$(cat "$TMP/err")"
+check "... printing a.gguf's path only, with its bytes" sh -c \
+    "[ \$(wc -l < '$TMP/off.out') -eq 1 ] && cmp -s \"\$(cat '$TMP/off.out')\" '$S/a.gguf'"
+"$APCTL" ls --json > "$TMP/ls2b.json" 2>&1
+check "... and the catalog still holds one entry, pending, b.gguf pending" \
+    [ "$(json_get "$TMP/ls2b.json" '" ".join([str(len(j)), j[0]["status"]] + [f["status"] for f in j[0]["files"] if f["name"]=="b.gguf"])' 2>/dev/null)" = "1 pending pending" ]
 "$APCTL" show --json hf:org/repo/a.gguf > "$TMP/show.json" 2>&1
 check "apctl show hf:org/repo/a.gguf shows the entry" [ "$(json_get "$TMP/show.json" 'j["id"]' 2>/dev/null)" = "$ID" ]
 
