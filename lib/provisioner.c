@@ -1501,11 +1501,29 @@ static void fold_into_repo_entries(job *j)
     ap_entry_list_free(list, n);
 }
 
-/* Whether `r` is an entry of the same name and revision that lists every
- * file of the manifest by name. */
-static int lists_manifest(const ap_entry *r, const ap_vendor_call *call, const char *name)
+/* `ref` is "R/..." with R the canonical or requested reference of `r`: it
+ * names something inside the artifact `r` records (a file of a repository). */
+static int ref_under(const ap_entry *r, const char *ref)
+{
+    const char *v[2];
+    size_t k, len;
+    v[0] = r->ref;
+    v[1] = r->requested;
+    for (k = 0; ref && k < 2; k++)
+        if (v[k] && !strncmp(ref, v[k], len = strlen(v[k])) && ref[len] == '/')
+            return 1;
+    return 0;
+}
+
+/* Whether `r` is the entry of the repository the reference points into,
+ * of the same name and revision, listing every file of the manifest by
+ * name. */
+static int lists_manifest(const ap_entry *r, const job *j, const ap_vendor_call *call,
+                          const char *name)
 {
     size_t i, k;
+    if (!ref_under(r, j->ref) && !ref_under(r, call->canonical))
+        return 0;
     if (!r->name || strcmp(r->name, name) || !r->revision || !call->revision ||
         strcmp(r->revision, call->revision) || r->nfiles < call->nfiles)
         return 0;
@@ -1520,9 +1538,11 @@ static int lists_manifest(const ap_entry *r, const ap_vendor_call *call, const c
 }
 
 /* The catalog entry this job records into instead of an entry of its own:
- * one of the same vendor, name and revision, other than `id`, that lists
- * every file the vendor resolved (a repository recorded by a sync, pending,
- * or a ready snapshot, when one of its files is pulled on its own).  So a
+ * one of the same vendor, name and revision, other than `id`, whose
+ * reference R the job's is "R/..." of (as typed or canonical), and that
+ * lists every file the vendor resolved (a repository recorded by a sync,
+ * pending, or a ready snapshot, when one of its files is pulled on its
+ * own).  So a
  * repository and its files are one entry whose files change status.  *out
  * is its id, or NULL when there is none (several: the one updated last). */
 static int host_entry(job *j, const ap_vendor_call *call, const char *id, char **out)
@@ -1539,7 +1559,7 @@ static int host_entry(job *j, const ap_vendor_call *call, const char *id, char *
     if (ap_catalog_list(j->prov->catalog, &flt, &list, &n) != AP_OK)
         return AP_OK; /* an unreadable catalog: an entry of its own */
     for (i = 0; i < n; i++)
-        if (strcmp(list[i]->id, id) != 0 && lists_manifest(list[i], call, name) &&
+        if (strcmp(list[i]->id, id) != 0 && lists_manifest(list[i], j, call, name) &&
             (!best || list[i]->updated > best->updated))
             best = list[i];
     if (best && !(*out = apx_strdup(best->id))) {
@@ -1789,7 +1809,7 @@ static int run_job(job *j, ap_entry **out)
         /* read it again under its lock: it may have changed meanwhile */
         const char *name = call.name ? call.name : j->ref;
         if (ap_catalog_get(p->catalog, host_id, &prev) == AP_OK &&
-            !strcmp(prev->id, host_id) && lists_manifest(prev, &call, name)) {
+            !strcmp(prev->id, host_id) && lists_manifest(prev, j, &call, name)) {
             if ((rc = host_manifest(j, &call, prev)) != AP_OK)
                 goto out;
             free(id);
