@@ -1421,13 +1421,13 @@ static void blob_paths(ap_provisioner *p, ap_entry *e, int force)
     }
 }
 
-/* A file pulled on its own (SCHEME:org/repo/x.gguf) that a repository entry
- * lists -- one recorded by a sync (AP_PROVISION_METADATA_ONLY) of the same
- * vendor, name and revision -- changes status there too: that entry's file
- * becomes ready with the blob just committed (the same bytes: its sha256,
- * when the entry knew one, must match), and the entry becomes ready once
- * every file is.  So the repository and its file are one entry whose files
- * change status.  An entry another job holds (its lock) is left alone. */
+/* A pull normally records into its repository's entry (host_entry()).
+ * Other entries of the same vendor, name and revision that list the files
+ * of a ready pull (more files than it has: a repository under another
+ * spelling of its reference) change status too: their file becomes ready
+ * with the blob just committed (the same bytes: its sha256, when the entry
+ * knew one, must match), and such an entry becomes ready once every file
+ * is.  An entry another job holds (its lock) is left alone. */
 static void fold_into_repo_entries(job *j)
 {
     ap_catalog_filter flt = AP_CATALOG_FILTER_INIT;
