@@ -410,6 +410,44 @@ static unsigned long long num_arg(const char *s, const char *opt)
 
 /* Several references: run them as jobs of one registry, `njobs` at a time,
  * and report each in the order given.  Ctrl-C cancels them all. */
+/* The file of `e` that `what` names as "REF/FILE" (ap_catalog_get found the
+ * entry so), or NULL when `what` names the entry itself. */
+static const ap_entry_file *file_named(const ap_entry *e, const char *what)
+{
+    const char *refs[2];
+    size_t i, k;
+    if (!strcmp(what, e->id) || (e->ref && !strcmp(what, e->ref)) ||
+        (e->requested && !strcmp(what, e->requested)))
+        return NULL;
+    refs[0] = e->ref;
+    refs[1] = e->requested;
+    for (k = 0; k < 2; k++) {
+        size_t len = refs[k] ? strlen(refs[k]) : 0;
+        if (!refs[k] || strncmp(what, refs[k], len) != 0 || what[len] != '/')
+            continue;
+        for (i = 0; i < ap_entry_file_count(e); i++)
+            if (!strcmp(ap_entry_file_at(e, i)->name, what + len + 1))
+                return ap_entry_file_at(e, i);
+    }
+    return NULL;
+}
+
+/* The paths a pull of `ref` provided: the file it names when the entry is
+ * its repository's (REF/FILE), else every file present. */
+static void print_pulled_paths(const ap_entry *e, const char *ref)
+{
+    const ap_entry_file *one = file_named(e, ref);
+    size_t k;
+    if (one) {
+        if (one->present)
+            printf("%s\n", T(one->path));
+        return;
+    }
+    for (k = 0; k < ap_entry_file_count(e); k++)
+        if (ap_entry_file_at(e, k)->present)
+            printf("%s\n", T(ap_entry_file_at(e, k)->path));
+}
+
 static int pull_many(char **refs, size_t n, const ap_provision_options *o,
                      unsigned njobs, int json, int quiet)
 {
@@ -474,7 +512,6 @@ static int pull_many(char **refs, size_t n, const ap_provision_options *o,
         if (rc == AP_OK && info.state == AP_JOB_DONE) {
             ap_entry *e = NULL;
             if (ap_jobs_entry(jobs, ids[i], &e) == AP_OK) {
-                size_t k;
                 if (json) {
                     if (json_array_append_new(arr, entry_value(e)) != 0) {
                         fprintf(stderr, "apctl: %s: cannot represent the entry "
@@ -482,9 +519,7 @@ static int pull_many(char **refs, size_t n, const ap_provision_options *o,
                         failed++;
                     }
                 } else if (!quiet)
-                    for (k = 0; k < ap_entry_file_count(e); k++)
-                        if (ap_entry_file_at(e, k)->present)
-                            printf("%s\n", T(ap_entry_file_at(e, k)->path));
+                    print_pulled_paths(e, refs[i]);
                 ap_entry_free(e);
             }
         } else {
@@ -668,12 +703,16 @@ static int cmd_pull(int argc, char **argv, unsigned flags)
                             "digest or signature; --require-verified refuses such "
                             "files)\n", T(ref), T(f->name));
             }
-            for (k = 0; k < ap_entry_file_count(e); k++)
-                if (ap_entry_file_at(e, k)->present)
-                    printf("%s\n", T(ap_entry_file_at(e, k)->path));
-                else
-                    printf("(recorded, not fetched) %s %llu bytes\n", T(ap_entry_file_at(e, k)->name),
-                           (unsigned long long)ap_entry_file_at(e, k)->size);
+            if (file_named(e, ref))
+                print_pulled_paths(e, ref); /* one file of its repository's entry */
+            else
+                for (k = 0; k < ap_entry_file_count(e); k++)
+                    if (ap_entry_file_at(e, k)->present)
+                        printf("%s\n", T(ap_entry_file_at(e, k)->path));
+                    else
+                        printf("(recorded, not fetched) %s %llu bytes\n",
+                               T(ap_entry_file_at(e, k)->name),
+                               (unsigned long long)ap_entry_file_at(e, k)->size);
         }
     } else {
         fprintf(stderr, "apctl: %s\n", T(ap_provisioner_errmsg(p)));
@@ -873,6 +912,7 @@ static int cmd_path(int argc, char **argv)
 {
     ap_provisioner *p = NULL;
     ap_entry *e = NULL;
+    const ap_entry_file *file;
     size_t i;
     int rc, found = 0;
     if (argc < 2) {
@@ -882,6 +922,19 @@ static int cmd_path(int argc, char **argv)
     if (open_prov(&p) != AP_OK)
         return 1;
     rc = get_entry(p, argv[1], &e);
+    if (rc == AP_OK && argc <= 2 && (file = file_named(e, argv[1]))) {
+        /* REF/FILE: the entry of its repository lists it; that file's path
+         * once it is in place, whatever the other files' status */
+        if (file->status != AP_FILE_READY || !file->path) {
+            fprintf(stderr, "apctl: %s: file is %s, not ready\n", T(argv[1]),
+                    ap_file_status_name(file->status));
+            rc = AP_EBUSY;
+        } else
+            printf("%s\n", T(file->path));
+        ap_entry_free(e);
+        ap_provisioner_free(p);
+        return rc == AP_OK ? 0 : 1;
+    }
     if (rc == AP_OK && e->status != AP_ENTRY_READY) {
         fprintf(stderr, "apctl: %s: entry is %s, not ready\n", T(argv[1]),
                 ap_entry_status_name(e->status));

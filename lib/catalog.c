@@ -767,15 +767,40 @@ static int each_doc(ap_catalog *c, doc_visit visit, void *ctx, size_t *n_bad)
 typedef struct find_ctx {
     const char *key;
     ap_entry *found;
+    ap_entry *file_of; /* fallback: key is "REF/FILE" with FILE one of its files */
 } find_ctx;
+
+/* `key` is "<prefix>/<file>" with <file> one of e's files. */
+static int names_file_of(const ap_entry *e, const char *prefix, const char *key)
+{
+    size_t len, i;
+    if (!prefix)
+        return 0;
+    len = strlen(prefix);
+    if (strncmp(key, prefix, len) != 0 || key[len] != '/' || !key[len + 1])
+        return 0;
+    for (i = 0; i < e->nfiles; i++)
+        if (e->files[i].name && !strcmp(e->files[i].name, key + len + 1))
+            return 1;
+    return 0;
+}
 
 static int find_visit(ap_catalog *c, ap_entry *e, void *p)
 {
     find_ctx *f = p;
+    (void)c;
     if (!f->found && ((e->ref && !strcmp(e->ref, f->key)) ||
                       (e->requested && !strcmp(e->requested, f->key)) ||
                       !strcmp(e->id, f->key))) {
         f->found = e;
+        return AP_OK;
+    }
+    if (!f->found &&
+        (names_file_of(e, e->ref, f->key) || names_file_of(e, e->requested, f->key)) &&
+        (!f->file_of || e->updated > f->file_of->updated)) {
+        /* several list it (revisions): the one updated last */
+        ap_entry_free(f->file_of);
+        f->file_of = e;
         return AP_OK;
     }
     ap_entry_free(e);
@@ -804,11 +829,18 @@ AP_EXPORT int ap_catalog_get(ap_catalog *c, const char *id_or_ref,
     }
     f.key = id_or_ref;
     f.found = NULL;
+    f.file_of = NULL;
     rc = each_doc(c, find_visit, &f, NULL);
     if (rc != AP_OK) {
         ap_entry_free(f.found);
+        ap_entry_free(f.file_of);
         return rc;
     }
+    /* an entry named exactly wins over one that lists the file */
+    if (f.found)
+        ap_entry_free(f.file_of);
+    else
+        f.found = f.file_of;
     if (!f.found)
         return apx_error_set(&c->err, AP_ENOTFOUND,
                              "no catalog entry for '%.200s'", id_or_ref);

@@ -15,6 +15,7 @@
 
 #include "../include/artifactprov.h"
 #include "../include/artifactprov/sys/store.h"
+#include "../include/artifactprov/sys/tracker.h"
 
 #define APX_HIDDEN __attribute__((visibility("hidden")))
 #define APX_ERRMSG_MAX 1024

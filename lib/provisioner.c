@@ -243,6 +243,13 @@ AP_EXPORT const char *const *ap_provisioner_refusals(const ap_provisioner *p)
 
 /* ---- provisioning ------------------------------------------------------ */
 
+/* A manifest file the vendor did not list for this request: another file
+ * of the catalog entry the job records into (a repository recorded by a
+ * sync or a snapshot, see host_entry()).  It is never fetched; its status
+ * in the entry stays what it was.  (Vendor flags never carry this bit: it
+ * is cleared after `resolve`.) */
+#define APX_MFILE_OTHER 0x80000000u
+
 typedef struct job {
     ap_provisioner *prov;
     const ap_provision_options *o;
@@ -742,6 +749,8 @@ static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
  * metadata-only one (sync), which takes the small files only. */
 static int wanted(const job *j, const apx_mfile *m)
 {
+    if (m->flags & APX_MFILE_OTHER)
+        return 0; /* a file of the repository entry nobody asked for */
     return !(j->o->flags & AP_PROVISION_METADATA_ONLY) || (m->flags & AP_VFILE_METADATA) ||
            (m->size != AP_SIZE_UNKNOWN && m->size < AP_METADATA_MAX);
 }
@@ -1327,6 +1336,30 @@ static int entry_intact(ap_provisioner *p, const ap_entry *e)
     return 1;
 }
 
+/* `ref` names one file of `e` ("R/<file>", R its canonical or requested
+ * reference: how ap_catalog_get() found it) and that file's blob is in the
+ * store: a file pulled on its own, recorded in its repository's entry,
+ * which may be pending (other files never fetched). */
+static const ap_entry_file *file_intact(ap_provisioner *p, const ap_entry *e,
+                                        const char *ref)
+{
+    const char *r[2];
+    size_t i, k, len;
+    r[0] = e->ref;
+    r[1] = e->requested;
+    for (k = 0; k < 2; k++) {
+        if (!r[k] || strncmp(ref, r[k], len = strlen(r[k])) != 0 || ref[len] != '/')
+            continue;
+        for (i = 0; i < e->nfiles; i++) {
+            const ap_entry_file *f = &e->files[i];
+            if (f->name && !strcmp(f->name, ref + len + 1))
+                return f->present && f->status == AP_FILE_READY && f->sha256 &&
+                       ap_store_has_blob(p->store, f->sha256) == 1 ? f : NULL;
+        }
+    }
+    return NULL;
+}
+
 static int cmp_mfile_path(const void *a, const void *b)
 {
     return strcmp((*(const apx_mfile *const *)a)->path, (*(const apx_mfile *const *)b)->path);
@@ -1399,13 +1432,13 @@ static void blob_paths(ap_provisioner *p, ap_entry *e, int force)
     }
 }
 
-/* A file pulled on its own (SCHEME:org/repo/x.gguf) that a repository entry
- * lists -- one recorded by a sync (AP_PROVISION_METADATA_ONLY) of the same
- * vendor, name and revision -- changes status there too: that entry's file
- * becomes ready with the blob just committed (the same bytes: its sha256,
- * when the entry knew one, must match), and the entry becomes ready once
- * every file is.  So the repository and its file are one entry whose files
- * change status.  An entry another job holds (its lock) is left alone. */
+/* A pull normally records into its repository's entry (host_entry()).
+ * Other entries of the same vendor, name and revision that list the files
+ * of a ready pull (more files than it has: a repository under another
+ * spelling of its reference) change status too: their file becomes ready
+ * with the blob just committed (the same bytes: its sha256, when the entry
+ * knew one, must match), and such an entry becomes ready once every file
+ * is.  An entry another job holds (its lock) is left alone. */
 static void fold_into_repo_entries(job *j)
 {
     ap_catalog_filter flt = AP_CATALOG_FILTER_INIT;
@@ -1479,6 +1512,150 @@ static void fold_into_repo_entries(job *j)
     ap_entry_list_free(list, n);
 }
 
+/* `ref` is "R/..." with R the canonical or requested reference of `r`: it
+ * names something inside the artifact `r` records (a file of a repository). */
+static int ref_under(const ap_entry *r, const char *ref)
+{
+    const char *v[2];
+    size_t k, len;
+    v[0] = r->ref;
+    v[1] = r->requested;
+    for (k = 0; ref && k < 2; k++)
+        if (v[k] && !strncmp(ref, v[k], len = strlen(v[k])) && ref[len] == '/')
+            return 1;
+    return 0;
+}
+
+/* Whether `r` is the entry of the repository the reference points into,
+ * of the same name and revision, listing every file of the manifest by
+ * name. */
+static int lists_manifest(const ap_entry *r, const job *j, const ap_vendor_call *call,
+                          const char *name)
+{
+    size_t i, k;
+    if (!ref_under(r, j->ref) && !ref_under(r, call->canonical))
+        return 0;
+    if (!r->name || strcmp(r->name, name) || !r->revision || !call->revision ||
+        strcmp(r->revision, call->revision) || r->nfiles < call->nfiles)
+        return 0;
+    for (i = 0; i < call->nfiles; i++) {
+        for (k = 0; k < r->nfiles; k++)
+            if (r->files[k].name && !strcmp(r->files[k].name, call->files[i].path))
+                break;
+        if (k == r->nfiles)
+            return 0;
+    }
+    return 1;
+}
+
+/* The catalog entry this job records into instead of an entry of its own:
+ * one of the same vendor, name and revision, other than `id`, whose
+ * reference R the job's is "R/..." of (as typed or canonical), and that
+ * lists every file the vendor resolved (a repository recorded by a sync,
+ * pending, or a ready snapshot, when one of its files is pulled on its
+ * own).  So a
+ * repository and its files are one entry whose files change status.  *out
+ * is its id, or NULL when there is none (several: the one updated last). */
+static int host_entry(job *j, const ap_vendor_call *call, const char *id, char **out)
+{
+    ap_catalog_filter flt = AP_CATALOG_FILTER_INIT;
+    ap_entry **list = NULL;
+    const ap_entry *best = NULL;
+    const char *name = call->name ? call->name : j->ref;
+    size_t n = 0, i;
+    *out = NULL;
+    if (!call->revision)
+        return AP_OK;
+    flt.vendor = call->vendor->desc.name;
+    if (ap_catalog_list(j->prov->catalog, &flt, &list, &n) != AP_OK)
+        return AP_OK; /* an unreadable catalog: an entry of its own */
+    for (i = 0; i < n; i++)
+        if (strcmp(list[i]->id, id) != 0 && lists_manifest(list[i], j, call, name) &&
+            (!best || list[i]->updated > best->updated))
+            best = list[i];
+    if (best && !(*out = apx_strdup(best->id))) {
+        ap_entry_list_free(list, n);
+        return fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+    }
+    ap_entry_list_free(list, n);
+    return AP_OK;
+}
+
+/* The manifest becomes the host entry's files, in its order: the vendor's
+ * for the files it resolved, the others as the entry records them, marked
+ * APX_MFILE_OTHER (never fetched). */
+static int host_manifest(job *j, ap_vendor_call *call, const ap_entry *host)
+{
+    apx_mfile *v = apx_calloc(host->nfiles ? host->nfiles : 1, sizeof *v);
+    unsigned char *used = apx_calloc(call->nfiles ? call->nfiles : 1, 1);
+    size_t i, k;
+    if (!v || !used)
+        goto oom;
+    for (k = 0; k < host->nfiles; k++) {
+        const ap_entry_file *f = &host->files[k];
+        for (i = 0; i < call->nfiles; i++)
+            if (!used[i] && !strcmp(call->files[i].path, f->name))
+                break;
+        if (i < call->nfiles) {
+            v[k] = call->files[i];
+            used[i] = 1;
+            continue;
+        }
+        v[k].flags = APX_MFILE_OTHER;
+        v[k].size = f->size;
+        if (!(v[k].path = apx_strdup(f->name)) ||
+            (f->sha256 && !(v[k].sha256 = apx_strdup(f->sha256))) ||
+            (f->git_sha1 && !(v[k].git_sha1 = apx_strdup(f->git_sha1))))
+            goto oom;
+    }
+    for (i = 0; i < call->nfiles; i++)
+        if (!used[i]) /* listed twice by the entry: not taken */
+            apx_mfile_clear(&call->files[i]);
+    free(call->files);
+    free(used);
+    call->files = v;
+    call->nfiles = call->cap = host->nfiles;
+    return AP_OK;
+oom:
+    for (k = 0; v && k < host->nfiles; k++)
+        if (v[k].flags & APX_MFILE_OTHER)
+            apx_mfile_clear(&v[k]);
+    free(v);
+    free(used);
+    return fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+}
+
+/* The job's entry is the host's: its references, and the status, url and
+ * verification of the files the job does not fetch. */
+static int host_fields(job *j, const ap_vendor_call *call, const ap_entry *host)
+{
+    ap_entry *e = j->entry;
+    size_t i;
+    free(e->ref);
+    free(e->requested);
+    e->ref = apx_strdup(host->ref);
+    e->requested = host->requested ? apx_strdup(host->requested) : NULL;
+    if (!e->ref || (host->requested && !e->requested))
+        return fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+    for (i = 0; i < e->nfiles && i < host->nfiles; i++) {
+        ap_entry_file *f = &e->files[i];
+        const ap_entry_file *h = &host->files[i];
+        if (!(call->files[i].flags & APX_MFILE_OTHER))
+            continue;
+        if (f->present)
+            f->status = AP_FILE_READY;
+        else if (h->status == AP_FILE_FAILED)
+            f->status = AP_FILE_FAILED; /* an earlier attempt's, kept */
+        free(f->url);
+        f->url = h->url ? apx_strdup(h->url) : NULL;
+        if (h->verification && !f->verification)
+            f->verification = apx_strdup(h->verification);
+        if ((h->url && !f->url) || (h->verification && !f->verification))
+            return fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+    }
+    return AP_OK;
+}
+
 /* The entry id derives from the vendor and the canonical reference it gave
  * (so a vendor can make equivalent spellings one entry, e.g. a tag and the
  * file it picks);
@@ -1503,8 +1680,8 @@ static int run_job(job *j, ap_entry **out)
     ap_vendor_call call;
     apx_vendor *v;
     ap_entry *prev = NULL;
-    char *id = NULL, known[1024];
-    int rc, entry_lock = -1, *lock_fds = NULL;
+    char *id = NULL, *host_id = NULL, known[1024];
+    int rc, entry_lock = -1, *lock_fds = NULL, hosted = 0;
     size_t scheme_len, nlocks = 0, max_locks = 0, i;
 
     if (parse_scheme(j->ref, &scheme_len) != 0) {
@@ -1542,24 +1719,31 @@ static int run_job(job *j, ap_entry **out)
      * requested */
     if (origin_unreachable(rc) && !(o->flags & AP_PROVISION_REFRESH) &&
         (ap_catalog_get(p->catalog, id, &prev) == AP_OK ||
-         ap_catalog_get(p->catalog, j->ref, &prev) == AP_OK) && entry_intact(p, prev)) {
+         ap_catalog_get(p->catalog, j->ref, &prev) == AP_OK) &&
+        (entry_intact(p, prev) || file_intact(p, prev, j->ref))) {
         /* The origin cannot be reached, but we have it: serve the
-         * catalog's ready entry, and say it may be stale. */
+         * catalog's ready entry (or the ready file of its repository's
+         * entry that the reference names), and say it may be stale. */
         char msg[APX_ERRMSG_MAX + 256];
+        const ap_entry_file *one = entry_intact(p, prev) ? NULL
+                                                         : file_intact(p, prev, j->ref);
         const char *why = call.err.msg[0] ? call.err.msg : ap_strerror(rc);
         size_t rl = strlen(j->ref);
         if (strncmp(why, j->ref, rl) == 0 && why[rl] == ':' && why[rl + 1] == ' ')
             why += rl + 2;
         snprintf(msg, sizeof msg, "%s: the origin could not be reached (%s); using the "
-                 "ready entry %s from the catalog (revision %s), which may be stale "
+                 "ready %s %s from the catalog (revision %s), which may be stale "
                  "(AP_PROVISION_REFRESH / apctl pull --refresh demands a fresh check)",
-                 j->ref, why, id, prev->revision ? prev->revision : "unknown");
+                 j->ref, why, one ? "file of the entry" : "entry", prev->id,
+                 prev->revision ? prev->revision : "unknown");
         apx_call_clear(&call);
         free(id);
         prev->fetched_bytes = 0; /* this provision transferred nothing */
-        /* the whole artifact is in place: 100 % */
-        ap_tracker_add_total(j->tracker, prev->total_size, (unsigned)prev->nfiles);
-        apx_tracker_present(j->tracker, prev->total_size, (unsigned)prev->nfiles);
+        /* the whole artifact (or the one file) is in place: 100 % */
+        ap_tracker_add_total(j->tracker, one ? one->size : prev->total_size,
+                             one ? 1u : (unsigned)prev->nfiles);
+        apx_tracker_present(j->tracker, one ? one->size : prev->total_size,
+                            one ? 1u : (unsigned)prev->nfiles);
         (void)ap_tracker_log(j->tracker, AP_LOG_WARN, NULL, rc, msg);
         (void)ap_tracker_emit(j->tracker, AP_EVENT_DONE, NULL, 0,
                               "origin unreachable: from the catalog");
@@ -1594,6 +1778,8 @@ static int run_job(job *j, ap_entry **out)
     }
     if ((rc = canonical_id(j, &call, &id)) != AP_OK)
         goto out;
+    for (i = 0; i < call.nfiles; i++)
+        call.files[i].flags &= ~APX_MFILE_OTHER;
     if (call.from_catalog && call.err.msg[0] && origin_unreachable(call.err.status)) {
         /* The vendor could not reach its origin and served the reference
          * from what the catalog holds (host->catalog_files): say so. */
@@ -1620,18 +1806,51 @@ static int run_job(job *j, ap_entry **out)
         goto out;
     if ((rc = check_manifest(j, &call)) != AP_OK)
         goto out;
-    max_locks = 2 * call.nfiles;
-    if (!(lock_fds = apx_calloc(max_locks, sizeof *lock_fds))) {
-        rc = fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+    /* A file of a repository the catalog records (a sync, a snapshot) is
+     * recorded in that entry, under its lock, not in one of its own. */
+    if ((rc = host_entry(j, &call, id, &host_id)) != AP_OK)
         goto out;
-    }
-    rc = lock_waiting(j, id, j->ref, &entry_lock);
+    rc = lock_waiting(j, host_id ? host_id : id, j->ref, &entry_lock);
     if (rc == AP_ECANCELLED || rc == AP_EUSER)
         goto out;
     if (rc != AP_OK)
         entry_lock = -1;
     rc = AP_OK;
-    (void)ap_catalog_get(p->catalog, id, &prev);
+    if (host_id) {
+        /* read it again under its lock: it may have changed meanwhile */
+        const char *name = call.name ? call.name : j->ref;
+        if (ap_catalog_get(p->catalog, host_id, &prev) == AP_OK &&
+            !strcmp(prev->id, host_id) && lists_manifest(prev, j, &call, name)) {
+            if ((rc = host_manifest(j, &call, prev)) != AP_OK)
+                goto out;
+            free(id);
+            id = host_id;
+            host_id = NULL;
+            hosted = 1;
+        } else {
+            /* gone or changed: an entry of its own after all */
+            ap_entry_free(prev);
+            prev = NULL;
+            free(host_id);
+            host_id = NULL;
+            if (entry_lock >= 0)
+                ap_store_unlock(entry_lock);
+            entry_lock = -1;
+            rc = lock_waiting(j, id, j->ref, &entry_lock);
+            if (rc == AP_ECANCELLED || rc == AP_EUSER)
+                goto out;
+            if (rc != AP_OK)
+                entry_lock = -1;
+            rc = AP_OK;
+        }
+    }
+    max_locks = 2 * call.nfiles;
+    if (!(lock_fds = apx_calloc(max_locks, sizeof *lock_fds))) {
+        rc = fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+        goto out;
+    }
+    if (!hosted)
+        (void)ap_catalog_get(p->catalog, id, &prev);
     /* A re-pull of a ready entry (--force, a moved revision) leaves its
      * document alone until a complete, verified set replaces it. */
     j->keep = prev && prev->status == AP_ENTRY_READY;
@@ -1641,17 +1860,22 @@ static int run_job(job *j, ap_entry **out)
         goto out;
     }
     mark_present(j, &call);
+    if (hosted && (rc = host_fields(j, &call, prev)) != AP_OK)
+        goto out;
     if (j->entry->nfiles && !(j->sig_ok = apx_calloc(j->entry->nfiles, 1))) {
         rc = fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
         goto out;
     }
     for (i = 0; i < j->entry->nfiles; i++) {
         ap_entry_file *f = &j->entry->files[i];
+        if (f->verification) /* the host entry's record of a file not fetched */
+            continue;
         if (!(f->verification = verification_of(&call.files[i]))) {
             rc = fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
             goto out;
         }
-        if (strcmp(f->verification, "none") == 0 && !f->present)
+        if (strcmp(f->verification, "none") == 0 && !f->present &&
+            !(call.files[i].flags & APX_MFILE_OTHER))
             (void)ap_tracker_log(j->tracker, AP_LOG_WARN, f->name, AP_OK,
                                  "no digest, checksum or signature from the vendor: "
                                  "the file is stored under the sha256 of the bytes "
@@ -1782,6 +2006,7 @@ out:
     }
     ap_entry_free(prev);
     apx_call_clear(&call);
+    free(host_id);
     free(id);
     return rc;
 }

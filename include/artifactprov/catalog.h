@@ -141,8 +141,16 @@ AP_EXPORT const char *ap_catalog_errmsg(const ap_catalog *catalog);
 /** Write (create or replace) an entry atomically. */
 AP_EXPORT int ap_catalog_put(ap_catalog *catalog, const ap_entry *entry);
 
-/** Look an entry up by id, by canonical reference or by the reference as
- *  it was last requested (ap_entry.requested).  AP_ENOTFOUND if absent. */
+/**
+ * Look an entry up by id, by canonical reference or by the reference as it
+ * was last requested (ap_entry.requested).  When none is named so, the
+ * reference may name one file of an entry: `R/<file>`, where R is the
+ * entry's canonical (or requested) reference and <file> one of its files
+ * (ap_entry_file.name) -- a file pulled on its own is recorded in the entry
+ * of its repository (a sync, a snapshot) that lists it.  Then that entry is
+ * returned (the one updated last when several list the file); the caller
+ * picks the file by name.  AP_ENOTFOUND if absent.
+ */
 AP_EXPORT int ap_catalog_get(ap_catalog *catalog, const char *id_or_ref,
                              ap_entry **out);
 

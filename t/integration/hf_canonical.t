@@ -2,7 +2,8 @@
 # The canonical reference identifies an entry: hf:org/repo:Q8_0, :q8_0 and
 # the file that tag picks are one entry (ap_entry.requested keeps what was
 # typed), online and offline; a file inside a snapshot entry, and a QUANT
-# pick among its files, resolve offline from that entry.
+# pick among its files, resolve offline from that entry and are recorded in
+# it (one entry for the repository and its files).
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
 plan 24
 C1=a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1
@@ -83,15 +84,16 @@ check "snapshot pull hf:org/s exits 0" [ $? -eq 0 ]
 offline pull --json hf:org/s/config.json > "$TMP/o2.json" 2> "$TMP/err"
 check "offline hf:org/s/config.json is served from the snapshot entry" [ $? -eq 0 ]
 [ -s "$TMP/err" ] && diag "$(cat "$TMP/err")"
-check "  ... one file, the right bytes" sh -c \
-    "[ '$(jv "$TMP/o2.json" 'len(j["files"])')' = 1 ] && cmp -s '$(path_of "$TMP/o2.json" config.json)' '$TMP/config.json'"
+check "  ... recorded in the snapshot entry (one entry), the right bytes" sh -c \
+    "[ '$(jv "$TMP/o2.json" 'j["ref"]')' = hf:org/s ] && cmp -s '$(path_of "$TMP/o2.json" config.json)' '$TMP/config.json'"
 check "  ... nothing transferred" [ "$(jv "$TMP/o2.json" 'j["fetched_bytes"]')" = 0 ]
 offline pull --json hf:org/s:q4_k_m > "$TMP/o3.json" 2> "$TMP/err"
 check "offline hf:org/s:q4_k_m picks among the snapshot entry's files" [ $? -eq 0 ]
 [ -s "$TMP/err" ] && diag "$(cat "$TMP/err")"
-check "  ... s.Q4_K_M.gguf alone, the right bytes" sh -c \
-    "[ '$(jv "$TMP/o3.json" '",".join(f["name"] for f in j["files"])')' = s.Q4_K_M.gguf ] && cmp -s '$(path_of "$TMP/o3.json" s.Q4_K_M.gguf)' '$G/s.Q4_K_M.gguf'"
-check "  ... named by the file it picked" [ "$(jv "$TMP/o3.json" 'j["ref"]')" = "hf:org/s/s.Q4_K_M.gguf" ]
+check "  ... recorded in the snapshot entry, s.Q4_K_M.gguf the right bytes" sh -c \
+    "[ '$(jv "$TMP/o3.json" 'j["ref"]')' = hf:org/s ] && cmp -s '$(path_of "$TMP/o3.json" s.Q4_K_M.gguf)' '$G/s.Q4_K_M.gguf'"
+check "  ... the file it picked is found by its reference (apctl path)" sh -c \
+    "cmp -s \"\$('$APCTL' path hf:org/s/s.Q4_K_M.gguf)\" '$G/s.Q4_K_M.gguf'"
 offline pull hf:org/s/missing.json > /dev/null 2> "$TMP/err"
 check "offline: a file the snapshot entry does not hold fails" [ $? -ne 0 ]
 done_testing

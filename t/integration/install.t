@@ -16,7 +16,8 @@ check "installed .so chain, archive, headers, pc, vendors, apctl" sh -c "
   [ -f '$L/pkgconfig/artifactprov.pc' ] &&
   [ -f '$L/artifactprov/vendors/ap-vendor-huggingface.so' ] &&
   [ -x '$D/usr/local/bin/apctl' ] &&
-  [ -f '$D/usr/local/include/artifactprov/sys/store.h' ]"
+  [ -f '$D/usr/local/include/artifactprov/sys/store.h' ] &&
+  [ -f '$D/usr/local/include/artifactprov/sys/tracker.h' ]"
 M="$D/usr/local/share/man"
 check "man pages installed: apctl(1), apd(8)" sh -c \
   "[ -f '$M/man1/apctl.1' ] && [ -f '$M/man8/apd.8' ]"

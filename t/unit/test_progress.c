@@ -438,16 +438,18 @@ static void test_catalog_lifecycle(void **state)
     ap_provisioner_free(p);
 }
 
-/* A repository recorded by a sync, then one of its files pulled: the
- * repository's entry lists the file as pending, then ready (with the bytes
- * the pull committed), and becomes ready once every file is. */
+/* A repository recorded by a sync, then one of its files pulled: ONE
+ * entry -- the pull records into the repository's entry (and returns it),
+ * which lists the file as pending, then ready (with the bytes the pull
+ * committed), and becomes ready once every file is; the catalog holds no
+ * other entry, and the file's reference finds it. */
 static void test_sync_then_pull_file(void **state)
 {
     ap_provisioner *p = prov_at("sync");
     ap_provision_options o = AP_PROVISION_OPTIONS_INIT;
     ap_entry *repo = NULL, *file = NULL, *now = NULL;
     const ap_entry_file *w = NULL;
-    size_t i;
+    size_t i, k;
     (void)state;
     setenv("HF_ENDPOINT", FH.hub, 1);
     o.flags = AP_PROVISION_METADATA_ONLY;
@@ -460,6 +462,20 @@ static void test_sync_then_pull_file(void **state)
     assert_int_equal(w->status, AP_FILE_PENDING);
     o.flags = 0;
     assert_int_equal(ap_provision(p, "hf:org/two/w.bin", &o, &file), AP_OK);
+    assert_string_equal(file->id, repo->id);
+    assert_int_equal(file->status, AP_ENTRY_READY);
+    {
+        ap_entry **list = NULL, *byref = NULL;
+        size_t n = 0;
+        assert_int_equal(ap_catalog_list(ap_provisioner_catalog(p), NULL, &list, &n), AP_OK);
+        assert_int_equal(n, 1);
+        assert_string_equal(list[0]->id, repo->id);
+        ap_entry_list_free(list, n);
+        assert_int_equal(ap_catalog_get(ap_provisioner_catalog(p), "hf:org/two/w.bin",
+                                        &byref), AP_OK);
+        assert_string_equal(byref->id, repo->id);
+        ap_entry_free(byref);
+    }
     assert_int_equal(ap_catalog_get(ap_provisioner_catalog(p), repo->id, &now), AP_OK);
     assert_int_equal(now->status, AP_ENTRY_READY);
     for (i = 0; i < ap_entry_file_count(now); i++) {
@@ -468,7 +484,9 @@ static void test_sync_then_pull_file(void **state)
         assert_true(f->present);
         if (!strcmp(f->name, "w.bin")) {
             char got[65];
-            assert_string_equal(f->sha256, ap_entry_file_at(file, 0)->sha256);
+            for (k = 0; k < ap_entry_file_count(file); k++)
+                if (!strcmp(ap_entry_file_at(file, k)->name, "w.bin"))
+                    assert_string_equal(f->sha256, ap_entry_file_at(file, k)->sha256);
             assert_int_equal(apx_sha256_file(f->path, got, NULL), AP_OK);
             assert_string_equal(got, f->sha256);
         }

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <artifactprov.h>
+#include <artifactprov/sys/tracker.h> /* the mutators */
 #include "../../lib/progress.h"
 
 typedef struct rec {
