@@ -101,6 +101,10 @@ APX_HIDDEN int apx_fs_hash_fd(int fd, char hex[65], uint64_t *size,
 APX_HIDDEN int apx_fs_remove_tree_at(int dir_fd, const char *name,
                                      apx_error *err);
 
+/* Remove a staging file and its sidecar (<staging>.state), for bytes that
+ * must not be kept for a resume (a failed digest or signature). */
+APX_HIDDEN void apx_staging_discard(const char *staging_path);
+
 /* A unique temporary name ".ap-tmp-<pid>-<random>" (buf >= 48 bytes). */
 APX_HIDDEN void apx_fs_tmpname(char *buf, size_t n);
 

@@ -1063,11 +1063,7 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
                 apx_error_clear(&serr);
                 crc = check_signature(j, &call->files[s.idx[k]], s.staging[k], &serr);
                 if (crc != AP_OK) {
-                    char *side = apx_asprintf("%s.state", s.staging[k]);
-                    unlink(s.staging[k]);
-                    if (side)
-                        unlink(side);
-                    free(side);
+                    apx_staging_discard(s.staging[k]);
                     if (rc == AP_OK)
                         rc = fail(j, crc, "%s: %s", j->ref, serr.msg);
                     continue;

@@ -951,7 +951,7 @@ AP_EXPORT void ap_store_unlock(int fd)
 
 static int blob_there(ap_store *s, int dfd, const char *hex);
 
-static void discard_staging(const char *staging_path)
+void apx_staging_discard(const char *staging_path)
 {
     char *side = apx_asprintf("%s.state", staging_path);
     unlink(staging_path);
@@ -994,7 +994,7 @@ AP_EXPORT int ap_store_commit(ap_store *store, const char *staging_path,
         }
         if (strcmp(hex, sha256_hex) != 0) {
             close(sfd);
-            discard_staging(staging_path);
+            apx_staging_discard(staging_path);
             return apx_error_set(&store->err, AP_EDIGEST,
                                  "commit %s: sha256 mismatch (want %s, got "
                                  "%s); staging file removed", staging_path,
@@ -1009,7 +1009,7 @@ AP_EXPORT int ap_store_commit(ap_store *store, const char *staging_path,
     }
     if ((rc = blob_there(store, dfd, sha256_hex)) != 0) {
         if (rc == 1) {
-            discard_staging(staging_path);   /* already there: dedup */
+            apx_staging_discard(staging_path);   /* already there: dedup */
             rc = AP_OK;
         }
         goto out;
@@ -1024,7 +1024,7 @@ AP_EXPORT int ap_store_commit(ap_store *store, const char *staging_path,
                   RENAME_NOREPLACE) != 0) {
         int e = errno;
         if (e == EEXIST) {
-            discard_staging(staging_path);
+            apx_staging_discard(staging_path);
             goto out;
         }
         if (e == EINVAL || e == ENOSYS) {
