@@ -54,13 +54,20 @@ VENDOR_NAMES := $(sort $(VENDOR_NAMES))
 VENDOR_SOS := $(patsubst %,$(B)/vendors/ap-vendor-%.so,$(VENDOR_NAMES))
 VENDOR_LIBS := $(shell $(PKG_CONFIG) --libs jansson)
 
-# Programs installed into BINDIR; embed is built (and tested) but, being
+# Programs installed into BINDIR, one directory each under tools/ (every .c
+# file there is linked into the program; TOOL_CFLAGS_<name>/TOOL_LIBS_<name>
+# add what one program alone needs).  embed is built (and tested) but, being
 # sample code, not installed.
-PROGRAMS := $(B)/apctl $(if $(wildcard examples/apd.c),$(B)/apd)
+TOOLS := apctl apd
+PROGRAMS := $(patsubst %,$(B)/%,$(TOOLS))
 EXAMPLES := $(PROGRAMS) $(if $(wildcard examples/embed.c),$(B)/embed)
+TOOL_CFLAGS_apctl :=
+TOOL_LIBS_apctl :=
+TOOL_CFLAGS_apd :=
+TOOL_LIBS_apd :=
 # Manual pages of the installed programs (man(7) roff): man/<prog>.<section>.
 MAN1 := man/apctl.1
-MAN8 := $(if $(wildcard examples/apd.c),man/apd.8)
+MAN8 := man/apd.8
 
 UNIT_SRCS := $(sort $(wildcard t/unit/*.c))
 UNIT_BINS := $(patsubst t/unit/%.c,$(B)/t/unit/%,$(UNIT_SRCS))
@@ -104,6 +111,15 @@ $(B)/vendors/ap-vendor-%.so: $$(wildcard vendors/$$*/*.c vendors/$$*/*.h) $(PUB_
 	  -shared -o $@ $(filter %.c,$^) $(ALL_LDFLAGS) $(VENDOR_LIBS)
 	@chmod go-w $@ $(dir $@) # the loader refuses group/other-writable plugins
 
+# The tools link the static archive: self-contained binaries.
+define tool_rule
+$(B)/$(1): $(wildcard tools/$(1)/*.c tools/$(1)/*.h) $(STLIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) $$(DEP_CFLAGS) $$(TOOL_CFLAGS_$(1)) -Itools/$(1) -o $$@ \
+	  $$(filter %.c,$$^) $$(STLIB) $$(ALL_LDFLAGS) $$(TOOL_LIBS_$(1)) $$(DEP_LIBS)
+endef
+$(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
+
 # Example programs link the static archive: self-contained binaries.
 $(B)/%: examples/%.c $(STLIB)
 	@mkdir -p $(dir $@)
@@ -145,8 +161,9 @@ $(FAULT_STLIB): $(FAULT_OBJS)
 	rm -f $@
 	ar rcs $@ $(FAULT_OBJS)
 
-$(FB)/apctl: examples/apctl.c $(FAULT_STLIB)
-	$(CC) $(ALL_CFLAGS) $(DEP_CFLAGS) -o $@ $< $(FAULT_STLIB) $(ALL_LDFLAGS) $(DEP_LIBS)
+$(FB)/apctl: $(wildcard tools/apctl/*.c tools/apctl/*.h) $(FAULT_STLIB)
+	$(CC) $(ALL_CFLAGS) $(DEP_CFLAGS) $(TOOL_CFLAGS_apctl) -Itools/apctl -o $@ \
+	  $(filter %.c,$^) $(FAULT_STLIB) $(ALL_LDFLAGS) $(TOOL_LIBS_apctl) $(DEP_LIBS)
 
 # The allocation-failure loop needs the hook: it links the fault archive.
 $(B)/t/unit/test_alloc_fail: t/unit/test_alloc_fail.c $(FAULT_STLIB) $(wildcard t/unit/*.h)

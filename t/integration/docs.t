@@ -25,7 +25,7 @@ if [ ! -s "$TMP/sect" ]; then ok "no file cites a section sign ($sect N)"
 else not_ok "files cite sections by $sect"; diag "$(cat "$TMP/sect")"; fi
 
 # 3. Header names in the documents exist.  <artifactprov...> and
-# include/... must be in include/; lib/, t/, vendors/, examples/ paths must
+# include/... must be in include/; lib/, t/, vendors/, examples/, tools/ paths must
 # exist; a bare name must be a public header (include/artifactprov/, sys/)
 # or a file of lib/ or of one vendor.  Other <...> are system headers.
 docs="README.md $(ls docs/*.md man/* t/fixtures/README.md 2> /dev/null)"
@@ -34,7 +34,7 @@ for tok in $(grep -ohE '<?[A-Za-z0-9_./-]*[A-Za-z0-9_]\.h\b' $docs | LC_ALL=C so
     case $tok in
     \<artifactprov*) f="include/${tok#<}"; [ -f "$f" ] || bad="$bad $tok" ;;
     \<*) ;;
-    include/* | lib/* | t/* | vendors/* | examples/*) [ -f "$tok" ] || bad="$bad $tok" ;;
+    include/* | lib/* | t/* | vendors/* | examples/* | tools/*) [ -f "$tok" ] || bad="$bad $tok" ;;
     artifactprov/*) [ -f "include/$tok" ] || bad="$bad $tok" ;;
     */*) [ -f "include/artifactprov/$tok" ] || bad="$bad $tok" ;;
     *) [ -f "include/artifactprov/$tok" ] || [ -f "include/$tok" ] ||
