@@ -27,5 +27,6 @@ static int write_line(FILE *f, int rc, char *line)
 int events_write(FILE *f, const ap_event *ev)
 {
     char *line = NULL;
-    return write_line(f, ap_event_to_json(ev, &line), line);
+    int rc = ap_event_to_json(ev, &line);
+    return write_line(f, rc, line);
 }

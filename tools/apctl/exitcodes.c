@@ -15,8 +15,9 @@ const char apctl_exit_help[] =
     "  3    not found or refused (permanent): no such repository, file or\n"
     "       entry, authentication, gated, no vendor, unsupported, offline\n"
     "  4    network or server trouble (worth a retry): connection, timeout,\n"
-    "       HTTP error status, rate limit, bad answer, store busy\n"
-    "  5    integrity: digest or size mismatch, corrupt stored data\n"
+    "       HTTP error status, rate limit, truncated body, bad answer,\n"
+    "       store busy\n"
+    "  5    integrity: the bytes do not match their digest, corrupt stored data\n"
     "  130  cancelled (Ctrl-C, SIGTERM)\n";
 
 int apctl_exit_code(int status)
@@ -42,9 +43,9 @@ int apctl_exit_code(int status)
     case AP_ERATELIMIT:
     case AP_ETIMEDOUT:
     case AP_EBUSY:
+    case AP_ESIZE: /* a body cut short: the engine's retries ran out */
         return APCTL_EXIT_TEMPORARY;
     case AP_EDIGEST:
-    case AP_ESIZE:
     case AP_ECORRUPT:
         return APCTL_EXIT_INTEGRITY;
     case AP_ECANCELLED:
