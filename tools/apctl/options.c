@@ -37,6 +37,12 @@ int apctl_next(apctl_args *a, const apctl_opt *opts, const char **val)
     const char *arg;
     size_t k;
     *val = NULL;
+    if (a->i == 0) { /* --help anywhere among the options wins: nothing runs */
+        int j;
+        for (j = 1; j < a->argc && strcmp(a->argv[j], "--") != 0; j++)
+            if (strcmp(a->argv[j], "--help") == 0 || strcmp(a->argv[j], "-h") == 0)
+                help_and_exit(a->cmd);
+    }
     if (++a->i >= a->argc)
         return -1;
     arg = a->argv[a->i];
