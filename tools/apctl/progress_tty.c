@@ -52,35 +52,14 @@ static void cut(char *out, size_t outsz, const char *s, size_t max)
     out[o] = '\0';
 }
 
-/* "name  [bar]  text" in fewer than `width` columns. */
-static void fit(char *out, size_t outsz, const char *name, const char *text,
-                double frac, int width)
+/* "name  [bar]  text" in fewer than `width` columns, with the first of the
+ * texts (longest first) that leaves a bar of 10 or more. */
+static int try_fit(char *out, size_t outsz, const char *nm, const char *text,
+                   double frac, size_t avail)
 {
-    size_t avail = width > 1 ? (size_t)width - 1 : 0, tl = cols(text), nl = cols(name);
-    size_t bar, fixed, i, o;
-    char nm[300];
-    cut(nm, sizeof nm, name, nl);
-    /* name + "  " + "[" bar "]" + "  " + text; a bar of at least 10 */
-    fixed = (nl ? nl + 2 : 0) + 2 + 2 + tl;
-    if (fixed + 10 > avail && nl > 12) { /* shorten the name: "...tail" */
-        size_t keep = avail > tl + 16 + 10 ? avail - tl - 16 - 10 : 9;
-        const char *tail = name;
-        size_t skip = nl > keep ? nl - keep : 0;
-        while (skip && *tail) {
-            tail++;
-            if (((unsigned char)*tail & 0xC0) != 0x80)
-                skip--;
-        }
-        snprintf(nm, sizeof nm, "...%s", tail);
-        nl = cols(nm);
-        fixed = nl + 2 + 2 + 2 + tl;
-    }
-    if (fixed + 10 > avail) { /* no room for a bar */
-        char line[800];
-        snprintf(line, sizeof line, "%s%s%s", nm, nl ? "  " : "", text);
-        cut(out, outsz, line, avail);
-        return;
-    }
+    size_t nl = cols(nm), fixed = (nl ? nl + 2 : 0) + 2 + 2 + cols(text), bar, i, o;
+    if (fixed + 10 > avail)
+        return 0;
     bar = avail - fixed;
     if (frac < 0)
         frac = 0;
@@ -90,25 +69,58 @@ static void fit(char *out, size_t outsz, const char *name, const char *text,
     for (i = 0; i < bar && o + 1 < outsz; i++)
         out[o++] = i < (size_t)(frac * (double)bar) ? '#' : '.';
     snprintf(out + o, outsz - o, "]  %s", text);
+    return 1;
+}
+
+static void fit(char *out, size_t outsz, const char *name, const char *const *texts,
+                size_t ntexts, double frac, int width)
+{
+    size_t avail = width > 1 ? (size_t)width - 1 : 0, k;
+    char shortname[300], line[800];
+    for (k = 0; k < ntexts; k++)
+        if (try_fit(out, outsz, name, texts[k], frac, avail))
+            return;
+    /* a long name: its end, which tells the files of a repository apart */
+    if (cols(name) > 16) {
+        const char *tail = name;
+        size_t skip = cols(name) - 13;
+        while (skip && *tail) {
+            tail++;
+            if (((unsigned char)*tail & 0xC0) != 0x80)
+                skip--;
+        }
+        snprintf(shortname, sizeof shortname, "...%s", tail);
+        name = shortname;
+        for (k = 0; k < ntexts; k++)
+            if (try_fit(out, outsz, name, texts[k], frac, avail))
+                return;
+    }
+    /* no room for a bar: the shortest text, cut to the width */
+    snprintf(line, sizeof line, "%s%s%s", name, *name ? "  " : "", texts[ntexts - 1]);
+    cut(out, outsz, line, avail);
 }
 
 size_t tty_render(const pull_ui *ui, int width, char lines[][512], size_t max)
 {
     uint64_t done = 0, total = 0;
-    double rate = 0, idle = 0;
+    double rate = 0, idle = 0, pct;
     unsigned fd = 0, ft = 0;
     size_t n = 0, i;
-    char text[256], a[32], b[32], r[32], e[32];
+    char t[4][200], a[32], b[32], r[32], e[32];
+    const char *texts[4] = { t[0], t[1], t[2], t[3] };
     for (i = 0; i < ui->nfiles && n + 1 < max; i++) {
         const prog_file *f = &ui->files[i];
         human(f->done, a, sizeof a);
         human(f->total, b, sizeof b);
-        if (f->total)
-            snprintf(text, sizeof text, "%s / %s  %3.0f%%", a, b,
-                     100.0 * (double)f->done / (double)f->total);
-        else
-            snprintf(text, sizeof text, "%s", a);
-        fit(lines[n++], 512, f->name, text,
+        pct = f->total ? 100.0 * (double)f->done / (double)f->total : 0;
+        if (f->total) {
+            snprintf(t[0], sizeof t[0], "%s / %s  %3.0f%%", a, b, pct);
+            snprintf(t[1], sizeof t[1], "%3.0f%%", pct);
+        } else {
+            snprintf(t[0], sizeof t[0], "%s", a);
+            snprintf(t[1], sizeof t[1], "%s", a);
+        }
+        fit(lines[n++], 512, f->name, texts, 2,
             f->total ? (double)f->done / (double)f->total : 0, width);
     }
     for (i = 0; i < ui->njobs; i++) {
@@ -130,10 +142,14 @@ size_t tty_render(const pull_ui *ui, int width, char lines[][512], size_t max)
     human((uint64_t)rate, r, sizeof r);
     human_secs(total > done && rate > 1 ? (double)(total - done) / rate
                : total && done >= total ? 0 : -1, e, sizeof e);
-    snprintf(text, sizeof text, "%s / %s  %3.0f%%  %s/s  ETA %s  %u/%u files%s", a, b,
-             total ? 100.0 * (double)done / (double)total : 0.0, r, e, fd, ft,
+    pct = total ? 100.0 * (double)done / (double)total : 0.0;
+    snprintf(t[0], sizeof t[0], "%s / %s  %3.0f%%  %s/s  ETA %s  %u/%u files%s", a, b,
+             pct, r, e, fd, ft, idle >= 2 ? "  (stalled)" : "");
+    snprintf(t[1], sizeof t[1], "%s / %s  %3.0f%%  %s/s  ETA %s%s", a, b, pct, r, e,
              idle >= 2 ? "  (stalled)" : "");
-    fit(lines[n++], 512, "", text, total ? (double)done / (double)total : 0, width);
+    snprintf(t[2], sizeof t[2], "%3.0f%%  %s/s  ETA %s", pct, r, e);
+    snprintf(t[3], sizeof t[3], "%3.0f%%  ETA %s", pct, e);
+    fit(lines[n++], 512, "", texts, 4, total ? (double)done / (double)total : 0, width);
     return n;
 }
 
