@@ -61,7 +61,7 @@ VENDOR_LIBS := $(shell $(PKG_CONFIG) --libs jansson)
 TOOLS := apctl apd
 PROGRAMS := $(patsubst %,$(B)/%,$(TOOLS))
 EXAMPLES := $(PROGRAMS) $(if $(wildcard examples/embed.c),$(B)/embed)
-TOOL_CFLAGS_apctl :=
+TOOL_CFLAGS_apctl := -DAP_VENDORDIR='"$(VENDORDIR)"'
 TOOL_LIBS_apctl :=
 TOOL_CFLAGS_apd :=
 TOOL_LIBS_apd :=

@@ -36,6 +36,9 @@ APX_HIDDEN int apx_tick_active(void);
  * reference; may be NULL).  Heartbeats say it: "downloading x.gguf, 42 %". */
 APX_HIDDEN void apx_tracker_phase(ap_tracker *t, const char *phase,
                                   const char *subject);
+/* A note about the plan of a job, before anything is fetched: several GGUF
+ * quantisations among the files still to fetch (lib/plan.c). */
+APX_HIDDEN void apx_plan_note(ap_tracker *t, const ap_entry *e, const char *usage);
 /* Bytes (and files) already in place: resumed, imported, present in the
  * store.  They count as done, never in the rate nor in fetched_bytes. */
 APX_HIDDEN void apx_tracker_present(ap_tracker *t, uint64_t bytes,

@@ -1687,9 +1687,13 @@ static int run_job(job *j, ap_entry **out)
     }
     v = apx_vendor_for_scheme(p, j->ref, scheme_len);
     if (!v) {
+        if (!p->nvendors) /* said once: no list to give */
+            return fail(j, AP_EVENDOR, "%s: no vendor serves the scheme '%.*s:': "
+                        "no vendor is loaded (set AP_VENDOR_PATH?)", j->ref,
+                        (int)scheme_len, j->ref);
         schemes_list(p, known, sizeof known);
         return fail(j, AP_EVENDOR, "%s: no vendor serves the scheme '%.*s:' "
-                    "(the vendors loaded accept: %s; set AP_VENDOR_PATH?)", j->ref,
+                    "(the vendors loaded accept: %s)", j->ref,
                     (int)scheme_len, j->ref, known);
     }
     rc = ap_entry_make_id(v->desc.name, j->ref, &id);
@@ -1881,6 +1885,7 @@ static int run_job(job *j, ap_entry **out)
         rc = fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
         goto out;
     }
+    apx_plan_note(j->tracker, j->entry, AP_VENDOR_HAS(&v->desc, usage) ? v->desc.usage : NULL);
     if (!j->keep)
         (void)ap_catalog_put(p->catalog, j->entry);
     j->last_put_ms = apx_now_ms();

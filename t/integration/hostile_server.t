@@ -48,7 +48,7 @@ check "Content-Length 2^50 fails on the free space, naming both numbers" sh -c \
 # --- 3: an endless chunked body ---------------------------------------------
 pull --max-size 4194304 "$FILES/files/endless.bin" > /dev/null 2> "$TMP/err"
 rc=$?
-check "an endless body fails at --max-size" [ $rc -eq 1 ]
+check "an endless body fails at --max-size (exit 4: AP_ESIZE)" [ $rc -eq 4 ]
 check "  ... saying so, with the cap" sh -c \
   "grep -q 'endless.bin' '$TMP/err' && grep -q 'unknown length exceeds 4194304' '$TMP/err'"
 check "  ... and its staging data is freed at once" sh -c \
@@ -59,7 +59,7 @@ diag "$(cat "$TMP/err")"
 pull --min-rate 1000 --min-rate-window 500 --max-attempts 2 \
     "$FILES/files/trickle.bin" > /dev/null 2> "$TMP/err"
 rc=$?
-check "a trickling server is a stall, then a failure" [ $rc -eq 1 ]
+check "a trickling server is a stall, then a failure (exit 4)" [ $rc -eq 4 ]
 check "  ... whose message says so" sh -c \
   "grep -q 'slower than 1000 bytes/s' '$TMP/err' && grep -q '2 attempts' '$TMP/err'"
 diag "$(cat "$TMP/err")"
@@ -125,7 +125,7 @@ pull "http://127.0.0.1:$(cat "$TMP/hh.port")/many.bin" > /dev/null 2> "$TMP/err"
 rc=$?
 kill $HH_PID 2>/dev/null; wait $HH_PID 2>/dev/null
 check "5 MB of response headers end in a clear error" sh -c \
-  "[ $rc -eq 1 ] && grep -q 'response headers exceed' '$TMP/err'"
+  "[ $rc -eq 4 ] && grep -q 'response headers exceed' '$TMP/err'"
 diag "$(cat "$TMP/err")"
 
 # --- 9: credentials in an endpoint URL --------------------------------------

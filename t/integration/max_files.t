@@ -21,13 +21,13 @@ no_trace() {   # nothing written for the entry: no document, no lock file
     [ -z "$(ls "$AP_HOME/locks" 2>/dev/null | grep huggingface)" ]
 }
 "$APCTL" pull hf:org/big > /dev/null 2> "$TMP/err"
-check "4097 files: refused by the default limit" [ $? -eq 1 ]
+check "4097 files: refused by the default limit (exit 3)" [ $? -eq 3 ]
 check "... the message has the count, the limit and the option" \
     sh -c "grep -q 'hf:org/big: 4097 files, more than the limit of 4096' '$TMP/err' && grep -q -- '--max-files' '$TMP/err'"
 diag "$(cat "$TMP/err")"
 check "... before anything was written" no_trace
 "$APCTL" pull --max-files 5 hf:org/six > /dev/null 2> "$TMP/err"
-check "--max-files 5 refuses 6 files" [ $? -eq 1 ]
+check "--max-files 5 refuses 6 files (exit 3)" [ $? -eq 3 ]
 check "... naming both numbers" grep -q 'hf:org/six: 6 files, more than the limit of 5' "$TMP/err"
 check "... before anything was written" no_trace
 "$APCTL" pull --max-files 6 --quiet hf:org/six 2> "$TMP/err"

@@ -45,12 +45,12 @@ assert all(e["level"] == "debug" for e in evs if e["event"] == "progress"), evs'
 HF_ENDPOINT=$DEAD "$APCTL" pull --quiet hf:org/m > /dev/null 2>&1
 check "... the same for the snapshot" [ $? -eq 0 ]
 HF_ENDPOINT=$DEAD "$APCTL" pull --refresh hf:org/m/config.json > /dev/null 2> "$TMP/err"
-check "--refresh: fails instead" [ $? -eq 1 ]
+check "--refresh: fails instead (exit 4: the origin is unreachable)" [ $? -eq 4 ]
 check "... naming the reference and the cause" \
     sh -c "grep -q 'hf:org/m/config.json' '$TMP/err' && grep -q 'fresh check' '$TMP/err'"
 diag "$(cat "$TMP/err")"
 HF_ENDPOINT=$DEAD "$APCTL" pull hf:org/never/w.bin > /dev/null 2> "$TMP/err"
-check "a reference never pulled still fails when the origin is unreachable" [ $? -eq 1 ]
+check "a reference never pulled still fails when the origin is unreachable (exit 4)" [ $? -eq 4 ]
 HF_ENDPOINT=$DEAD "$APCTL" pull hf:org/m/w.bin > "$TMP/out" 2> "$TMP/err"
 check "a file of the ready snapshot entry is served from it when the origin is unreachable" \
     sh -c "[ $? -eq 0 ] && grep -q 'hf:org/m/w.bin: the origin could not be reached' '$TMP/err'"
@@ -62,12 +62,12 @@ check "server errors (503 after retries): the ready snapshot is returned" [ $? -
 check "... with the warning" grep -q 'hf:org/m: the origin could not be reached.*503' "$TMP/err"
 diag "$(cat "$TMP/err")"
 "$APCTL" pull --quiet --refresh hf:org/m > /dev/null 2> "$TMP/err"
-check "... --refresh fails" [ $? -eq 1 ]
+check "... --refresh fails (exit 4)" [ $? -eq 4 ]
 
 # --- private now (401/404 RepoNotFound): not unreachable, no fallback ---
 config '{}' true
 "$APCTL" pull hf:org/m/config.json > /dev/null 2> "$TMP/err"
-check "a repository that became private is not served from the catalog" [ $? -eq 1 ]
+check "a repository that became private is not served from the catalog (exit 3)" [ $? -eq 3 ]
 check "... the error says not found, not unreachable" \
     sh -c "grep -q 'not found' '$TMP/err' && ! grep -q 'could not be reached' '$TMP/err'"
 diag "$(cat "$TMP/err")"
@@ -77,7 +77,7 @@ cat > "$TMP/cfg.tmp" <<JSON
 JSON
 mv "$TMP/cfg.tmp" "$TMP/cfg.json"
 HF_TOKEN= "$APCTL" pull hf:org/m/config.json > /dev/null 2> "$TMP/err"
-check "a deleted repository is not served from the catalog" [ $? -eq 1 ]
+check "a deleted repository is not served from the catalog (exit 3)" [ $? -eq 3 ]
 check "... the error says not found" grep -q 'not found' "$TMP/err"
 "$APCTL" path hf:org/m/config.json > /dev/null 2>&1
 check "the entry itself stays ready all along" [ $? -eq 0 ]

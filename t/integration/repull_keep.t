@@ -75,7 +75,7 @@ still_good "after kill -9"
 # --- the file now answers 404 ---
 config '{"status": 404}' $C1 '{}'
 "$APCTL" pull --force $R > /dev/null 2> "$TMP/404.err"
-check "a --force re-pull whose file now 404s fails" [ $? -eq 1 ]
+check "a --force re-pull whose file now 404s fails (exit 3)" [ $? -eq 3 ]
 check "... naming the artifact and the cause" grep -q "$R.*404" "$TMP/404.err"
 diag "$(cat "$TMP/404.err")"
 still_good "after a 404"
@@ -83,7 +83,7 @@ still_good "after a 404"
 # --- wrong bytes (digest error) ---
 config '{"corrupt_at": 2500000}' $C1 '{}'
 "$APCTL" pull --force --max-attempts 1 $R > "$TMP/dig.out" 2> "$TMP/dig.err"
-check "a --force re-pull that gets wrong bytes fails" [ $? -eq 1 ]
+check "a --force re-pull that gets wrong bytes fails (exit 5)" [ $? -eq 5 ]
 diag "$(cat "$TMP/dig.err")"
 still_good "after wrong bytes"
 
@@ -92,7 +92,7 @@ still_good "after wrong bytes"
 check "snapshot pulled at C1" [ $? -eq 0 ]
 config '{}' $C2 '{"status": 404}'
 "$APCTL" pull hf:org/s > /dev/null 2> "$TMP/moved.err"
-check "pull after main moved to a commit with a 404 file fails" [ $? -eq 1 ]
+check "pull after main moved to a commit with a 404 file fails (exit 3)" [ $? -eq 3 ]
 check "... the snapshot is still ready at the old commit" sh -c \
     "\"$APCTL\" show --json hf:org/s > '$TMP/s.json' && grep -q '\"status\": \"ready\"' '$TMP/s.json' && grep -q '\"revision\": \"$C1\"' '$TMP/s.json'"
 check "... its files and views are the old ones" sh -c \

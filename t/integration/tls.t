@@ -44,7 +44,7 @@ pull() { timeout 120 "$APCTL" pull "$@"; }
 U="$HUB/org/pub/resolve/main/w.bin#sha256=$W"
 pull "$U" > /dev/null 2> "$TMP/err"
 rc=$?
-check "a self-signed certificate is refused by default" [ $rc -eq 1 ]
+check "a self-signed certificate is refused by default (exit 4)" [ $rc -eq 4 ]
 check "  ... with a clear TLS error naming the URL" sh -c \
   "grep -q 'TLS' '$TMP/err' && grep -qi 'certificate' '$TMP/err' && grep -q '/org/pub/resolve/main/w.bin' '$TMP/err'"
 diag "$(cat "$TMP/err")"
@@ -57,7 +57,7 @@ check "  ... and the bytes are right" sh -c "[ \"\$(sha256sum '$p' | cut -d' ' -
 export HF_ENDPOINT="$HUB" HF_TOKEN=hf_tls
 pull hf:org/priv/a.txt > /dev/null 2> "$TMP/err"
 rc=$?
-check "HF metadata over an untrusted certificate fails" [ $rc -eq 1 ]
+check "HF metadata over an untrusted certificate fails (exit 4)" [ $rc -eq 4 ]
 check "  ... with a TLS error" sh -c "grep -q 'TLS' '$TMP/err' && grep -qi 'certificate' '$TMP/err'"
 diag "$(cat "$TMP/err")"
 pull --json --cacert "$TMP/cert.pem" hf:org/priv/a.txt > "$TMP/o.json" 2> "$TMP/err"

@@ -113,8 +113,8 @@ check "  ... prints a JSON array of three ready entries" [ "$(json_get "$TMP/man
     'sum(1 for e in j if e["status"] == "ready")')" = 3 ]
 "$APCTL" pull --json --jobs 2 "$FILES/files/nothere.bin" "$FILES/files/a.bin" > "$TMP/m2.json" 2> "$TMP/err"
 rc=$?
-check "  ... one failing reference makes the call fail, naming it; the JSON lists the rest" sh -c \
-    "[ $rc -eq 1 ] && grep -q nothere.bin '$TMP/err' && [ \"\$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' '$TMP/m2.json')\" = 1 ]"
+check "  ... one failing reference (a 404: exit 3) makes the call fail, naming it; the JSON lists the rest" sh -c \
+    "[ $rc -eq 3 ] && grep -q nothere.bin '$TMP/err' && [ \"\$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' '$TMP/m2.json')\" = 1 ]"
 
 # same bytes through another vendor: dedup by content, 0 bytes fetched
 cat > "$TMP/cfg2.json" <<JSON
