@@ -23,7 +23,6 @@ typedef struct stream {
     char *pend;               /* formatted, not yet handed to MHD */
     size_t plen, poff;
     uint64_t last_write;
-    int verifying_sent;
     char *last_line;          /* NDJSON: repeated as a keepalive */
 } stream;
 
@@ -71,35 +70,64 @@ static void line(stream *s, json_t *o)
     s->last_line = t;
 }
 
-/* An event in Ollama's shape: "pulling <file>" with total/completed,
- * "verifying sha256 digest", "writing manifest", "success", or an error. */
+/* The files of the job's entry as Ollama's layers: "pulling <12 hex>"
+ * with the digest and the size, complete. */
+static void ollama_layers(stream *s)
+{
+    ap_entry *e = NULL;
+    size_t i;
+    char st[64], dg[80];
+    if (ap_jobs_entry(G.jobs, s->id, &e) != AP_OK)
+        return;
+    for (i = 0; i < ap_entry_file_count(e); i++) {
+        const ap_entry_file *f = ap_entry_file_at(e, i);
+        if (!f->sha256)
+            continue;
+        snprintf(st, sizeof st, "pulling %.12s", f->sha256);
+        snprintf(dg, sizeof dg, "sha256:%s", f->sha256);
+        line(s, json_pack("{s:s, s:s, s:I, s:I}", "status", st, "digest", dg, "total",
+                          (json_int_t)f->size, "completed", (json_int_t)f->size));
+    }
+    ap_entry_free(e);
+}
+
+/* An event in Ollama's shape: while the job runs, "pulling <reference>"
+ * with the whole artifact's total and completed bytes; once done, one
+ * "pulling <digest>" line per file (its sha256 and size), "verifying
+ * sha256 digest", "writing manifest", "success"; or {"error": ...}.  A
+ * line equal to the previous one is not repeated. */
 static void ollama_event(stream *s, const ap_job_event *ev)
 {
     const ap_progress *p = &ev->progress;
-    const char *phase = p->phase ? p->phase : "";
-    char st[600];
+    char st[600], *t;
+    json_t *o;
     if (ev->kind == AP_EVENT_ERROR || ev->kind == AP_EVENT_CANCELLED) {
         line(s, json_pack("{s:o}", "error", apd_jstr(ev->message ? ev->message
                                                                  : "cancelled")));
         return;
     }
-    if ((strcmp(phase, "verifying") == 0 || ev->kind == AP_EVENT_DONE) &&
-        !s->verifying_sent) {
-        s->verifying_sent = 1;
-        line(s, json_pack("{s:s}", "status", "verifying sha256 digest"));
-    }
     if (ev->kind == AP_EVENT_DONE) {
+        ollama_layers(s);
+        line(s, json_pack("{s:s}", "status", "verifying sha256 digest"));
         line(s, json_pack("{s:s}", "status", "writing manifest"));
         line(s, json_pack("{s:s}", "status", "success"));
         return;
     }
-    if (p->file && (ev->kind == AP_EVENT_PROGRESS || ev->kind == AP_EVENT_START ||
-                    ev->kind == AP_EVENT_FILE_DONE)) {
-        snprintf(st, sizeof st, "pulling %.500s", p->file);
-        line(s, json_pack("{s:o, s:o, s:I, s:I}", "status", apd_jstr(st),
-                          "digest", apd_jstr(p->file), "total", (json_int_t)p->file_total,
-                          "completed", (json_int_t)p->file_done));
+    if (!p->artifact || !p->bytes_total ||
+        (ev->kind != AP_EVENT_PROGRESS && ev->kind != AP_EVENT_START &&
+         ev->kind != AP_EVENT_FILE_DONE && ev->kind != AP_EVENT_HEARTBEAT))
+        return;
+    snprintf(st, sizeof st, "pulling %.500s", p->artifact);
+    o = json_pack("{s:o, s:o, s:I, s:I}", "status", apd_jstr(st), "digest",
+                  apd_jstr(p->artifact), "total", (json_int_t)p->bytes_total,
+                  "completed", (json_int_t)p->bytes_done);
+    t = o ? apd_dump(o) : NULL;
+    if (t && s->last_line && strcmp(t, s->last_line) == 0) {
+        json_decref(o);
+        o = NULL;
     }
+    free(t);
+    line(s, o);
 }
 
 static void sse_event(stream *s, const ap_job_event *ev)
