@@ -133,6 +133,13 @@ void apd_history_submitted(ap_job_id id, const json_t *request)
     store(id, u);
 }
 
+static void interrupted(json_t *j)
+{
+    json_object_set_new(j, "state", json_string("interrupted"));
+    json_object_set_new(j, "error", json_string("apd stopped while the job was running; "
+                                                "POST /v1/jobs/ID/resume resumes it"));
+}
+
 /* The registry's sink: the record follows the job's state. */
 int apd_history_sink(const ap_event *ev, void *user)
 {
@@ -152,13 +159,24 @@ int apd_history_sink(const ap_event *ev, void *user)
         return 0; /* nothing changed */
     if (ap_jobs_info(G.jobs, ev->job_id, &info) != AP_OK)
         return 0;
-    if (info.state >= AP_JOB_DONE)
-        apd_log("job %llu %s%s%s", (unsigned long long)info.id,
-                ap_job_state_name(info.state), info.message ? ": " : info.entry_id ? " " : "",
-                info.message ? info.message : info.entry_id ? info.entry_id : "");
-    else
-        apd_log("job %llu %s", (unsigned long long)info.id, ap_job_state_name(info.state));
-    store(ev->job_id, apd_job_json(&info));
+    {
+        json_t *j = apd_job_json(&info);
+        /* cancelled by apd's own stop: interrupted, to be resumed */
+        if (j && info.state == AP_JOB_CANCELLED && atomic_load(&G.stop)) {
+            interrupted(j);
+            apd_log("job %llu interrupted (apd is stopping; resumable)",
+                    (unsigned long long)info.id);
+        } else if (info.state >= AP_JOB_DONE) {
+            apd_log("job %llu %s%s%s", (unsigned long long)info.id,
+                    ap_job_state_name(info.state),
+                    info.message ? ": " : info.entry_id ? " " : "",
+                    info.message ? info.message : info.entry_id ? info.entry_id : "");
+        } else {
+            apd_log("job %llu %s", (unsigned long long)info.id,
+                    ap_job_state_name(info.state));
+        }
+        store(ev->job_id, j);
+    }
     ap_job_info_clear(&info);
     return 0;
 }
@@ -231,13 +249,16 @@ int apd_history_open(const char *dir, ap_job_id *max_id)
     }
     while ((de = readdir(d))) {
         char path[4096];
-        json_t *j;
+        json_t *j = NULL;
         ap_job_id id;
         const char *st;
+        struct stat st_;
         if (de->d_name[0] == '.' || !strstr(de->d_name, ".json"))
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        if (!(j = json_load_file(path, JSON_REJECT_DUPLICATES, NULL)) ||
+        /* a FIFO or device is never opened */
+        if (lstat(path, &st_) != 0 || !S_ISREG(st_.st_mode) ||
+            !(j = json_load_file(path, JSON_REJECT_DUPLICATES, NULL)) ||
             (id = (ap_job_id)json_integer_value(json_object_get(j, "job_id"))) == 0) {
             apd_log("history: %s is not a job record, skipped", path);
             json_decref(j);
@@ -247,10 +268,7 @@ int apd_history_open(const char *dir, ap_job_id *max_id)
             *max_id = id;
         st = json_string_value(json_object_get(j, "state"));
         if (st && (strcmp(st, "queued") == 0 || strcmp(st, "running") == 0)) {
-            json_object_set_new(j, "state", json_string("interrupted"));
-            json_object_set_new(j, "error", json_string("apd stopped while the job was "
-                                                        "running; POST /v1/jobs/ID/resume "
-                                                        "resumes it"));
+            interrupted(j);
             store(id, j);
             apd_log("job %llu: interrupted by the last stop (resumable)",
                     (unsigned long long)id);
