@@ -8,7 +8,7 @@
 # stall; errors (400 for a bad reference at submission, 404, 405, 409,
 # 413); tidy numbers; SIGTERM.  docs/daemon.md.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 48
+plan 49
 APD_PID=
 stop_all() {
     [ -n "$APD_PID" ] && kill "$APD_PID" 2>/dev/null && wait "$APD_PID" 2>/dev/null
@@ -24,10 +24,13 @@ gen_bytes 600000 23 > "$TMP/stall.bin"
 ST=$(sha256 "$TMP/stall.bin")
 gen_bytes 4000000 24 > "$TMP/slow2.bin"
 S2=$(sha256 "$TMP/slow2.bin")
+C1=5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c
 # slow.bin: its first request is throttled (20 s for the whole file), the
 # next ones are not (the resumed pull)
 cat > "$TMP/cfg.json" <<JSON
-{"files": {
+{"repos": {"org/small": {"refs": {"main": "$C1"}, "commits": {"$C1": {"files": {
+   "config.json": {"content": "{}"}}}}}},
+ "files": {
   "a.bin":     {"generate": {"size": 3000000, "seed": 21}},
   "slow.bin":  {"generate": {"size": 4000000, "seed": 22},
                 "faults": {"throttle_bps": 200000, "times": 1}},
@@ -38,7 +41,7 @@ cat > "$TMP/cfg.json" <<JSON
 JSON
 start_hub "$TMP/cfg.json"
 
-"$AP_BUILD/apd" --listen 127.0.0.1:0 --port-file "$TMP/port" --heartbeat 200 \
+HF_ENDPOINT="$HUB" "$AP_BUILD/apd" --listen 127.0.0.1:0 --port-file "$TMP/port" --heartbeat 200 \
     2> "$TMP/apd.err" &
 APD_PID=$!
 i=0
@@ -106,6 +109,14 @@ check "POST /v1/verify checks the blobs: none corrupt" \
 code=$(http POST /v1/gc '{}')
 check "POST /v1/gc keeps the blob of the entry" sh -c \
     "[ $code = 200 ] && sha256sum '$p' | grep -q $A"
+
+# "options" are the request's vendor options
+code=$(http POST /v1/jobs "{\"ref\": \"hf:org/small\", \"options\": {\"hf_cache_publish\": \"$TMP/hfc\"}}")
+OID=$(json_get "$TMP/body" 'j["job_id"]')
+sse "$OID" "$TMP/sse_o"
+check "\"options\" reach the vendor: hf_cache_publish lays the repo out in the directory" sh -c \
+    "[ $code = 202 ] && [ \"\$(grep '^event:' '$TMP/sse_o' | tail -n 1)\" = 'event: done' ] && \
+     [ -f '$TMP/hfc/models--org--small/snapshots/$C1/config.json' ]"
 
 # --- cancel a throttled job; the next pull resumes ------------------------------
 REF="$FILES/files/slow.bin#sha256=$S"
