@@ -6,7 +6,7 @@
 # finished, a stream never read) block neither other requests nor the
 # stop; a FIFO in the catalog wedges nothing.  docs/daemon.md.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 21
+plan 22
 APD_PID=
 HOLD_PID=
 stop_all() {
@@ -46,6 +46,21 @@ c=$(code -H "Host: 127.0.0.1:1" "$URL/healthz")
 check "  ... the right address with another port: 421" [ "$c" = 421 ]
 c=$(code -H "Host: localhost:$PORT" "$URL/healthz")
 check "  ... localhost with the port, on loopback: accepted" [ "$c" = 200 ]
+kill "$APD_PID"; wait "$APD_PID"
+start_apd_at() {
+    rm -f "$TMP/port2"
+    "$AP_BUILD/apd" --listen "$1" --port-file "$TMP/port2" 2>> "$TMP/apd.err" &
+    P2_PID=$!
+    _i=0
+    while [ ! -s "$TMP/port2" ] && [ $_i -lt 250 ]; do sleep 0.02; _i=$((_i + 1)); done
+    P2=$(cat "$TMP/port2")
+}
+start_apd_at localhost:0
+check "bound by name to localhost: Host localhost accepted, another name not" sh -c \
+    "[ \$(curl -s -o /dev/null -w '%{http_code}' http://localhost:$P2/healthz) = 200 ] && \
+     [ \$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: localhost.evil.example:$P2' http://localhost:$P2/healthz) = 421 ]"
+kill "$P2_PID"; wait "$P2_PID"
+start_apd
 c=$(code -X POST -H 'Origin: http://evil.example' -H 'Content-Type: application/json' \
     -d "$JOB" "$URL/v1/jobs")
 check "a cross-origin POST: 403" [ "$c" = 403 ]

@@ -27,6 +27,7 @@ typedef struct apd_state {
     atomic_llong stop_ms;
     /* what the listening socket is bound to (auth.c) */
     char bound_host[256];           /* as given, brackets removed */
+    char bound_addr[64];            /* the numeric address bound */
     int port;
     int any_host;                   /* bound to a wildcard address */
     int loopback;                   /* bound to a loopback address */

@@ -20,8 +20,8 @@ static const char *header(apd_req *rq, const char *name)
 }
 
 /* The Host header names the bound address: "HOST:PORT" with HOST the
- * address given to --listen or, on loopback, "localhost" (IPv6 in
- * brackets).  A wildcard bind accepts any host (the port still must
+ * name or address given to --listen, the numeric address it resolved to,
+ * or, on loopback, "localhost" (IPv6 in brackets).  A wildcard bind accepts any host (the port still must
  * match). */
 static int host_ok(const char *h)
 {
@@ -46,7 +46,7 @@ static int host_ok(const char *h)
     host[n] = '\0';
     if (G.any_host)
         return 1;
-    return strcasecmp(host, G.bound_host) == 0 ||
+    return strcasecmp(host, G.bound_host) == 0 || strcasecmp(host, G.bound_addr) == 0 ||
            (G.loopback && strcasecmp(host, "localhost") == 0);
 }
 

@@ -79,11 +79,13 @@ static int listen_on(const char *spec)
             const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
             G.port = ntohs(s6->sin6_port);
             G.any_host = IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr);
+            inet_ntop(AF_INET6, &s6->sin6_addr, G.bound_addr, sizeof G.bound_addr);
             G.loopback = IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
         } else {
             const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
             G.port = ntohs(s4->sin_port);
             G.any_host = s4->sin_addr.s_addr == htonl(INADDR_ANY);
+            inet_ntop(AF_INET, &s4->sin_addr, G.bound_addr, sizeof G.bound_addr);
             G.loopback = (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
         }
     }
