@@ -63,8 +63,8 @@ PROGRAMS := $(patsubst %,$(B)/%,$(TOOLS))
 EXAMPLES := $(PROGRAMS) $(if $(wildcard examples/embed.c),$(B)/embed)
 TOOL_CFLAGS_apctl := -DAP_VENDORDIR='"$(VENDORDIR)"'
 TOOL_LIBS_apctl :=
-TOOL_CFLAGS_apd :=
-TOOL_LIBS_apd :=
+TOOL_CFLAGS_apd := $(shell $(PKG_CONFIG) --cflags libmicrohttpd)
+TOOL_LIBS_apd := $(shell $(PKG_CONFIG) --libs libmicrohttpd)
 # Manual pages of the installed programs (man(7) roff): man/<prog>.<section>.
 MAN1 := man/apctl.1
 MAN8 := man/apd.8

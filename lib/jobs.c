@@ -611,7 +611,7 @@ static int jobs_new_impl(ap_jobs **out, const ap_provisioner_options *popts,
     pthread_cond_init(&r->work, NULL);
     r->magic = JOBS_MAGIC;
     r->o = o;
-    r->next_id = 1;
+    r->next_id = o.first_id ? o.first_id : 1;
     r->po = po;
     r->home = apx_strdup(po.home);
     r->vendor_path = apx_strdup(po.vendor_path);

@@ -482,9 +482,16 @@ static json_t *jstr_or_null(const char *s)
     return j;
 }
 
-static json_t *jnum_or_null(double v)
+/* A number rounded to `unit` (0.1, 0.001, 1), so that the JSON reads
+ * 0.004 and not 0.0040000000000000001 (with the dump's precision). */
+static json_t *jtidy(double v, double unit)
 {
-    return v < 0 ? json_null() : json_real(v);
+    return json_real(floor(v / unit + 0.5) * unit);
+}
+
+static json_t *jnum_or_null(double v, double unit)
+{
+    return v < 0 ? json_null() : jtidy(v, unit);
 }
 
 /* The members common to ap_event and ap_job_event, into obj. */
@@ -516,11 +523,11 @@ int apx_event_json_fill(void *vobj, ap_event_kind kind, ap_job_id job,
     SET("file_total", json_integer((json_int_t)(p ? p->file_total : 0)));
     SET("files_done", json_integer(p ? p->files_done : 0));
     SET("files_total", json_integer(p ? p->files_total : 0));
-    SET("percent", jnum_or_null(p ? p->percent : -1));
-    SET("rate", json_real(p ? p->rate : 0));
-    SET("eta", jnum_or_null(p ? p->eta : -1));
-    SET("elapsed", json_real(p ? p->elapsed : 0));
-    SET("idle", json_real(p ? p->idle : 0));
+    SET("percent", jnum_or_null(p ? p->percent : -1, 0.01));
+    SET("rate", jtidy(p ? p->rate : 0, 1));
+    SET("eta", jnum_or_null(p ? p->eta : -1, 0.001));
+    SET("elapsed", jtidy(p ? p->elapsed : 0, 0.001));
+    SET("idle", jtidy(p ? p->idle : 0, 0.001));
     SET("fetched_bytes", json_integer((json_int_t)(p && p->struct_size >=
                                       offsetof(ap_progress, fetched_bytes) +
                                       sizeof p->fetched_bytes ? p->fetched_bytes : 0)));
@@ -531,7 +538,8 @@ int apx_event_json_fill(void *vobj, ap_event_kind kind, ap_job_id job,
 int apx_json_dump_out(void *vobj, char **out)
 {
     json_t *obj = vobj;
-    char *s = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    char *s = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                                      JSON_REAL_PRECISION(15)) : NULL;
     json_decref(obj);
     if (!s)
         return AP_ENOMEM;

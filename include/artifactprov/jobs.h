@@ -70,9 +70,13 @@ typedef struct ap_jobs_options {
      */
     ap_event_cb sink;
     void *sink_user;
+    /** Since 0.3: the id of the first job (0: 1).  A program that keeps
+     *  the history of an earlier registry (a daemon that restarts) starts
+     *  past its ids, so that an id never names two jobs. */
+    ap_job_id first_id;
 } ap_jobs_options;
 
-#define AP_JOBS_OPTIONS_INIT { sizeof(ap_jobs_options), 0, 0, 0, 0, NULL, NULL }
+#define AP_JOBS_OPTIONS_INIT { sizeof(ap_jobs_options), 0, 0, 0, 0, NULL, NULL, 0 }
 
 /** Fill *opts with the defaults (same as AP_JOBS_OPTIONS_INIT). */
 AP_EXPORT void ap_jobs_options_init(ap_jobs_options *opts);

@@ -1,9 +1,9 @@
 #!/bin/sh
 # apd and hostile server text: an error message carrying ESC sequences and
-# bytes that are not UTF-8 reaches SSE clients and GET /jobs/ID as valid
+# bytes that are not UTF-8 reaches SSE clients and GET /v1/jobs/ID as valid
 # JSON (jansson's; invalid bytes become U+FFFD, controls \u001b), the event
 # stream ends with its final event, and apd's own log stays terminal-safe.
-# (3 and 4 failed before apd's jstr() repaired invalid UTF-8; 6 before logf_
+# (3 and 4 failed before apd_jstr() repaired invalid UTF-8; 6 before logf_
 # escaped controls.)
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
 plan 6
@@ -35,10 +35,10 @@ check "apd starts" [ -s "$TMP/port" ]
 URL="http://127.0.0.1:$(cat "$TMP/port")"
 
 code=$(curl -s -m 10 -o "$TMP/sub" -w '%{http_code}' -X POST \
-    -H 'Content-Type: application/json' --data-binary '{"ref":"hf:org/api"}' "$URL/jobs")
+    -H 'Content-Type: application/json' --data-binary '{"ref":"hf:org/api"}' "$URL/v1/jobs")
 check "the job is accepted" [ "$code" = 202 ]
-ID=$(json_get "$TMP/sub" 'j["id"]')
-curl -s -N -m 30 "$URL/jobs/$ID/events" > "$TMP/sse"
+ID=$(json_get "$TMP/sub" 'j["job_id"]')
+curl -s -N -m 30 "$URL/v1/jobs/$ID/events" > "$TMP/sse"
 diag "$(tail -c 600 "$TMP/sse" | cat -v)"
 check "every SSE data line is JSON and the stream ends with a final error event" python3 -c '
 import json, sys
@@ -48,13 +48,13 @@ for l in open(sys.argv[1], "rb").read().decode("utf-8").splitlines():
         last = json.loads(l[6:])
 assert last and last["final"] and last["event"] == "error", last
 assert "\x1b" in last["message"] and "\ufffd" in last["message"], last' "$TMP/sse"
-code=$(curl -s -m 10 -o "$TMP/job" -w '%{http_code}' "$URL/jobs/$ID")
+code=$(curl -s -m 10 -o "$TMP/job" -w '%{http_code}' "$URL/v1/jobs/$ID")
 diag "$(cat -v "$TMP/job")"
-check "GET /jobs/ID answers JSON naming the error" python3 -c '
+check "GET /v1/jobs/ID answers JSON naming the error" python3 -c '
 import json, sys
 j = json.load(open(sys.argv[1]))
 assert j["state"] == "failed" and "403" in j["error"], j' "$TMP/job"
-check "GET /jobs/ID is 200" [ "$code" = 200 ]
+check "GET /v1/jobs/ID is 200" [ "$code" = 200 ]
 kill "$APD_PID"; wait "$APD_PID" 2>/dev/null; APD_PID=
 # apd's own log: every line goes through one terminal-safe sink; here a
 # message quoting an argument with ESC, BEL and a byte that is not UTF-8

@@ -639,6 +639,46 @@ static void test_small_struct(void **state)
     ap_jobs_free(jobs);
 }
 
+/* first_id: a program that keeps an earlier registry's history starts
+ * past its ids; an older caller's options (without the member) start at 1. */
+static void test_first_id(void **state)
+{
+    ap_provisioner_options po = AP_PROVISIONER_OPTIONS_INIT;
+    struct {
+        ap_jobs_options o;
+        unsigned char garbage[16];
+    } jo;
+    ap_jobs *jobs = NULL;
+    ap_job_info info = AP_JOB_INFO_INIT;
+    ap_job_id id = 0;
+    char home[256];
+    (void)state;
+    snprintf(home, sizeof home, "%s/h-first", FH.dir);
+    po.home = home;
+    po.vendor_path = g_vendors;
+    ap_jobs_options_init(&jo.o);
+    assert_int_equal(jo.o.first_id, 0);
+    jo.o.first_id = 1000;
+    assert_int_equal(ap_jobs_new(&jobs, &po, &jo.o), AP_OK);
+    assert_int_equal(ap_jobs_submit(jobs, "nope:thing", NULL, &id), AP_OK);
+    assert_int_equal(id, 1000);
+    assert_int_equal(ap_jobs_wait(jobs, id, 10000, &info), AP_OK);
+    assert_int_equal(info.id, 1000);
+    ap_job_info_clear(&info);
+    assert_int_equal(ap_jobs_submit(jobs, "nope:thing", NULL, &id), AP_OK);
+    assert_int_equal(id, 1001);
+    ap_jobs_free(jobs);
+    /* a caller built before the member: what follows its struct is not read */
+    memset(&jo, 0x5A, sizeof jo);
+    ap_jobs_options_init(&jo.o);
+    jo.o.struct_size = offsetof(ap_jobs_options, first_id);
+    memset(&jo.o.first_id, 0x5A, sizeof jo.o.first_id);
+    assert_int_equal(ap_jobs_new(&jobs, &po, &jo.o), AP_OK);
+    assert_int_equal(ap_jobs_submit(jobs, "nope:thing", NULL, &id), AP_OK);
+    assert_int_equal(id, 1);
+    ap_jobs_free(jobs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -650,6 +690,7 @@ int main(void)
         cmocka_unit_test(test_heartbeat_during_stall),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_small_struct),
+        cmocka_unit_test(test_first_id),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests(tests, server_up, server_down);
