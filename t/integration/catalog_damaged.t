@@ -26,8 +26,8 @@ mkdir "$AP_HOME/catalog/url-00000000000000d1.json"
 APD=$!
 i=0
 while [ ! -s "$TMP/port" ] && [ $i -lt 250 ]; do sleep 0.02; i=$((i + 1)); done
-code=$(curl -s -m 20 -o "$TMP/entries" -w '%{http_code}' "http://127.0.0.1:$(cat "$TMP/port")/entries")
-check "apd GET /entries answers with a FIFO in the catalog" [ "$code" = 200 ]
+code=$(curl -s -m 20 -o "$TMP/entries" -w '%{http_code}' "http://127.0.0.1:$(cat "$TMP/port")/v1/models")
+check "apd GET /v1/models answers with a FIFO in the catalog" [ "$code" = 200 ]
 check "... listing the good entry" grep -q '"ready"' "$TMP/entries"
 kill -KILL $APD 2>/dev/null; wait $APD 2>/dev/null   # (before the fix it hangs)
 

@@ -256,7 +256,7 @@ struct MHD_Daemon *apd_http_start(int listen_fd, unsigned max_conns)
 {
     return MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-            MHD_USE_POLL | MHD_USE_ERROR_LOG,
+            MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
         0, NULL, NULL, on_request, NULL,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
         MHD_OPTION_LISTEN_SOCKET, listen_fd,

@@ -268,8 +268,7 @@ int main(int argc, char **argv)
     }
     if (a.port_file && write_port_file(a.port_file, G.port) != 0) {
         apd_log("cannot write the port file %s: %s", a.port_file, strerror(errno));
-        MHD_stop_daemon(d);
-        close(lfd);
+        MHD_stop_daemon(d); /* closes lfd */
         close_all();
         return 1;
     }
@@ -280,11 +279,12 @@ int main(int argc, char **argv)
     apd_log("stopping (signal %d)", sig);
     atomic_store(&G.stop_ms, (long long)apd_now_ms());
     atomic_store(&G.stop, 1);
-    MHD_quiesce_daemon(d);     /* accept no more */
-    ap_jobs_shutdown(G.jobs);  /* streams get their final events */
+    lfd = MHD_quiesce_daemon(d); /* accept no more; lfd is ours to close */
+    ap_jobs_shutdown(G.jobs);    /* streams get their final events */
     apd_streams_drain(APD_STOP_GRACE_MS);
-    MHD_stop_daemon(d);        /* joins every connection */
-    close(lfd);
+    MHD_stop_daemon(d);          /* joins every connection */
+    if (lfd >= 0)
+        close(lfd);
     close_all();
     apd_log("stopped");
     return 0;

@@ -5,7 +5,6 @@
  * SPDX-License-Identifier: MIT */
 #include "apd.h"
 
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,44 +115,46 @@ int apd_submit_job(apd_req *rq, const apd_submit *s, ap_job_id *id, int *existin
     return 0;
 }
 
-/* v rounded to `unit`; null when negative (unknown) and `opt`. */
-static json_t *tidy(double v, double unit, int opt)
-{
-    if (opt && v < 0)
-        return json_null();
-    return json_real(floor(v / unit + 0.5) * unit);
-}
-
+/* A job as JSON.  Its progress and text go through the library's event
+ * JSON (ap_job_event_to_json: the same members, rounding and repair of
+ * text that is not UTF-8 as the event stream), under the job's own keys. */
 json_t *apd_job_json(const ap_job_info *i)
 {
-    const ap_progress *p = &i->progress;
-    return json_pack("{s:I, s:s, s:o, s:s, s:i, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I,"
-                     " s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I}",
-                     "job_id", (json_int_t)i->id,
-                     "operation", "model_download",
-                     "ref", apd_jstr(i->ref),
-                     "state", ap_job_state_name(i->state),
-                     "status", i->status,
-                     "error", apd_jstr(i->message),
-                     "entry_id", apd_jstr(i->entry_id),
-                     "file", apd_jstr(p->file),
-                     "phase", apd_jstr(p->phase),
-                     "bytes_done", (json_int_t)p->bytes_done,
-                     "bytes_total", (json_int_t)p->bytes_total,
-                     "file_done", (json_int_t)p->file_done,
-                     "file_total", (json_int_t)p->file_total,
-                     "files_done", (int)p->files_done,
-                     "files_total", (int)p->files_total,
-                     "percent", tidy(p->percent, 0.01, 1),
-                     "rate", tidy(p->rate, 1, 0),
-                     "eta", tidy(p->eta, 0.001, 1),
-                     "elapsed", tidy(p->elapsed, 0.001, 0),
-                     "idle", tidy(p->idle, 0.001, 0),
-                     "fetched_bytes", (json_int_t)p->fetched_bytes,
-                     "last_seq", (json_int_t)i->last_seq,
-                     "submitted", (json_int_t)i->submitted,
-                     "started", (json_int_t)i->started,
-                     "finished", (json_int_t)i->finished);
+    static const char *const progress_keys[] = { "file", "phase", "bytes_done",
+        "bytes_total", "file_done", "file_total", "files_done", "files_total",
+        "percent", "rate", "eta", "elapsed", "idle", "fetched_bytes", NULL };
+    ap_job_event ev = AP_JOB_EVENT_INIT;
+    json_t *e = NULL, *j;
+    char *text = NULL;
+    size_t k;
+    ev.seq = i->last_seq;
+    ev.job_id = i->id;
+    ev.kind = i->state == AP_JOB_DONE ? AP_EVENT_DONE
+              : i->state == AP_JOB_FAILED ? AP_EVENT_ERROR
+              : i->state == AP_JOB_CANCELLED ? AP_EVENT_CANCELLED : AP_EVENT_PROGRESS;
+    ev.status = i->status;
+    ev.final = i->state >= AP_JOB_DONE;
+    ev.file = (char *)i->progress.file; /* only read: ev is never cleared */
+    ev.message = i->message;
+    ev.progress = i->progress;
+    if (ap_job_event_to_json(&ev, &text) == AP_OK)
+        e = json_loads(text, 0, NULL);
+    ap_free(text);
+    j = json_pack("{s:I, s:s, s:o, s:s, s:i, s:O, s:o}", "job_id", (json_int_t)i->id,
+                  "operation", "model_download", "ref", apd_jstr(i->ref),
+                  "state", ap_job_state_name(i->state), "status", i->status,
+                  "error", e ? json_object_get(e, "message") : json_null(),
+                  "entry_id", apd_jstr(i->entry_id));
+    for (k = 0; j && e && progress_keys[k]; k++)
+        json_object_set(j, progress_keys[k], json_object_get(e, progress_keys[k]));
+    if (j)
+        json_object_update_new(j, json_pack("{s:I, s:I, s:I, s:I}", "last_seq",
+                                            (json_int_t)i->last_seq, "submitted",
+                                            (json_int_t)i->submitted, "started",
+                                            (json_int_t)i->started, "finished",
+                                            (json_int_t)i->finished));
+    json_decref(e);
+    return j;
 }
 
 json_t *apd_entry_json(const ap_entry *e)
