@@ -573,7 +573,10 @@ static int sidecar_load(ffile *ff, uint64_t *size, json_t **done_out)
             goto bad;
         prev = (uint64_t)e;
     }
-    if (etag && is_strong_etag(etag))
+    /* With a known digest the data belongs to the content, not to one
+     * URL: another URL (a mirror, a re-signed CDN URL) has another ETag, and
+     * the digest checks the assembled bytes in the end. */
+    if (etag && is_strong_etag(etag) && !ff->f->sha256)
         ff->etag = apx_strdup(etag);
     *size = (uint64_t)sz;
     *done_out = json_incref(done);

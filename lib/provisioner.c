@@ -880,9 +880,10 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
             continue;
         if (call->vendor->desc.download)
             key = apx_strdup(m->url ? m->url : m->path);
+        else if (f->sha256) /* keyed by content: resumes from any URL */
+            key = apx_asprintf("sha256:%s", f->sha256);
         else
-            key = apx_asprintf("%s\n%s", f->sha256 ? f->sha256 : "",
-                               m->etag ? m->etag : m->url);
+            key = apx_asprintf("\n%s", m->etag ? m->etag : m->url);
         rc = key ? ap_store_staging_path(j->prov->store, key, &path[i]) : AP_ENOMEM;
         free(key);
         if (rc != AP_OK) {
@@ -998,7 +999,8 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
         x->size = m->size;
         x->sha256 = f->sha256;
         x->git_sha1 = m->git_sha1;
-        x->validator = m->etag ? m->etag : (f->sha256 ? f->sha256 : m->git_sha1);
+        /* known digest: the engine's "sha256:<hex>", whatever the URL */
+        x->validator = f->sha256 ? NULL : m->etag ? m->etag : m->git_sha1;
         x->staging_path = s.staging[k];
         s.idx[k] = i;
         s.n++;
