@@ -1828,9 +1828,11 @@ static void attempt_failed(fetch *F, ffile *ff, size_t ji, int cls,
     job *j = &ff->jobs[ji];
     char u[512], msg[APX_ERRMSG_MAX];
     uint64_t delay;
+    unsigned max_attempts = ff->f->max_attempts ? ff->f->max_attempts
+                                                : F->o.max_attempts;
     j->attempts++;
     j->fresh = fresh;
-    if (j->attempts >= F->o.max_attempts) {
+    if (j->attempts >= max_attempts) {
         int st = map_final_status(http, cls);
         file_end_failed(F, ff, st, 1, "%s: %s after %u attempt%s",
                         url_msg(ff->url, u, sizeof u), cause, j->attempts,
@@ -1855,8 +1857,7 @@ static void attempt_failed(fetch *F, ffile *ff, size_t ji, int cls,
                  "(attempt %u/%u)",
                  flabel(ff), cause, ji + 1, ff->njobs,
                  (unsigned long long)(j->start + j->got),
-                 (unsigned long long)delay, j->attempts + 1,
-                 F->o.max_attempts);
+                 (unsigned long long)delay, j->attempts + 1, max_attempts);
         if (ap_tracker_emit(F->o.tracker, AP_EVENT_RETRY, flabel(ff),
                             map_final_status(http, cls), msg) != 0)
             fatal(F, AP_EUSER, "%s: aborted by the event sink", flabel(ff));
@@ -2784,6 +2785,8 @@ out_early:
             files[i].status = rc;
             files[i].err = *err;
         }
+        files[i].tracker_done = ff->tr_have;
+        files[i].tracker_total = ff->tr_total;
         if (ff->fd >= 0)
             close(ff->fd);
         apx_digest_free(ff->sha256);

@@ -21,6 +21,7 @@ typedef struct apx_fetch_file {
     const char *git_sha1;         /* expected git blob id, or NULL */
     const char *validator;        /* ETag/digest the partial data belongs to */
     const char *staging_path;     /* data file; sidecar = staging_path".state" */
+    unsigned max_attempts;        /* per range; 0: the call's max_attempts */
     /* out */
     int status;                   /* AP_OK or negative */
     char sha256_out[65];          /* computed while the bytes arrived */
@@ -30,6 +31,9 @@ typedef struct apx_fetch_file {
                                      bookkeeping is bounded by connections,
                                      never by the size; checked by tests) */
     apx_error err;                /* message when status != AP_OK */
+    uint64_t tracker_done;        /* what this call added to the tracker's */
+    uint64_t tracker_total;       /* done and total figures for the file (a
+                                     caller that fetches it again undoes them) */
 } apx_fetch_file;
 
 typedef struct apx_fetch_opts {

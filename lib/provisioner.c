@@ -3,6 +3,7 @@
 #include "prov.h"
 #include "digest.h"
 #include "engine.h"
+#include "mirrors.h"
 #include "hfcache.h"
 #include "fault.h"
 #include "progress.h"
@@ -856,6 +857,7 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
     size_t i, k, nwant = 0, *leader = NULL;
     char **path = NULL;    /* staging path of entry file i, or NULL */
     lock_want *want = NULL;
+    apx_mirrors *mirrors = NULL;
     int rc = AP_OK;
 
     memset(&s, 0, sizeof s);
@@ -1023,7 +1025,11 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
         fo.max_unknown_size = o->max_unknown_size;
         fo.drop_partial = (o->flags & AP_PROVISION_DROP_PARTIAL) != 0;
         apx_error_clear(&err);
-        rc = apx_fetch(&fo, s.ff, s.n, &err);
+        rc = apx_mirrors_parse(o->mirrors, o->mirrors ? NULL : getenv("AP_MIRRORS"),
+                               &mirrors, &err);
+        if (rc == AP_OK)
+            rc = apx_fetch_mirrored(&fo, mirrors, s.ff, s.n, &err);
+        apx_mirrors_free(mirrors);
         for (k = 0; k < s.n; k++)
             e->fetched_bytes += s.ff[k].bytes_fetched;
         if (rc != AP_OK) {

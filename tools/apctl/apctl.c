@@ -586,6 +586,14 @@ static int cmd_pull(int argc, char **argv, unsigned flags)
             const char *v = OPTVAL("--include");
             if (!v || ni == MAX_GLOBS) { usage(stderr); return 2; }
             include[ni++] = v;
+        } else if (strncmp(a, "--mirror", 8) == 0 && (!a[8] || a[8] == '=')) {
+            /* repeatable, tried in order before the origin (docs/fleet.md) */
+            static const char *mirrors[MAX_GLOBS + 1];
+            static size_t nm;
+            const char *v = OPTVAL("--mirror");
+            if (!v || nm == MAX_GLOBS) { usage(stderr); return 2; }
+            mirrors[nm++] = v;
+            o.mirrors = mirrors;
         } else if (strncmp(a, "--exclude", 9) == 0 && (!a[9] || a[9] == '=')) {
             const char *v = OPTVAL("--exclude");
             if (!v || ne == MAX_GLOBS) { usage(stderr); return 2; }
