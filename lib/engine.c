@@ -16,6 +16,7 @@
  *     that are not on disk.
  * See docs/engine.md for the sidecar format and the retry rules. */
 #include "engine.h"
+#include "adaptive.h"
 #include "digest.h"
 #include "fault.h"
 #include "progress.h"
@@ -461,6 +462,9 @@ typedef struct fetch {
     int h_started, h_stop, h_busy_file;
     int h_any_work;
     syncer *sy;
+    /* adaptive connection count (lib/adaptive.c) */
+    apx_adapt ad;
+    uint64_t rx;           /* body bytes written, every file */
 } fetch;
 
 /* ------------------------------------------------------------------------
@@ -914,7 +918,7 @@ static int job_add(ffile *ff, uint64_t s, uint64_t e, uint64_t got, int st)
 static uint64_t chunk_for(const fetch *F, uint64_t remaining)
 {
     uint64_t c = F->o.chunk_size, floor_c = c < MIB ? c : MIB, per;
-    unsigned conns = F->o.connections_per_file;
+    unsigned conns = F->o.connections_per_file + (F->ad.cap - F->ad.floor);
     per = conns ? (remaining + conns - 1) / conns : remaining;
     if (per < floor_c)
         per = floor_c;
@@ -1415,6 +1419,7 @@ static size_t on_write(char *p, size_t sz, size_t nm, void *ud)
         j->got += take;
         ff->have += take;
         ff->f->bytes_fetched += take;
+        F->rx += take;
         APX_FAULT("mid-chunk");
         ff->gen_progress++;
         tracker_advance(F, ff, take, &abort_);
@@ -2396,7 +2401,7 @@ static int file_may_start(const fetch *F, const ffile *ff)
 {
     if (ff->done)
         return 0;
-    if (ff->active >= F->o.connections_per_file)
+    if (ff->active >= F->o.connections_per_file + (F->ad.limit - F->ad.floor))
         return 0;
     if ((ff->mode == M_PROBE || ff->mode == M_STREAM) && ff->active)
         return 0;
@@ -2418,11 +2423,10 @@ static uint64_t schedule(fetch *F, uint64_t now)
 {
     uint64_t wait = UINT64_MAX;
     size_t i, k;
-    for (i = 0; i < F->n && F->nactive < F->o.max_connections && !F->fatal;
-         i++) {
+    for (i = 0; i < F->n && F->nactive < F->ad.limit && !F->fatal; i++) {
         ffile *ff = &F->files[i];
         for (k = 0; k < ff->njobs && file_may_start(F, ff) &&
-                    F->nactive < F->o.max_connections;
+                    F->nactive < F->ad.limit;
              k++) {
             job *j = &ff->jobs[k];
             if (j->state != JOB_IDLE)
@@ -2434,7 +2438,8 @@ static uint64_t schedule(fetch *F, uint64_t now)
                     break;
                 continue;
             }
-            if (host_active(F, ff->host) >= F->o.max_per_host)
+            if (host_active(F, ff->host) >=
+                F->o.max_per_host + (F->ad.limit - F->ad.floor))
                 break;
             if (split_job(ff, k) != 0 || start_xfer(F, ff, k) != AP_OK) {
                 fatal(F, AP_ENOMEM, "cannot start a transfer");
@@ -2560,6 +2565,7 @@ static int run(fetch *F)
         w = schedule(F, now);
         if (F->fatal)
             return F->fatal;
+        apx_adapt_tick(&F->ad, now, F->nactive, F->rx);
         if (w < timeout)
             timeout = w;
         pace(F, now);
@@ -2661,6 +2667,7 @@ int apx_fetch(const apx_fetch_opts *opts, apx_fetch_file *files, size_t n,
         F->o.min_rate = 1024;
     if (!F->o.min_rate_window_ms)
         F->o.min_rate_window_ms = 60000;
+    apx_adapt_init(&F->ad, F->o.max_connections, F->o.adaptive_max);
     F->rng = apx_now_ms() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)F;
     if (!F->rng)
         F->rng = 0x9E3779B97F4A7C15ull;
@@ -2714,9 +2721,9 @@ int apx_fetch(const apx_fetch_opts *opts, apx_fetch_file *files, size_t n,
     }
     curl_multi_setopt(F->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     curl_multi_setopt(F->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-                      (long)F->o.max_connections);
+                      (long)F->ad.cap);
     curl_multi_setopt(F->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-                      (long)F->o.max_per_host);
+                      (long)(F->o.max_per_host + (F->ad.cap - F->ad.floor)));
     if (pthread_create(&F->hth, NULL, hasher_main, F) != 0) {
         rc = apx_error_set(err, AP_ERROR, "cannot start the hasher thread");
         goto out_early;

@@ -55,6 +55,10 @@ typedef struct apx_fetch_opts {
     unsigned min_rate_window_ms;  /* 0: 60000 */
     uint64_t max_unknown_size;    /* cap on a body of unknown length (0: the
                                      free space less a reserve) */
+    unsigned adaptive_max;        /* more connections than max_connections,
+                                     up to this many, while the total rate
+                                     grows (lib/adaptive.h); 0: none.  Per
+                                     file and per host, as many more */
 } apx_fetch_opts;
 
 /*

@@ -1024,6 +1024,8 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
         fo.min_rate_window_ms = o->min_rate_window_ms;
         fo.max_unknown_size = o->max_unknown_size;
         fo.drop_partial = (o->flags & AP_PROVISION_DROP_PARTIAL) != 0;
+        fo.adaptive_max = o->adaptive_connections ? o->adaptive_connections
+                          : o->max_connections ? 0 : 16;
         apx_error_clear(&err);
         rc = apx_mirrors_parse(o->mirrors, o->mirrors ? NULL : getenv("AP_MIRRORS"),
                                &mirrors, &err);

@@ -214,11 +214,21 @@ typedef struct ap_provision_options {
                                          environment variable AP_MIRRORS;
                                          an empty list: none.  Copied by
                                          ap_jobs_submit */
+    unsigned adaptive_connections;  /**< most connections the engine opens
+                                         while more still raise the total
+                                         rate (a CDN or a long link capping
+                                         each TCP stream): from
+                                         max_connections it adds 2 at a time
+                                         while a step raises the rate by 8 %,
+                                         and steps back when it does not.
+                                         0: 16 when max_connections is 0,
+                                         else max_connections (no
+                                         adaptation) */
 } ap_provision_options;
 
 #define AP_PROVISION_OPTIONS_INIT { sizeof(ap_provision_options), 0, NULL, \
     NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, 0, NULL, 0, 0, \
-    0, 0, NULL }
+    0, 0, NULL, 0 }
 
 AP_EXPORT void ap_provision_options_init(ap_provision_options *opts);
 
