@@ -9,10 +9,10 @@
 
 #include "internal.h"
 
-#define APX_ADAPT_WINDOW_MS 300u /* a measurement at one connection count */
-#define APX_ADAPT_STEP 2u        /* connections added or taken per step */
+#define APX_ADAPT_WINDOW_MS 250u /* a measurement at one connection count */
+#define APX_ADAPT_STEP 4u        /* connections added or taken per step */
 #define APX_ADAPT_GROWTH_PCT 8u  /* a step must raise the rate this much */
-#define APX_ADAPT_HOLD 10u       /* windows to wait after a step back */
+#define APX_ADAPT_HOLD 4u        /* windows to wait after a step back */
 
 typedef struct apx_adapt {
     unsigned floor, cap;   /* the configured count, the most allowed */

@@ -218,7 +218,7 @@ typedef struct ap_provision_options {
                                          while more still raise the total
                                          rate (a CDN or a long link capping
                                          each TCP stream): from
-                                         max_connections it adds 2 at a time
+                                         max_connections it adds 4 at a time
                                          while a step raises the rate by 8 %,
                                          and steps back when it does not.
                                          0: 16 when max_connections is 0,
