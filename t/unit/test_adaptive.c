@@ -105,5 +105,6 @@ int main(void)
         cmocka_unit_test(test_learns_nothing_while_connections_idle),
         cmocka_unit_test(test_fixed_count_never_moves),
     };
+    cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
