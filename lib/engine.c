@@ -16,6 +16,7 @@
  *     that are not on disk.
  * See docs/engine.md for the sidecar format and the retry rules. */
 #include "engine.h"
+#include "adaptive.h"
 #include "digest.h"
 #include "fault.h"
 #include "progress.h"
@@ -461,6 +462,9 @@ typedef struct fetch {
     int h_started, h_stop, h_busy_file;
     int h_any_work;
     syncer *sy;
+    /* adaptive connection count (lib/adaptive.c) */
+    apx_adapt ad;
+    uint64_t rx;           /* body bytes written, every file */
 } fetch;
 
 /* ------------------------------------------------------------------------
@@ -573,7 +577,10 @@ static int sidecar_load(ffile *ff, uint64_t *size, json_t **done_out)
             goto bad;
         prev = (uint64_t)e;
     }
-    if (etag && is_strong_etag(etag))
+    /* With a known digest the data belongs to the content, not to one
+     * URL: another URL (a mirror, a re-signed CDN URL) has another ETag, and
+     * the digest checks the assembled bytes in the end. */
+    if (etag && is_strong_etag(etag) && !ff->f->sha256)
         ff->etag = apx_strdup(etag);
     *size = (uint64_t)sz;
     *done_out = json_incref(done);
@@ -911,7 +918,7 @@ static int job_add(ffile *ff, uint64_t s, uint64_t e, uint64_t got, int st)
 static uint64_t chunk_for(const fetch *F, uint64_t remaining)
 {
     uint64_t c = F->o.chunk_size, floor_c = c < MIB ? c : MIB, per;
-    unsigned conns = F->o.connections_per_file;
+    unsigned conns = F->o.connections_per_file + (F->ad.cap - F->ad.floor);
     per = conns ? (remaining + conns - 1) / conns : remaining;
     if (per < floor_c)
         per = floor_c;
@@ -1412,6 +1419,7 @@ static size_t on_write(char *p, size_t sz, size_t nm, void *ud)
         j->got += take;
         ff->have += take;
         ff->f->bytes_fetched += take;
+        F->rx += take;
         APX_FAULT("mid-chunk");
         ff->gen_progress++;
         tracker_advance(F, ff, take, &abort_);
@@ -1825,9 +1833,11 @@ static void attempt_failed(fetch *F, ffile *ff, size_t ji, int cls,
     job *j = &ff->jobs[ji];
     char u[512], msg[APX_ERRMSG_MAX];
     uint64_t delay;
+    unsigned max_attempts = ff->f->max_attempts ? ff->f->max_attempts
+                                                : F->o.max_attempts;
     j->attempts++;
     j->fresh = fresh;
-    if (j->attempts >= F->o.max_attempts) {
+    if (j->attempts >= max_attempts) {
         int st = map_final_status(http, cls);
         file_end_failed(F, ff, st, 1, "%s: %s after %u attempt%s",
                         url_msg(ff->url, u, sizeof u), cause, j->attempts,
@@ -1852,8 +1862,7 @@ static void attempt_failed(fetch *F, ffile *ff, size_t ji, int cls,
                  "(attempt %u/%u)",
                  flabel(ff), cause, ji + 1, ff->njobs,
                  (unsigned long long)(j->start + j->got),
-                 (unsigned long long)delay, j->attempts + 1,
-                 F->o.max_attempts);
+                 (unsigned long long)delay, j->attempts + 1, max_attempts);
         if (ap_tracker_emit(F->o.tracker, AP_EVENT_RETRY, flabel(ff),
                             map_final_status(http, cls), msg) != 0)
             fatal(F, AP_EUSER, "%s: aborted by the event sink", flabel(ff));
@@ -2392,7 +2401,7 @@ static int file_may_start(const fetch *F, const ffile *ff)
 {
     if (ff->done)
         return 0;
-    if (ff->active >= F->o.connections_per_file)
+    if (ff->active >= F->o.connections_per_file + (F->ad.limit - F->ad.floor))
         return 0;
     if ((ff->mode == M_PROBE || ff->mode == M_STREAM) && ff->active)
         return 0;
@@ -2414,11 +2423,10 @@ static uint64_t schedule(fetch *F, uint64_t now)
 {
     uint64_t wait = UINT64_MAX;
     size_t i, k;
-    for (i = 0; i < F->n && F->nactive < F->o.max_connections && !F->fatal;
-         i++) {
+    for (i = 0; i < F->n && F->nactive < F->ad.limit && !F->fatal; i++) {
         ffile *ff = &F->files[i];
         for (k = 0; k < ff->njobs && file_may_start(F, ff) &&
-                    F->nactive < F->o.max_connections;
+                    F->nactive < F->ad.limit;
              k++) {
             job *j = &ff->jobs[k];
             if (j->state != JOB_IDLE)
@@ -2430,7 +2438,8 @@ static uint64_t schedule(fetch *F, uint64_t now)
                     break;
                 continue;
             }
-            if (host_active(F, ff->host) >= F->o.max_per_host)
+            if (host_active(F, ff->host) >=
+                F->o.max_per_host + (F->ad.limit - F->ad.floor))
                 break;
             if (split_job(ff, k) != 0 || start_xfer(F, ff, k) != AP_OK) {
                 fatal(F, AP_ENOMEM, "cannot start a transfer");
@@ -2556,6 +2565,7 @@ static int run(fetch *F)
         w = schedule(F, now);
         if (F->fatal)
             return F->fatal;
+        apx_adapt_tick(&F->ad, now, F->nactive, F->rx);
         if (w < timeout)
             timeout = w;
         pace(F, now);
@@ -2657,6 +2667,7 @@ int apx_fetch(const apx_fetch_opts *opts, apx_fetch_file *files, size_t n,
         F->o.min_rate = 1024;
     if (!F->o.min_rate_window_ms)
         F->o.min_rate_window_ms = 60000;
+    apx_adapt_init(&F->ad, F->o.max_connections, F->o.adaptive_max);
     F->rng = apx_now_ms() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)F;
     if (!F->rng)
         F->rng = 0x9E3779B97F4A7C15ull;
@@ -2710,9 +2721,9 @@ int apx_fetch(const apx_fetch_opts *opts, apx_fetch_file *files, size_t n,
     }
     curl_multi_setopt(F->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     curl_multi_setopt(F->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-                      (long)F->o.max_connections);
+                      (long)F->ad.cap);
     curl_multi_setopt(F->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-                      (long)F->o.max_per_host);
+                      (long)(F->o.max_per_host + (F->ad.cap - F->ad.floor)));
     if (pthread_create(&F->hth, NULL, hasher_main, F) != 0) {
         rc = apx_error_set(err, AP_ERROR, "cannot start the hasher thread");
         goto out_early;
@@ -2781,6 +2792,8 @@ out_early:
             files[i].status = rc;
             files[i].err = *err;
         }
+        files[i].tracker_done = ff->tr_have;
+        files[i].tracker_total = ff->tr_total;
         if (ff->fd >= 0)
             close(ff->fd);
         apx_digest_free(ff->sha256);

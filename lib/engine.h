@@ -21,6 +21,7 @@ typedef struct apx_fetch_file {
     const char *git_sha1;         /* expected git blob id, or NULL */
     const char *validator;        /* ETag/digest the partial data belongs to */
     const char *staging_path;     /* data file; sidecar = staging_path".state" */
+    unsigned max_attempts;        /* per range; 0: the call's max_attempts */
     /* out */
     int status;                   /* AP_OK or negative */
     char sha256_out[65];          /* computed while the bytes arrived */
@@ -30,6 +31,9 @@ typedef struct apx_fetch_file {
                                      bookkeeping is bounded by connections,
                                      never by the size; checked by tests) */
     apx_error err;                /* message when status != AP_OK */
+    uint64_t tracker_done;        /* what this call added to the tracker's */
+    uint64_t tracker_total;       /* done and total figures for the file (a
+                                     caller that fetches it again undoes them) */
 } apx_fetch_file;
 
 typedef struct apx_fetch_opts {
@@ -51,6 +55,10 @@ typedef struct apx_fetch_opts {
     unsigned min_rate_window_ms;  /* 0: 60000 */
     uint64_t max_unknown_size;    /* cap on a body of unknown length (0: the
                                      free space less a reserve) */
+    unsigned adaptive_max;        /* more connections than max_connections,
+                                     up to this many, while the total rate
+                                     grows (lib/adaptive.h); 0: none.  Per
+                                     file and per host, as many more */
 } apx_fetch_opts;
 
 /*

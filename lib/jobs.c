@@ -62,7 +62,7 @@ typedef struct jjob {
     int64_t submitted, started, finished;
     /* The request: options with owned copies of what they point to. */
     ap_provision_options o;
-    char **include, **exclude, **vendor_options;
+    char **include, **exclude, **vendor_options, **mirrors;
     ap_cancel_token *cancel;
     /* Event ring: slot (seq - 1) % cap holds event seq. */
     ev_rec *ring;
@@ -242,6 +242,7 @@ static void job_free(jjob *j)
     strv_free(j->include);
     strv_free(j->exclude);
     strv_free(j->vendor_options);
+    strv_free(j->mirrors);
     ap_cancel_token_free(j->cancel);
     pthread_cond_destroy(&j->cv);
     free(j);
@@ -716,6 +717,7 @@ static int jobs_submit_impl(ap_jobs *r, const char *ref,
     j->include = strv_dup(o.include, &ok);
     j->exclude = strv_dup(o.exclude, &ok);
     j->vendor_options = strv_dup(o.vendor_options, &ok);
+    j->mirrors = strv_dup(o.mirrors, &ok);
     j->cancel = ap_cancel_token_new();
     j->cap = r->o.event_ring;
     j->ring = apx_calloc(j->cap, sizeof *j->ring);
@@ -726,6 +728,7 @@ static int jobs_submit_impl(ap_jobs *r, const char *ref,
     o.include = (const char *const *)j->include;
     o.exclude = (const char *const *)j->exclude;
     o.vendor_options = (const char *const *)j->vendor_options;
+    o.mirrors = (const char *const *)j->mirrors;
     o.cancel = NULL;
     o.on_event = NULL;
     o.event_user = NULL;

@@ -3,6 +3,7 @@
 #include "prov.h"
 #include "digest.h"
 #include "engine.h"
+#include "mirrors.h"
 #include "hfcache.h"
 #include "fault.h"
 #include "progress.h"
@@ -856,6 +857,7 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
     size_t i, k, nwant = 0, *leader = NULL;
     char **path = NULL;    /* staging path of entry file i, or NULL */
     lock_want *want = NULL;
+    apx_mirrors *mirrors = NULL;
     int rc = AP_OK;
 
     memset(&s, 0, sizeof s);
@@ -880,9 +882,10 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
             continue;
         if (call->vendor->desc.download)
             key = apx_strdup(m->url ? m->url : m->path);
+        else if (f->sha256) /* keyed by content: resumes from any URL */
+            key = apx_asprintf("sha256:%s", f->sha256);
         else
-            key = apx_asprintf("%s\n%s", f->sha256 ? f->sha256 : "",
-                               m->etag ? m->etag : m->url);
+            key = apx_asprintf("\n%s", m->etag ? m->etag : m->url);
         rc = key ? ap_store_staging_path(j->prov->store, key, &path[i]) : AP_ENOMEM;
         free(key);
         if (rc != AP_OK) {
@@ -998,7 +1001,8 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
         x->size = m->size;
         x->sha256 = f->sha256;
         x->git_sha1 = m->git_sha1;
-        x->validator = m->etag ? m->etag : (f->sha256 ? f->sha256 : m->git_sha1);
+        /* known digest: the engine's "sha256:<hex>", whatever the URL */
+        x->validator = f->sha256 ? NULL : m->etag ? m->etag : m->git_sha1;
         x->staging_path = s.staging[k];
         s.idx[k] = i;
         s.n++;
@@ -1020,8 +1024,14 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
         fo.min_rate_window_ms = o->min_rate_window_ms;
         fo.max_unknown_size = o->max_unknown_size;
         fo.drop_partial = (o->flags & AP_PROVISION_DROP_PARTIAL) != 0;
+        fo.adaptive_max = o->adaptive_connections ? o->adaptive_connections
+                          : o->max_connections ? 0 : 16;
         apx_error_clear(&err);
-        rc = apx_fetch(&fo, s.ff, s.n, &err);
+        rc = apx_mirrors_parse(o->mirrors, o->mirrors ? NULL : getenv("AP_MIRRORS"),
+                               &mirrors, &err);
+        if (rc == AP_OK)
+            rc = apx_fetch_mirrored(&fo, mirrors, s.ff, s.n, &err);
+        apx_mirrors_free(mirrors);
         for (k = 0; k < s.n; k++)
             e->fetched_bytes += s.ff[k].bytes_fetched;
         if (rc != AP_OK) {

@@ -199,11 +199,36 @@ typedef struct ap_provision_options {
     size_t max_files;               /**< most files one entry may have; 0:
                                          4096; checked before anything is
                                          written */
+    /* Since 0.3: fleets (docs/fleet.md). */
+    const char *const *mirrors;     /**< sources tried, in order, before the
+                                         origin of every file whose sha256 is
+                                         known: "BASE" (content-addressed,
+                                         BASE/sha256/<hex>) or "PREFIX=BASE"
+                                         (a URL starting with PREFIX is
+                                         fetched from BASE + the rest), http(s)
+                                         URLs; NULL-terminated.  A miss, a
+                                         wrong digest or a mirror down falls
+                                         through to the next, then the origin;
+                                         the digest decides.  NULL: the
+                                         whitespace-separated list in the
+                                         environment variable AP_MIRRORS;
+                                         an empty list: none.  Copied by
+                                         ap_jobs_submit */
+    unsigned adaptive_connections;  /**< most connections the engine opens
+                                         while more still raise the total
+                                         rate (a CDN or a long link capping
+                                         each TCP stream): from
+                                         max_connections it adds 4 at a time
+                                         while a step raises the rate by 8 %,
+                                         and steps back when it does not.
+                                         0: 16 when max_connections is 0,
+                                         else max_connections (no
+                                         adaptation) */
 } ap_provision_options;
 
 #define AP_PROVISION_OPTIONS_INIT { sizeof(ap_provision_options), 0, NULL, \
     NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, 0, NULL, 0, 0, \
-    0, 0 }
+    0, 0, NULL, 0 }
 
 AP_EXPORT void ap_provision_options_init(ap_provision_options *opts);
 

@@ -65,9 +65,10 @@ check "  ... whose message says so" sh -c \
 diag "$(cat "$TMP/err")"
 
 # --- 5: planted entries at the staging path ---------------------------------
-# staging/<sha256(key)>.part, key = "<sha256>\n<url>" (docs/store.md)
+# staging/<sha256(key)>.part, key = "sha256:<hex>" for a file whose digest
+# is known, whatever its URL (docs/store.md)
 staging_of() {
-    printf '%s\n%s' "$1" "$2" | sha256sum | cut -d' ' -f1
+    printf 'sha256:%s' "$1" | sha256sum | cut -d' ' -f1
 }
 mkdir -p "$AP_HOME/staging"
 echo precious > "$TMP/outside.txt"

@@ -34,7 +34,7 @@ enum {
     O_JSON = 1, O_QUIET, O_EVENTS, O_FORCE, O_REFRESH, O_REQVER, O_MAXFILES,
     O_DROP, O_INCLUDE, O_EXCLUDE, O_CONN, O_MINRATEWIN, O_MINRATE, O_MAXSIZE,
     O_CACERT, O_MAXRATE, O_PERHOST, O_CHUNK, O_HEARTBEAT, O_STALL, O_ATTEMPTS,
-    O_OLLAMA, O_HFCACHE, O_OPT, O_JOBS
+    O_OLLAMA, O_HFCACHE, O_OPT, O_JOBS, O_MIRROR
 };
 
 static const apctl_opt pull_opts[] = {
@@ -63,13 +63,15 @@ static const apctl_opt pull_opts[] = {
     { "--hf-cache", NULL, OPT_REQ, O_HFCACHE },
     { "--option", "-o", OPT_REQ, O_OPT },
     { "--jobs", NULL, OPT_REQ, O_JOBS },
+    { "--mirror", NULL, OPT_REQ, O_MIRROR },
     { NULL, NULL, 0, 0 }
 };
 
 typedef struct pull_args {
     ap_provision_options o;
     const char *include[MAX_GLOBS + 1], *exclude[MAX_GLOBS + 1];
-    size_t ni, ne;
+    const char *mirror[MAX_GLOBS + 1];
+    size_t ni, ne, nm;
     char **refs;
     size_t nrefs;
     unsigned njobs;
@@ -115,6 +117,11 @@ static void parse(pull_args *pa, const char *cmd, int argc, char **argv)
                 pa->include[pa->ni++] = v;
             else
                 pa->exclude[pa->ne++] = v;
+            break;
+        case O_MIRROR:  /* tried in order before the origin (docs/fleet.md) */
+            if (pa->nm == MAX_GLOBS)
+                apctl_usage_error(cmd, "more than %d mirrors", MAX_GLOBS);
+            pa->mirror[pa->nm++] = v;
             break;
         case O_CONN:
             o->max_connections = o->connections_per_file = small(cmd, "--connections", v);
@@ -235,6 +242,8 @@ int cmd_pull(int argc, char **argv, unsigned flags)
         pa.o.include = pa.include;
     if (pa.ne)
         pa.o.exclude = pa.exclude;
+    if (pa.nm)
+        pa.o.mirrors = pa.mirror;
     pull_ui_init(&ui, pa.quiet, pa.events);
     if (pa.nrefs > 1)
         rc = pull_many(pa.refs, pa.nrefs, &pa.o, pa.njobs, pa.json, &ui);
