@@ -3,13 +3,14 @@
 # STATUS"): 2 usage, 3 not found / refused, 4 network or server trouble
 # (worth a retry), 5 integrity, 130 cancelled; 0 on success.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 12
+plan 14
 cat > "$TMP/cfg.json" <<JSON
 {"repos": {"org/m": {"files": {
   "ok.bin": {"generate": {"size": 20000, "seed": 1}, "lfs": true},
   "bad.bin": {"generate": {"size": 20000, "seed": 2}, "lfs": true, "faults": {"corrupt_at": 100}},
   "busy.bin": {"generate": {"size": 20000, "seed": 3}, "lfs": true, "faults": {"status": 503}},
-  "slow.bin": {"generate": {"size": 2000000, "seed": 4}, "lfs": true, "faults": {"throttle_bps": 200000}}
+  "slow.bin": {"generate": {"size": 2000000, "seed": 4}, "lfs": true, "faults": {"throttle_bps": 200000}},
+  "mute.bin": {"generate": {"size": 500000, "seed": 5}, "lfs": true, "faults": {"stall_at": 0, "stall_secs": 20}}
  }}}}
 JSON
 start_hub "$TMP/cfg.json"
@@ -53,4 +54,17 @@ wait $pid
 check "cancelled (SIGINT, several references): 130" [ $? -eq 130 ]
 check "... their --events lines carry each job's id" sh -c \
     "grep -q '\"job\":1,' '$TMP/ev2' && grep -q '\"job\":2,' '$TMP/ev2'"
+# cancelled before a byte arrived: nothing to resume, no staging file left
+AP_HOME="$TMP/h0" "$APCTL" pull --events --stall-timeout 60000 hf:org/m/mute.bin > /dev/null 2> "$TMP/ev3" &
+pid=$!
+i=0
+while [ -z "$(find "$TMP/h0/staging" -name '*.part' 2>/dev/null)" ]; do # the request is out
+    i=$((i + 1)); [ $i -gt 1000 ] && break; sleep 0.02
+done
+kill -INT $pid
+wait $pid
+check "cancelled while the server sends nothing: 130" [ $? -eq 130 ]
+check "... and no staging file holding nothing is left behind" \
+    sh -c "[ -z \"\$(find '$TMP/h0/staging' -type f 2>/dev/null)\" ]"
+find "$TMP/h0/staging" -type f -printf '# %s %p\n' 2>/dev/null
 done_testing

@@ -48,7 +48,7 @@ gets_for() { echo "$(body_gets "$1") $(body_gets "$2")"; }
 same_bytes() { [ -f "$1" ] && [ "$(sha256 "$1")" = "$2" ]; }
 nblobs() { find "$AP_HOME/blobs/sha256" -type f 2>/dev/null | wc -l; }
 blob() { echo "$AP_HOME/blobs/sha256/$(echo "$1" | cut -c1-2)/$1"; }
-pull() { "$APCTL" pull --json "$@" 2> "$TMP/err"; _rc=$?; [ -s "$TMP/err" ] && diag "$(cat "$TMP/err")"; return $_rc; }
+pull() { "$APCTL" pull --json "$@" 2> "$TMP/err"; _rc=$?; [ -s "$TMP/err" ] && diag "$(cat "$TMP/err")" >&2; return $_rc; }
 
 # --- A: URL first, then the same bytes through huggingface --------------
 pull "$UA" > "$TMP/ua.json"

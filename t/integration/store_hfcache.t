@@ -50,7 +50,7 @@ for line in open(sys.argv[1]):
         n += 1
 print(n)' "$FH_LOG" "$1" "$2"
 }
-pull() { timeout 30 "$APCTL" pull --json "$@" 2> "$TMP/err"; _rc=$?; [ -s "$TMP/err" ] && diag "$(cat "$TMP/err")"; return $_rc; }
+pull() { timeout 30 "$APCTL" pull --json "$@" 2> "$TMP/err"; _rc=$?; [ -s "$TMP/err" ] && diag "$(cat "$TMP/err")" >&2; return $_rc; }
 # entry_files_ok LS_JSON REF_PREFIX NAME=SHA...: an entry whose ref starts
 # with REF_PREFIX lists every NAME with a path holding bytes of that SHA.
 entry_files_ok() {

@@ -29,8 +29,8 @@ check "... show says UNVERIFIED" grep -q UNVERIFIED "$TMP/show"
 : > "$FH_LOG"
 AP_HOME="$TMP/h2" "$APCTL" pull --require-verified "$FILES/files/b.bin" > "$TMP/o" 2> "$TMP/err"
 rc=$?
-check "--require-verified refuses it (exit 1, AP_EDIGEST's message)" \
-    sh -c "[ $rc -eq 1 ] && grep -q 'no digest, checksum or signature' '$TMP/err' && grep -q -- '--require-verified' '$TMP/err'"
+check "--require-verified refuses it (exit 5: AP_EDIGEST, and its message)" \
+    sh -c "[ $rc -eq 5 ] && grep -q 'no digest, checksum or signature' '$TMP/err' && grep -q -- '--require-verified' '$TMP/err'"
 check "... before any byte was fetched" [ "$(count_log '"b.bin" in r["path"]')" -eq 0 ]
 check "... and nothing was recorded" sh -c "[ -z \"\$(ls '$TMP/h2/catalog' 2>/dev/null | grep json)\" ]"
 done_testing

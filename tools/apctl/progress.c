@@ -200,8 +200,10 @@ int pull_ui_event(const ap_event *ev, void *user)
     if (!ui->quiet)
         say_event(ui, ev);
     if (!ui->quiet && !ui->events && j) {
-        if (ui->tty)
-            tty_draw(ui, ev->kind != AP_EVENT_PROGRESS);
+        if (ui->tty) {
+            if (j->started) /* nothing to show while it resolves */
+                tty_draw(ui, ev->kind != AP_EVENT_PROGRESS);
+        }
         else
             log_job(ui, j);
     }
