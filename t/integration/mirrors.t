@@ -65,8 +65,8 @@ check "--mirror replaces AP_MIRRORS (the good mirror served the file)" sh -c \
 rm -rf "$AP_HOME"
 AP_MIRRORS="ftp://nope" "$APCTL" pull "$R" > /dev/null 2> "$TMP/err3b"
 rc=$?
-check "a bad mirror (AP_MIRRORS) fails the pull, naming the mirror" sh -c \
-    "[ $rc -eq 1 ] && grep -q \"mirror 'ftp://nope'\" '$TMP/err3b'"
+check "a bad mirror (AP_MIRRORS) fails the pull, naming the mirror (exit 2, usage)" sh -c \
+    "[ $rc -eq 2 ] && grep -q \"mirror 'ftp://nope'\" '$TMP/err3b'"
 diag "$(cat "$TMP/err3b")"
 
 # --- 4: an HF snapshot of 3 LFS files + a small file, a mirror that is down,
