@@ -193,6 +193,7 @@ typedef struct apx_importer {
     import_file *files;
     size_t n, cap;
     ap_scan_stats *st;
+    ap_scan_options o;  /* zero-filled when the caller gave none */
     int rc;
 } importer;
 
@@ -225,8 +226,13 @@ static int import_one(importer *im, const char *group, const char *name,
         apx_prov_warn(im->p, "%s: invalid file name, skipped", label);
         return AP_OK;
     }
-    rc = apx_store_import_fd(im->p->store, fd, label, expect_sha256, expect_git,
-                             flags, hex, want_git ? git : NULL);
+    if (im->o.flags & AP_SCAN_DRY_RUN) { /* what the cache claims, unhashed */
+        snprintf(hex, sizeof hex, "%s", expect_sha256 ? expect_sha256 : "");
+        snprintf(git, sizeof git, "%s", expect_git ? expect_git : "");
+        rc = AP_OK;
+    } else
+        rc = apx_store_import_fd(im->p->store, fd, label, expect_sha256, expect_git,
+                                 flags, hex, want_git ? git : NULL);
     if (rc == AP_ENOMEM)
         return rc;
     if (rc != AP_OK) {
@@ -268,6 +274,19 @@ static int cmp_import(const void *a, const void *b)
     return c ? c : strcmp(x->relpath, y->relpath);
 }
 
+/* Tell the caller of an entry written (or, dry, that would be): files
+ * [i, end) of one group. */
+static void report_entry(const importer *im, size_t i, size_t end)
+{
+    uint64_t bytes = 0;
+    size_t k;
+    if (!im->o.on_entry)
+        return;
+    for (k = i; k < end; k++)
+        bytes += im->files[k].size;
+    im->o.on_entry(im->o.user, im->files[i].group, end - i, bytes);
+}
+
 /* Write one ready entry per group of imported files. */
 static int flush_entries(importer *im)
 {
@@ -280,6 +299,12 @@ static int flush_entries(importer *im)
         ap_entry *e;
         while (end < im->n && strcmp(im->files[end].group, im->files[i].group) == 0)
             end++;
+        if (im->o.flags & AP_SCAN_DRY_RUN) {
+            report_entry(im, i, end);
+            im->st->entries++;
+            i = end;
+            continue;
+        }
         e = apx_calloc(1, sizeof *e);
         if (!e)
             return AP_ENOMEM;
@@ -312,8 +337,10 @@ static int flush_entries(importer *im)
             if (rc != AP_OK)
                 apx_error_set(&im->p->err, rc, "%s: %s", e->ref,
                               ap_catalog_errmsg(im->p->catalog));
-            else
+            else {
                 im->st->entries++;
+                report_entry(im, i, end);
+            }
         }
         ap_entry_free(e);
         i = end;
@@ -456,6 +483,10 @@ int apx_host_commit_entry(ap_vendor_call *call)
         struct stat st;
         apx_error e;
         int fd;
+        if (im->o.cancel && ap_cancel_is_set(im->o.cancel)) {
+            rc = AP_ECANCELLED;
+            break;
+        }
         apx_error_clear(&e);
         fd = open_beneath(m->local_root, m->local_path, &canon, &st, &e);
         if (fd == AP_ENOMEM) {
@@ -553,6 +584,13 @@ static apx_vendor *vendor_named(ap_provisioner *p, const char *which)
 AP_EXPORT int ap_provisioner_scan(ap_provisioner *p, const char *which,
                                   const char *dir, ap_scan_stats *stats)
 {
+    return ap_provisioner_scan_opts(p, which, dir, NULL, stats);
+}
+
+AP_EXPORT int ap_provisioner_scan_opts(ap_provisioner *p, const char *which,
+                                       const char *dir, const ap_scan_options *opts,
+                                       ap_scan_stats *stats)
+{
     ap_scan_stats st;
     ap_vendor_call call;
     importer im;
@@ -578,6 +616,9 @@ AP_EXPORT int ap_provisioner_scan(ap_provisioner *p, const char *which,
     im.p = p;
     im.vendor = v->desc.name;
     im.st = &st;
+    if (opts && opts->struct_size) /* an older, shorter struct: the rest stays 0 */
+        memcpy(&im.o, opts, opts->struct_size < sizeof im.o ? opts->struct_size
+                                                           : sizeof im.o);
     snprintf(label, sizeof label, "scan by vendor '%s' of %s", v->desc.name,
              dir ? dir : "its default cache");
     apx_call_init(&call, p, v, label, NULL);
@@ -588,6 +629,11 @@ AP_EXPORT int ap_provisioner_scan(ap_provisioner *p, const char *which,
     if (rc != AP_OK)
         apx_error_set(&p->err, rc, "%s", call.err.msg[0] ? call.err.msg
                       : ap_strerror(rc));
+    if (rc == AP_OK && im.o.cancel && ap_cancel_is_set(im.o.cancel))
+        rc = AP_ECANCELLED;
+    if (rc == AP_ECANCELLED)
+        apx_error_set(&p->err, rc, "scan by vendor '%s': cancelled; no entry written",
+                      v->desc.name);
     if (rc == AP_OK)
         rc = flush_entries(&im);
     apx_call_clear(&call);

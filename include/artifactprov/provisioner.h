@@ -271,6 +271,35 @@ typedef struct ap_scan_stats {
 AP_EXPORT int ap_provisioner_scan(ap_provisioner *prov, const char *vendor,
                                   const char *dir, ap_scan_stats *stats);
 
+/** ap_scan_options.flags: look, hash nothing, store nothing, write no entry;
+ *  the stats and on_entry say what a scan would import. */
+#define AP_SCAN_DRY_RUN 0x1u
+
+/** Options of ap_provisioner_scan_opts (zero-fill, then set struct_size). */
+typedef struct ap_scan_options {
+    size_t struct_size;
+    unsigned flags;             /**< AP_SCAN_* */
+    ap_cancel_token *cancel;    /**< checked between files; NULL: none */
+    /** Called once per entry written (with AP_SCAN_DRY_RUN: that would be
+     *  written), with its canonical reference, its file count and bytes;
+     *  NULL: not called.  Runs on the calling thread. */
+    void (*on_entry)(void *user, const char *ref, size_t files, uint64_t bytes);
+    void *user;
+} ap_scan_options;
+
+/**
+ * ap_provisioner_scan with options: a dry run (AP_SCAN_DRY_RUN: the files a
+ * scan would import are found and checked for safety — links out of the
+ * cache, FIFOs, hostile names are still skipped with a warning — but not
+ * hashed or stored, and no entry is written; stats count what would be),
+ * a cancel token (AP_ECANCELLED between files; the entries of the files
+ * imported so far are not written, the blobs stay for gc) and a report per
+ * entry.  opts NULL is ap_provisioner_scan.
+ */
+AP_EXPORT int ap_provisioner_scan_opts(ap_provisioner *prov, const char *vendor,
+                                       const char *dir, const ap_scan_options *opts,
+                                       ap_scan_stats *stats);
+
 /**
  * Warnings of the last scan (ap_provisioner_scan): one
  * line per item skipped, naming the file and the cause ("... sha256

@@ -61,12 +61,13 @@ static const help_entry commands[] = {
     { "sync", "[OPTIONS] REF",
       "Record the file list of REF with sizes and digests, fetch only the small\n"
       "(< 10 MB) metadata files; a later pull fetches the rest.  Options of pull.\n" },
-    { "scan", "[VENDOR[=DIR]]... [--hf-cache[=DIR]] [--ollama[=DIR]]",
+    { "scan", "[--dry-run] [VENDOR[=DIR]]... [--hf-cache[=DIR]] [--ollama[=DIR]]",
       "Import what foreign caches hold (no download), through each vendor's scan\n"
       "(none named: every vendor that can); a cache that does not exist is\n"
       "reported and skipped.\n"
       "  --hf-cache[=DIR]      the Hugging Face cache (huggingface vendor)\n"
-      "  --ollama[=DIR]        the Ollama store (ollama vendor)\n" },
+      "  --ollama[=DIR]        the Ollama store (ollama vendor)\n"
+      "  -n, --dry-run         say what would be imported; store nothing\n" },
     { "ls", "[--json] [--status STATUS]",
       "List catalog entries.\n"
       "  --json                as a JSON array\n"
