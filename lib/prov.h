@@ -114,6 +114,10 @@ APX_HIDDEN int apx_vendor_register(ap_provisioner *prov, ap_vendor_init_fn init,
                                    const char *origin, void *dl);
 APX_HIDDEN void apx_vendor_scan(ap_provisioner *prov, const char *path_list);
 APX_HIDDEN void apx_vendors_free(ap_provisioner *prov);
+/* lib/refcheck.c: 0 and the length of SCHEME in SCHEME:REST, else -1; the
+ * grammar of the vendors loaded ("; "-separated usage lines). */
+APX_HIDDEN int apx_ref_scheme(const char *ref, size_t *len);
+APX_HIDDEN void apx_vendor_grammar(const ap_provisioner *p, char *buf, size_t sz);
 APX_HIDDEN apx_vendor *apx_vendor_for_scheme(ap_provisioner *prov,
                                              const char *scheme, size_t len);
 

@@ -1273,50 +1273,6 @@ out:
     return rc;
 }
 
-static int parse_scheme(const char *ref, size_t *len)
-{
-    size_t i;
-    for (i = 0; ref[i] && ref[i] != ':'; i++) {
-        char c = ref[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (i > 0 && ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'))))
-            return -1;
-    }
-    if (!ref[i] || i == 0)
-        return -1;
-    *len = i;
-    return 0;
-}
-
-/* The reference grammar of the vendors loaded: each vendor's `usage`, or
- * "SCHEME:..." for one that declares none; "none (set AP_VENDOR_PATH?)"
- * when no vendor is loaded.  The core knows no grammar of its own. */
-static void schemes_list(ap_provisioner *p, char *buf, size_t sz)
-{
-    size_t i, j, used = 0;
-    int n;
-    buf[0] = '\0';
-    for (i = 0; i < p->nvendors; i++) {
-        const ap_vendor *d = &p->vendors[i].desc;
-        if (AP_VENDOR_HAS(d, usage) && d->usage[0]) {
-            n = snprintf(buf + used, sz - used, "%s%s", used ? "; " : "", d->usage);
-            if (n < 0 || (size_t)n >= sz - used)
-                return;
-            used += (size_t)n;
-            continue;
-        }
-        for (j = 0; d->schemes[j]; j++) {
-            n = snprintf(buf + used, sz - used, "%s%s:...", used ? "; " : "",
-                         d->schemes[j]);
-            if (n < 0 || (size_t)n >= sz - used)
-                return;
-            used += (size_t)n;
-        }
-    }
-    if (!used)
-        snprintf(buf, sz, "none (no vendor is loaded; set AP_VENDOR_PATH?)");
-}
-
 /* Resolve failures that mean "the origin could not be reached or could not
  * answer now", for which a ready entry is served from the catalog: no
  * connection, DNS, TLS or a reset (AP_ENETWORK), a timeout (AP_ETIMEDOUT),
@@ -1690,8 +1646,8 @@ static int run_job(job *j, ap_entry **out)
     int rc, entry_lock = -1, *lock_fds = NULL, hosted = 0;
     size_t scheme_len, nlocks = 0, max_locks = 0, i;
 
-    if (parse_scheme(j->ref, &scheme_len) != 0) {
-        schemes_list(p, known, sizeof known);
+    if (apx_ref_scheme(j->ref, &scheme_len) != 0) {
+        apx_vendor_grammar(p, known, sizeof known);
         return fail(j, AP_EINVAL, "'%s': not a reference (want SCHEME:...; the "
                     "vendors loaded accept: %s)", j->ref, known);
     }
@@ -1701,7 +1657,7 @@ static int run_job(job *j, ap_entry **out)
             return fail(j, AP_EVENDOR, "%s: no vendor serves the scheme '%.*s:': "
                         "no vendor is loaded (set AP_VENDOR_PATH?)", j->ref,
                         (int)scheme_len, j->ref);
-        schemes_list(p, known, sizeof known);
+        apx_vendor_grammar(p, known, sizeof known);
         return fail(j, AP_EVENDOR, "%s: no vendor serves the scheme '%.*s:' "
                     "(the vendors loaded accept: %s)", j->ref,
                     (int)scheme_len, j->ref, known);
@@ -2037,7 +1993,7 @@ AP_EXPORT int ap_provision(ap_provisioner *p, const char *ref,
     apx_error_clear(&p->err);
     if (!ref || !*ref) {
         char known[1024];
-        schemes_list(p, known, sizeof known);
+        apx_vendor_grammar(p, known, sizeof known);
         return apx_error_set(&p->err, AP_EINVAL, "empty reference (want SCHEME:...; "
                              "the vendors loaded accept: %s)", known);
     }

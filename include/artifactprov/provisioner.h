@@ -134,6 +134,21 @@ AP_EXPORT const char *const *ap_vendor_set_refusals(const ap_vendor_set *set);
 /** Message of the set's last failure (borrowed, never NULL). */
 AP_EXPORT const char *ap_vendor_set_errmsg(const ap_vendor_set *set);
 
+/**
+ * Check the syntax of `ref` without any I/O: SCHEME:REST without control
+ * characters, a loaded vendor serving SCHEME, and that vendor's
+ * ap_vendor.check_ref when it has one (a vendor without one is asked
+ * nothing: AP_OK, its resolve finds out).  Returns AP_OK, AP_EINVAL
+ * (malformed) or AP_EVENDOR (no vendor serves the scheme), with a message
+ * naming the reference, the cause and the grammar in err (may be NULL).
+ * A daemon refuses a malformed reference at submission with it.
+ */
+AP_EXPORT int ap_vendor_set_check_ref(const ap_vendor_set *set, const char *ref,
+                                      char *err, size_t errlen);
+/** ap_vendor_set_check_ref against the vendors of a provisioner. */
+AP_EXPORT int ap_provisioner_check_ref(const ap_provisioner *prov, const char *ref,
+                                       char *err, size_t errlen);
+
 /* Provision flags. */
 #define AP_PROVISION_FORCE        0x1u /**< re-fetch even when present */
 #define AP_PROVISION_DROP_PARTIAL 0x2u /**< on cancel/failure, delete staging

@@ -445,6 +445,17 @@ typedef struct ap_vendor {
      * host->warn.  Files added and not committed are discarded.
      */
     int (*scan)(void *state, ap_vendor_call *call, const char *dir);
+
+    /**
+     * Optional (new in ABI 2 with library 0.4): check the syntax of `ref` (the
+     * whole reference, scheme included) without any I/O, state or host
+     * call, so a daemon can refuse a malformed reference when it is
+     * submitted rather than in a job that fails later
+     * (ap_vendor_set_check_ref).  Return AP_OK, or AP_EINVAL with the cause
+     * in err (one line, without the reference or the grammar: the host adds
+     * both).  What needs the origin (does the repository exist?) is resolve's.
+     */
+    int (*check_ref)(const char *ref, char *err, size_t errlen);
 } ap_vendor;
 
 /** Type of the entry point `ap_vendor_NAME_init`. */

@@ -4,9 +4,15 @@
 
 /* The single source of truth for the version: the Makefile reads these. */
 #define AP_VERSION_MAJOR 0
-#define AP_VERSION_MINOR 3
+#define AP_VERSION_MINOR 4
 #define AP_VERSION_PATCH 0
-#define AP_VERSION_STRING "0.2.0"
+
+/* "MAJOR.MINOR.PATCH", made from the numbers above so it cannot drift. */
+#define AP_VERSION_STR_(x) #x
+#define AP_VERSION_STR(x) AP_VERSION_STR_(x)
+#define AP_VERSION_STRING                                                   \
+    AP_VERSION_STR(AP_VERSION_MAJOR) "." AP_VERSION_STR(AP_VERSION_MINOR) "." \
+    AP_VERSION_STR(AP_VERSION_PATCH)
 
 /* Encoded as 0xMMmmpp, for compile-time comparisons. */
 #define AP_VERSION_NUM \

@@ -8,7 +8,7 @@
 # stall; errors (400 for a bad reference at submission, 404, 405, 409,
 # 413); tidy numbers; SIGTERM.  docs/daemon.md.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 49
+plan 51
 APD_PID=
 stop_all() {
     [ -n "$APD_PID" ] && kill "$APD_PID" 2>/dev/null && wait "$APD_PID" 2>/dev/null
@@ -183,6 +183,14 @@ check "a reference no vendor serves: 400 at submission, naming the grammar" sh -
     "[ $code = 400 ] && grep -q nope '$TMP/body' && grep -q 'hf:' '$TMP/body'"
 code=$(http POST /v1/jobs '{"ref": "no reference"}')
 check "a malformed reference: 400 at submission" [ "$code" = 400 ]
+NJOBS=$(curl -s "$URL/v1/jobs" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["jobs"]))')
+code=$(http POST /v1/jobs '{"ref": "hf:org"}')
+check "a reference its vendor finds malformed (hf:org, no repository name): 400 at submission, no job" sh -c \
+    "[ $code = 400 ] && grep -q 'bad huggingface reference' '$TMP/body' && \
+     [ \$(curl -s '$URL/v1/jobs' | python3 -c 'import json,sys; print(len(json.load(sys.stdin)[\"jobs\"]))') = $NJOBS ]"
+code=$(http POST /v1/jobs '{"ref": "https://h/m#sha256=12"}')
+check "... and https://h/m#sha256=12 (a short digest): 400" sh -c \
+    "[ $code = 400 ] && grep -q 'bad fragment' '$TMP/body'"
 code=$(http POST /v1/jobs '{"ref": "hf:org/x", "options": {"env:HF_TOKEN": "t"}}')
 check "an env: option from the network: 400 naming it" sh -c \
     "[ $code = 400 ] && grep -q 'env:HF_TOKEN' '$TMP/body'"

@@ -613,6 +613,55 @@ static void test_trust_scan(void **s)
     ap_provisioner_free(p);
 }
 
+/* ap_vendor_set_check_ref: the syntax of a reference, before anything
+ * runs — no scheme, an unknown scheme, and each in-tree vendor's own
+ * check_ref; a vendor without check_ref is asked nothing. */
+static void test_check_ref(void **st)
+{
+    static const struct { const char *ref; int want; const char *says; } cases[] = {
+        { "hf:org/repo", AP_OK, NULL },
+        { "hf:org/repo:Q4_K_M", AP_OK, NULL },
+        { "hf:org/repo/file.gguf", AP_OK, NULL },
+        { "hf:", AP_EINVAL, "bad huggingface reference" },
+        { "hf:org/re po", AP_EINVAL, "hf:org/re po" },
+        { "https://example.org/m.gguf#sha256=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", AP_OK, NULL },
+        { "https:///nohost", AP_EINVAL, "without a host" },
+        { "https://example.org/m#sha256=12", AP_EINVAL, "bad fragment" },
+        { "gh:ggml-org/llama.cpp@b4000/*.zip", AP_OK, NULL },
+        { "gh:", AP_EINVAL, "bad github reference" },
+        { "ollama:llama3.2:1b", AP_OK, NULL },
+        { "ollama:", AP_EINVAL, "bad ollama reference" },
+        { "build:recipe.json", AP_OK, NULL },
+        { "build:", AP_EINVAL, "no recipe path" },
+        { "no-scheme-here", AP_EINVAL, "not a reference" },
+        { "hf:org/repo\n", AP_EINVAL, "control character" },
+        { "zz:anything", AP_EVENDOR, "no vendor serves the scheme 'zz:'" },
+        { "minimal:anything at all", AP_OK, NULL }, /* no check_ref: resolve decides */
+    };
+    ap_vendor_set *set = NULL;
+    char path[1024], err[1024];
+    size_t i;
+    const char *b = getenv("AP_BUILD");
+    (void)st;
+    assert_int_equal(ap_vendor_set_new(&set), AP_OK);
+    assert_int_equal(ap_vendor_set_check_ref(set, "hf:org/repo", err, sizeof err), AP_EVENDOR);
+    assert_non_null(strstr(err, "no vendor is loaded"));
+    snprintf(path, sizeof path, "%s/vendors", b ? b : "build");
+    assert_int_equal(ap_vendor_set_load_path(set, path), AP_OK);
+    snprintf(path, sizeof path, "%s/ap-vendor-minimal.so", vdir);
+    assert_int_equal(ap_vendor_set_load_file(set, path), AP_OK);
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = ap_vendor_set_check_ref(set, cases[i].ref, err, sizeof err);
+        if (rc != cases[i].want || (cases[i].says && !strstr(err, cases[i].says)))
+            fail_msg("%s: got %d '%s', want %d '%s'", cases[i].ref, rc, err,
+                     cases[i].want, cases[i].says ? cases[i].says : "");
+    }
+    /* err may be NULL; a NULL set is refused */
+    assert_int_equal(ap_vendor_set_check_ref(set, "gh:", NULL, 0), AP_EINVAL);
+    assert_int_equal(ap_vendor_set_check_ref(NULL, "hf:a/b", err, sizeof err), AP_EINVAL);
+    ap_vendor_set_free(set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -634,6 +683,7 @@ int main(void)
         cmocka_unit_test(test_trust_symlinks),
         cmocka_unit_test(test_trust_owner),
         cmocka_unit_test(test_trust_scan),
+        cmocka_unit_test(test_check_ref),
     };
     const char *b = getenv("AP_BUILD");
     char tmpl[] = "/tmp/aploader.XXXXXX";

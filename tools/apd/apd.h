@@ -93,7 +93,6 @@ typedef struct apd_submit {
  * reference); else answered on rq. */
 int apd_submit_job(apd_req *rq, const apd_submit *s, ap_job_id *id, int *existing,
                    enum MHD_Result *res);
-int apd_check_ref(const char *ref, char *msg, size_t msz);
 json_t *apd_job_json(const ap_job_info *i);
 json_t *apd_entry_json(const ap_entry *e);
 

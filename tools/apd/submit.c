@@ -15,49 +15,6 @@
  * make one job (no I/O under it: ap_jobs_submit only queues) */
 static pthread_mutex_t submit_mu = PTHREAD_MUTEX_INITIALIZER;
 
-/* 0 when `ref` is SCHEME:REST with a scheme a loaded vendor serves and a
- * REST of printable characters; else -1 and a message naming the
- * reference and the grammar the vendors accept. */
-int apd_check_ref(const char *ref, char *msg, size_t msz)
-{
-    char known[1024] = "";
-    size_t i, j, used = 0, sl = 0;
-    int served = 0;
-    const unsigned char *p;
-
-    for (i = 0; i < ap_vendor_set_count(G.vendors); i++) {
-        ap_vendor_info vi;
-        memset(&vi, 0, sizeof vi);
-        vi.struct_size = sizeof vi;
-        if (ap_vendor_set_info(G.vendors, i, &vi) != AP_OK)
-            continue;
-        if (used < sizeof known)
-            used += (size_t)snprintf(known + used, sizeof known - used, "%s%s",
-                                     used ? "; " : "",
-                                     vi.usage && *vi.usage ? vi.usage : vi.name);
-        while (ref[sl] && ref[sl] != ':')
-            sl++;
-        for (j = 0; vi.schemes && vi.schemes[j]; j++)
-            if (strlen(vi.schemes[j]) == sl && strncasecmp(vi.schemes[j], ref, sl) == 0)
-                served = 1;
-        sl = 0;
-    }
-    for (p = (const unsigned char *)ref; *p; p++)
-        if (*p <= 0x20 || *p == 0x7F)
-            break;
-    if (!*ref || *p || !strchr(ref, ':') || ref[0] == ':' || !strchr(ref, ':')[1]) {
-        snprintf(msg, msz, "'%.300s': not a reference (want SCHEME:..., no space or "
-                 "control character; the vendors loaded accept: %s)", ref, known);
-        return -1;
-    }
-    if (!served) {
-        snprintf(msg, msz, "'%.300s': no vendor serves the scheme '%.*s:' (the vendors "
-                 "loaded accept: %s)", ref, (int)(strchr(ref, ':') - ref), ref, known);
-        return -1;
-    }
-    return 0;
-}
-
 /* The queued or running job of `ref`, 0 when none. */
 static ap_job_id running_job_of(const char *ref)
 {
@@ -85,7 +42,8 @@ int apd_submit_job(apd_req *rq, const apd_submit *s, ap_job_id *id, int *existin
     char msg[2048];
     int rc;
 
-    if (apd_check_ref(s->ref, msg, sizeof msg) != 0) {
+    /* the syntax, by the vendor that serves the scheme, before any job */
+    if (ap_vendor_set_check_ref(G.vendors, s->ref, msg, sizeof msg) != AP_OK) {
         *res = apd_reply_error(rq, 400, "%s", msg);
         return -1;
     }

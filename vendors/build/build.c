@@ -515,6 +515,17 @@ static int build_download(void *state, ap_vendor_call *call, const ap_vendor_fil
 
 static const char *const build_schemes[] = { "build", NULL };
 
+/* The syntax of a reference, without I/O (ap_vendor.check_ref): the
+ * recipe itself is read by resolve. */
+static int build_check_ref(const char *ref, char *err, size_t errlen)
+{
+    if (strncmp(ref, "build:", 6) != 0 || !ref[6] || ref[6] == '#') {
+        snprintf(err, errlen, "no recipe path");
+        return AP_EINVAL;
+    }
+    return AP_OK;
+}
+
 static const ap_vendor build_vendor = {
     .struct_size = sizeof(ap_vendor),
     .abi_version = AP_VENDOR_ABI_VERSION,
@@ -527,6 +538,7 @@ static const ap_vendor build_vendor = {
     .resolve = build_resolve,
     .download = build_download,
     .usage = "build:PATH/TO/RECIPE.json",
+    .check_ref = build_check_ref,
 };
 
 AP_VENDOR_ENTRY(build)

@@ -132,6 +132,17 @@ out:
     return rc;
 }
 
+/* The syntax of a reference, without I/O (ap_vendor.check_ref). */
+static int gh_check_ref(const char *ref, char *err, size_t errlen)
+{
+    ghv_ref r;
+    int rc;
+    memset(&r, 0, sizeof r);
+    rc = ghv_ref_parse(ref, &r, err, errlen);
+    ghv_ref_clear(&r);
+    return rc;
+}
+
 static const ap_vendor ghv_vendor = {
     .struct_size = sizeof(ap_vendor),
     .abi_version = AP_VENDOR_ABI_VERSION,
@@ -143,6 +154,7 @@ static const ap_vendor ghv_vendor = {
     .destroy = gh_destroy,
     .resolve = gh_resolve,
     .usage = GHV_GRAMMAR,
+    .check_ref = gh_check_ref,
 };
 
 AP_VENDOR_ENTRY(github)

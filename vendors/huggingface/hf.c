@@ -982,6 +982,17 @@ out:
     return rc;
 }
 
+/* The syntax of a reference, without I/O (ap_vendor.check_ref). */
+static int hfv_check_ref(const char *ref, char *err, size_t errlen)
+{
+    hfv_ref r;
+    int rc;
+    memset(&r, 0, sizeof r);
+    rc = hfv_ref_parse(ref, &r, err, errlen);
+    hfv_ref_clear(&r);
+    return rc;
+}
+
 static const ap_vendor hfv_descriptor = {
     .struct_size = sizeof(ap_vendor),
     .abi_version = AP_VENDOR_ABI_VERSION,
@@ -997,6 +1008,7 @@ static const ap_vendor hfv_descriptor = {
     .usage = HFV_GRAMMAR,
     .publish = hfv_publish,
     .scan = hfv_scan,
+    .check_ref = hfv_check_ref,
 };
 
 AP_VENDOR_ENTRY(huggingface)

@@ -688,6 +688,13 @@ static int olv_scan_store(void *state, ap_vendor_call *call, const char *dir)
 
 static const char *const olv_schemes[] = { "ollama", NULL };
 
+/* The syntax of a reference, without I/O (ap_vendor.check_ref). */
+static int olv_check_ref(const char *ref, char *err, size_t errlen)
+{
+    olv_ref r;
+    return olv_parse_ref(ref, &r, err, errlen) == 0 ? AP_OK : AP_EINVAL;
+}
+
 static const ap_vendor olv_descriptor = {
     .struct_size = sizeof(ap_vendor),
     .abi_version = AP_VENDOR_ABI_VERSION,
@@ -704,6 +711,7 @@ static const ap_vendor olv_descriptor = {
     .usage = OLV_GRAMMAR,
     .publish = olv_publish,
     .scan = olv_scan_store,
+    .check_ref = olv_check_ref,
 };
 
 AP_VENDOR_ENTRY(ollama)

@@ -6,6 +6,7 @@
  * the human view as models/url/HOST/PATH. */
 #include <artifactprov/vendor.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,46 +29,66 @@ static int hexdigit(int c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+/* The syntax of an http(s) URL reference: AP_OK with the host's bounds,
+ * the fragment (or NULL) and the lower-case sha256 (or ""), else AP_EINVAL
+ * and why in err. */
+static int url_parse(const char *ref, const char **hoststart, const char **hostend,
+                     const char **frag, char sha[65], char *err, size_t errlen)
+{
+    const char *p;
+    size_t i;
+    if (strncmp(ref, "https://", 8) == 0)
+        *hoststart = ref + 8;
+    else if (strncmp(ref, "http://", 7) == 0)
+        *hoststart = ref + 7;
+    else
+        return snprintf(err, errlen, "not an http(s) URL"), AP_EINVAL;
+    for (p = ref; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            return snprintf(err, errlen, "URL contains a space or control character"),
+                   AP_EINVAL;
+    *hostend = *hoststart + strcspn(*hoststart, "/?#");
+    if (*hostend == *hoststart || memchr(*hoststart, '@', (size_t)(*hostend - *hoststart)))
+        return snprintf(err, errlen, "URL without a host (or with credentials, "
+                        "which are refused)"), AP_EINVAL;
+    *frag = strchr(ref, '#');
+    sha[0] = '\0';
+    if (*frag) {
+        if (strncmp(*frag, "#sha256=", 8) != 0 || strlen(*frag + 8) != 64)
+            return snprintf(err, errlen, "bad fragment (want #sha256= and 64 hex "
+                            "digits)"), AP_EINVAL;
+        for (i = 0; i < 64; i++) {
+            if (!hexdigit((*frag)[8 + i]))
+                return snprintf(err, errlen, "bad sha256 in fragment"), AP_EINVAL;
+            sha[i] = (char)((*frag)[8 + i] | 0x20); /* lower case */
+        }
+        sha[64] = '\0';
+    }
+    return AP_OK;
+}
+
+static int url_check_ref(const char *ref, char *err, size_t errlen)
+{
+    const char *hs, *he, *frag;
+    char sha[65];
+    return url_parse(ref, &hs, &he, &frag, sha, err, errlen);
+}
+
 static int url_resolve(void *state, ap_vendor_call *call, const char *ref)
 {
     const ap_host *h = host_of(state);
     ap_vendor_file f = AP_VENDOR_FILE_INIT;
     ap_vendor_artifact a = AP_VENDOR_ARTIFACT_INIT;
-    const char *p, *hoststart, *hostend, *path, *frag;
-    char sha[65], *url = NULL, *name = NULL, *rel = NULL;
-    size_t i, urllen;
+    const char *hoststart, *hostend, *path, *frag;
+    char sha[65], why[128], *url = NULL, *name = NULL, *rel = NULL;
+    size_t urllen;
     int rc;
 
-    if (strncmp(ref, "https://", 8) == 0)
-        hoststart = ref + 8;
-    else if (strncmp(ref, "http://", 7) == 0)
-        hoststart = ref + 7;
-    else
-        return h->set_error(call, AP_EINVAL, "%s: not an http(s) URL "
-                            "(want https://HOST/PATH[#sha256=HEX])", ref);
-    for (p = ref; *p; p++)
-        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-            return h->set_error(call, AP_EINVAL,
-                                "%s: URL contains a space or control character", ref);
-    hostend = hoststart + strcspn(hoststart, "/?#");
-    if (hostend == hoststart || memchr(hoststart, '@', (size_t)(hostend - hoststart)))
-        return h->set_error(call, AP_EINVAL, "%s: URL without a host (or with "
-                            "credentials, which are refused)", ref);
+    if (url_parse(ref, &hoststart, &hostend, &frag, sha, why, sizeof why) != AP_OK)
+        return h->set_error(call, AP_EINVAL, "%s: %s (want https://HOST/PATH"
+                            "[#sha256=HEX])", ref, why);
     path = hostend;
-    frag = strchr(ref, '#');
     urllen = frag ? (size_t)(frag - ref) : strlen(ref);
-    sha[0] = '\0';
-    if (frag) {
-        if (strncmp(frag, "#sha256=", 8) != 0 || strlen(frag + 8) != 64)
-            return h->set_error(call, AP_EINVAL, "%s: bad fragment (want "
-                                "#sha256= and 64 hex digits)", ref);
-        for (i = 0; i < 64; i++) {
-            if (!hexdigit(frag[8 + i]))
-                return h->set_error(call, AP_EINVAL, "%s: bad sha256 in fragment", ref);
-            sha[i] = (char)(frag[8 + i] | 0x20); /* lower case */
-        }
-        sha[64] = '\0';
-    }
     url = malloc(urllen + 1);
     name = malloc((size_t)(hostend - hoststart) + 1);
     if (!url || !name) {
@@ -93,9 +114,9 @@ static int url_resolve(void *state, ap_vendor_call *call, const char *ref)
         if (n && rel[n - 1] == '/')
             rel[n - 1] = '\0';
     }
-    for (p = name; *p; p++)
-        if (*p == ':')
-            name[p - name] = '_'; /* host:port → host_port in the view */
+    for (char *c = name; *c; c++)
+        if (*c == ':')
+            *c = '_'; /* host:port → host_port in the view */
     a.name = name;
     a.canonical = ref;
     rc = h->set_artifact(call, &a);
@@ -125,6 +146,7 @@ static const ap_vendor url_vendor = {
     .destroy = url_destroy,
     .resolve = url_resolve,
     .usage = "https://HOST/PATH[#sha256=HEX]",
+    .check_ref = url_check_ref,
 };
 
 AP_VENDOR_ENTRY(url)
