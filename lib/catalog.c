@@ -1128,13 +1128,22 @@ AP_EXPORT int ap_catalog_gc(ap_catalog *c, unsigned stale_seconds,
 {
     refs_ctx r;
     size_t n_bad = 0;
-    int rc;
+    int rc, glfd = -1;
     if (freed)
         *freed = 0;
     if (!check(c))
         return AP_EINVAL;
     warnings_clear(c);
     memset(&r, 0, sizeof r);
+    /* Pulls hold APX_GC_LOCK shared while blobs they committed are named by
+     * no document yet: gc runs only when none does, from reading the
+     * documents to the last blob removed. */
+    if ((rc = ap_store_trylock(c->store, APX_GC_LOCK, &glfd)) == AP_EBUSY)
+        return apx_error_set(&c->err, rc, "gc: a pull is storing files not yet "
+                             "recorded in the catalog; nothing removed, run gc "
+                             "again after it");
+    if (rc != AP_OK)
+        return apx_error_set(&c->err, rc, "gc: %s", ap_store_errmsg(c->store));
     rc = each_doc(c, refs_visit, &r, &n_bad);
     if (rc == AP_OK && n_bad)
         rc = apx_error_set(&c->err, AP_ECORRUPT,
@@ -1151,5 +1160,6 @@ AP_EXPORT int ap_catalog_gc(ap_catalog *c, unsigned stale_seconds,
             apx_error_set(&c->err, rc, "gc: %s", ap_store_errmsg(c->store));
     }
     refs_free(&r);
+    apx_store_unlock_remove(c->store, APX_GC_LOCK, glfd);
     return rc;
 }

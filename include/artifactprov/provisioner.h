@@ -197,8 +197,8 @@ typedef struct ap_provision_options {
     uint64_t max_unknown_size;      /**< cap on a body of unknown length; 0:
                                          the free space less a reserve */
     size_t max_files;               /**< most files one entry may have; 0:
-                                         4096; checked before anything is
-                                         written */
+                                         no limit; checked before anything
+                                         is written */
 } ap_provision_options;
 
 #define AP_PROVISION_OPTIONS_INIT { sizeof(ap_provision_options), 0, NULL, \
