@@ -259,6 +259,7 @@ typedef struct job {
     ap_tracker *tracker;
     ap_entry *entry;
     uint64_t last_put_ms;
+    uint64_t put_cost_ms;   /* how long the last progress document took */
     int keep;         /* re-pull of a ready entry: its document stays until
                          a complete set replaces it */
     int count_io;     /* the bytes the thread's blocking loops report are
@@ -369,10 +370,13 @@ static int job_sink(const ap_event *ev, void *user)
         j->entry->done_bytes = ev->progress->bytes_done;
         if (ev->progress->bytes_total > j->entry->total_size)
             j->entry->total_size = ev->progress->bytes_total; /* learnt from the server */
-        if (now - j->last_put_ms >= 1000) {
-            j->last_put_ms = now;
+        /* at most once a second, and never more than a tenth of the time:
+         * the document of a 100,000-file entry takes a while to write */
+        if (now - j->last_put_ms >= 1000 && now - j->last_put_ms >= 10 * j->put_cost_ms) {
             j->entry->updated = apx_wall_s();
             (void)ap_catalog_put(j->prov->catalog, j->entry);
+            j->last_put_ms = apx_now_ms();
+            j->put_cost_ms = j->last_put_ms - now;
         }
     }
     return rc;
