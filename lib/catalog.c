@@ -1058,7 +1058,7 @@ AP_EXPORT int ap_catalog_remove(ap_catalog *c, const char *id)
     refs_ctx r;
     char *file;
     size_t i, n_bad = 0;
-    int lfd = -1, rc;
+    int lfd = -1, glfd = -1, rc;
 
     if (!check(c))
         return AP_EINVAL;
@@ -1092,6 +1092,10 @@ AP_EXPORT int ap_catalog_remove(ap_catalog *c, const char *id)
         goto out;
     }
     r.skip_id = id;
+    /* Held from reading the other documents to the last blob removed:
+     * otherwise a pull may have committed one of these blobs for an entry
+     * not yet written (it holds APX_GC_LOCK shared until it is). */
+    (void)ap_store_trylock(c->store, APX_GC_LOCK, &glfd);
     if ((rc = each_doc(c, refs_visit, &r, &n_bad)) != AP_OK)
         goto out;
     if (unlinkat(c->dir_fd, file, 0) != 0) {
@@ -1101,10 +1105,11 @@ AP_EXPORT int ap_catalog_remove(ap_catalog *c, const char *id)
     }
     fsync(c->dir_fd);
     /* Blobs go unless another entry uses them; when some document could
-     * not be read its references are unknown, so blobs are kept (gc can
-     * take them later). */
+     * not be read its references are unknown, and while a pull holds
+     * APX_GC_LOCK (glfd < 0) it may have committed one of them for an
+     * entry not yet written: then blobs are kept (gc takes them later). */
     refs_sort(&r);
-    for (i = 0; n_bad == 0 && i < e->nfiles; i++) {
+    for (i = 0; n_bad == 0 && glfd >= 0 && i < e->nfiles; i++) {
         const char *h = e->files[i].sha256;
         if (h && apx_is_sha256_hex(h) && !referenced(&r, h))
             (void)ap_store_remove_blob(c->store, h);
@@ -1118,6 +1123,7 @@ out:
     free(file);
     ap_entry_free(e);
     refs_free(&r);
+    apx_store_unlock_remove(c->store, APX_GC_LOCK, glfd);
     ap_store_unlock(lfd);
     return rc;
 }
