@@ -1071,6 +1071,10 @@ static int commit_fetched(job *j, ap_vendor_call *call, fetch_set *s, size_t k,
     f->present = f->sha256 != NULL;
     if (!f->present)
         return fail(j, AP_ENOMEM, "%s: file '%s': out of memory", j->ref, f->name);
+    /* before the file's locks go: another job waiting for them finds the
+     * blob by its git blob id (index/git-sha1) */
+    if (call->files[s->idx[k]].git_sha1)
+        apx_gitsha1_remember(j->prov, call->files[s->idx[k]].git_sha1, f->sha256);
     if (ap_tracker_file_done(j->tracker, f->name))
         return fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
     return AP_OK;
