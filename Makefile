@@ -78,7 +78,7 @@ HELPER_BINS := $(patsubst t/helpers/%.c,$(B)/t/helpers/%,$(HELPER_SRCS))
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
-.PHONY: all check check-valgrind check-tsan tsan-bins install uninstall demo bench fuzz clean tests exports
+.PHONY: all check check-scale check-valgrind check-tsan tsan-bins install uninstall demo bench fuzz clean tests exports
 all: $(SHLIB) $(B)/libartifactprov.so $(STLIB) $(VENDOR_SOS) $(EXAMPLES) $(B)/artifactprov.pc
 
 $(STAMP):
@@ -178,6 +178,12 @@ PROVE_FLAGS ?= -j2
 check: tests
 	AP_BUILD=$(CURDIR)/$(B) AP_SRC=$(CURDIR) CC="$(CC)" SANITIZE="$(SANITIZE)" AP_DIGEST=$(AP_DIGEST) \
 	  $(PROVE) $(PROVE_FLAGS) $(UNIT_BINS) $(sort $(wildcard t/integration/*.t))
+
+# The 100,000-file snapshot (t/scale/): minutes, so not in `make check`;
+# .ci/run runs it once, unsanitized, after `make check`.
+check-scale: tests
+	AP_BUILD=$(CURDIR)/$(B) AP_SRC=$(CURDIR) CC="$(CC)" AP_DIGEST=$(AP_DIGEST) \
+	  $(PROVE) $(sort $(wildcard t/scale/*.t))
 
 check-valgrind: tests
 	AP_BUILD=$(CURDIR)/$(B) AP_SRC=$(CURDIR) AP_DIGEST=$(AP_DIGEST) \

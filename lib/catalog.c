@@ -1058,7 +1058,7 @@ AP_EXPORT int ap_catalog_remove(ap_catalog *c, const char *id)
     refs_ctx r;
     char *file;
     size_t i, n_bad = 0;
-    int lfd = -1, rc;
+    int lfd = -1, glfd = -1, rc;
 
     if (!check(c))
         return AP_EINVAL;
@@ -1092,6 +1092,10 @@ AP_EXPORT int ap_catalog_remove(ap_catalog *c, const char *id)
         goto out;
     }
     r.skip_id = id;
+    /* Held from reading the other documents to the last blob removed:
+     * otherwise a pull may have committed one of these blobs for an entry
+     * not yet written (it holds APX_GC_LOCK shared until it is). */
+    (void)ap_store_trylock(c->store, APX_GC_LOCK, &glfd);
     if ((rc = each_doc(c, refs_visit, &r, &n_bad)) != AP_OK)
         goto out;
     if (unlinkat(c->dir_fd, file, 0) != 0) {
@@ -1101,10 +1105,11 @@ AP_EXPORT int ap_catalog_remove(ap_catalog *c, const char *id)
     }
     fsync(c->dir_fd);
     /* Blobs go unless another entry uses them; when some document could
-     * not be read its references are unknown, so blobs are kept (gc can
-     * take them later). */
+     * not be read its references are unknown, and while a pull holds
+     * APX_GC_LOCK (glfd < 0) it may have committed one of them for an
+     * entry not yet written: then blobs are kept (gc takes them later). */
     refs_sort(&r);
-    for (i = 0; n_bad == 0 && i < e->nfiles; i++) {
+    for (i = 0; n_bad == 0 && glfd >= 0 && i < e->nfiles; i++) {
         const char *h = e->files[i].sha256;
         if (h && apx_is_sha256_hex(h) && !referenced(&r, h))
             (void)ap_store_remove_blob(c->store, h);
@@ -1118,6 +1123,7 @@ out:
     free(file);
     ap_entry_free(e);
     refs_free(&r);
+    apx_store_unlock_remove(c->store, APX_GC_LOCK, glfd);
     ap_store_unlock(lfd);
     return rc;
 }
@@ -1128,13 +1134,22 @@ AP_EXPORT int ap_catalog_gc(ap_catalog *c, unsigned stale_seconds,
 {
     refs_ctx r;
     size_t n_bad = 0;
-    int rc;
+    int rc, glfd = -1;
     if (freed)
         *freed = 0;
     if (!check(c))
         return AP_EINVAL;
     warnings_clear(c);
     memset(&r, 0, sizeof r);
+    /* Pulls hold APX_GC_LOCK shared while blobs they committed are named by
+     * no document yet: gc runs only when none does, from reading the
+     * documents to the last blob removed. */
+    if ((rc = ap_store_trylock(c->store, APX_GC_LOCK, &glfd)) == AP_EBUSY)
+        return apx_error_set(&c->err, rc, "gc: a pull is storing files not yet "
+                             "recorded in the catalog; nothing removed, run gc "
+                             "again after it");
+    if (rc != AP_OK)
+        return apx_error_set(&c->err, rc, "gc: %s", ap_store_errmsg(c->store));
     rc = each_doc(c, refs_visit, &r, &n_bad);
     if (rc == AP_OK && n_bad)
         rc = apx_error_set(&c->err, AP_ECORRUPT,
@@ -1151,5 +1166,6 @@ AP_EXPORT int ap_catalog_gc(ap_catalog *c, unsigned stale_seconds,
             apx_error_set(&c->err, rc, "gc: %s", ap_store_errmsg(c->store));
     }
     refs_free(&r);
+    apx_store_unlock_remove(c->store, APX_GC_LOCK, glfd);
     return rc;
 }

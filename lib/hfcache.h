@@ -34,6 +34,11 @@ APX_HIDDEN int apx_fs_opendir_at(int base_fd, const char *rel, int create,
 APX_HIDDEN int apx_fs_write_atomic(int dir_fd, const char *name,
                                    const void *data, size_t len, mode_t mode,
                                    apx_error *err);
+/* The same without the fsync calls (for a hint made durable by a later
+ * apx_store_sync, or never needed to be). */
+APX_HIDDEN int apx_fs_write_atomic_nosync(int dir_fd, const char *name,
+                                          const void *data, size_t len,
+                                          mode_t mode, apx_error *err);
 
 /* Open dir_fd/name for reading if it is a regular file: never follows a
  * final symlink (AP_EPATH) and never blocks — a FIFO, socket, device or
@@ -104,6 +109,30 @@ APX_HIDDEN int apx_fs_remove_tree_at(int dir_fd, const char *name,
 /* Remove a staging file and its sidecar (<staging>.state), for bytes that
  * must not be kept for a resume (a failed digest or signature). */
 APX_HIDDEN void apx_staging_discard(const char *staging_path);
+
+/* Store locks (lib/store.c).  A shared lock on <root>/locks/<name>.lock
+ * (many holders; an exclusive ap_store_lock waits for them all). */
+APX_HIDDEN int apx_store_lock_shared(ap_store *store, const char *name,
+                                     int nonblock, int *out_fd);
+/* Release an exclusive lock taken with ap_store_lock/trylock under `name`
+ * and remove its lock file (so locks/ holds only locks someone holds). */
+APX_HIDDEN void apx_store_unlock_remove(ap_store *store, const char *name, int fd);
+
+/* Batched durability (lib/store.c): ap_store_commit and ap_store_link_view
+ * without their fsync calls.  The caller makes the bytes durable with
+ * apx_store_sync (syncfs of the store's file system): the staging files of
+ * a batch before their commits (a blob under its name always has all its
+ * bytes), the renames before another batch or a document names them. */
+APX_HIDDEN int apx_store_commit_nosync(ap_store *store, const char *staging_path,
+                                       const char *sha256_hex, int trusted_digest);
+APX_HIDDEN int apx_store_link_view_nosync(ap_store *store, const char *vendor,
+                                          const char *name, const char *relpath,
+                                          const char *sha256_hex, char **out_path);
+APX_HIDDEN int apx_store_sync(ap_store *store);
+
+/* The lock pulls hold shared while blobs they committed are not yet named
+ * by a catalog document; gc holds it exclusively while it runs. */
+#define APX_GC_LOCK "gc"
 
 /* A unique temporary name ".ap-tmp-<pid>-<random>" (buf >= 48 bytes). */
 APX_HIDDEN void apx_fs_tmpname(char *buf, size_t n);

@@ -138,7 +138,9 @@ void apx_gitsha1_remember(ap_provisioner *p, const char *git_sha1,
     fd = index_dir(p, 1);
     if (fd < 0)
         return;
-    (void)apx_fs_write_atomic(fd, git_sha1, sha256, AP_SHA256_HEX_LEN, 0644, NULL);
+    /* a hint, re-checked on every use: made durable with the entry's views
+     * (apx_entry_finish syncs the store), never fsync'd one by one */
+    (void)apx_fs_write_atomic_nosync(fd, git_sha1, sha256, AP_SHA256_HEX_LEN, 0644, NULL);
     close(fd);
 }
 

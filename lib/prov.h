@@ -124,13 +124,6 @@ APX_HIDDEN apx_vendor *apx_vendor_for_scheme(ap_provisioner *prov,
 /* Classify, link views and fill paths of the present files (provisioner.c). */
 APX_HIDDEN int apx_entry_finish(ap_provisioner *p, ap_entry *e);
 
-/* Locks one job may hold (entry aside): two per file at most (a staging
- * lock, and a blob lock), so a job needs two descriptors per file. */
-#define AP_MAX_JOB_LOCKS 8192
-
-/* Files one entry may have unless ap_provision_options.max_files says. */
-#define AP_DEFAULT_MAX_FILES (AP_MAX_JOB_LOCKS / 2)
-
 /* Files below this size are fetched by a metadata-only provision (sync). */
 #define AP_METADATA_MAX (10u * 1024u * 1024u)
 

@@ -12,11 +12,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <dirent.h>
 #include <poll.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -258,6 +260,7 @@ typedef struct job {
     ap_tracker *tracker;
     ap_entry *entry;
     uint64_t last_put_ms;
+    uint64_t put_cost_ms;   /* how long the last progress document took */
     int keep;         /* re-pull of a ready entry: its document stays until
                          a complete set replaces it */
     int count_io;     /* the bytes the thread's blocking loops report are
@@ -368,10 +371,13 @@ static int job_sink(const ap_event *ev, void *user)
         j->entry->done_bytes = ev->progress->bytes_done;
         if (ev->progress->bytes_total > j->entry->total_size)
             j->entry->total_size = ev->progress->bytes_total; /* learnt from the server */
-        if (now - j->last_put_ms >= 1000) {
-            j->last_put_ms = now;
+        /* at most once a second, and never more than a tenth of the time:
+         * the document of a 100,000-file entry takes a while to write */
+        if (now - j->last_put_ms >= 1000 && now - j->last_put_ms >= 10 * j->put_cost_ms) {
             j->entry->updated = apx_wall_s();
             (void)ap_catalog_put(j->prov->catalog, j->entry);
+            j->last_put_ms = apx_now_ms();
+            j->put_cost_ms = j->last_put_ms - now;
         }
     }
     return rc;
@@ -388,12 +394,15 @@ static int fail(job *j, int status, const char *fmt, ...)
     return status;
 }
 
-/* Take a store lock, waiting as long as another job or process holds it,
- * but stay cancellable and keep the heartbeat going meanwhile. */
-static int lock_waiting(job *j, const char *name, const char *what, int *fd)
+/* Take a store lock (exclusive, or shared), waiting as long as another job
+ * or process holds it, but stay cancellable and keep the heartbeat going
+ * meanwhile. */
+static int lock_waiting(job *j, const char *name, const char *what, int shared,
+                        int *fd)
 {
     int rc, said = 0, cfd = ap_cancel_token_fd(j->o->cancel);
-    while ((rc = ap_store_trylock(j->prov->store, name, fd)) == AP_EBUSY) {
+    while ((rc = shared ? apx_store_lock_shared(j->prov->store, name, 1, fd)
+                        : ap_store_trylock(j->prov->store, name, fd)) == AP_EBUSY) {
         struct pollfd pfd = { cfd, POLLIN, 0 };
         if (!said++) {
             char msg[256];
@@ -830,6 +839,7 @@ typedef struct lock_want {
     char name[80];
     size_t file;      /* entry file index, for messages */
     int stage;        /* a staging lock (never go on without it) */
+    int fd;           /* held, or -1 */
 } lock_want;
 
 static int cmp_lock_want(const void *a, const void *b)
@@ -837,118 +847,122 @@ static int cmp_lock_want(const void *a, const void *b)
     return strcmp(((const lock_want *)a)->name, ((const lock_want *)b)->name);
 }
 
-/* Fetch every file the store lacks with the engine, then commit them.
- *
- * One writer per staging file: every file fetched here (by the engine or a
- * vendor's download) has its staging lock, and a file whose sha256 is known
- * its blob lock, taken before its staging file is opened and held until the
- * entry is written.  All locks of a job are taken up front in one global
- * order (sorted by name), so two jobs sharing files in any order never
- * deadlock; after they are held, the store is looked at again, since
- * another job may just have committed the file. */
-static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlocks,
-                        size_t max_locks)
+/* Descriptors this process has open (/proc/self/fd), or `dflt`. */
+static size_t open_fds(size_t dflt)
 {
-    const ap_provision_options *o = j->o;
-    ap_entry *e = j->entry;
-    fetch_set s;
-    apx_fetch_opts fo;
-    apx_error err;
-    size_t i, k, nwant = 0, *leader = NULL;
-    char **path = NULL;    /* staging path of entry file i, or NULL */
-    lock_want *want = NULL;
-    apx_mirrors *mirrors = NULL;
-    int rc = AP_OK;
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    size_t n = 0;
+    if (!d)
+        return dflt;
+    while ((de = readdir(d)) != NULL)
+        n += de->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
 
-    memset(&s, 0, sizeof s);
-    s.ff = apx_calloc(e->nfiles, sizeof *s.ff);
-    s.idx = apx_calloc(e->nfiles, sizeof *s.idx);
-    s.staging = apx_calloc(e->nfiles, sizeof *s.staging);
-    path = apx_calloc(e->nfiles, sizeof *path);
-    leader = apx_calloc(e->nfiles, sizeof *leader);
-    want = apx_calloc(e->nfiles * 2 + 1, sizeof *want);
-    if (!s.ff || !s.idx || !s.staging || !path || !leader || !want) {
-        rc = fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
-        goto out;
-    }
-    /* 1. Which files to fetch, their staging paths and locks. */
-    for (i = 0; i < e->nfiles; i++)
-        leader[i] = i;
-    for (i = 0; i < e->nfiles && rc == AP_OK; i++) {
-        const apx_mfile *m = &call->files[i];
-        ap_entry_file *f = &e->files[i];
-        char *key;
-        if (f->present || !wanted(j, m) || (m->url && strncmp(m->url, "file://", 7) == 0))
-            continue;
-        if (call->vendor->desc.download)
-            key = apx_strdup(m->url ? m->url : m->path);
-        else if (f->sha256) /* keyed by content: resumes from any URL */
-            key = apx_asprintf("sha256:%s", f->sha256);
-        else
-            key = apx_asprintf("\n%s", m->etag ? m->etag : m->url);
-        rc = key ? ap_store_staging_path(j->prov->store, key, &path[i]) : AP_ENOMEM;
-        free(key);
-        if (rc != AP_OK) {
-            rc = fail(j, rc, "%s: file '%s': %s", j->ref, m->path,
-                      ap_store_errmsg(j->prov->store));
-            break;
+/* How many files are locked and fetched together.  Each costs four
+ * descriptors while its batch runs (staging and blob locks, the engine's
+ * data file and its syncer's copy); the connections, the commit and a
+ * reserve come on top.  Bounded by what RLIMIT_NOFILE leaves, so the
+ * number of files of an entry is not (the batches run one after another). */
+#define BATCH_MAX 256
+static size_t batch_size(const ap_provision_options *o)
+{
+    struct rlimit rl;
+    size_t conns = o->max_connections ? o->max_connections : 8, used, lim;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return BATCH_MAX;
+    lim = rl.rlim_cur > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)rl.rlim_cur;
+    used = open_fds(64) + 2 * conns + 32;
+    if (lim <= used + 4)
+        return 1;
+    lim = (lim - used) / 4;
+    return lim > BATCH_MAX ? BATCH_MAX : lim;
+}
+
+/* One batch of files to fetch: their staging paths, locks and engine set. */
+typedef struct batch {
+    const size_t *files;  /* entry file indexes (leaders with a staging path) */
+    size_t n;
+    lock_want *want;      /* 2 n */
+    size_t nwant;
+    fetch_set s;          /* room for n */
+} batch;
+
+static void batch_unlock(job *j, batch *b)
+{
+    size_t k;
+    for (k = 0; k < b->nwant; k++)
+        if (b->want[k].fd >= 0) {
+            apx_store_unlock_remove(j->prov->store, b->want[k].name, b->want[k].fd);
+            b->want[k].fd = -1;
+        }
+    b->nwant = 0;
+}
+
+/* Take the batch's staging and blob locks in name order (skipping repeats:
+ * two files with one sha256 but different sources).  A job holds no other
+ * file lock meanwhile (the previous batch's are released), so two jobs
+ * sharing files in any order never deadlock. */
+static int batch_lock(job *j, batch *b, char **path)
+{
+    ap_entry *e = j->entry;
+    size_t k;
+    int rc = AP_OK;
+    b->nwant = 0;
+    for (k = 0; k < b->n; k++) {
+        size_t i = b->files[k];
+        lock_want *w = &b->want[b->nwant];
+        if (stage_lock_name(path[i], w->name) != AP_OK)
+            return fail(j, AP_EINVAL, "%s: file '%s': unexpected staging path %s",
+                        j->ref, e->files[i].name, path[i]);
+        w->file = i;
+        w->stage = 1;
+        w->fd = -1;
+        b->nwant++;
+        if (e->files[i].sha256) {
+            w = &b->want[b->nwant++];
+            snprintf(w->name, sizeof w->name, "blob-%s", e->files[i].sha256);
+            w->file = i;
+            w->stage = 0;
+            w->fd = -1;
         }
     }
-    /* Two files of this entry with one staging file (the same bytes under
-     * two names): fetch it once, the others follow the first (sorted by
-     * path, O(n log n)). */
-    if (rc == AP_OK && (rc = follow_same_staging(path, leader, e->nfiles)) != AP_OK)
-        rc = fail(j, rc, "%s: out of memory", j->ref);
-    for (i = 0; i < e->nfiles && rc == AP_OK; i++) {
-        ap_entry_file *f = &e->files[i];
-        if (!path[i])
+    if (b->nwant > 1)
+        qsort(b->want, b->nwant, sizeof *b->want, cmp_lock_want);
+    for (k = 0; rc == AP_OK && k < b->nwant; k++) {
+        lock_want *w = &b->want[k];
+        int lrc;
+        if (k > 0 && strcmp(w->name, b->want[k - 1].name) == 0)
             continue;
-        if (stage_lock_name(path[i], want[nwant].name) != AP_OK) {
-            rc = fail(j, AP_EINVAL, "%s: file '%s': unexpected staging path %s", j->ref,
-                      f->name, path[i]);
-            break;
-        }
-        want[nwant].file = i;
-        want[nwant++].stage = 1;
-        if (f->sha256) {
-            snprintf(want[nwant].name, sizeof want[nwant].name, "blob-%s", f->sha256);
-            want[nwant].file = i;
-            want[nwant++].stage = 0;
-        }
-    }
-    /* 2. Take the locks in name order (skipping repeats: two files with one
-     * sha256 but different sources). */
-    if (nwant > 1)
-        qsort(want, nwant, sizeof *want, cmp_lock_want);
-    for (k = 0; rc == AP_OK && k < nwant; k++) {
-        int fd = -1, lrc;
-        if (k > 0 && strcmp(want[k].name, want[k - 1].name) == 0)
-            continue;
-        if (*nlocks >= max_locks) {
-            rc = fail(j, AP_EUNSUPPORTED, "%s: more locks than one job holds (%zu)",
-                      j->ref, max_locks);
-            break;
-        }
-        lrc = lock_waiting(j, want[k].name, e->files[want[k].file].name, &fd);
-        if (lrc == AP_OK)
-            lock_fds[(*nlocks)++] = fd;
-        else if (lrc == AP_ECANCELLED || lrc == AP_EUSER)
+        lrc = lock_waiting(j, w->name, e->files[w->file].name, 0, &w->fd);
+        if (lrc == AP_ECANCELLED || lrc == AP_EUSER)
             rc = lrc;
-        else if (want[k].stage)
+        else if (lrc != AP_OK && w->stage)
             rc = fail(j, lrc, "%s: file '%s': cannot lock its staging file (%s), so "
                       "another download could write it too: %s", j->ref,
-                      e->files[want[k].file].name, want[k].name,
-                      ap_store_errmsg(j->prov->store));
+                      e->files[w->file].name, w->name, ap_store_errmsg(j->prov->store));
         /* a blob lock that cannot be had (e.g. read-only locks/): the
          * staging lock still makes this job the only writer */
     }
-    /* 3. Now the only writer: look again, then import, download or queue. */
-    for (i = 0; i < e->nfiles && rc == AP_OK; i++) {
+    return rc;
+}
+
+/* Now the only writer of the batch's files: look at the store again
+ * (another job may just have committed a file), then import, download or
+ * queue each for the engine. */
+static int batch_queue(job *j, ap_vendor_call *call, batch *b, char **path)
+{
+    const ap_provision_options *o = j->o;
+    ap_entry *e = j->entry;
+    size_t t;
+    int rc = AP_OK;
+    for (t = 0; t < b->n && rc == AP_OK; t++) {
+        size_t i = b->files[t], k;
         const apx_mfile *m = &call->files[i];
         ap_entry_file *f = &e->files[i];
         apx_fetch_file *x;
-        if (f->present || leader[i] != i || !wanted(j, m))
-            continue;
         if (!f->sha256 && m->git_sha1 && !(o->flags & AP_PROVISION_FORCE)) {
             char known[AP_SHA256_HEX_LEN + 1];
             if (apx_gitsha1_lookup(j->prov, m->git_sha1, known) == AP_OK &&
@@ -969,11 +983,6 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
             apx_tracker_present(j->tracker, f->size, 1);
             continue;
         }
-        if (m->url && strncmp(m->url, "file://", 7) == 0) {
-            rc = import_local(j, m, f);
-            f->present = rc == AP_OK;
-            continue;
-        }
         if (m->local_path && !(o->flags & AP_PROVISION_FORCE)) {
             rc = try_local_copy(j, m, f);
             if (rc == AP_OK)
@@ -989,10 +998,11 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
                 rc = ap_tracker_file_done(j->tracker, m->path) ? AP_EUSER : AP_OK;
             continue;
         }
-        k = s.n;
-        s.staging[k] = path[i];
+        k = b->s.n;
+        b->s.staging[k] = path[i];
         path[i] = NULL;
-        x = &s.ff[k];
+        x = &b->s.ff[k];
+        memset(x, 0, sizeof *x);
         x->label = m->path;
         x->url = m->url;
         x->headers = (const char *const *)m->headers;
@@ -1003,103 +1013,247 @@ static int engine_fetch(job *j, ap_vendor_call *call, int *lock_fds, size_t *nlo
         x->git_sha1 = m->git_sha1;
         /* known digest: the engine's "sha256:<hex>", whatever the URL */
         x->validator = f->sha256 ? NULL : m->etag ? m->etag : m->git_sha1;
-        x->staging_path = s.staging[k];
-        s.idx[k] = i;
-        s.n++;
+        x->staging_path = b->s.staging[k];
+        b->s.idx[k] = i;
+        b->s.n++;
         f->status = AP_FILE_DOWNLOADING;
     }
-    if (rc == AP_OK && s.n) {
-        memset(&fo, 0, sizeof fo);
-        fo.cancel = o->cancel;
-        fo.tracker = j->tracker;
-        fo.max_connections = o->max_connections;
-        fo.max_per_host = o->max_per_host;
-        fo.connections_per_file = o->connections_per_file;
-        fo.chunk_size = o->chunk_size;
-        fo.max_attempts = o->max_attempts;
-        fo.stall_timeout_ms = o->stall_timeout_ms;
-        fo.max_bytes_per_sec = o->max_bytes_per_sec;
-        fo.ca_file = o->ca_file;
-        fo.min_rate = o->min_rate;
-        fo.min_rate_window_ms = o->min_rate_window_ms;
-        fo.max_unknown_size = o->max_unknown_size;
-        fo.drop_partial = (o->flags & AP_PROVISION_DROP_PARTIAL) != 0;
-        fo.adaptive_max = o->adaptive_connections ? o->adaptive_connections
-                          : o->max_connections ? 0 : 16;
-        apx_error_clear(&err);
-        rc = apx_mirrors_parse(o->mirrors, o->mirrors ? NULL : getenv("AP_MIRRORS"),
-                               &mirrors, &err);
-        if (rc == AP_OK)
-            rc = apx_fetch_mirrored(&fo, mirrors, s.ff, s.n, &err);
-        apx_mirrors_free(mirrors);
-        for (k = 0; k < s.n; k++)
-            e->fetched_bytes += s.ff[k].bytes_fetched;
-        if (rc != AP_OK) {
-            if (rc == AP_ECANCELLED)
-                rc = fail(j, rc, "%s: cancelled", j->ref);
-            else {
-                /* a file the vendor describes (e.g. "layer <media type>
-                 * <digest>"): the message says what it is */
-                const char *what = NULL;
-                for (k = 0; k < s.n && !what; k++)
-                    if (s.ff[k].status == rc)
-                        what = call->files[s.idx[k]].describe;
-                rc = fail(j, rc, "%s: %s%s%s%s", j->ref, err.msg[0] ? err.msg : ap_strerror(rc),
-                          what ? " (" : "", what ? what : "", what ? ")" : "");
-            }
+    return rc;
+}
+
+static void fetch_opts_of(const job *j, apx_fetch_opts *fo)
+{
+    const ap_provision_options *o = j->o;
+    memset(fo, 0, sizeof *fo);
+    fo->cancel = o->cancel;
+    fo->tracker = j->tracker;
+    fo->max_connections = o->max_connections;
+    fo->max_per_host = o->max_per_host;
+    fo->connections_per_file = o->connections_per_file;
+    fo->chunk_size = o->chunk_size;
+    fo->max_attempts = o->max_attempts;
+    fo->stall_timeout_ms = o->stall_timeout_ms;
+    fo->max_bytes_per_sec = o->max_bytes_per_sec;
+    fo->ca_file = o->ca_file;
+    fo->min_rate = o->min_rate;
+    fo->min_rate_window_ms = o->min_rate_window_ms;
+    fo->max_unknown_size = o->max_unknown_size;
+    fo->drop_partial = (o->flags & AP_PROVISION_DROP_PARTIAL) != 0;
+    fo->adaptive_max = o->adaptive_connections ? o->adaptive_connections
+                       : o->max_connections ? 0 : 16;
+}
+
+/* Commit one fetched file (its signature first, when it has one). */
+static int commit_fetched(job *j, ap_vendor_call *call, fetch_set *s, size_t k,
+                          int synced)
+{
+    ap_entry_file *f = &j->entry->files[s->idx[k]];
+    int crc;
+    if (call->files[s->idx[k]].signature) {
+        /* the signature, before the bytes become a blob */
+        apx_error serr;
+        apx_error_clear(&serr);
+        crc = check_signature(j, &call->files[s->idx[k]], s->staging[k], &serr);
+        if (crc != AP_OK) {
+            apx_staging_discard(s->staging[k]);
+            return fail(j, crc, "%s: %s", j->ref, serr.msg);
         }
-        /* Commit every file that made it, even when another failed: what
-         * is verified is kept (the next run needs not fetch it again). */
-        apx_tracker_phase(j->tracker, "verifying", j->ref);
-        for (k = 0; k < s.n; k++) {
-            ap_entry_file *f = &e->files[s.idx[k]];
-            int crc;
-            if (s.ff[k].status != AP_OK)
-                continue;
-            if (!s.ff[k].sha256) {
-                /* Its digest is known only now: hold the blob's lock from
-                 * the commit until the entry naming it is written, so a
-                 * concurrent gc cannot take it in between. */
-                char name[80];
-                int fd;
-                snprintf(name, sizeof name, "blob-%s", s.ff[k].sha256_out);
-                if (*nlocks < max_locks &&
-                    ap_store_trylock(j->prov->store, name, &fd) == AP_OK)
-                    lock_fds[(*nlocks)++] = fd;
-            }
-            if (call->files[s.idx[k]].signature) {
-                /* the signature, before the bytes become a blob */
-                apx_error serr;
-                apx_error_clear(&serr);
-                crc = check_signature(j, &call->files[s.idx[k]], s.staging[k], &serr);
-                if (crc != AP_OK) {
-                    apx_staging_discard(s.staging[k]);
-                    if (rc == AP_OK)
-                        rc = fail(j, crc, "%s: %s", j->ref, serr.msg);
-                    continue;
-                }
-                if (j->sig_ok)
-                    j->sig_ok[s.idx[k]] = 1;
-            }
-            /* A digest learnt from the bytes as they came is checked against
-             * the bytes in the file before they are committed under it. */
-            crc = ap_store_commit(j->prov->store, s.staging[k], s.ff[k].sha256_out,
-                                  s.ff[k].sha256 != NULL);
-            if (crc != AP_OK) {
-                if (rc == AP_OK)
-                    rc = fail(j, crc, "%s: file '%s': %s", j->ref, f->name,
-                              ap_store_errmsg(j->prov->store));
-                continue;
-            }
-            free(f->sha256);
-            f->sha256 = apx_strdup(s.ff[k].sha256_out);
-            f->size = s.ff[k].size_out;
-            f->present = f->sha256 != NULL;
-            if (!f->present && rc == AP_OK)
-                rc = fail(j, AP_ENOMEM, "%s: file '%s': out of memory", j->ref, f->name);
-            if (ap_tracker_file_done(j->tracker, f->name) && rc == AP_OK)
-                rc = fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
+        if (j->sig_ok)
+            j->sig_ok[s->idx[k]] = 1;
+    }
+    /* A digest learnt from the bytes as they came is checked against the
+     * bytes in the file before they are committed under it.  The blob is
+     * safe from gc until the entry names it: the job holds APX_GC_LOCK. */
+    crc = (synced ? apx_store_commit_nosync : ap_store_commit)(
+        j->prov->store, s->staging[k], s->ff[k].sha256_out, s->ff[k].sha256 != NULL);
+    if (crc != AP_OK)
+        return fail(j, crc, "%s: file '%s': %s", j->ref, f->name,
+                    ap_store_errmsg(j->prov->store));
+    free(f->sha256);
+    f->sha256 = apx_strdup(s->ff[k].sha256_out);
+    f->size = s->ff[k].size_out;
+    f->present = f->sha256 != NULL;
+    if (!f->present)
+        return fail(j, AP_ENOMEM, "%s: file '%s': out of memory", j->ref, f->name);
+    /* before the file's locks go: another job waiting for them finds the
+     * blob by its git blob id (index/git-sha1) */
+    if (call->files[s->idx[k]].git_sha1)
+        apx_gitsha1_remember(j->prov, call->files[s->idx[k]].git_sha1, f->sha256);
+    if (ap_tracker_file_done(j->tracker, f->name))
+        return fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
+    return AP_OK;
+}
+
+/* Fetch the queued files of a batch with the engine, then commit every
+ * file that made it, even when another failed: what is verified is kept
+ * (the next run needs not fetch it again).  The first failure's status
+ * and message are the batch's. */
+static int batch_fetch(job *j, ap_vendor_call *call, fetch_set *s)
+{
+    apx_fetch_opts fo;
+    apx_error err;
+    apx_mirrors *mirrors = NULL;
+    size_t k;
+    int rc, synced;
+    fetch_opts_of(j, &fo);
+    apx_error_clear(&err);
+    rc = apx_mirrors_parse(j->o->mirrors, j->o->mirrors ? NULL : getenv("AP_MIRRORS"),
+                           &mirrors, &err);
+    if (rc == AP_OK)
+        rc = apx_fetch_mirrored(&fo, mirrors, s->ff, s->n, &err);
+    apx_mirrors_free(mirrors);
+    for (k = 0; k < s->n; k++)
+        j->entry->fetched_bytes += s->ff[k].bytes_fetched;
+    if (rc == AP_ECANCELLED)
+        rc = fail(j, rc, "%s: cancelled", j->ref);
+    else if (rc != AP_OK) {
+        /* a file the vendor describes (e.g. "layer <media type> <digest>"):
+         * the message says what it is */
+        const char *what = NULL;
+        for (k = 0; k < s->n && !what; k++)
+            if (s->ff[k].status == rc)
+                what = call->files[s->idx[k]].describe;
+        rc = fail(j, rc, "%s: %s%s%s%s", j->ref, err.msg[0] ? err.msg : ap_strerror(rc),
+                  what ? " (" : "", what ? what : "", what ? ")" : "");
+    }
+    apx_tracker_phase(j->tracker, "verifying", j->ref);
+    /* Durability in two steps for the whole batch rather than two fsync
+     * calls per file: the staging files' bytes before any rename (a blob
+     * under its name always has all its bytes), the renames before the
+     * locks go (another job may then name the blobs). */
+    for (k = 0; k < s->n && s->ff[k].status != AP_OK; k++)
+        ;
+    synced = k < s->n && apx_store_sync(j->prov->store) == AP_OK;
+    for (k = 0; k < s->n; k++) {
+        apx_error keep = j->prov->err;
+        int crc;
+        if (s->ff[k].status != AP_OK)
+            continue;
+        crc = commit_fetched(j, call, s, k, synced);
+        if (crc != AP_OK && rc != AP_OK)
+            j->prov->err = keep;    /* the first failure's message stays */
+        else if (crc != AP_OK)
+            rc = crc;
+    }
+    if (synced && apx_store_sync(j->prov->store) != AP_OK && rc == AP_OK)
+        rc = fail(j, AP_EIO, "%s: the files committed cannot be made durable: %s",
+                  j->ref, ap_store_errmsg(j->prov->store));
+    return rc;
+}
+
+/* A failure after which the next batch is not tried. */
+static int stops_all(int rc)
+{
+    return rc == AP_ECANCELLED || rc == AP_EUSER || rc == AP_ENOSPC || rc == AP_ENOMEM;
+}
+
+static int batch_alloc(batch *b, size_t n)
+{
+    memset(b, 0, sizeof *b);
+    b->want = apx_calloc(2 * n + 1, sizeof *b->want);
+    b->s.ff = apx_calloc(n, sizeof *b->s.ff);
+    b->s.idx = apx_calloc(n, sizeof *b->s.idx);
+    b->s.staging = apx_calloc(n, sizeof *b->s.staging);
+    return b->want && b->s.ff && b->s.idx && b->s.staging ? AP_OK : AP_ENOMEM;
+}
+
+/* Run one batch: lock, look again and queue, fetch and commit, unlock. */
+static int batch_run(job *j, ap_vendor_call *call, batch *b, char **path,
+                     int *go_on)
+{
+    size_t k;
+    int rc = batch_lock(j, b, path);
+    if (rc == AP_OK)
+        rc = batch_queue(j, call, b, path);
+    if (rc == AP_OK && b->s.n) {
+        rc = batch_fetch(j, call, &b->s);
+        *go_on = 1;  /* a download or commit failed: the other batches go on */
+    }
+    batch_unlock(j, b);
+    for (k = 0; k < b->s.n; k++) {
+        free(b->s.staging[k]);
+        b->s.staging[k] = NULL;
+    }
+    b->s.n = 0;
+    return rc;
+}
+
+/* Fetch every file the store lacks with the engine, then commit them.
+ *
+ * One writer per staging file: every file fetched here (by the engine or a
+ * vendor's download) has its staging lock, and a file whose sha256 is known
+ * its blob lock, taken before its staging file is opened and released once
+ * it is committed.  The files go in batches (batch_size): a batch's locks
+ * are taken in one global order (sorted by name) while the job holds no
+ * other, so two jobs sharing files in any order never deadlock, and the
+ * descriptors held grow with the batch, never with the entry. */
+static int engine_fetch(job *j, ap_vendor_call *call)
+{
+    ap_entry *e = j->entry;
+    batch b;
+    size_t i, nb, norder = 0, *leader = NULL, *order = NULL;
+    char **path = NULL;    /* staging path of entry file i, or NULL */
+    int rc = AP_OK, stop;
+
+    nb = batch_size(j->o);
+    path = apx_calloc(e->nfiles, sizeof *path);
+    leader = apx_calloc(e->nfiles, sizeof *leader);
+    order = apx_calloc(e->nfiles, sizeof *order);
+    if (batch_alloc(&b, nb) != AP_OK || !path || !leader || !order) {
+        rc = fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+        goto out;
+    }
+    /* 1. Which files to fetch, their staging paths; local file:// files
+     * are imported. */
+    for (i = 0; i < e->nfiles; i++)
+        leader[i] = i;
+    for (i = 0; i < e->nfiles && rc == AP_OK; i++) {
+        const apx_mfile *m = &call->files[i];
+        ap_entry_file *f = &e->files[i];
+        char *key;
+        if (f->present || !wanted(j, m))
+            continue;
+        if (m->url && strncmp(m->url, "file://", 7) == 0) {
+            rc = import_local(j, m, f);
+            f->present = rc == AP_OK;
+            continue;
         }
+        if (call->vendor->desc.download)
+            key = apx_strdup(m->url ? m->url : m->path);
+        else if (f->sha256) /* keyed by content: resumes from any URL */
+            key = apx_asprintf("sha256:%s", f->sha256);
+        else
+            key = apx_asprintf("\n%s", m->etag ? m->etag : m->url);
+        rc = key ? ap_store_staging_path(j->prov->store, key, &path[i]) : AP_ENOMEM;
+        free(key);
+        if (rc != AP_OK)
+            rc = fail(j, rc, "%s: file '%s': %s", j->ref, m->path,
+                      ap_store_errmsg(j->prov->store));
+    }
+    /* Two files of this entry with one staging file (the same bytes under
+     * two names): fetch it once, the others follow the first (sorted by
+     * path, O(n log n)). */
+    if (rc == AP_OK && (rc = follow_same_staging(path, leader, e->nfiles)) != AP_OK)
+        rc = fail(j, rc, "%s: out of memory", j->ref);
+    for (i = 0; i < e->nfiles && rc == AP_OK; i++)
+        if (path[i])
+            order[norder++] = i;
+    /* 2. Batch after batch; a file that failed to download does not stop
+     * the others (what is verified is kept), the first failure is the
+     * job's status and message. */
+    for (i = 0, stop = rc != AP_OK; i < norder && !stop; i += nb) {
+        apx_error first = j->prov->err;
+        int brc, go_on = 0;
+        b.files = order + i;
+        b.n = norder - i < nb ? norder - i : nb;
+        brc = batch_run(j, call, &b, path, &go_on);
+        if (brc == AP_OK)
+            continue;
+        if (rc != AP_OK)
+            j->prov->err = first;
+        else
+            rc = brc;
+        stop = !go_on || stops_all(brc);
     }
     /* Files that shared a staging file with an earlier one get its blob. */
     for (i = 0; i < e->nfiles; i++) {
@@ -1118,8 +1272,9 @@ out:
         free(path[i]);
     free(path);
     free(leader);
-    free(want);
-    fetch_set_free(&s);
+    free(order);
+    free(b.want);
+    fetch_set_free(&b.s);
     return rc;
 }
 
@@ -1166,7 +1321,8 @@ int apx_entry_finish(ap_provisioner *p, ap_entry *e)
                 f->parameters = ci.parameters;
             }
         }
-        rc = ap_store_link_view(p->store, e->vendor, e->name, f->name, f->sha256, &view);
+        rc = apx_store_link_view_nosync(p->store, e->vendor, e->name, f->name,
+                                        f->sha256, &view);
         free(f->path);
         if (rc == AP_OK) {
             f->path = view;
@@ -1177,6 +1333,11 @@ int apx_entry_finish(ap_provisioner *p, ap_entry *e)
         if (f->git_sha1)
             apx_gitsha1_remember(p, f->git_sha1, f->sha256);
     }
+    /* the views and index entries, durable at once before a document
+     * names them */
+    if (apx_store_sync(p->store) != AP_OK)
+        return apx_error_set(&p->err, AP_EIO, "%s: %s", e->ref,
+                             ap_store_errmsg(p->store));
     return AP_OK;
 }
 
@@ -1348,7 +1509,7 @@ static int check_verifiable(job *j, const ap_vendor_call *call)
 
 static int check_manifest(job *j, const ap_vendor_call *call)
 {
-    size_t max = j->o->max_files ? j->o->max_files : AP_DEFAULT_MAX_FILES, i;
+    size_t max = j->o->max_files ? j->o->max_files : SIZE_MAX, i;
     const apx_mfile **v;
     if (call->nfiles > max)
         return fail(j, AP_EUNSUPPORTED, "%s: %zu files, more than the limit of %zu files "
@@ -1643,8 +1804,8 @@ static int run_job(job *j, ap_entry **out)
     apx_vendor *v;
     ap_entry *prev = NULL;
     char *id = NULL, *host_id = NULL, known[1024];
-    int rc, entry_lock = -1, *lock_fds = NULL, hosted = 0;
-    size_t scheme_len, nlocks = 0, max_locks = 0, i;
+    int rc, entry_lock = -1, gc_lock = -1, hosted = 0;
+    size_t scheme_len, i;
 
     if (apx_ref_scheme(j->ref, &scheme_len) != 0) {
         apx_vendor_grammar(p, known, sizeof known);
@@ -1776,7 +1937,7 @@ static int run_job(job *j, ap_entry **out)
      * recorded in that entry, under its lock, not in one of its own. */
     if ((rc = host_entry(j, &call, id, &host_id)) != AP_OK)
         goto out;
-    rc = lock_waiting(j, host_id ? host_id : id, j->ref, &entry_lock);
+    rc = lock_waiting(j, host_id ? host_id : id, j->ref, 0, &entry_lock);
     if (rc == AP_ECANCELLED || rc == AP_EUSER)
         goto out;
     if (rc != AP_OK)
@@ -1802,18 +1963,13 @@ static int run_job(job *j, ap_entry **out)
             if (entry_lock >= 0)
                 ap_store_unlock(entry_lock);
             entry_lock = -1;
-            rc = lock_waiting(j, id, j->ref, &entry_lock);
+            rc = lock_waiting(j, id, j->ref, 0, &entry_lock);
             if (rc == AP_ECANCELLED || rc == AP_EUSER)
                 goto out;
             if (rc != AP_OK)
                 entry_lock = -1;
             rc = AP_OK;
         }
-    }
-    max_locks = 2 * call.nfiles;
-    if (!(lock_fds = apx_calloc(max_locks, sizeof *lock_fds))) {
-        rc = fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
-        goto out;
     }
     if (!hosted)
         (void)ap_catalog_get(p->catalog, id, &prev);
@@ -1859,7 +2015,12 @@ static int run_job(job *j, ap_entry **out)
         rc = fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
         goto out;
     }
-    rc = engine_fetch(j, &call, lock_fds, &nlocks, max_locks);
+    /* Blobs committed from here on are named by no document until the
+     * entry is written: gc waits for that (it takes this lock exclusively). */
+    rc = lock_waiting(j, APX_GC_LOCK, j->ref, 1, &gc_lock);
+    if (rc == AP_ECANCELLED || rc == AP_EUSER)
+        goto out;
+    rc = engine_fetch(j, &call);
     /* Files already in the store carry a signature too: check their blobs. */
     for (i = 0; rc == AP_OK && i < j->entry->nfiles; i++) {
         const apx_mfile *m = &call.files[i];
@@ -1956,9 +2117,7 @@ out:
     }
     if (rc == AP_OK && j->entry && j->entry->status == AP_ENTRY_READY)
         fold_into_repo_entries(j);
-    for (i = 0; i < nlocks; i++)
-        ap_store_unlock(lock_fds[i]);
-    free(lock_fds);
+    ap_store_unlock(gc_lock);
     if (entry_lock >= 0)
         ap_store_unlock(entry_lock);
     if (rc == AP_OK)

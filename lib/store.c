@@ -183,8 +183,23 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
+static int write_atomic(int dir_fd, const char *name, const void *data,
+                        size_t len, mode_t mode, int sync, apx_error *err);
+
 int apx_fs_write_atomic(int dir_fd, const char *name, const void *data,
                         size_t len, mode_t mode, apx_error *err)
+{
+    return write_atomic(dir_fd, name, data, len, mode, 1, err);
+}
+
+int apx_fs_write_atomic_nosync(int dir_fd, const char *name, const void *data,
+                               size_t len, mode_t mode, apx_error *err)
+{
+    return write_atomic(dir_fd, name, data, len, mode, 0, err);
+}
+
+static int write_atomic(int dir_fd, const char *name, const void *data,
+                        size_t len, mode_t mode, int sync, apx_error *err)
 {
     char tmp[64];
     int fd, e;
@@ -196,7 +211,7 @@ int apx_fs_write_atomic(int dir_fd, const char *name, const void *data,
         return apx_error_set(err, io_status(errno), "create '%s': %s", tmp,
                              strerror(errno));
     if (write_all(fd, data, len) != 0 || fchmod(fd, mode) != 0 ||
-        fsync(fd) != 0) {
+        (sync && fsync(fd) != 0)) {
         e = errno;
         close(fd);
         unlinkat(dir_fd, tmp, 0);
@@ -210,7 +225,8 @@ int apx_fs_write_atomic(int dir_fd, const char *name, const void *data,
         return apx_error_set(err, io_status(e), "rename into '%s': %s", name,
                              strerror(e));
     }
-    fsync(dir_fd);
+    if (sync)
+        fsync(dir_fd);
     return AP_OK;
 }
 
@@ -877,7 +893,13 @@ AP_EXPORT int ap_store_staging_path(ap_store *store, const char *key,
 
 /* ---- locks --------------------------------------------------------------- */
 
-static int lock_name(ap_store *s, const char *name, int nonblock, int *out_fd)
+/* Take locks/<name>.lock (LOCK_EX, or LOCK_SH when `shared`).  Lock files
+ * nobody holds may be removed by their last holder (apx_store_unlock_remove),
+ * so after the flock the file must still be the one under the name: else
+ * it was unlinked while this process waited, and the lock is taken again
+ * on the file now there. */
+static int lock_mode(ap_store *s, const char *name, int nonblock, int shared,
+                     int *out_fd)
 {
     char file[MAX_LOCK_NAME + 8];
     int dfd, fd;
@@ -889,34 +911,79 @@ static int lock_name(ap_store *s, const char *name, int nonblock, int *out_fd)
     snprintf(file, sizeof file, "%s.lock", name);
     if ((dfd = apx_fs_opendir_at(s->root_fd, "locks", 1, &s->err)) < 0)
         return dfd;
-    fd = openat(dfd, file, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
-                           O_NOCTTY | O_CLOEXEC, 0644);
-    close(dfd);
-    if (fd < 0)
-        return apx_error_set(&s->err, AP_EIO, "lock '%s': %s", file,
-                             strerror(errno));
-    {
-        struct stat st;
+    for (;;) {
+        struct stat st, pst;
+        fd = openat(dfd, file, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+                               O_NOCTTY | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            int e = errno;
+            close(dfd);
+            return apx_error_set(&s->err, AP_EIO,
+                                 "lock '%s': %s", file, strerror(e));
+        }
         memset(&st, 0, sizeof st);
         if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
             close(fd);
+            close(dfd);
             return apx_error_set(&s->err, AP_EIO, "lock file locks/%s in %s "
                                  "is %s, not a regular file", file, s->root,
                                  ftype_name(st.st_mode));
         }
+        while (flock(fd, (shared ? LOCK_SH : LOCK_EX) |
+                         (nonblock ? LOCK_NB : 0)) != 0) {
+            int e = errno;
+            if (e == EINTR)
+                continue;
+            close(fd);
+            close(dfd);
+            if (e == EWOULDBLOCK)
+                return apx_error_set(&s->err, AP_EBUSY, "'%s' is locked", name);
+            return apx_error_set(&s->err, AP_EIO, "flock '%s': %s", file,
+                                 strerror(e));
+        }
+        if (fstatat(dfd, file, &pst, AT_SYMLINK_NOFOLLOW) == 0 &&
+            pst.st_ino == st.st_ino && pst.st_dev == st.st_dev)
+            break;
+        close(fd); /* removed (or replaced) by its holder meanwhile */
     }
-    while (flock(fd, LOCK_EX | (nonblock ? LOCK_NB : 0)) != 0) {
-        int e = errno;
-        if (e == EINTR)
-            continue;
-        close(fd);
-        if (e == EWOULDBLOCK)
-            return apx_error_set(&s->err, AP_EBUSY, "'%s' is locked", name);
-        return apx_error_set(&s->err, AP_EIO, "flock '%s': %s", file,
-                             strerror(e));
-    }
+    close(dfd);
     *out_fd = fd;
     return AP_OK;
+}
+
+static int lock_name(ap_store *s, const char *name, int nonblock, int *out_fd)
+{
+    return lock_mode(s, name, nonblock, 0, out_fd);
+}
+
+int apx_store_lock_shared(ap_store *store, const char *name, int nonblock,
+                          int *out_fd)
+{
+    if (!out_fd)
+        return AP_EINVAL;
+    *out_fd = -1;
+    if (!check(store))
+        return AP_EINVAL;
+    return lock_mode(store, name, nonblock, 1, out_fd);
+}
+
+/* Release an exclusive lock and remove its file: nobody else holds it
+ * (this process has it exclusively), and a waiter that opened the old file
+ * sees it gone and takes the lock again on a new one (lock_mode). */
+void apx_store_unlock_remove(ap_store *s, const char *name, int fd)
+{
+    char file[MAX_LOCK_NAME + 8];
+    int dfd;
+    if (fd < 0)
+        return;
+    if (name && strlen(name) <= MAX_LOCK_NAME &&
+        (dfd = openat(s->root_fd, "locks", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                           O_CLOEXEC)) >= 0) {
+        snprintf(file, sizeof file, "%s.lock", name);
+        (void)unlinkat(dfd, file, 0);
+        close(dfd);
+    }
+    ap_store_unlock(fd);
 }
 
 AP_EXPORT int ap_store_lock(ap_store *store, const char *name, int *out_fd)
@@ -947,6 +1014,18 @@ AP_EXPORT void ap_store_unlock(int fd)
     }
 }
 
+/* ---- batched durability -------------------------------------------------- */
+
+int apx_store_sync(ap_store *store)
+{
+    if (!check(store))
+        return AP_EINVAL;
+    if (syncfs(store->root_fd) != 0)
+        return apx_error_set(&store->err, io_status(errno), "sync of the store "
+                             "%s: %s", store->root, strerror(errno));
+    return AP_OK;
+}
+
 /* ---- commit / import ----------------------------------------------------- */
 
 static int blob_there(ap_store *s, int dfd, const char *hex);
@@ -961,8 +1040,23 @@ void apx_staging_discard(const char *staging_path)
     }
 }
 
+static int commit_blob(ap_store *store, const char *staging_path,
+                       const char *sha256_hex, int trusted_digest, int sync);
+
 AP_EXPORT int ap_store_commit(ap_store *store, const char *staging_path,
                               const char *sha256_hex, int trusted_digest)
+{
+    return commit_blob(store, staging_path, sha256_hex, trusted_digest, 1);
+}
+
+int apx_store_commit_nosync(ap_store *store, const char *staging_path,
+                            const char *sha256_hex, int trusted_digest)
+{
+    return commit_blob(store, staging_path, sha256_hex, trusted_digest, 0);
+}
+
+static int commit_blob(ap_store *store, const char *staging_path,
+                       const char *sha256_hex, int trusted_digest, int sync)
 {
     struct stat st;
     int sfd, dfd = -1, lfd = -1, rc = AP_OK;
@@ -1014,7 +1108,7 @@ AP_EXPORT int ap_store_commit(ap_store *store, const char *staging_path,
         }
         goto out;
     }
-    if (fsync(sfd) != 0 || fchmod(sfd, 0444) != 0) {
+    if ((sync && fsync(sfd) != 0) || fchmod(sfd, 0444) != 0) {
         rc = apx_error_set(&store->err, io_status(errno), "commit '%s': %s",
                            staging_path, strerror(errno));
         goto out;
@@ -1051,7 +1145,8 @@ AP_EXPORT int ap_store_commit(ap_store *store, const char *staging_path,
         if (rc != AP_OK)
             goto out;
     }
-    fsync(dfd);
+    if (sync)
+        fsync(dfd);
     {
         char *side = apx_asprintf("%s.state", staging_path);
         if (side) {
@@ -1062,7 +1157,7 @@ AP_EXPORT int ap_store_commit(ap_store *store, const char *staging_path,
 out:
     if (dfd >= 0)
         close(dfd);
-    ap_store_unlock(lfd);
+    apx_store_unlock_remove(store, sha256_hex, lfd);
     close(sfd);
     return rc;
 }
@@ -1220,7 +1315,7 @@ static int import_link(ap_store *s, int sfd, const struct stat *st,
 out:
     if (dfd >= 0)
         close(dfd);
-    ap_store_unlock(lfd);
+    apx_store_unlock_remove(s, sha, lfd);
     return rc;
 }
 
@@ -1355,7 +1450,7 @@ out:
         close(tdir);
     if (dfd >= 0)
         close(dfd);
-    ap_store_unlock(lfd);
+    apx_store_unlock_remove(store, sha, lfd);
     return rc;
 }
 
@@ -1405,9 +1500,27 @@ static int check_view_names(ap_store *s, const char *vendor, const char *name,
     return AP_OK;
 }
 
+static int link_view(ap_store *store, const char *vendor, const char *name,
+                     const char *relpath, const char *sha256_hex,
+                     char **out_path, int sync);
+
 AP_EXPORT int ap_store_link_view(ap_store *store, const char *vendor,
                                  const char *name, const char *relpath,
                                  const char *sha256_hex, char **out_path)
+{
+    return link_view(store, vendor, name, relpath, sha256_hex, out_path, 1);
+}
+
+int apx_store_link_view_nosync(ap_store *store, const char *vendor,
+                               const char *name, const char *relpath,
+                               const char *sha256_hex, char **out_path)
+{
+    return link_view(store, vendor, name, relpath, sha256_hex, out_path, 0);
+}
+
+static int link_view(ap_store *store, const char *vendor, const char *name,
+                     const char *relpath, const char *sha256_hex,
+                     char **out_path, int sync)
 {
     char blobrel[96], tmp[64], *dirrel = NULL, *target = NULL;
     const char *base;
@@ -1475,7 +1588,8 @@ AP_EXPORT int ap_store_link_view(ap_store *store, const char *vendor,
         goto out;
     }
     unlinkat(dfd, tmp, 0);   /* rename of a link onto itself keeps tmp */
-    fsync(dfd);
+    if (sync)
+        fsync(dfd);
 linked:
     if (out_path && !(*out_path = apx_asprintf("%s/models/%s/%s/%s",
                                                store->root, vendor, name,
@@ -1617,7 +1731,7 @@ static int verify_one(ap_store *s, int dfd, const char *sub,
         if (lock_name(s, hex, 0, &lfd) == AP_OK) {
             unlinkat(dfd, hex, 0);
             fsync(dfd);
-            ap_store_unlock(lfd);
+            apx_store_unlock_remove(s, hex, lfd);
         }
     }
     rc = AP_OK;
@@ -1663,10 +1777,19 @@ static int lock_blob_nb(ap_store *s, const char *hex, int *fd1, int *fd2)
         return rc;
     snprintf(name, sizeof name, "blob-%s", hex);
     if ((rc = lock_name(s, name, 1, fd2)) != AP_OK) {
-        ap_store_unlock(*fd1);
+        apx_store_unlock_remove(s, hex, *fd1);
         *fd1 = -1;
     }
     return rc;
+}
+
+/* Release both (their files go: gc and remove leave no lock file). */
+static void unlock_blob(ap_store *s, const char *hex, int fd1, int fd2)
+{
+    char name[80];
+    snprintf(name, sizeof name, "blob-%s", hex);
+    apx_store_unlock_remove(s, name, fd2);
+    apx_store_unlock_remove(s, hex, fd1);
 }
 
 AP_EXPORT int ap_store_remove_blob(ap_store *store, const char *sha256_hex)
@@ -1691,8 +1814,7 @@ AP_EXPORT int ap_store_remove_blob(ap_store *store, const char *sha256_hex)
             fsync(dfd);
         close(dfd);
     }
-    ap_store_unlock(l1);
-    ap_store_unlock(l2);
+    unlock_blob(store, sha256_hex, l1, l2);
     return rc;
 }
 
@@ -1738,13 +1860,11 @@ static int gc_blob(ap_store *s, int dfd, const char *sub, const char *hex,
         return rc;
     if (fstatat(dfd, hex, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
         unlinkat(dfd, hex, 0) != 0) {
-        ap_store_unlock(lfd);
-        ap_store_unlock(lfd2);
+        unlock_blob(s, hex, lfd, lfd2);
         return AP_OK;
     }
     fsync(dfd);
-    ap_store_unlock(lfd);
-    ap_store_unlock(lfd2);
+    unlock_blob(s, hex, lfd, lfd2);
     return gc_report(s, g, "blob",
                      apx_asprintf("%s/blobs/sha256/%.2s/%s", s->root, hex,
                                   hex), (uint64_t)st.st_size);

@@ -212,8 +212,8 @@ typedef struct ap_provision_options {
     uint64_t max_unknown_size;      /**< cap on a body of unknown length; 0:
                                          the free space less a reserve */
     size_t max_files;               /**< most files one entry may have; 0:
-                                         4096; checked before anything is
-                                         written */
+                                         no limit; checked before anything
+                                         is written */
     /* Since 0.3: fleets (docs/fleet.md). */
     const char *const *mirrors;     /**< sources tried, in order, before the
                                          origin of every file whose sha256 is
