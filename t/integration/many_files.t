@@ -34,7 +34,7 @@ diag "locks/: $(ls "$AP_HOME/locks" | wc -l) files"
 check "... show lists the 1,100 files" [ "$(grep -c '^  d[0-9]*/f[0-9]*\.txt ' "$TMP/show")" -eq 1100 ]
 
 "$APCTL" pull --quiet --max-files 4999 hf:org/big > /dev/null 2> "$TMP/err"
-check "5,000 files: --max-files 4999 refuses" [ $? -eq 1 ]
+check "5,000 files: --max-files 4999 refuses (exit 3)" [ $? -eq 3 ]
 check "... naming both numbers and the option" \
     sh -c "grep -q 'hf:org/big: 5000 files, more than the limit of 4999' '$TMP/err' && grep -q -- '--max-files' '$TMP/err'"
 ( ulimit -n 128; "$APCTL" pull --quiet hf:org/big > /dev/null 2> "$TMP/err" )
