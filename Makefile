@@ -59,6 +59,8 @@ VENDOR_LIBS := $(shell $(PKG_CONFIG) --libs jansson)
 # add what one program alone needs).  embed is built (and tested) but, being
 # sample code, not installed.
 TOOLS := apctl apd
+# What the tools share (tools/common/), linked into each.
+TOOLS_COMMON := $(wildcard tools/common/*.c tools/common/*.h)
 PROGRAMS := $(patsubst %,$(B)/%,$(TOOLS))
 EXAMPLES := $(PROGRAMS) $(if $(wildcard examples/embed.c),$(B)/embed)
 TOOL_CFLAGS_apctl := -DAP_VENDORDIR='"$(VENDORDIR)"'
@@ -113,9 +115,9 @@ $(B)/vendors/ap-vendor-%.so: $$(wildcard vendors/$$*/*.c vendors/$$*/*.h) $(PUB_
 
 # The tools link the static archive: self-contained binaries.
 define tool_rule
-$(B)/$(1): $(wildcard tools/$(1)/*.c tools/$(1)/*.h) $(STLIB)
+$(B)/$(1): $(wildcard tools/$(1)/*.c tools/$(1)/*.h) $(TOOLS_COMMON) $(STLIB)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(ALL_CFLAGS) $$(DEP_CFLAGS) $$(TOOL_CFLAGS_$(1)) -Itools/$(1) -o $$@ \
+	$$(CC) $$(ALL_CFLAGS) $$(DEP_CFLAGS) $$(TOOL_CFLAGS_$(1)) -Itools/$(1) -Itools/common -o $$@ \
 	  $$(filter %.c,$$^) $$(STLIB) $$(ALL_LDFLAGS) $$(TOOL_LIBS_$(1)) $$(DEP_LIBS)
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
@@ -161,8 +163,8 @@ $(FAULT_STLIB): $(FAULT_OBJS)
 	rm -f $@
 	ar rcs $@ $(FAULT_OBJS)
 
-$(FB)/apctl: $(wildcard tools/apctl/*.c tools/apctl/*.h) $(FAULT_STLIB)
-	$(CC) $(ALL_CFLAGS) $(DEP_CFLAGS) $(TOOL_CFLAGS_apctl) -Itools/apctl -o $@ \
+$(FB)/apctl: $(wildcard tools/apctl/*.c tools/apctl/*.h) $(TOOLS_COMMON) $(FAULT_STLIB)
+	$(CC) $(ALL_CFLAGS) $(DEP_CFLAGS) $(TOOL_CFLAGS_apctl) -Itools/apctl -Itools/common -o $@ \
 	  $(filter %.c,$^) $(FAULT_STLIB) $(ALL_LDFLAGS) $(TOOL_LIBS_apctl) $(DEP_LIBS)
 
 # The allocation-failure loop needs the hook: it links the fault archive.

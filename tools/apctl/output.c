@@ -1,6 +1,7 @@
 /* apctl — terminal-safe text and JSON output.
  * SPDX-License-Identifier: MIT */
 #include "apctl.h"
+#include "utf8.h"
 
 #include <string.h>
 
@@ -14,32 +15,6 @@
 
 #define T_SLOTS 8
 #define T_SLOT_SIZE 8192
-
-/* Length of the valid, non-C1 UTF-8 sequence at s, 0 when invalid. */
-static size_t utf8_ok(const unsigned char *s)
-{
-    unsigned cp, need, i;
-    if (s[0] < 0xC2)
-        return 0;
-    if (s[0] < 0xE0)
-        cp = s[0] & 0x1Fu, need = 1;
-    else if (s[0] < 0xF0)
-        cp = s[0] & 0x0Fu, need = 2;
-    else if (s[0] < 0xF5)
-        cp = s[0] & 0x07u, need = 3;
-    else
-        return 0;
-    for (i = 1; i <= need; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3Fu);
-    }
-    if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ||
-        (cp >= 0x80 && cp <= 0x9F))
-        return 0;
-    return need + 1;
-}
 
 /* Terminal-safe copy of s, valid until T() is called T_SLOTS more times in
  * this thread (event callbacks run on job threads).  NULL → "".  Longer
@@ -56,7 +31,7 @@ const char *T(const char *s)
         size_t n = 0, k;
         if (*p >= 0x20 && *p < 0x7F) {
             esc[0] = (char)*p, n = 1, k = 1;
-        } else if (*p >= 0x80 && (k = utf8_ok(p)) > 0) {
+        } else if (*p >= 0x80 && (k = tool_utf8_len(p, 1)) > 0) {
             memcpy(esc, p, k), n = k;
         } else {
             k = 1;

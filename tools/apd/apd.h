@@ -53,7 +53,6 @@ typedef struct apd_req {
 /* log.c: one terminal-safe line on stderr, "apd: ..." */
 void apd_log(const char *fmt, ...) AP_PRINTF(1, 2);
 uint64_t apd_now_ms(void);
-size_t apd_utf8_len(const unsigned char *s, int no_c1);
 
 /* http.c: responses.  Each returns what the access handler returns. */
 enum MHD_Result apd_reply(apd_req *rq, unsigned code, json_t *body);   /* steals */

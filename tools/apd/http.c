@@ -2,6 +2,7 @@
  * body gathered, checked (auth.c), routed, answered and logged.
  * SPDX-License-Identifier: MIT */
 #include "apd.h"
+#include "utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,7 +38,7 @@ json_t *apd_jstr(const char *s)
     if (!(fixed = malloc(strlen(s) * 3 + 1)))
         return json_null();
     for (p = (const unsigned char *)s; *p;) {
-        if ((k = apd_utf8_len(p, 0)) > 0) {
+        if ((k = tool_utf8_len(p, 0)) > 0) {
             memcpy(fixed + o, p, k);
             o += k;
             p += k;
