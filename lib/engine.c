@@ -1633,6 +1633,8 @@ static int start_xfer(fetch *F, ffile *ff, size_t ji)
     curl_easy_setopt(x->easy, CURLOPT_BUFFERSIZE, 256L * 1024L);
     if (j->fresh)
         curl_easy_setopt(x->easy, CURLOPT_FRESH_CONNECT, 1L);
+    if (F->o.share)
+        curl_easy_setopt(x->easy, CURLOPT_SHARE, (CURLSH *)F->o.share);
     if (curl_multi_add_handle(F->multi, x->easy) != CURLM_OK) {
         free_headers(x->hdrs);
         easy_put(F, x->easy);

@@ -59,6 +59,10 @@ typedef struct apx_fetch_opts {
                                      up to this many, while the total rate
                                      grows (lib/adaptive.h); 0: none.  Per
                                      file and per host, as many more */
+    void *share;                  /* a CURLSH sharing the connection cache:
+                                     connections outlive the call (a job's
+                                     batches, lib/session.h); NULL: the
+                                     call's own */
 } apx_fetch_opts;
 
 /*

@@ -14,8 +14,21 @@ typedef struct mirror {
     char *base;     /* no trailing '/' */
 } mirror;
 
+/* What failed at a mirror: kept with the parsed list, which a job parses
+ * once, so that a mirror is reported once per job however many engine
+ * calls (batches) the job makes. */
+typedef struct fails {
+    size_t tried, count;
+    const char *label;  /* of the first file that failed there (reported
+                           in the call that saw it fail) */
+    int reported;
+    int status;
+    char first[APX_ERRMSG_MAX];
+} fails;
+
 struct apx_mirrors {
     mirror *m;
+    fails *fl;      /* per mirror */
     size_t n;
 };
 
@@ -98,7 +111,10 @@ int apx_mirrors_parse(const char *const *specs, const char *env,
     if (!cap)
         return AP_OK;
     ms = apx_calloc(1, sizeof *ms);
-    if (!ms || !(ms->m = apx_calloc(cap, sizeof *ms->m))) {
+    if (!ms || !(ms->m = apx_calloc(cap, sizeof *ms->m)) ||
+        !(ms->fl = apx_calloc(cap, sizeof *ms->fl))) {
+        if (ms)
+            free(ms->m);
         free(ms);
         return apx_error_set(err, AP_ENOMEM, "out of memory");
     }
@@ -132,6 +148,7 @@ void apx_mirrors_free(apx_mirrors *ms)
         free(ms->m[i].base);
     }
     free(ms->m);
+    free(ms->fl);
     free(ms);
 }
 
@@ -209,14 +226,6 @@ static int plan_round(const apx_mirrors *ms, apx_fetch_file *files, size_t n,
     return r->k > 0;
 }
 
-typedef struct fails {
-    size_t tried, count;
-    const char *label;  /* of the first file that failed there */
-    int reported;
-    int status;
-    char first[APX_ERRMSG_MAX];
-} fails;
-
 static void report(const apx_fetch_opts *o, const apx_mirrors *ms,
                    fails *fl)
 {
@@ -277,7 +286,7 @@ static void settle_round(const apx_fetch_opts *o, const apx_mirrors *ms,
     }
 }
 
-int apx_fetch_mirrored(const apx_fetch_opts *opts, const apx_mirrors *ms,
+int apx_fetch_mirrored(const apx_fetch_opts *opts, apx_mirrors *ms,
                        apx_fetch_file *files, size_t n, apx_error *err)
 {
     round r;
@@ -288,7 +297,7 @@ int apx_fetch_mirrored(const apx_fetch_opts *opts, const apx_mirrors *ms,
         return apx_fetch(opts, files, n, err);
     memset(&r, 0, sizeof r);
     next = apx_calloc(n, sizeof *next);
-    fl = apx_calloc(ms->n, sizeof *fl);
+    fl = ms->fl;
     r.cur = apx_calloc(n, sizeof *r.cur);
     r.map = apx_calloc(n, sizeof *r.map);
     r.urls = apx_calloc(n, sizeof *r.urls);
@@ -324,7 +333,6 @@ out:
     for (i = 0; r.urls && i < r.k; i++)
         free(r.urls[i]);
     free(next);
-    free(fl);
     free(r.cur);
     free(r.map);
     free(r.urls);

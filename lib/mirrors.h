@@ -30,11 +30,12 @@ APX_HIDDEN char *apx_mirror_url(const apx_mirrors *ms, size_t i,
  * at its own URL.  A file that fails at a mirror (a miss, a wrong digest, a
  * mirror down) falls through to the next source, resuming what it left
  * (resume is keyed by content); a cancel, a sink abort or a full disk ends
- * the call.  Each mirror that failed is reported once per call, as one
- * warning on opts->tracker naming how many files failed there and the first
- * cause.  Same results as apx_fetch (bytes_fetched sums every source). */
+ * the call.  Each mirror that failed is reported once per parsed list
+ * (a job parses its list once and passes it to each of its calls), as one
+ * warning on opts->tracker naming how many files had failed there when it
+ * was reported and the first cause.  Same results as apx_fetch (bytes_fetched sums every source). */
 APX_HIDDEN int apx_fetch_mirrored(const apx_fetch_opts *opts,
-                                  const apx_mirrors *ms, apx_fetch_file *files,
+                                  apx_mirrors *ms, apx_fetch_file *files,
                                   size_t n, apx_error *err);
 
 #endif

@@ -3,7 +3,7 @@
 #include "prov.h"
 #include "digest.h"
 #include "engine.h"
-#include "mirrors.h"
+#include "session.h"
 #include "hfcache.h"
 #include "fault.h"
 #include "progress.h"
@@ -267,6 +267,8 @@ typedef struct job {
                          the artifact's (an import), not a re-read (hashing) */
     uint64_t io_counted; /* bytes counted so while count_io */
     unsigned char *sig_ok; /* per entry file: its signature was checked */
+    apx_session *fetch;    /* the engine's mirrors and connections, kept
+                              across batches (lib/session.h) */
 } job;
 
 static int sig_cancelled(void *user);
@@ -1092,16 +1094,15 @@ static int batch_fetch(job *j, ap_vendor_call *call, fetch_set *s)
 {
     apx_fetch_opts fo;
     apx_error err;
-    apx_mirrors *mirrors = NULL;
     size_t k;
-    int rc, synced;
+    int rc = AP_OK, synced;
     fetch_opts_of(j, &fo);
     apx_error_clear(&err);
-    rc = apx_mirrors_parse(j->o->mirrors, j->o->mirrors ? NULL : getenv("AP_MIRRORS"),
-                           &mirrors, &err);
+    if (!j->fetch)
+        rc = apx_session_new(j->o->mirrors, j->o->mirrors ? NULL : getenv("AP_MIRRORS"),
+                             &j->fetch, &err);
     if (rc == AP_OK)
-        rc = apx_fetch_mirrored(&fo, mirrors, s->ff, s->n, &err);
-    apx_mirrors_free(mirrors);
+        rc = apx_session_fetch(j->fetch, &fo, s->ff, s->n, &err);
     for (k = 0; k < s->n; k++)
         j->entry->fetched_bytes += s->ff[k].bytes_fetched;
     if (rc == AP_ECANCELLED)
@@ -2184,6 +2185,7 @@ AP_EXPORT int ap_provision(ap_provisioner *p, const char *ref,
         apx_error_set(&p->err, rc, "%s: %s", ref, ap_strerror(rc));
     p->err.status = rc;
     ap_entry_free(j.entry);
+    apx_session_free(j.fetch);
     free(j.sig_ok);
     ap_tracker_free(j.tracker);
     return rc;
