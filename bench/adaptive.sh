@@ -1,9 +1,10 @@
 #!/bin/sh
 # bench/adaptive.sh — adaptive connections against a server that caps each
 # connection (nginx `limit_rate 25m`, loopback): `apctl pull` with its
-# default (8 connections adapting up to 16) and with `--connections 8`
-# (fixed), against one `curl` connection and `aria2c -x8 -s8` (when
-# installed), in the same run.  Ratios only; nothing is asserted.
+# default (8 connections adapting up to 16), with `--connections 8`
+# (fixed) and `--connections 16` (fixed: the ceiling), against one `curl`
+# connection and `aria2c -x8 -s8` (when installed), in the same run.
+# Ratios only; nothing is asserted.
 # Usage: sh bench/adaptive.sh (after `make all`); BENCH_QUICK=1: 128 MiB.
 # BENCH_RUNS: runs of each apctl/aria2c variant (default 3, best kept).
 # SPDX-License-Identifier: MIT
@@ -97,6 +98,7 @@ run_apctl() { # label, extra options
 }
 run_apctl adaptive
 run_apctl fixed8 --connections 8
+run_apctl fixed16 --connections 16   # the ceiling the adaptation aims at
 ARIA=
 if command -v aria2c >/dev/null 2>&1; then
     times=
@@ -116,6 +118,7 @@ echo "| measure | time (best of $RUNS) | speed-up vs 1-connection curl ($CURL s)
 echo "|---|---|---|---|"
 echo "| apctl pull (8 adapting up to 16) | $BEST_adaptive s | $(ratio "$CURL" "$BEST_adaptive")x |$CONNS_adaptive |"
 echo "| apctl pull --connections 8 | $BEST_fixed8 s | $(ratio "$CURL" "$BEST_fixed8")x |$CONNS_fixed8 |"
+echo "| apctl pull --connections 16 (the ceiling) | $BEST_fixed16 s | $(ratio "$CURL" "$BEST_fixed16")x |$CONNS_fixed16 |"
 [ -n "$ARIA" ] && echo "| aria2c -x8 -s8 | $ARIA s | $(ratio "$CURL" "$ARIA")x | 8 |"
 exit 0
 }

@@ -10,6 +10,12 @@
 #include "internal.h"
 
 #define APX_ADAPT_WINDOW_MS 250u /* a measurement at one connection count */
+#define APX_ADAPT_RAMP_MS 100u   /* windows of the first ramp (until the
+                                    cap or the first step back): it costs
+                                    two short windows, not two long ones
+                                    (a step that pays adds a third or more
+                                    to the rate, far above the noise of
+                                    100 ms); later probes use the long one */
 #define APX_ADAPT_STEP 4u        /* connections added or taken per step */
 #define APX_ADAPT_GROWTH_PCT 8u  /* a step must raise the rate this much */
 #define APX_ADAPT_HOLD 4u        /* windows to wait after a step back */
@@ -22,6 +28,9 @@ typedef struct apx_adapt {
     uint64_t win_start_ms, win_bytes;
     uint64_t last_rate;    /* bytes/s measured in the previous window */
     int stepped;           /* the previous window ended with a step up */
+    int ramped;            /* the first ramp is over (cap or step back) */
+    int confirming;        /* the step did not pay in one window: the
+                              next decides */
 } apx_adapt;
 
 /* floor = the configured connection count (where it starts), cap = the most

@@ -1252,8 +1252,14 @@ static int validate(xfer *x)
             ff->total = x->cr_total;
             if (j->end == UNK || j->end > ff->total)
                 j->end = ff->total;
-            if (x->req_end == UNK || x->req_end > ff->total)
-                x->req_end = ff->total;
+            /* the probe asked for a whole chunk before the size was known;
+             * cut to the chunk the size gives (a smaller file: smaller
+             * ranges), so that it is not the tail the others wait for --
+             * its body stops there (R_JOBEND), the rest is a gap */
+            if (j->end - j->start > chunk_for(ff->F, ff->total - j->start))
+                j->end = j->start + chunk_for(ff->F, ff->total - j->start);
+            if (x->req_end == UNK || x->req_end > j->end)
+                x->req_end = j->end;
             if (fill_gaps(ff, ff->total)) {
                 xfer_why(x, R_EIO, "out of memory");
                 return -1;

@@ -74,6 +74,51 @@ static void test_settles_where_the_rate_stops_growing(void **state)
     assert_int_equal(a.limit, 12);
 }
 
+/* The first ramp measures in short windows (APX_ADAPT_RAMP_MS): floor,
+ * floor + 4, the cap after two of them; the later probes in long ones. */
+static void test_first_ramp_in_short_windows(void **state)
+{
+    apx_adapt a;
+    uint64_t now = 1000, rx = 0;
+    (void)state;
+    apx_adapt_init(&a, 8, 16);
+    assert_int_equal(run(&a, &now, &rx, 2 * APX_ADAPT_RAMP_MS + 20,
+                         per_conn_cap, 1), 16);
+    /* flat: back after two short windows (a step that did not pay gets
+     * a second window), then long windows */
+    apx_adapt_init(&a, 8, 16);
+    now = 1000;
+    rx = 0;
+    run(&a, &now, &rx, 3 * APX_ADAPT_RAMP_MS + 20, total_cap, 1);
+    assert_int_equal(a.limit, 8);
+    assert_int_equal(a.peak, 12);
+    /* held for APX_ADAPT_HOLD long windows, the next probe a long one later */
+    assert_int_equal(run(&a, &now, &rx, APX_ADAPT_HOLD * APX_ADAPT_WINDOW_MS,
+                         total_cap, 1), 8);
+    assert_int_equal(run(&a, &now, &rx, APX_ADAPT_WINDOW_MS + 20,
+                         total_cap, 1), 12);
+}
+
+/* A step whose first window is below the bar (noise) but whose second
+ * pays is kept. */
+static int swing;
+static uint64_t noisy_per_conn(unsigned c)
+{
+    /* the first window at 16 shows no more than 12 did */
+    return (uint64_t)(c == 16 && swing-- > 0 ? 12 : c) * 25000000u;
+}
+
+static void test_one_bad_window_is_not_a_verdict(void **state)
+{
+    apx_adapt a;
+    uint64_t now = 1000, rx = 0;
+    (void)state;
+    apx_adapt_init(&a, 8, 16);
+    swing = APX_ADAPT_RAMP_MS / 10;   /* turns of one window */
+    assert_int_equal(run(&a, &now, &rx, 5 * APX_ADAPT_RAMP_MS, noisy_per_conn, 1), 16);
+    assert_int_equal(a.limit, 16);
+}
+
 static void test_learns_nothing_while_connections_idle(void **state)
 {
     apx_adapt a;
@@ -102,6 +147,8 @@ int main(void)
         cmocka_unit_test(test_grows_under_a_per_connection_cap),
         cmocka_unit_test(test_steps_back_when_the_rate_is_flat),
         cmocka_unit_test(test_settles_where_the_rate_stops_growing),
+        cmocka_unit_test(test_first_ramp_in_short_windows),
+        cmocka_unit_test(test_one_bad_window_is_not_a_verdict),
         cmocka_unit_test(test_learns_nothing_while_connections_idle),
         cmocka_unit_test(test_fixed_count_never_moves),
     };
