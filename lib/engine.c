@@ -19,6 +19,7 @@
 #include "adaptive.h"
 #include "digest.h"
 #include "fault.h"
+#include "http_parse.h"
 #include "progress.h"
 
 #include <curl/curl.h>
@@ -51,76 +52,6 @@
 
 /* ------------------------------------------------------------------------
  * Small helpers */
-
-static int hostcmp(const char *a, const char *b)
-{
-    return a && b && strcasecmp(a, b) == 0;
-}
-
-/* host of url (apx_malloc'd, lower case), with ":port" when with_port. */
-static char *url_host(const char *url, int with_port)
-{
-    CURLU *u = curl_url();
-    char *host = NULL, *port = NULL, *res = NULL;
-    if (!u)
-        return NULL;
-    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-        if (with_port &&
-            curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
-                CURLUE_OK)
-            res = apx_asprintf("%s:%s", host, port);
-        else
-            res = apx_strdup(host);
-        if (res)
-            for (char *p = res; *p; p++)
-                if (*p >= 'A' && *p <= 'Z')
-                    *p = (char)(*p - 'A' + 'a');
-    }
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u);
-    return res;
-}
-
-/* Is `url`'s host the one named by `want` ("host" or "host:port")? */
-static int host_matches(const char *url, const char *want)
-{
-    char *h;
-    int r;
-    if (!url || !want)
-        return 0;
-    h = url_host(url, strchr(want, ':') != NULL);
-    r = hostcmp(h, want);
-    free(h);
-    return r;
-}
-
-/* "scheme://host:port" of url (apx_malloc'd, lower case), the origin a
- * token or an extra header belongs to; NULL if the URL does not parse. */
-static char *url_origin(const char *url)
-{
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL, *res = NULL;
-    if (!u)
-        return NULL;
-    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
-            CURLUE_OK) {
-        res = apx_asprintf("%s://%s:%s", scheme, host, port);
-        if (res)
-            for (char *p = res; *p; p++)
-                if (*p >= 'A' && *p <= 'Z')
-                    *p = (char)(*p - 'A' + 'a');
-    }
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u);
-    return res;
-}
 
 /* URL fit for a message: credentials ("user:pass@") redacted, query and
  * fragment cut (signed URLs must not end up in logs). */
@@ -198,93 +129,6 @@ static ssize_t pread_full(int fd, unsigned char *p, size_t n, uint64_t off)
     return (ssize_t)got;
 }
 
-/* Header line helpers: "Name: value\r\n" -> value (trimmed) or NULL. */
-static const char *hdr_value(const char *line, size_t len, const char *name,
-                             char *buf, size_t size)
-{
-    size_t nl = strlen(name), i, j;
-    if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
-        return NULL;
-    i = nl + 1;
-    while (i < len && (line[i] == ' ' || line[i] == '\t'))
-        i++;
-    j = len;
-    while (j > i && (line[j - 1] == '\r' || line[j - 1] == '\n' ||
-                     line[j - 1] == ' ' || line[j - 1] == '\t'))
-        j--;
-    if (j - i >= size)
-        j = i + size - 1;
-    memcpy(buf, line + i, j - i);
-    buf[j - i] = '\0';
-    return buf;
-}
-
-static int parse_u64(const char *s, const char **end, uint64_t *out)
-{
-    uint64_t v = 0;
-    const char *p = s;
-    if (*p < '0' || *p > '9')
-        return -1;
-    while (*p >= '0' && *p <= '9') {
-        unsigned d = (unsigned)(*p - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-        p++;
-    }
-    *out = v;
-    if (end)
-        *end = p;
-    return 0;
-}
-
-/* "bytes S-E/T", "bytes S-E/ *", "bytes * /T" -> 0, else -1. */
-static int parse_content_range(const char *v, uint64_t *s, uint64_t *e,
-                               uint64_t *t)
-{
-    const char *p = v;
-    if (strncasecmp(p, "bytes", 5) != 0)
-        return -1;
-    p += 5;
-    while (*p == ' ')
-        p++;
-    if (*p == '*') {
-        *s = *e = UNK;
-        p++;
-    } else {
-        if (parse_u64(p, &p, s) || *p++ != '-' || parse_u64(p, &p, e) ||
-            *e < *s)
-            return -1;
-    }
-    if (*p++ != '/')
-        return -1;
-    if (*p == '*') {
-        *t = UNK;
-        return p[1] == '\0' ? 0 : -1;
-    }
-    if (parse_u64(p, &p, t) || *p)
-        return -1;
-    if (*s != UNK && *e >= *t)
-        return -1;
-    return 0;
-}
-
-/* Retry-After: seconds or an HTTP date; milliseconds, or 0. */
-static uint64_t parse_retry_after(const char *v)
-{
-    uint64_t secs;
-    const char *end;
-    if (parse_u64(v, &end, &secs) == 0 && *end == '\0')
-        return secs > UINT32_MAX ? (uint64_t)UINT32_MAX * 1000 : secs * 1000;
-    {
-        time_t t = curl_getdate(v, NULL);
-        int64_t now = apx_wall_s();
-        if (t > 0 && (int64_t)t > now)
-            return (uint64_t)((int64_t)t - now) * 1000;
-    }
-    return 0;
-}
-
 static uint64_t xorshift(uint64_t *s)
 {
     uint64_t x = *s;
@@ -309,11 +153,6 @@ static uint64_t backoff_ms(uint64_t *rng, unsigned base, unsigned attempt)
         d = d - d / 4 + r;
     }
     return d;
-}
-
-static int is_strong_etag(const char *e)
-{
-    return e && e[0] == '"';
 }
 
 /* ------------------------------------------------------------------------
@@ -580,7 +419,7 @@ static int sidecar_load(ffile *ff, uint64_t *size, json_t **done_out)
     /* With a known digest the data belongs to the content, not to one
      * URL: another URL (a mirror, a re-signed CDN URL) has another ETag, and
      * the digest checks the assembled bytes in the end. */
-    if (etag && is_strong_etag(etag) && !ff->f->sha256)
+    if (etag && apx_is_strong_etag(etag) && !ff->f->sha256)
         ff->etag = apx_strdup(etag);
     *size = (uint64_t)sz;
     *done_out = json_incref(done);
@@ -1234,14 +1073,14 @@ static int validate(xfer *x)
             return -1;
         }
         if ((ff->total != UNK && x->cr_total != ff->total) ||
-            (ff->etag && is_strong_etag(x->etag) &&
+            (ff->etag && apx_is_strong_etag(x->etag) &&
              strcmp(ff->etag, x->etag) != 0)) {
             xfer_why(x, R_RESET, "the resource changed (size %llu, ETag %s)",
                      (unsigned long long)x->cr_total,
                      x->etag[0] ? x->etag : "none");
             return -1;
         }
-        if (!ff->etag && is_strong_etag(x->etag))
+        if (!ff->etag && apx_is_strong_etag(x->etag))
             ff->etag = apx_strdup(x->etag);
         if (ff->mode == M_PROBE) {
             job *j = &ff->jobs[x->ji];
@@ -1287,7 +1126,7 @@ static int validate(xfer *x)
             check_announced(x, x->clen, "Content-Length") != 0)
             return -1;
         ff->etag = (free(ff->etag), NULL);
-        if (is_strong_etag(x->etag))
+        if (apx_is_strong_etag(x->etag))
             ff->etag = apx_strdup(x->etag);
         if ((e = become_stream(ff, x, len)) != 0) {
             xfer_why(x, e == ENOSPC || e == EFBIG ? R_ENOSPC : R_EIO,
@@ -1321,26 +1160,26 @@ static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
         x->ratelimited = 0;
         return n;
     }
-    if (hdr_value(p, n, "Content-Range", v, sizeof v)) {
-        x->have_cr = parse_content_range(v, &x->cr_start, &x->cr_end,
+    if (apx_hdr_value(p, n, "Content-Range", v, sizeof v)) {
+        x->have_cr = apx_parse_content_range(v, &x->cr_start, &x->cr_end,
                                          &x->cr_total) == 0;
-    } else if (hdr_value(p, n, "Content-Length", v, sizeof v)) {
+    } else if (apx_hdr_value(p, n, "Content-Length", v, sizeof v)) {
         uint64_t l;
         const char *end;
-        if (parse_u64(v, &end, &l) == 0 && *end == '\0')
+        if (apx_parse_u64(v, &end, &l) == 0 && *end == '\0')
             x->clen = l;
-    } else if (hdr_value(p, n, "ETag", v, sizeof v)) {
+    } else if (apx_hdr_value(p, n, "ETag", v, sizeof v)) {
         snprintf(x->etag, sizeof x->etag, "%s", v);
-    } else if (hdr_value(p, n, "Retry-After", v, sizeof v)) {
-        x->retry_after_ms = parse_retry_after(v);
-    } else if (hdr_value(p, n, "X-RateLimit-Remaining", v, sizeof v)) {
+    } else if (apx_hdr_value(p, n, "Retry-After", v, sizeof v)) {
+        x->retry_after_ms = apx_parse_retry_after(v);
+    } else if (apx_hdr_value(p, n, "X-RateLimit-Remaining", v, sizeof v)) {
         x->ratelimited = strcmp(v, "0") == 0;
-    } else if (hdr_value(p, n, "X-RateLimit-Reset", v, sizeof v) && !x->retry_after_ms) {
+    } else if (apx_hdr_value(p, n, "X-RateLimit-Reset", v, sizeof v) && !x->retry_after_ms) {
         /* epoch seconds; Retry-After wins when both are sent */
         uint64_t t;
         const char *end;
         int64_t now = apx_wall_s();
-        if (parse_u64(v, &end, &t) == 0 && *end == '\0' && (int64_t)t > now)
+        if (apx_parse_u64(v, &end, &t) == 0 && *end == '\0' && (int64_t)t > now)
             x->retry_after_ms = (uint64_t)((int64_t)t - now) * 1000;
     }
     return n;
@@ -1512,7 +1351,7 @@ static struct curl_slist *request_headers(const char *url,
                                           const char *bearer_host,
                                           struct curl_slist *l, int *oom)
 {
-    char *o = url_origin(url);
+    char *o = apx_url_origin(url);
     int same = o && orig_origin && strcmp(o, orig_origin) == 0;
     free(o);
     l = add_header(l, "Accept-Encoding: identity", oom);
@@ -1520,7 +1359,7 @@ static struct curl_slist *request_headers(const char *url,
         for (; *extra; extra++)
             l = add_header(l, *extra, oom);
     if (bearer && *bearer && same &&
-        (!bearer_host || host_matches(url, bearer_host))) {
+        (!bearer_host || apx_host_matches(url, bearer_host))) {
         char *a = apx_asprintf("Authorization: Bearer %s", bearer);
         if (!a)
             *oom = 1;
@@ -2042,7 +1881,7 @@ static void handle_done(fetch *F, xfer *x, CURLcode rc)
             free(ff->url);
             ff->url = loc;
             free(ff->host);
-            ff->host = url_host(loc, 1);
+            ff->host = apx_url_host(loc, 1);
             j->state = JOB_IDLE;
             j->not_before = 0;
             return;
@@ -2196,8 +2035,8 @@ static int file_prepare(fetch *F, ffile *ff, apx_error *err)
                              "%s: expected sha256 is not 64 hex digits",
                              flabel(ff));
     ff->url = apx_strdup(f->url);
-    ff->host = url_host(f->url, 1);
-    ff->orig_origin = url_origin(f->url);
+    ff->host = apx_url_host(f->url, 1);
+    ff->orig_origin = apx_url_origin(f->url);
     if (!f->label) {
         char u[512];
         ff->shown = apx_strdup(url_msg(f->url, u, sizeof u));
@@ -2873,8 +2712,8 @@ static size_t simple_header(char *p, size_t sz, size_t nm, void *ud)
         l--;
     if (!l || !memchr(p, ':', l))
         return n;
-    if (hdr_value(p, n, "Retry-After", v, sizeof v))
-        c->retry_after_ms = parse_retry_after(v);
+    if (apx_hdr_value(p, n, "Retry-After", v, sizeof v))
+        c->retry_after_ms = apx_parse_retry_after(v);
     if (c->nh + 2 > c->caph) {
         size_t cap = c->caph ? c->caph * 2 : 16;
         char **nh = apx_realloc(c->hdrs, cap * sizeof *nh);
@@ -3018,7 +2857,7 @@ int apx_http_simple(const char *method, const char *url,
     if (!method)
         method = "GET";
     cur = apx_strdup(url);
-    orig_host = url_origin(url);
+    orig_host = apx_url_origin(url);
     multi = curl_multi_init();
     e = curl_easy_init();
     if (!cur || !multi || !e) {
