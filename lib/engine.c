@@ -3,9 +3,9 @@
  *
  * One event loop drives every transfer of an apx_fetch() call through one
  * CURLM handle (connections are reused per host, HTTP/2 multiplexed when
- * offered).  Each file is cut into byte ranges ("jobs"); a first ranged
+ * offered).  Each file is cut into byte ranges; a first ranged
  * request (the probe) learns whether the server honours ranges and the
- * total size, then up to connections_per_file jobs run in parallel and are
+ * total size, then up to connections_per_file ranges run in parallel and are
  * written at their offsets with pwrite.  Two helper threads per call keep
  * the loop free of slow work:
  *   - the hasher reads back the contiguous prefix of each file (page cache)
@@ -20,6 +20,7 @@
 #include "digest.h"
 #include "fault.h"
 #include "http_parse.h"
+#include "retry.h"
 #include "progress.h"
 
 #include <curl/curl.h>
@@ -56,32 +57,6 @@ static const char *url_msg(const char *url, char *buf, size_t size)
     return buf;
 }
 
-
-static uint64_t xorshift(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
-/* base * 2^(attempt-1), +-25 % jitter. */
-static uint64_t backoff_ms(uint64_t *rng, unsigned base, unsigned attempt)
-{
-    uint64_t d = base;
-    unsigned i;
-    for (i = 1; i < attempt && d < 60000; i++)
-        d *= 2;
-    if (d > 60000)
-        d = 60000;
-    {
-        uint64_t span = d / 2; /* -25 % .. +25 % */
-        uint64_t r = span ? xorshift(rng) % (span + 1) : 0;
-        d = d - d / 4 + r;
-    }
-    return d;
-}
 
 /* ------------------------------------------------------------------------
  * Transfers */
@@ -178,17 +153,17 @@ static int preallocate(ffile *ff, uint64_t total)
 static int become_stream(ffile *ff, xfer *x, uint64_t len)
 {
     int e;
-    unsigned attempts = ff->jobs[x->ji].attempts; /* a restart is no reprieve */
+    unsigned attempts = ff->ranges[x->ji].attempts; /* a restart is no reprieve */
     kill_file_xfers(ff, x);
     hasher_reset(ff->F, ff);
-    ff->njobs = 0;
-    job_add(ff, 0, len, 0, JOB_ACTIVE); /* capjobs >= 1 already */
-    ff->jobs[0].x = x;
-    ff->jobs[0].attempts = attempts;
+    ff->nranges = 0;
+    range_add(ff, 0, len, 0, RANGE_ACTIVE); /* capranges >= 1 already */
+    ff->ranges[0].x = x;
+    ff->ranges[0].attempts = attempts;
     x->ji = 0;
     ff->mode = M_STREAM;
     ff->total = len;
-    ff->prefix_job = 0;
+    ff->prefix_range = 0;
     ff->have = 0;
     ff->gen_progress++;
     if (ftruncate(ff->fd, 0) != 0)
@@ -278,7 +253,7 @@ static int validate(xfer *x)
         if (!ff->etag && apx_is_strong_etag(x->etag))
             ff->etag = apx_strdup(x->etag);
         if (ff->mode == M_PROBE) {
-            job *j = &ff->jobs[x->ji];
+            range *j = &ff->ranges[x->ji];
             int e;
             if (ff->total == UNK &&
                 check_announced(x, x->cr_total, "Content-Range") != 0)
@@ -386,7 +361,7 @@ static size_t on_write(char *p, size_t sz, size_t nm, void *ud)
     ffile *ff = x->ff;
     fetch *F = ff->F;
     size_t n = sz * nm, take;
-    job *j;
+    range *j;
     uint64_t pos;
     int abort_ = 0;
     if (x->killed)
@@ -412,7 +387,7 @@ static size_t on_write(char *p, size_t sz, size_t nm, void *ud)
         return n;
     }
     x->win_bytes += n;
-    j = &ff->jobs[x->ji];
+    j = &ff->ranges[x->ji];
     pos = j->start + j->got;
     take = n;
     if (j->end != UNK && pos + take > j->end)
@@ -550,10 +525,10 @@ static struct curl_slist *request_headers(const char *url,
 
 static int start_xfer(fetch *F, ffile *ff, size_t ji)
 {
-    job *j = &ff->jobs[ji];
+    range *j = &ff->ranges[ji];
     xfer *x = apx_calloc(1, sizeof *x);
     int oom = 0;
-    char range[80];
+    char range_hdr[80];
     if (!x)
         return AP_ENOMEM;
     x->easy = easy_get(F);
@@ -566,7 +541,7 @@ static int start_xfer(fetch *F, ffile *ff, size_t ji)
         hasher_reset(F, ff);
         ff->have -= j->got;
         j->got = 0;
-        ff->prefix_job = 0;
+        ff->prefix_range = 0;
     }
     x->ff = ff;
     x->ji = ji;
@@ -575,13 +550,13 @@ static int start_xfer(fetch *F, ffile *ff, size_t ji)
     x->clen = UNK;
     x->last_data_ms = apx_now_ms();
     x->win_start_ms = x->last_data_ms;
-    range[0] = '\0';
+    range_hdr[0] = '\0';
     if (!ff->ranges_broken && !(x->req_start == 0 && ff->mode == M_STREAM)) {
         if (x->req_end == UNK)
-            snprintf(range, sizeof range, "Range: bytes=%llu-",
+            snprintf(range_hdr, sizeof range_hdr, "Range: bytes=%llu-",
                      (unsigned long long)x->req_start);
         else
-            snprintf(range, sizeof range, "Range: bytes=%llu-%llu",
+            snprintf(range_hdr, sizeof range_hdr, "Range: bytes=%llu-%llu",
                      (unsigned long long)x->req_start,
                      (unsigned long long)(x->req_end - 1));
         x->sent_range = 1;
@@ -589,7 +564,7 @@ static int start_xfer(fetch *F, ffile *ff, size_t ji)
     x->hdrs = request_headers(ff->url, ff->orig_origin, ff->f->headers,
                               ff->f->bearer, ff->f->bearer_host, NULL, &oom);
     if (x->sent_range) {
-        x->hdrs = add_header(x->hdrs, range, &oom);
+        x->hdrs = add_header(x->hdrs, range_hdr, &oom);
         if (ff->etag) {
             char *ir = apx_asprintf("If-Range: %s", ff->etag);
             if (ir) {
@@ -625,7 +600,7 @@ static int start_xfer(fetch *F, ffile *ff, size_t ji)
         free(x);
         return AP_ERROR;
     }
-    j->state = JOB_ACTIVE;
+    j->state = RANGE_ACTIVE;
     j->x = x;
     x->next = F->active;
     F->active = x;
@@ -646,11 +621,11 @@ static void xfer_release(fetch *F, xfer *x)
         }
     F->nactive--;
     x->ff->active--;
-    if (!x->killed && x->ji < x->ff->njobs && x->ff->jobs[x->ji].x == x) {
-        job *j = &x->ff->jobs[x->ji];
+    if (!x->killed && x->ji < x->ff->nranges && x->ff->ranges[x->ji].x == x) {
+        range *j = &x->ff->ranges[x->ji];
         j->x = NULL;
-        if (j->state == JOB_ACTIVE)
-            j->state = JOB_IDLE;
+        if (j->state == RANGE_ACTIVE)
+            j->state = RANGE_IDLE;
     }
     free_headers(x->hdrs);
     easy_put(F, x->easy);
@@ -811,12 +786,12 @@ static int map_final_status(long http, int cls)
     return cls;
 }
 
-/* One attempt of job ji failed. */
+/* One attempt of range ji failed. */
 static void attempt_failed(fetch *F, ffile *ff, size_t ji, int cls,
                            long http, uint64_t retry_after, int fresh,
                            const char *cause)
 {
-    job *j = &ff->jobs[ji];
+    range *j = &ff->ranges[ji];
     char u[512], msg[APX_ERRMSG_MAX];
     uint64_t delay;
     unsigned max_attempts = ff->f->max_attempts ? ff->f->max_attempts
@@ -837,16 +812,16 @@ static void attempt_failed(fetch *F, ffile *ff, size_t ji, int cls,
                         (unsigned long long)(retry_after / 1000));
         return;
     }
-    delay = backoff_ms(&F->rng, F->o.backoff_base_ms, j->attempts);
+    delay = apx_backoff_ms(&F->rng, F->o.backoff_base_ms, j->attempts);
     if (retry_after > delay)
         delay = retry_after;
     j->not_before = apx_now_ms() + delay;
-    j->state = JOB_IDLE;
+    j->state = RANGE_IDLE;
     if (F->o.tracker) {
         snprintf(msg, sizeof msg,
                  "%s: %s, retrying range %zu/%zu from byte %llu in %llu ms "
                  "(attempt %u/%u)",
-                 flabel(ff), cause, ji + 1, ff->njobs,
+                 flabel(ff), cause, ji + 1, ff->nranges,
                  (unsigned long long)(j->start + j->got),
                  (unsigned long long)delay, j->attempts + 1, max_attempts);
         if (ap_tracker_emit(F->o.tracker, AP_EVENT_RETRY, flabel(ff),
@@ -860,8 +835,8 @@ static void reset_file(fetch *F, ffile *ff, int no_ranges)
 {
     kill_file_xfers(ff, NULL);
     hasher_reset(F, ff);
-    ff->njobs = 0;
-    ff->prefix_job = 0;
+    ff->nranges = 0;
+    ff->prefix_range = 0;
     ff->have = 0;
     ff->total = UNK;
     ff->etag = (free(ff->etag), NULL);
@@ -873,14 +848,14 @@ static void reset_file(fetch *F, ffile *ff, int no_ranges)
     if (no_ranges) {
         ff->ranges_broken = 1;
         ff->mode = M_STREAM;
-        job_add(ff, 0, ff->expect, 0, JOB_IDLE);
+        range_add(ff, 0, ff->expect, 0, RANGE_IDLE);
     } else {
         ff->mode = M_PROBE;
-        job_add(ff, 0,
+        range_add(ff, 0,
                 ff->expect != UNK && ff->expect < F->o.chunk_size
                     ? ff->expect
                     : F->o.chunk_size,
-                0, JOB_IDLE);
+                0, RANGE_IDLE);
     }
 }
 
@@ -904,7 +879,7 @@ static void handle_done(fetch *F, xfer *x, CURLcode rc)
 {
     ffile *ff = x->ff;
     size_t ji = x->ji;
-    job *j;
+    range *j;
     char cause[700], u[512];
     int reason;
     if (x->killed || ff->done) {
@@ -936,8 +911,8 @@ static void handle_done(fetch *F, xfer *x, CURLcode rc)
         if (!cause[0] && rc != CURLE_OK)
             snprintf(cause, sizeof cause, "%s",
                      x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
-        xfer_release(F, x); /* job -> idle */
-        j = &ff->jobs[ji];
+        xfer_release(F, x); /* range -> idle */
+        j = &ff->ranges[ji];
 
         switch (reason) {
         case R_ENOSPC:
@@ -1021,7 +996,7 @@ static void handle_done(fetch *F, xfer *x, CURLcode rc)
             ff->url = loc;
             free(ff->host);
             ff->host = apx_url_host(loc, 1);
-            j->state = JOB_IDLE;
+            j->state = RANGE_IDLE;
             j->not_before = 0;
             return;
         }
@@ -1036,9 +1011,9 @@ static void handle_done(fetch *F, xfer *x, CURLcode rc)
                     return;
                 }
                 j->end = pos;
-                j->state = JOB_DONE;
+                j->state = RANGE_DONE;
                 ff->total = pos;
-                ff->njobs = ji + 1;
+                ff->nranges = ji + 1;
                 if (ff->mode == M_PROBE)
                     ff->mode = M_RANGED;
                 ff->gen_progress++;
@@ -1079,14 +1054,14 @@ static void handle_done(fetch *F, xfer *x, CURLcode rc)
         }
         ff->redirects = 0;
         if (j->end != UNK && j->start + j->got >= j->end) {
-            j->state = JOB_DONE;
+            j->state = RANGE_DONE;
             ff->gen_progress++;
             return;
         }
         if (j->end == UNK && rc == CURLE_OK) {
             /* unknown length: ends when the server ends cleanly */
             j->end = j->start + j->got;
-            j->state = JOB_DONE;
+            j->state = RANGE_DONE;
             ff->total = j->end;
             ff->gen_progress++;
             return;
@@ -1241,8 +1216,8 @@ static int file_prepare(fetch *F, ffile *ff, apx_error *err)
             for (i = 0; i < json_array_size(done); i++) {
                 json_int_t s, e;
                 json_unpack(json_array_get(done, i), "[II]", &s, &e);
-                if (job_add(ff, (uint64_t)s, (uint64_t)e,
-                            (uint64_t)(e - s), JOB_DONE))
+                if (range_add(ff, (uint64_t)s, (uint64_t)e,
+                            (uint64_t)(e - s), RANGE_DONE))
                     break;
                 ff->resumed += (uint64_t)(e - s);
             }
@@ -1255,7 +1230,7 @@ static int file_prepare(fetch *F, ffile *ff, apx_error *err)
             }
             ff->mode = ff->resumed == sz ? M_RANGED : M_PROBE;
         } else {
-            ff->njobs = 0;
+            ff->nranges = 0;
             ff->resumed = 0;
             free(ff->etag);
             ff->etag = NULL;
@@ -1294,17 +1269,17 @@ static int file_prepare(fetch *F, ffile *ff, apx_error *err)
                                  strerror(errno));
         if (ff->expect == 0) {
             ff->mode = M_STREAM;
-            job_add(ff, 0, UNK, 0, JOB_IDLE);
+            range_add(ff, 0, UNK, 0, RANGE_IDLE);
         } else {
             ff->mode = M_PROBE;
-            job_add(ff, 0,
+            range_add(ff, 0,
                     ff->expect != UNK && ff->expect < F->o.chunk_size
                         ? ff->expect
                         : F->o.chunk_size,
-                    0, JOB_IDLE);
+                    0, RANGE_IDLE);
         }
     }
-    if (!ff->njobs && ff->total != 0)
+    if (!ff->nranges && ff->total != 0)
         return apx_error_set(err, AP_ENOMEM, "out of memory");
     ff->gen_posted = ff->gen_progress = 0;
     return AP_OK;
@@ -1411,11 +1386,11 @@ static uint64_t schedule(fetch *F, uint64_t now)
     size_t i, k;
     for (i = 0; i < F->n && F->nactive < F->ad.limit && !F->fatal; i++) {
         ffile *ff = &F->files[i];
-        for (k = 0; k < ff->njobs && file_may_start(F, ff) &&
+        for (k = 0; k < ff->nranges && file_may_start(F, ff) &&
                     F->nactive < F->ad.limit;
              k++) {
-            job *j = &ff->jobs[k];
-            if (j->state != JOB_IDLE)
+            range *j = &ff->ranges[k];
+            if (j->state != RANGE_IDLE)
                 continue;
             if (j->not_before > now) {
                 if (j->not_before - now < wait)
@@ -1427,7 +1402,7 @@ static uint64_t schedule(fetch *F, uint64_t now)
             if (host_active(F, ff->host) >=
                 F->o.max_per_host + (F->ad.limit - F->ad.floor))
                 break;
-            if (split_job(ff, k) != 0 || start_xfer(F, ff, k) != AP_OK) {
+            if (split_range(ff, k) != 0 || start_xfer(F, ff, k) != AP_OK) {
                 fatal(F, AP_ENOMEM, "cannot start a transfer");
                 return 0;
             }
@@ -1458,7 +1433,7 @@ static void post_sidecars(fetch *F, uint64_t now, int force)
     }
 }
 
-/* Check complete files: all jobs done and the hasher caught up. */
+/* Check complete files: all ranges done and the hasher caught up. */
 static void check_complete(fetch *F)
 {
     size_t i, k;
@@ -1468,8 +1443,8 @@ static void check_complete(fetch *F)
         uint64_t hashed;
         if (ff->done || ff->total == UNK || ff->active)
             continue;
-        for (k = 0; k < ff->njobs; k++)
-            if (ff->jobs[k].state != JOB_DONE) {
+        for (k = 0; k < ff->nranges; k++)
+            if (ff->ranges[k].state != RANGE_DONE) {
                 all = 0;
                 break;
             }
@@ -1784,7 +1759,7 @@ out_early:
             close(ff->fd);
         apx_digest_free(ff->sha256);
         apx_digest_free(ff->sha1);
-        free(ff->jobs);
+        free(ff->ranges);
         free(ff->url);
         free(ff->host);
         free(ff->orig_origin);
@@ -2134,7 +2109,7 @@ int apx_http_simple(const char *method, const char *url,
             if (++attempt < SIMPLE_ATTEMPTS &&
                 res != CURLE_UNSUPPORTED_PROTOCOL &&
                 res != CURLE_URL_MALFORMAT) {
-                int src = sleep_cancellable(cancel, backoff_ms(&rng, 250, attempt));
+                int src = sleep_cancellable(cancel, apx_backoff_ms(&rng, 250, attempt));
                 if (src != AP_OK)
                     trc = src; /* reported at the loop top */
                 continue;
@@ -2147,7 +2122,7 @@ int apx_http_simple(const char *method, const char *url,
         if ((status == 429 || status == 503 || status == 502 ||
              status == 504 || status == 408) &&
             attempt + 1 < SIMPLE_ATTEMPTS && c.retry_after_ms <= 30000) {
-            uint64_t d = backoff_ms(&rng, 250, ++attempt);
+            uint64_t d = apx_backoff_ms(&rng, 250, ++attempt);
             int src;
             if (c.retry_after_ms > d)
                 d = c.retry_after_ms;

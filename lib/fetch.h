@@ -29,7 +29,7 @@
 #define UNKNOWN_RESERVE (64u * MIB) /* free space left by an unknown length */
 #define USER_AGENT "libartifactprov/" AP_VERSION_STRING
 
-enum { JOB_IDLE, JOB_ACTIVE, JOB_DONE };
+enum { RANGE_IDLE, RANGE_ACTIVE, RANGE_DONE };
 enum { M_PROBE, M_RANGED, M_STREAM };
 enum {
     R_NONE, R_ENOSPC, R_EIO, R_USER, R_BADRANGE, R_RESET, R_SIZE,
@@ -38,7 +38,7 @@ enum {
 
 struct xfer;
 
-typedef struct job {
+typedef struct range {
     uint64_t start, end;   /* [start, end); end == UNK: open stream */
     uint64_t got;          /* bytes written contiguously from start */
     unsigned attempts;     /* failed attempts */
@@ -46,7 +46,7 @@ typedef struct job {
     int state;
     int fresh;             /* next attempt on a fresh connection */
     struct xfer *x;
-} job;
+} range;
 
 struct fetch;
 
@@ -59,9 +59,9 @@ typedef struct ffile {
     int done;              /* finished, success or not */
     uint64_t expect;       /* f->size */
     uint64_t total;        /* confirmed by the server, or UNK */
-    job *jobs;
-    size_t njobs, capjobs;
-    size_t prefix_job;     /* first job not fully contiguous */
+    range *ranges;
+    size_t nranges, capranges;
+    size_t prefix_range;     /* first range not fully contiguous */
     char *url;             /* current URL (after redirects) */
     char *host;            /* host:port of url, for per-host limits */
     char *orig_origin;     /* scheme://host:port of the caller's URL */
@@ -178,9 +178,9 @@ typedef struct fetch {
 } fetch;
 
 /* lib/ranges.c */
-APX_HIDDEN int job_add(ffile *ff, uint64_t s, uint64_t e, uint64_t got, int st);
+APX_HIDDEN int range_add(ffile *ff, uint64_t s, uint64_t e, uint64_t got, int st);
 APX_HIDDEN uint64_t chunk_for(const fetch *F, uint64_t remaining);
-APX_HIDDEN int split_job(ffile *ff, size_t k);
+APX_HIDDEN int split_range(ffile *ff, size_t k);
 APX_HIDDEN void compact_done(ffile *ff);
 APX_HIDDEN int fill_gaps(ffile *ff, uint64_t total);
 

@@ -136,18 +136,18 @@ void hasher_publish(fetch *F)
         uint64_t avail;
         if (ff->done || ff->h_dead)
             continue;
-        while (ff->prefix_job < ff->njobs &&
-               ff->jobs[ff->prefix_job].state == JOB_DONE)
-            ff->prefix_job++;
-        if (ff->prefix_job < ff->njobs) {
-            const job *j = &ff->jobs[ff->prefix_job];
+        while (ff->prefix_range < ff->nranges &&
+               ff->ranges[ff->prefix_range].state == RANGE_DONE)
+            ff->prefix_range++;
+        if (ff->prefix_range < ff->nranges) {
+            const range *j = &ff->ranges[ff->prefix_range];
             avail = j->start + j->got;
         } else {
-            avail = ff->njobs ? ff->jobs[ff->njobs - 1].end : 0;
+            avail = ff->nranges ? ff->ranges[ff->nranges - 1].end : 0;
         }
         if (avail == UNK)
             avail = 0;
-        if (ff->prefix_job >= ff->njobs && ff->total != UNK)
+        if (ff->prefix_range >= ff->nranges && ff->total != UNK)
             ff->h_total = ff->total;
         if (ff->h_sha1_total == UNK)
             ff->h_sha1_total = ff->total != UNK ? ff->total : ff->expect;

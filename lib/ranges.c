@@ -1,5 +1,5 @@
 /* libartifactprov — the download engine's range bookkeeping: a file is a
- * sorted list of disjoint byte ranges ("jobs"), gaps cut lazily into
+ * sorted list of disjoint byte ranges, gaps cut lazily into
  * chunks, finished neighbours merged.
  * SPDX-License-Identifier: MIT */
 #include "fetch.h"
@@ -8,32 +8,32 @@
 #include <string.h>
 
 /* ------------------------------------------------------------------------
- * Jobs */
+ * Ranges */
 
-static int jobs_reserve(ffile *ff, size_t n)
+static int ranges_reserve(ffile *ff, size_t n)
 {
-    if (n > ff->capjobs) {
-        size_t cap = ff->capjobs ? ff->capjobs * 2 : 16;
-        job *nj;
+    if (n > ff->capranges) {
+        size_t cap = ff->capranges ? ff->capranges * 2 : 16;
+        range *nj;
         while (cap < n)
             cap *= 2;
-        nj = apx_realloc(ff->jobs, cap * sizeof *nj);
+        nj = apx_realloc(ff->ranges, cap * sizeof *nj);
         if (!nj)
             return -1;
-        ff->jobs = nj;
-        ff->capjobs = cap;
+        ff->ranges = nj;
+        ff->capranges = cap;
     }
     return 0;
 }
 
-int job_add(ffile *ff, uint64_t s, uint64_t e, uint64_t got, int st)
+int range_add(ffile *ff, uint64_t s, uint64_t e, uint64_t got, int st)
 {
-    job *j;
-    if (jobs_reserve(ff, ff->njobs + 1))
+    range *j;
+    if (ranges_reserve(ff, ff->nranges + 1))
         return -1;
-    j = &ff->jobs[ff->njobs++];
-    if (ff->njobs > ff->f->ranges_peak)
-        ff->f->ranges_peak = ff->njobs;
+    j = &ff->ranges[ff->nranges++];
+    if (ff->nranges > ff->f->ranges_peak)
+        ff->f->ranges_peak = ff->nranges;
     memset(j, 0, sizeof *j);
     j->start = s;
     j->end = e;
@@ -52,64 +52,64 @@ uint64_t chunk_for(const fetch *F, uint64_t remaining)
     return per < c ? per : c;
 }
 
-/* Add one idle job for the gap [s, e); it is cut into ranges of ff->chunk
- * lazily, when the scheduler starts it (split_job), so the table never
+/* Add one idle range for the gap [s, e); it is cut into ranges of ff->chunk
+ * lazily, when the scheduler starts it (split_range), so the table never
  * grows with the size -- a server announcing 2^50 bytes costs one entry. */
 static int add_gap(ffile *ff, uint64_t s, uint64_t e, uint64_t chunk)
 {
     (void)chunk;
-    return s < e ? job_add(ff, s, e, 0, JOB_IDLE) : 0;
+    return s < e ? range_add(ff, s, e, 0, RANGE_IDLE) : 0;
 }
 
-/* The job index of every live transfer of ff, after the table moved. */
-static void fix_job_indexes(ffile *ff, size_t from)
+/* The range index of every live transfer of ff, after the table moved. */
+static void fix_range_indexes(ffile *ff, size_t from)
 {
     size_t i;
-    for (i = from; i < ff->njobs; i++)
-        if (ff->jobs[i].x && ff->jobs[i].state == JOB_ACTIVE)
-            ff->jobs[i].x->ji = i;
+    for (i = from; i < ff->nranges; i++)
+        if (ff->ranges[i].x && ff->ranges[i].state == RANGE_ACTIVE)
+            ff->ranges[i].x->ji = i;
 }
 
-/* Cut an idle, untouched job longer than ff->chunk in two: [s, s+chunk)
- * stays at k, the rest becomes an idle job at k+1. */
-int split_job(ffile *ff, size_t k)
+/* Cut an idle, untouched range longer than ff->chunk in two: [s, s+chunk)
+ * stays at k, the rest becomes an idle range at k+1. */
+int split_range(ffile *ff, size_t k)
 {
-    job *j = &ff->jobs[k];
+    range *j = &ff->ranges[k];
     uint64_t s = j->start, e = j->end;
     if (e == UNK || j->got || !ff->chunk || e - s <= ff->chunk ||
         ff->mode == M_STREAM)
         return 0;
-    if (jobs_reserve(ff, ff->njobs + 1))
+    if (ranges_reserve(ff, ff->nranges + 1))
         return -1;
-    j = &ff->jobs[k];
-    memmove(&ff->jobs[k + 2], &ff->jobs[k + 1],
-            (ff->njobs - k - 1) * sizeof *j);
-    ff->njobs++;
-    if (ff->njobs > ff->f->ranges_peak)
-        ff->f->ranges_peak = ff->njobs;
+    j = &ff->ranges[k];
+    memmove(&ff->ranges[k + 2], &ff->ranges[k + 1],
+            (ff->nranges - k - 1) * sizeof *j);
+    ff->nranges++;
+    if (ff->nranges > ff->f->ranges_peak)
+        ff->f->ranges_peak = ff->nranges;
     j->end = s + ff->chunk;
-    memset(&ff->jobs[k + 1], 0, sizeof *j);
-    ff->jobs[k + 1].start = j->end;
-    ff->jobs[k + 1].end = e;
-    ff->jobs[k + 1].state = JOB_IDLE;
-    ff->jobs[k + 1].not_before = j->not_before;
-    fix_job_indexes(ff, k + 2);
+    memset(&ff->ranges[k + 1], 0, sizeof *j);
+    ff->ranges[k + 1].start = j->end;
+    ff->ranges[k + 1].end = e;
+    ff->ranges[k + 1].state = RANGE_IDLE;
+    ff->ranges[k + 1].not_before = j->not_before;
+    fix_range_indexes(ff, k + 2);
     return 0;
 }
 
-/* Merge neighbouring finished jobs, so the table holds the live ranges
+/* Merge neighbouring finished ranges, so the table holds the live ranges
  * plus the holes left by earlier runs, never one entry per chunk. */
 void compact_done(ffile *ff)
 {
     size_t i, o = 0;
     int moved = 0;
-    if (ff->njobs < 2)
+    if (ff->nranges < 2)
         return;
-    for (i = 0; i < ff->njobs; i++) {
-        job *j = &ff->jobs[i];
+    for (i = 0; i < ff->nranges; i++) {
+        range *j = &ff->ranges[i];
         if (o > 0) {
-            job *p = &ff->jobs[o - 1];
-            if (p->state == JOB_DONE && j->state == JOB_DONE &&
+            range *p = &ff->ranges[o - 1];
+            if (p->state == RANGE_DONE && j->state == RANGE_DONE &&
                 p->end != UNK && p->end == j->start &&
                 p->got == p->end - p->start && j->end != UNK &&
                 j->got == j->end - j->start) {
@@ -120,24 +120,24 @@ void compact_done(ffile *ff)
             }
         }
         if (o != i) {
-            ff->jobs[o] = *j;
+            ff->ranges[o] = *j;
             moved = 1;
         }
         o++;
     }
-    ff->njobs = o;
+    ff->nranges = o;
     if (moved) {
-        fix_job_indexes(ff, 0);
-        ff->prefix_job = 0;
+        fix_range_indexes(ff, 0);
+        ff->prefix_range = 0;
     }
 }
 
-/* Cover [0, total) with jobs: existing jobs are kept (they are sorted and
- * disjoint), gaps become idle jobs.  Fixes the job index of active xfers. */
+/* Cover [0, total) with ranges: existing ranges are kept (they are sorted and
+ * disjoint), gaps become idle ranges.  Fixes the range index of active xfers. */
 int fill_gaps(ffile *ff, uint64_t total)
 {
-    job *old = ff->jobs;
-    size_t nold = ff->njobs, i;
+    range *old = ff->ranges;
+    size_t nold = ff->nranges, i;
     uint64_t pos = 0, missing = 0, chunk;
     for (i = 0; i < nold; i++) {
         if (old[i].start > pos)
@@ -148,30 +148,30 @@ int fill_gaps(ffile *ff, uint64_t total)
         missing += total - pos;
     chunk = chunk_for(ff->F, missing);
     ff->chunk = chunk;
-    ff->jobs = NULL;
-    ff->njobs = ff->capjobs = 0;
+    ff->ranges = NULL;
+    ff->nranges = ff->capranges = 0;
     pos = 0;
     for (i = 0; i < nold; i++) {
         if (old[i].start > pos && add_gap(ff, pos, old[i].start, chunk))
             goto oom;
-        if (jobs_reserve(ff, ff->njobs + 1))
+        if (ranges_reserve(ff, ff->nranges + 1))
             goto oom;
-        ff->jobs[ff->njobs] = old[i];
+        ff->ranges[ff->nranges] = old[i];
         if (old[i].x)
-            old[i].x->ji = ff->njobs;
-        ff->njobs++;
-        if (ff->njobs > ff->f->ranges_peak)
-            ff->f->ranges_peak = ff->njobs;
+            old[i].x->ji = ff->nranges;
+        ff->nranges++;
+        if (ff->nranges > ff->f->ranges_peak)
+            ff->f->ranges_peak = ff->nranges;
         pos = old[i].end;
     }
     if (total > pos && add_gap(ff, pos, total, chunk))
         goto oom;
     free(old);
-    ff->prefix_job = 0;
+    ff->prefix_range = 0;
     return 0;
 oom:
-    free(ff->jobs);
-    ff->jobs = old;
-    ff->njobs = ff->capjobs = nold;
+    free(ff->ranges);
+    ff->ranges = old;
+    ff->nranges = ff->capranges = nold;
     return -1;
 }

@@ -74,8 +74,8 @@ char *sidecar_text(const ffile *ff)
     size_t i;
     if (!done)
         return NULL;
-    for (i = 0; i < ff->njobs; i++) {
-        const job *j = &ff->jobs[i];
+    for (i = 0; i < ff->nranges; i++) {
+        const range *j = &ff->ranges[i];
         if (!j->got)
             continue;
         if (open_iv && ce == j->start) {
