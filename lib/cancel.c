@@ -71,8 +71,3 @@ AP_EXPORT int ap_cancel_token_fd(const ap_cancel_token *token)
 {
     return token ? token->fds[0] : -1;
 }
-
-int apx_cancel_fd(const ap_cancel_token *token)
-{
-    return ap_cancel_token_fd(token);
-}

@@ -1632,7 +1632,7 @@ int apx_fetch(const apx_fetch_opts *opts, apx_fetch_file *files, size_t n,
     F->rng = apx_now_ms() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)F;
     if (!F->rng)
         F->rng = 0x9E3779B97F4A7C15ull;
-    F->cancel_fd = opts->cancel ? apx_cancel_fd(opts->cancel) : -1;
+    F->cancel_fd = opts->cancel ? ap_cancel_token_fd(opts->cancel) : -1;
     F->h_busy_file = -1;
     pthread_mutex_init(&F->hmu, NULL);
     pthread_cond_init(&F->hcv, NULL);
@@ -1895,7 +1895,7 @@ static int sleep_cancellable(ap_cancel_token *cancel, uint64_t ms)
         {
             CURLM *m = curl_multi_init();
             struct curl_waitfd w;
-            int fd = cancel ? apx_cancel_fd(cancel) : -1;
+            int fd = cancel ? ap_cancel_token_fd(cancel) : -1;
             if (!m) {
                 usleep(1000);
                 continue;
@@ -1962,7 +1962,7 @@ int apx_http_simple(const char *method, const char *url,
     simple_ctx c;
     unsigned redirects = 0, attempt = 0;
     uint64_t rng = apx_now_ms() ^ (uintptr_t)&c;
-    int rc = AP_OK, cfd = cancel ? apx_cancel_fd(cancel) : -1, trc = 0;
+    int rc = AP_OK, cfd = cancel ? ap_cancel_token_fd(cancel) : -1, trc = 0;
     if (!url || !out)
         return apx_error_set(err, AP_EINVAL, "apx_http_simple: bad arguments");
     memset(out, 0, sizeof *out);

@@ -93,7 +93,4 @@ APX_HIDDEN char *apx_url_redact(const char *url);
  * it, so no message carries a URL's password. */
 APX_HIDDEN void apx_text_redact(char *dst, size_t dstsz, const char *src);
 
-/* Cancel token internals used by the engine. */
-APX_HIDDEN int apx_cancel_fd(const ap_cancel_token *token);
-
 #endif
