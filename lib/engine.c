@@ -1043,7 +1043,7 @@ static void handle_done(fetch *F, xfer *x, CURLcode rc)
                                 url_msg(ff->url, u, sizeof u), status);
                 return;
             }
-            if (status == 408 || status == 429 || status >= 500) {
+            if (apx_http_status_retryable(status)) {
                 snprintf(cause, sizeof cause, "HTTP %ld", status);
                 attempt_failed(F, ff, ji, AP_EHTTP, status, ra, 0, cause);
                 return;
@@ -2119,8 +2119,7 @@ int apx_http_simple(const char *method, const char *url,
                                errbuf[0] ? errbuf : curl_easy_strerror(res));
             goto out;
         }
-        if ((status == 429 || status == 503 || status == 502 ||
-             status == 504 || status == 408) &&
+        if (apx_http_status_retryable(status) &&
             attempt + 1 < SIMPLE_ATTEMPTS && c.retry_after_ms <= 30000) {
             uint64_t d = apx_backoff_ms(&rng, 250, ++attempt);
             int src;

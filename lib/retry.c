@@ -28,3 +28,8 @@ uint64_t apx_backoff_ms(uint64_t *rng, unsigned base, unsigned attempt)
     }
     return d;
 }
+
+int apx_http_status_retryable(long status)
+{
+    return status == 408 || status == 429 || status >= 500;
+}
