@@ -7,7 +7,8 @@
 # t/fixtures/fakeregistry.py (blobs by 307 to a CDN on another host), 8 apctl
 # processes with separate stores pull the same file at once; the object
 # host's log shows its bytes served once (<= 1.1x) and every client verified
-# them.  (The Hugging Face block: t/integration/proxy_cache.t.)
+# them.  The `huggingface` block is loaded too (nginx accepts it); the Hugging
+# Face scenario itself is t/integration/proxy_cache.t.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
 . "$AP_SRC/t/integration/gh_lib.sh"
 if ! command -v nginx > /dev/null 2>&1; then
@@ -76,10 +77,10 @@ REG=$(sed 's/.*"registry": *"\([^"]*\)".*/\1/' "$TMP/rready")
 # --- nginx with the doc's blocks ---------------------------------------------------
 set -- $(python3 -c '
 import socket
-ss = [socket.socket() for _ in range(2)]
+ss = [socket.socket() for _ in range(4)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in ss))')
-GP=$1 OP=$2
+GP=$1 OP=$2 HP1=$3 HP2=$4
 mkdir -p "$NX/tmp"
 {
     echo "worker_processes 1; daemon off; pid $NX/nginx.pid;"
@@ -89,15 +90,18 @@ mkdir -p "$NX/tmp"
     echo "access_log $NX/access.log; client_body_temp_path $NX/tmp/body;"
     echo "proxy_temp_path $NX/tmp/proxy; fastcgi_temp_path $NX/tmp/fastcgi;"
     echo "uwsgi_temp_path $NX/tmp/uwsgi; scgi_temp_path $NX/tmp/scgi;"
-    for b in common github ollama; do doc_block $b; done
+    for b in common github ollama huggingface; do doc_block $b; done
     echo "}"
 } | sed -e "s|/var/cache/nginx/models|$NX/cache|" \
         -e "s|https://api.github.com|$API|g" \
         -e "s|https://registry.ollama.ai|$REG|g" \
         -e "s|http://cache.lab:8082|http://127.0.0.1:$GP|g" \
         -e "s|listen 8082;|listen 127.0.0.1:$GP;|" \
-        -e "s|listen 8084;|listen 127.0.0.1:$OP;|" > "$NX/nginx.conf"
-for b in common github ollama; do
+        -e "s|listen 8084;|listen 127.0.0.1:$OP;|" \
+        -e "s|https://huggingface.co|http://127.0.0.1:$HP1|" -e "s|listen 8080;|listen 127.0.0.1:$HP1;|" \
+        -e "s|https://cdn-lfs.hf.co|http://127.0.0.1:$HP2|" -e "s|listen 8081;|listen 127.0.0.1:$HP2;|" \
+        > "$NX/nginx.conf"
+for b in common github ollama huggingface; do
     [ -n "$(doc_block $b)" ] || { echo "Bail out! docs/fleet.md has no '# fleet: $b' block"; exit 1; }
 done
 nginx -p "$NX" -c "$NX/nginx.conf" -e "$NX/error.log" 2> "$NX/stderr" &
