@@ -39,6 +39,9 @@
 #include "../../vendors/huggingface/publish.c"
 #include "../../vendors/huggingface/scan.c"
 #include "../../vendors/huggingface/fromcat.c"
+#include "../../vendors/huggingface/msg.c"
+#include "../../vendors/huggingface/manifest.c"
+#include "../../vendors/huggingface/cachedir.c"
 
 #if defined(__has_include) && !defined(AP_TEST_NO_PROVISIONER)
 #if __has_include("provisioner.c")

@@ -8,20 +8,12 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <jansson.h>
-
-#define HFV_UA "User-Agent: libartifactprov/" AP_VERSION_STRING \
-               " ap-vendor-huggingface/" HFV_VERSION
-
-/* Headers on every hub request and on every file entry. */
-/* (The host's engine sends Accept-Encoding: identity itself.) */
-static const char *const hfv_headers[] = { HFV_UA, NULL };
 
 static const char *const hfv_schemes[] = { "hf", "huggingface", NULL };
 
@@ -36,47 +28,10 @@ static int host_usable(const ap_host *h)
            AP_HOST_HAS(h, getenv) && AP_HOST_HAS(h, is_cancelled);
 }
 
-/* ---- messages ------------------------------------------------------------ */
-
-int hfv_fail(hfv_ctx *c, int status, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    return c->host->set_error(c->call, status, "%s: %s", c->ref, buf);
-}
-
-void hfv_log(hfv_ctx *c, int level, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    if (!AP_HOST_HAS(c->host, log))
-        return;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    c->host->log(c->call, level, "%s: %s", c->ref, buf);
-}
-
 static const char *env(hfv_ctx *c, const char *name)
 {
     const char *v = c->host->getenv(c->call, name);
     return v && *v ? v : NULL;
-}
-
-static char *xasprintf(const char *fmt, ...) AP_PRINTF(1, 2);
-
-static char *xasprintf(const char *fmt, ...)
-{
-    va_list ap;
-    char *out = NULL;
-    int n;
-    va_start(ap, fmt);
-    n = vasprintf(&out, fmt, ap);
-    va_end(ap);
-    return n < 0 ? NULL : out;
 }
 
 static void wipe(char *s)
@@ -134,9 +89,9 @@ static char *hf_home(hfv_ctx *c)
     if ((v = env(c, "HF_HOME")) != NULL)
         return strdup(v);
     if ((v = env(c, "XDG_CACHE_HOME")) != NULL)
-        return xasprintf("%s/huggingface", v);
+        return hfv_asprintf("%s/huggingface", v);
     if ((v = env(c, "HOME")) != NULL)
-        return xasprintf("%s/.cache/huggingface", v);
+        return hfv_asprintf("%s/.cache/huggingface", v);
     return NULL;
 }
 
@@ -166,7 +121,7 @@ static int setup_token(hfv_ctx *c)
         char *home = hf_home(c);
         if (!home)
             return AP_OK;
-        path = xasprintf("%s/token", home);
+        path = hfv_asprintf("%s/token", home);
         free(home);
     }
     if (!path)
@@ -345,7 +300,7 @@ static int update_repo_name(hfv_ctx *c, const char *url, const char *prefix,
         hfv_ref tmp;
         char why[128], *ref;
         /* Only accept a name the grammar accepts. */
-        if (!(ref = xasprintf("hf:%.*s", (int)(end - org), org)))
+        if (!(ref = hfv_asprintf("hf:%.*s", (int)(end - org), org)))
             return hfv_fail(c, AP_ENOMEM, "out of memory");
         if (hfv_ref_parse(ref, &tmp, why, sizeof why) != AP_OK || tmp.rev ||
             tmp.quant || tmp.path) {
@@ -435,7 +390,7 @@ static int list_tree(hfv_ctx *c, const char *commit, hfv_list *l, unsigned max_p
     int rc = AP_OK;
     if (!ecommit)
         return hfv_fail(c, AP_ENOMEM, "out of memory");
-    url = xasprintf("%s/api/%s/%s/tree/%s?recursive=true", c->endpoint,
+    url = hfv_asprintf("%s/api/%s/%s/tree/%s?recursive=true", c->endpoint,
                     hfv_type_api(c->r.type), c->repo_name, ecommit);
     free(ecommit);
     if (!url)
@@ -467,7 +422,7 @@ static int list_tree(hfv_ctx *c, const char *commit, hfv_list *l, unsigned max_p
         }
         if (next[0] == '/' && next[1] != '/') {
             size_t o = hfv_url_origin_len(c->endpoint);
-            char *abs = xasprintf("%.*s%s", (int)o, c->endpoint, next);
+            char *abs = hfv_asprintf("%.*s%s", (int)o, c->endpoint, next);
             free(next);
             if (!(next = abs)) {
                 rc = hfv_fail(c, AP_ENOMEM, "out of memory");
@@ -490,128 +445,6 @@ static int list_tree(hfv_ctx *c, const char *commit, hfv_list *l, unsigned max_p
     }
     free(url);
     return rc;
-}
-
-/* ---- the manifest ------------------------------------------------------------------ */
-
-static char *artifact_name(hfv_ctx *c)
-{
-    return xasprintf("%s%s", hfv_type_url_prefix(c->r.type), c->repo_name);
-}
-
-/* The canonical reference, which names the catalog entry: the repository
- * as renamed, and for a QUANT pick the file it picked ("hf:org/repo:q8_0" and "hf:org/repo:Q8_0" are the entry of
- * "hf:org/repo/model.Q8_0.gguf"); a pick of several split parts keeps the
- * tag, upper-cased. */
-char *hfv_canonical_for(const hfv_ctx *c, const hfv_list *l)
-{
-    hfv_ref r = c->r;
-    char tag[128], *out;
-    size_t i, nsel = 0, k;
-    const char *picked = NULL;
-    r.repo = c->repo_name ? c->repo_name : c->r.repo;
-    if (r.quant && l) {
-        for (i = 0; i < l->n; i++)
-            if (l->v[i].selected) {
-                nsel++;
-                picked = l->v[i].path;
-            }
-        if (nsel == 1) {
-            r.quant = NULL;
-            r.path = (char *)picked;
-        } else {
-            for (k = 0; r.quant[k] && k + 1 < sizeof tag; k++)
-                tag[k] = (char)toupper((unsigned char)r.quant[k]);
-            tag[k] = '\0';
-            r.quant = tag;
-        }
-    }
-    out = hfv_ref_canonical(&r);
-    return out;
-}
-
-int hfv_set_artifact(hfv_ctx *c, const char *commit, const hfv_list *l)
-{
-    ap_vendor_artifact a = AP_VENDOR_ARTIFACT_INIT;
-    char *name = artifact_name(c), *canon;
-    int rc;
-    canon = hfv_canonical_for(c, l);
-    if (!name || !canon) {
-        free(name);
-        free(canon);
-        return hfv_fail(c, AP_ENOMEM, "out of memory");
-    }
-    a.name = name;
-    a.revision = commit;
-    a.canonical = canon;
-    rc = c->host->set_artifact(c->call, &a);
-    free(name);
-    free(canon);
-    return rc;
-}
-
-int hfv_add_files(hfv_ctx *c, const hfv_list *l, const char *commit, int local)
-{
-    size_t i, n = 0;
-    for (i = 0; i < l->n; i++) {
-        const hfv_file *f = &l->v[i];
-        ap_vendor_file vf = AP_VENDOR_FILE_INIT;
-        char *epath, *url, *etag = NULL, *cached = NULL;
-        int rc;
-        if (!f->selected)
-            continue;
-        /* Files the user already has in the HF cache are offered to the
-         * host as a local copy: it imports them after checking the sha256
-         * (LFS) or git blob id (regular files) they are named by, and
-         * downloads from the hub when the copy is wrong. */
-        if (!local)
-            cached = hfv_cache_blob(c, f->sha256[0] ? f->sha256 : f->git_sha1, f->size);
-        epath = local ? hfv_file_url_path(f->local) : hfv_pct_encode(f->path, 1);
-        if (!epath)
-            return hfv_fail(c, AP_ENOMEM, "out of memory");
-        if (local)
-            url = xasprintf("file://%s", epath);
-        else
-            url = xasprintf("%s/%s%s/resolve/%s/%s", c->endpoint,
-                            hfv_type_url_prefix(c->r.type), c->repo_name, commit, epath);
-        free(epath);
-        if (!url) {
-            free(cached);
-            return hfv_fail(c, AP_ENOMEM, "out of memory");
-        }
-        vf.path = f->path;
-        vf.size = f->size;
-        vf.sha256 = f->sha256[0] ? f->sha256 : NULL;
-        vf.git_sha1 = !f->sha256[0] && f->git_sha1[0] ? f->git_sha1 : NULL;
-        vf.url = url;
-        vf.local_path = cached;
-        if (!local) {
-            vf.headers = hfv_headers;
-            if (c->token) {
-                vf.bearer = c->token;
-                vf.bearer_host = c->host_name;
-            }
-            /* Regular files come from the hub itself, whose ETag is the
-             * git blob id; LFS files are identified by their sha256. */
-            if (vf.git_sha1 && !(etag = xasprintf("\"%s\"", vf.git_sha1))) {
-                free(url);
-                free(cached);
-                return hfv_fail(c, AP_ENOMEM, "out of memory");
-            }
-            vf.etag = etag;
-        }
-        if (f->size != AP_SIZE_UNKNOWN && f->size < HFV_METADATA_MAX &&
-            !hfv_is_weight(f->path))
-            vf.flags |= AP_VFILE_METADATA;
-        rc = c->host->add_file(c->call, &vf);
-        free(url);
-        free(etag);
-        free(cached);
-        if (rc != AP_OK)
-            return rc;
-        n++;
-    }
-    return AP_OK;
 }
 
 /* ---- single file ----------------------------------------------------------------- */
@@ -661,7 +494,7 @@ static int resolve_file(hfv_ctx *c)
     const char *xc;
     int rc, hops;
 
-    if (!erev || !epath || !(url = xasprintf("%s/%s%s/resolve/%s/%s", c->endpoint, pfx,
+    if (!erev || !epath || !(url = hfv_asprintf("%s/%s%s/resolve/%s/%s", c->endpoint, pfx,
                                              c->repo_name, erev, epath))) {
         rc = hfv_fail(c, AP_ENOMEM, "out of memory");
         goto out;
@@ -686,7 +519,7 @@ static int resolve_file(hfv_ctx *c)
             goto out;
         }
         if (loc[0] == '/')
-            next = xasprintf("%.*s%s", (int)hfv_url_origin_len(c->endpoint),
+            next = hfv_asprintf("%.*s%s", (int)hfv_url_origin_len(c->endpoint),
                              c->endpoint, loc);
         else
             next = strdup(loc);
@@ -789,7 +622,7 @@ static int revision_info(hfv_ctx *c, const char *rev, char commit[41], int *gate
     *gated = 0;
     if (!erev)
         return hfv_fail(c, AP_ENOMEM, "out of memory");
-    url = xasprintf("%s/api/%s/%s/revision/%s", c->endpoint, hfv_type_api(c->r.type),
+    url = hfv_asprintf("%s/api/%s/%s/revision/%s", c->endpoint, hfv_type_api(c->r.type),
                     c->repo_name, erev);
     free(erev);
     if (!url)
@@ -806,7 +639,7 @@ static int revision_info(hfv_ctx *c, const char *rev, char commit[41], int *gate
         return rc;
     }
     if (r->url) {
-        char *apfx = xasprintf("api/%s/", hfv_type_api(c->r.type));
+        char *apfx = hfv_asprintf("api/%s/", hfv_type_api(c->r.type));
         rc = apfx ? update_repo_name(c, r->url, apfx, "revision/")
                   : hfv_fail(c, AP_ENOMEM, "out of memory");
         free(apfx);
@@ -845,7 +678,7 @@ static int probe_access(hfv_ctx *c, const hfv_list *l, const char *commit)
         return AP_OK;
     if (!(epath = hfv_pct_encode(l->v[i].path, 1)))
         return hfv_fail(c, AP_ENOMEM, "out of memory");
-    url = xasprintf("%s/%s%s/resolve/%s/%s", c->endpoint, hfv_type_url_prefix(c->r.type),
+    url = hfv_asprintf("%s/%s%s/resolve/%s/%s", c->endpoint, hfv_type_url_prefix(c->r.type),
                     c->repo_name, commit, epath);
     free(epath);
     if (!url)

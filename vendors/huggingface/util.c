@@ -3,6 +3,8 @@
 #include "hf.h"
 
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -417,4 +419,15 @@ char *hfv_url_redact(const char *url)
     strcpy(out + (a - url), "***");
     strcat(out, at);
     return out;
+}
+
+char *hfv_asprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *out = NULL;
+    int n;
+    va_start(ap, fmt);
+    n = vasprintf(&out, fmt, ap);
+    va_end(ap);
+    return n < 0 ? NULL : out;
 }
