@@ -413,6 +413,23 @@ static int filter_match(const ap_catalog_filter *f, const ap_entry *e)
     return 1;
 }
 
+/* Append e to a growing array of entries (taking it); on ENOMEM e is freed. */
+static int entries_push(ap_entry ***v, size_t *n, size_t *cap, ap_entry *e)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        ap_entry **nv = apx_realloc(*v, ncap * sizeof *nv);
+        if (!nv) {
+            ap_entry_free(e);
+            return AP_ENOMEM;
+        }
+        *v = nv;
+        *cap = ncap;
+    }
+    (*v)[(*n)++] = e;
+    return AP_OK;
+}
+
 static int list_visit(ap_catalog *c, ap_entry *e, void *p)
 {
     list_ctx *l = p;
@@ -420,18 +437,7 @@ static int list_visit(ap_catalog *c, ap_entry *e, void *p)
         ap_entry_free(e);
         return AP_OK;
     }
-    if (l->n == l->cap) {
-        size_t ncap = l->cap ? l->cap * 2 : 16;
-        ap_entry **nv = apx_realloc(l->v, ncap * sizeof *nv);
-        if (!nv) {
-            ap_entry_free(e);
-            return AP_ENOMEM;
-        }
-        l->v = nv;
-        l->cap = ncap;
-    }
-    l->v[l->n++] = e;
-    return AP_OK;
+    return entries_push(&l->v, &l->n, &l->cap, e);
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -514,17 +520,8 @@ static int refs_visit(ap_catalog *c, ap_entry *e, void *p)
         ap_entry_free(e);
         return AP_OK;
     }
-    if (r->nents == r->capents) {
-        size_t ncap = r->capents ? r->capents * 2 : 16;
-        ap_entry **nv = apx_realloc(r->ents, ncap * sizeof *nv);
-        if (!nv) {
-            ap_entry_free(e);
-            return AP_ENOMEM;
-        }
-        r->ents = nv;
-        r->capents = ncap;
-    }
-    r->ents[r->nents++] = e;
+    if (entries_push(&r->ents, &r->nents, &r->capents, e) != AP_OK)
+        return AP_ENOMEM;
     for (i = 0; i < e->nfiles; i++) {
         if (!e->files[i].sha256)
             continue;
