@@ -128,6 +128,24 @@ static int wait_on(ap_jobs *r, jjob *j, int timeout_ms, const struct timespec *d
     return pthread_cond_timedwait(&j->cv, &r->mu, dl) != ETIMEDOUT;
 }
 
+/* Lock the registry and take a reference on job id (with the deadline
+ * timeout_ms from now in *dl when positive); NULL, unlocked, when there is
+ * no such job. */
+static jjob *hold_job(ap_jobs *r, ap_job_id id, int timeout_ms, struct timespec *dl)
+{
+    jjob *j;
+    if (timeout_ms > 0)
+        *dl = deadline_after(timeout_ms);
+    pthread_mutex_lock(&r->mu);
+    j = job_find(r, id);
+    if (!j) {
+        pthread_mutex_unlock(&r->mu);
+        return NULL;
+    }
+    j->refs++;
+    return j;
+}
+
 int jobs_wait_impl(ap_jobs *r, ap_job_id id, int timeout_ms,
                            ap_job_info *out)
 {
@@ -138,15 +156,8 @@ int jobs_wait_impl(ap_jobs *r, ap_job_id id, int timeout_ms,
 
     if (!jobs_check(r) || (out && out->struct_size < INFO_MIN_SIZE))
         return AP_EINVAL;
-    if (timeout_ms > 0)
-        dl = deadline_after(timeout_ms);
-    pthread_mutex_lock(&r->mu);
-    j = job_find(r, id);
-    if (!j) {
-        pthread_mutex_unlock(&r->mu);
+    if (!(j = hold_job(r, id, timeout_ms, &dl)))
         return AP_ENOTFOUND;
-    }
-    j->refs++;
     while (!job_ended(j) && j->linked) {
         if (!wait_on(r, j, timeout_ms, &dl)) {
             rc = job_ended(j) ? AP_OK : AP_ETIMEDOUT;
@@ -202,15 +213,8 @@ int jobs_events_impl(ap_jobs *r, ap_job_id id, uint64_t after_seq,
     if (!jobs_check(r) || !buf || !n || !got || buf[0].struct_size < EVENT_MIN_SIZE)
         return AP_EINVAL;
     stride = buf[0].struct_size;
-    if (timeout_ms > 0)
-        dl = deadline_after(timeout_ms);
-    pthread_mutex_lock(&r->mu);
-    j = job_find(r, id);
-    if (!j) {
-        pthread_mutex_unlock(&r->mu);
+    if (!(j = hold_job(r, id, timeout_ms, &dl)))
         return AP_ENOTFOUND;
-    }
-    j->refs++;
     for (;;) {
         uint64_t oldest = j->last_seq >= j->cap ? j->last_seq - j->cap + 1 : 1;
         uint64_t first = after_seq + 1 > oldest ? after_seq + 1 : oldest;
