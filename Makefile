@@ -51,8 +51,11 @@ SONAME   := libartifactprov.so.$(MAJOR)
 SHLIB    := $(B)/libartifactprov.so.$(VERSION)
 STLIB    := $(B)/libartifactprov.a
 
+# vendors/common/ is not a vendor: code the in-tree vendors share, compiled
+# into each of them (docs/vendor-abi.md).
 VENDOR_NAMES := $(notdir $(patsubst %/,%,$(dir $(wildcard vendors/*/*.c))))
-VENDOR_NAMES := $(sort $(VENDOR_NAMES))
+VENDOR_NAMES := $(filter-out common,$(sort $(VENDOR_NAMES)))
+VENDOR_COMMON := $(wildcard vendors/common/*.c vendors/common/*.h)
 VENDOR_SOS := $(patsubst %,$(B)/vendors/ap-vendor-%.so,$(VENDOR_NAMES))
 VENDOR_LIBS := $(shell $(PKG_CONFIG) --libs jansson)
 
@@ -110,11 +113,14 @@ $(STLIB): $(LIB_OBJS)
 	ar rcs $@ $(LIB_OBJS)
 
 # Vendors link jansson only: the host table gives them everything else.
+# Each is its directory's .c files plus vendors/common/*.c (the linker keeps
+# what the vendor uses: -Wl,--gc-sections with per-function sections).
 .SECONDEXPANSION:
-$(B)/vendors/ap-vendor-%.so: $$(wildcard vendors/$$*/*.c vendors/$$*/*.h) $(PUB_HDRS) $(STAMP)
+$(B)/vendors/ap-vendor-%.so: $$(wildcard vendors/$$*/*.c vendors/$$*/*.h) $(VENDOR_COMMON) $(PUB_HDRS) $(STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden $(shell $(PKG_CONFIG) --cflags jansson) \
-	  -shared -o $@ $(filter %.c,$^) $(ALL_LDFLAGS) $(VENDOR_LIBS)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -ffunction-sections -fdata-sections \
+	  $(shell $(PKG_CONFIG) --cflags jansson) -shared -Wl,--gc-sections \
+	  -o $@ $(filter %.c,$^) $(ALL_LDFLAGS) $(VENDOR_LIBS)
 	@chmod go-w $@ $(dir $@) # the loader refuses group/other-writable plugins
 
 # The tools link the shared library, so the soname chain is what users run

@@ -42,6 +42,7 @@
 #include "../../vendors/huggingface/msg.c"
 #include "../../vendors/huggingface/manifest.c"
 #include "../../vendors/huggingface/cachedir.c"
+#include "../../vendors/common/env.c"
 
 #if defined(__has_include) && !defined(AP_TEST_NO_PROVISIONER)
 #if __has_include("provisioner.c")

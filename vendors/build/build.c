@@ -287,7 +287,7 @@ static int build_resolve(void *state, ap_vendor_call *call, const char *ref)
     char real[PATH_MAX], *path = NULL, *bytes = NULL, *canonical = NULL;
     size_t len = 0, i, k;
     brun *run = NULL, *old;
-    bsha256 s;
+    apv_sha256 s;
     int rc;
 
     if ((old = run_take(st, call))) /* a stale run at this call's address */
@@ -337,19 +337,19 @@ static int build_resolve(void *state, ap_vendor_call *call, const char *ref)
             goto out;
         }
     }
-    bsha256_init(&s);
-    bsha256_update(&s, "artifactprov-build-1", 21);
-    bsha256_update(&s, bytes, len);
-    bsha256_update(&s, "", 1);
+    apv_sha256_init(&s);
+    apv_sha256_update(&s, "artifactprov-build-1", 21);
+    apv_sha256_update(&s, bytes, len);
+    apv_sha256_update(&s, "", 1);
     for (i = 0; i < run->r.nin; i++) {
-        bsha256_update(&s, run->r.in_names[i], strlen(run->r.in_names[i]) + 1);
+        apv_sha256_update(&s, run->r.in_names[i], strlen(run->r.in_names[i]) + 1);
         for (k = 0; k < run->nfiles; k++)
             if (strcmp(run->files[k].input, run->r.in_names[i]) == 0) {
-                bsha256_update(&s, run->files[k].path, strlen(run->files[k].path) + 1);
-                bsha256_update(&s, run->files[k].sha256, 65);
+                apv_sha256_update(&s, run->files[k].path, strlen(run->files[k].path) + 1);
+                apv_sha256_update(&s, run->files[k].sha256, 65);
             }
     }
-    bsha256_hex(&s, run->key);
+    apv_sha256_hex(&s, run->key);
     /* every placeholder names a file the inputs gave: checked now, before
      * anything runs */
     for (i = 0; i < run->r.argc + run->r.nenv; i++) {

@@ -51,8 +51,7 @@ void ghv_log(ghv_ctx *c, int level, const char *fmt, ...)
 
 const char *ghv_env(ghv_ctx *c, const char *name)
 {
-    const char *v = c->host->getenv(c->call, name);
-    return v && *v ? v : NULL;
+    return apv_env(c->host, c->call, name);
 }
 
 const char *ghv_option(ghv_ctx *c, const char *key)

@@ -21,6 +21,8 @@
 
 #include "artifactprov/vendor.h"
 
+#include "../common/apv.h"
+
 #define GHV_VERSION "0.1.0"
 #define GHV_DEFAULT_API "https://api.github.com"
 #define GHV_GRAMMAR "gh:OWNER/REPO[@TAG]/ASSET-GLOB or gh:OWNER/REPO[@TAG]"

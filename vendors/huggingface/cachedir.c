@@ -24,31 +24,18 @@ char *hfv_path_cat(const char *a, const char *b)
     return out;
 }
 
-static const char *cenv(hfv_ctx *c, const char *name)
-{
-    const char *v = c->host->getenv(c->call, name);
-    return v && *v ? v : NULL;
-}
-
 char *hfv_cache_dir(hfv_ctx *c)
 {
-    const char *v;
-    char *home, *out;
-    if ((v = cenv(c, "HF_HUB_CACHE")) || (v = cenv(c, "HUGGINGFACE_HUB_CACHE")))
-        return strdup(v);
-    if ((v = cenv(c, "HF_HOME")))
-        return hfv_path_cat(v, "hub");
-    if ((v = cenv(c, "XDG_CACHE_HOME")))
-        home = hfv_path_cat(v, "huggingface");
-    else if ((v = cenv(c, "HOME")))
-        home = hfv_path_cat(v, ".cache/huggingface");
-    else
-        return strdup(".cache/huggingface/hub");
-    if (!home)
-        return NULL;
-    out = hfv_path_cat(home, "hub");
-    free(home);
-    return out;
+    static const apv_env_dir rules[] = {
+        { "HF_HUB_CACHE", "" },
+        { "HUGGINGFACE_HUB_CACHE", "" },
+        { "HF_HOME", "/hub" },
+        { "XDG_CACHE_HOME", "/huggingface/hub" },
+        { "HOME", "/.cache/huggingface/hub" },
+    };
+    int oom;
+    char *out = apv_dir_from_env(c->host, c->call, rules, sizeof rules / sizeof *rules, &oom);
+    return out || oom ? out : strdup(".cache/huggingface/hub");
 }
 
 /* Nothing read from the cache may come from outside it: every path is

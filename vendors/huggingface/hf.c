@@ -30,8 +30,7 @@ static int host_usable(const ap_host *h)
 
 static const char *env(hfv_ctx *c, const char *name)
 {
-    const char *v = c->host->getenv(c->call, name);
-    return v && *v ? v : NULL;
+    return apv_env(c->host, c->call, name);
 }
 
 static void wipe(char *s)
@@ -83,16 +82,16 @@ static char *trim_token(const char *s, size_t n, int *oom)
     return t;
 }
 
+/* huggingface_hub's HF_HOME; NULL when no variable tells (or out of memory). */
 static char *hf_home(hfv_ctx *c)
 {
-    const char *v;
-    if ((v = env(c, "HF_HOME")) != NULL)
-        return strdup(v);
-    if ((v = env(c, "XDG_CACHE_HOME")) != NULL)
-        return hfv_asprintf("%s/huggingface", v);
-    if ((v = env(c, "HOME")) != NULL)
-        return hfv_asprintf("%s/.cache/huggingface", v);
-    return NULL;
+    static const apv_env_dir rules[] = {
+        { "HF_HOME", "" },
+        { "XDG_CACHE_HOME", "/huggingface" },
+        { "HOME", "/.cache/huggingface" },
+    };
+    int oom;
+    return apv_dir_from_env(c->host, c->call, rules, sizeof rules / sizeof *rules, &oom);
 }
 
 static int setup_token(hfv_ctx *c)

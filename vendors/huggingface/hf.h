@@ -15,6 +15,8 @@
 
 #include "artifactprov/vendor.h"
 
+#include "../common/apv.h"
+
 #define HFV_VERSION "0.1.0"
 #define HFV_DEFAULT_ENDPOINT "https://huggingface.co"
 #define HFV_GRAMMAR \

@@ -71,18 +71,16 @@ int olv_is_hex64(const char *s)
 
 char *olv_models_dir(const ap_host *h, ap_vendor_call *call, const char *dir)
 {
-    const char *v;
+    static const apv_env_dir rules[] = {
+        { "OLLAMA_MODELS", "" },
+        { "HOME", "/.ollama/models" },
+    };
     char *out;
-    size_t n;
+    int oom = 0;
     if (dir && *dir) {
         out = strdup(dir);
-    } else if ((v = h->getenv(call, "OLLAMA_MODELS")) && *v) {
-        out = strdup(v);
-    } else if ((v = h->getenv(call, "HOME")) && *v) {
-        n = strlen(v) + sizeof "/.ollama/models";
-        if ((out = malloc(n)))
-            snprintf(out, n, "%s/.ollama/models", v);
-    } else {
+    } else if (!(out = apv_dir_from_env(h, call, rules, sizeof rules / sizeof *rules, &oom)) &&
+               !oom) {
         h->set_error(call, AP_EINVAL, "no Ollama store: neither OLLAMA_MODELS nor "
                      "HOME is set");
         return NULL;
@@ -337,7 +335,7 @@ int olv_add_manifest(const ap_host *h, ap_vendor_call *call, const olv_source *s
         }
     }
     /* the manifest itself, verbatim */
-    olv_sha256_hex(doc, len, mhex);
+    apv_sha256_buf_hex(doc, len, mhex);
     mf.path = OLV_MANIFEST_FILE;
     mf.describe = "the manifest";
     mf.size = len;
