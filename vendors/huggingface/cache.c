@@ -191,11 +191,95 @@ static int walk(hfv_ctx *c, const char *cache, const char *cache_real,
     return rc;
 }
 
+/* Offline, one file: the snapshot's copy of c->r.path, or why it is not
+ * there (recorded as missing, or not in the cache). */
+static int offline_file(hfv_ctx *c, hfv_list *l, const char *snap, const char *repo_dir,
+                        const char *cache, const char *cache_real, const char *commit,
+                        const char *rev)
+{
+    char why[1536];
+    int rc;
+    char *full = hfv_path_cat(snap, c->r.path);
+    hfv_file *f;
+    if (!full) {
+        rc = hfv_fail(c, AP_ENOMEM, "out of memory");
+        return rc;
+    }
+    if (!(f = hfv_list_add(l, c->r.path))) {
+        free(full);
+        rc = hfv_fail(c, AP_ENOMEM, "out of memory");
+        return rc;
+    }
+    rc = describe(f, full, cache, cache_real, why, sizeof why);
+    free(full);
+    if (rc == AP_EPATH) {
+        rc = hfv_fail(c, AP_EPATH, "offline (HF_HUB_OFFLINE=1): %s: %s", c->ref, why);
+        return rc;
+    }
+    if (rc != AP_OK) {
+        char *ne = hfv_path_cat(repo_dir, ".no_exist"), *ne2 = NULL, *ne3 = NULL;
+        struct stat st;
+        int known_missing = ne && (ne2 = hfv_path_cat(ne, commit)) &&
+                            (ne3 = hfv_path_cat(ne2, c->r.path)) && lstat(ne3, &st) == 0;
+        free(ne);
+        free(ne2);
+        free(ne3);
+        if (known_missing)
+            rc = hfv_fail(c, AP_ENOTFOUND, "file '%s' not found at revision %s "
+                          "(recorded as missing in the HF cache %s)", c->r.path, rev,
+                          cache);
+        else
+            rc = hfv_fail(c, AP_EOFFLINE, "offline (HF_HUB_OFFLINE=1) and %s is not "
+                          "in the HF cache %s", c->ref, cache);
+        return rc;
+    }
+    f->selected = 1;
+    return AP_OK;
+}
+
+/* Offline, a snapshot: every file of the cached snapshot, or the QUANT
+ * pick among them. */
+static int offline_snapshot(hfv_ctx *c, hfv_list *l, const char *snap, const char *cache,
+                            const char *cache_real, const char *commit)
+{
+    char msg[768];
+    int rc;
+    size_t i;
+    rc = walk(c, cache, cache_real, snap, "", l, 0);
+    if (rc != AP_OK) {
+        rc = hfv_fail(c, rc, rc == AP_ENOMEM ? "out of memory"
+                                             : "too many files in the HF cache snapshot");
+        return rc;
+    }
+    if (l->n == 0) {
+        rc = hfv_fail(c, AP_EOFFLINE, "offline (HF_HUB_OFFLINE=1) and %s is not in "
+                      "the HF cache %s (empty snapshot %.12s)", c->ref, cache, commit);
+        return rc;
+    }
+    hfv_list_sort(l);
+    if (c->r.quant) {
+        rc = hfv_select_quant(l, c->r.quant, msg, sizeof msg);
+        if (rc != AP_OK) {
+            rc = rc == AP_ENOMEM
+                     ? hfv_fail(c, rc, "out of memory")
+                     : hfv_fail(c, AP_EOFFLINE, "offline (HF_HUB_OFFLINE=1) and %s is "
+                                "not in the HF cache %s: %s", c->ref, cache, msg);
+            return rc;
+        }
+    } else {
+        for (i = 0; i < l->n; i++)
+            l->v[i].selected = 1;
+        hfv_log(c, AP_LOG_INFO, "offline: using the %zu file(s) of snapshot %.12s "
+                "in the HF cache", l->n, commit);
+    }
+    return AP_OK;
+}
+
 int hfv_resolve_offline(hfv_ctx *c)
 {
     const char *rev = c->r.rev ? c->r.rev : "main";
     char *cache = hfv_cache_dir(c), *folder = NULL, *repo_dir = NULL, *snaps = NULL;
-    char *snap = NULL, *cache_real = NULL, commit[41], msg[768], why[1536];
+    char *snap = NULL, *cache_real = NULL, commit[41];
     hfv_list l = { 0 };
     const char *slash;
     int rc;
@@ -251,72 +335,10 @@ int hfv_resolve_offline(hfv_ctx *c)
         goto out;
     }
 
-    if (c->r.path) {
-        char *full = hfv_path_cat(snap, c->r.path);
-        hfv_file *f;
-        if (!full) {
-            rc = hfv_fail(c, AP_ENOMEM, "out of memory");
-            goto out;
-        }
-        if (!(f = hfv_list_add(&l, c->r.path))) {
-            free(full);
-            rc = hfv_fail(c, AP_ENOMEM, "out of memory");
-            goto out;
-        }
-        rc = describe(f, full, cache, cache_real, why, sizeof why);
-        free(full);
-        if (rc == AP_EPATH) {
-            rc = hfv_fail(c, AP_EPATH, "offline (HF_HUB_OFFLINE=1): %s: %s", c->ref, why);
-            goto out;
-        }
-        if (rc != AP_OK) {
-            char *ne = hfv_path_cat(repo_dir, ".no_exist"), *ne2 = NULL, *ne3 = NULL;
-            struct stat st;
-            int known_missing = ne && (ne2 = hfv_path_cat(ne, commit)) &&
-                                (ne3 = hfv_path_cat(ne2, c->r.path)) && lstat(ne3, &st) == 0;
-            free(ne);
-            free(ne2);
-            free(ne3);
-            if (known_missing)
-                rc = hfv_fail(c, AP_ENOTFOUND, "file '%s' not found at revision %s "
-                              "(recorded as missing in the HF cache %s)", c->r.path, rev,
-                              cache);
-            else
-                rc = hfv_fail(c, AP_EOFFLINE, "offline (HF_HUB_OFFLINE=1) and %s is not "
-                              "in the HF cache %s", c->ref, cache);
-            goto out;
-        }
-        f->selected = 1;
-    } else {
-        size_t i;
-        rc = walk(c, cache, cache_real, snap, "", &l, 0);
-        if (rc != AP_OK) {
-            rc = hfv_fail(c, rc, rc == AP_ENOMEM ? "out of memory"
-                                                 : "too many files in the HF cache snapshot");
-            goto out;
-        }
-        if (l.n == 0) {
-            rc = hfv_fail(c, AP_EOFFLINE, "offline (HF_HUB_OFFLINE=1) and %s is not in "
-                          "the HF cache %s (empty snapshot %.12s)", c->ref, cache, commit);
-            goto out;
-        }
-        hfv_list_sort(&l);
-        if (c->r.quant) {
-            rc = hfv_select_quant(&l, c->r.quant, msg, sizeof msg);
-            if (rc != AP_OK) {
-                rc = rc == AP_ENOMEM
-                         ? hfv_fail(c, rc, "out of memory")
-                         : hfv_fail(c, AP_EOFFLINE, "offline (HF_HUB_OFFLINE=1) and %s is "
-                                    "not in the HF cache %s: %s", c->ref, cache, msg);
-                goto out;
-            }
-        } else {
-            for (i = 0; i < l.n; i++)
-                l.v[i].selected = 1;
-            hfv_log(c, AP_LOG_INFO, "offline: using the %zu file(s) of snapshot %.12s "
-                    "in the HF cache", l.n, commit);
-        }
-    }
+    rc = c->r.path ? offline_file(c, &l, snap, repo_dir, cache, cache_real, commit, rev)
+                   : offline_snapshot(c, &l, snap, cache, cache_real, commit);
+    if (rc != AP_OK)
+        goto out;
     if ((rc = hfv_add_files(c, &l, commit, 1)) == AP_OK)
         rc = hfv_set_artifact(c, commit, &l);
 out:

@@ -481,33 +481,25 @@ static int entry_not_found(hfv_ctx *c, const char *rev, const char *commit)
                     c->r.path, rev, commit, names[0] ? "; close names: " : "", names);
 }
 
-static int resolve_file(hfv_ctx *c)
+/* HEAD url, following the hub's own redirects of a renamed repository
+ * (url and the repository name updated), up to the first answer that is
+ * not one: a file, an error, or the redirect to the LFS download URL.  On
+ * AP_OK *rp is that answer. */
+static int head_following_renames(hfv_ctx *c, char **url, const char *pfx,
+                                  ap_http_response **rp)
 {
-    const char *rev = c->r.rev ? c->r.rev : "main";
-    const char *pfx = hfv_type_url_prefix(c->r.type);
-    char *erev = hfv_pct_encode(rev, 0), *epath = hfv_pct_encode(c->r.path, 1);
-    char *url = NULL, *digest = NULL, commit[41];
     ap_http_response *r = NULL;
-    hfv_list l = { 0 };
-    hfv_file *f;
-    const char *xc;
     int rc, hops;
-
-    if (!erev || !epath || !(url = hfv_asprintf("%s/%s%s/resolve/%s/%s", c->endpoint, pfx,
-                                             c->repo_name, erev, epath))) {
-        rc = hfv_fail(c, AP_ENOMEM, "out of memory");
-        goto out;
-    }
     for (hops = 0;; hops++) {
         const char *loc;
         char *next;
-        if ((rc = hub_request(c, "HEAD", url, 0, 0, &r)) != AP_OK)
-            goto out;
+        if ((rc = hub_request(c, "HEAD", *url, 0, 0, &r)) != AP_OK)
+            break;
         if (!is_redirect(r->status))
             break;
         if (!(loc = hdr(c, r, "Location"))) {
             rc = not_a_hub(c, "redirect without Location");
-            goto out;
+            break;
         }
         if (!((loc[0] == '/' && loc[1] != '/') ||
               (same_origin(loc, c->endpoint) && !hdr(c, r, "X-Linked-Etag"))))
@@ -515,7 +507,7 @@ static int resolve_file(hfv_ctx *c)
         if (hops >= HFV_MAX_HOPS) {
             rc = hfv_fail(c, AP_EPROTOCOL, "more than %d redirects on the hub (renamed "
                           "repository loop?)", HFV_MAX_HOPS);
-            goto out;
+            break;
         }
         if (loc[0] == '/')
             next = hfv_asprintf("%.*s%s", (int)hfv_url_origin_len(c->endpoint),
@@ -526,13 +518,78 @@ static int resolve_file(hfv_ctx *c)
         r = NULL;
         if (!next) {
             rc = hfv_fail(c, AP_ENOMEM, "out of memory");
-            goto out;
+            break;
         }
-        free(url);
-        url = next;
-        if ((rc = update_repo_name(c, url, pfx, "resolve/")) != AP_OK)
-            goto out;
+        free(*url);
+        *url = next;
+        if ((rc = update_repo_name(c, *url, pfx, "resolve/")) != AP_OK)
+            break;
     }
+    if (rc != AP_OK && r) {
+        c->host->http_free(r);
+        r = NULL;
+    }
+    *rp = r;
+    return rc;
+}
+
+/* The file's digest and size from the hub's answer to HEAD: an LFS
+ * redirect (sha256 and size in X-Linked-*) or the file itself (its git
+ * ETag, Content-Length). */
+static int describe_file(hfv_ctx *c, const ap_http_response *r, hfv_file *f)
+{
+    char *digest = NULL;
+    int rc = AP_OK;
+    if (is_redirect(r->status)) {
+        const char *le = hdr(c, r, "X-Linked-Etag");
+        if (!le || !(digest = hfv_etag_normalize(le)) || !hfv_is_hex(digest, 64)) {
+            rc = hfv_fail(c, AP_EPROTOCOL, "LFS redirect for '%s' without a sha256 "
+                          "X-Linked-Etag (got %.80s)", c->r.path, le ? le : "none");
+        } else {
+            memcpy(f->sha256, digest, 65);
+            f->size = parse_size(hdr(c, r, "X-Linked-Size"));
+        }
+    } else if (r->status >= 200 && r->status < 300) {
+        const char *et = hdr(c, r, "ETag");
+        if (et && !(digest = hfv_etag_normalize(et))) {
+            rc = hfv_fail(c, AP_ENOMEM, "out of memory");
+        } else {
+            if (digest && hfv_is_hex(digest, 40))
+                memcpy(f->git_sha1, digest, 41);
+            else if (digest && hfv_is_hex(digest, 64))
+                memcpy(f->sha256, digest, 65);
+            else
+                hfv_log(c, AP_LOG_WARN, "'%s' has no git ETag; it will be checked by "
+                        "size only", c->r.path);
+            f->size = parse_size(hdr(c, r, "Content-Length"));
+        }
+    } else {
+        rc = hfv_fail(c, AP_EPROTOCOL, "unexpected HTTP %ld from %s", r->status,
+                      c->endpoint_shown);
+    }
+    free(digest);
+    return rc;
+}
+
+static int resolve_file(hfv_ctx *c)
+{
+    const char *rev = c->r.rev ? c->r.rev : "main";
+    const char *pfx = hfv_type_url_prefix(c->r.type);
+    char *erev = hfv_pct_encode(rev, 0), *epath = hfv_pct_encode(c->r.path, 1);
+    char *url = NULL, commit[41];
+    ap_http_response *r = NULL;
+    hfv_list l = { 0 };
+    hfv_file *f;
+    const char *xc;
+    int rc;
+
+    if (!erev || !epath || !(url = hfv_asprintf("%s/%s%s/resolve/%s/%s", c->endpoint, pfx,
+                                             c->repo_name, erev, epath))) {
+        rc = hfv_fail(c, AP_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = head_following_renames(c, &url, pfx, &r)) != AP_OK)
+        goto out;
 
     xc = hdr(c, r, "X-Repo-Commit");
     if (r->status >= 400) {
@@ -564,34 +621,8 @@ static int resolve_file(hfv_ctx *c)
         goto out;
     }
     f->selected = 1;
-    if (is_redirect(r->status)) {
-        const char *le = hdr(c, r, "X-Linked-Etag");
-        if (!le || !(digest = hfv_etag_normalize(le)) || !hfv_is_hex(digest, 64)) {
-            rc = hfv_fail(c, AP_EPROTOCOL, "LFS redirect for '%s' without a sha256 "
-                          "X-Linked-Etag (got %.80s)", c->r.path, le ? le : "none");
-            goto out;
-        }
-        memcpy(f->sha256, digest, 65);
-        f->size = parse_size(hdr(c, r, "X-Linked-Size"));
-    } else if (r->status >= 200 && r->status < 300) {
-        const char *et = hdr(c, r, "ETag");
-        if (et && !(digest = hfv_etag_normalize(et))) {
-            rc = hfv_fail(c, AP_ENOMEM, "out of memory");
-            goto out;
-        }
-        if (digest && hfv_is_hex(digest, 40))
-            memcpy(f->git_sha1, digest, 41);
-        else if (digest && hfv_is_hex(digest, 64))
-            memcpy(f->sha256, digest, 65);
-        else
-            hfv_log(c, AP_LOG_WARN, "'%s' has no git ETag; it will be checked by size "
-                    "only", c->r.path);
-        f->size = parse_size(hdr(c, r, "Content-Length"));
-    } else {
-        rc = hfv_fail(c, AP_EPROTOCOL, "unexpected HTTP %ld from %s", r->status,
-                      c->endpoint_shown);
+    if ((rc = describe_file(c, r, f)) != AP_OK)
         goto out;
-    }
     c->host->http_free(r);
     r = NULL;
     if ((rc = hfv_add_files(c, &l, commit, 0)) == AP_OK)
@@ -600,7 +631,6 @@ out:
     if (r)
         c->host->http_free(r);
     hfv_list_clear(&l);
-    free(digest);
     free(erev);
     free(epath);
     free(url);
