@@ -16,6 +16,7 @@
 #include "../../vendors/github/api.c"
 #include "../../vendors/github/release.c"
 #include "../../vendors/common/env.c"
+#include "../../vendors/common/text.c"
 
 typedef struct ok_case {
     const char *in, *owner, *repo, *tag;

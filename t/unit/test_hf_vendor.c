@@ -34,6 +34,7 @@
 #include "../../vendors/huggingface/hf.c"
 #include "../../vendors/huggingface/ref.c"
 #include "../../vendors/huggingface/util.c"
+#include "../../vendors/common/text.c"
 #include "../../vendors/huggingface/select.c"
 #include "../../vendors/huggingface/cache.c"
 #include "../../vendors/huggingface/publish.c"

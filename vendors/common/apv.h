@@ -29,6 +29,15 @@ APV_HIDDEN void apv_sha256_hex(apv_sha256 *s, char out[65]);
 /* The same for one buffer. */
 APV_HIDDEN void apv_sha256_buf_hex(const void *buf, size_t len, char out[65]);
 
+/* ---- strings (text.c) -------------------------------------------------- */
+
+/* vasprintf into a malloc'd string; NULL when out of memory. */
+APV_HIDDEN char *apv_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Percent-decode s[0..n) into a new string; NULL with *bad set when an
+ * escape is malformed (or, with reject_ctl, decodes to a control
+ * character); NULL with *bad 0 when out of memory. */
+APV_HIDDEN char *apv_pct_decode(const char *s, size_t n, int reject_ctl, int *bad);
+
 /* ---- the environment (env.c) ------------------------------------------ */
 
 /* The variable through the host's getenv; NULL when unset or empty. */

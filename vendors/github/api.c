@@ -16,17 +16,6 @@
 
 /* ---- messages and settings ----------------------------------------------- */
 
-char *ghv_asprintf(const char *fmt, ...)
-{
-    va_list ap;
-    char *out = NULL;
-    int n;
-    va_start(ap, fmt);
-    n = vasprintf(&out, fmt, ap);
-    va_end(ap);
-    return n < 0 ? NULL : out;
-}
-
 int ghv_fail(ghv_ctx *c, int status, const char *fmt, ...)
 {
     char buf[1536];

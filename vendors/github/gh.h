@@ -132,7 +132,6 @@ int ghv_truthy(const char *v);
 int ghv_fail(ghv_ctx *c, int status, const char *fmt, ...) AP_PRINTF(3, 4);
 /* Log through the host, prefixed likewise. */
 void ghv_log(ghv_ctx *c, int level, const char *fmt, ...) AP_PRINTF(3, 4);
-char *ghv_asprintf(const char *fmt, ...) AP_PRINTF(1, 2);
 
 /* ---- the API (api.c) ------------------------------------------------------- */
 

@@ -120,7 +120,7 @@ static int setup_token(hfv_ctx *c)
         char *home = hf_home(c);
         if (!home)
             return AP_OK;
-        path = hfv_asprintf("%s/token", home);
+        path = apv_asprintf("%s/token", home);
         free(home);
     }
     if (!path)
@@ -299,7 +299,7 @@ static int update_repo_name(hfv_ctx *c, const char *url, const char *prefix,
         hfv_ref tmp;
         char why[128], *ref;
         /* Only accept a name the grammar accepts. */
-        if (!(ref = hfv_asprintf("hf:%.*s", (int)(end - org), org)))
+        if (!(ref = apv_asprintf("hf:%.*s", (int)(end - org), org)))
             return hfv_fail(c, AP_ENOMEM, "out of memory");
         if (hfv_ref_parse(ref, &tmp, why, sizeof why) != AP_OK || tmp.rev ||
             tmp.quant || tmp.path) {
@@ -389,7 +389,7 @@ static int list_tree(hfv_ctx *c, const char *commit, hfv_list *l, unsigned max_p
     int rc = AP_OK;
     if (!ecommit)
         return hfv_fail(c, AP_ENOMEM, "out of memory");
-    url = hfv_asprintf("%s/api/%s/%s/tree/%s?recursive=true", c->endpoint,
+    url = apv_asprintf("%s/api/%s/%s/tree/%s?recursive=true", c->endpoint,
                     hfv_type_api(c->r.type), c->repo_name, ecommit);
     free(ecommit);
     if (!url)
@@ -421,7 +421,7 @@ static int list_tree(hfv_ctx *c, const char *commit, hfv_list *l, unsigned max_p
         }
         if (next[0] == '/' && next[1] != '/') {
             size_t o = hfv_url_origin_len(c->endpoint);
-            char *abs = hfv_asprintf("%.*s%s", (int)o, c->endpoint, next);
+            char *abs = apv_asprintf("%.*s%s", (int)o, c->endpoint, next);
             free(next);
             if (!(next = abs)) {
                 rc = hfv_fail(c, AP_ENOMEM, "out of memory");
@@ -510,7 +510,7 @@ static int head_following_renames(hfv_ctx *c, char **url, const char *pfx,
             break;
         }
         if (loc[0] == '/')
-            next = hfv_asprintf("%.*s%s", (int)hfv_url_origin_len(c->endpoint),
+            next = apv_asprintf("%.*s%s", (int)hfv_url_origin_len(c->endpoint),
                              c->endpoint, loc);
         else
             next = strdup(loc);
@@ -583,7 +583,7 @@ static int resolve_file(hfv_ctx *c)
     const char *xc;
     int rc;
 
-    if (!erev || !epath || !(url = hfv_asprintf("%s/%s%s/resolve/%s/%s", c->endpoint, pfx,
+    if (!erev || !epath || !(url = apv_asprintf("%s/%s%s/resolve/%s/%s", c->endpoint, pfx,
                                              c->repo_name, erev, epath))) {
         rc = hfv_fail(c, AP_ENOMEM, "out of memory");
         goto out;
@@ -651,7 +651,7 @@ static int revision_info(hfv_ctx *c, const char *rev, char commit[41], int *gate
     *gated = 0;
     if (!erev)
         return hfv_fail(c, AP_ENOMEM, "out of memory");
-    url = hfv_asprintf("%s/api/%s/%s/revision/%s", c->endpoint, hfv_type_api(c->r.type),
+    url = apv_asprintf("%s/api/%s/%s/revision/%s", c->endpoint, hfv_type_api(c->r.type),
                     c->repo_name, erev);
     free(erev);
     if (!url)
@@ -668,7 +668,7 @@ static int revision_info(hfv_ctx *c, const char *rev, char commit[41], int *gate
         return rc;
     }
     if (r->url) {
-        char *apfx = hfv_asprintf("api/%s/", hfv_type_api(c->r.type));
+        char *apfx = apv_asprintf("api/%s/", hfv_type_api(c->r.type));
         rc = apfx ? update_repo_name(c, r->url, apfx, "revision/")
                   : hfv_fail(c, AP_ENOMEM, "out of memory");
         free(apfx);
@@ -707,7 +707,7 @@ static int probe_access(hfv_ctx *c, const hfv_list *l, const char *commit)
         return AP_OK;
     if (!(epath = hfv_pct_encode(l->v[i].path, 1)))
         return hfv_fail(c, AP_ENOMEM, "out of memory");
-    url = hfv_asprintf("%s/%s%s/resolve/%s/%s", c->endpoint, hfv_type_url_prefix(c->r.type),
+    url = apv_asprintf("%s/%s%s/resolve/%s/%s", c->endpoint, hfv_type_url_prefix(c->r.type),
                     c->repo_name, commit, epath);
     free(epath);
     if (!url)

@@ -100,8 +100,6 @@ size_t hfv_url_origin_len(const char *url);
 /* A copy of url fit to print: "user:pass@" in the authority → "***@".
  * malloc'd; NULL when out of memory. */
 char *hfv_url_redact(const char *url);
-/* vasprintf into a malloc'd string; NULL when out of memory. */
-char *hfv_asprintf(const char *fmt, ...) AP_PRINTF(1, 2);
 
 /* ---- file lists and GGUF selection (select.c) -------------------------- */
 

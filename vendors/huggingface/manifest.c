@@ -18,7 +18,7 @@ const char *const hfv_headers[] = { HFV_UA, NULL };
 
 static char *artifact_name(hfv_ctx *c)
 {
-    return hfv_asprintf("%s%s", hfv_type_url_prefix(c->r.type), c->repo_name);
+    return apv_asprintf("%s%s", hfv_type_url_prefix(c->r.type), c->repo_name);
 }
 
 /* The canonical reference, which names the catalog entry: the repository
@@ -92,9 +92,9 @@ int hfv_add_files(hfv_ctx *c, const hfv_list *l, const char *commit, int local)
         if (!epath)
             return hfv_fail(c, AP_ENOMEM, "out of memory");
         if (local)
-            url = hfv_asprintf("file://%s", epath);
+            url = apv_asprintf("file://%s", epath);
         else
-            url = hfv_asprintf("%s/%s%s/resolve/%s/%s", c->endpoint,
+            url = apv_asprintf("%s/%s%s/resolve/%s/%s", c->endpoint,
                             hfv_type_url_prefix(c->r.type), c->repo_name, commit, epath);
         free(epath);
         if (!url) {
@@ -115,7 +115,7 @@ int hfv_add_files(hfv_ctx *c, const hfv_list *l, const char *commit, int local)
             }
             /* Regular files come from the hub itself, whose ETag is the
              * git blob id; LFS files are identified by their sha256. */
-            if (vf.git_sha1 && !(etag = hfv_asprintf("\"%s\"", vf.git_sha1))) {
+            if (vf.git_sha1 && !(etag = apv_asprintf("\"%s\"", vf.git_sha1))) {
                 free(url);
                 free(cached);
                 return hfv_fail(c, AP_ENOMEM, "out of memory");

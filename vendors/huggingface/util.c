@@ -420,14 +420,3 @@ char *hfv_url_redact(const char *url)
     strcat(out, at);
     return out;
 }
-
-char *hfv_asprintf(const char *fmt, ...)
-{
-    va_list ap;
-    char *out = NULL;
-    int n;
-    va_start(ap, fmt);
-    n = vasprintf(&out, fmt, ap);
-    va_end(ap);
-    return n < 0 ? NULL : out;
-}
