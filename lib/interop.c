@@ -1,6 +1,6 @@
 /* libartifactprov — interop with caches other tools keep: the host side of
  * a vendor's `scan` (ap_provisioner_scan, commit_entry, warn,
- * read_beneath), the git-blob-id index, and file:// URLs.  Which caches
+ * read_beneath) and file:// URLs.  Which caches
  * exist and how they are laid out is the vendors' business; the trust is
  * kept here: digests only computed from the bytes, reads only beneath the
  * cache root, FIFOs never opened.  SPDX-License-Identifier: MIT */
@@ -59,122 +59,6 @@ char *apx_file_url_path(const char *url)
     }
     *o = '\0';
     return out;
-}
-
-/* ---- git blob id → sha256 index ---------------------------------------- */
-
-static int is_hex(const char *s, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++)
-        if (hexval(s[i]) < 0 || (s[i] >= 'A' && s[i] <= 'F'))
-            return 0;
-    return s[n] == '\0';
-}
-
-static int index_dir(ap_provisioner *p, int create)
-{
-    int root = open(ap_store_root(p->store), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int fd;
-    if (root < 0)
-        return -1;
-    fd = apx_fs_opendir_at(root, "index/git-sha1", create, NULL);
-    close(root);
-    return fd;
-}
-
-/* The git blob id of the stored blob <sha256>: AP_OK with git filled,
- * AP_ENOTFOUND when the blob is absent (or not a regular file). */
-static int blob_git_sha1(ap_provisioner *p, const char *sha256, char git[41])
-{
-    char rel[96];
-    int root, fd, rc;
-    apx_digest *d;
-    struct stat st;
-    char head[48];
-    int n;
-
-    root = open(ap_store_root(p->store), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (root < 0)
-        return AP_EIO;
-    snprintf(rel, sizeof rel, "blobs/sha256/%.2s", sha256);
-    fd = apx_fs_opendir_at(root, rel, 0, NULL);
-    close(root);
-    if (fd < 0)
-        return AP_ENOTFOUND;
-    root = fd;
-    fd = apx_fs_open_regular_at(root, sha256, sha256, &st, NULL);
-    close(root);
-    if (fd < 0)
-        return AP_ENOTFOUND;
-    if (!(d = apx_digest_new(APX_SHA1))) {
-        close(fd);
-        return AP_ENOMEM;
-    }
-    n = snprintf(head, sizeof head, "blob %llu", (unsigned long long)st.st_size);
-    apx_digest_update(d, head, (size_t)n + 1);
-    rc = apx_digest_fd(d, fd, NULL);
-    if (rc == AP_OK)
-        rc = apx_digest_final_hex(d, git);
-    apx_digest_free(d);
-    close(fd);
-    return rc;
-}
-
-/* Only a git id computed from the stored bytes is ever recorded: whoever
- * passes the pair (a vendor's listing, an older catalog document, a scan),
- * the blob is hashed as git would before the index names it. */
-void apx_gitsha1_remember(ap_provisioner *p, const char *git_sha1,
-                          const char *sha256)
-{
-    char have[AP_SHA256_HEX_LEN + 1], git[41];
-    int fd;
-    if (!is_hex(git_sha1, 40) || !apx_is_sha256_hex(sha256))
-        return;
-    if (apx_gitsha1_lookup(p, git_sha1, have) == AP_OK && strcmp(have, sha256) == 0)
-        return;
-    if (blob_git_sha1(p, sha256, git) != AP_OK || strcmp(git, git_sha1) != 0)
-        return;
-    fd = index_dir(p, 1);
-    if (fd < 0)
-        return;
-    /* a hint, re-checked on every use: made durable with the entry's views
-     * (apx_entry_finish syncs the store), never fsync'd one by one */
-    (void)apx_fs_write_atomic_nosync(fd, git_sha1, sha256, AP_SHA256_HEX_LEN, 0644, NULL);
-    close(fd);
-}
-
-/* An index entry is a hint, re-checked on every use: it is returned only
- * when the blob it names is present and its bytes have that git id; a
- * wrong entry (planted, or left by an older version) is removed. */
-int apx_gitsha1_lookup(ap_provisioner *p, const char *git_sha1,
-                       char out[AP_SHA256_HEX_LEN + 1])
-{
-    char *data = NULL, git[41];
-    size_t len = 0;
-    int fd, rc;
-    if (!is_hex(git_sha1, 40))
-        return AP_EINVAL;
-    fd = index_dir(p, 0);
-    if (fd < 0)
-        return AP_ENOTFOUND;
-    rc = apx_fs_read_file_at(fd, git_sha1, 128, &data, &len, NULL);
-    if (rc == AP_OK && (len != AP_SHA256_HEX_LEN || !apx_is_sha256_hex(data)))
-        rc = AP_ECORRUPT;
-    if (rc == AP_OK && (blob_git_sha1(p, data, git) != AP_OK ||
-                        strcmp(git, git_sha1) != 0)) {
-        struct stat st;
-        /* names other bytes (or none we hold): drop it, if it is a file */
-        if (fstatat(fd, git_sha1, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-            S_ISREG(st.st_mode))
-            unlinkat(fd, git_sha1, 0);
-        rc = AP_ENOTFOUND;
-    }
-    close(fd);
-    if (rc == AP_OK)
-        memcpy(out, data, AP_SHA256_HEX_LEN + 1);
-    free(data);
-    return rc;
 }
 
 /* ---- building entries from imported files ------------------------------- */

@@ -521,7 +521,7 @@ static int build_entry(job *j, ap_vendor_call *call, const char *id,
         ap_entry_file *f = &e->files[i];
         char known[AP_SHA256_HEX_LEN + 1];
         const char *sha = m->sha256 ? m->sha256 : previous_sha256(pidx, npidx, m);
-        if (!sha && m->git_sha1 && apx_gitsha1_lookup(j->prov, m->git_sha1, known) == AP_OK)
+        if (!sha && m->git_sha1 && apx_gitsha1_lookup(j->prov->store, m->git_sha1, known) == AP_OK)
             sha = known;
         f->struct_size = sizeof *f;
         f->status = AP_FILE_PENDING;
@@ -965,7 +965,7 @@ static int batch_queue(job *j, ap_vendor_call *call, batch *b, char **path)
         apx_fetch_file *x;
         if (!f->sha256 && m->git_sha1 && !(o->flags & AP_PROVISION_FORCE)) {
             char known[AP_SHA256_HEX_LEN + 1];
-            if (apx_gitsha1_lookup(j->prov, m->git_sha1, known) == AP_OK &&
+            if (apx_gitsha1_lookup(j->prov->store, m->git_sha1, known) == AP_OK &&
                 ap_store_has_blob(j->prov->store, known) == 1) {
                 /* another job fetched it while we waited: the index
                  * entry was written from the bytes it committed */
@@ -1078,7 +1078,7 @@ static int commit_fetched(job *j, ap_vendor_call *call, fetch_set *s, size_t k,
     /* before the file's locks go: another job waiting for them finds the
      * blob by its git blob id (index/git-sha1) */
     if (call->files[s->idx[k]].git_sha1)
-        apx_gitsha1_remember(j->prov, call->files[s->idx[k]].git_sha1, f->sha256);
+        apx_gitsha1_remember(j->prov->store, call->files[s->idx[k]].git_sha1, f->sha256);
     if (ap_tracker_file_done(j->tracker, f->name))
         return fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
     return AP_OK;
@@ -1331,7 +1331,7 @@ int apx_entry_finish(ap_provisioner *p, ap_entry *e)
             f->path = blob; /* the blob itself is still a valid path */
         }
         if (f->git_sha1)
-            apx_gitsha1_remember(p, f->git_sha1, f->sha256);
+            apx_gitsha1_remember(p->store, f->git_sha1, f->sha256);
     }
     /* the views and index entries, durable at once before a document
      * names them */
