@@ -129,6 +129,9 @@ APX_HIDDEN int apx_store_link_view_nosync(ap_store *store, const char *vendor,
                                           const char *name, const char *relpath,
                                           const char *sha256_hex, char **out_path);
 APX_HIDDEN int apx_store_sync(ap_store *store);
+/* The directory fd of the store's root (owned by the store; never closed
+ * by the caller). */
+APX_HIDDEN int apx_store_root_fd(const ap_store *store);
 
 /* The lock pulls hold shared while blobs they committed are not yet named
  * by a catalog document; gc holds it exclusively while it runs. */

@@ -394,6 +394,19 @@ static int fail(job *j, int status, const char *fmt, ...)
     return status;
 }
 
+/* Every loop over the files of a job calls this once per file: a cancel
+ * (AP_ECANCELLED) or an event callback's abort (AP_EUSER) stops it with
+ * the job's message, and the heartbeat goes on meanwhile (job_tick). */
+static int job_stopped(job *j)
+{
+    int rc = apx_tick(0);
+    if (rc == AP_ECANCELLED)
+        return fail(j, rc, "%s: cancelled", j->ref);
+    if (rc != 0)
+        return fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
+    return AP_OK;
+}
+
 /* Take a store lock (exclusive, or shared), waiting as long as another job
  * or process holds it, but stay cancellable and keep the heartbeat going
  * meanwhile. */
@@ -521,6 +534,11 @@ static int build_entry(job *j, ap_vendor_call *call, const char *id,
         ap_entry_file *f = &e->files[i];
         char known[AP_SHA256_HEX_LEN + 1];
         const char *sha = m->sha256 ? m->sha256 : previous_sha256(pidx, npidx, m);
+        int rc = job_stopped(j);
+        if (rc != AP_OK) {
+            free(pidx);
+            return rc;
+        }
         if (!sha && m->git_sha1 && apx_gitsha1_lookup(j->prov->store, m->git_sha1, known) == AP_OK)
             sha = known;
         f->struct_size = sizeof *f;
@@ -963,6 +981,8 @@ static int batch_queue(job *j, ap_vendor_call *call, batch *b, char **path)
         const apx_mfile *m = &call->files[i];
         ap_entry_file *f = &e->files[i];
         apx_fetch_file *x;
+        if ((rc = job_stopped(j)) != AP_OK)
+            break;
         if (!f->sha256 && m->git_sha1 && !(o->flags & AP_PROVISION_FORCE)) {
             char known[AP_SHA256_HEX_LEN + 1];
             if (apx_gitsha1_lookup(j->prov->store, m->git_sha1, known) == AP_OK &&
@@ -1126,14 +1146,18 @@ static int batch_fetch(job *j, ap_vendor_call *call, fetch_set *s)
     synced = k < s->n && apx_store_sync(j->prov->store) == AP_OK;
     for (k = 0; k < s->n; k++) {
         apx_error keep = j->prov->err;
-        int crc;
+        int crc, stop;
         if (s->ff[k].status != AP_OK)
             continue;
-        crc = commit_fetched(j, call, s, k, synced);
+        /* a cancel leaves the rest in staging, as any interrupted pull */
+        stop = job_stopped(j);
+        crc = stop != AP_OK ? stop : commit_fetched(j, call, s, k, synced);
         if (crc != AP_OK && rc != AP_OK)
             j->prov->err = keep;    /* the first failure's message stays */
         else if (crc != AP_OK)
             rc = crc;
+        if (stop != AP_OK)
+            break;
     }
     if (synced && apx_store_sync(j->prov->store) != AP_OK && rc == AP_OK)
         rc = fail(j, AP_EIO, "%s: the files committed cannot be made durable: %s",
@@ -1213,6 +1237,8 @@ static int engine_fetch(job *j, ap_vendor_call *call)
         char *key;
         if (f->present || !wanted(j, m))
             continue;
+        if ((rc = job_stopped(j)) != AP_OK)
+            break;
         if (m->url && strncmp(m->url, "file://", 7) == 0) {
             rc = import_local(j, m, f);
             f->present = rc == AP_OK;
@@ -1244,6 +1270,13 @@ static int engine_fetch(job *j, ap_vendor_call *call)
     for (i = 0, stop = rc != AP_OK; i < norder && !stop; i += nb) {
         apx_error first = j->prov->err;
         int brc, go_on = 0;
+        if ((brc = job_stopped(j)) != AP_OK) {
+            if (rc != AP_OK)
+                j->prov->err = first;
+            else
+                rc = brc;
+            break;
+        }
         b.files = order + i;
         b.n = norder - i < nb ? norder - i : nb;
         brc = batch_run(j, call, &b, path, &go_on);
@@ -1291,6 +1324,11 @@ int apx_entry_finish(ap_provisioner *p, ap_entry *e)
             e->total_size += f->size;
             continue;
         }
+        /* a job's cancel or abort (its tick hook; none for a scan) */
+        if ((rc = apx_tick(0)) != 0)
+            return apx_error_set(&p->err, rc == AP_ECANCELLED ? rc : AP_EUSER, "%s: %s",
+                                 e->ref, rc == AP_ECANCELLED ? "cancelled"
+                                                             : "aborted by the event callback");
         rc = ap_store_blob_path(p->store, f->sha256, &blob);
         if (rc != AP_OK)
             return apx_error_set(&p->err, rc, "%s: %s", e->ref, ap_store_errmsg(p->store));
@@ -1347,6 +1385,9 @@ static int mark_present(job *j, const ap_vendor_call *call)
     size_t i;
     for (i = 0; i < e->nfiles; i++) {
         ap_entry_file *f = &e->files[i];
+        int rc = job_stopped(j);
+        if (rc != AP_OK)
+            return rc;
         f->present = !(j->o->flags & AP_PROVISION_FORCE) && f->sha256 &&
                      ap_store_has_blob(j->prov->store, f->sha256) == 1;
         if (f->present && !f->size) {
@@ -1977,11 +2018,10 @@ static int run_job(job *j, ap_entry **out)
      * document alone until a complete, verified set replaces it. */
     j->keep = prev && prev->status == AP_ENTRY_READY;
     rc = build_entry(j, &call, id, prev);
-    if (rc != AP_OK) {
+    if (rc == AP_ENOMEM)
         fail(j, rc, "%s: out of memory", j->ref);
+    if (rc != AP_OK || (rc = mark_present(j, &call)) != AP_OK)
         goto out;
-    }
-    mark_present(j, &call);
     if (hosted && (rc = host_fields(j, &call, prev)) != AP_OK)
         goto out;
     if (j->entry->nfiles && !(j->sig_ok = apx_calloc(j->entry->nfiles, 1))) {

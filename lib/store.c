@@ -1038,6 +1038,11 @@ AP_EXPORT void ap_store_unlock(int fd)
     }
 }
 
+int apx_store_root_fd(const ap_store *store)
+{
+    return store ? store->root_fd : -1;
+}
+
 /* ---- batched durability -------------------------------------------------- */
 
 int apx_store_sync(ap_store *store)

@@ -36,13 +36,7 @@ static int is_hex(const char *s, size_t n)
 
 static int index_dir(ap_store *s, int create)
 {
-    int root = open(ap_store_root(s), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int fd;
-    if (root < 0)
-        return -1;
-    fd = apx_fs_opendir_at(root, "index/git-sha1", create, NULL);
-    close(root);
-    return fd;
+    return apx_fs_opendir_at(apx_store_root_fd(s), "index/git-sha1", create, NULL);
 }
 
 /* The git blob id of the stored blob <sha256>: AP_OK with git filled,
@@ -56,15 +50,9 @@ static int blob_git_sha1(ap_store *s, const char *sha256, char git[41])
     char head[48];
     int n;
 
-    root = open(ap_store_root(s), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (root < 0)
-        return AP_EIO;
     snprintf(rel, sizeof rel, "blobs/sha256/%.2s", sha256);
-    fd = apx_fs_opendir_at(root, rel, 0, NULL);
-    close(root);
-    if (fd < 0)
+    if ((root = apx_fs_opendir_at(apx_store_root_fd(s), rel, 0, NULL)) < 0)
         return AP_ENOTFOUND;
-    root = fd;
     fd = apx_fs_open_regular_at(root, sha256, sha256, &st, NULL);
     close(root);
     if (fd < 0)
@@ -83,23 +71,36 @@ static int blob_git_sha1(ap_store *s, const char *sha256, char git[41])
     return rc;
 }
 
+/* 1 when the index entry git_sha1 already names sha256: nothing to write
+ * (whether it is right is checked by every lookup, never here). */
+static int recorded(int dir_fd, const char *git_sha1, const char *sha256)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int same = apx_fs_read_file_at(dir_fd, git_sha1, 128, &data, &len, NULL) == AP_OK &&
+               len == AP_SHA256_HEX_LEN && memcmp(data, sha256, len) == 0;
+    free(data);
+    return same;
+}
+
 /* Only a git id computed from the stored bytes is ever recorded: whoever
  * passes the pair (a vendor's listing, an older catalog document, a scan),
  * the blob is hashed as git would before the index names it. */
 void apx_gitsha1_remember(ap_store *s, const char *git_sha1,
                           const char *sha256)
 {
-    char have[AP_SHA256_HEX_LEN + 1], git[41];
+    char git[41];
     int fd;
     if (!is_hex(git_sha1, 40) || !apx_is_sha256_hex(sha256))
-        return;
-    if (apx_gitsha1_lookup(s, git_sha1, have) == AP_OK && strcmp(have, sha256) == 0)
-        return;
-    if (blob_git_sha1(s, sha256, git) != AP_OK || strcmp(git, git_sha1) != 0)
         return;
     fd = index_dir(s, 1);
     if (fd < 0)
         return;
+    if (recorded(fd, git_sha1, sha256) ||
+        blob_git_sha1(s, sha256, git) != AP_OK || strcmp(git, git_sha1) != 0) {
+        close(fd);
+        return;
+    }
     /* a hint, re-checked on every use: made durable with the entry's views
      * (apx_entry_finish syncs the store), never fsync'd one by one */
     (void)apx_fs_write_atomic_nosync(fd, git_sha1, sha256, AP_SHA256_HEX_LEN, 0644, NULL);
