@@ -122,7 +122,9 @@ APX_HIDDEN void apx_store_unlock_remove(ap_store *store, const char *name, int f
  * without their fsync calls.  The caller makes the bytes durable with
  * apx_store_sync (syncfs of the store's file system): the staging files of
  * a batch before their commits (a blob under its name always has all its
- * bytes), the renames before another batch or a document names them. */
+ * bytes), the renames before another batch or a document names them.  The
+ * caller of apx_store_commit_nosync holds APX_GC_LOCK (shared) and the
+ * staging file's lock: the blob's own lock file is not made (store.c). */
 APX_HIDDEN int apx_store_commit_nosync(ap_store *store, const char *staging_path,
                                        const char *sha256_hex, int trusted_digest);
 APX_HIDDEN int apx_store_link_view_nosync(ap_store *store, const char *vendor,

@@ -1124,7 +1124,12 @@ static int commit_blob(ap_store *store, const char *staging_path,
                                  sha256_hex, hex);
         }
     }
-    if ((rc = lock_name(store, sha256_hex, 0, &lfd)) != AP_OK)
+    /* The blob's lock makes the check and the rename one step against
+     * gc and ap_store_remove_blob.  A batched commit's caller holds
+     * APX_GC_LOCK (no blob is removed meanwhile) and its staging file's
+     * lock; RENAME_NOREPLACE decides between two commits of the same
+     * bytes, and the lock is taken only where that flag is missing. */
+    if (sync && (rc = lock_name(store, sha256_hex, 0, &lfd)) != AP_OK)
         goto out;
     if ((dfd = blob_dir(store, sha256_hex, 1)) < 0) {
         rc = dfd;
@@ -1149,6 +1154,17 @@ static int commit_blob(ap_store *store, const char *staging_path,
         if (e == EEXIST) {
             apx_staging_discard(staging_path);
             goto out;
+        }
+        if ((e == EINVAL || e == ENOSYS || e == EXDEV) && lfd < 0) {
+            if ((rc = lock_name(store, sha256_hex, 0, &lfd)) != AP_OK)
+                goto out;
+            if ((rc = blob_there(store, dfd, sha256_hex)) != 0) {
+                if (rc == 1) {
+                    apx_staging_discard(staging_path);
+                    rc = AP_OK;
+                }
+                goto out;
+            }
         }
         if (e == EINVAL || e == ENOSYS) {
             /* No RENAME_NOREPLACE here; we hold the lock and checked. */

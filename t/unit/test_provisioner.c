@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <cmocka.h>
@@ -17,7 +18,7 @@
 #include "fakehub_fixture.h"
 
 #define SNAP_COMMIT "1111111111111111111111111111111111111111"
-#define SNAP_FILES 600   /* more than one batch of the provisioner (256) */
+#define SNAP_FILES 150   /* several batches under the descriptor limit below */
 
 static fakehub FX;
 static char SO[512];
@@ -161,7 +162,14 @@ static void test_cancel_each_phase(void **state)
     cancel_at c;
     char home[300];
     int rc;
+    struct rlimit rl;
     (void)state;
+    /* 256 descriptors: batches of a few dozen files (the provisioner sizes
+     * them from what RLIMIT_NOFILE leaves) */
+    assert_int_equal(0, getrlimit(RLIMIT_NOFILE, &rl));
+    if (rl.rlim_cur > 256)
+        rl.rlim_cur = 256;
+    assert_int_equal(0, setrlimit(RLIMIT_NOFILE, &rl));
     snprintf(home, sizeof home, "%s/store-cancel", FX.dir);
     p = new_prov(home);
 
@@ -170,6 +178,7 @@ static void test_cancel_each_phase(void **state)
     rc = pull_cancelled_at(p, AP_EVENT_FILE_DONE, 1, &c, &e);
     expect_cancelled(p, rc, &c, "the commits of a batch");
     assert_int_equal(1, c.file_done);
+    assert_int_equal(0, views_on_disk(home));
     assert_null(e);
 
     /* Finish: cancelled at the last file stored, the views are not all
@@ -202,5 +211,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cancel_each_phase),
     };
+    cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests(tests, setup, teardown);
 }
