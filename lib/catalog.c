@@ -6,7 +6,8 @@
 #include "internal.h"
 #include "digest.h"
 #include "formats.h"
-#include "hfcache.h"
+#include "fs.h"
+#include "store_internal.h"
 
 #include <ctype.h>
 #include <dirent.h>

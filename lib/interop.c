@@ -5,7 +5,8 @@
  * kept here: digests only computed from the bytes, reads only beneath the
  * cache root, FIFOs never opened.  SPDX-License-Identifier: MIT */
 #include "prov.h"
-#include "hfcache.h"
+#include "fs.h"
+#include "store_internal.h"
 #include "digest.h"
 
 #include <errno.h>

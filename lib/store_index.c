@@ -4,7 +4,8 @@
  * store.  An entry is a hint, re-checked against the blob's bytes on every
  * use.  SPDX-License-Identifier: MIT */
 #include "store_index.h"
-#include "hfcache.h"
+#include "fs.h"
+#include "store_internal.h"
 #include "digest.h"
 
 #include <fcntl.h>
