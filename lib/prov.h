@@ -122,7 +122,8 @@ APX_HIDDEN void apx_vendor_grammar(const ap_provisioner *p, char *buf, size_t sz
 APX_HIDDEN apx_vendor *apx_vendor_for_scheme(ap_provisioner *prov,
                                              const char *scheme, size_t len);
 
-/* Classify, link views and fill paths of the present files (provisioner.c). */
+/* Classify, link views and fill paths of the present files (prov_finish.c;
+ * a job's cancel stops it with AP_ECANCELLED). */
 APX_HIDDEN int apx_entry_finish(ap_provisioner *p, ap_entry *e);
 
 /* Files below this size are fetched by a metadata-only provision (sync). */
