@@ -21,17 +21,6 @@
 
 /* ---- file:// --------------------------------------------------------- */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 char *apx_file_url_path(const char *url)
 {
     const char *s;
@@ -48,7 +37,7 @@ char *apx_file_url_path(const char *url)
         return NULL;
     for (; *s; s++) {
         if (*s == '%') {
-            int hi = hexval(s[1]), lo = hi >= 0 ? hexval(s[2]) : -1;
+            int hi = apx_hexval(s[1]), lo = hi >= 0 ? apx_hexval(s[2]) : -1;
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
                 free(out);
                 return NULL;

@@ -15,26 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static int is_hex(const char *s, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++)
-        if (hexval(s[i]) < 0 || (s[i] >= 'A' && s[i] <= 'F'))
-            return 0;
-    return s[n] == '\0';
-}
-
 static int index_dir(ap_store *s, int create)
 {
     return apx_fs_opendir_at(apx_store_root_fd(s), "index/git-sha1", create, NULL);
@@ -92,7 +72,7 @@ void apx_gitsha1_remember(ap_store *s, const char *git_sha1,
 {
     char git[41];
     int fd;
-    if (!is_hex(git_sha1, 40) || !apx_is_sha256_hex(sha256))
+    if (!apx_is_lower_hex(git_sha1, 40) || !apx_is_sha256_hex(sha256))
         return;
     fd = index_dir(s, 1);
     if (fd < 0)
@@ -117,7 +97,7 @@ int apx_gitsha1_lookup(ap_store *s, const char *git_sha1,
     char *data = NULL, git[41];
     size_t len = 0;
     int fd, rc;
-    if (!is_hex(git_sha1, 40))
+    if (!apx_is_lower_hex(git_sha1, 40))
         return AP_EINVAL;
     fd = index_dir(s, 0);
     if (fd < 0)
