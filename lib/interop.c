@@ -390,6 +390,20 @@ int apx_host_commit_entry(ap_vendor_call *call)
     return AP_OK;
 }
 
+void apx_entry_file_for_vendor(const ap_entry *e, const ap_entry_file *f,
+                               const char *blob, ap_vendor_entry_file *vf)
+{
+    memset(vf, 0, sizeof *vf);
+    vf->struct_size = sizeof *vf;
+    vf->entry_ref = e->ref;
+    vf->revision = e->revision;
+    vf->path = f->name;
+    vf->sha256 = f->sha256;
+    vf->git_sha1 = f->git_sha1;
+    vf->size = f->size;
+    vf->blob_path = blob;
+}
+
 int apx_host_catalog_files(ap_vendor_call *call, const char *prefix,
                            int (*each)(void *user, const ap_vendor_entry_file *f),
                            void *user)
@@ -423,15 +437,7 @@ int apx_host_catalog_files(ap_vendor_call *call, const char *prefix,
             if (!f->sha256 || ap_store_has_blob(p->store, f->sha256) != 1 ||
                 ap_store_blob_path(p->store, f->sha256, &blob) != AP_OK)
                 continue;
-            memset(&vf, 0, sizeof vf);
-            vf.struct_size = sizeof vf;
-            vf.entry_ref = e->ref;
-            vf.revision = e->revision;
-            vf.path = f->name;
-            vf.sha256 = f->sha256;
-            vf.git_sha1 = f->git_sha1;
-            vf.size = f->size;
-            vf.blob_path = blob;
+            apx_entry_file_for_vendor(e, f, blob, &vf);
             hits++;
             rc = each(user, &vf);
             free(blob);

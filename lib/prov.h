@@ -122,6 +122,11 @@ APX_HIDDEN void apx_vendor_grammar(const ap_provisioner *p, char *buf, size_t sz
 APX_HIDDEN apx_vendor *apx_vendor_for_scheme(ap_provisioner *prov,
                                              const char *scheme, size_t len);
 
+/* A stored file of a catalog entry as a vendor sees it (interop.c): the
+ * strings are e's and f's, blob the caller's. */
+APX_HIDDEN void apx_entry_file_for_vendor(const ap_entry *e, const ap_entry_file *f,
+                                          const char *blob, ap_vendor_entry_file *vf);
+
 /* Classify, link views and fill paths of the present files (prov_finish.c;
  * a job's cancel stops it with AP_ECANCELLED). */
 APX_HIDDEN int apx_entry_finish(ap_provisioner *p, ap_entry *e);
