@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include <artifactprov/store.h>
+#include "internal.h" /* first: it makes AP_EXPORT export */
 
-#include "internal.h"
+#include <artifactprov/store.h>
 
 /* Open the directory `rel` (a validated relative path, "" or NULL for
  * base itself) below base_fd, one component at a time with

@@ -3,9 +3,9 @@
 #ifndef AP_STORE_INDEX_H
 #define AP_STORE_INDEX_H
 
-#include <artifactprov/store.h>
+#include "internal.h" /* first: it makes AP_EXPORT export */
 
-#include "internal.h"
+#include <artifactprov/store.h>
 
 /* Record git_sha1 → sha256 when the stored blob <sha256> has that git
  * blob id (computed from its bytes here; anything else is ignored).  Not

@@ -5,9 +5,9 @@
 #ifndef AP_STORE_INTERNAL_H
 #define AP_STORE_INTERNAL_H
 
-#include <artifactprov/store.h>
+#include "internal.h" /* first: it makes AP_EXPORT export */
 
-#include "internal.h"
+#include <artifactprov/store.h>
 
 /* Import the open regular file src_fd into the store (see ap_store_import):
  * by reflink (FICLONE) where the file system can, else by copy through a
