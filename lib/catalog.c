@@ -6,8 +6,9 @@
 #include "internal.h"
 #include "digest.h"
 #include "formats.h"
-#include "hfcache.h"
 #include "entry.h"
+#include "fs.h"
+#include "store_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -5,7 +5,7 @@
 #include "internal.h"
 #include "digest.h"
 #include "formats.h"
-#include "hfcache.h"
+#include "fs.h"
 #include "entry.h"
 
 #include <ctype.h>
