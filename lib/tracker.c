@@ -669,11 +669,11 @@ int apx_event_json_fill(void *vobj, ap_event_kind kind, ap_job_id job,
     SET("eta", jnum_or_null(p ? p->eta : -1, 0.001));
     SET("elapsed", jtidy(p ? p->elapsed : 0, 0.001));
     SET("idle", jtidy(p ? p->idle : 0, 0.001));
-    SET("file_sha256", jstr_or_null(AP_PROGRESS_HAS(p, file_sha256) ? p->file_sha256
-                                                                    : NULL));
     SET("fetched_bytes", json_integer((json_int_t)(p && p->struct_size >=
                                       offsetof(ap_progress, fetched_bytes) +
                                       sizeof p->fetched_bytes ? p->fetched_bytes : 0)));
+    SET("file_sha256", jstr_or_null(AP_PROGRESS_HAS(p, file_sha256) ? p->file_sha256
+                                                                    : NULL));
 #undef SET
     return bad ? AP_ENOMEM : AP_OK;
 }

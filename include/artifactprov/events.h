@@ -149,7 +149,7 @@ typedef int (*ap_event_cb)(const ap_event *event, void *user);
  *    "phase":"downloading","bytes_done":1024,"bytes_total":4096,
  *    "file_done":1024,"file_total":4096,"files_done":0,"files_total":1,
  *    "percent":25.0,"rate":512.0,"eta":6.0,"elapsed":2.0,"idle":0.0,
- *    "file_sha256":null,"fetched_bytes":1024}
+ *    "fetched_bytes":1024,"file_sha256":null}
  *
  * percent and eta are null when unknown; strings are null when absent.
  * URLs in the message are shown without credentials.  *out is freed with
