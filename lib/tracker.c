@@ -563,61 +563,19 @@ int apx_tick(uint64_t bytes)
 
 /* ---- JSON ------------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlong form,
- * no surrogate, at most U+10FFFF), 0 when it is not one. */
-static size_t utf8_seq(const unsigned char *p)
-{
-    unsigned c = p[0];
-    size_t n, i;
-    unsigned long cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4, cp = c & 0x07;
-    else
-        return 0;
-    for (i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3F);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return n;
-}
-
 /* A JSON string of s: bytes that are not valid UTF-8 (a server's text may
  * carry them, and jansson refuses them, which would lose the whole event)
- * become U+FFFD.  NULL: null. */
+ * become U+FFFD (ap_utf8_repair).  NULL: null. */
 static json_t *jstr_or_null(const char *s)
 {
     json_t *j;
     char *fixed;
-    const unsigned char *p;
-    size_t o = 0, k;
     if (!s)
         return json_null();
     if ((j = json_string(s)))
         return j;
-    if (!(fixed = apx_malloc(strlen(s) * 3 + 1)))
+    if (!(fixed = ap_utf8_repair(s)))
         return NULL;
-    for (p = (const unsigned char *)s; *p;) {
-        if ((k = utf8_seq(p)) > 0) {
-            memcpy(fixed + o, p, k);
-            o += k;
-            p += k;
-        } else {
-            memcpy(fixed + o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            p++;
-        }
-    }
-    fixed[o] = '\0';
     j = json_string(fixed);
     free(fixed);
     return j;

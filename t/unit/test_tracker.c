@@ -49,18 +49,23 @@ static int sink(const ap_event *ev, void *user)
     return r->abort_at && r->n >= r->abort_at;
 }
 
-static ap_tracker *mk(rec *r, unsigned hb)
+static ap_tracker *mk_sink(ap_event_cb cb, void *user, unsigned hb)
 {
     ap_tracker_options o = AP_TRACKER_OPTIONS_INIT;
     ap_tracker *t = NULL;
     o.heartbeat_ms = hb;
     o.progress_interval_ms = 100;
-    o.sink = sink;
-    o.sink_user = r;
+    o.sink = cb;
+    o.sink_user = user;
     o.clock = fake_clock;
     fake_now = 1000000;
     assert_int_equal(ap_tracker_new(&t, 42, "hf:o/r/f", &o), AP_OK);
     return t;
+}
+
+static ap_tracker *mk(rec *r, unsigned hb)
+{
+    return mk_sink(sink, r, hb);
 }
 
 static void test_progress_rate_limited(void **s)
@@ -306,6 +311,17 @@ static void test_event_json(void **state)
     assert_null(strchr(js, '\n'));
     ap_free(js);
     assert_int_equal(ap_event_to_json(NULL, &js), AP_EINVAL);
+    /* the same repair, and the sizes of messages, for the tools */
+    js = ap_utf8_repair("a\xff\xc0\xaf" "b\xE2\x82\xAC");
+    assert_string_equal(js, "a\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" "b\xE2\x82\xAC");
+    ap_free(js);
+    {
+        char b[32];
+        assert_int_equal(ap_format_size(1000000, b, sizeof b), 9);
+        assert_string_equal(b, "976.6 KiB");
+        ap_format_size(512, b, sizeof b);
+        assert_string_equal(b, "512 B");
+    }
 }
 
 /* Two files moving in turn, 5 ms apart: each has its own PROGRESS events
@@ -340,8 +356,7 @@ static int perfile_sink(const ap_event *ev, void *user)
 
 static void test_per_file_progress(void **state)
 {
-    ap_tracker_options o = AP_TRACKER_OPTIONS_INIT;
-    ap_tracker *t = NULL;
+    ap_tracker *t;
     ap_file_progress fp[64];
     perfile pf;
     char name[32];
@@ -349,13 +364,7 @@ static void test_per_file_progress(void **state)
     (void)state;
     memset(&pf, 0, sizeof pf);
     memset(fp, 0, sizeof fp);
-    o.progress_interval_ms = 100;
-    o.heartbeat_ms = 100000;
-    o.sink = perfile_sink;
-    o.sink_user = &pf;
-    o.clock = fake_clock;
-    fake_now = 1000000;
-    assert_int_equal(ap_tracker_new(&t, 7, "x:o/r", &o), AP_OK);
+    t = mk_sink(perfile_sink, &pf, 100000);
     ap_tracker_add_total(t, 2000, 2);
     for (i = 0; i < 100; i++) {
         fake_now += 5;
