@@ -14,7 +14,7 @@ if [ ! -d "$AP_SRC/t/js/node_modules/ollama" ] || ! command -v node > /dev/null;
     echo "1..0 # SKIP the ollama npm client is not installed (cd t/js && npm ci; .ci/deps does it)"
     exit 0
 fi
-plan 18
+plan 19
 HOME="$TMP/user"            # never the user's own ~/.ollama
 export HOME
 unset OLLAMA_MODELS
@@ -129,6 +129,23 @@ print(json.dumps([json.loads(l) for l in open(sys.argv[1])]))' "$TMP/three.ndjso
 check "  ... its NDJSON has both layers growing before success" \
     layers_grow "$TMP/three.prog" library/three:latest
 diag "$(layers_grow "$TMP/three.prog" library/three:latest 2>&1 | tail -n 3)"
+curl -s -m 10 "$URL/v1/jobs" > "$TMP/jobs.json"
+JID=$(json_get "$TMP/jobs.json" '[x["job_id"] for x in j["jobs"] if x["ref"].endswith("library/three:latest")][0]')
+curl -s -m 10 "$URL/v1/jobs/$JID/events" > "$TMP/three.sse"
+check "/v1/jobs/ID/events: per-file progress events, each layer's file_sha256 and file_done growing" python3 -c '
+import json, sys
+ev = [json.loads(l[6:]) for l in open(sys.argv[1]) if l.startswith("data: ")]
+dump = json.load(open(sys.argv[2]))
+man = json.loads(dump["library/three:latest"]["manifest"])
+want = {l["digest"][7:]: l["size"] for l in man["layers"] if l["size"] > 100000}
+seen = {}
+for e in ev:
+    if e["event"] == "progress" and e["file_sha256"] in want:
+        assert e["file_total"] == want[e["file_sha256"]], e
+        seen.setdefault(e["file_sha256"], []).append(e["file_done"])
+for d in want:
+    c = seen.get(d, [])
+    assert len(set(c)) >= 2 and c == sorted(c), (d, c)' "$TMP/three.sse" "$TMP/reg.dump"
 curl -s -m 10 -o /dev/null -X DELETE -H 'Content-Type: application/json' \
     -d '{"model": "'"$HP"'/library/three:latest"}' "$URL/api/delete"
 
