@@ -228,20 +228,21 @@ void apx_tracker_file_sha256(ap_tracker *t, const char *sha256)
 AP_EXPORT size_t ap_tracker_active_files(const ap_tracker *t, ap_file_progress *out,
                                          size_t n)
 {
+    /* the caller's struct may be an older, smaller one: its size is the
+     * array's stride */
     size_t i, sz;
     if (!t)
         return 0;
+    sz = out && n && out->struct_size && out->struct_size < sizeof *out
+             ? out->struct_size : sizeof *out;
     for (i = 0; out && i < n && i < t->nfiles; i++) {
         ap_file_progress v;
-        v.struct_size = sizeof v;
+        v.struct_size = sz;
         v.file = t->files[i].name;
         v.sha256 = t->files[i].sha256;
         v.done = t->files[i].done;
         v.total = t->files[i].total;
-        sz = out[i].struct_size && out[i].struct_size < sizeof v ? out[i].struct_size
-                                                               : sizeof v;
-        memcpy(&out[i], &v, sz);
-        out[i].struct_size = sz;
+        memcpy((char *)out + i * sz, &v, sz);
     }
     return t->nfiles;
 }

@@ -80,9 +80,9 @@ typedef struct ap_file_progress {
  * The files in flight: those the tracker was told about and that are not
  * done yet, at most 64 (the least recently moved one is forgotten first,
  * so a job of 100,000 files keeps only the active ones).  Copies up to n
- * of them into out (each out[i].struct_size set by the caller, 0 meaning
- * the whole struct; out may be NULL when n is 0) and returns how many are
- * active, which may exceed n.  Since 0.5.
+ * of them into out (which may be NULL when n is 0) and returns how many are
+ * active, which may exceed n.  out[0].struct_size, set by the caller (0:
+ * this header's size), is the size of each element.  Since 0.5.
  */
 AP_EXPORT size_t ap_tracker_active_files(const ap_tracker *tracker,
                                          ap_file_progress *out, size_t n);
