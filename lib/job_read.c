@@ -55,6 +55,7 @@ static void progress_strings_free(ap_progress *p, size_t avail, int inside)
     PSTR(artifact)
     PSTR(file)
     PSTR(phase)
+    PSTR(file_sha256)
 #undef PSTR
 }
 

@@ -53,6 +53,7 @@ void job_prog_clear(prog *p)
 {
     free(p->file);
     free(p->phase);
+    free(p->sha256);
     memset(p, 0, sizeof *p);
     p->v.struct_size = sizeof p->v;
     p->v.percent = -1;
@@ -73,8 +74,10 @@ static void prog_set(prog *dst, const ap_progress *src)
     dst->file = apx_strdup(src->file);
     dst->phase = src->struct_size >= offsetof(ap_progress, phase) + sizeof src->phase
                      ? apx_strdup(src->phase) : NULL;
+    dst->sha256 = AP_PROGRESS_HAS(src, file_sha256) ? apx_strdup(src->file_sha256) : NULL;
     dst->v.file = dst->file;
     dst->v.phase = dst->phase;
+    dst->v.file_sha256 = dst->sha256;
 }
 
 /* The caller's copy, strings owned by it (artifact: the job's ref). */
@@ -84,12 +87,14 @@ int job_prog_export(ap_progress *dst, const prog *src, const char *artifact)
     dst->artifact = apx_strdup(artifact);
     dst->file = apx_strdup(src->file);
     dst->phase = apx_strdup(src->phase);
+    dst->file_sha256 = apx_strdup(src->sha256);
     if ((artifact && !dst->artifact) || (src->file && !dst->file) ||
-        (src->phase && !dst->phase)) {
+        (src->phase && !dst->phase) || (src->sha256 && !dst->file_sha256)) {
         free((char *)dst->artifact);
         free((char *)dst->file);
         free((char *)dst->phase);
-        dst->artifact = dst->file = dst->phase = NULL;
+        free((char *)dst->file_sha256);
+        dst->artifact = dst->file = dst->phase = dst->file_sha256 = NULL;
         return AP_ENOMEM;
     }
     return AP_OK;
@@ -259,7 +264,7 @@ static void finish_locked(ap_jobs *r, jjob *j, int rc, const char *msg,
     *fin = j->ring[(j->last_seq - 1) % j->cap];
     fin->file = apx_strdup(fin->file);
     fin->message = apx_strdup(fin->message);
-    fin->p.file = fin->p.phase = NULL; /* the ring's: copy them */
+    fin->p.file = fin->p.phase = fin->p.sha256 = NULL; /* the ring's: copy them */
     prog_set(&fin->p, &j->ring[(j->last_seq - 1) % j->cap].p.v);
     trim_finished(r);
 }

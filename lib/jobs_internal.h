@@ -26,7 +26,7 @@
  * to file and phase; v.artifact is the job's ref, set on the way out). */
 typedef struct prog {
     ap_progress v;
-    char *file, *phase;
+    char *file, *phase, *sha256;
 } prog;
 
 typedef struct ev_rec {
