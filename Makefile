@@ -15,6 +15,8 @@ BINDIR     ?= $(PREFIX)/bin
 VENDORDIR  ?= $(LIBDIR)/artifactprov/vendors
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 MANDIR     ?= $(PREFIX)/share/man
+# The installed tools' runpath (see the tool rules below).
+TOOL_RPATH ?= $$ORIGIN/$(shell realpath -m --relative-to=$(BINDIR) $(LIBDIR))
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -41,7 +43,7 @@ B := build
 PUB_HDRS := include/artifactprov.h $(wildcard include/artifactprov/*.h include/artifactprov/sys/*.h)
 # Objects depend on a stamp named after the flags, so a build with other
 # flags (SANITIZE=..., AP_DIGEST=...) rebuilds everything instead of mixing.
-FLAGS_ID := $(shell echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(AP_DIGEST) $(PREFIX) $(LIBDIR)' | cksum | cut -d' ' -f1)
+FLAGS_ID := $(shell echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(AP_DIGEST) $(PREFIX) $(LIBDIR) $(BINDIR) $(TOOL_RPATH)' | cksum | cut -d' ' -f1)
 STAMP := $(B)/.flags-$(FLAGS_ID)
 LIB_SRCS := $(sort $(wildcard lib/*.c))
 LIB_OBJS := $(patsubst lib/%.c,$(B)/lib/%.o,$(LIB_SRCS))
@@ -49,8 +51,11 @@ SONAME   := libartifactprov.so.$(MAJOR)
 SHLIB    := $(B)/libartifactprov.so.$(VERSION)
 STLIB    := $(B)/libartifactprov.a
 
+# vendors/common/ is not a vendor: code the in-tree vendors share, compiled
+# into each of them (docs/vendor-abi.md).
 VENDOR_NAMES := $(notdir $(patsubst %/,%,$(dir $(wildcard vendors/*/*.c))))
-VENDOR_NAMES := $(sort $(VENDOR_NAMES))
+VENDOR_NAMES := $(filter-out common,$(sort $(VENDOR_NAMES)))
+VENDOR_COMMON := $(wildcard vendors/common/*.c vendors/common/*.h)
 VENDOR_SOS := $(patsubst %,$(B)/vendors/ap-vendor-%.so,$(VENDOR_NAMES))
 VENDOR_LIBS := $(shell $(PKG_CONFIG) --libs jansson)
 
@@ -62,6 +67,8 @@ TOOLS := apctl apd
 # What the tools share (tools/common/), linked into each.
 TOOLS_COMMON := $(wildcard tools/common/*.c tools/common/*.h)
 PROGRAMS := $(patsubst %,$(B)/%,$(TOOLS))
+# What `make install` installs: the same programs with the install runpath.
+INST_PROGRAMS := $(patsubst %,$(B)/inst/%,$(TOOLS))
 EXAMPLES := $(PROGRAMS) $(if $(wildcard examples/embed.c),$(B)/embed)
 TOOL_CFLAGS_apctl := -DAP_VENDORDIR='"$(VENDORDIR)"'
 TOOL_LIBS_apctl :=
@@ -81,7 +88,7 @@ CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
 .PHONY: all check check-scale check-valgrind check-tsan tsan-bins install uninstall demo bench fuzz clean tests exports
-all: $(SHLIB) $(B)/libartifactprov.so $(STLIB) $(VENDOR_SOS) $(EXAMPLES) $(B)/artifactprov.pc
+all: $(SHLIB) $(B)/libartifactprov.so $(STLIB) $(VENDOR_SOS) $(EXAMPLES) $(INST_PROGRAMS) $(B)/artifactprov.pc
 
 $(STAMP):
 	@mkdir -p $(B)
@@ -106,21 +113,45 @@ $(STLIB): $(LIB_OBJS)
 	ar rcs $@ $(LIB_OBJS)
 
 # Vendors link jansson only: the host table gives them everything else.
+# Each is its directory's .c files plus vendors/common/*.c (the linker keeps
+# what the vendor uses: -Wl,--gc-sections with per-function sections).
 .SECONDEXPANSION:
-$(B)/vendors/ap-vendor-%.so: $$(wildcard vendors/$$*/*.c vendors/$$*/*.h) $(PUB_HDRS) $(STAMP)
+$(B)/vendors/ap-vendor-%.so: $$(wildcard vendors/$$*/*.c vendors/$$*/*.h) $(VENDOR_COMMON) $(PUB_HDRS) $(STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden $(shell $(PKG_CONFIG) --cflags jansson) \
-	  -shared -o $@ $(filter %.c,$^) $(ALL_LDFLAGS) $(VENDOR_LIBS)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -ffunction-sections -fdata-sections \
+	  $(shell $(PKG_CONFIG) --cflags jansson) -shared -Wl,--gc-sections \
+	  -o $@ $(filter %.c,$^) $(ALL_LDFLAGS) $(VENDOR_LIBS)
 	@chmod go-w $@ $(dir $@) # the loader refuses group/other-writable plugins
 
-# The tools link the static archive: self-contained binaries.
+# The tools link the shared library, so the soname chain is what users run
+# (NEEDED libartifactprov.so.$(MAJOR)).  Their objects are compiled once and
+# linked twice: $(B)/<tool> finds the library beside it ($$ORIGIN, then the
+# build directory by absolute path, for copies made by tests and bench/), and
+# $(B)/inst/<tool>, the one `make install` installs, finds it through
+# TOOL_RPATH: LIBDIR relative to BINDIR ($$ORIGIN/../lib), so an installed
+# tree runs wherever it is put (DESTDIR too); TOOL_RPATH= for none (a LIBDIR
+# the dynamic loader searches anyway).
+comma := ,
+TOOL_INST_RPATH = $(if $(TOOL_RPATH),'-Wl$(comma)-rpath$(comma)$(TOOL_RPATH)')
+TOOL_LINK_LIB := $(B)/$(SONAME) $(B)/libartifactprov.so
 define tool_rule
-$(B)/$(1): $(wildcard tools/$(1)/*.c tools/$(1)/*.h) $(TOOLS_COMMON) $(STLIB)
+TOOL_OBJS_$(1) := $(patsubst %.c,$(B)/%.o,$(wildcard tools/$(1)/*.c)) \
+                  $(patsubst %.c,$(B)/%.o,$(filter %.c,$(TOOLS_COMMON)))
+$(B)/tools/$(1)/%.o: tools/$(1)/%.c $(wildcard tools/$(1)/*.h) $(filter %.h,$(TOOLS_COMMON)) $(PUB_HDRS) $(STAMP)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(ALL_CFLAGS) $$(DEP_CFLAGS) $$(TOOL_CFLAGS_$(1)) -Itools/$(1) -Itools/common -o $$@ \
-	  $$(filter %.c,$$^) $$(STLIB) $$(ALL_LDFLAGS) $$(TOOL_LIBS_$(1)) $$(DEP_LIBS)
+	$$(CC) $$(ALL_CFLAGS) $$(DEP_CFLAGS) $$(TOOL_CFLAGS_$(1)) -Itools/$(1) -Itools/common -c $$< -o $$@
+$(B)/$(1): $$(TOOL_OBJS_$(1)) $(TOOL_LINK_LIB)
+	$$(CC) -o $$@ $$(TOOL_OBJS_$(1)) -L$(B) -lartifactprov \
+	  '-Wl,-rpath,$$$$ORIGIN:$(abspath $(B))' $$(ALL_LDFLAGS) $$(TOOL_LIBS_$(1)) $$(DEP_LIBS)
+$(B)/inst/$(1): $$(TOOL_OBJS_$(1)) $(TOOL_LINK_LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) -o $$@ $$(TOOL_OBJS_$(1)) -L$(B) -lartifactprov \
+	  $$(TOOL_INST_RPATH) $$(ALL_LDFLAGS) $$(TOOL_LIBS_$(1)) $$(DEP_LIBS)
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
+$(B)/tools/common/%.o: tools/common/%.c $(filter %.h,$(TOOLS_COMMON)) $(PUB_HDRS) $(STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(DEP_CFLAGS) -Itools/common -c $< -o $@
 
 # Example programs link the static archive: self-contained binaries.
 $(B)/%: examples/%.c $(STLIB)
@@ -224,7 +255,7 @@ install: all
 	install -m 0644 include/artifactprov/*.h $(DESTDIR)$(INCLUDEDIR)/artifactprov/
 	install -m 0644 include/artifactprov/sys/*.h $(DESTDIR)$(INCLUDEDIR)/artifactprov/sys/
 	install -m 0755 $(VENDOR_SOS) $(DESTDIR)$(VENDORDIR)/
-	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(INST_PROGRAMS) $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(B)/artifactprov.pc $(DESTDIR)$(PKGCONFIGDIR)/
 	install -d $(DESTDIR)$(MANDIR)/man1 $(if $(MAN8),$(DESTDIR)$(MANDIR)/man8)
 	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/

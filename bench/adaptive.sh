@@ -28,7 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 mkdir -p "$T/bin" "$T/www" "$T/tmp"
-cp "$B/apctl" "$T/bin/apctl"; cp -R "$B/vendors" "$T/bin/vendors"
+cp "$B/apctl" "$T/bin/apctl"; cp -P "$B"/libartifactprov.so.* "$T/bin/"; cp -R "$B/vendors" "$T/bin/vendors"
 APCTL=$T/bin/apctl
 AP_VENDOR_PATH=$T/bin/vendors; export AP_VENDOR_PATH
 REV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)

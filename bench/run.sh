@@ -40,11 +40,11 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 # ---- drivers -------------------------------------------------------------------
-# Snapshot apctl (static libartifactprov) and the vendors: a rebuild of build/
+# Snapshot apctl, the shared library it finds beside it ($ORIGIN) and the vendors: a rebuild of build/
 # during the run (shared machine) must not change what is measured.
 [ -x "$B/apctl" ] || { echo "bench: $B/apctl missing (make all)" >&2; exit 1; }
 mkdir -p "$T/bin"
-cp "$B/apctl" "$T/bin/apctl"
+cp "$B/apctl" "$T/bin/apctl"; cp -P "$B"/libartifactprov.so.* "$T/bin/"
 cp -R "$B/vendors" "$T/bin/vendors"
 APCTL=$T/bin/apctl
 AP_VENDOR_PATH=$T/bin/vendors

@@ -30,7 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 mkdir -p "$T/bin"
-cp "$B/apctl" "$T/bin/apctl"
+cp "$B/apctl" "$T/bin/apctl"; cp -P "$B"/libartifactprov.so.* "$T/bin/"
 cp -R "$B/vendors" "$T/bin/vendors"
 APCTL=$T/bin/apctl
 AP_VENDOR_PATH=$T/bin/vendors

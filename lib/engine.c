@@ -107,6 +107,7 @@ static void tracker_advance(fetch *F, ffile *ff, uint64_t n, int *abort_)
     tracker_sync_but(F, ff, n);
     if (F->tr_file != ff) {
         ap_tracker_set_file(tr, flabel(ff), ff->have - n, file_total_known(ff));
+        apx_tracker_file_sha256(tr, ff->f->sha256);
         apx_tracker_phase(tr, "downloading", flabel(ff));
         F->tr_file = ff;
     }

@@ -5,7 +5,7 @@
  * following links, atomic writes, never a hard link to a store blob.
  * SPDX-License-Identifier: MIT */
 #include "prov.h"
-#include "hfcache.h"
+#include "fs.h"
 #include "fault.h"
 
 #include <errno.h>

@@ -430,15 +430,7 @@ static int h_provision(ap_vendor_call *call, const char *ref,
                                "is not in the store", call->ref, ref, f->name);
             break;
         }
-        memset(&vf, 0, sizeof vf);
-        vf.struct_size = sizeof vf;
-        vf.entry_ref = e->ref;
-        vf.revision = e->revision;
-        vf.path = f->name;
-        vf.sha256 = f->sha256;
-        vf.git_sha1 = f->git_sha1;
-        vf.size = f->size;
-        vf.blob_path = blob;
+        apx_entry_file_for_vendor(e, f, blob, &vf);
         rc = each(user, &vf);
         free(blob);
     }

@@ -70,6 +70,10 @@ APX_HIDDEN int apx_mkdirs(const char *path);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 APX_HIDDEN void apx_hex(const unsigned char *in, size_t n, char *out);
+/* The value of a hex digit (either case), or -1. */
+APX_HIDDEN int apx_hexval(int c);
+/* 1 if s is exactly n lower-case hex digits (then its end). */
+APX_HIDDEN int apx_is_lower_hex(const char *s, size_t n);
 /* 1 if s is exactly 64 lower-case hex digits. */
 APX_HIDDEN int apx_is_sha256_hex(const char *s);
 

@@ -1,11 +1,12 @@
 /* libartifactprov — interop with caches other tools keep: the host side of
  * a vendor's `scan` (ap_provisioner_scan, commit_entry, warn,
- * read_beneath), the git-blob-id index, and file:// URLs.  Which caches
+ * read_beneath) and file:// URLs.  Which caches
  * exist and how they are laid out is the vendors' business; the trust is
  * kept here: digests only computed from the bytes, reads only beneath the
  * cache root, FIFOs never opened.  SPDX-License-Identifier: MIT */
 #include "prov.h"
-#include "hfcache.h"
+#include "fs.h"
+#include "store_internal.h"
 #include "digest.h"
 
 #include <errno.h>
@@ -19,17 +20,6 @@
 #include <unistd.h>
 
 /* ---- file:// --------------------------------------------------------- */
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 char *apx_file_url_path(const char *url)
 {
@@ -47,7 +37,7 @@ char *apx_file_url_path(const char *url)
         return NULL;
     for (; *s; s++) {
         if (*s == '%') {
-            int hi = hexval(s[1]), lo = hi >= 0 ? hexval(s[2]) : -1;
+            int hi = apx_hexval(s[1]), lo = hi >= 0 ? apx_hexval(s[2]) : -1;
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
                 free(out);
                 return NULL;
@@ -59,122 +49,6 @@ char *apx_file_url_path(const char *url)
     }
     *o = '\0';
     return out;
-}
-
-/* ---- git blob id → sha256 index ---------------------------------------- */
-
-static int is_hex(const char *s, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++)
-        if (hexval(s[i]) < 0 || (s[i] >= 'A' && s[i] <= 'F'))
-            return 0;
-    return s[n] == '\0';
-}
-
-static int index_dir(ap_provisioner *p, int create)
-{
-    int root = open(ap_store_root(p->store), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int fd;
-    if (root < 0)
-        return -1;
-    fd = apx_fs_opendir_at(root, "index/git-sha1", create, NULL);
-    close(root);
-    return fd;
-}
-
-/* The git blob id of the stored blob <sha256>: AP_OK with git filled,
- * AP_ENOTFOUND when the blob is absent (or not a regular file). */
-static int blob_git_sha1(ap_provisioner *p, const char *sha256, char git[41])
-{
-    char rel[96];
-    int root, fd, rc;
-    apx_digest *d;
-    struct stat st;
-    char head[48];
-    int n;
-
-    root = open(ap_store_root(p->store), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (root < 0)
-        return AP_EIO;
-    snprintf(rel, sizeof rel, "blobs/sha256/%.2s", sha256);
-    fd = apx_fs_opendir_at(root, rel, 0, NULL);
-    close(root);
-    if (fd < 0)
-        return AP_ENOTFOUND;
-    root = fd;
-    fd = apx_fs_open_regular_at(root, sha256, sha256, &st, NULL);
-    close(root);
-    if (fd < 0)
-        return AP_ENOTFOUND;
-    if (!(d = apx_digest_new(APX_SHA1))) {
-        close(fd);
-        return AP_ENOMEM;
-    }
-    n = snprintf(head, sizeof head, "blob %llu", (unsigned long long)st.st_size);
-    apx_digest_update(d, head, (size_t)n + 1);
-    rc = apx_digest_fd(d, fd, NULL);
-    if (rc == AP_OK)
-        rc = apx_digest_final_hex(d, git);
-    apx_digest_free(d);
-    close(fd);
-    return rc;
-}
-
-/* Only a git id computed from the stored bytes is ever recorded: whoever
- * passes the pair (a vendor's listing, an older catalog document, a scan),
- * the blob is hashed as git would before the index names it. */
-void apx_gitsha1_remember(ap_provisioner *p, const char *git_sha1,
-                          const char *sha256)
-{
-    char have[AP_SHA256_HEX_LEN + 1], git[41];
-    int fd;
-    if (!is_hex(git_sha1, 40) || !apx_is_sha256_hex(sha256))
-        return;
-    if (apx_gitsha1_lookup(p, git_sha1, have) == AP_OK && strcmp(have, sha256) == 0)
-        return;
-    if (blob_git_sha1(p, sha256, git) != AP_OK || strcmp(git, git_sha1) != 0)
-        return;
-    fd = index_dir(p, 1);
-    if (fd < 0)
-        return;
-    /* a hint, re-checked on every use: made durable with the entry's views
-     * (apx_entry_finish syncs the store), never fsync'd one by one */
-    (void)apx_fs_write_atomic_nosync(fd, git_sha1, sha256, AP_SHA256_HEX_LEN, 0644, NULL);
-    close(fd);
-}
-
-/* An index entry is a hint, re-checked on every use: it is returned only
- * when the blob it names is present and its bytes have that git id; a
- * wrong entry (planted, or left by an older version) is removed. */
-int apx_gitsha1_lookup(ap_provisioner *p, const char *git_sha1,
-                       char out[AP_SHA256_HEX_LEN + 1])
-{
-    char *data = NULL, git[41];
-    size_t len = 0;
-    int fd, rc;
-    if (!is_hex(git_sha1, 40))
-        return AP_EINVAL;
-    fd = index_dir(p, 0);
-    if (fd < 0)
-        return AP_ENOTFOUND;
-    rc = apx_fs_read_file_at(fd, git_sha1, 128, &data, &len, NULL);
-    if (rc == AP_OK && (len != AP_SHA256_HEX_LEN || !apx_is_sha256_hex(data)))
-        rc = AP_ECORRUPT;
-    if (rc == AP_OK && (blob_git_sha1(p, data, git) != AP_OK ||
-                        strcmp(git, git_sha1) != 0)) {
-        struct stat st;
-        /* names other bytes (or none we hold): drop it, if it is a file */
-        if (fstatat(fd, git_sha1, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-            S_ISREG(st.st_mode))
-            unlinkat(fd, git_sha1, 0);
-        rc = AP_ENOTFOUND;
-    }
-    close(fd);
-    if (rc == AP_OK)
-        memcpy(out, data, AP_SHA256_HEX_LEN + 1);
-    free(data);
-    return rc;
 }
 
 /* ---- building entries from imported files ------------------------------- */
@@ -516,6 +390,20 @@ int apx_host_commit_entry(ap_vendor_call *call)
     return AP_OK;
 }
 
+void apx_entry_file_for_vendor(const ap_entry *e, const ap_entry_file *f,
+                               const char *blob, ap_vendor_entry_file *vf)
+{
+    memset(vf, 0, sizeof *vf);
+    vf->struct_size = sizeof *vf;
+    vf->entry_ref = e->ref;
+    vf->revision = e->revision;
+    vf->path = f->name;
+    vf->sha256 = f->sha256;
+    vf->git_sha1 = f->git_sha1;
+    vf->size = f->size;
+    vf->blob_path = blob;
+}
+
 int apx_host_catalog_files(ap_vendor_call *call, const char *prefix,
                            int (*each)(void *user, const ap_vendor_entry_file *f),
                            void *user)
@@ -549,15 +437,7 @@ int apx_host_catalog_files(ap_vendor_call *call, const char *prefix,
             if (!f->sha256 || ap_store_has_blob(p->store, f->sha256) != 1 ||
                 ap_store_blob_path(p->store, f->sha256, &blob) != AP_OK)
                 continue;
-            memset(&vf, 0, sizeof vf);
-            vf.struct_size = sizeof vf;
-            vf.entry_ref = e->ref;
-            vf.revision = e->revision;
-            vf.path = f->name;
-            vf.sha256 = f->sha256;
-            vf.git_sha1 = f->git_sha1;
-            vf.size = f->size;
-            vf.blob_path = blob;
+            apx_entry_file_for_vendor(e, f, blob, &vf);
             hits++;
             rc = each(user, &vf);
             free(blob);

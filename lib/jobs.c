@@ -8,9 +8,7 @@
  * condition.  User code (the sink) is never called with the mutex held.
  * A job is freed when it is unlinked from the registry (forgotten,
  * trimmed or freed with the registry) and no call holds a reference. */
-#include "prov.h"
-#include "../include/artifactprov/jobs.h"
-#include "progress.h"
+#include "jobs_internal.h"
 
 #include <jansson.h>
 
@@ -23,98 +21,25 @@
 #include <string.h>
 #include <time.h>
 
-#define JOBS_MAGIC 0x4a4f4253u /* "JOBS" */
-#define JOBS_DEAD 0xdeadbeefu
 
-#define DEF_RUNNING 4u
-#define DEF_QUEUED 1024u
-#define DEF_FINISHED 256u
-#define DEF_RING 256u
-#define MIN_RING 8u
-
-/* A progress snapshot with its strings owned (v.file and v.phase point
- * to file and phase; v.artifact is the job's ref, set on the way out). */
-typedef struct prog {
-    ap_progress v;
-    char *file, *phase;
-} prog;
-
-typedef struct ev_rec {
-    uint64_t seq;
-    ap_event_kind kind;
-    ap_log_level level;
-    int status;
-    int final;
-    char *file, *message;
-    prog p;
-    int64_t time_ms;
-} ev_rec;
-
-typedef struct jjob {
-    struct jjob *prev, *next;
-    ap_jobs *reg;
-    ap_job_id id;
-    ap_job_state state;
-    int status;
-    char *ref, *message, *entry_id, *entry_json;
-    prog p;
-    uint64_t fetched;
-    int64_t submitted, started, finished;
-    /* The request: options with owned copies of what they point to. */
-    ap_provision_options o;
-    char **include, **exclude, **vendor_options, **mirrors;
-    ap_cancel_token *cancel;
-    /* Event ring: slot (seq - 1) % cap holds event seq. */
-    ev_rec *ring;
-    unsigned cap;
-    uint64_t last_seq;
-    ev_rec pending;    /* terminal event from the tracker, published last */
-    int has_pending;
-    pthread_cond_t cv;
-    unsigned refs;     /* calls and workers using the job */
-    int linked;        /* in the registry's list */
-} jjob;
-
-struct ap_jobs {
-    uint32_t magic;
-    pthread_mutex_t mu;
-    pthread_cond_t work;
-    pthread_condattr_t cattr;
-    jjob *head, *tail;
-    size_t nqueued, nfinished;
-    ap_job_id next_id;
-    int shutdown;
-    ap_jobs_options o;
-    ap_provisioner_options po;
-    char *home, *vendor_path;
-    ap_provisioner **provs;   /* one slot per worker */
-    pthread_t *threads;
-    size_t nthreads;
-};
-
-typedef struct worker_arg {
-    ap_jobs *r;
-    size_t slot;
-} worker_arg;
-
-static int check(const ap_jobs *r)
+int jobs_check(const ap_jobs *r)
 {
     return r && r->magic == JOBS_MAGIC;
 }
 
-static int64_t wall_ms(void)
+int64_t jobs_wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int is_final_kind(ap_event_kind k)
+int jobs_final_kind(ap_event_kind k)
 {
     return k == AP_EVENT_DONE || k == AP_EVENT_ERROR || k == AP_EVENT_CANCELLED;
 }
 
-static int ended(const jjob *j)
+int job_ended(const jjob *j)
 {
     return j->state >= AP_JOB_DONE;
 }
@@ -136,407 +61,6 @@ AP_EXPORT void ap_jobs_options_init(ap_jobs_options *opts)
     ap_jobs_options d = AP_JOBS_OPTIONS_INIT;
     if (opts)
         *opts = d;
-}
-
-/* ---- jobs ---------------------------------------------------------------- */
-
-static void strv_free(char **v)
-{
-    size_t i;
-    for (i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
-/* Deep copy of a NULL-terminated string array; *ok = 0 on ENOMEM. */
-static char **strv_dup(const char *const *v, int *ok)
-{
-    size_t n = 0, i;
-    char **c;
-    if (!v)
-        return NULL;
-    while (v[n])
-        n++;
-    c = apx_calloc(n + 1, sizeof *c);
-    if (!c) {
-        *ok = 0;
-        return NULL;
-    }
-    for (i = 0; i < n; i++)
-        if (!(c[i] = apx_strdup(v[i]))) {
-            strv_free(c);
-            *ok = 0;
-            return NULL;
-        }
-    return c;
-}
-
-static void prog_clear(prog *p)
-{
-    free(p->file);
-    free(p->phase);
-    memset(p, 0, sizeof *p);
-    p->v.struct_size = sizeof p->v;
-    p->v.percent = -1;
-    p->v.eta = -1;
-}
-
-/* *dst = a copy of src (the members src->struct_size covers); strings
- * copied (an allocation failure loses the string, never the figures). */
-static void prog_set(prog *dst, const ap_progress *src)
-{
-    prog_clear(dst);
-    if (!src)
-        return;
-    memcpy(&dst->v, src, src->struct_size < sizeof dst->v ? src->struct_size
-                                                          : sizeof dst->v);
-    dst->v.struct_size = sizeof dst->v;
-    dst->v.artifact = NULL;
-    dst->file = apx_strdup(src->file);
-    dst->phase = src->struct_size >= offsetof(ap_progress, phase) + sizeof src->phase
-                     ? apx_strdup(src->phase) : NULL;
-    dst->v.file = dst->file;
-    dst->v.phase = dst->phase;
-}
-
-/* The caller's copy, strings owned by it (artifact: the job's ref). */
-static int prog_export(ap_progress *dst, const prog *src, const char *artifact)
-{
-    *dst = src->v;
-    dst->artifact = apx_strdup(artifact);
-    dst->file = apx_strdup(src->file);
-    dst->phase = apx_strdup(src->phase);
-    if ((artifact && !dst->artifact) || (src->file && !dst->file) ||
-        (src->phase && !dst->phase)) {
-        free((char *)dst->artifact);
-        free((char *)dst->file);
-        free((char *)dst->phase);
-        dst->artifact = dst->file = dst->phase = NULL;
-        return AP_ENOMEM;
-    }
-    return AP_OK;
-}
-
-static void rec_clear(ev_rec *e)
-{
-    free(e->file);
-    free(e->message);
-    prog_clear(&e->p);
-    memset(e, 0, sizeof *e);
-}
-
-static void job_free(jjob *j)
-{
-    unsigned i;
-    if (!j)
-        return;
-    for (i = 0; j->ring && i < j->cap; i++)
-        rec_clear(&j->ring[i]);
-    free(j->ring);
-    rec_clear(&j->pending);
-    free(j->ref);
-    free(j->message);
-    free(j->entry_id);
-    free(j->entry_json);
-    prog_clear(&j->p);
-    strv_free(j->include);
-    strv_free(j->exclude);
-    strv_free(j->vendor_options);
-    strv_free(j->mirrors);
-    ap_cancel_token_free(j->cancel);
-    pthread_cond_destroy(&j->cv);
-    free(j);
-}
-
-/* Under the lock: drop one reference; free the job once unlinked and unused. */
-static void job_unref(jjob *j)
-{
-    if (--j->refs == 0 && !j->linked)
-        job_free(j);
-}
-
-/* Under the lock. */
-static void job_unlink(ap_jobs *r, jjob *j)
-{
-    if (j->prev)
-        j->prev->next = j->next;
-    else
-        r->head = j->next;
-    if (j->next)
-        j->next->prev = j->prev;
-    else
-        r->tail = j->prev;
-    j->prev = j->next = NULL;
-    j->linked = 0;
-    if (ended(j))
-        r->nfinished--;
-    /* Wake anyone blocked on it: they find it gone or ended. */
-    pthread_cond_broadcast(&j->cv);
-    if (j->refs == 0)
-        job_free(j);
-}
-
-/* Under the lock. */
-static jjob *job_find(ap_jobs *r, ap_job_id id)
-{
-    jjob *j;
-    for (j = r->head; j; j = j->next)
-        if (j->id == id)
-            return j;
-    return NULL;
-}
-
-/* Under the lock: append an event to the ring (strings copied; an
- * allocation failure loses the string, never the event). */
-static void push_event(jjob *j, ap_event_kind kind, ap_log_level level, int status,
-                       const char *file, const char *message, const prog *p,
-                       int final)
-{
-    uint64_t seq = ++j->last_seq;
-    ev_rec *e = &j->ring[(seq - 1) % j->cap];
-    rec_clear(e);
-    e->seq = seq;
-    e->kind = kind;
-    e->level = level;
-    e->status = status;
-    e->final = final;
-    e->file = apx_strdup(file);
-    e->message = apx_strdup(message);
-    prog_set(&e->p, &p->v);
-    e->time_ms = wall_ms();
-    pthread_cond_broadcast(&j->cv);
-}
-
-static void event_from_rec(const jjob *j, const ev_rec *e, ap_event *ev,
-                           ap_progress *pr)
-{
-    *pr = e->p.v;
-    pr->job_id = j->id;
-    pr->artifact = j->ref;
-    memset(ev, 0, sizeof *ev);
-    ev->struct_size = sizeof *ev;
-    ev->kind = e->kind;
-    ev->job_id = j->id;
-    ev->artifact = j->ref;
-    ev->file = e->file;
-    ev->status = e->status;
-    ev->message = e->message;
-    ev->progress = pr;
-    ev->level = e->level;
-}
-
-/* Under the lock: forget the oldest finished jobs beyond max_finished. */
-static void trim_finished(ap_jobs *r)
-{
-    jjob *j = r->head, *next;
-    while (j && r->nfinished > r->o.max_finished) {
-        next = j->next;
-        if (ended(j))
-            job_unlink(r, j);
-        j = next;
-    }
-}
-
-/*
- * Under the lock: end a job, recording its final state and event.  *fin
- * receives a copy of that event for deliver_final().  The caller holds a
- * reference to j (trimming may unlink it).
- */
-static void finish_locked(ap_jobs *r, jjob *j, int rc, const char *msg,
-                          char *entry_id, char *entry_json, ev_rec *fin)
-{
-    ap_event_kind kind;
-
-    if (rc == AP_OK) {
-        j->state = AP_JOB_DONE;
-        kind = AP_EVENT_DONE;
-    } else if (rc == AP_ECANCELLED) {
-        j->state = AP_JOB_CANCELLED;
-        kind = AP_EVENT_CANCELLED;
-    } else {
-        j->state = AP_JOB_FAILED;
-        kind = AP_EVENT_ERROR;
-    }
-    j->status = rc;
-    free(j->message);
-    j->message = rc != AP_OK ? apx_strdup(msg ? msg : ap_strerror(rc)) : NULL;
-    free(j->entry_id);
-    j->entry_id = entry_id;
-    free(j->entry_json);
-    j->entry_json = entry_json;
-    j->finished = apx_wall_s();
-    /* The figures are the tracker's, as a direct ap_provision() caller
-     * sees them: nothing is patched here. */
-    r->nfinished++;
-    /* The final event: the tracker's own when it made one (its file and
-     * message), else one made here (a job that failed before tracking). */
-    push_event(j, kind, j->has_pending && j->pending.kind == kind ? j->pending.level
-                                                                  : apx_event_level(kind), rc,
-               j->has_pending ? j->pending.file : NULL,
-               rc == AP_OK ? (j->has_pending ? j->pending.message : NULL)
-                           : j->message,
-               &j->p, 1);
-    rec_clear(&j->pending);
-    j->has_pending = 0;
-    *fin = j->ring[(j->last_seq - 1) % j->cap];
-    fin->file = apx_strdup(fin->file);
-    fin->message = apx_strdup(fin->message);
-    fin->p.file = fin->p.phase = NULL; /* the ring's: copy them */
-    prog_set(&fin->p, &j->ring[(j->last_seq - 1) % j->cap].p.v);
-    trim_finished(r);
-}
-
-/* Without the lock: hand the final event to the sink. */
-static void deliver_final(ap_jobs *r, jjob *j, ev_rec *fin)
-{
-    ap_event ev;
-    ap_progress pr;
-    if (r->o.sink) {
-        event_from_rec(j, fin, &ev, &pr);
-        (void)r->o.sink(&ev, r->o.sink_user);
-    }
-    rec_clear(fin);
-}
-
-/* Under the lock: end a queued job as cancelled, sink included (the lock
- * is dropped around the sink call). */
-static void cancel_queued_locked(ap_jobs *r, jjob *j, const char *why)
-{
-    ev_rec fin;
-    r->nqueued--;
-    j->refs++;
-    ap_cancel(j->cancel);
-    finish_locked(r, j, AP_ECANCELLED, why, NULL, NULL, &fin);
-    pthread_mutex_unlock(&r->mu);
-    deliver_final(r, j, &fin);
-    pthread_mutex_lock(&r->mu);
-    job_unref(j);
-}
-
-/* The provisioner's event callback, on the worker thread. */
-static int job_on_event(const ap_event *ev, void *user)
-{
-    jjob *j = user;
-    ap_jobs *r = j->reg;
-
-    pthread_mutex_lock(&r->mu);
-    prog_set(&j->p, ev->progress);
-    if (!j->p.file && ev->file) { /* the file the event is about */
-        j->p.file = apx_strdup(ev->file);
-        j->p.v.file = j->p.file;
-    }
-    if (is_final_kind(ev->kind)) {
-        /* Published by finish_locked once the state says the same. */
-        rec_clear(&j->pending);
-        j->pending.kind = ev->kind;
-        j->pending.status = ev->status;
-        j->pending.level = AP_EVENT_HAS(ev, level) ? ev->level : apx_event_level(ev->kind);
-        j->pending.file = apx_strdup(ev->file);
-        j->pending.message = apx_strdup(ev->message);
-        prog_set(&j->pending.p, &j->p.v);
-        j->has_pending = 1;
-        pthread_mutex_unlock(&r->mu);
-        return 0;
-    }
-    push_event(j, ev->kind, AP_EVENT_HAS(ev, level) ? ev->level : apx_event_level(ev->kind),
-               ev->status, ev->file, ev->message, &j->p, 0);
-    pthread_mutex_unlock(&r->mu);
-    if (r->o.sink && ev->job_id == j->id)
-        return r->o.sink(ev, r->o.sink_user);
-    if (r->o.sink) {
-        /* Never expected: the tracker stamps our id.  Re-stamp rather
-         * than hand the sink an event with another job's id. */
-        ap_event copy = *ev;
-        copy.job_id = j->id;
-        return r->o.sink(&copy, r->o.sink_user);
-    }
-    return 0;
-}
-
-static void run_job(ap_jobs *r, jjob *j, ap_provisioner **provp)
-{
-    ap_provision_options o = j->o;
-    ap_entry *entry = NULL;
-    char *entry_id = NULL, *entry_json = NULL;
-    const char *msg = NULL;
-    char buf[512];
-    int rc = AP_OK;
-
-    if (!*provp) {
-        rc = ap_provisioner_new(provp, &r->po);
-        if (rc != AP_OK) {
-            snprintf(buf, sizeof buf, "%s: cannot open the store%s%s: %s", j->ref,
-                     r->home ? " " : "", r->home ? r->home : "", ap_strerror(rc));
-            msg = buf;
-        }
-    }
-    if (rc == AP_OK) {
-        o.cancel = j->cancel;
-        o.on_event = job_on_event;
-        o.event_user = j;
-        o.job_id = j->id;
-        rc = ap_provision(*provp, j->ref, &o, &entry);
-        if (rc != AP_OK) {
-            msg = ap_provisioner_errmsg(*provp);
-            if (ap_cancel_is_set(j->cancel) && rc != AP_ECANCELLED && rc != AP_EUSER)
-                rc = AP_ECANCELLED; /* the failure is the cancellation's doing */
-        }
-    }
-    if (rc == AP_OK && entry) {
-        entry_id = apx_strdup(entry->id);
-        (void)ap_entry_to_json(entry, &entry_json);
-    }
-    ap_entry_free(entry);
-    {
-        ev_rec fin;
-        pthread_mutex_lock(&r->mu);
-        finish_locked(r, j, rc, msg, entry_id, entry_json, &fin);
-        pthread_mutex_unlock(&r->mu);
-        deliver_final(r, j, &fin);
-    }
-}
-
-/* Under the lock: the oldest queued job, or NULL. */
-static jjob *find_queued(ap_jobs *r)
-{
-    jjob *j;
-    if (!r->nqueued)
-        return NULL;
-    for (j = r->head; j; j = j->next)
-        if (j->state == AP_JOB_QUEUED)
-            return j;
-    return NULL;
-}
-
-static void *worker_main(void *arg)
-{
-    worker_arg *w = arg;
-    ap_jobs *r = w->r;
-    ap_provisioner **provp = &r->provs[w->slot];
-    jjob *j;
-
-    free(w);
-    pthread_mutex_lock(&r->mu);
-    for (;;) {
-        j = find_queued(r);
-        if (!j) {
-            if (r->shutdown)
-                break;
-            pthread_cond_wait(&r->work, &r->mu);
-            continue;
-        }
-        j->state = AP_JOB_RUNNING;
-        j->started = apx_wall_s();
-        r->nqueued--;
-        j->refs++;
-        pthread_cond_broadcast(&j->cv);
-        pthread_mutex_unlock(&r->mu);
-        run_job(r, j, provp);
-        pthread_mutex_lock(&r->mu);
-        job_unref(j);
-    }
-    pthread_mutex_unlock(&r->mu);
-    return NULL;
 }
 
 /* ---- registry ------------------------------------------------------------ */
@@ -640,7 +164,7 @@ static int jobs_new_impl(ap_jobs **out, const ap_provisioner_options *popts,
             break;
         w->r = r;
         w->slot = i;
-        if (pthread_create(&r->threads[i], NULL, worker_main, w) != 0) {
+        if (pthread_create(&r->threads[i], NULL, jobs_worker_main, w) != 0) {
             free(w);
             break;
         }
@@ -658,7 +182,7 @@ static int jobs_new_impl(ap_jobs **out, const ap_provisioner_options *popts,
 AP_EXPORT void ap_jobs_shutdown(ap_jobs *r)
 {
     jjob *j;
-    if (!check(r))
+    if (!jobs_check(r))
         return;
     pthread_mutex_lock(&r->mu);
     r->shutdown = 1;
@@ -667,9 +191,9 @@ AP_EXPORT void ap_jobs_shutdown(ap_jobs *r)
             ap_cancel(j->cancel);
     /* Queued jobs end here, one at a time (the sink runs unlocked). */
     for (;;) {
-        if (!(j = find_queued(r)))
+        if (!(j = jobs_find_queued(r)))
             break;
-        cancel_queued_locked(r, j, "cancelled before it started (shutdown)");
+        job_cancel_queued_locked(r, j, "cancelled before it started (shutdown)");
     }
     pthread_cond_broadcast(&r->work);
     for (j = r->head; j; j = j->next)
@@ -680,7 +204,7 @@ AP_EXPORT void ap_jobs_shutdown(ap_jobs *r)
 AP_EXPORT void ap_jobs_free(ap_jobs *r)
 {
     size_t i;
-    if (!check(r))
+    if (!jobs_check(r))
         return;
     ap_jobs_shutdown(r);
     for (i = 0; i < r->nthreads; i++)
@@ -697,7 +221,7 @@ static int jobs_submit_impl(ap_jobs *r, const char *ref,
 
     if (out)
         *out = 0;
-    if (!check(r) || !ref || !*ref || !out)
+    if (!jobs_check(r) || !ref || !*ref || !out)
         return AP_EINVAL;
     if (opts) {
         if (opts->struct_size < offsetof(ap_provision_options, cancel))
@@ -714,10 +238,10 @@ static int jobs_submit_impl(ap_jobs *r, const char *ref,
     }
     j->reg = r;
     j->ref = apx_strdup(ref);
-    j->include = strv_dup(o.include, &ok);
-    j->exclude = strv_dup(o.exclude, &ok);
-    j->vendor_options = strv_dup(o.vendor_options, &ok);
-    j->mirrors = strv_dup(o.mirrors, &ok);
+    j->include = jobs_strv_dup(o.include, &ok);
+    j->exclude = jobs_strv_dup(o.exclude, &ok);
+    j->vendor_options = jobs_strv_dup(o.vendor_options, &ok);
+    j->mirrors = jobs_strv_dup(o.mirrors, &ok);
     j->cancel = ap_cancel_token_new();
     j->cap = r->o.event_ring;
     j->ring = apx_calloc(j->cap, sizeof *j->ring);
@@ -734,7 +258,7 @@ static int jobs_submit_impl(ap_jobs *r, const char *ref,
     o.event_user = NULL;
     j->o = o;
     j->state = AP_JOB_QUEUED;
-    prog_clear(&j->p);
+    job_prog_clear(&j->p);
     j->submitted = apx_wall_s();
 
     pthread_mutex_lock(&r->mu);
@@ -762,7 +286,7 @@ static int jobs_submit_impl(ap_jobs *r, const char *ref,
 static int jobs_cancel_impl(ap_jobs *r, ap_job_id id)
 {
     jjob *j;
-    if (!check(r))
+    if (!jobs_check(r))
         return AP_EINVAL;
     pthread_mutex_lock(&r->mu);
     j = job_find(r, id);
@@ -772,161 +296,10 @@ static int jobs_cancel_impl(ap_jobs *r, ap_job_id id)
     }
     ap_cancel(j->cancel);
     if (j->state == AP_JOB_QUEUED)
-        cancel_queued_locked(r, j, "cancelled before it started");
+        job_cancel_queued_locked(r, j, "cancelled before it started");
     pthread_mutex_unlock(&r->mu);
     return AP_OK;
 }
-
-/* Under the lock: a full snapshot with owned strings. */
-static int snapshot(const jjob *j, ap_job_info *s)
-{
-    ap_job_info d = AP_JOB_INFO_INIT;
-    *s = d;
-    s->id = j->id;
-    s->state = j->state;
-    s->status = j->status;
-    s->ref = apx_strdup(j->ref);
-    s->message = apx_strdup(j->message);
-    s->entry_id = apx_strdup(j->entry_id);
-    s->last_seq = j->last_seq;
-    s->submitted = j->submitted;
-    s->started = j->started;
-    s->finished = j->finished;
-    if (prog_export(&s->progress, &j->p, j->ref) != AP_OK || !s->ref ||
-        (j->message && !s->message) || (j->entry_id && !s->entry_id)) {
-        ap_job_info_clear(s);
-        return AP_ENOMEM;
-    }
-    s->progress.job_id = j->id;
-    if (ended(j))
-        s->progress.rate = 0.0; /* nothing moves any more */
-    return AP_OK;
-}
-
-/* Free the strings of *p whose slots lie inside (inside = 1) or beyond
- * (inside = 0) the first `avail` bytes of it. */
-static void progress_strings_free(ap_progress *p, size_t avail, int inside)
-{
-#define PSTR(m)                                                              \
-    if ((avail >= offsetof(ap_progress, m) + sizeof p->m) == !!inside) {     \
-        free((char *)p->m);                                                  \
-        p->m = NULL;                                                         \
-    }
-    PSTR(artifact)
-    PSTR(file)
-    PSTR(phase)
-#undef PSTR
-}
-
-/* Copy a full snapshot into the caller's (possibly older, smaller) struct;
- * strings it has no room for are freed. */
-static void info_out(ap_job_info *out, ap_job_info *full)
-{
-    size_t sz = out->struct_size, n = sz < sizeof *full ? sz : sizeof *full;
-    size_t po = offsetof(ap_job_info, progress), have = n > po ? n - po : 0;
-    progress_strings_free(&full->progress, have, 0);
-    memcpy(out, full, n);
-    out->struct_size = sz;
-    if (have >= sizeof(size_t))
-        out->progress.struct_size = have < sizeof(ap_progress) ? have : sizeof(ap_progress);
-}
-
-#define INFO_MIN_SIZE (offsetof(ap_job_info, entry_id) + sizeof(char *))
-
-AP_EXPORT void ap_job_info_clear(ap_job_info *info)
-{
-    if (!info || info->struct_size < INFO_MIN_SIZE)
-        return;
-    free(info->ref);
-    free(info->message);
-    free(info->entry_id);
-    info->ref = info->message = info->entry_id = NULL;
-    if (info->struct_size > offsetof(ap_job_info, progress))
-        progress_strings_free(&info->progress,
-                              info->struct_size - offsetof(ap_job_info, progress), 1);
-}
-
-static int jobs_info_impl(ap_jobs *r, ap_job_id id, ap_job_info *out)
-{
-    ap_job_info full;
-    jjob *j;
-    int rc;
-    if (!check(r) || !out || out->struct_size < INFO_MIN_SIZE)
-        return AP_EINVAL;
-    pthread_mutex_lock(&r->mu);
-    j = job_find(r, id);
-    rc = j ? snapshot(j, &full) : AP_ENOTFOUND;
-    pthread_mutex_unlock(&r->mu);
-    if (rc == AP_OK)
-        info_out(out, &full);
-    return rc;
-}
-
-/* Absolute CLOCK_MONOTONIC deadline timeout_ms from now. */
-static struct timespec deadline_after(int timeout_ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
-/* Under the lock: wait on j's condition; 0 when the deadline passed. */
-static int wait_on(ap_jobs *r, jjob *j, int timeout_ms, const struct timespec *dl)
-{
-    if (timeout_ms == 0)
-        return 0;
-    if (timeout_ms < 0) {
-        pthread_cond_wait(&j->cv, &r->mu);
-        return 1;
-    }
-    return pthread_cond_timedwait(&j->cv, &r->mu, dl) != ETIMEDOUT;
-}
-
-static int jobs_wait_impl(ap_jobs *r, ap_job_id id, int timeout_ms,
-                           ap_job_info *out)
-{
-    struct timespec dl;
-    ap_job_info full;
-    jjob *j;
-    int rc = AP_OK, snap = AP_OK;
-
-    if (!check(r) || (out && out->struct_size < INFO_MIN_SIZE))
-        return AP_EINVAL;
-    if (timeout_ms > 0)
-        dl = deadline_after(timeout_ms);
-    pthread_mutex_lock(&r->mu);
-    j = job_find(r, id);
-    if (!j) {
-        pthread_mutex_unlock(&r->mu);
-        return AP_ENOTFOUND;
-    }
-    j->refs++;
-    while (!ended(j) && j->linked) {
-        if (!wait_on(r, j, timeout_ms, &dl)) {
-            rc = ended(j) ? AP_OK : AP_ETIMEDOUT;
-            break;
-        }
-    }
-    if (!j->linked && !ended(j))
-        rc = AP_ENOTFOUND;
-    if (out && rc != AP_ENOTFOUND)
-        snap = snapshot(j, &full);
-    job_unref(j);
-    pthread_mutex_unlock(&r->mu);
-    if (out && rc != AP_ENOTFOUND) {
-        if (snap != AP_OK)
-            return snap;
-        info_out(out, &full);
-    }
-    return rc;
-}
-
 static int jobs_list_impl(ap_jobs *r, ap_job_id **ids, size_t *n)
 {
     jjob *j;
@@ -935,7 +308,7 @@ static int jobs_list_impl(ap_jobs *r, ap_job_id **ids, size_t *n)
         *ids = NULL;
     if (n)
         *n = 0;
-    if (!check(r) || !ids || !n)
+    if (!jobs_check(r) || !ids || !n)
         return AP_EINVAL;
     pthread_mutex_lock(&r->mu);
     for (j = r->head; j; j = j->next)
@@ -958,13 +331,13 @@ static int jobs_forget_impl(ap_jobs *r, ap_job_id id)
 {
     jjob *j;
     int rc = AP_OK;
-    if (!check(r))
+    if (!jobs_check(r))
         return AP_EINVAL;
     pthread_mutex_lock(&r->mu);
     j = job_find(r, id);
     if (!j)
         rc = AP_ENOTFOUND;
-    else if (!ended(j))
+    else if (!job_ended(j))
         rc = AP_EBUSY;
     else
         job_unlink(r, j);
@@ -979,7 +352,7 @@ static int jobs_entry_impl(ap_jobs *r, ap_job_id id, ap_entry **out)
     int rc;
     if (out)
         *out = NULL;
-    if (!check(r) || !out)
+    if (!jobs_check(r) || !out)
         return AP_EINVAL;
     pthread_mutex_lock(&r->mu);
     j = job_find(r, id);
@@ -994,148 +367,6 @@ static int jobs_entry_impl(ap_jobs *r, ap_job_id id, ap_entry **out)
     return rc;
 }
 
-#define EVENT_MIN_SIZE offsetof(ap_job_event, time_ms)
-
-/* The strings of an event the caller's element holds `size` bytes of. */
-static void event_strings_free(ap_job_event *e, size_t size)
-{
-    size_t po = offsetof(ap_job_event, progress);
-    free(e->file);
-    free(e->message);
-    e->file = e->message = NULL;
-    if (size > po)
-        progress_strings_free(&e->progress, size - po, 1);
-}
-
-AP_EXPORT void ap_job_events_clear(ap_job_event *buf, size_t n)
-{
-    size_t i, stride;
-    if (!buf || !n || buf[0].struct_size < EVENT_MIN_SIZE)
-        return;
-    stride = buf[0].struct_size;
-    for (i = 0; i < n; i++)
-        event_strings_free((ap_job_event *)(void *)((char *)buf + i * stride), stride);
-}
-
-static int jobs_events_impl(ap_jobs *r, ap_job_id id, uint64_t after_seq,
-                             int timeout_ms, ap_job_event *buf, size_t n,
-                             size_t *got)
-{
-    struct timespec dl;
-    size_t stride, k = 0;
-    jjob *j;
-    int rc = AP_OK;
-
-    if (got)
-        *got = 0;
-    if (!check(r) || !buf || !n || !got || buf[0].struct_size < EVENT_MIN_SIZE)
-        return AP_EINVAL;
-    stride = buf[0].struct_size;
-    if (timeout_ms > 0)
-        dl = deadline_after(timeout_ms);
-    pthread_mutex_lock(&r->mu);
-    j = job_find(r, id);
-    if (!j) {
-        pthread_mutex_unlock(&r->mu);
-        return AP_ENOTFOUND;
-    }
-    j->refs++;
-    for (;;) {
-        uint64_t oldest = j->last_seq >= j->cap ? j->last_seq - j->cap + 1 : 1;
-        uint64_t first = after_seq + 1 > oldest ? after_seq + 1 : oldest;
-        if (first <= j->last_seq) {
-            uint64_t s;
-            for (s = first; s <= j->last_seq && k < n; s++) {
-                const ev_rec *e = &j->ring[(s - 1) % j->cap];
-                ap_job_event full = AP_JOB_EVENT_INIT;
-                ap_job_event *dst = (ap_job_event *)(void *)((char *)buf + k * stride);
-                size_t po = offsetof(ap_job_event, progress);
-                size_t have = stride > po ? stride - po : 0;
-                full.seq = e->seq;
-                full.job_id = j->id;
-                full.kind = e->kind;
-                full.level = e->level;
-                full.status = e->status;
-                full.final = e->final;
-                full.time_ms = e->time_ms;
-                full.file = apx_strdup(e->file);
-                full.message = apx_strdup(e->message);
-                if ((e->file && !full.file) || (e->message && !full.message) ||
-                    prog_export(&full.progress, &e->p, j->ref) != AP_OK) {
-                    event_strings_free(&full, sizeof full);
-                    rc = AP_ENOMEM;
-                    break;
-                }
-                full.progress.job_id = j->id;
-                /* strings the caller's element has no room for */
-                progress_strings_free(&full.progress, have, 0);
-                if (stride < sizeof full) {
-                    memcpy(dst, &full, stride);
-                } else {
-                    memset(dst, 0, stride);
-                    memcpy(dst, &full, sizeof full);
-                }
-                if (have >= sizeof(size_t))
-                    dst->progress.struct_size = have < sizeof(ap_progress)
-                                                    ? have : sizeof(ap_progress);
-                dst->struct_size = stride;
-                k++;
-            }
-            break;
-        }
-        if (ended(j) || !j->linked)
-            break;
-        if (!wait_on(r, j, timeout_ms, &dl))
-            break;
-    }
-    job_unref(j);
-    pthread_mutex_unlock(&r->mu);
-    if (rc != AP_OK) {
-        ap_job_events_clear(buf, k);
-        k = 0;
-    }
-    *got = k;
-    return rc;
-}
-
-/* ---- JSON ------------------------------------------------------------------ */
-
-AP_EXPORT int ap_job_event_to_json(const ap_job_event *ev, char **out)
-{
-    json_t *obj;
-    ap_progress p;
-    size_t po = offsetof(ap_job_event, progress);
-    int rc;
-    apx_error_tls_reset();
-    if (out)
-        *out = NULL;
-    if (!ev || !out || ev->struct_size < EVENT_MIN_SIZE)
-        return apx_error_set(NULL, AP_EINVAL, "ap_job_event_to_json: no event, no "
-                             "output, or an event struct_size below the minimum");
-    memset(&p, 0, sizeof p);
-    p.percent = p.eta = -1;
-    if (ev->struct_size > po + sizeof(size_t)) {
-        size_t have = ev->struct_size - po;
-        memcpy(&p, &ev->progress, have < sizeof p ? have : sizeof p);
-        if (p.struct_size > have)
-            p.struct_size = have;
-    }
-    if (!(obj = json_object()))
-        return apx_error_set(NULL, AP_ENOMEM, "ap_job_event_to_json: out of memory");
-    rc = apx_event_json_fill(obj, ev->kind, ev->job_id, ev->level, ev->status,
-                             ev->file, ev->message, &p);
-    if (rc == AP_OK && (json_object_set_new(obj, "seq", json_integer((json_int_t)ev->seq)) ||
-                        json_object_set_new(obj, "final", json_boolean(ev->final)) ||
-                        json_object_set_new(obj, "time_ms",
-                                            json_integer((json_int_t)ev->time_ms))))
-        rc = AP_ENOMEM;
-    if (rc != AP_OK) {
-        json_decref(obj);
-        return apx_error_set(NULL, rc, "ap_job_event_to_json: out of memory");
-    }
-    rc = apx_json_dump_out(obj, out);
-    return rc ? apx_error_set(NULL, rc, "ap_job_event_to_json: out of memory") : AP_OK;
-}
 
 /* ---- the error channel ------------------------------------------------------
  * Every ap_jobs_* call that fails leaves a message naming the job (or the
@@ -1210,7 +441,7 @@ AP_EXPORT int ap_jobs_cancel(ap_jobs *r, ap_job_id id)
 {
     apx_error_tls_reset();
     return jfail(jobs_cancel_impl(r, id), NULL, "cannot cancel job %" PRIu64 "%s", id,
-                 check(r) ? ": no such job (never submitted, or forgotten)"
+                 jobs_check(r) ? ": no such job (never submitted, or forgotten)"
                           : ": not a job registry");
 }
 

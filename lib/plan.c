@@ -23,18 +23,6 @@
 
 #define PLAN_MAX_QUANTS 32
 
-static void plan_size(uint64_t n, char *buf, size_t sz)
-{
-    static const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-    double v = (double)n;
-    int i = 0;
-    while (v >= 1024.0 && i < 4) {
-        v /= 1024.0;
-        i++;
-    }
-    snprintf(buf, sz, i ? "%.1f %s" : "%.0f %s", v, u[i]);
-}
-
 void apx_plan_note(ap_tracker *t, const ap_entry *e, const char *usage)
 {
     struct { char prec[16]; uint64_t size; } q[PLAN_MAX_QUANTS];
@@ -66,14 +54,14 @@ void apx_plan_note(ap_tracker *t, const ap_entry *e, const char *usage)
     }
     if (nq < 2)
         return;
-    plan_size(total, sz, sizeof sz);
+    ap_format_size(total, sz, sizeof sz);
     n = snprintf(msg, sizeof msg, "%zu GGUF quantisations to fetch, %s in all:", nq, sz);
     used = n > 0 ? (size_t)n : 0;
     for (k = 0; k < nq && used < sizeof msg; k++) {
         char *c;
         for (c = q[k].prec; *c; c++)
             *c = (char)toupper((unsigned char)*c);
-        plan_size(q[k].size, sz, sizeof sz);
+        ap_format_size(q[k].size, sz, sizeof sz);
         n = snprintf(msg + used, sizeof msg - used, "%s %s (%s)", k ? "," : "",
                      q[k].prec, sz);
         used += n > 0 ? (size_t)n : 0;

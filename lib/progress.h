@@ -36,6 +36,10 @@ APX_HIDDEN int apx_tick_active(void);
  * reference; may be NULL).  Heartbeats say it: "downloading x.gguf, 42 %". */
 APX_HIDDEN void apx_tracker_phase(ap_tracker *t, const char *phase,
                                   const char *subject);
+/* The sha256 (hex) of the current file (ap_tracker_set_file()), when the
+ * caller knows it before the bytes: events and ap_tracker_active_files()
+ * carry it. */
+APX_HIDDEN void apx_tracker_file_sha256(ap_tracker *t, const char *sha256);
 /* A note about the plan of a job, before anything is fetched: several GGUF
  * quantisations among the files still to fetch (lib/plan.c). */
 APX_HIDDEN void apx_plan_note(ap_tracker *t, const ap_entry *e, const char *usage);

@@ -4,6 +4,7 @@
 #define AP_PROV_H
 
 #include "internal.h"
+#include "store_index.h"
 
 #ifndef AP_VENDORDIR
 #define AP_VENDORDIR "/usr/local/lib/artifactprov/vendors"
@@ -121,18 +122,18 @@ APX_HIDDEN void apx_vendor_grammar(const ap_provisioner *p, char *buf, size_t sz
 APX_HIDDEN apx_vendor *apx_vendor_for_scheme(ap_provisioner *prov,
                                              const char *scheme, size_t len);
 
-/* Classify, link views and fill paths of the present files (provisioner.c). */
+/* A stored file of a catalog entry as a vendor sees it (interop.c): the
+ * strings are e's and f's, blob the caller's. */
+APX_HIDDEN void apx_entry_file_for_vendor(const ap_entry *e, const ap_entry_file *f,
+                                          const char *blob, ap_vendor_entry_file *vf);
+
+/* Classify, link views and fill paths of the present files (prov_finish.c;
+ * a job's cancel stops it with AP_ECANCELLED). */
 APX_HIDDEN int apx_entry_finish(ap_provisioner *p, ap_entry *e);
 
 /* Files below this size are fetched by a metadata-only provision (sync). */
 #define AP_METADATA_MAX (10u * 1024u * 1024u)
 
-/* git blob id → sha256 index under <root>/index/git-sha1 (interop.c), so a
- * regular file known by its git blob id alone is recognised in the store. */
-APX_HIDDEN void apx_gitsha1_remember(ap_provisioner *p, const char *git_sha1,
-                                     const char *sha256);
-APX_HIDDEN int apx_gitsha1_lookup(ap_provisioner *p, const char *git_sha1,
-                                  char out[AP_SHA256_HEX_LEN + 1]);
 /* Warnings of the last scan (interop.c): a file refused, and why. */
 APX_HIDDEN void apx_prov_warn(ap_provisioner *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -5,7 +5,13 @@
  * with time constant rate_window_s, so a burst does not swing the ETA.
  * Heartbeat: due when no event was emitted for heartbeat_ms; driven by the
  * caller's loop through ap_tracker_tick(), never by a thread of its own,
- * so the job id always travels with the event. */
+ * so the job id always travels with the event.
+ * Files: the tracker keeps the state of each active file (name, digest,
+ * done, total) from ap_tracker_set_file() until ap_tracker_file_done(), at
+ * most TRACKER_MAX_ACTIVE of them (the least recently moved one goes
+ * first), so a 100,000-file job holds only the files in flight plus the
+ * totals.  PROGRESS events are per file, each with its own rate limit, so
+ * files that download in parallel all show. */
 #include "internal.h"
 #include "progress.h"
 
@@ -17,12 +23,25 @@
 #include <string.h>
 #include <time.h>
 
+/* Files in flight are at most the engine's connections; a cap keeps a
+ * job whose files never end (failed ones) bounded all the same. */
+#define TRACKER_MAX_ACTIVE 64
+
+typedef struct tfile {
+    char *name;
+    char *sha256;               /* hex, or NULL when not known */
+    uint64_t done, total;
+    uint64_t last_progress_ms;  /* this file's last PROGRESS event */
+    uint64_t touched_ms;        /* for the eviction of the oldest */
+} tfile;
+
 struct ap_tracker {
     ap_tracker_options o;
     ap_job_id job_id;
     char *artifact;
-    char *file;
-    uint64_t file_done, file_total;
+    tfile files[TRACKER_MAX_ACTIVE];
+    unsigned nfiles;
+    int cur;                    /* index of the current file, or -1 */
     uint64_t done, total;
     uint64_t fetched;           /* bytes received (advance) */
     char *phase, *subject;
@@ -36,6 +55,8 @@ struct ap_tracker {
     double rate;
     int rate_valid;
 };
+
+static void drop_file(ap_tracker *t, unsigned i);
 
 static uint64_t mono_ms(void *user)
 {
@@ -94,6 +115,7 @@ AP_EXPORT int ap_tracker_new(ap_tracker **out, ap_job_id job_id,
         return apx_error_set(NULL, AP_ENOMEM, "tracker for job %llu: out of memory",
                              (unsigned long long)job_id);
     }
+    t->cur = -1;
     t->start_ms = now(t);
     t->last_emit_ms = t->start_ms;
     t->last_byte_ms = t->start_ms;
@@ -107,7 +129,8 @@ AP_EXPORT void ap_tracker_free(ap_tracker *t)
     if (!t)
         return;
     free(t->artifact);
-    free(t->file);
+    while (t->nfiles)
+        drop_file(t, t->nfiles - 1);
     free(t->phase);
     free(t->subject);
     free(t);
@@ -122,20 +145,106 @@ AP_EXPORT void ap_tracker_add_total(ap_tracker *t, uint64_t bytes,
     t->files_total += files;
 }
 
+static int find_file(const ap_tracker *t, const char *name)
+{
+    unsigned i;
+    for (i = 0; name && i < t->nfiles; i++)
+        if (!strcmp(t->files[i].name, name))
+            return (int)i;
+    return -1;
+}
+
+/* Forget file i (the last one takes its slot). */
+static void drop_file(ap_tracker *t, unsigned i)
+{
+    free(t->files[i].name);
+    free(t->files[i].sha256);
+    t->nfiles--;
+    if (i != t->nfiles)
+        t->files[i] = t->files[t->nfiles];
+    memset(&t->files[t->nfiles], 0, sizeof t->files[0]);
+    if (t->cur == (int)i)
+        t->cur = -1;
+    else if (t->cur == (int)t->nfiles)
+        t->cur = (int)i;
+}
+
+/* The slot of `name`, made when it has none (evicting the file moved
+ * least recently when they are all taken); -1 when out of memory. */
+static int file_slot(ap_tracker *t, const char *name)
+{
+    int i = find_file(t, name);
+    unsigned k, old = 0;
+    char *c;
+    if (i >= 0)
+        return i;
+    if (!(c = apx_strdup(name)))
+        return -1;
+    if (t->nfiles == TRACKER_MAX_ACTIVE) {
+        for (k = 1; k < t->nfiles; k++)
+            if (t->files[k].touched_ms < t->files[old].touched_ms)
+                old = k;
+        drop_file(t, old);
+    }
+    t->files[t->nfiles].name = c;
+    t->files[t->nfiles].touched_ms = now(t);
+    return (int)t->nfiles++;
+}
+
 AP_EXPORT void ap_tracker_set_file(ap_tracker *t, const char *file,
                                    uint64_t file_done, uint64_t file_total)
 {
+    int i;
     if (!t)
         return;
-    if (file != t->file && (!file || !t->file || strcmp(file, t->file))) {
-        char *c = apx_strdup(file);
-        if (file && !c)
-            return; /* keep the old name rather than fail */
-        free(t->file);
-        t->file = c;
+    if (!file) {
+        t->cur = -1;
+        return;
     }
-    t->file_done = file_done;
-    t->file_total = file_total;
+    if ((i = file_slot(t, file)) < 0)
+        return; /* keep the old state rather than fail */
+    t->files[i].done = file_done;
+    t->files[i].total = file_total;
+    t->files[i].touched_ms = now(t);
+    t->cur = i;
+}
+
+void apx_tracker_file_sha256(ap_tracker *t, const char *sha256)
+{
+    tfile *f;
+    char *c;
+    if (!t || t->cur < 0)
+        return;
+    f = &t->files[t->cur];
+    if (sha256 == f->sha256 || (sha256 && f->sha256 && !strcmp(sha256, f->sha256)))
+        return;
+    c = apx_strdup(sha256);
+    if (sha256 && !c)
+        return;
+    free(f->sha256);
+    f->sha256 = c;
+}
+
+AP_EXPORT size_t ap_tracker_active_files(const ap_tracker *t, ap_file_progress *out,
+                                         size_t n)
+{
+    /* the caller's struct may be an older, smaller one: its size is the
+     * array's stride */
+    size_t i, sz;
+    if (!t)
+        return 0;
+    sz = out && n && out->struct_size && out->struct_size < sizeof *out
+             ? out->struct_size : sizeof *out;
+    for (i = 0; out && i < n && i < t->nfiles; i++) {
+        ap_file_progress v;
+        v.struct_size = sz;
+        v.file = t->files[i].name;
+        v.sha256 = t->files[i].sha256;
+        v.done = t->files[i].done;
+        v.total = t->files[i].total;
+        memcpy((char *)out + i * sz, &v, sz);
+    }
+    return t->nfiles;
 }
 
 /* Fold the bytes since the last sample into the moving average. */
@@ -157,7 +266,8 @@ static void update_rate(ap_tracker *t, uint64_t ms)
     t->rate_bytes = 0;
 }
 
-AP_EXPORT void ap_tracker_snapshot(const ap_tracker *t, ap_progress *p)
+/* The snapshot with the file members about file f (may be NULL). */
+static void snapshot_of(const ap_tracker *t, const tfile *f, ap_progress *p)
 {
     uint64_t ms;
     memset(p, 0, sizeof *p);
@@ -167,11 +277,12 @@ AP_EXPORT void ap_tracker_snapshot(const ap_tracker *t, ap_progress *p)
     ms = now(t);
     p->job_id = t->job_id;
     p->artifact = t->artifact;
-    p->file = t->file;
+    p->file = f ? f->name : NULL;
+    p->file_sha256 = f ? f->sha256 : NULL;
     p->bytes_done = t->done;
     p->bytes_total = t->total;
-    p->file_done = t->file_done;
-    p->file_total = t->file_total;
+    p->file_done = f ? f->done : 0;
+    p->file_total = f ? f->total : 0;
     p->files_done = t->files_done;
     p->files_total = t->files_total;
     p->percent = t->total ? 100.0 * (double)t->done / (double)t->total : -1.0;
@@ -190,6 +301,11 @@ AP_EXPORT void ap_tracker_snapshot(const ap_tracker *t, ap_progress *p)
     p->phase = t->phase;
 }
 
+AP_EXPORT void ap_tracker_snapshot(const ap_tracker *t, ap_progress *p)
+{
+    snapshot_of(t, t && t->cur >= 0 ? &t->files[t->cur] : NULL, p);
+}
+
 /* The sink asked to abort: AP_EUSER, with the thread's last error. */
 static int aborted(const ap_tracker *t, ap_event_kind kind)
 {
@@ -198,21 +314,23 @@ static int aborted(const ap_tracker *t, ap_event_kind kind)
                          (unsigned long long)t->job_id, ap_event_kind_name(kind));
 }
 
+/* An event; its progress describes file f (NULL: the current file). */
 static int emit_at(ap_tracker *t, ap_event_kind kind, ap_log_level level,
-                   const char *file, int status, const char *message, uint64_t ms)
+                   const tfile *f, const char *file, int status,
+                   const char *message, uint64_t ms)
 {
     ap_progress p;
     ap_event ev;
     t->last_emit_ms = ms;
     if (!t->o.sink)
         return 0;
-    ap_tracker_snapshot(t, &p);
+    snapshot_of(t, f ? f : t->cur >= 0 ? &t->files[t->cur] : NULL, &p);
     memset(&ev, 0, sizeof ev);
     ev.struct_size = sizeof ev;
     ev.kind = kind;
     ev.job_id = t->job_id;
     ev.artifact = t->artifact;
-    ev.file = file ? file : t->file;
+    ev.file = file ? file : p.file;
     ev.status = status;
     ev.message = message;
     ev.progress = &p;
@@ -229,22 +347,34 @@ static int emit_at(ap_tracker *t, ap_event_kind kind, ap_log_level level,
 static int emit(ap_tracker *t, ap_event_kind kind, const char *file,
                 int status, const char *message, uint64_t ms)
 {
-    return emit_at(t, kind, apx_event_level(kind), file, status, message, ms);
+    return emit_at(t, kind, apx_event_level(kind), NULL, file, status, message, ms);
 }
 
 AP_EXPORT int ap_tracker_advance(ap_tracker *t, uint64_t delta)
 {
     uint64_t ms;
+    tfile *f;
     if (!t)
         return 0;
     ms = now(t);
     t->done += delta;
     t->fetched += delta;
-    t->file_done += delta;
     t->rate_bytes += delta;
     if (delta)
         t->last_byte_ms = ms;
     update_rate(t, ms);
+    f = t->cur >= 0 ? &t->files[t->cur] : NULL;
+    if (f) {
+        /* each file its own rate limit: files that interleave all show */
+        f->done += delta;
+        f->touched_ms = ms;
+        if (ms - f->last_progress_ms < t->o.progress_interval_ms &&
+            !(f->total && f->done >= f->total) && !(t->total && t->done >= t->total))
+            return 0;
+        f->last_progress_ms = ms;
+        t->last_progress_ms = ms;
+        return emit_at(t, AP_EVENT_PROGRESS, AP_LOG_DEBUG, f, f->name, 0, NULL, ms);
+    }
     if (ms - t->last_progress_ms >= t->o.progress_interval_ms ||
         (t->total && t->done >= t->total)) {
         t->last_progress_ms = ms;
@@ -253,12 +383,23 @@ AP_EXPORT int ap_tracker_advance(ap_tracker *t, uint64_t delta)
     return 0;
 }
 
+/* The file leaves the active ones; its event tells its last state. */
 AP_EXPORT int ap_tracker_file_done(ap_tracker *t, const char *file)
 {
+    int i, rc;
+    tfile gone;
     if (!t)
         return 0;
     t->files_done++;
-    return emit(t, AP_EVENT_FILE_DONE, file, 0, NULL, now(t));
+    if ((i = find_file(t, file)) < 0) {
+        memset(&gone, 0, sizeof gone);
+        gone.name = (char *)file;
+        return emit_at(t, AP_EVENT_FILE_DONE, AP_LOG_INFO, file ? &gone : NULL, file,
+                       0, NULL, now(t));
+    }
+    rc = emit_at(t, AP_EVENT_FILE_DONE, AP_LOG_INFO, &t->files[i], file, 0, NULL, now(t));
+    drop_file(t, (unsigned)i);
+    return rc;
 }
 
 /* What the job is doing, for a heartbeat: "downloading x.gguf, 42 %",
@@ -270,8 +411,9 @@ static void describe(const ap_tracker *t, uint64_t ms, char *msg, size_t n)
     int k;
     const char *phase = t->phase ? t->phase : "alive";
     const char *subj = t->subject;
-    if (!strcmp(phase, "downloading") && t->file)
-        subj = t->file;
+    const tfile *f = t->cur >= 0 ? &t->files[t->cur] : NULL;
+    if (!strcmp(phase, "downloading") && f)
+        subj = f->name;
     if (!t->phase && ms - t->last_byte_ms >= 2000) {
         (void)snprintf(msg, n, "no data for %llu s",
                        (unsigned long long)((ms - t->last_byte_ms) / 1000));
@@ -283,9 +425,9 @@ static void describe(const ap_tracker *t, uint64_t ms, char *msg, size_t n)
         k = snprintf(msg, n, "%s%s%s", phase, subj ? " " : "", subj ? subj : "");
     used = k < 0 ? 0 : (size_t)k < n ? (size_t)k : n - 1;
     if (!strcmp(phase, "downloading") && used < n) {
-        if (t->file_total && t->file_done <= t->file_total)
+        if (f && f->total && f->done <= f->total)
             k = snprintf(msg + used, n - used, ", %.0f %%",
-                         100.0 * (double)t->file_done / (double)t->file_total);
+                         100.0 * (double)f->done / (double)f->total);
         else if (t->total && t->done <= t->total)
             k = snprintf(msg + used, n - used, ", %.0f %%",
                          100.0 * (double)t->done / (double)t->total);
@@ -340,7 +482,7 @@ AP_EXPORT int ap_tracker_log(ap_tracker *t, ap_log_level level,
         return 0;
     if ((int)level < AP_LOG_ERROR || (int)level > AP_LOG_DEBUG)
         level = AP_LOG_ERROR; /* an out-of-range level is not hidden as debug */
-    return emit_at(t, AP_EVENT_LOG, level, file, status, message, now(t));
+    return emit_at(t, AP_EVENT_LOG, level, NULL, file, status, message, now(t));
 }
 
 /* ---- internal mutators (progress.h) ------------------------------------ */
@@ -422,61 +564,19 @@ int apx_tick(uint64_t bytes)
 
 /* ---- JSON ------------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlong form,
- * no surrogate, at most U+10FFFF), 0 when it is not one. */
-static size_t utf8_seq(const unsigned char *p)
-{
-    unsigned c = p[0];
-    size_t n, i;
-    unsigned long cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4, cp = c & 0x07;
-    else
-        return 0;
-    for (i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3F);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return n;
-}
-
 /* A JSON string of s: bytes that are not valid UTF-8 (a server's text may
  * carry them, and jansson refuses them, which would lose the whole event)
- * become U+FFFD.  NULL: null. */
+ * become U+FFFD (ap_utf8_repair).  NULL: null. */
 static json_t *jstr_or_null(const char *s)
 {
     json_t *j;
     char *fixed;
-    const unsigned char *p;
-    size_t o = 0, k;
     if (!s)
         return json_null();
     if ((j = json_string(s)))
         return j;
-    if (!(fixed = apx_malloc(strlen(s) * 3 + 1)))
+    if (!(fixed = ap_utf8_repair(s)))
         return NULL;
-    for (p = (const unsigned char *)s; *p;) {
-        if ((k = utf8_seq(p)) > 0) {
-            memcpy(fixed + o, p, k);
-            o += k;
-            p += k;
-        } else {
-            memcpy(fixed + o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            p++;
-        }
-    }
-    fixed[o] = '\0';
     j = json_string(fixed);
     free(fixed);
     return j;
@@ -531,6 +631,8 @@ int apx_event_json_fill(void *vobj, ap_event_kind kind, ap_job_id job,
     SET("fetched_bytes", json_integer((json_int_t)(p && p->struct_size >=
                                       offsetof(ap_progress, fetched_bytes) +
                                       sizeof p->fetched_bytes ? p->fetched_bytes : 0)));
+    SET("file_sha256", jstr_or_null(AP_PROGRESS_HAS(p, file_sha256) ? p->file_sha256
+                                                                    : NULL));
 #undef SET
     return bad ? AP_ENOMEM : AP_OK;
 }

@@ -250,15 +250,31 @@ void apx_hex(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-int apx_is_sha256_hex(const char *s)
+int apx_hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int apx_is_lower_hex(const char *s, size_t n)
 {
     size_t i;
     if (!s)
         return 0;
-    for (i = 0; i < 64; i++)
+    for (i = 0; i < n; i++)
         if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
             return 0;
-    return s[64] == '\0';
+    return s[n] == '\0';
+}
+
+int apx_is_sha256_hex(const char *s)
+{
+    return apx_is_lower_hex(s, 64);
 }
 
 /* Copy src to dst (truncating to dstsz), replacing the userinfo of every

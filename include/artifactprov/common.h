@@ -117,6 +117,23 @@ AP_EXPORT unsigned ap_version_num(void);
  */
 AP_EXPORT void ap_free(void *ptr);
 
+/**
+ * A copy of s that is valid UTF-8: each byte that does not belong to a
+ * valid sequence (RFC 3629: no overlong form, no surrogate, at most
+ * U+10FFFF) becomes U+FFFD.  For text from servers or files that a
+ * program puts in JSON or on a terminal.  NULL when s is NULL or out of
+ * memory; free with ap_free().  Since 0.5.
+ */
+AP_EXPORT char *ap_utf8_repair(const char *s);
+
+/**
+ * `bytes` for people, in IEC units with one decimal: "512 B", "976.6 KiB",
+ * "1.2 GiB" (up to TiB) -- the sizes of apctl's display and the library's
+ * messages.  Writes at most `size` bytes into buf (snprintf's rules) and
+ * returns snprintf's result.  Since 0.5.
+ */
+AP_EXPORT int ap_format_size(uint64_t bytes, char *buf, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,7 +25,12 @@ typedef uint64_t ap_job_id;
  * cache, blobs already in the store.  So a job that succeeds ends with
  * bytes_done == bytes_total and percent 100; fetched_bytes says what was
  * actually transferred.  The file_* members cover the file named in
- * `file`, when there is one.  A total of 0 means "not known yet".
+ * `file`, when there is one: in a PROGRESS or FILE_DONE event the file the
+ * event is about (each file in flight has its own PROGRESS events, rate-
+ * limited per file, so files downloading in parallel all show), elsewhere
+ * the file that moved last.  A total of 0 means "not known yet".
+ * file_sha256 is that file's sha256 (64 lower-case hex digits) when it was
+ * known before the download (a registry layer, an LFS file), else NULL.
  *
  * `phase` says what the job is doing: "resolving", "waiting" (for a lock
  * another job or process holds), "importing", "downloading", "verifying",
@@ -53,7 +58,13 @@ typedef struct ap_progress {
     double idle;              /**< seconds since the last byte arrived */
     uint64_t fetched_bytes;   /**< bytes actually transferred by this job */
     const char *phase;        /**< what the job is doing, or NULL (above) */
+    /* since 0.5 (check struct_size: AP_PROGRESS_HAS) */
+    const char *file_sha256;  /**< sha256 hex of `file` when known, or NULL */
 } ap_progress;
+
+/** 1 when the progress `p` (a pointer, may be NULL) was built with member m. */
+#define AP_PROGRESS_HAS(p, m) \
+    ((p) && (p)->struct_size >= offsetof(ap_progress, m) + sizeof((p)->m))
 
 /** What an event reports. */
 typedef enum ap_event_kind {
@@ -138,7 +149,7 @@ typedef int (*ap_event_cb)(const ap_event *event, void *user);
  *    "phase":"downloading","bytes_done":1024,"bytes_total":4096,
  *    "file_done":1024,"file_total":4096,"files_done":0,"files_total":1,
  *    "percent":25.0,"rate":512.0,"eta":6.0,"elapsed":2.0,"idle":0.0,
- *    "fetched_bytes":1024}
+ *    "fetched_bytes":1024,"file_sha256":null}
  *
  * percent and eta are null when unknown; strings are null when absent.
  * URLs in the message are shown without credentials.  *out is freed with

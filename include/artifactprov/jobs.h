@@ -160,7 +160,7 @@ typedef struct ap_job_info {
 
 #define AP_JOB_INFO_INIT { sizeof(ap_job_info), 0, AP_JOB_QUEUED, 0, NULL, \
     NULL, NULL, 0, 0, 0, 0, { sizeof(ap_progress), 0, NULL, NULL, 0, 0, 0, \
-    0, 0, 0, -1.0, 0.0, -1.0, 0.0, 0.0, 0, NULL } }
+    0, 0, 0, -1.0, 0.0, -1.0, 0.0, 0.0, 0, NULL, NULL } }
 
 /** Free the strings of a snapshot and set them to NULL.  NULL is fine. */
 AP_EXPORT void ap_job_info_clear(ap_job_info *info);
@@ -227,7 +227,7 @@ typedef struct ap_job_event {
 
 #define AP_JOB_EVENT_INIT { sizeof(ap_job_event), 0, 0, AP_EVENT_LOG, \
     AP_LOG_INFO, 0, 0, NULL, NULL, 0, { sizeof(ap_progress), 0, NULL, NULL, \
-    0, 0, 0, 0, 0, 0, -1.0, 0.0, -1.0, 0.0, 0.0, 0, NULL } }
+    0, 0, 0, 0, 0, 0, -1.0, 0.0, -1.0, 0.0, 0.0, 0, NULL, NULL } }
 
 /**
  * A job event as one line of JSON: the members of ap_event_to_json()

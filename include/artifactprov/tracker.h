@@ -62,6 +62,31 @@ AP_EXPORT void ap_tracker_free(ap_tracker *tracker);
 AP_EXPORT void ap_tracker_snapshot(const ap_tracker *tracker,
                                    ap_progress *out);
 
+/**
+ * One file in flight (ap_tracker_active_files()).  Strings are the
+ * tracker's: valid until the tracker next changes (read them on the
+ * thread that drives it, e.g. in its event sink).  New members are only
+ * ever appended; struct_size says which are there.
+ */
+typedef struct ap_file_progress {
+    size_t struct_size;
+    const char *file;      /**< the file's name in the artifact */
+    const char *sha256;    /**< its sha256 hex when known before the bytes, or NULL */
+    uint64_t done;         /**< bytes of it in place */
+    uint64_t total;        /**< its size, 0 when not known yet */
+} ap_file_progress;
+
+/**
+ * The files in flight: those the tracker was told about and that are not
+ * done yet, at most 64 (the least recently moved one is forgotten first,
+ * so a job of 100,000 files keeps only the active ones).  Copies up to n
+ * of them into out (which may be NULL when n is 0) and returns how many are
+ * active, which may exceed n.  out[0].struct_size, set by the caller (0:
+ * this header's size), is the size of each element.  Since 0.5.
+ */
+AP_EXPORT size_t ap_tracker_active_files(const ap_tracker *tracker,
+                                         ap_file_progress *out, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

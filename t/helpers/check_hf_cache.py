@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Check one file published into a Hugging Face hub cache (layout: lib/hfcache.h).
+"""Check one file published into a Hugging Face hub cache (layout: vendors/huggingface/cachedir.c).
 
     check_hf_cache.py CACHE REPO_ID COMMIT PATH EXPECTED_BYTES_FILE lfs|regular [REV]
 

@@ -5,9 +5,11 @@
 # with SIGWINCH): bars that never exceed the width, that use the new width
 # after the resize, and a summary.  "already present" only when nothing was
 # fetched or imported.  A snapshot with several GGUF quantisations says the
-# total and how to name one before it fetches.
+# total and how to name one before it fetches.  A throttled snapshot of
+# two files fetched in parallel, under a pty: a line per file, each with
+# its own size and a count that grows, the two interleaved.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 17
+plan 19
 cat > "$TMP/cfg.json" <<JSON
 {"repos": {
   "org/m": {"files": {
@@ -16,7 +18,10 @@ cat > "$TMP/cfg.json" <<JSON
   "org/q": {"files": {
     "README.md": {"content": "q"},
     "m.Q4_K_M.gguf": {"generate": {"size": 300000, "seed": 2}, "lfs": true},
-    "m.Q8_0.gguf": {"generate": {"size": 500000, "seed": 3}, "lfs": true}}}
+    "m.Q8_0.gguf": {"generate": {"size": 500000, "seed": 3}, "lfs": true}}},
+  "org/two": {"files": {
+    "a.bin": {"generate": {"size": 600000, "seed": 4}, "lfs": true, "faults": {"throttle_bps": 500000}},
+    "b.bin": {"generate": {"size": 700000, "seed": 5}, "lfs": true, "faults": {"throttle_bps": 500000}}}}
  }}
 JSON
 start_hub "$TMP/cfg.json"
@@ -80,4 +85,31 @@ check "... and the summary line ends it" python3 -c '
 import json, sys
 j = json.load(open(sys.argv[1]))
 assert any(l.startswith("hf:org/m/slow.bin: 1 file, 976.6 KiB in ") for l in j["after"]), j["after"]' "$TMP/pty.json"
+
+# --- on a terminal: a line per active file, each true ---
+AP_HOME="$TMP/two" python3 "$AP_SRC/t/helpers/pty_progress.py" 120 120 "$TMP/pty2.json" -- \
+    "$APCTL" pull hf:org/two
+check "a throttled two-file snapshot under a pty succeeds" \
+    [ "$(json_get "$TMP/pty2.json" 'j["status"]')" = 0 ]
+check "... a line per file, each with its own total and a growing count, interleaved" python3 -c '
+import json, re, sys
+j = json.load(open(sys.argv[1]))
+want = {"a.bin": "585.9 KiB", "b.bin": "683.6 KiB"}
+seen, order = {"a.bin": [], "b.bin": []}, []
+for l in j["before"] + j["after"]:
+    m = re.match(r"(a\.bin|b\.bin)\s+\[[#.]*\]\s+([0-9.]+ [KM]?i?B) / ([0-9.]+ [KM]?i?B)", l)
+    if m:
+        assert m.group(3) == want[m.group(1)], l
+        seen[m.group(1)].append(m.group(2))
+        order.append(m.group(1))
+def size(v):
+    n, u = v.split()
+    return float(n) * {"B": 1, "KiB": 1024, "MiB": 1 << 20}[u]
+for f, v in seen.items():
+    assert len(set(v)) >= 3, (f, v)
+    assert [size(x) for x in v] == sorted(size(x) for x in v), (f, v)
+# both moving at once: each file has lines between two lines of the other
+ia = [i for i, f in enumerate(order) if f == "a.bin"]
+assert any(ia[0] < i < ia[-1] for i, f in enumerate(order) if f == "b.bin"), order
+print(len(order), {f: v[-3:] for f, v in seen.items()})' "$TMP/pty2.json"
 done_testing

@@ -4,9 +4,11 @@
 # stopped (SIGTERM, then SIGKILL) are listed after the restart, the last
 # as interrupted; resuming it finishes the download fetching fewer bytes
 # than the total (the staging data kept); new ids never reuse old ones; a
-# done job cannot be resumed (409).  docs/daemon.md.
+# done job cannot be resumed (409).  --history N keeps the last N finished
+# jobs: a restart prunes the older ones, each job that ends prunes again,
+# in GET /v1/jobs and in the state directory.  docs/daemon.md.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 15
+plan 19
 APD_PID=
 stop_all() {
     [ -n "$APD_PID" ] && kill "$APD_PID" 2>/dev/null && wait "$APD_PID" 2>/dev/null
@@ -35,7 +37,7 @@ start_hub "$TMP/cfg.json"
 
 start_apd() {
     rm -f "$TMP/port"
-    "$AP_BUILD/apd" --listen 127.0.0.1:0 --port-file "$TMP/port" 2>> "$TMP/apd.err" &
+    "$AP_BUILD/apd" --listen 127.0.0.1:0 --port-file "$TMP/port" "$@" 2>> "$TMP/apd.err" &
     APD_PID=$!
     _i=0
     while [ ! -s "$TMP/port" ] && [ $_i -lt 250 ]; do sleep 0.02; _i=$((_i + 1)); done
@@ -130,5 +132,25 @@ check "apd logged the job state changes" sh -c \
      grep -q 'apd: job $K: interrupted by the last stop' '$TMP/apd.err'"
 check "  ... and one line per request" \
     grep -Eq "^apd: POST /v1/jobs/$RUN/resume 202 [0-9]+ ms$" "$TMP/apd.err"
+
+# --history 3: the restart keeps the last three finished jobs, each new
+# job that ends pushes the oldest out, from the list and from the disk
+kill "$APD_PID"
+wait "$APD_PID"
+start_apd --history 3
+check "--history 3: after a restart, the last three finished jobs only" \
+    [ "$(jobs_view)" = "$NEW:done $K:interrupted $K2:done" ]
+check "  ... and their three documents only" \
+    [ "$(cd "$AP_HOME/apd-jobs" && ls | sort -n | tr '\n' ' ')" = "$NEW.json $K.json $K2.json " ]
+for n in 1 2; do
+    http POST /v1/jobs "{\"ref\": \"$FILES/files/a.bin#sha256=$A\"}" > /dev/null
+    J=$(json_get "$TMP/body" 'j["job_id"]')
+    sse "$J" "$TMP/s7"
+done
+check "two more jobs: the list is still the last three" \
+    [ "$(jobs_view)" = "$K2:done $((K2 + 1)):done $J:done" ]
+check "  ... the older documents gone, the log says so" sh -c \
+    "[ \"\$(cd '$AP_HOME/apd-jobs' && ls | sort -n | tr '\n' ' ')\" = '$K2.json $((K2 + 1)).json $J.json ' ] && \
+     grep -q 'apd: history: 3 finished jobs pruned (--history 3)' '$TMP/apd.err'"
 [ "$_fail" -eq 0 ] || diag "$(tail -n 40 "$TMP/apd.err")"
 done_testing

@@ -5,13 +5,16 @@
 # completed, verifying sha256 digest, success), list, delete, a second
 # delete refused; against t/fixtures/fakeregistry.py.  With curl: hf.co/
 # names go to the Hugging Face vendor (t/fixtures/fakehub.py), a missing
-# model streams an error line, the client's error for it.  docs/daemon.md.
+# model streams an error line, the client's error for it.  Per layer while
+# it downloads: a throttled pull of two layers shows, before success, each
+# layer's line with its digest, its total and a completed that grows, to
+# the official client and to curl.  docs/daemon.md.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
 if [ ! -d "$AP_SRC/t/js/node_modules/ollama" ] || ! command -v node > /dev/null; then
     echo "1..0 # SKIP the ollama npm client is not installed (cd t/js && npm ci; .ci/deps does it)"
     exit 0
 fi
-plan 14
+plan 19
 HOME="$TMP/user"            # never the user's own ~/.ollama
 export HOME
 unset OLLAMA_MODELS
@@ -31,10 +34,19 @@ cat > "$TMP/reg.json" <<JSON
 {"models": {"library/tiny": {"tags": {"latest": {"layers": [
   {"mediaType": "application/vnd.ollama.image.model", "file": "$TMP/model.gguf"},
   {"mediaType": "application/vnd.ollama.image.template", "content": "{{ .Prompt }}"}
- ]}}}}}
+ ]}}},
+ "library/two": {"tags": {"latest": {"layers": [
+  {"mediaType": "application/vnd.ollama.image.model", "generate": 700000, "seed": 1},
+  {"mediaType": "application/vnd.ollama.image.projector", "generate": 600000, "seed": 2}
+ ]}}},
+ "library/three": {"tags": {"latest": {"layers": [
+  {"mediaType": "application/vnd.ollama.image.model", "generate": 700000, "seed": 3},
+  {"mediaType": "application/vnd.ollama.image.projector", "generate": 600000, "seed": 4}
+ ]}}}},
+ "throttle_bps": 1000000}
 JSON
 python3 "$AP_SRC/t/fixtures/fakeregistry.py" --config "$TMP/reg.json" --log "$TMP/reg.log" \
-    --ready-file "$TMP/rready" > /dev/null &
+    --ready-file "$TMP/rready" --dump "$TMP/reg.dump" > /dev/null &
 REG_PID=$!
 C1=4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c
 cat > "$TMP/hub.json" <<JSON
@@ -76,6 +88,66 @@ check "a second delete: the client's error, 404 'not found'" json_get "$TMP/js.j
 node "$AP_SRC/t/js/ollama_client.mjs" "$URL" "$HP/library/absent:latest" > "$TMP/js2.json"
 check "a missing model: the client throws the error apd streamed" json_get "$TMP/js2.json" \
     'exit(0 if "absent" in j.get("error", "") else 1)'
+
+# Per layer, while it downloads (the registry sends 1 MB/s per connection):
+# before success, each layer's "pulling <12 hex>" line with its digest and
+# total, completed growing.  LAYERS FILE: the check, on a list of
+# {status, digest, total, completed} (with the statuses up to success).
+layers_grow() {
+    python3 -c '
+import json, sys
+prog, dump, model = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
+man = json.loads(dump[model]["manifest"])
+want = {l["digest"]: l["size"] for l in man["layers"] if l["size"] > 100000}
+seen = {}
+for p in prog:
+    if p.get("status") == "success":
+        break
+    d = p.get("digest")
+    if d in want:
+        assert p["total"] == want[d], p
+        assert p["status"] == "pulling " + d[7:19], p
+        seen.setdefault(d, []).append(p["completed"])
+for d in want:
+    c = seen.get(d, [])
+    assert len(set(c)) >= 2 and c == sorted(c) and c[0] < want[d], (d, c)
+print(len(prog), {d[7:19]: len(c) for d, c in seen.items()})' "$1" "$TMP/reg.dump" "$2"
+}
+node "$AP_SRC/t/js/ollama_client.mjs" "$URL" "$HP/library/two:latest" > "$TMP/js3.json" 2> "$TMP/js3.err"
+check "a throttled two-layer pull through the client succeeds" json_get "$TMP/js3.json" \
+    'exit(0 if "error" not in j and j["statuses"][-1] == "success" else 1)'
+json_get "$TMP/js3.json" 'json.dumps([dict(p, status=p["status"]) for p in j["progress"]] + [{"status": "success"}])' > "$TMP/js3.prog"
+check "  ... the client saw both layers grow, each with its digest and total, before success" \
+    layers_grow "$TMP/js3.prog" library/two:latest
+diag "$(layers_grow "$TMP/js3.prog" library/two:latest 2>&1 | tail -n 3)"
+code=$(curl -s -m 60 -o "$TMP/three.ndjson" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    -d '{"model": "'"$HP"'/library/three:latest", "insecure": true}' "$URL/api/pull")
+check "curl: the same pull of another model, 200" [ "$code" = 200 ]
+python3 -c '
+import json, sys
+print(json.dumps([json.loads(l) for l in open(sys.argv[1])]))' "$TMP/three.ndjson" > "$TMP/three.prog"
+check "  ... its NDJSON has both layers growing before success" \
+    layers_grow "$TMP/three.prog" library/three:latest
+diag "$(layers_grow "$TMP/three.prog" library/three:latest 2>&1 | tail -n 3)"
+curl -s -m 10 "$URL/v1/jobs" > "$TMP/jobs.json"
+JID=$(json_get "$TMP/jobs.json" '[x["job_id"] for x in j["jobs"] if x["ref"].endswith("library/three:latest")][0]')
+curl -s -m 10 "$URL/v1/jobs/$JID/events" > "$TMP/three.sse"
+check "/v1/jobs/ID/events: per-file progress events, each layer's file_sha256 and file_done growing" python3 -c '
+import json, sys
+ev = [json.loads(l[6:]) for l in open(sys.argv[1]) if l.startswith("data: ")]
+dump = json.load(open(sys.argv[2]))
+man = json.loads(dump["library/three:latest"]["manifest"])
+want = {l["digest"][7:]: l["size"] for l in man["layers"] if l["size"] > 100000}
+seen = {}
+for e in ev:
+    if e["event"] == "progress" and e["file_sha256"] in want:
+        assert e["file_total"] == want[e["file_sha256"]], e
+        seen.setdefault(e["file_sha256"], []).append(e["file_done"])
+for d in want:
+    c = seen.get(d, [])
+    assert len(set(c)) >= 2 and c == sorted(c), (d, c)' "$TMP/three.sse" "$TMP/reg.dump"
+curl -s -m 10 -o /dev/null -X DELETE -H 'Content-Type: application/json' \
+    -d '{"model": "'"$HP"'/library/three:latest"}' "$URL/api/delete"
 
 # hf.co/ORG/REPO goes to the Hugging Face vendor
 code=$(curl -s -m 30 -o "$TMP/pull.ndjson" -w '%{http_code}' -X POST \

@@ -2,9 +2,11 @@
 # make install DESTDIR=…; the man pages are installed and render without
 # warnings; an outside program built with pkg-config links and runs; a
 # third-party vendor builds out of tree from the installed headers alone and
-# is loaded; make uninstall removes everything.
+# is loaded; the installed apctl and apd link the installed shared library
+# (NEEDED its soname) and run from DESTDIR with it alone; make uninstall
+# removes everything.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 12
+plan 17
 D="$TMP/dest"
 MK="make -s -C $AP_SRC PREFIX=/usr/local DESTDIR=$D SANITIZE=${SANITIZE:-}"
 check "make install DESTDIR" sh -c "$MK install >'$TMP/install.log' 2>&1"
@@ -29,6 +31,34 @@ for pg in man1/apctl.1 man8/apd.8; do
     check "$pg renders without warnings (groff -man -ww)" sh -c "[ $rc -eq 0 ] && [ ! -s '$TMP/groff.out' ]"
     if [ -s "$TMP/groff.out" ]; then diag "$(cat "$TMP/groff.out")"; fi
 done
+# The tools are linked against the shared library: NEEDED names its
+# soname, and what the dynamic loader picks is the installed copy (runpath
+# $ORIGIN/../lib), with no LD_LIBRARY_PATH and the build tree out of reach.
+SO=$(readelf -d "$L/libartifactprov.so" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
+for tl in apctl apd; do
+    check "installed $tl: NEEDED $SO (readelf -d)" sh -c \
+      "[ -n '$SO' ] && readelf -d '$D/usr/local/bin/$tl' | grep -q '(NEEDED).*\\[$SO\\]'"
+done
+got=$(env -u LD_LIBRARY_PATH ldd "$D/usr/local/bin/apctl" | awk -v so="$SO" '$1 == so {print $3}')
+check "installed apctl resolves $SO to the installed library (ldd: $got)" sh -c \
+  "[ -n '$got' ] && [ \"\$(realpath '$got')\" = \"\$(realpath '$L/$SO')\" ]"
+env -u LD_LIBRARY_PATH AP_VENDOR_PATH="$L/artifactprov/vendors" \
+    "$D/usr/local/bin/apctl" vendors > "$TMP/vendors.out" 2>&1
+check "installed apctl runs from DESTDIR and loads the installed vendors" \
+    grep -q "^huggingface .*($L/artifactprov/vendors/ap-vendor-huggingface.so)" "$TMP/vendors.out"
+[ $? -eq 0 ] || diag "$(cat "$TMP/vendors.out")"
+env -u LD_LIBRARY_PATH "$D/usr/local/bin/apd" --listen 127.0.0.1:0 --port-file "$TMP/apd.port" \
+    --home "$TMP/apd-home" > "$TMP/apd.log" 2>&1 &
+APD=$!
+i=0
+while [ ! -s "$TMP/apd.port" ] && kill -0 $APD 2>/dev/null && [ $i -lt 500 ]; do
+    sleep 0.01; i=$((i + 1))
+done
+code=000
+[ -s "$TMP/apd.port" ] && code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(cat "$TMP/apd.port")/healthz")
+kill $APD 2>/dev/null; wait $APD 2>/dev/null
+check "installed apd runs from DESTDIR and answers /healthz (HTTP $code)" [ "$code" = 200 ]
+[ "$code" = 200 ] || diag "$(cat "$TMP/apd.log")"
 export PKG_CONFIG_PATH="$L/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$D"
 vd=$(pkg-config --variable=vendordir artifactprov)
 # pkgconf prefixes variables with the sysroot, pkg-config 0.29 does not

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Interoperating with other tools' caches (docs/store.md; the HF cache and
-# Ollama layouts: lib/hfcache.h): pull --hf-cache publishes in the
+# Ollama layouts: vendors/huggingface/cachedir.c): pull --hf-cache publishes in the
 # huggingface_hub layout; scan --hf-cache and scan --ollama import without
 # downloading (by reflink or copy: never the cache's inode; hard links only
 # with apctl --link, see foreign_cache_trust.t), and later pulls of the

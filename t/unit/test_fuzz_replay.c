@@ -27,6 +27,7 @@
 #undef LLVMFuzzerTestOneInput
 #include "../../vendors/huggingface/ref.c"
 #include "../../vendors/huggingface/util.c"
+#include "../../vendors/common/text.c"
 
 typedef int (*fuzz_fn)(const uint8_t *, size_t);
 

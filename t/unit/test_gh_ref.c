@@ -15,6 +15,8 @@
 #include "../../vendors/github/sums.c"
 #include "../../vendors/github/api.c"
 #include "../../vendors/github/release.c"
+#include "../../vendors/common/env.c"
+#include "../../vendors/common/text.c"
 
 typedef struct ok_case {
     const char *in, *owner, *repo, *tag;

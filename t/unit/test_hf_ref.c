@@ -12,6 +12,7 @@
 
 #include "../../vendors/huggingface/ref.c"
 #include "../../vendors/huggingface/util.c"
+#include "../../vendors/common/text.c"
 #include "../../vendors/huggingface/select.c"
 
 /* ---- parser: accepted ------------------------------------------------------- */

@@ -34,11 +34,16 @@
 #include "../../vendors/huggingface/hf.c"
 #include "../../vendors/huggingface/ref.c"
 #include "../../vendors/huggingface/util.c"
+#include "../../vendors/common/text.c"
 #include "../../vendors/huggingface/select.c"
 #include "../../vendors/huggingface/cache.c"
 #include "../../vendors/huggingface/publish.c"
 #include "../../vendors/huggingface/scan.c"
 #include "../../vendors/huggingface/fromcat.c"
+#include "../../vendors/huggingface/msg.c"
+#include "../../vendors/huggingface/manifest.c"
+#include "../../vendors/huggingface/cachedir.c"
+#include "../../vendors/common/env.c"
 
 #if defined(__has_include) && !defined(AP_TEST_NO_PROVISIONER)
 #if __has_include("provisioner.c")

@@ -15,7 +15,8 @@
 #include "../../vendors/ollama/ollama.c"
 #include "../../vendors/ollama/registry.c"
 #include "../../vendors/ollama/publish.c"
-#include "../../vendors/ollama/sha256.c"
+#include "../../vendors/common/sha256.c"
+#include "../../vendors/common/env.c"
 
 typedef struct ok_case {
     const char *in, *scheme, *host, *ns, *model, *tag, *canonical;
@@ -140,9 +141,9 @@ static void test_sha256(void **state)
     unsigned char d[32], *buf;
     size_t n, i;
     (void)state;
-    olv_sha256_hex("", 0, got);
+    apv_sha256_buf_hex("", 0, got);
     assert_string_equal(got, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    olv_sha256_hex("abc", 3, got);
+    apv_sha256_buf_hex("abc", 3, got);
     assert_string_equal(got, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     /* every length around the block and padding boundaries, and a large
      * buffer, against OpenSSL */
@@ -151,12 +152,12 @@ static void test_sha256(void **state)
     for (i = 0; i < 1u << 20; i++)
         buf[i] = (unsigned char)(i * 131 + (i >> 8));
     for (n = 0; n <= 300; n++) {
-        olv_sha256_hex(buf, n, got);
+        apv_sha256_buf_hex(buf, n, got);
         SHA256(buf, n, d);
         hex_of(d, want);
         assert_string_equal(got, want);
     }
-    olv_sha256_hex(buf, 1u << 20, got);
+    apv_sha256_buf_hex(buf, 1u << 20, got);
     SHA256(buf, 1u << 20, d);
     hex_of(d, want);
     assert_string_equal(got, want);

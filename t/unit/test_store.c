@@ -20,7 +20,7 @@
 #include "internal.h"
 #include "digest.h"
 #include "testutil.h"
-#include "hfcache.h"
+#include "fs.h"
 #include <artifactprov.h>
 
 static char tmpl[] = "/tmp/ap-test-store-XXXXXX";

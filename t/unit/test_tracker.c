@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -48,18 +49,23 @@ static int sink(const ap_event *ev, void *user)
     return r->abort_at && r->n >= r->abort_at;
 }
 
-static ap_tracker *mk(rec *r, unsigned hb)
+static ap_tracker *mk_sink(ap_event_cb cb, void *user, unsigned hb)
 {
     ap_tracker_options o = AP_TRACKER_OPTIONS_INIT;
     ap_tracker *t = NULL;
     o.heartbeat_ms = hb;
     o.progress_interval_ms = 100;
-    o.sink = sink;
-    o.sink_user = r;
+    o.sink = cb;
+    o.sink_user = user;
     o.clock = fake_clock;
     fake_now = 1000000;
     assert_int_equal(ap_tracker_new(&t, 42, "hf:o/r/f", &o), AP_OK);
     return t;
+}
+
+static ap_tracker *mk(rec *r, unsigned hb)
+{
+    return mk_sink(sink, r, hb);
 }
 
 static void test_progress_rate_limited(void **s)
@@ -305,6 +311,90 @@ static void test_event_json(void **state)
     assert_null(strchr(js, '\n'));
     ap_free(js);
     assert_int_equal(ap_event_to_json(NULL, &js), AP_EINVAL);
+    /* the same repair, and the sizes of messages, for the tools */
+    js = ap_utf8_repair("a\xff\xc0\xaf" "b\xE2\x82\xAC");
+    assert_string_equal(js, "a\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" "b\xE2\x82\xAC");
+    ap_free(js);
+    {
+        char b[32];
+        assert_int_equal(ap_format_size(1000000, b, sizeof b), 9);
+        assert_string_equal(b, "976.6 KiB");
+        ap_format_size(512, b, sizeof b);
+        assert_string_equal(b, "512 B");
+    }
+}
+
+/* Two files moving in turn, 5 ms apart: each has its own PROGRESS events
+ * (its own rate limit), about itself, with its digest; the snapshot call
+ * lists the active files; a finished file leaves the list; at most 64 are
+ * kept however many files start. */
+typedef struct perfile {
+    int n[2];
+    uint64_t last[2];
+    int grew[2];
+    int bad;
+} perfile;
+
+static int perfile_sink(const ap_event *ev, void *user)
+{
+    perfile *pf = user;
+    const ap_progress *p = ev->progress;
+    int k;
+    if (ev->kind != AP_EVENT_PROGRESS)
+        return 0;
+    k = p->file && !strcmp(p->file, "b.bin");
+    if (!p->file || strcmp(ev->file, p->file) || p->file_total != 1000 ||
+        !AP_PROGRESS_HAS(p, file_sha256) || !p->file_sha256 ||
+        p->file_sha256[0] != (k ? 'b' : 'a'))
+        pf->bad++;
+    if (p->file_done > pf->last[k])
+        pf->grew[k]++;
+    pf->last[k] = p->file_done;
+    pf->n[k]++;
+    return 0;
+}
+
+static void test_per_file_progress(void **state)
+{
+    ap_tracker *t;
+    ap_file_progress fp[64];
+    perfile pf;
+    char name[32];
+    int i;
+    (void)state;
+    memset(&pf, 0, sizeof pf);
+    memset(fp, 0, sizeof fp);
+    t = mk_sink(perfile_sink, &pf, 100000);
+    ap_tracker_add_total(t, 2000, 2);
+    for (i = 0; i < 100; i++) {
+        fake_now += 5;
+        ap_tracker_set_file(t, i % 2 ? "b.bin" : "a.bin", (uint64_t)(i / 2) * 10, 1000);
+        apx_tracker_file_sha256(t, i % 2 ? "bbbb" : "aaaa");
+        assert_int_equal(ap_tracker_advance(t, 10), 0);
+    }
+    /* 500 ms: about 5 events each, however the calls interleave */
+    assert_int_equal(pf.bad, 0);
+    assert_true(pf.n[0] >= 4 && pf.n[0] <= 6);
+    assert_true(pf.n[1] >= 4 && pf.n[1] <= 6);
+    assert_true(pf.grew[0] >= 4 && pf.grew[1] >= 4);
+    assert_int_equal(ap_tracker_active_files(t, fp, 4), 2);
+    assert_string_equal(fp[0].file, "a.bin");
+    assert_string_equal(fp[0].sha256, "aaaa");
+    assert_int_equal(fp[0].done, 500);
+    assert_int_equal(fp[1].total, 1000);
+    assert_int_equal(ap_tracker_file_done(t, "a.bin"), 0);
+    assert_int_equal(ap_tracker_active_files(t, fp, 4), 1);
+    assert_string_equal(fp[0].file, "b.bin");
+    for (i = 0; i < 1000; i++) {
+        snprintf(name, sizeof name, "f%d", i);
+        fake_now++;
+        ap_tracker_set_file(t, name, 0, 1);
+    }
+    assert_int_equal(ap_tracker_active_files(t, NULL, 0), 64);
+    assert_int_equal(ap_tracker_active_files(t, fp, 64), 64);
+    for (i = 0; i < 64; i++) /* the oldest went first: f936 .. f999 stay */
+        assert_true(fp[i].file[0] == 'f' && atoi(fp[i].file + 1) >= 936);
+    ap_tracker_free(t);
 }
 
 int main(void)
@@ -318,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_log_level),
         cmocka_unit_test(test_phase_and_present),
         cmocka_unit_test(test_event_json),
+        cmocka_unit_test(test_per_file_progress),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests(tests, NULL, NULL);

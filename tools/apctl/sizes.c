@@ -56,14 +56,7 @@ int apctl_parse_size(const char *s, uint64_t *out)
 
 void human(uint64_t n, char *buf, size_t sz)
 {
-    static const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-    double v = (double)n;
-    int i = 0;
-    while (v >= 1024.0 && i < 4) {
-        v /= 1024.0;
-        i++;
-    }
-    snprintf(buf, sz, i ? "%.1f %s" : "%.0f %s", v, u[i]);
+    (void)ap_format_size(n, buf, sz);
 }
 
 void human_secs(double s, char *buf, size_t sz)

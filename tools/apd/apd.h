@@ -109,7 +109,9 @@ enum MHD_Result apd_route_v1(apd_req *rq);
 enum MHD_Result apd_route_ollama(apd_req *rq);
 
 /* history.c: job history kept across restarts. */
-int apd_history_open(const char *dir, ap_job_id *max_id);
+/* Finished jobs the history keeps by default (apd --history N). */
+#define APD_HISTORY_DEFAULT 1000
+int apd_history_open(const char *dir, size_t keep_finished, ap_job_id *max_id);
 void apd_history_close(void);
 void apd_history_submitted(ap_job_id id, const json_t *request);
 int apd_history_sink(const ap_event *ev, void *user);

@@ -5,6 +5,9 @@
  * A job that was queued or running when apd stopped is "interrupted".
  * Each document is written (temp file, rename) under its own lock only:
  * a slow disk delays that job's records, never a request.
+ * Only the last `keep` finished jobs (apd --history N) are kept: when a
+ * job ends, and once at start, older finished ones leave memory and the
+ * directory.
  * SPDX-License-Identifier: MIT */
 #include "apd.h"
 
@@ -22,6 +25,7 @@
 typedef struct rec {
     ap_job_id id;
     json_t *j;                 /* under mu */
+    unsigned refs;             /* under mu: writers using it (never pruned then) */
     pthread_mutex_t wmu;       /* one writer of this document at a time */
 } rec;
 
@@ -29,6 +33,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static rec **recs;
 static size_t nrecs, caprecs;
 static char *hdir;
+static size_t keep = APD_HISTORY_DEFAULT;
 
 static rec *find(ap_job_id id)
 {
@@ -72,13 +77,18 @@ static rec *get_or_add(ap_job_id id)
     return r;
 }
 
+static void rec_path(const rec *r, char *path, size_t n)
+{
+    snprintf(path, n, "%s/%llu.json", hdir, (unsigned long long)r->id);
+}
+
 /* Caller holds r->wmu, not mu. */
 static void write_rec(rec *r, const char *text)
 {
     char path[4096], tmp[4096];
     int fd;
     size_t len = strlen(text);
-    snprintf(path, sizeof path, "%s/%llu.json", hdir, (unsigned long long)r->id);
+    rec_path(r, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s/.%llu.json.tmp", hdir, (unsigned long long)r->id);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0 || write(fd, text, len) != (ssize_t)len || close(fd) != 0 ||
@@ -88,6 +98,50 @@ static void write_rec(rec *r, const char *text)
         if (fd >= 0)
             unlink(tmp);
     }
+}
+
+static int is_finished(const rec *r)
+{
+    const char *st = json_string_value(json_object_get(r->j, "state"));
+    return st && strcmp(st, "queued") != 0 && strcmp(st, "running") != 0;
+}
+
+/* Forget the finished jobs beyond the last `keep` (the lowest ids first),
+ * in memory and on disk; records a writer holds stay until the next
+ * prune. */
+static void prune(void)
+{
+    rec **gone = NULL;
+    size_t i, k, finished = 0, ngone = 0;
+    char path[4096];
+    pthread_mutex_lock(&mu);
+    for (i = 0; i < nrecs; i++)
+        finished += is_finished(recs[i]);
+    if (finished > keep && (gone = malloc((finished - keep) * sizeof *gone))) {
+        for (i = k = 0; i < nrecs; i++) {
+            rec *r = recs[i];
+            if (finished > keep && is_finished(r) && !r->refs) {
+                gone[ngone++] = r;
+                finished--;
+            } else {
+                recs[k++] = r;
+            }
+        }
+        nrecs = k;
+    }
+    pthread_mutex_unlock(&mu);
+    for (i = 0; i < ngone; i++) {
+        rec_path(gone[i], path, sizeof path);
+        if (unlink(path) != 0 && errno != ENOENT)
+            apd_log("history: cannot remove %s: %s", path, strerror(errno));
+        json_decref(gone[i]->j);
+        pthread_mutex_destroy(&gone[i]->wmu);
+        free(gone[i]);
+    }
+    if (ngone)
+        apd_log("history: %zu finished job%s pruned (--history %zu)", ngone,
+                ngone == 1 ? "" : "s", keep);
+    free(gone);
 }
 
 /* Update the record of id with `update` (members replaced, stolen) and
@@ -102,12 +156,14 @@ static void store_ex(ap_job_id id, json_t *update, int write)
 {
     rec *r;
     char *text = NULL;
+    int fin;
     if (!hdir || !update) {
         json_decref(update);
         return;
     }
     pthread_mutex_lock(&mu);
-    r = get_or_add(id);
+    if ((r = get_or_add(id)))
+        r->refs++;
     pthread_mutex_unlock(&mu);
     if (!r) {
         json_decref(update);
@@ -118,12 +174,18 @@ static void store_ex(ap_job_id id, json_t *update, int write)
     json_object_update(r->j, update);
     if (write)
         text = json_dumps(r->j, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    fin = is_finished(r);
     pthread_mutex_unlock(&mu);
     json_decref(update);
     if (text)
         write_rec(r, text);
     pthread_mutex_unlock(&r->wmu);
+    pthread_mutex_lock(&mu);
+    r->refs--;
+    pthread_mutex_unlock(&mu);
     free(text);
+    if (write && fin)
+        prune();
 }
 
 void apd_history_submitted(ap_job_id id, const json_t *request)
@@ -233,12 +295,14 @@ json_t *apd_history_request(ap_job_id id)
 }
 
 /* Load the documents of `dir` (made when missing); a job that was queued
- * or running is marked interrupted.  *max_id: the highest id seen. */
-int apd_history_open(const char *dir, ap_job_id *max_id)
+ * or running is marked interrupted; only the last `keep_finished` finished
+ * ones stay.  *max_id: the highest id seen. */
+int apd_history_open(const char *dir, size_t keep_finished, ap_job_id *max_id)
 {
     DIR *d;
     struct dirent *de;
     *max_id = 0;
+    keep = keep_finished;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         apd_log("cannot create the state directory %s: %s", dir, strerror(errno));
         return -1;
@@ -277,6 +341,7 @@ int apd_history_open(const char *dir, ap_job_id *max_id)
         }
     }
     closedir(d);
+    prune();
     return 0;
 }
 

@@ -2,7 +2,6 @@
  * body gathered, checked (auth.c), routed, answered and logged.
  * SPDX-License-Identifier: MIT */
 #include "apd.h"
-#include "utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,32 +24,14 @@ char *apd_dump(const json_t *j)
 
 json_t *apd_jstr(const char *s)
 {
-    json_t *j;
     char *fixed;
-    const unsigned char *p;
-    size_t o = 0, k;
-    if (!s)
-        return json_null();
-    if ((j = json_string(s)))
+    json_t *j = s ? json_string(s) : json_null();
+    if (j)
         return j;
     /* bytes that are not UTF-8 (a server's text may carry them) become
      * U+FFFD rather than losing the whole object */
-    if (!(fixed = malloc(strlen(s) * 3 + 1)))
-        return json_null();
-    for (p = (const unsigned char *)s; *p;) {
-        if ((k = tool_utf8_len(p, 0)) > 0) {
-            memcpy(fixed + o, p, k);
-            o += k;
-            p += k;
-        } else {
-            memcpy(fixed + o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            p++;
-        }
-    }
-    fixed[o] = '\0';
-    j = json_string(fixed);
-    free(fixed);
+    j = (fixed = ap_utf8_repair(s)) ? json_string(fixed) : NULL;
+    ap_free(fixed);
     return j ? j : json_null();
 }
 

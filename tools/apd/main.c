@@ -113,7 +113,7 @@ static void usage(FILE *f)
 {
     fputs("usage: apd [--listen HOST:PORT] [--port-file FILE] [--home DIR]\n"
           "           [--vendor-path PATH] [--state-dir DIR] [--token-file FILE]\n"
-          "           [--max-jobs N] [--max-conns N] [--heartbeat MS]\n"
+          "           [--max-jobs N] [--max-conns N] [--heartbeat MS] [--history N]\n"
           "  --listen       address to serve (default 127.0.0.1:7420; port 0 picks one)\n"
           "  --port-file    write the port chosen to FILE once listening\n"
           "  --home         store root (default $AP_HOME, else the XDG cache)\n"
@@ -124,7 +124,9 @@ static void usage(FILE *f)
           "                 first line (at least 16 characters)\n"
           "  --max-jobs     jobs running at once (default 4)\n"
           "  --max-conns    connections served at once (default 64)\n"
-          "  --heartbeat    heartbeat interval of jobs, ms (default 1000)\n", f);
+          "  --heartbeat    heartbeat interval of jobs, ms (default 1000)\n"
+          "  --history      finished jobs kept in the history, older ones pruned\n"
+          "                 (default 1000)\n", f);
 }
 
 static int num_arg(const char *s, unsigned lo, unsigned hi, unsigned *out)
@@ -140,6 +142,7 @@ static int num_arg(const char *s, unsigned lo, unsigned hi, unsigned *out)
 typedef struct args {
     const char *listen, *port_file, *state_dir, *token_file;
     unsigned max_conns;
+    unsigned history;
 } args;
 
 static int parse_args(int argc, char **argv, args *a, ap_jobs_options *jo)
@@ -172,6 +175,8 @@ static int parse_args(int argc, char **argv, args *a, ap_jobs_options *jo)
             bad = num_arg(v, 1, 4096, &a->max_conns);
         else if (strcmp(k, "--heartbeat") == 0)
             bad = num_arg(v, 50, 600000, &G.heartbeat_ms);
+        else if (strcmp(k, "--history") == 0)
+            bad = num_arg(v, 1, 10000000, &a->history);
         else
             bad = 1;
         if (bad) {
@@ -207,10 +212,13 @@ static int open_all(const args *a, ap_jobs_options *jo)
     else
         snprintf(dir, sizeof dir, "%s/apd-jobs", ap_store_root(ap_provisioner_store(p)));
     apd_prov_put(p);
-    if (apd_history_open(dir, &max_id) != 0)
+    if (apd_history_open(dir, a->history, &max_id) != 0)
         return -1;
     jo->sink = apd_history_sink;
     jo->first_id = max_id + 1;
+    /* the registry remembers no more finished jobs than the history keeps
+     * (its own default, 256, when that is fewer) */
+    jo->max_finished = a->history < 256 ? a->history : 256;
     if (ap_jobs_new(&G.jobs, &G.po, jo) != AP_OK) {
         apd_log("%s", ap_error_last()->message);
         return -1;
@@ -229,7 +237,7 @@ static void close_all(void)
 
 int main(int argc, char **argv)
 {
-    args a = { "127.0.0.1:7420", NULL, NULL, NULL, 64 };
+    args a = { "127.0.0.1:7420", NULL, NULL, NULL, 64, APD_HISTORY_DEFAULT };
     ap_jobs_options jo = AP_JOBS_OPTIONS_INIT;
     ap_provisioner_options po = AP_PROVISIONER_OPTIONS_INIT;
     struct MHD_Daemon *d;

@@ -70,37 +70,55 @@ static void line(stream *s, json_t *o)
     s->last_line = t;
 }
 
+static json_t *ollama_file_line(const char *file, const char *sha256, uint64_t total,
+                                uint64_t completed);
+
 /* The files of the job's entry as Ollama's layers: "pulling <12 hex>"
  * with the digest and the size, complete. */
 static void ollama_layers(stream *s)
 {
     ap_entry *e = NULL;
     size_t i;
-    char st[64], dg[80];
     if (ap_jobs_entry(G.jobs, s->id, &e) != AP_OK)
         return;
     for (i = 0; i < ap_entry_file_count(e); i++) {
         const ap_entry_file *f = ap_entry_file_at(e, i);
-        if (!f->sha256)
-            continue;
-        snprintf(st, sizeof st, "pulling %.12s", f->sha256);
-        snprintf(dg, sizeof dg, "sha256:%s", f->sha256);
-        line(s, json_pack("{s:s, s:s, s:I, s:I}", "status", st, "digest", dg, "total",
-                          (json_int_t)f->size, "completed", (json_int_t)f->size));
+        if (f->sha256)
+            line(s, ollama_file_line(f->name, f->sha256, f->size, f->size));
     }
     ap_entry_free(e);
 }
 
-/* An event in Ollama's shape: while the job runs, "pulling <reference>"
- * with the whole artifact's total and completed bytes; once done, one
- * "pulling <digest>" line per file (its sha256 and size), "verifying
- * sha256 digest", "writing manifest", "success"; or {"error": ...}.  A
- * line equal to the previous one is not repeated. */
+/* A file's line, as ollama pulls a layer: "pulling <12 hex>" with
+ * "digest": "sha256:<hex>", its total and completed bytes.  A file whose
+ * digest is not known before its bytes (a Hugging Face file without an LFS
+ * sha256) is named by its path: "pulling <path>", "digest": "<path>" (the
+ * ollama clients take any digest string; docs/daemon.md). */
+static json_t *ollama_file_line(const char *file, const char *sha256, uint64_t total,
+                                uint64_t completed)
+{
+    char st[600], dg[600];
+    if (sha256) {
+        snprintf(st, sizeof st, "pulling %.12s", sha256);
+        snprintf(dg, sizeof dg, "sha256:%.500s", sha256);
+    } else {
+        snprintf(st, sizeof st, "pulling %.500s", file);
+        snprintf(dg, sizeof dg, "%.500s", file);
+    }
+    return json_pack("{s:o, s:o, s:I, s:I}", "status", apd_jstr(st), "digest",
+                     apd_jstr(dg), "total", (json_int_t)total, "completed",
+                     (json_int_t)completed);
+}
+
+/* An event in Ollama's shape: while the job runs, each file's PROGRESS
+ * and FILE_DONE events as its layer's line (above), so files that download
+ * in parallel interleave and each line's completed grows; once done,
+ * every file of the entry as a complete layer (those already in the store
+ * too), "verifying sha256 digest", "writing manifest", "success"; or
+ * {"error": ...}. */
 static void ollama_event(stream *s, const ap_job_event *ev)
 {
     const ap_progress *p = &ev->progress;
-    char st[600], *t;
-    json_t *o;
     if (ev->kind == AP_EVENT_ERROR || ev->kind == AP_EVENT_CANCELLED) {
         line(s, json_pack("{s:o}", "error", apd_jstr(ev->message ? ev->message
                                                                  : "cancelled")));
@@ -113,21 +131,12 @@ static void ollama_event(stream *s, const ap_job_event *ev)
         line(s, json_pack("{s:s}", "status", "success"));
         return;
     }
-    if (!p->artifact || !p->bytes_total ||
-        (ev->kind != AP_EVENT_PROGRESS && ev->kind != AP_EVENT_START &&
-         ev->kind != AP_EVENT_FILE_DONE && ev->kind != AP_EVENT_HEARTBEAT))
+    if ((ev->kind != AP_EVENT_PROGRESS && ev->kind != AP_EVENT_FILE_DONE) || !p->file ||
+        !p->file_total || p->file_done > p->file_total)
         return;
-    snprintf(st, sizeof st, "pulling %.500s", p->artifact);
-    o = json_pack("{s:o, s:o, s:I, s:I}", "status", apd_jstr(st), "digest",
-                  apd_jstr(p->artifact), "total", (json_int_t)p->bytes_total,
-                  "completed", (json_int_t)p->bytes_done);
-    t = o ? apd_dump(o) : NULL;
-    if (t && s->last_line && strcmp(t, s->last_line) == 0) {
-        json_decref(o);
-        o = NULL;
-    }
-    free(t);
-    line(s, o);
+    line(s, ollama_file_line(p->file, AP_PROGRESS_HAS(p, file_sha256) ? p->file_sha256
+                                                                        : NULL,
+                             p->file_total, p->file_done));
 }
 
 static void sse_event(stream *s, const ap_job_event *ev)

@@ -279,15 +279,63 @@ static int from_cache(const ap_host *h, ap_vendor_call *call, const brun *run,
     return rc;
 }
 
+/* Provision the recipe's inputs through the host, collecting their files
+ * into run (sorted by name, as the recipe holds them). */
+static int provision_inputs(const ap_host *h, ap_vendor_call *call, const char *ref,
+                            brun *run)
+{
+    size_t i;
+    int rc;
+    if (run->r.nin && !AP_HOST_HAS(h, provision))
+        return h->set_error(call, AP_EUNSUPPORTED, "%s: this host cannot provision a "
+                            "recipe's inputs (it lacks host->provision)", ref);
+    for (i = 0; i < run->r.nin; i++) {
+        collect_ctx c = { run, run->r.in_names[i], h, call, 0 };
+        char *in = NULL;
+        if ((rc = input_ref(h, call, ref, run, i, &in)) != AP_OK)
+            return rc;
+        if (AP_HOST_HAS(h, log))
+            h->log(call, AP_LOG_INFO, "build %s: input %s: %s", run->r.name,
+                   run->r.in_names[i], in);
+        rc = h->provision(call, in, collect_input, &c);
+        free(in);
+        if (rc != AP_OK)
+            return rc;
+        if (h->is_cancelled(call))
+            return h->set_error(call, AP_ECANCELLED, "%s: cancelled", ref);
+    }
+    return AP_OK;
+}
+
+/* The build key: the recipe's bytes and every input file (name, path,
+ * sha256), into run->key. */
+static void build_key(brun *run, const char *bytes, size_t len)
+{
+    apv_sha256 s;
+    size_t i, k;
+    apv_sha256_init(&s);
+    apv_sha256_update(&s, "artifactprov-build-1", 21);
+    apv_sha256_update(&s, bytes, len);
+    apv_sha256_update(&s, "", 1);
+    for (i = 0; i < run->r.nin; i++) {
+        apv_sha256_update(&s, run->r.in_names[i], strlen(run->r.in_names[i]) + 1);
+        for (k = 0; k < run->nfiles; k++)
+            if (strcmp(run->files[k].input, run->r.in_names[i]) == 0) {
+                apv_sha256_update(&s, run->files[k].path, strlen(run->files[k].path) + 1);
+                apv_sha256_update(&s, run->files[k].sha256, 65);
+            }
+    }
+    apv_sha256_hex(&s, run->key);
+}
+
 static int build_resolve(void *state, ap_vendor_call *call, const char *ref)
 {
     bstate *st = state;
     const ap_host *h = st->h;
     ap_vendor_artifact a = AP_VENDOR_ARTIFACT_INIT;
     char real[PATH_MAX], *path = NULL, *bytes = NULL, *canonical = NULL;
-    size_t len = 0, i, k;
+    size_t len = 0, i;
     brun *run = NULL, *old;
-    bsha256 s;
     int rc;
 
     if ((old = run_take(st, call))) /* a stale run at this call's address */
@@ -315,41 +363,9 @@ static int build_resolve(void *state, ap_vendor_call *call, const char *ref)
     if ((rc = brecipe_parse(h, call, ref, real, bytes, len, &run->r)) != AP_OK)
         goto out;
     /* The inputs, provisioned first (sorted by name), then the key. */
-    if (run->r.nin && !AP_HOST_HAS(h, provision)) {
-        rc = h->set_error(call, AP_EUNSUPPORTED, "%s: this host cannot provision a "
-                          "recipe's inputs (it lacks host->provision)", ref);
+    if ((rc = provision_inputs(h, call, ref, run)) != AP_OK)
         goto out;
-    }
-    for (i = 0; i < run->r.nin; i++) {
-        collect_ctx c = { run, run->r.in_names[i], h, call, 0 };
-        char *in = NULL;
-        if ((rc = input_ref(h, call, ref, run, i, &in)) != AP_OK)
-            goto out;
-        if (AP_HOST_HAS(h, log))
-            h->log(call, AP_LOG_INFO, "build %s: input %s: %s", run->r.name,
-                   run->r.in_names[i], in);
-        rc = h->provision(call, in, collect_input, &c);
-        free(in);
-        if (rc != AP_OK)
-            goto out;
-        if (h->is_cancelled(call)) {
-            rc = h->set_error(call, AP_ECANCELLED, "%s: cancelled", ref);
-            goto out;
-        }
-    }
-    bsha256_init(&s);
-    bsha256_update(&s, "artifactprov-build-1", 21);
-    bsha256_update(&s, bytes, len);
-    bsha256_update(&s, "", 1);
-    for (i = 0; i < run->r.nin; i++) {
-        bsha256_update(&s, run->r.in_names[i], strlen(run->r.in_names[i]) + 1);
-        for (k = 0; k < run->nfiles; k++)
-            if (strcmp(run->files[k].input, run->r.in_names[i]) == 0) {
-                bsha256_update(&s, run->files[k].path, strlen(run->files[k].path) + 1);
-                bsha256_update(&s, run->files[k].sha256, 65);
-            }
-    }
-    bsha256_hex(&s, run->key);
+    build_key(run, bytes, len);
     /* every placeholder names a file the inputs gave: checked now, before
      * anything runs */
     for (i = 0; i < run->r.argc + run->r.nenv; i++) {

@@ -5,22 +5,14 @@
 
 #include <artifactprov/vendor.h>
 
+#include "../common/apv.h"
+
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define BUILD_HIDDEN __attribute__((visibility("hidden")))
 
-typedef struct bsha256 {
-    uint32_t h[8];
-    uint64_t len;
-    unsigned char buf[64];
-    size_t n;
-} bsha256;
-
-BUILD_HIDDEN void bsha256_init(bsha256 *s);
-BUILD_HIDDEN void bsha256_update(bsha256 *s, const void *data, size_t len);
-BUILD_HIDDEN void bsha256_hex(bsha256 *s, char out[65]);
 
 /* One file of a provisioned input. */
 typedef struct binput_file {

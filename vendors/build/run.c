@@ -309,6 +309,95 @@ static void tail_text(const lines *l, char *out, size_t cap)
                               l->tail[i % TAIL_LINES]);
 }
 
+/* The command's environment into envp (*ne entries so far, all freed by
+ * the caller): PATH, HOME and AP_BUILD_DIR (the work directory),
+ * AP_BUILD_KEY, AP_INPUT_<NAME> for each single-file input, then the
+ * recipe's own variables, placeholders expanded. */
+static int make_env(const ap_host *h, ap_vendor_call *call, const char *ref, brun *run,
+                    const char *pathv, char **envp, size_t *ne)
+{
+    size_t i;
+    envp[(*ne)++] = env_pair("PATH", pathv);
+    envp[(*ne)++] = env_pair("HOME", run->workdir);
+    envp[(*ne)++] = env_pair("AP_BUILD_DIR", run->workdir);
+    envp[(*ne)++] = env_pair("AP_BUILD_KEY", run->key);
+    for (i = 0; i < run->r.nin; i++) {
+        /* AP_INPUT_<NAME>: the file of a single-file input */
+        size_t k, hits = 0, at = 0;
+        for (k = 0; k < run->nfiles; k++)
+            if (strcmp(run->files[k].input, run->r.in_names[i]) == 0) {
+                hits++;
+                at = k;
+            }
+        if (hits == 1) {
+            char key[80];
+            snprintf(key, sizeof key, "AP_INPUT_%s", run->r.in_names[i]);
+            envp[(*ne)++] = env_pair(key, run->files[at].blob);
+        }
+    }
+    for (i = 0; i < run->r.nenv; i++) {
+        char *v;
+        if (strcmp(run->r.env_keys[i], "PATH") == 0)
+            continue;
+        if (!(v = bexpand(h, call, ref, run, run->r.env_vals[i], run->workdir, 0)))
+            return AP_EINVAL;
+        envp[(*ne)++] = env_pair(run->r.env_keys[i], v);
+        free(v);
+    }
+    for (i = 0; i < *ne; i++)
+        if (!envp[i])
+            return h->set_error(call, AP_ENOMEM, "out of memory");
+    return AP_OK;
+}
+
+/* A cancelled build: SIGTERM to the command's process group, its output
+ * still read for the grace period, then SIGKILL. */
+static void stop_group(const ap_host *h, ap_vendor_call *call, brun *run, lines *l,
+                       pid_t pid, int fd, int eof)
+{
+    long long t0 = now_ms();
+    unsigned grace = grace_ms(h, call);
+    if (AP_HOST_HAS(h, log))
+        h->log(call, AP_LOG_WARN, "build %s: cancelled: SIGTERM to process group %d",
+               run->r.name, (int)pid);
+    (void)kill(-pid, SIGTERM);
+    while (!exited(pid) && now_ms() - t0 < grace)
+        if (!eof && pump(h, call, run->r.name, l, fd, 50))
+            eof = 1;
+        else if (eof) {
+            struct pollfd none;
+            (void)poll(&none, 0, 50);
+        }
+    if (!exited(pid) && AP_HOST_HAS(h, log))
+        h->log(call, AP_LOG_WARN, "build %s: still running after %u ms: SIGKILL",
+               run->r.name, grace);
+    (void)kill(-pid, SIGKILL);
+}
+
+/* Every output must be a regular file in the work directory. */
+static int check_outputs(const ap_host *h, ap_vendor_call *call, brun *run,
+                         const char *tail)
+{
+    size_t i;
+    int rc = AP_OK;
+    for (i = 0; rc == AP_OK && i < run->r.nout; i++) {
+        char *p = NULL;
+        struct stat sb;
+        if (asprintf(&p, "%s/%s", run->workdir, run->r.outputs[i]) < 0)
+            return h->set_error(call, AP_ENOMEM, "out of memory");
+        if (lstat(p, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            const char *why = S_ISLNK(sb.st_mode) ? "a symbolic link" : "not a regular file";
+            if (lstat(p, &sb) != 0)
+                why = strerror(errno);
+            rc = h->set_error(call, AP_ENOTFOUND, "the build command succeeded but "
+                              "did not make the output '%s' as a regular file (%s)%s",
+                              run->r.outputs[i], why, tail);
+        }
+        free(p);
+    }
+    return rc;
+}
+
 int brun_build(bstate *st, ap_vendor_call *call, const char *ref, brun *run)
 {
     const ap_host *h = st->h;
@@ -362,40 +451,8 @@ int brun_build(bstate *st, ap_vendor_call *call, const char *ref, brun *run)
     for (i = 0; i < run->r.nenv; i++)
         if (strcmp(run->r.env_keys[i], "PATH") == 0)
             pathv = run->r.env_vals[i];
-    envp[ne++] = env_pair("PATH", pathv);
-    envp[ne++] = env_pair("HOME", run->workdir);
-    envp[ne++] = env_pair("AP_BUILD_DIR", run->workdir);
-    envp[ne++] = env_pair("AP_BUILD_KEY", run->key);
-    for (i = 0; i < run->r.nin; i++) {
-        /* AP_INPUT_<NAME>: the file of a single-file input */
-        size_t k, hits = 0, at = 0;
-        for (k = 0; k < run->nfiles; k++)
-            if (strcmp(run->files[k].input, run->r.in_names[i]) == 0) {
-                hits++;
-                at = k;
-            }
-        if (hits == 1) {
-            char key[80];
-            snprintf(key, sizeof key, "AP_INPUT_%s", run->r.in_names[i]);
-            envp[ne++] = env_pair(key, run->files[at].blob);
-        }
-    }
-    for (i = 0; i < run->r.nenv; i++) {
-        char *v;
-        if (strcmp(run->r.env_keys[i], "PATH") == 0)
-            continue;
-        if (!(v = bexpand(h, call, ref, run, run->r.env_vals[i], run->workdir, 0))) {
-            rc = AP_EINVAL;
-            goto out;
-        }
-        envp[ne++] = env_pair(run->r.env_keys[i], v);
-        free(v);
-    }
-    for (i = 0; i < ne; i++)
-        if (!envp[i]) {
-            rc = h->set_error(call, AP_ENOMEM, "out of memory");
-            goto out;
-        }
+    if ((rc = make_env(h, call, ref, run, pathv, envp, &ne)) != AP_OK)
+        goto out;
     if (pipe2(pipefd, O_CLOEXEC) != 0) {
         rc = h->set_error(call, AP_EIO, "pipe: %s", strerror(errno));
         goto out;
@@ -441,25 +498,8 @@ int brun_build(bstate *st, ap_vendor_call *call, const char *ref, brun *run)
             break;
         }
     }
-    if (cancelled) {
-        long long t0 = now_ms();
-        unsigned grace = grace_ms(h, call);
-        if (AP_HOST_HAS(h, log))
-            h->log(call, AP_LOG_WARN, "build %s: cancelled: SIGTERM to process group %d",
-                   run->r.name, (int)pid);
-        (void)kill(-pid, SIGTERM);
-        while (!exited(pid) && now_ms() - t0 < grace)
-            if (!eof && pump(h, call, run->r.name, l, pipefd[0], 50))
-                eof = 1;
-            else if (eof) {
-                struct pollfd none;
-                (void)poll(&none, 0, 50);
-            }
-        if (!exited(pid) && AP_HOST_HAS(h, log))
-            h->log(call, AP_LOG_WARN, "build %s: still running after %u ms: SIGKILL",
-                   run->r.name, grace);
-        (void)kill(-pid, SIGKILL);
-    }
+    if (cancelled)
+        stop_group(h, call, run, l, pid, pipefd[0], eof);
     {
         pid_t w;
         while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
@@ -484,24 +524,8 @@ int brun_build(bstate *st, ap_vendor_call *call, const char *ref, brun *run)
     else if (WEXITSTATUS(status) != 0)
         rc = h->set_error(call, AP_EVENDOR, "the build command exited with "
                           "status %d%s", WEXITSTATUS(status), tail);
-    /* every output must be a regular file in the work directory */
-    for (i = 0; rc == AP_OK && i < run->r.nout; i++) {
-        char *p = NULL;
-        struct stat sb;
-        if (asprintf(&p, "%s/%s", run->workdir, run->r.outputs[i]) < 0) {
-            rc = h->set_error(call, AP_ENOMEM, "out of memory");
-            break;
-        }
-        if (lstat(p, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-            const char *why = S_ISLNK(sb.st_mode) ? "a symbolic link" : "not a regular file";
-            if (lstat(p, &sb) != 0)
-                why = strerror(errno);
-            rc = h->set_error(call, AP_ENOTFOUND, "the build command succeeded but "
-                              "did not make the output '%s' as a regular file (%s)%s",
-                              run->r.outputs[i], why, tail);
-        }
-        free(p);
-    }
+    if (rc == AP_OK)
+        rc = check_outputs(h, call, run, tail);
 out:
     if (pipefd[0] >= 0)
         close(pipefd[0]);

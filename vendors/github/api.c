@@ -16,17 +16,6 @@
 
 /* ---- messages and settings ----------------------------------------------- */
 
-char *ghv_asprintf(const char *fmt, ...)
-{
-    va_list ap;
-    char *out = NULL;
-    int n;
-    va_start(ap, fmt);
-    n = vasprintf(&out, fmt, ap);
-    va_end(ap);
-    return n < 0 ? NULL : out;
-}
-
 int ghv_fail(ghv_ctx *c, int status, const char *fmt, ...)
 {
     char buf[1536];
@@ -51,8 +40,7 @@ void ghv_log(ghv_ctx *c, int level, const char *fmt, ...)
 
 const char *ghv_env(ghv_ctx *c, const char *name)
 {
-    const char *v = c->host->getenv(c->call, name);
-    return v && *v ? v : NULL;
+    return apv_env(c->host, c->call, name);
 }
 
 const char *ghv_option(ghv_ctx *c, const char *key)

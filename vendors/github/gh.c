@@ -113,7 +113,7 @@ static int gh_resolve(void *state, ap_vendor_call *call, const char *ref)
         (rc = ghv_select_assets(&c)) != AP_OK ||
         (rc = ghv_verify_plan(&c, host_verifies_signatures(c.host))) != AP_OK)
         goto out;
-    name = ghv_asprintf("%s/%s", c.r.owner, c.r.repo);
+    name = apv_asprintf("%s/%s", c.r.owner, c.r.repo);
     canonical = ghv_ref_canonical(&c.r, c.rel.tag);
     if (!name || !canonical) {
         rc = ghv_fail(&c, AP_ENOMEM, "out of memory");

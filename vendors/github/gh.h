@@ -21,6 +21,8 @@
 
 #include "artifactprov/vendor.h"
 
+#include "../common/apv.h"
+
 #define GHV_VERSION "0.1.0"
 #define GHV_DEFAULT_API "https://api.github.com"
 #define GHV_GRAMMAR "gh:OWNER/REPO[@TAG]/ASSET-GLOB or gh:OWNER/REPO[@TAG]"
@@ -130,7 +132,6 @@ int ghv_truthy(const char *v);
 int ghv_fail(ghv_ctx *c, int status, const char *fmt, ...) AP_PRINTF(3, 4);
 /* Log through the host, prefixed likewise. */
 void ghv_log(ghv_ctx *c, int level, const char *fmt, ...) AP_PRINTF(3, 4);
-char *ghv_asprintf(const char *fmt, ...) AP_PRINTF(1, 2);
 
 /* ---- the API (api.c) ------------------------------------------------------- */
 

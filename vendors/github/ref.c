@@ -35,42 +35,6 @@ int ghv_glob_match(const char *glob, const char *name)
     return fnmatch(glob, name, 0) == 0;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-/* Percent-decode s[0..n); NULL on a bad escape (*bad = 1) or ENOMEM. */
-static char *pct_decode(const char *s, size_t n, int *bad)
-{
-    char *out = malloc(n + 1), *o = out;
-    size_t i;
-    *bad = 0;
-    if (!out)
-        return NULL;
-    for (i = 0; i < n; i++) {
-        if (s[i] == '%') {
-            int a = i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
-            int b = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
-            if (a < 0 || b < 0) {
-                free(out);
-                *bad = 1;
-                return NULL;
-            }
-            *o++ = (char)(a * 16 + b);
-            i += 2;
-        } else
-            *o++ = s[i];
-    }
-    *o = '\0';
-    return out;
-}
-
 char *ghv_pct_encode(const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -163,7 +127,7 @@ int ghv_ref_parse(const char *ref, ghv_ref *out, char *err, size_t errlen)
             snprintf(err, errlen, "empty tag after '@'");
             goto inval;
         }
-        out->tag = pct_decode(p, n, &bad);
+        out->tag = apv_pct_decode(p, n, 0, &bad);
         if (!out->tag) {
             if (!bad)
                 goto oom;
@@ -220,8 +184,8 @@ char *ghv_ref_canonical(const ghv_ref *r, const char *tag)
             t[n++] = tag[i];
     }
     t[n] = '\0';
-    out = r->glob ? ghv_asprintf("gh:%s/%s@%s/%s", r->owner, r->repo, t, r->glob)
-                  : ghv_asprintf("gh:%s/%s@%s", r->owner, r->repo, t);
+    out = r->glob ? apv_asprintf("gh:%s/%s@%s/%s", r->owner, r->repo, t, r->glob)
+                  : apv_asprintf("gh:%s/%s@%s", r->owner, r->repo, t);
     free(t);
     return out;
 }

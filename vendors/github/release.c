@@ -99,7 +99,7 @@ static json_t *parse_body(ghv_ctx *c, const ap_http_response *resp, const char *
 static int explain_404(ghv_ctx *c, const char *missing)
 {
     ap_http_response *resp = NULL;
-    char *url = ghv_asprintf("%s/repos/%s/%s", c->api, c->r.owner, c->r.repo);
+    char *url = apv_asprintf("%s/repos/%s/%s", c->api, c->r.owner, c->r.repo);
     int rc;
     if (!url)
         return ghv_fail(c, AP_ENOMEM, "out of memory");
@@ -146,7 +146,7 @@ static char *link_next(const char *link)
 
 static int find_by_glob(ghv_ctx *c)
 {
-    char *url = ghv_asprintf("%s/repos/%s/%s/releases?per_page=100", c->api, c->r.owner,
+    char *url = apv_asprintf("%s/repos/%s/%s/releases?per_page=100", c->api, c->r.owner,
                              c->r.repo);
     json_t *pre = NULL; /* first matching prerelease */
     char seen[512] = "";
@@ -243,12 +243,12 @@ int ghv_find_release(ghv_ctx *c)
     if (c->r.tag) {
         if (!(etag = ghv_pct_encode(c->r.tag)))
             return ghv_fail(c, AP_ENOMEM, "out of memory");
-        url = ghv_asprintf("%s/repos/%s/%s/releases/tags/%s", c->api, c->r.owner,
+        url = apv_asprintf("%s/repos/%s/%s/releases/tags/%s", c->api, c->r.owner,
                            c->r.repo, etag);
         snprintf(missing, sizeof missing, "no release with tag '%s' in %s/%s",
                  c->r.tag, c->r.owner, c->r.repo);
     } else {
-        url = ghv_asprintf("%s/repos/%s/%s/releases/latest", c->api, c->r.owner,
+        url = apv_asprintf("%s/repos/%s/%s/releases/latest", c->api, c->r.owner,
                            c->r.repo);
         snprintf(missing, sizeof missing, "%s/%s has no published release "
                  "(releases/latest: 404)", c->r.owner, c->r.repo);
@@ -406,7 +406,7 @@ static int verify_one(ghv_ctx *c, ghv_asset *a, int host_verifies_signatures)
         return AP_OK;
     }
     /* 2. a checksum asset: NAME.sha256, SHA256SUMS, then *checksums.txt */
-    if (!(n = ghv_asprintf("%s.sha256", a->name)))
+    if (!(n = apv_asprintf("%s.sha256", a->name)))
         return ghv_fail(c, AP_ENOMEM, "out of memory");
     s = find_asset(c, n);
     free(n);
@@ -423,7 +423,7 @@ static int verify_one(ghv_ctx *c, ghv_asset *a, int host_verifies_signatures)
             return rc < 0 ? rc : AP_OK;
     }
     /* 3. a minisign signature, when the user trusts a key */
-    if (!(n = ghv_asprintf("%s.minisig", a->name)))
+    if (!(n = apv_asprintf("%s.minisig", a->name)))
         return ghv_fail(c, AP_ENOMEM, "out of memory");
     s = find_asset(c, n);
     free(n);

@@ -23,71 +23,6 @@
 
 #define HFV_WALK_DEPTH 64
 
-static char *cat(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    char *out = malloc(la + 1 + lb + 1);
-    if (out) {
-        memcpy(out, a, la);
-        out[la] = '/';
-        memcpy(out + la + 1, b, lb + 1);
-    }
-    return out;
-}
-
-static const char *cenv(hfv_ctx *c, const char *name)
-{
-    const char *v = c->host->getenv(c->call, name);
-    return v && *v ? v : NULL;
-}
-
-char *hfv_cache_dir(hfv_ctx *c)
-{
-    const char *v;
-    char *home, *out;
-    if ((v = cenv(c, "HF_HUB_CACHE")) || (v = cenv(c, "HUGGINGFACE_HUB_CACHE")))
-        return strdup(v);
-    if ((v = cenv(c, "HF_HOME")))
-        return cat(v, "hub");
-    if ((v = cenv(c, "XDG_CACHE_HOME")))
-        home = cat(v, "huggingface");
-    else if ((v = cenv(c, "HOME")))
-        home = cat(v, ".cache/huggingface");
-    else
-        return strdup(".cache/huggingface/hub");
-    if (!home)
-        return NULL;
-    out = cat(home, "hub");
-    free(home);
-    return out;
-}
-
-/* Nothing read from the cache may come from outside it: every path is
- * resolved (realpath) and must stay below the cache's own real path, and
- * only regular files are opened, without blocking (a FIFO planted in the
- * cache is refused, never read). */
-static int inside(const char *real, const char *root_real)
-{
-    size_t n = strlen(root_real);
-    return root_real[0] && !strncmp(real, root_real, n) && real[n] == '/';
-}
-
-/* Why `path` is refused, into why: the link and its target. */
-static void escape_msg(const char *path, const char *real, const char *cache,
-                       char *why, size_t n)
-{
-    char tgt[1024];
-    ssize_t k = readlink(path, tgt, sizeof tgt - 1);
-    if (k > 0) {
-        tgt[k] = '\0';
-        snprintf(why, n, "'%s' is a symlink to '%s', which leads out of the HF "
-                 "cache %s: refusing to follow it", path, tgt, cache);
-    } else {
-        snprintf(why, n, "'%s' leads out of the HF cache %s (to '%s'): refusing "
-                 "to follow it", path, cache, real);
-    }
-}
-
 /* Open a regular file of the cache for reading, never blocking. */
 static int open_regular(const char *real, struct stat *st)
 {
@@ -106,14 +41,14 @@ static int open_regular(const char *real, struct stat *st)
 static int read_ref(const char *cache_real, const char *repo_dir, const char *rev,
                     char commit[41])
 {
-    char *refs = cat(repo_dir, "refs"), *path, *real, buf[128];
+    char *refs = hfv_path_cat(repo_dir, "refs"), *path, *real, buf[128];
     struct stat st;
     ssize_t n;
     size_t k;
     int fd;
     if (!refs)
         return AP_ENOMEM;
-    path = cat(refs, rev);
+    path = hfv_path_cat(refs, rev);
     free(refs);
     if (!path)
         return AP_ENOMEM;
@@ -121,7 +56,7 @@ static int read_ref(const char *cache_real, const char *repo_dir, const char *re
     free(path);
     if (!real)
         return AP_ENOTFOUND;
-    fd = inside(real, cache_real) ? open_regular(real, &st) : -1;
+    fd = hfv_cache_inside(real, cache_real) ? open_regular(real, &st) : -1;
     free(real);
     if (fd < 0)
         return AP_ENOTFOUND;
@@ -177,8 +112,8 @@ static int describe(hfv_file *f, const char *full, const char *cache,
         snprintf(why, whylen, "'%s' does not resolve", full);
         return AP_ENOTFOUND;
     }
-    if (!inside(real, cache_real)) {
-        escape_msg(full, real, cache, why, whylen);
+    if (!hfv_cache_inside(real, cache_real)) {
+        hfv_cache_escape_msg(full, real, cache, why, whylen);
         free(real);
         return AP_EPATH;
     }
@@ -218,8 +153,8 @@ static int walk(hfv_ctx *c, const char *cache, const char *cache_real,
         struct stat st;
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        full = cat(dir, de->d_name);
-        r = rel[0] ? cat(rel, de->d_name) : strdup(de->d_name);
+        full = hfv_path_cat(dir, de->d_name);
+        r = rel[0] ? hfv_path_cat(rel, de->d_name) : strdup(de->d_name);
         if (!full || !r) {
             free(full);
             free(r);
@@ -256,11 +191,95 @@ static int walk(hfv_ctx *c, const char *cache, const char *cache_real,
     return rc;
 }
 
+/* Offline, one file: the snapshot's copy of c->r.path, or why it is not
+ * there (recorded as missing, or not in the cache). */
+static int offline_file(hfv_ctx *c, hfv_list *l, const char *snap, const char *repo_dir,
+                        const char *cache, const char *cache_real, const char *commit,
+                        const char *rev)
+{
+    char why[1536];
+    int rc;
+    char *full = hfv_path_cat(snap, c->r.path);
+    hfv_file *f;
+    if (!full) {
+        rc = hfv_fail(c, AP_ENOMEM, "out of memory");
+        return rc;
+    }
+    if (!(f = hfv_list_add(l, c->r.path))) {
+        free(full);
+        rc = hfv_fail(c, AP_ENOMEM, "out of memory");
+        return rc;
+    }
+    rc = describe(f, full, cache, cache_real, why, sizeof why);
+    free(full);
+    if (rc == AP_EPATH) {
+        rc = hfv_fail(c, AP_EPATH, "offline (HF_HUB_OFFLINE=1): %s: %s", c->ref, why);
+        return rc;
+    }
+    if (rc != AP_OK) {
+        char *ne = hfv_path_cat(repo_dir, ".no_exist"), *ne2 = NULL, *ne3 = NULL;
+        struct stat st;
+        int known_missing = ne && (ne2 = hfv_path_cat(ne, commit)) &&
+                            (ne3 = hfv_path_cat(ne2, c->r.path)) && lstat(ne3, &st) == 0;
+        free(ne);
+        free(ne2);
+        free(ne3);
+        if (known_missing)
+            rc = hfv_fail(c, AP_ENOTFOUND, "file '%s' not found at revision %s "
+                          "(recorded as missing in the HF cache %s)", c->r.path, rev,
+                          cache);
+        else
+            rc = hfv_fail(c, AP_EOFFLINE, "offline (HF_HUB_OFFLINE=1) and %s is not "
+                          "in the HF cache %s", c->ref, cache);
+        return rc;
+    }
+    f->selected = 1;
+    return AP_OK;
+}
+
+/* Offline, a snapshot: every file of the cached snapshot, or the QUANT
+ * pick among them. */
+static int offline_snapshot(hfv_ctx *c, hfv_list *l, const char *snap, const char *cache,
+                            const char *cache_real, const char *commit)
+{
+    char msg[768];
+    int rc;
+    size_t i;
+    rc = walk(c, cache, cache_real, snap, "", l, 0);
+    if (rc != AP_OK) {
+        rc = hfv_fail(c, rc, rc == AP_ENOMEM ? "out of memory"
+                                             : "too many files in the HF cache snapshot");
+        return rc;
+    }
+    if (l->n == 0) {
+        rc = hfv_fail(c, AP_EOFFLINE, "offline (HF_HUB_OFFLINE=1) and %s is not in "
+                      "the HF cache %s (empty snapshot %.12s)", c->ref, cache, commit);
+        return rc;
+    }
+    hfv_list_sort(l);
+    if (c->r.quant) {
+        rc = hfv_select_quant(l, c->r.quant, msg, sizeof msg);
+        if (rc != AP_OK) {
+            rc = rc == AP_ENOMEM
+                     ? hfv_fail(c, rc, "out of memory")
+                     : hfv_fail(c, AP_EOFFLINE, "offline (HF_HUB_OFFLINE=1) and %s is "
+                                "not in the HF cache %s: %s", c->ref, cache, msg);
+            return rc;
+        }
+    } else {
+        for (i = 0; i < l->n; i++)
+            l->v[i].selected = 1;
+        hfv_log(c, AP_LOG_INFO, "offline: using the %zu file(s) of snapshot %.12s "
+                "in the HF cache", l->n, commit);
+    }
+    return AP_OK;
+}
+
 int hfv_resolve_offline(hfv_ctx *c)
 {
     const char *rev = c->r.rev ? c->r.rev : "main";
     char *cache = hfv_cache_dir(c), *folder = NULL, *repo_dir = NULL, *snaps = NULL;
-    char *snap = NULL, *cache_real = NULL, commit[41], msg[768], why[1536];
+    char *snap = NULL, *cache_real = NULL, commit[41];
     hfv_list l = { 0 };
     const char *slash;
     int rc;
@@ -276,7 +295,7 @@ int hfv_resolve_offline(hfv_ctx *c)
     snprintf(folder, strlen(c->repo_name) + 16, "%s--%.*s--%s",
              hfv_type_cache(c->r.type), (int)(slash - c->repo_name), c->repo_name,
              slash + 1);
-    if (!(repo_dir = cat(cache, folder)) || !(snaps = cat(repo_dir, "snapshots"))) {
+    if (!(repo_dir = hfv_path_cat(cache, folder)) || !(snaps = hfv_path_cat(repo_dir, "snapshots"))) {
         rc = hfv_fail(c, AP_ENOMEM, "out of memory");
         goto out;
     }
@@ -286,7 +305,7 @@ int hfv_resolve_offline(hfv_ctx *c)
     }
     rc = AP_ENOTFOUND;
     if (hfv_is_hex(rev, 40)) {
-        char *p = cat(snaps, rev);
+        char *p = hfv_path_cat(snaps, rev);
         if (!p) {
             rc = hfv_fail(c, AP_ENOMEM, "out of memory");
             goto out;
@@ -307,7 +326,7 @@ int hfv_resolve_offline(hfv_ctx *c)
         rc = hfv_fail(c, AP_ENOMEM, "out of memory");
         goto out;
     }
-    if (rc != AP_OK || !(snap = cat(snaps, commit)) || !is_dir(snap)) {
+    if (rc != AP_OK || !(snap = hfv_path_cat(snaps, commit)) || !is_dir(snap)) {
         rc = snap || rc != AP_OK
                  ? hfv_fail(c, AP_EOFFLINE, "offline (HF_HUB_OFFLINE=1) and %s is not in "
                             "the HF cache %s (no revision '%s' under %s)", c->ref, cache,
@@ -316,72 +335,10 @@ int hfv_resolve_offline(hfv_ctx *c)
         goto out;
     }
 
-    if (c->r.path) {
-        char *full = cat(snap, c->r.path);
-        hfv_file *f;
-        if (!full) {
-            rc = hfv_fail(c, AP_ENOMEM, "out of memory");
-            goto out;
-        }
-        if (!(f = hfv_list_add(&l, c->r.path))) {
-            free(full);
-            rc = hfv_fail(c, AP_ENOMEM, "out of memory");
-            goto out;
-        }
-        rc = describe(f, full, cache, cache_real, why, sizeof why);
-        free(full);
-        if (rc == AP_EPATH) {
-            rc = hfv_fail(c, AP_EPATH, "offline (HF_HUB_OFFLINE=1): %s: %s", c->ref, why);
-            goto out;
-        }
-        if (rc != AP_OK) {
-            char *ne = cat(repo_dir, ".no_exist"), *ne2 = NULL, *ne3 = NULL;
-            struct stat st;
-            int known_missing = ne && (ne2 = cat(ne, commit)) &&
-                                (ne3 = cat(ne2, c->r.path)) && lstat(ne3, &st) == 0;
-            free(ne);
-            free(ne2);
-            free(ne3);
-            if (known_missing)
-                rc = hfv_fail(c, AP_ENOTFOUND, "file '%s' not found at revision %s "
-                              "(recorded as missing in the HF cache %s)", c->r.path, rev,
-                              cache);
-            else
-                rc = hfv_fail(c, AP_EOFFLINE, "offline (HF_HUB_OFFLINE=1) and %s is not "
-                              "in the HF cache %s", c->ref, cache);
-            goto out;
-        }
-        f->selected = 1;
-    } else {
-        size_t i;
-        rc = walk(c, cache, cache_real, snap, "", &l, 0);
-        if (rc != AP_OK) {
-            rc = hfv_fail(c, rc, rc == AP_ENOMEM ? "out of memory"
-                                                 : "too many files in the HF cache snapshot");
-            goto out;
-        }
-        if (l.n == 0) {
-            rc = hfv_fail(c, AP_EOFFLINE, "offline (HF_HUB_OFFLINE=1) and %s is not in "
-                          "the HF cache %s (empty snapshot %.12s)", c->ref, cache, commit);
-            goto out;
-        }
-        hfv_list_sort(&l);
-        if (c->r.quant) {
-            rc = hfv_select_quant(&l, c->r.quant, msg, sizeof msg);
-            if (rc != AP_OK) {
-                rc = rc == AP_ENOMEM
-                         ? hfv_fail(c, rc, "out of memory")
-                         : hfv_fail(c, AP_EOFFLINE, "offline (HF_HUB_OFFLINE=1) and %s is "
-                                    "not in the HF cache %s: %s", c->ref, cache, msg);
-                goto out;
-            }
-        } else {
-            for (i = 0; i < l.n; i++)
-                l.v[i].selected = 1;
-            hfv_log(c, AP_LOG_INFO, "offline: using the %zu file(s) of snapshot %.12s "
-                    "in the HF cache", l.n, commit);
-        }
-    }
+    rc = c->r.path ? offline_file(c, &l, snap, repo_dir, cache, cache_real, commit, rev)
+                   : offline_snapshot(c, &l, snap, cache, cache_real, commit);
+    if (rc != AP_OK)
+        goto out;
     if ((rc = hfv_add_files(c, &l, commit, 1)) == AP_OK)
         rc = hfv_set_artifact(c, commit, &l);
 out:
@@ -393,40 +350,4 @@ out:
     free(snap);
     free(cache_real);
     return rc;
-}
-
-/* The blob the user's HF cache already holds for this repo under `etag`
- * (the sha256 of an LFS file, the git blob id of a regular one): a regular
- * file of the expected size inside the cache, as its resolved path (no
- * symlink in it: the host opens it without following any), or NULL.  The
- * name is only a claim: the host hashes the bytes when it imports them. */
-char *hfv_cache_blob(hfv_ctx *c, const char *etag, uint64_t size)
-{
-    char *cache, *path, *real = NULL, *cache_real;
-    const char *slash = strchr(c->repo_name, '/');
-    struct stat st;
-    if (!slash || !(hfv_is_hex(etag, 64) || hfv_is_hex(etag, 40)) || !(cache = hfv_cache_dir(c)))
-        return NULL;
-    if (asprintf(&path, "%s/%s--%.*s--%s/blobs/%s", cache, hfv_type_cache(c->r.type),
-                 (int)(slash - c->repo_name), c->repo_name, slash + 1, etag) < 0)
-        path = NULL;
-    cache_real = realpath(cache, NULL);
-    if (path && cache_real && lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-        (real = realpath(path, NULL)) != NULL) {
-        if (!inside(real, cache_real)) {
-            char why[1536];
-            escape_msg(path, real, cache, why, sizeof why);
-            hfv_log(c, AP_LOG_WARN, "HF cache blob not used: %s", why);
-            free(real);
-            real = NULL;
-        } else if (stat(real, &st) != 0 || !S_ISREG(st.st_mode) ||
-                   (size != AP_SIZE_UNKNOWN && (uint64_t)st.st_size != size)) {
-            free(real);
-            real = NULL;
-        }
-    }
-    free(cache);
-    free(cache_real);
-    free(path);
-    return real;
 }

@@ -8,20 +8,12 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <jansson.h>
-
-#define HFV_UA "User-Agent: libartifactprov/" AP_VERSION_STRING \
-               " ap-vendor-huggingface/" HFV_VERSION
-
-/* Headers on every hub request and on every file entry. */
-/* (The host's engine sends Accept-Encoding: identity itself.) */
-static const char *const hfv_headers[] = { HFV_UA, NULL };
 
 static const char *const hfv_schemes[] = { "hf", "huggingface", NULL };
 
@@ -36,47 +28,9 @@ static int host_usable(const ap_host *h)
            AP_HOST_HAS(h, getenv) && AP_HOST_HAS(h, is_cancelled);
 }
 
-/* ---- messages ------------------------------------------------------------ */
-
-int hfv_fail(hfv_ctx *c, int status, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    return c->host->set_error(c->call, status, "%s: %s", c->ref, buf);
-}
-
-void hfv_log(hfv_ctx *c, int level, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    if (!AP_HOST_HAS(c->host, log))
-        return;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    c->host->log(c->call, level, "%s: %s", c->ref, buf);
-}
-
 static const char *env(hfv_ctx *c, const char *name)
 {
-    const char *v = c->host->getenv(c->call, name);
-    return v && *v ? v : NULL;
-}
-
-static char *xasprintf(const char *fmt, ...) AP_PRINTF(1, 2);
-
-static char *xasprintf(const char *fmt, ...)
-{
-    va_list ap;
-    char *out = NULL;
-    int n;
-    va_start(ap, fmt);
-    n = vasprintf(&out, fmt, ap);
-    va_end(ap);
-    return n < 0 ? NULL : out;
+    return apv_env(c->host, c->call, name);
 }
 
 static void wipe(char *s)
@@ -128,16 +82,16 @@ static char *trim_token(const char *s, size_t n, int *oom)
     return t;
 }
 
+/* huggingface_hub's HF_HOME; NULL when no variable tells (or out of memory). */
 static char *hf_home(hfv_ctx *c)
 {
-    const char *v;
-    if ((v = env(c, "HF_HOME")) != NULL)
-        return strdup(v);
-    if ((v = env(c, "XDG_CACHE_HOME")) != NULL)
-        return xasprintf("%s/huggingface", v);
-    if ((v = env(c, "HOME")) != NULL)
-        return xasprintf("%s/.cache/huggingface", v);
-    return NULL;
+    static const apv_env_dir rules[] = {
+        { "HF_HOME", "" },
+        { "XDG_CACHE_HOME", "/huggingface" },
+        { "HOME", "/.cache/huggingface" },
+    };
+    int oom;
+    return apv_dir_from_env(c->host, c->call, rules, sizeof rules / sizeof *rules, &oom);
 }
 
 static int setup_token(hfv_ctx *c)
@@ -166,7 +120,7 @@ static int setup_token(hfv_ctx *c)
         char *home = hf_home(c);
         if (!home)
             return AP_OK;
-        path = xasprintf("%s/token", home);
+        path = apv_asprintf("%s/token", home);
         free(home);
     }
     if (!path)
@@ -345,7 +299,7 @@ static int update_repo_name(hfv_ctx *c, const char *url, const char *prefix,
         hfv_ref tmp;
         char why[128], *ref;
         /* Only accept a name the grammar accepts. */
-        if (!(ref = xasprintf("hf:%.*s", (int)(end - org), org)))
+        if (!(ref = apv_asprintf("hf:%.*s", (int)(end - org), org)))
             return hfv_fail(c, AP_ENOMEM, "out of memory");
         if (hfv_ref_parse(ref, &tmp, why, sizeof why) != AP_OK || tmp.rev ||
             tmp.quant || tmp.path) {
@@ -435,7 +389,7 @@ static int list_tree(hfv_ctx *c, const char *commit, hfv_list *l, unsigned max_p
     int rc = AP_OK;
     if (!ecommit)
         return hfv_fail(c, AP_ENOMEM, "out of memory");
-    url = xasprintf("%s/api/%s/%s/tree/%s?recursive=true", c->endpoint,
+    url = apv_asprintf("%s/api/%s/%s/tree/%s?recursive=true", c->endpoint,
                     hfv_type_api(c->r.type), c->repo_name, ecommit);
     free(ecommit);
     if (!url)
@@ -467,7 +421,7 @@ static int list_tree(hfv_ctx *c, const char *commit, hfv_list *l, unsigned max_p
         }
         if (next[0] == '/' && next[1] != '/') {
             size_t o = hfv_url_origin_len(c->endpoint);
-            char *abs = xasprintf("%.*s%s", (int)o, c->endpoint, next);
+            char *abs = apv_asprintf("%.*s%s", (int)o, c->endpoint, next);
             free(next);
             if (!(next = abs)) {
                 rc = hfv_fail(c, AP_ENOMEM, "out of memory");
@@ -490,128 +444,6 @@ static int list_tree(hfv_ctx *c, const char *commit, hfv_list *l, unsigned max_p
     }
     free(url);
     return rc;
-}
-
-/* ---- the manifest ------------------------------------------------------------------ */
-
-static char *artifact_name(hfv_ctx *c)
-{
-    return xasprintf("%s%s", hfv_type_url_prefix(c->r.type), c->repo_name);
-}
-
-/* The canonical reference, which names the catalog entry: the repository
- * as renamed, and for a QUANT pick the file it picked ("hf:org/repo:q8_0" and "hf:org/repo:Q8_0" are the entry of
- * "hf:org/repo/model.Q8_0.gguf"); a pick of several split parts keeps the
- * tag, upper-cased. */
-char *hfv_canonical_for(const hfv_ctx *c, const hfv_list *l)
-{
-    hfv_ref r = c->r;
-    char tag[128], *out;
-    size_t i, nsel = 0, k;
-    const char *picked = NULL;
-    r.repo = c->repo_name ? c->repo_name : c->r.repo;
-    if (r.quant && l) {
-        for (i = 0; i < l->n; i++)
-            if (l->v[i].selected) {
-                nsel++;
-                picked = l->v[i].path;
-            }
-        if (nsel == 1) {
-            r.quant = NULL;
-            r.path = (char *)picked;
-        } else {
-            for (k = 0; r.quant[k] && k + 1 < sizeof tag; k++)
-                tag[k] = (char)toupper((unsigned char)r.quant[k]);
-            tag[k] = '\0';
-            r.quant = tag;
-        }
-    }
-    out = hfv_ref_canonical(&r);
-    return out;
-}
-
-int hfv_set_artifact(hfv_ctx *c, const char *commit, const hfv_list *l)
-{
-    ap_vendor_artifact a = AP_VENDOR_ARTIFACT_INIT;
-    char *name = artifact_name(c), *canon;
-    int rc;
-    canon = hfv_canonical_for(c, l);
-    if (!name || !canon) {
-        free(name);
-        free(canon);
-        return hfv_fail(c, AP_ENOMEM, "out of memory");
-    }
-    a.name = name;
-    a.revision = commit;
-    a.canonical = canon;
-    rc = c->host->set_artifact(c->call, &a);
-    free(name);
-    free(canon);
-    return rc;
-}
-
-int hfv_add_files(hfv_ctx *c, const hfv_list *l, const char *commit, int local)
-{
-    size_t i, n = 0;
-    for (i = 0; i < l->n; i++) {
-        const hfv_file *f = &l->v[i];
-        ap_vendor_file vf = AP_VENDOR_FILE_INIT;
-        char *epath, *url, *etag = NULL, *cached = NULL;
-        int rc;
-        if (!f->selected)
-            continue;
-        /* Files the user already has in the HF cache are offered to the
-         * host as a local copy: it imports them after checking the sha256
-         * (LFS) or git blob id (regular files) they are named by, and
-         * downloads from the hub when the copy is wrong. */
-        if (!local)
-            cached = hfv_cache_blob(c, f->sha256[0] ? f->sha256 : f->git_sha1, f->size);
-        epath = local ? hfv_file_url_path(f->local) : hfv_pct_encode(f->path, 1);
-        if (!epath)
-            return hfv_fail(c, AP_ENOMEM, "out of memory");
-        if (local)
-            url = xasprintf("file://%s", epath);
-        else
-            url = xasprintf("%s/%s%s/resolve/%s/%s", c->endpoint,
-                            hfv_type_url_prefix(c->r.type), c->repo_name, commit, epath);
-        free(epath);
-        if (!url) {
-            free(cached);
-            return hfv_fail(c, AP_ENOMEM, "out of memory");
-        }
-        vf.path = f->path;
-        vf.size = f->size;
-        vf.sha256 = f->sha256[0] ? f->sha256 : NULL;
-        vf.git_sha1 = !f->sha256[0] && f->git_sha1[0] ? f->git_sha1 : NULL;
-        vf.url = url;
-        vf.local_path = cached;
-        if (!local) {
-            vf.headers = hfv_headers;
-            if (c->token) {
-                vf.bearer = c->token;
-                vf.bearer_host = c->host_name;
-            }
-            /* Regular files come from the hub itself, whose ETag is the
-             * git blob id; LFS files are identified by their sha256. */
-            if (vf.git_sha1 && !(etag = xasprintf("\"%s\"", vf.git_sha1))) {
-                free(url);
-                free(cached);
-                return hfv_fail(c, AP_ENOMEM, "out of memory");
-            }
-            vf.etag = etag;
-        }
-        if (f->size != AP_SIZE_UNKNOWN && f->size < HFV_METADATA_MAX &&
-            !hfv_is_weight(f->path))
-            vf.flags |= AP_VFILE_METADATA;
-        rc = c->host->add_file(c->call, &vf);
-        free(url);
-        free(etag);
-        free(cached);
-        if (rc != AP_OK)
-            return rc;
-        n++;
-    }
-    return AP_OK;
 }
 
 /* ---- single file ----------------------------------------------------------------- */
@@ -649,33 +481,25 @@ static int entry_not_found(hfv_ctx *c, const char *rev, const char *commit)
                     c->r.path, rev, commit, names[0] ? "; close names: " : "", names);
 }
 
-static int resolve_file(hfv_ctx *c)
+/* HEAD url, following the hub's own redirects of a renamed repository
+ * (url and the repository name updated), up to the first answer that is
+ * not one: a file, an error, or the redirect to the LFS download URL.  On
+ * AP_OK *rp is that answer. */
+static int head_following_renames(hfv_ctx *c, char **url, const char *pfx,
+                                  ap_http_response **rp)
 {
-    const char *rev = c->r.rev ? c->r.rev : "main";
-    const char *pfx = hfv_type_url_prefix(c->r.type);
-    char *erev = hfv_pct_encode(rev, 0), *epath = hfv_pct_encode(c->r.path, 1);
-    char *url = NULL, *digest = NULL, commit[41];
     ap_http_response *r = NULL;
-    hfv_list l = { 0 };
-    hfv_file *f;
-    const char *xc;
     int rc, hops;
-
-    if (!erev || !epath || !(url = xasprintf("%s/%s%s/resolve/%s/%s", c->endpoint, pfx,
-                                             c->repo_name, erev, epath))) {
-        rc = hfv_fail(c, AP_ENOMEM, "out of memory");
-        goto out;
-    }
     for (hops = 0;; hops++) {
         const char *loc;
         char *next;
-        if ((rc = hub_request(c, "HEAD", url, 0, 0, &r)) != AP_OK)
-            goto out;
+        if ((rc = hub_request(c, "HEAD", *url, 0, 0, &r)) != AP_OK)
+            break;
         if (!is_redirect(r->status))
             break;
         if (!(loc = hdr(c, r, "Location"))) {
             rc = not_a_hub(c, "redirect without Location");
-            goto out;
+            break;
         }
         if (!((loc[0] == '/' && loc[1] != '/') ||
               (same_origin(loc, c->endpoint) && !hdr(c, r, "X-Linked-Etag"))))
@@ -683,10 +507,10 @@ static int resolve_file(hfv_ctx *c)
         if (hops >= HFV_MAX_HOPS) {
             rc = hfv_fail(c, AP_EPROTOCOL, "more than %d redirects on the hub (renamed "
                           "repository loop?)", HFV_MAX_HOPS);
-            goto out;
+            break;
         }
         if (loc[0] == '/')
-            next = xasprintf("%.*s%s", (int)hfv_url_origin_len(c->endpoint),
+            next = apv_asprintf("%.*s%s", (int)hfv_url_origin_len(c->endpoint),
                              c->endpoint, loc);
         else
             next = strdup(loc);
@@ -694,13 +518,78 @@ static int resolve_file(hfv_ctx *c)
         r = NULL;
         if (!next) {
             rc = hfv_fail(c, AP_ENOMEM, "out of memory");
-            goto out;
+            break;
         }
-        free(url);
-        url = next;
-        if ((rc = update_repo_name(c, url, pfx, "resolve/")) != AP_OK)
-            goto out;
+        free(*url);
+        *url = next;
+        if ((rc = update_repo_name(c, *url, pfx, "resolve/")) != AP_OK)
+            break;
     }
+    if (rc != AP_OK && r) {
+        c->host->http_free(r);
+        r = NULL;
+    }
+    *rp = r;
+    return rc;
+}
+
+/* The file's digest and size from the hub's answer to HEAD: an LFS
+ * redirect (sha256 and size in X-Linked-*) or the file itself (its git
+ * ETag, Content-Length). */
+static int describe_file(hfv_ctx *c, const ap_http_response *r, hfv_file *f)
+{
+    char *digest = NULL;
+    int rc = AP_OK;
+    if (is_redirect(r->status)) {
+        const char *le = hdr(c, r, "X-Linked-Etag");
+        if (!le || !(digest = hfv_etag_normalize(le)) || !hfv_is_hex(digest, 64)) {
+            rc = hfv_fail(c, AP_EPROTOCOL, "LFS redirect for '%s' without a sha256 "
+                          "X-Linked-Etag (got %.80s)", c->r.path, le ? le : "none");
+        } else {
+            memcpy(f->sha256, digest, 65);
+            f->size = parse_size(hdr(c, r, "X-Linked-Size"));
+        }
+    } else if (r->status >= 200 && r->status < 300) {
+        const char *et = hdr(c, r, "ETag");
+        if (et && !(digest = hfv_etag_normalize(et))) {
+            rc = hfv_fail(c, AP_ENOMEM, "out of memory");
+        } else {
+            if (digest && hfv_is_hex(digest, 40))
+                memcpy(f->git_sha1, digest, 41);
+            else if (digest && hfv_is_hex(digest, 64))
+                memcpy(f->sha256, digest, 65);
+            else
+                hfv_log(c, AP_LOG_WARN, "'%s' has no git ETag; it will be checked by "
+                        "size only", c->r.path);
+            f->size = parse_size(hdr(c, r, "Content-Length"));
+        }
+    } else {
+        rc = hfv_fail(c, AP_EPROTOCOL, "unexpected HTTP %ld from %s", r->status,
+                      c->endpoint_shown);
+    }
+    free(digest);
+    return rc;
+}
+
+static int resolve_file(hfv_ctx *c)
+{
+    const char *rev = c->r.rev ? c->r.rev : "main";
+    const char *pfx = hfv_type_url_prefix(c->r.type);
+    char *erev = hfv_pct_encode(rev, 0), *epath = hfv_pct_encode(c->r.path, 1);
+    char *url = NULL, commit[41];
+    ap_http_response *r = NULL;
+    hfv_list l = { 0 };
+    hfv_file *f;
+    const char *xc;
+    int rc;
+
+    if (!erev || !epath || !(url = apv_asprintf("%s/%s%s/resolve/%s/%s", c->endpoint, pfx,
+                                             c->repo_name, erev, epath))) {
+        rc = hfv_fail(c, AP_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = head_following_renames(c, &url, pfx, &r)) != AP_OK)
+        goto out;
 
     xc = hdr(c, r, "X-Repo-Commit");
     if (r->status >= 400) {
@@ -732,34 +621,8 @@ static int resolve_file(hfv_ctx *c)
         goto out;
     }
     f->selected = 1;
-    if (is_redirect(r->status)) {
-        const char *le = hdr(c, r, "X-Linked-Etag");
-        if (!le || !(digest = hfv_etag_normalize(le)) || !hfv_is_hex(digest, 64)) {
-            rc = hfv_fail(c, AP_EPROTOCOL, "LFS redirect for '%s' without a sha256 "
-                          "X-Linked-Etag (got %.80s)", c->r.path, le ? le : "none");
-            goto out;
-        }
-        memcpy(f->sha256, digest, 65);
-        f->size = parse_size(hdr(c, r, "X-Linked-Size"));
-    } else if (r->status >= 200 && r->status < 300) {
-        const char *et = hdr(c, r, "ETag");
-        if (et && !(digest = hfv_etag_normalize(et))) {
-            rc = hfv_fail(c, AP_ENOMEM, "out of memory");
-            goto out;
-        }
-        if (digest && hfv_is_hex(digest, 40))
-            memcpy(f->git_sha1, digest, 41);
-        else if (digest && hfv_is_hex(digest, 64))
-            memcpy(f->sha256, digest, 65);
-        else
-            hfv_log(c, AP_LOG_WARN, "'%s' has no git ETag; it will be checked by size "
-                    "only", c->r.path);
-        f->size = parse_size(hdr(c, r, "Content-Length"));
-    } else {
-        rc = hfv_fail(c, AP_EPROTOCOL, "unexpected HTTP %ld from %s", r->status,
-                      c->endpoint_shown);
+    if ((rc = describe_file(c, r, f)) != AP_OK)
         goto out;
-    }
     c->host->http_free(r);
     r = NULL;
     if ((rc = hfv_add_files(c, &l, commit, 0)) == AP_OK)
@@ -768,7 +631,6 @@ out:
     if (r)
         c->host->http_free(r);
     hfv_list_clear(&l);
-    free(digest);
     free(erev);
     free(epath);
     free(url);
@@ -789,7 +651,7 @@ static int revision_info(hfv_ctx *c, const char *rev, char commit[41], int *gate
     *gated = 0;
     if (!erev)
         return hfv_fail(c, AP_ENOMEM, "out of memory");
-    url = xasprintf("%s/api/%s/%s/revision/%s", c->endpoint, hfv_type_api(c->r.type),
+    url = apv_asprintf("%s/api/%s/%s/revision/%s", c->endpoint, hfv_type_api(c->r.type),
                     c->repo_name, erev);
     free(erev);
     if (!url)
@@ -806,7 +668,7 @@ static int revision_info(hfv_ctx *c, const char *rev, char commit[41], int *gate
         return rc;
     }
     if (r->url) {
-        char *apfx = xasprintf("api/%s/", hfv_type_api(c->r.type));
+        char *apfx = apv_asprintf("api/%s/", hfv_type_api(c->r.type));
         rc = apfx ? update_repo_name(c, r->url, apfx, "revision/")
                   : hfv_fail(c, AP_ENOMEM, "out of memory");
         free(apfx);
@@ -845,7 +707,7 @@ static int probe_access(hfv_ctx *c, const hfv_list *l, const char *commit)
         return AP_OK;
     if (!(epath = hfv_pct_encode(l->v[i].path, 1)))
         return hfv_fail(c, AP_ENOMEM, "out of memory");
-    url = xasprintf("%s/%s%s/resolve/%s/%s", c->endpoint, hfv_type_url_prefix(c->r.type),
+    url = apv_asprintf("%s/%s%s/resolve/%s/%s", c->endpoint, hfv_type_url_prefix(c->r.type),
                     c->repo_name, commit, epath);
     free(epath);
     if (!url)

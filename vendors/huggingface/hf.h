@@ -15,6 +15,8 @@
 
 #include "artifactprov/vendor.h"
 
+#include "../common/apv.h"
+
 #define HFV_VERSION "0.1.0"
 #define HFV_DEFAULT_ENDPOINT "https://huggingface.co"
 #define HFV_GRAMMAR \
@@ -136,7 +138,7 @@ size_t hfv_close_names(const hfv_list *l, const char *want, size_t max,
 int hfv_publish(void *state, ap_vendor_call *call,
                 const ap_vendor_publication *pub);
 
-/* ---- the resolve context (hf.c, cache.c) ------------------------------- */
+/* ---- the resolve context (every resolver) ------------------------------- */
 
 typedef struct hfv_state {
     ap_host host;        /* a zeroed copy of what the host provides */
@@ -156,15 +158,28 @@ typedef struct hfv_ctx {
     char *repo_name;     /* current repo name (after renames) */
 } hfv_ctx;
 
-/* A blob already in the user's HF cache under etag (sha256 or git blob
- * id), to reuse instead of downloading (cache.c); NULL when absent.  Free
- * with free(). */
-char *hfv_cache_blob(hfv_ctx *c, const char *etag, uint64_t size);
+/* ---- the user's HF cache: where, the containment rule, its blobs (cachedir.c) */
+
+/* a + "/" + b, malloc'd; NULL when out of memory. */
+char *hfv_path_cat(const char *a, const char *b);
 /* The HF cache directory, by one rule (every variable through
  * host->getenv): $HF_HUB_CACHE (or the older $HUGGINGFACE_HUB_CACHE), else
  * $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else
  * $HOME/.cache/huggingface/hub.  malloc'd; NULL when out of memory. */
 char *hfv_cache_dir(hfv_ctx *c);
+/* Is the resolved path `real` below the cache's resolved root? */
+int hfv_cache_inside(const char *real, const char *root_real);
+/* Why `path` (resolved to `real`) is refused, into why: the link and its
+ * target. */
+void hfv_cache_escape_msg(const char *path, const char *real, const char *cache,
+                          char *why, size_t n);
+/* A blob already in the user's HF cache under etag (sha256 or git blob
+ * id), to reuse instead of downloading; NULL when absent.  Free with
+ * free(). */
+char *hfv_cache_blob(hfv_ctx *c, const char *etag, uint64_t size);
+
+/* ---- resolvers (hf.c online, cache.c offline, fromcat.c catalog) ------- */
+
 /* Serve the reference from the ready catalog entries the host holds for
  * this repository and revision (fromcat.c): AP_OK with the files added,
  * AP_ENOTFOUND (nothing added, no message set) or AP_ENOMEM. */
@@ -173,14 +188,22 @@ int hfv_resolve_from_catalog(hfv_ctx *c);
 int hfv_scan(void *state, ap_vendor_call *call, const char *dir);
 /* Offline resolution from the HF cache (cache.c). */
 int hfv_resolve_offline(hfv_ctx *c);
-/* Add the selected files of a list to the manifest (hf.c).  When `local`
- * the URLs are file:// URLs of the blobs. */
+
+/* ---- the manifest (manifest.c) ----------------------------------------- */
+
+/* The headers of every hub request and file entry (the User-Agent). */
+extern const char *const hfv_headers[];
+/* Add the selected files of a list to the manifest.  When `local` the URLs
+ * are file:// URLs of the blobs. */
 int hfv_add_files(hfv_ctx *c, const hfv_list *l, const char *commit, int local);
-/* The canonical reference of what was selected in l (hf.c); malloc'd. */
+/* The canonical reference of what was selected in l; malloc'd. */
 char *hfv_canonical_for(const hfv_ctx *c, const hfv_list *l);
 /* Describe the artifact, with the canonical reference of the selection
- * in l (may be NULL) (hf.c). */
+ * in l (may be NULL). */
 int hfv_set_artifact(hfv_ctx *c, const char *commit, const hfv_list *l);
+
+/* ---- messages (msg.c) -------------------------------------------------- */
+
 /* Set the call's error, prefixed with the reference: "<ref>: ...". */
 int hfv_fail(hfv_ctx *c, int status, const char *fmt, ...) AP_PRINTF(3, 4);
 /* Log through the host (when it has a log function), prefixed likewise. */

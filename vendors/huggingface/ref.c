@@ -110,48 +110,6 @@ char *hfv_file_url_path(const char *path)
     return out;
 }
 
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decode s[0..n) into a new string; NULL with *bad set when an
- * escape is malformed or decodes to a control character. */
-static char *pct_decode(const char *s, size_t n, int *bad)
-{
-    char *out = malloc(n + 1), *o = out;
-    size_t i;
-    *bad = 0;
-    if (!out)
-        return NULL;
-    for (i = 0; i < n; i++) {
-        int ch = (unsigned char)s[i];
-        if (ch == '%') {
-            if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0) {
-                *bad = 1;
-                free(out);
-                return NULL;
-            }
-            ch = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
-            i += 2;
-        }
-        if (ch < 0x20 || ch == 0x7f) {
-            *bad = 1;
-            free(out);
-            return NULL;
-        }
-        *o++ = (char)ch;
-    }
-    *o = '\0';
-    return out;
-}
-
 /* ORG or NAME: [A-Za-z0-9._-]{1,96}, not starting or ending with '.' or
  * '-', no "--" or "..". */
 static int name_ok(const char *s, size_t n)
@@ -318,7 +276,7 @@ static int parse_inner(const char *ref, hfv_ref *out, char *err, size_t errlen)
          * accepted reference (percent-encoded) must parse again. */
         if (nrev > 3 * 255)
             return ref_err(err, errlen, "revision too long");
-        out->rev = pct_decode(rev, nrev, &bad);
+        out->rev = apv_pct_decode(rev, nrev, 1, &bad);
         if (!out->rev) {
             if (bad) {
                 hfv_ref_clear(out);

@@ -71,18 +71,16 @@ int olv_is_hex64(const char *s)
 
 char *olv_models_dir(const ap_host *h, ap_vendor_call *call, const char *dir)
 {
-    const char *v;
+    static const apv_env_dir rules[] = {
+        { "OLLAMA_MODELS", "" },
+        { "HOME", "/.ollama/models" },
+    };
     char *out;
-    size_t n;
+    int oom = 0;
     if (dir && *dir) {
         out = strdup(dir);
-    } else if ((v = h->getenv(call, "OLLAMA_MODELS")) && *v) {
-        out = strdup(v);
-    } else if ((v = h->getenv(call, "HOME")) && *v) {
-        n = strlen(v) + sizeof "/.ollama/models";
-        if ((out = malloc(n)))
-            snprintf(out, n, "%s/.ollama/models", v);
-    } else {
+    } else if (!(out = apv_dir_from_env(h, call, rules, sizeof rules / sizeof *rules, &oom)) &&
+               !oom) {
         h->set_error(call, AP_EINVAL, "no Ollama store: neither OLLAMA_MODELS nor "
                      "HOME is set");
         return NULL;
@@ -298,6 +296,56 @@ static char *file_url(const char *root, const char *rel)
     return out;
 }
 
+/* Layer i of n of a checked manifest (i == n: its config) as a file of the
+ * entry: from the models directory or the registry's blob URL. */
+static int add_layer(const ap_host *h, ap_vendor_call *call, const olv_source *src,
+                     json_t *layers, json_t *jl, size_t i, size_t n)
+{
+    ap_vendor_file f = AP_VENDOR_FILE_INIT;
+    const char *media = NULL, *hex;
+    char rel[128], local[96], what[400], *url = NULL;
+    uint64_t size = 0;
+    size_t k, dup = 0;
+    int rc;
+    hex = olv_layer_digest(jl, &media, &size);
+    if (i == n) {
+        snprintf(rel, sizeof rel, OLV_CONFIG_FILE);
+    } else {
+        for (k = 0; k < i; k++) { /* several adapters... */
+            json_t *o = json_object_get(json_array_get(layers, k), "mediaType");
+            if (json_is_string(o) && strcmp(json_string_value(o), media) == 0)
+                dup++;
+        }
+        olv_layer_name(media, dup, rel, sizeof rel);
+    }
+    snprintf(what, sizeof what, "%s %.200s sha256:%s", i == n ? "config" : "layer",
+             media, hex);
+    f.path = rel;
+    f.size = size;
+    f.sha256 = hex;
+    f.describe = what;
+    if (i == n || !strstr(rel, ".gguf"))
+        f.flags = AP_VFILE_METADATA;
+    if (src->models) {
+        snprintf(local, sizeof local, "blobs/sha256-%s", hex);
+        f.local_root = src->models;
+        f.local_path = local;
+        if (src->with_url && !(f.url = url = file_url(src->models, local)))
+            return h->set_error(call, AP_ENOMEM, "out of memory");
+    } else {
+        size_t ul = strlen(src->blob_base) + 80;
+        if (!(url = malloc(ul)))
+            return h->set_error(call, AP_ENOMEM, "out of memory");
+        snprintf(url, ul, "%s/sha256:%s", src->blob_base, hex);
+        f.url = url;
+        f.bearer = src->token;
+        f.bearer_host = src->token ? src->bearer_host : NULL;
+    }
+    rc = h->add_file(call, &f);
+    free(url);
+    return rc;
+}
+
 int olv_add_manifest(const ap_host *h, ap_vendor_call *call, const olv_source *src,
                      const olv_ref *r, const char *doc, size_t len, char *msg,
                      size_t msglen)
@@ -337,7 +385,7 @@ int olv_add_manifest(const ap_host *h, ap_vendor_call *call, const olv_source *s
         }
     }
     /* the manifest itself, verbatim */
-    olv_sha256_hex(doc, len, mhex);
+    apv_sha256_buf_hex(doc, len, mhex);
     mf.path = OLV_MANIFEST_FILE;
     mf.describe = "the manifest";
     mf.size = len;
@@ -359,54 +407,9 @@ int olv_add_manifest(const ap_host *h, ap_vendor_call *call, const olv_source *s
     rc = h->add_file(call, &mf);
     free(murl);
     for (i = 0; rc == AP_OK && i <= n; i++) {
-        json_t *jl = i < n ? json_array_get(layers, i) : cfg;
-        ap_vendor_file f = AP_VENDOR_FILE_INIT;
-        const char *media = NULL, *hex;
-        char rel[128], local[96], what[400], *url = NULL;
-        uint64_t size = 0;
-        size_t k, dup = 0;
         if (i == n && !cfg)
             break;
-        hex = olv_layer_digest(jl, &media, &size);
-        if (i == n) {
-            snprintf(rel, sizeof rel, OLV_CONFIG_FILE);
-        } else {
-            for (k = 0; k < i; k++) { /* several adapters... */
-                json_t *o = json_object_get(json_array_get(layers, k), "mediaType");
-                if (json_is_string(o) && strcmp(json_string_value(o), media) == 0)
-                    dup++;
-            }
-            olv_layer_name(media, dup, rel, sizeof rel);
-        }
-        snprintf(what, sizeof what, "%s %.200s sha256:%s", i == n ? "config" : "layer",
-                 media, hex);
-        f.path = rel;
-        f.size = size;
-        f.sha256 = hex;
-        f.describe = what;
-        if (i == n || !strstr(rel, ".gguf"))
-            f.flags = AP_VFILE_METADATA;
-        if (src->models) {
-            snprintf(local, sizeof local, "blobs/sha256-%s", hex);
-            f.local_root = src->models;
-            f.local_path = local;
-            if (src->with_url && !(f.url = url = file_url(src->models, local))) {
-                rc = h->set_error(call, AP_ENOMEM, "out of memory");
-                break;
-            }
-        } else {
-            size_t ul = strlen(src->blob_base) + 80;
-            if (!(url = malloc(ul))) {
-                rc = h->set_error(call, AP_ENOMEM, "out of memory");
-                break;
-            }
-            snprintf(url, ul, "%s/sha256:%s", src->blob_base, hex);
-            f.url = url;
-            f.bearer = src->token;
-            f.bearer_host = src->token ? src->bearer_host : NULL;
-        }
-        rc = h->add_file(call, &f);
-        free(url);
+        rc = add_layer(h, call, src, layers, i < n ? json_array_get(layers, i) : cfg, i, n);
     }
     if (rc == AP_OK) {
         snprintf(name, sizeof name, "%s/%s/%s/%s", r->host, r->ns, r->model, r->tag);

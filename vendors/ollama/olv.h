@@ -5,6 +5,8 @@
 
 #include <artifactprov/vendor.h>
 
+#include "../common/apv.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,8 +73,6 @@ int olv_resolve_registry(const ap_host *h, ap_vendor_call *call, const char *ref
 /* publish member */
 int olv_publish(void *state, ap_vendor_call *call, const ap_vendor_publication *pub);
 
-/* SHA-256 of buf as 64 lower-case hex digits + NUL. */
-void olv_sha256_hex(const void *buf, size_t len, char out[65]);
 
 int olv_is_hex64(const char *s);
 

@@ -100,7 +100,7 @@ int olv_publish(void *state, ap_vendor_call *call, const ap_vendor_publication *
                           mf->blob_path, errno ? strerror(errno) : "too large");
         goto out;
     }
-    olv_sha256_hex(doc, len, hex);
+    apv_sha256_buf_hex(doc, len, hex);
     if (strcmp(hex, mf->sha256) != 0) {
         rc = h->set_error(call, AP_EDIGEST, "%s: the stored manifest %s is not what was "
                           "verified (sha256 %s, want %s)", what, mf->blob_path, hex,

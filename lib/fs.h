@@ -1,24 +1,20 @@
-/* libartifactprov — internal: the symlink-safe filesystem helpers that
- * store.c, catalog.c, interop.c and foreign.c share (defined in store.c).
- * (The name is historical: the foreign caches themselves — their layouts,
- * where they live — are the vendors' business, see docs/vendor-abi.md.)
+/* libartifactprov — internal: file-system primitives (fs.c), shared by
+ * the store, the catalog, interop and the foreign-cache import.
  * SPDX-License-Identifier: MIT
  *
  * Every name is validated with ap_path_validate() first, and writes are
- * made below a directory fd opened component by component with
- * O_NOFOLLOW, so a symlink planted in a directory cannot redirect them.
+ * made below a directory fd opened with every symlink refused, so a
+ * symlink planted in a directory cannot redirect them.
  */
-#ifndef AP_HFCACHE_H
-#define AP_HFCACHE_H
+#ifndef AP_FS_H
+#define AP_FS_H
 
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "internal.h" /* first: it makes AP_EXPORT export */
+
 #include <artifactprov/store.h>
-
-#include "internal.h"
-
-/* ---- safe filesystem helpers (store.c) -------------------------------- */
 
 /* Open the directory `rel` (a validated relative path, "" or NULL for
  * base itself) below base_fd, one component at a time with
@@ -68,20 +64,6 @@ APX_HIDDEN int apx_fs_open_beneath(int root_fd, const char *root_label,
                                    const char *rel, char **canon,
                                    struct stat *st, apx_error *err);
 
-/* Import the open regular file src_fd into the store (see ap_store_import):
- * by reflink (FICLONE) where the file system can, else by copy through a
- * temporary name in staging/, hashing what was placed; by hard link only
- * with AP_IMPORT_LINK.  The sha256 and, when expect_git or git_out is
- * given, the git blob id are computed from the bytes; a mismatch with
- * expect_sha256 / expect_git is AP_EDIGEST with "'<label>': ... mismatch
- * (want W, got G)" in the store's error.  A copied blob is mode 0444 less
- * the read bits the source lacks. */
-APX_HIDDEN int apx_store_import_fd(ap_store *store, int src_fd,
-                                   const char *label,
-                                   const char *expect_sha256,
-                                   const char *expect_git, unsigned flags,
-                                   char sha256_out[65], char git_out[41]);
-
 /* Read a whole regular file (not following a final symlink) of at most
  * max bytes; *out is NUL-terminated, free with free().  AP_ENOTFOUND when
  * absent, AP_ESIZE when larger than max. */
@@ -106,38 +88,19 @@ APX_HIDDEN int apx_fs_hash_fd(int fd, char hex[65], uint64_t *size,
 APX_HIDDEN int apx_fs_remove_tree_at(int dir_fd, const char *name,
                                      apx_error *err);
 
-/* Remove a staging file and its sidecar (<staging>.state), for bytes that
- * must not be kept for a resume (a failed digest or signature). */
-APX_HIDDEN void apx_staging_discard(const char *staging_path);
-
-/* Store locks (lib/store.c).  A shared lock on <root>/locks/<name>.lock
- * (many holders; an exclusive ap_store_lock waits for them all). */
-APX_HIDDEN int apx_store_lock_shared(ap_store *store, const char *name,
-                                     int nonblock, int *out_fd);
-/* Release an exclusive lock taken with ap_store_lock/trylock under `name`
- * and remove its lock file (so locks/ holds only locks someone holds). */
-APX_HIDDEN void apx_store_unlock_remove(ap_store *store, const char *name, int fd);
-
-/* Batched durability (lib/store.c): ap_store_commit and ap_store_link_view
- * without their fsync calls.  The caller makes the bytes durable with
- * apx_store_sync (syncfs of the store's file system): the staging files of
- * a batch before their commits (a blob under its name always has all its
- * bytes), the renames before another batch or a document names them. */
-APX_HIDDEN int apx_store_commit_nosync(ap_store *store, const char *staging_path,
-                                       const char *sha256_hex, int trusted_digest);
-APX_HIDDEN int apx_store_link_view_nosync(ap_store *store, const char *vendor,
-                                          const char *name, const char *relpath,
-                                          const char *sha256_hex, char **out_path);
-APX_HIDDEN int apx_store_sync(ap_store *store);
-
-/* The lock pulls hold shared while blobs they committed are not yet named
- * by a catalog document; gc holds it exclusively while it runs. */
-#define APX_GC_LOCK "gc"
-
 /* A unique temporary name ".ap-tmp-<pid>-<random>" (buf >= 48 bytes). */
 APX_HIDDEN void apx_fs_tmpname(char *buf, size_t n);
 
 /* 1 when name is a single valid path component (no '/'). */
 APX_HIDDEN int apx_fs_valid_component(const char *name);
+
+/* The ap_status of a failed write's errno: AP_ENOSPC for ENOSPC and
+ * EDQUOT, AP_EIO otherwise. */
+APX_HIDDEN int apx_fs_io_status(int e);
+/* "a FIFO", "a directory", ... for a file type, in messages. */
+APX_HIDDEN const char *apx_fs_ftype_name(mode_t m);
+/* Write all of data to fd (EINTR and short writes retried): 0, or -1 with
+ * errno set. */
+APX_HIDDEN int apx_fs_write_all(int fd, const void *data, size_t len);
 
 #endif

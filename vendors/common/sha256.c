@@ -1,8 +1,11 @@
-/* libartifactprov — the build vendor: SHA-256 (FIPS 180-4) for the build
- * key.  The vendor links jansson only (the host table gives it nothing to
- * hash bytes with), so it carries this small implementation.
+/* libartifactprov — in-tree vendors' shared code: SHA-256 (FIPS 180-4).
+ * Vendors link jansson only and the host table gives them nothing to hash
+ * bytes with (the host hashes every file it stores itself); the build
+ * vendor hashes its build key, the Ollama vendor the manifest bytes it
+ * read.  Compiled into each vendor that uses it (docs/vendor-abi.md).
+ * Checked against OpenSSL by t/unit/test_ollama_ref.c.
  * SPDX-License-Identifier: MIT */
-#include "build.h"
+#include "apv.h"
 
 #include <string.h>
 
@@ -22,7 +25,7 @@ static const uint32_t K[64] = {
 
 #define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 
-static void block(bsha256 *s, const unsigned char *p)
+static void block(apv_sha256 *s, const unsigned char *p)
 {
     uint32_t w[64], a, b, c, d, e, f, g, h, t1, t2;
     int i;
@@ -46,7 +49,7 @@ static void block(bsha256 *s, const unsigned char *p)
     s->h[4] += e; s->h[5] += f; s->h[6] += g; s->h[7] += h;
 }
 
-void bsha256_init(bsha256 *s)
+void apv_sha256_init(apv_sha256 *s)
 {
     static const uint32_t iv[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
@@ -55,7 +58,7 @@ void bsha256_init(bsha256 *s)
     s->n = 0;
 }
 
-void bsha256_update(bsha256 *s, const void *data, size_t len)
+void apv_sha256_update(apv_sha256 *s, const void *data, size_t len)
 {
     const unsigned char *p = data;
     s->len += len;
@@ -72,22 +75,30 @@ void bsha256_update(bsha256 *s, const void *data, size_t len)
     }
 }
 
-void bsha256_hex(bsha256 *s, char out[65])
+void apv_sha256_hex(apv_sha256 *s, char out[65])
 {
     static const char hx[] = "0123456789abcdef";
     uint64_t bits = s->len * 8;
     unsigned char pad = 0x80, z = 0, l[8];
     int i;
-    bsha256_update(s, &pad, 1);
+    apv_sha256_update(s, &pad, 1);
     while (s->n != 56)
-        bsha256_update(s, &z, 1);
+        apv_sha256_update(s, &z, 1);
     for (i = 0; i < 8; i++)
         l[i] = (unsigned char)(bits >> (56 - 8 * i));
-    bsha256_update(s, l, 8);
+    apv_sha256_update(s, l, 8);
     for (i = 0; i < 32; i++) {
         unsigned char c = (unsigned char)(s->h[i / 4] >> (24 - 8 * (i % 4)));
         out[2 * i] = hx[c >> 4];
         out[2 * i + 1] = hx[c & 15];
     }
     out[64] = '\0';
+}
+
+void apv_sha256_buf_hex(const void *buf, size_t len, char out[65])
+{
+    apv_sha256 s;
+    apv_sha256_init(&s);
+    apv_sha256_update(&s, buf, len);
+    apv_sha256_hex(&s, out);
 }
