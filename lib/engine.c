@@ -651,6 +651,16 @@ static void remove_staging(ffile *ff)
     unlink(ff->state_path);
 }
 
+/* Staging data without a sidecar is never resumed (file_prepare starts
+ * such a file over): it goes, so that a failure before the first byte, or
+ * before the first sidecar, leaves nothing behind. */
+static void remove_unresumable(ffile *ff)
+{
+    struct stat st;
+    if (!ff->state_path || lstat(ff->state_path, &st) != 0)
+        remove_staging(ff);
+}
+
 /* Can a later run continue this file?  Only with a known size, ranges the
  * server honoured, and something that proves the bytes are of the same
  * content (a validator or a strong ETag).  Anything else is freed at once:
@@ -695,6 +705,8 @@ static void file_end_failed(fetch *F, ffile *ff, int status, int sync_now,
     }
     if (!keep)
         remove_staging(ff);
+    else
+        remove_unresumable(ff);
 }
 
 static void file_end_ok(fetch *F, ffile *ff)
@@ -1264,6 +1276,7 @@ static int file_prepare(fetch *F, ffile *ff, apx_error *err)
             return apx_error_set(err, AP_EIO, "%s: cannot open %s: %s",
                                  flabel(ff), f->staging_path,
                                  strerror(errno));
+        ff->opened = 1;
         if (ftruncate(ff->fd, 0) != 0)
             return apx_error_set(err, AP_EIO, "%s: cannot truncate %s: %s",
                                  flabel(ff), f->staging_path,
@@ -1758,6 +1771,10 @@ out_early:
         files[i].tracker_total = ff->tr_total;
         if (ff->fd >= 0)
             close(ff->fd);
+        /* a batch that stopped before this file ran (a later file could
+         * not be prepared, no memory): its fresh empty file goes */
+        if (ff->opened && !ff->done && files[i].status != AP_OK)
+            remove_unresumable(ff);
         apx_digest_free(ff->sha256);
         apx_digest_free(ff->sha1);
         free(ff->ranges);

@@ -57,6 +57,7 @@ typedef struct ffile {
     int fd;
     int mode;
     int done;              /* finished, success or not */
+    int opened;            /* file_prepare opened the staging file */
     uint64_t expect;       /* f->size */
     uint64_t total;        /* confirmed by the server, or UNK */
     range *ranges;

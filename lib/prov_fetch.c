@@ -253,20 +253,6 @@ static void fetch_set_free(fetch_set *s)
     free(s->staging);
 }
 
-/* The lock that makes one job or process the only writer of a staging
- * file: "stage-<the hex of its name>" (its name is sha256(key).part). */
-static int stage_lock_name(const char *staging, char name[80])
-{
-    const char *b = strrchr(staging, '/');
-    size_t n;
-    b = b ? b + 1 : staging;
-    n = strcspn(b, ".");
-    if (n == 0 || n > 64)
-        return AP_EINVAL;
-    snprintf(name, 80, "stage-%.*s", (int)n, b);
-    return AP_OK;
-}
-
 typedef struct path_idx {
     const char *path;
     size_t idx;
@@ -385,7 +371,7 @@ static int batch_lock(job *j, batch *b, char **path)
     for (k = 0; k < b->n; k++) {
         size_t i = b->files[k];
         lock_want *w = &b->want[b->nwant];
-        if (stage_lock_name(path[i], w->name) != AP_OK)
+        if (apx_store_stage_lock_name(path[i], w->name) != AP_OK)
             return apx_job_fail(j, AP_EINVAL, "%s: file '%s': unexpected staging path %s",
                         j->ref, e->files[i].name, path[i]);
         w->file = i;

@@ -365,6 +365,18 @@ void apx_staging_discard(const char *staging_path)
     }
 }
 
+int apx_store_stage_lock_name(const char *staging_path, char name[80])
+{
+    const char *b = strrchr(staging_path, '/');
+    size_t n;
+    b = b ? b + 1 : staging_path;
+    n = strcspn(b, ".");
+    if (n == 0 || n > 64)
+        return AP_EINVAL;
+    snprintf(name, 80, "stage-%.*s", (int)n, b);
+    return AP_OK;
+}
+
 static int commit_blob(ap_store *store, const char *staging_path,
                        const char *sha256_hex, int trusted_digest, int sync);
 
@@ -1235,8 +1247,41 @@ static int ends_with(const char *s, const char *suffix)
     return ls >= lx && !strcmp(s + ls - lx, suffix);
 }
 
+/* A download's staging file ("<hex>.part") with no sidecar holds nothing a
+ * later run can resume (the engine starts such a file over): the zero-byte
+ * file a pull killed before its first byte, or one cut off before its
+ * first sidecar.  It goes at any age once its staging lock is free (no
+ * pull is writing it).  1: handled (removed or in use), 0: not such a
+ * file, <0: an error status. */
+static int gc_unresumable(ap_store *s, gc_ctx *g, int dfd, const char *n,
+                          const char *rel)
+{
+    struct stat st, sst;
+    char lock[80], *sc;
+    int have_side, lfd = -1, rc;
+    if (!ends_with(n, ".part") || strlen(n) != 64 + 5 ||
+        strspn(n, "0123456789abcdef") != 64 ||
+        apx_store_stage_lock_name(n, lock) != AP_OK)
+        return 0;
+    if (!(sc = apx_asprintf("%s.state", n)))
+        return AP_ENOMEM;
+    have_side = fstatat(dfd, sc, &sst, AT_SYMLINK_NOFOLLOW) == 0;
+    free(sc);
+    if (have_side)
+        return 0;
+    if (ap_store_trylock(s, lock, &lfd) != AP_OK)
+        return 1;          /* a pull holds it: its file, not a leftover */
+    rc = 1;
+    if (fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode) &&
+        unlinkat(dfd, n, 0) == 0)
+        rc = gc_report(s, g, "staging", apx_asprintf("%s/%s/%s", s->root, rel, n),
+                       (uint64_t)st.st_size);
+    apx_store_unlock_remove(s, lock, lfd);
+    return rc == AP_OK ? 1 : rc;
+}
+
 /* Stale files of staging/ (data file + sidecar) and temporary files in
- * catalog/. */
+ * catalog/; unresumable staging files at any age (gc_unresumable). */
 static int gc_dir(ap_store *s, gc_ctx *g, const char *rel, int staging)
 {
     int dfd = apx_fs_opendir_at(s->root_fd, rel, 1, &s->err), rc = AP_OK;
@@ -1276,6 +1321,13 @@ static int gc_dir(ap_store *s, gc_ctx *g, const char *rel, int staging)
                                AT_SYMLINK_NOFOLLOW) == 0;
                 free(data);
                 if (live)
+                    continue;
+            }
+            if (staging && !side) {
+                int u = gc_unresumable(s, g, dirfd(dir), n, rel);
+                if (u < 0)
+                    rc = u;
+                if (u != 0)
                     continue;
             }
             if (fstatat(dirfd(dir), n, &st, AT_SYMLINK_NOFOLLOW) != 0 ||

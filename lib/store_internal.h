@@ -27,6 +27,12 @@ APX_HIDDEN int apx_store_import_fd(ap_store *store, int src_fd,
  * must not be kept for a resume (a failed digest or signature). */
 APX_HIDDEN void apx_staging_discard(const char *staging_path);
 
+/* The lock that makes one job or process the only writer of a staging
+ * file: "stage-<the hex of its name>" (its name is sha256(key).part).
+ * gc removes a staging file nobody can resume (no sidecar) at once when
+ * this lock is free.  AP_EINVAL for a path not of the staging form. */
+APX_HIDDEN int apx_store_stage_lock_name(const char *staging_path, char name[80]);
+
 /* Store locks (lib/store.c).  A shared lock on <root>/locks/<name>.lock
  * (many holders; an exclusive ap_store_lock waits for them all). */
 APX_HIDDEN int apx_store_lock_shared(ap_store *store, const char *name,

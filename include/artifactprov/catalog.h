@@ -251,7 +251,8 @@ AP_EXPORT const char *ap_catalog_warning_id(const ap_catalog *catalog, size_t i)
 
 /**
  * Garbage-collect the store against the catalog: blobs no entry references
- * and staging files untouched for stale_seconds go (ap_store_gc).  Refuses
+ * and staging files untouched for stale_seconds (or that nothing can
+ * resume) go (ap_store_gc).  Refuses
  * with AP_ECORRUPT, removing nothing, when a document cannot be read (its
  * references are unknown).
  */

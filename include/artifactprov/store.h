@@ -117,7 +117,8 @@ AP_EXPORT int ap_store_verify(ap_store *store, unsigned flags,
  * Remove blobs not named in `keep` (a sorted or unsorted array of hex
  * digests) and staging files untouched for `stale_seconds` (with their
  * sidecars; a staging file whose sidecar was touched recently is kept),
- * plus stale temporary files.  Blobs whose lock ("<hex>" or "blob-<hex>")
+ * download staging files with no sidecar at any age when their staging
+ * lock is free (nothing can resume them), plus stale temporary files.  Blobs whose lock ("<hex>" or "blob-<hex>")
  * is held are skipped.  Calls report("blob"|"staging"|"tmp", path, bytes);
  * a non-zero return stops with AP_EUSER.  *freed receives the bytes freed.
  */
