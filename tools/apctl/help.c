@@ -84,8 +84,9 @@ static const help_entry commands[] = {
       "Re-hash every blob.\n"
       "  --remove              remove the corrupt ones\n" },
     { "gc", "[--failed-age DAYS]",
-      "Remove unreferenced blobs, stale staging files, and the entries of pulls\n"
-      "that failed or were cancelled more than DAYS ago.\n"
+      "Remove unreferenced blobs, partial downloads no pull can resume or left\n"
+      "untouched for a day, and the entries of pulls that failed or were\n"
+      "cancelled more than DAYS ago.\n"
       "  --failed-age DAYS     age of a failed entry that goes (7; 0: all)\n" },
     { "vendors", "",
       "List the loaded vendors, their schemes and reference grammar, and the\n"
