@@ -1,72 +1,10 @@
-/* libartifactprov — status strings, global init, version.
- * SPDX-License-Identifier: MIT */
+/* libartifactprov — global init and cleanup, the version, the names of log
+ * levels and event kinds.  SPDX-License-Identifier: MIT */
 #include "internal.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
 #include <sodium.h>
-
-AP_EXPORT const char *ap_strerror(int status)
-{
-    switch ((ap_status)status) {
-    case AP_OK: return "success";
-    case AP_ERROR: return "unclassified error";
-    case AP_EINVAL: return "invalid argument or reference";
-    case AP_ENOMEM: return "out of memory";
-    case AP_EIO: return "local I/O error";
-    case AP_ENOTFOUND: return "not found";
-    case AP_EAUTH: return "authentication required or refused";
-    case AP_EGATED: return "gated: accept the licence first";
-    case AP_EDIGEST: return "digest mismatch";
-    case AP_ESIZE: return "size mismatch or truncated data";
-    case AP_ECANCELLED: return "cancelled";
-    case AP_ENETWORK: return "network error";
-    case AP_EHTTP: return "unexpected HTTP status";
-    case AP_EPROTOCOL: return "protocol error";
-    case AP_ENOSPC: return "not enough disk space";
-    case AP_EVENDOR: return "vendor error";
-    case AP_EABI: return "vendor ABI mismatch";
-    case AP_EUNSUPPORTED: return "not supported";
-    case AP_EBUSY: return "busy";
-    case AP_ERATELIMIT: return "rate limited";
-    case AP_EOFFLINE: return "offline and not available locally";
-    case AP_EUSER: return "aborted by a callback";
-    case AP_EEXIST: return "already exists";
-    case AP_ECORRUPT: return "corrupt data";
-    case AP_EPATH: return "invalid or hostile path";
-    case AP_ETIMEDOUT: return "timed out";
-    }
-    return "unknown status code";
-}
-
-/* libsodium: sodium_init() once per process, whoever asks first (the store
- * makes temporary names before, or without, ap_global_init()). */
-static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
-static int sodium_state;
-
-static void sodium_start(void)
-{
-    sodium_state = sodium_init() < 0 ? -1 : 0;
-}
-
-int apx_sodium_ready(void)
-{
-    pthread_once(&sodium_once, sodium_start);
-    return sodium_state;
-}
-
-int apx_random_bytes(void *buf, size_t n)
-{
-    if (apx_sodium_ready() < 0)
-        return AP_ERROR;
-    randombytes_buf(buf, n);
-    return AP_OK;
-}
-
-void apx_wipe(void *buf, size_t n)
-{
-    sodium_memzero(buf, n);
-}
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned init_count;

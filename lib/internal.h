@@ -77,7 +77,7 @@ APX_HIDDEN int apx_is_lower_hex(const char *s, size_t n);
 /* 1 if s is exactly 64 lower-case hex digits. */
 APX_HIDDEN int apx_is_sha256_hex(const char *s);
 
-/* libsodium (lib/global.c): initialised once per process on first use, also
+/* libsodium (lib/secret.c): initialised once per process on first use, also
  * when the application never called ap_global_init(); 0 when usable, -1
  * when sodium_init() failed (no entropy source). */
 APX_HIDDEN int apx_sodium_ready(void);

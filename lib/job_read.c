@@ -87,7 +87,7 @@ AP_EXPORT void ap_job_info_clear(ap_job_info *info)
                               info->struct_size - offsetof(ap_job_info, progress), 1);
 }
 
-int jobs_info_impl(ap_jobs *r, ap_job_id id, ap_job_info *out)
+static int jobs_info_impl(ap_jobs *r, ap_job_id id, ap_job_info *out)
 {
     ap_job_info full;
     jjob *j;
@@ -147,7 +147,7 @@ static jjob *hold_job(ap_jobs *r, ap_job_id id, int timeout_ms, struct timespec 
     return j;
 }
 
-int jobs_wait_impl(ap_jobs *r, ap_job_id id, int timeout_ms,
+static int jobs_wait_impl(ap_jobs *r, ap_job_id id, int timeout_ms,
                            ap_job_info *out)
 {
     struct timespec dl;
@@ -200,7 +200,7 @@ AP_EXPORT void ap_job_events_clear(ap_job_event *buf, size_t n)
         event_strings_free((ap_job_event *)(void *)((char *)buf + i * stride), stride);
 }
 
-int jobs_events_impl(ap_jobs *r, ap_job_id id, uint64_t after_seq,
+static int jobs_events_impl(ap_jobs *r, ap_job_id id, uint64_t after_seq,
                              int timeout_ms, ap_job_event *buf, size_t n,
                              size_t *got)
 {
@@ -311,4 +311,36 @@ AP_EXPORT int ap_job_event_to_json(const ap_job_event *ev, char **out)
     }
     rc = apx_json_dump_out(obj, out);
     return rc ? apx_error_set(NULL, rc, "ap_job_event_to_json: out of memory") : AP_OK;
+}
+
+AP_EXPORT int ap_jobs_info(ap_jobs *r, ap_job_id id, ap_job_info *out)
+{
+    int rc;
+    apx_error_tls_reset();
+    rc = jobs_info_impl(r, id, out);
+    return jobs_fail(rc, jobs_why_id(rc), "job %" PRIu64 ": cannot take a snapshot", id);
+}
+
+AP_EXPORT int ap_jobs_wait(ap_jobs *r, ap_job_id id, int timeout_ms,
+                           ap_job_info *out)
+{
+    int rc;
+    apx_error_tls_reset();
+    rc = jobs_wait_impl(r, id, timeout_ms, out);
+    if (rc == AP_ETIMEDOUT)
+        return apx_error_set(NULL, rc, "job %" PRIu64 ": still queued or running "
+                             "after %d ms", id, timeout_ms);
+    return jobs_fail(rc, jobs_why_id(rc), "cannot wait for job %" PRIu64, id);
+}
+
+AP_EXPORT int ap_jobs_events(ap_jobs *r, ap_job_id id, uint64_t after_seq,
+                             int timeout_ms, ap_job_event *buf, size_t n,
+                             size_t *got)
+{
+    int rc;
+    apx_error_tls_reset();
+    rc = jobs_events_impl(r, id, after_seq, timeout_ms, buf, n, got);
+    return jobs_fail(rc, rc == AP_EINVAL ? "invalid argument (no registry, no buffer, "
+                 "n == 0, no count, or buf[0].struct_size below the minimum)"
+                 : jobs_why_id(rc), "job %" PRIu64 ": cannot read its events", id);
 }

@@ -18,48 +18,6 @@
 
 /* ---- jobs ---------------------------------------------------------------- */
 
-static void strv_free(char **v)
-{
-    size_t i;
-    for (i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
-/* Deep copy of a NULL-terminated string array; *ok = 0 on ENOMEM. */
-char **jobs_strv_dup(const char *const *v, int *ok)
-{
-    size_t n = 0, i;
-    char **c;
-    if (!v)
-        return NULL;
-    while (v[n])
-        n++;
-    c = apx_calloc(n + 1, sizeof *c);
-    if (!c) {
-        *ok = 0;
-        return NULL;
-    }
-    for (i = 0; i < n; i++)
-        if (!(c[i] = apx_strdup(v[i]))) {
-            strv_free(c);
-            *ok = 0;
-            return NULL;
-        }
-    return c;
-}
-
-void job_prog_clear(prog *p)
-{
-    free(p->file);
-    free(p->phase);
-    free(p->sha256);
-    memset(p, 0, sizeof *p);
-    p->v.struct_size = sizeof p->v;
-    p->v.percent = -1;
-    p->v.eta = -1;
-}
-
 /* *dst = a copy of src (the members src->struct_size covers); strings
  * copied (an allocation failure loses the string, never the figures). */
 static void prog_set(prog *dst, const ap_progress *src)
@@ -80,95 +38,6 @@ static void prog_set(prog *dst, const ap_progress *src)
     dst->v.file_sha256 = dst->sha256;
 }
 
-/* The caller's copy, strings owned by it (artifact: the job's ref). */
-int job_prog_export(ap_progress *dst, const prog *src, const char *artifact)
-{
-    *dst = src->v;
-    dst->artifact = apx_strdup(artifact);
-    dst->file = apx_strdup(src->file);
-    dst->phase = apx_strdup(src->phase);
-    dst->file_sha256 = apx_strdup(src->sha256);
-    if ((artifact && !dst->artifact) || (src->file && !dst->file) ||
-        (src->phase && !dst->phase) || (src->sha256 && !dst->file_sha256)) {
-        free((char *)dst->artifact);
-        free((char *)dst->file);
-        free((char *)dst->phase);
-        free((char *)dst->file_sha256);
-        dst->artifact = dst->file = dst->phase = dst->file_sha256 = NULL;
-        return AP_ENOMEM;
-    }
-    return AP_OK;
-}
-
-static void rec_clear(ev_rec *e)
-{
-    free(e->file);
-    free(e->message);
-    job_prog_clear(&e->p);
-    memset(e, 0, sizeof *e);
-}
-
-void job_free(jjob *j)
-{
-    unsigned i;
-    if (!j)
-        return;
-    for (i = 0; j->ring && i < j->cap; i++)
-        rec_clear(&j->ring[i]);
-    free(j->ring);
-    rec_clear(&j->pending);
-    free(j->ref);
-    free(j->message);
-    free(j->entry_id);
-    free(j->entry_json);
-    job_prog_clear(&j->p);
-    strv_free(j->include);
-    strv_free(j->exclude);
-    strv_free(j->vendor_options);
-    strv_free(j->mirrors);
-    ap_cancel_token_free(j->cancel);
-    pthread_cond_destroy(&j->cv);
-    free(j);
-}
-
-/* Under the lock: drop one reference; free the job once unlinked and unused. */
-void job_unref(jjob *j)
-{
-    if (--j->refs == 0 && !j->linked)
-        job_free(j);
-}
-
-/* Under the lock. */
-void job_unlink(ap_jobs *r, jjob *j)
-{
-    if (j->prev)
-        j->prev->next = j->next;
-    else
-        r->head = j->next;
-    if (j->next)
-        j->next->prev = j->prev;
-    else
-        r->tail = j->prev;
-    j->prev = j->next = NULL;
-    j->linked = 0;
-    if (job_ended(j))
-        r->nfinished--;
-    /* Wake anyone blocked on it: they find it gone or ended. */
-    pthread_cond_broadcast(&j->cv);
-    if (j->refs == 0)
-        job_free(j);
-}
-
-/* Under the lock. */
-jjob *job_find(ap_jobs *r, ap_job_id id)
-{
-    jjob *j;
-    for (j = r->head; j; j = j->next)
-        if (j->id == id)
-            return j;
-    return NULL;
-}
-
 /* Under the lock: append an event to the ring (strings copied; an
  * allocation failure loses the string, never the event). */
 static void push_event(jjob *j, ap_event_kind kind, ap_log_level level, int status,
@@ -177,7 +46,7 @@ static void push_event(jjob *j, ap_event_kind kind, ap_log_level level, int stat
 {
     uint64_t seq = ++j->last_seq;
     ev_rec *e = &j->ring[(seq - 1) % j->cap];
-    rec_clear(e);
+    job_rec_clear(e);
     e->seq = seq;
     e->kind = kind;
     e->level = level;
@@ -259,7 +128,7 @@ static void finish_locked(ap_jobs *r, jjob *j, int rc, const char *msg,
                rc == AP_OK ? (j->has_pending ? j->pending.message : NULL)
                            : j->message,
                &j->p, 1);
-    rec_clear(&j->pending);
+    job_rec_clear(&j->pending);
     j->has_pending = 0;
     *fin = j->ring[(j->last_seq - 1) % j->cap];
     fin->file = apx_strdup(fin->file);
@@ -278,7 +147,7 @@ static void deliver_final(ap_jobs *r, jjob *j, ev_rec *fin)
         event_from_rec(j, fin, &ev, &pr);
         (void)r->o.sink(&ev, r->o.sink_user);
     }
-    rec_clear(fin);
+    job_rec_clear(fin);
 }
 
 /* Under the lock: end a queued job as cancelled, sink included (the lock
@@ -310,7 +179,7 @@ static int job_on_event(const ap_event *ev, void *user)
     }
     if (jobs_final_kind(ev->kind)) {
         /* Published by finish_locked once the state says the same. */
-        rec_clear(&j->pending);
+        job_rec_clear(&j->pending);
         j->pending.kind = ev->kind;
         j->pending.status = ev->status;
         j->pending.level = AP_EVENT_HAS(ev, level) ? ev->level : apx_event_level(ev->kind);

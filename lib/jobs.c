@@ -22,28 +22,6 @@
 #include <time.h>
 
 
-int jobs_check(const ap_jobs *r)
-{
-    return r && r->magic == JOBS_MAGIC;
-}
-
-int64_t jobs_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int jobs_final_kind(ap_event_kind k)
-{
-    return k == AP_EVENT_DONE || k == AP_EVENT_ERROR || k == AP_EVENT_CANCELLED;
-}
-
-int job_ended(const jjob *j)
-{
-    return j->state >= AP_JOB_DONE;
-}
-
 AP_EXPORT const char *ap_job_state_name(ap_job_state state)
 {
     switch (state) {
@@ -375,41 +353,13 @@ static int jobs_entry_impl(ap_jobs *r, ap_job_id id, ap_entry **out)
  * inside (ap_provisioner_new(), ap_entry_from_json()) already recorded its
  * detail there, which is kept under the call's context. */
 
-/* rc < 0: "<context>: <detail of this call, or why>". */
-static int jfail(int rc, const char *why, const char *fmt, ...) AP_PRINTF(3, 4);
-static int jfail(int rc, const char *why, const char *fmt, ...)
-{
-    char ctx[512];
-    const ap_error *last = ap_error_last();
-    va_list ap;
-    if (rc >= 0)
-        return rc;
-    va_start(ap, fmt);
-    vsnprintf(ctx, sizeof ctx, fmt, ap);
-    va_end(ap);
-    if (last->status < 0 && last->message[0])
-        return apx_error_set(NULL, rc, "%s: %s", ctx, last->message);
-    return apx_error_set(NULL, rc, "%s: %s", ctx, why ? why : ap_strerror(rc));
-}
-
-static const char *why_id(int rc)
-{
-    switch (rc) {
-    case AP_EINVAL: return "invalid argument (no registry, no output, or a "
-                           "struct_size below the minimum)";
-    case AP_ENOTFOUND: return "no such job (never submitted, or forgotten)";
-    case AP_ENOMEM: return "out of memory";
-    default: return NULL;
-    }
-}
-
 AP_EXPORT int ap_jobs_new(ap_jobs **out, const ap_provisioner_options *popts,
                           const ap_jobs_options *opts)
 {
     int rc;
     apx_error_tls_reset();
     rc = jobs_new_impl(out, popts, opts);
-    return jfail(rc, rc == AP_EINVAL ? "invalid argument (no output pointer, or an "
+    return jobs_fail(rc, rc == AP_EINVAL ? "invalid argument (no output pointer, or an "
                  "options struct_size below the minimum)" : NULL,
                  "cannot create the job registry");
 }
@@ -428,41 +378,21 @@ AP_EXPORT int ap_jobs_submit(ap_jobs *r, const char *ref,
         pthread_mutex_unlock(&r->mu);
     }
     if (rc == AP_EBUSY && shutdown)
-        return jfail(rc, "the registry is shutting down", "cannot queue '%s'", ref);
+        return jobs_fail(rc, "the registry is shutting down", "cannot queue '%s'", ref);
     if (rc == AP_EBUSY)
         return apx_error_set(NULL, rc, "cannot queue '%s': the queue is full (%u jobs "
                              "waiting, max_queued)", ref, maxq);
-    return jfail(rc, rc == AP_EINVAL ? "invalid argument (no registry, no output, an "
+    return jobs_fail(rc, rc == AP_EINVAL ? "invalid argument (no registry, no output, an "
                  "empty reference or an options struct_size below the minimum)"
-                 : why_id(rc), "cannot queue '%s'", ref && *ref ? ref : "(no reference)");
+                 : jobs_why_id(rc), "cannot queue '%s'", ref && *ref ? ref : "(no reference)");
 }
 
 AP_EXPORT int ap_jobs_cancel(ap_jobs *r, ap_job_id id)
 {
     apx_error_tls_reset();
-    return jfail(jobs_cancel_impl(r, id), NULL, "cannot cancel job %" PRIu64 "%s", id,
+    return jobs_fail(jobs_cancel_impl(r, id), NULL, "cannot cancel job %" PRIu64 "%s", id,
                  jobs_check(r) ? ": no such job (never submitted, or forgotten)"
                           : ": not a job registry");
-}
-
-AP_EXPORT int ap_jobs_info(ap_jobs *r, ap_job_id id, ap_job_info *out)
-{
-    int rc;
-    apx_error_tls_reset();
-    rc = jobs_info_impl(r, id, out);
-    return jfail(rc, why_id(rc), "job %" PRIu64 ": cannot take a snapshot", id);
-}
-
-AP_EXPORT int ap_jobs_wait(ap_jobs *r, ap_job_id id, int timeout_ms,
-                           ap_job_info *out)
-{
-    int rc;
-    apx_error_tls_reset();
-    rc = jobs_wait_impl(r, id, timeout_ms, out);
-    if (rc == AP_ETIMEDOUT)
-        return apx_error_set(NULL, rc, "job %" PRIu64 ": still queued or running "
-                             "after %d ms", id, timeout_ms);
-    return jfail(rc, why_id(rc), "cannot wait for job %" PRIu64, id);
 }
 
 AP_EXPORT int ap_jobs_list(ap_jobs *r, ap_job_id **ids, size_t *n)
@@ -470,7 +400,7 @@ AP_EXPORT int ap_jobs_list(ap_jobs *r, ap_job_id **ids, size_t *n)
     int rc;
     apx_error_tls_reset();
     rc = jobs_list_impl(r, ids, n);
-    return jfail(rc, why_id(rc), "cannot list the jobs");
+    return jobs_fail(rc, jobs_why_id(rc), "cannot list the jobs");
 }
 
 AP_EXPORT int ap_jobs_forget(ap_jobs *r, ap_job_id id)
@@ -478,8 +408,8 @@ AP_EXPORT int ap_jobs_forget(ap_jobs *r, ap_job_id id)
     int rc;
     apx_error_tls_reset();
     rc = jobs_forget_impl(r, id);
-    return jfail(rc, rc == AP_EBUSY ? "it is still queued or running (cancel it and "
-                 "wait for it first)" : why_id(rc), "cannot forget job %" PRIu64, id);
+    return jobs_fail(rc, rc == AP_EBUSY ? "it is still queued or running (cancel it and "
+                 "wait for it first)" : jobs_why_id(rc), "cannot forget job %" PRIu64, id);
 }
 
 AP_EXPORT int ap_jobs_entry(ap_jobs *r, ap_job_id id, ap_entry **out)
@@ -487,18 +417,6 @@ AP_EXPORT int ap_jobs_entry(ap_jobs *r, ap_job_id id, ap_entry **out)
     int rc;
     apx_error_tls_reset();
     rc = jobs_entry_impl(r, id, out);
-    return jfail(rc, rc == AP_ENOTFOUND ? "no such job, or it did not end with an "
-                 "entry (not DONE)" : why_id(rc), "job %" PRIu64 ": no entry", id);
-}
-
-AP_EXPORT int ap_jobs_events(ap_jobs *r, ap_job_id id, uint64_t after_seq,
-                             int timeout_ms, ap_job_event *buf, size_t n,
-                             size_t *got)
-{
-    int rc;
-    apx_error_tls_reset();
-    rc = jobs_events_impl(r, id, after_seq, timeout_ms, buf, n, got);
-    return jfail(rc, rc == AP_EINVAL ? "invalid argument (no registry, no buffer, "
-                 "n == 0, no count, or buf[0].struct_size below the minimum)"
-                 : why_id(rc), "job %" PRIu64 ": cannot read its events", id);
+    return jobs_fail(rc, rc == AP_ENOTFOUND ? "no such job, or it did not end with an "
+                 "entry (not DONE)" : jobs_why_id(rc), "job %" PRIu64 ": no entry", id);
 }

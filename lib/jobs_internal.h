@@ -1,7 +1,8 @@
-/* libartifactprov — the job registry's private parts, shared by its three
+/* libartifactprov — the job registry's private parts, shared by its four
  * files: lib/jobs.c (the registry: create, submit, cancel, list, forget,
- * free, the error channel), lib/job_run.c (the workers and a job's life),
- * lib/job_read.c (snapshots, waits, events).
+ * free), lib/job_run.c (the workers and a job's life), lib/job_read.c
+ * (snapshots, waits, events) and lib/job.c (a job as a record, the error
+ * channel), which the other three call and which calls none of them.
  * SPDX-License-Identifier: MIT */
 #ifndef APX_JOBS_INTERNAL_H
 #define APX_JOBS_INTERNAL_H
@@ -87,25 +88,25 @@ typedef struct worker_arg {
     size_t slot;
 } worker_arg;
 
-/* lib/jobs.c */
+/* lib/job.c: a job as a record (the _locked ones and those that walk the
+ * list with r->mu held) and the helpers of every part of the registry */
 int jobs_check(const ap_jobs *r);
 int job_ended(const jjob *j);             /* in a final state */
 int64_t jobs_wall_ms(void);
 int jobs_final_kind(ap_event_kind k);
-/* lib/job_run.c: a job's life (the _locked ones with r->mu held) */
-void job_cancel_queued_locked(ap_jobs *r, jjob *j, const char *why);
-jjob *jobs_find_queued(ap_jobs *r);
 jjob *job_find(ap_jobs *r, ap_job_id id);
 void job_free(jjob *j);
 void job_unlink(ap_jobs *r, jjob *j);
 void job_unref(jjob *j);
 void job_prog_clear(prog *p);
+void job_rec_clear(ev_rec *e);
 int job_prog_export(ap_progress *dst, const prog *src, const char *artifact);
 char **jobs_strv_dup(const char *const *v, int *ok);
+int jobs_fail(int rc, const char *why, const char *fmt, ...) AP_PRINTF(3, 4);
+const char *jobs_why_id(int rc);
+/* lib/job_run.c: a job's life */
+void job_cancel_queued_locked(ap_jobs *r, jjob *j, const char *why);
+jjob *jobs_find_queued(ap_jobs *r);
 void *jobs_worker_main(void *arg);
-/* lib/job_read.c */
-int jobs_events_impl(ap_jobs *r, ap_job_id id, uint64_t after_seq, int timeout_ms, ap_job_event *buf, size_t n, size_t *got);
-int jobs_info_impl(ap_jobs *r, ap_job_id id, ap_job_info *out);
-int jobs_wait_impl(ap_jobs *r, ap_job_id id, int timeout_ms, ap_job_info *out);
 
 #endif
