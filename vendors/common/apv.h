@@ -6,6 +6,7 @@
 #ifndef AP_VENDOR_COMMON_APV_H
 #define AP_VENDOR_COMMON_APV_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,13 @@ APV_HIDDEN char *apv_asprintf(const char *fmt, ...) __attribute__((format(printf
  * escape is malformed (or, with reject_ctl, decodes to a control
  * character); NULL with *bad 0 when out of memory. */
 APV_HIDDEN char *apv_pct_decode(const char *s, size_t n, int reject_ctl, int *bad);
+
+/* The call's error (host->set_error) or log line (host->log, when the host
+ * has one), "<ref>: <the formatted text>". apv_vfail returns `status`. */
+APV_HIDDEN int apv_vfail(const ap_host *h, ap_vendor_call *call, const char *ref,
+                         int status, const char *fmt, va_list ap);
+APV_HIDDEN void apv_vlog(const ap_host *h, ap_vendor_call *call, const char *ref,
+                         int level, const char *fmt, va_list ap);
 
 /* ---- the environment (env.c) ------------------------------------------ */
 

@@ -1,5 +1,6 @@
 /* libartifactprov — in-tree vendors' shared code: strings (a formatted
- * malloc'd string; percent-decoding of a reference's escaped part).
+ * malloc'd string; percent-decoding of a reference's escaped part; a call's
+ * error and log messages prefixed with its reference).
  * SPDX-License-Identifier: MIT */
 #include "apv.h"
 
@@ -57,4 +58,22 @@ char *apv_pct_decode(const char *s, size_t n, int reject_ctl, int *bad)
     }
     *o = '\0';
     return out;
+}
+
+int apv_vfail(const ap_host *h, ap_vendor_call *call, const char *ref,
+              int status, const char *fmt, va_list ap)
+{
+    char buf[1536];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    return h->set_error(call, status, "%s: %s", ref, buf);
+}
+
+void apv_vlog(const ap_host *h, ap_vendor_call *call, const char *ref,
+              int level, const char *fmt, va_list ap)
+{
+    char buf[1536];
+    if (!AP_HOST_HAS(h, log) || !h->log)
+        return;
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    h->log(call, level, "%s: %s", ref, buf);
 }

@@ -18,24 +18,19 @@
 
 int ghv_fail(ghv_ctx *c, int status, const char *fmt, ...)
 {
-    char buf[1536];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    status = apv_vfail(c->host, c->call, c->ref, status, fmt, ap);
     va_end(ap);
-    return c->host->set_error(c->call, status, "%s: %s", c->ref, buf);
+    return status;
 }
 
 void ghv_log(ghv_ctx *c, int level, const char *fmt, ...)
 {
-    char buf[1536];
     va_list ap;
-    if (!c->host->log)
-        return;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    apv_vlog(c->host, c->call, c->ref, level, fmt, ap);
     va_end(ap);
-    c->host->log(c->call, level, "%s: %s", c->ref, buf);
 }
 
 const char *ghv_env(ghv_ctx *c, const char *name)

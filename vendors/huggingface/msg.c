@@ -7,22 +7,17 @@
 
 int hfv_fail(hfv_ctx *c, int status, const char *fmt, ...)
 {
-    char buf[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    status = apv_vfail(c->host, c->call, c->ref, status, fmt, ap);
     va_end(ap);
-    return c->host->set_error(c->call, status, "%s: %s", c->ref, buf);
+    return status;
 }
 
 void hfv_log(hfv_ctx *c, int level, const char *fmt, ...)
 {
-    char buf[1024];
     va_list ap;
-    if (!AP_HOST_HAS(c->host, log))
-        return;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    apv_vlog(c->host, c->call, c->ref, level, fmt, ap);
     va_end(ap);
-    c->host->log(c->call, level, "%s: %s", c->ref, buf);
 }
