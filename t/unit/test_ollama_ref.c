@@ -13,6 +13,8 @@
 #include <openssl/sha.h>
 
 #include "../../vendors/ollama/ollama.c"
+#include "../../vendors/ollama/name.c"
+#include "../../vendors/ollama/manifest.c"
 #include "../../vendors/ollama/registry.c"
 #include "../../vendors/ollama/publish.c"
 #include "../../vendors/common/sha256.c"

@@ -215,34 +215,6 @@ int ghv_setup(ghv_ctx *c)
     return setup_minisign_key(c);
 }
 
-static void wipe(char *s)
-{
-    if (s) {
-        volatile char *p = s;
-        while (*p)
-            *p++ = '\0';
-    }
-}
-
-void ghv_ctx_clear(ghv_ctx *c)
-{
-    size_t i;
-    ghv_ref_clear(&c->r);
-    free(c->api);
-    wipe(c->token);
-    free(c->token);
-    free(c->minisign_key);
-    ghv_release_clear(&c->rel);
-    for (i = 0; i < c->ndocs; i++) {
-        free(c->docs[i].name);
-        free(c->docs[i].body);
-    }
-    free(c->docs);
-    c->api = c->token = c->minisign_key = NULL;
-    c->docs = NULL;
-    c->ndocs = 0;
-}
-
 /* ---- waiting ----------------------------------------------------------------- */
 
 int ghv_wait(ghv_ctx *c, unsigned secs)

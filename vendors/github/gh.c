@@ -132,6 +132,35 @@ out:
     return rc;
 }
 
+/* A call's context freed (the token wiped first). */
+static void wipe(char *s)
+{
+    if (s) {
+        volatile char *p = s;
+        while (*p)
+            *p++ = '\0';
+    }
+}
+
+void ghv_ctx_clear(ghv_ctx *c)
+{
+    size_t i;
+    ghv_ref_clear(&c->r);
+    free(c->api);
+    wipe(c->token);
+    free(c->token);
+    free(c->minisign_key);
+    ghv_release_clear(&c->rel);
+    for (i = 0; i < c->ndocs; i++) {
+        free(c->docs[i].name);
+        free(c->docs[i].body);
+    }
+    free(c->docs);
+    c->api = c->token = c->minisign_key = NULL;
+    c->docs = NULL;
+    c->ndocs = 0;
+}
+
 /* The syntax of a reference, without I/O (ap_vendor.check_ref). */
 static int gh_check_ref(const char *ref, char *err, size_t errlen)
 {

@@ -59,6 +59,14 @@ void olv_canonical(const olv_ref *r, char *buf, size_t len);
  * absolute.  malloc'd, or NULL with the call's error set. */
 char *olv_models_dir(const ap_host *h, ap_vendor_call *call, const char *dir);
 
+/* A name's parts (name.c): olv_valid_part says whether s[0..len) may be
+ * one, under ollama's rules for its kind (a scan names its levels so). */
+enum { OLV_K_HOST, OLV_K_NS, OLV_K_MODEL, OLV_K_TAG };
+int olv_valid_part(int kind, const char *s, size_t len);
+
+/* A file:// URL of root/rel, percent-encoded (manifest.c); NULL: ENOMEM. */
+char *olv_file_url(const char *root, const char *rel);
+
 /* One layer of a manifest: "sha256:<hex>" checked. */
 const char *olv_layer_digest(void *json_layer, const char **media, uint64_t *size);
 /* The file name a layer of media type `media` gets (dup: how many layers of
