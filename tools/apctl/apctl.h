@@ -2,7 +2,8 @@
  * SPDX-License-Identifier: MIT
  *
  * One concept per file:
- *   main.c          global options, the command table, dispatch
+ *   main.c          global options, the command table, dispatch, `help`
+ *   session.c       a command's provisioner, cancel token, signals, clock
  *   help.c          `apctl --help` and `apctl CMD --help`
  *   options.c       the option parser every command uses
  *   sizes.c         numbers with suffixes (10M, 1GiB) and human sizes
@@ -15,7 +16,6 @@
  *   progress_tty.c  bars on a terminal, fitted to its width
  *   progress_log.c  plain lines at a steady cadence (not a terminal)
  *   events.c        --events: one JSON object per line
- *   plan.c          what a pull is about to fetch (size, quantisations)
  *   cmd_catalog.c   ls, show, path, rm
  *   cmd_store.c     verify, gc
  *   cmd_scan.c      scan

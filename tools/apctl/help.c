@@ -163,17 +163,3 @@ int command_help(const char *cmd, FILE *f)
     }
     return -1;
 }
-
-int cmd_help(int argc, char **argv)
-{
-    apctl_args a = { "help", argc, 0, argv, 0 };
-    const char *what = NULL, *v;
-    while (apctl_next(&a, NULL, &v) == 0)
-        if (what)
-            apctl_usage_error("help", "one command at a time");
-        else
-            what = v;
-    if (command_help(what, stdout) != 0)
-        apctl_usage_error(NULL, "unknown command '%s'", what);
-    return 0;
-}

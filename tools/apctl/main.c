@@ -9,54 +9,6 @@
 #include <signal.h>
 #include <string.h>
 
-unsigned g_prov_flags;
-ap_cancel_token *g_cancel;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    ap_cancel(g_cancel); /* async-signal-safe */
-}
-
-int signals_catch(void)
-{
-    struct sigaction sa;
-    if (!(g_cancel = ap_cancel_token_new()))
-        return -1;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    return 0;
-}
-
-void signals_release(void)
-{
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    ap_cancel_token_free(g_cancel);
-    g_cancel = NULL;
-}
-
-void apctl_provisioner_options(ap_provisioner_options *po)
-{
-    ap_provisioner_options_init(po);
-    po->flags = g_prov_flags;
-    po->vendor_path = apctl_vendor_path();
-}
-
-int open_prov(ap_provisioner **p)
-{
-    ap_provisioner_options po;
-    int rc;
-    apctl_provisioner_options(&po);
-    rc = ap_provisioner_new(p, &po);
-    if (rc != AP_OK) /* no handle: the detail is the thread's last error */
-        fprintf(stderr, "apctl: %s\n", T(ap_error_last()->message));
-    return rc;
-}
-
 static int cmd_pull_full(int argc, char **argv) { return cmd_pull(argc, argv, 0); }
 static int cmd_sync(int argc, char **argv)
 {
@@ -81,6 +33,21 @@ int cmd_version(int argc, char **argv)
         apctl_usage_error("version", "unexpected argument '%s'", v);
     printf("apctl %s (libartifactprov %s, vendor ABI %d)\n", AP_VERSION_STRING,
            ap_version(), AP_VENDOR_ABI_VERSION);
+    return 0;
+}
+
+/* `apctl help [CMD]`: the same text as `apctl CMD --help`. */
+int cmd_help(int argc, char **argv)
+{
+    apctl_args a = { "help", argc, 0, argv, 0 };
+    const char *what = NULL, *v;
+    while (apctl_next(&a, NULL, &v) == 0)
+        if (what)
+            apctl_usage_error("help", "one command at a time");
+        else
+            what = v;
+    if (command_help(what, stdout) != 0)
+        apctl_usage_error(NULL, "unknown command '%s'", what);
     return 0;
 }
 

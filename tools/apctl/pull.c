@@ -184,15 +184,6 @@ static void print_result(pull_ui *ui, const char *ref, const ap_entry *e)
                        (unsigned long long)ap_entry_file_at(e, k)->size);
 }
 
-/* The failure of a pull, and what may help. */
-void pull_failed(int rc, const char *msg)
-{
-    fprintf(stderr, "apctl: %s\n", T(msg));
-    if (rc == AP_EVENDOR && strstr(msg, "no vendor serves"))
-        fprintf(stderr, "apctl: vendors are looked for in %s\n",
-                T(apctl_vendor_dirs_text()));
-}
-
 static int pull_one(const char *ref, ap_provision_options *o, pull_ui *ui, int json)
 {
     ap_provisioner *p = NULL;
