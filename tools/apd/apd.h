@@ -54,7 +54,7 @@ typedef struct apd_req {
 void apd_log(const char *fmt, ...) AP_PRINTF(1, 2);
 uint64_t apd_now_ms(void);
 
-/* http.c: responses.  Each returns what the access handler returns. */
+/* reply.c: responses.  Each returns what the access handler returns. */
 enum MHD_Result apd_reply(apd_req *rq, unsigned code, json_t *body);   /* steals */
 enum MHD_Result apd_reply_error(apd_req *rq, unsigned code, const char *fmt, ...)
     AP_PRINTF(3, 4);
@@ -92,6 +92,7 @@ typedef struct apd_submit {
  * reference); else answered on rq. */
 int apd_submit_job(apd_req *rq, const apd_submit *s, ap_job_id *id, int *existing,
                    enum MHD_Result *res);
+/* reply.c: a job and a catalog entry as JSON. */
 json_t *apd_job_json(const ap_job_info *i);
 json_t *apd_entry_json(const ap_entry *e);
 

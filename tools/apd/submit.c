@@ -1,7 +1,6 @@
 /* apd — submitting jobs (shared by /v1/jobs and /api/pull): the reference
  * checked before a job exists, the same reference while running answered
- * with the running job, the request recorded in the history; and the JSON
- * of a job and of a catalog entry.
+ * with the running job, the request recorded in the history.
  * SPDX-License-Identifier: MIT */
 #include "apd.h"
 
@@ -71,56 +70,4 @@ int apd_submit_job(apd_req *rq, const apd_submit *s, ap_job_id *id, int *existin
     }
     apd_log("job %llu submitted: %s", (unsigned long long)*id, s->ref);
     return 0;
-}
-
-/* A job as JSON.  Its progress and text go through the library's event
- * JSON (ap_job_event_to_json: the same members, rounding and repair of
- * text that is not UTF-8 as the event stream), under the job's own keys. */
-json_t *apd_job_json(const ap_job_info *i)
-{
-    static const char *const progress_keys[] = { "file", "phase", "bytes_done",
-        "bytes_total", "file_done", "file_total", "files_done", "files_total",
-        "percent", "rate", "eta", "elapsed", "idle", "fetched_bytes", NULL };
-    ap_job_event ev = AP_JOB_EVENT_INIT;
-    json_t *e = NULL, *j;
-    char *text = NULL;
-    size_t k;
-    ev.seq = i->last_seq;
-    ev.job_id = i->id;
-    ev.kind = i->state == AP_JOB_DONE ? AP_EVENT_DONE
-              : i->state == AP_JOB_FAILED ? AP_EVENT_ERROR
-              : i->state == AP_JOB_CANCELLED ? AP_EVENT_CANCELLED : AP_EVENT_PROGRESS;
-    ev.status = i->status;
-    ev.final = i->state >= AP_JOB_DONE;
-    ev.file = (char *)i->progress.file; /* only read: ev is never cleared */
-    ev.message = i->message;
-    ev.progress = i->progress;
-    if (ap_job_event_to_json(&ev, &text) == AP_OK)
-        e = json_loads(text, 0, NULL);
-    ap_free(text);
-    j = json_pack("{s:I, s:s, s:o, s:s, s:i, s:O, s:o}", "job_id", (json_int_t)i->id,
-                  "operation", "model_download", "ref", apd_jstr(i->ref),
-                  "state", ap_job_state_name(i->state), "status", i->status,
-                  "error", e ? json_object_get(e, "message") : json_null(),
-                  "entry_id", apd_jstr(i->entry_id));
-    for (k = 0; j && e && progress_keys[k]; k++)
-        json_object_set(j, progress_keys[k], json_object_get(e, progress_keys[k]));
-    if (j)
-        json_object_update_new(j, json_pack("{s:I, s:I, s:I, s:I}", "last_seq",
-                                            (json_int_t)i->last_seq, "submitted",
-                                            (json_int_t)i->submitted, "started",
-                                            (json_int_t)i->started, "finished",
-                                            (json_int_t)i->finished));
-    json_decref(e);
-    return j;
-}
-
-json_t *apd_entry_json(const ap_entry *e)
-{
-    char *text = NULL;
-    json_t *j = NULL;
-    if (ap_entry_to_json(e, &text) == AP_OK)
-        j = json_loads(text, 0, NULL);
-    ap_free(text);
-    return j ? j : json_null();
 }
