@@ -7,7 +7,6 @@
 #include "minisign.h"
 #include "engine.h"
 
-#include <sodium.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,29 +74,6 @@ static void h_http_free(ap_http_response *resp)
         return;
     apx_http_result_clear(&hr->r);
     free(hr);
-}
-
-void apx_mfile_clear(apx_mfile *f)
-{
-    size_t i;
-    free(f->path);
-    free(f->sha256);
-    free(f->git_sha1);
-    free(f->url);
-    if (f->bearer) /* tokens are wiped, not just freed */
-        sodium_memzero(f->bearer, strlen(f->bearer));
-    free(f->bearer);
-    free(f->bearer_host);
-    free(f->etag);
-    free(f->local_path);
-    free(f->describe);
-    free(f->local_root);
-    free(f->signature);
-    free(f->public_key);
-    for (i = 0; f->headers && f->headers[i]; i++)
-        free(f->headers[i]);
-    free(f->headers);
-    memset(f, 0, sizeof *f);
 }
 
 static int is_hex_len(const char *s, size_t len)
@@ -407,7 +383,7 @@ static int h_provision(ap_vendor_call *call, const char *ref,
     self.ref = call->ref;
     self.up = provision_chain;
     provision_chain = &self;
-    rc = ap_provision(p, ref, &o, &e);
+    rc = p->provision(p, ref, &o, &e);
     provision_chain = self.up;
     if (rc != AP_OK) {
         /* the nested message starts with the input's reference already */
@@ -451,27 +427,3 @@ const ap_host apx_host_table = {
     sizeof(ap_vendor_file),
     h_provision,
 };
-
-void apx_call_init(ap_vendor_call *call, ap_provisioner *prov, apx_vendor *v,
-                   const char *ref, ap_cancel_token *cancel)
-{
-    memset(call, 0, sizeof *call);
-    call->prov = prov;
-    call->vendor = v;
-    call->ref = ref;
-    call->cancel = cancel;
-}
-
-void apx_call_clear(ap_vendor_call *call)
-{
-    size_t i;
-    for (i = 0; i < call->nfiles; i++)
-        apx_mfile_clear(&call->files[i]);
-    free(call->files);
-    free(call->name);
-    free(call->revision);
-    free(call->canonical);
-    call->files = NULL;
-    call->nfiles = call->cap = 0;
-    call->name = call->revision = call->canonical = NULL;
-}

@@ -67,7 +67,7 @@ int apx_vendor_register(ap_provisioner *prov, ap_vendor_init_fn init,
 
     if (!init)
         return refuse(prov, AP_EINVAL, "%s: no entry point", origin);
-    d = init(&apx_host_table);
+    d = init(prov->host);
     if (!d)
         return refuse(prov, AP_EVENDOR,
                       "%s: the vendor's entry point returned no descriptor "
@@ -116,7 +116,7 @@ int apx_vendor_register(ap_provisioner *prov, ap_vendor_init_fn init,
                           other->desc.name, other->origin);
     }
     if (v.desc.create && !prov->vendor_shell) {
-        rc = v.desc.create(&apx_host_table, &v.state);
+        rc = v.desc.create(prov->host, &v.state);
         if (rc != AP_OK)
             return refuse(prov, rc < 0 ? rc : AP_EVENDOR,
                           "%s: vendor '%s' failed to initialise (%s)", origin,
@@ -392,7 +392,7 @@ int apx_vendors_from_set(ap_provisioner *prov, const ap_vendor_set *set)
         if (!(v.origin = apx_strdup(s->vendors[i].origin)))
             return refuse(prov, AP_ENOMEM, "vendor set: out of memory");
         if (v.desc.create &&
-            (rc = v.desc.create(&apx_host_table, &v.state)) != AP_OK) {
+            (rc = v.desc.create(prov->host, &v.state)) != AP_OK) {
             rc = refuse(prov, rc < 0 ? rc : AP_EVENDOR,
                         "%s: vendor '%s' failed to initialise (%s)", v.origin,
                         v.desc.name, ap_strerror(rc));

@@ -65,6 +65,13 @@ struct ap_provisioner {
     size_t nwarnings;
     int vendor_shell;  /* 1: this is the body of an ap_vendor_set: vendors
                           are loaded and checked, `create` is not called */
+    /* Set by the provisioner (provisioner.c), so that the layers below it
+     * never name it: the table its vendors get (host.c, handed out by the
+     * loader), and ap_provision itself, which the table's `provision` calls
+     * for a vendor's inputs (a nested pull of the same provisioner). */
+    const ap_host *host;
+    int (*provision)(ap_provisioner *p, const char *ref,
+                     const ap_provision_options *opts, ap_entry **out);
 };
 
 /* A set of loaded vendors independent of one provisioner: a provisioner

@@ -58,6 +58,8 @@ AP_EXPORT int ap_provisioner_new(ap_provisioner **out,
         return apx_error_set(NULL, AP_ENOMEM, "ap_provisioner_new: out of memory");
     p->next_job = 1;
     p->flags = o.flags;
+    p->host = &apx_host_table;
+    p->provision = ap_provision;
     rc = ap_store_open(&p->store, o.home);
     if (rc != AP_OK) {
         /* no handle to carry it: the detail is the thread's last error */
@@ -103,6 +105,8 @@ AP_EXPORT int ap_vendor_set_new(ap_vendor_set **out)
     if (!(*out = s = apx_calloc(1, sizeof *s)))
         return apx_error_set(NULL, AP_ENOMEM, "ap_vendor_set_new: out of memory");
     s->shell.vendor_shell = 1;
+    s->shell.host = &apx_host_table;
+    s->shell.provision = ap_provision;
     return AP_OK;
 }
 

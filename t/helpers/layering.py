@@ -49,15 +49,17 @@ def sccs(graph):
 
 def calls(group, objs):
     defs, uses = {}, collections.defaultdict(set)
-    for o in objs:
-        name = os.path.relpath(o)
-        nm = subprocess.run(["nm", o], capture_output=True, text=True, check=True)
-        for line in nm.stdout.splitlines():
-            f = line.split()
-            if len(f) == 3 and f[1] in "TDBRV":
-                defs[f[2]] = name
-            elif len(f) == 2 and f[0] == "U":
-                uses[name].add(f[1])
+    # one nm for all: "<object>:<value> <type> <symbol>" (-A)
+    nm = subprocess.run(["nm", "-A"] + list(objs), capture_output=True,
+                        text=True, check=True)
+    for line in nm.stdout.splitlines():
+        obj, _, rest = line.partition(":")
+        name = os.path.relpath(obj)
+        f = rest.split()
+        if len(f) == 3 and f[1] in "TDBRV":
+            defs[f[2]] = name
+        elif len(f) == 2 and f[0] == "U":
+            uses[name].add(f[1])
     graph, why = collections.defaultdict(set), {}
     for a, syms in uses.items():
         for s in syms:
