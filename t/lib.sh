@@ -85,3 +85,13 @@ for l in open(sys.argv[1]):
         n += bool(eval(sys.argv[2]))
 print(n)' "$FH_LOG" "$1"
 }
+
+# fleet_block NAME: the ```nginx block of docs/fleet.md whose first line is
+# "# fleet: NAME", verbatim (the proxy-cache tests run the doc's blocks).
+fleet_block() {
+    awk -v want="# fleet: $1" '
+        /^```nginx$/ { inb = 1; first = 1; next }
+        /^```$/ { inb = 0; take = 0; next }
+        inb && first { first = 0; take = ($0 == want) }
+        take { print }' "$AP_SRC/docs/fleet.md"
+}

@@ -4,7 +4,9 @@
 # CDN, whose redirects are signed anew on every request; 8 apctl processes
 # with separate stores pull the same model at once.  The origin's log shows
 # the model's bytes served once (<= 1.1x), and every client verified them.
-# The configuration is t/fixtures/proxy_cache.conf.in (docs/fleet.md).
+# The configuration is docs/fleet.md's `common` and `huggingface` blocks, as
+# the doc gives them: only the hosts, ports and cache directory are replaced
+# by loopback ones.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
 if ! command -v nginx > /dev/null 2>&1; then
     echo "1..0 # SKIP nginx is not installed (Debian package nginx)"; exit 0
@@ -26,11 +28,24 @@ free_port() {
 NX="$TMP/nginx"
 mkdir -p "$NX/tmp"
 HP=$(free_port); CP=$(free_port)
-USER_LINE=
-[ "$(id -u)" -eq 0 ] && USER_LINE="user root;"
-sed -e "s|@DIR@|$NX|g" -e "s|@USER@|$USER_LINE|" -e "s|@HUB_PORT@|$HP|g" \
-    -e "s|@CDN_PORT@|$CP|g" -e "s|@HUB@|$HUB|g" -e "s|@CDN@|$CDN|g" \
-    "$AP_SRC/t/fixtures/proxy_cache.conf.in" > "$NX/nginx.conf"
+for b in common huggingface; do
+    [ -n "$(fleet_block $b)" ] || { echo "Bail out! docs/fleet.md has no '# fleet: $b' block"; exit 1; }
+done
+{
+    echo "worker_processes 1; daemon off; pid $NX/nginx.pid;"
+    [ "$(id -u)" -eq 0 ] && echo "user root;"
+    echo "events { worker_connections 512; }"
+    echo "http {"
+    echo "access_log $NX/access.log; client_body_temp_path $NX/tmp/body;"
+    echo "proxy_temp_path $NX/tmp/proxy; fastcgi_temp_path $NX/tmp/fastcgi;"
+    echo "uwsgi_temp_path $NX/tmp/uwsgi; scgi_temp_path $NX/tmp/scgi;"
+    for b in common huggingface; do fleet_block $b; done
+    echo "}"
+} | sed -e "s|/var/cache/nginx/models|$NX/cache|" \
+        -e "s|https://huggingface.co|$HUB|" -e "s|listen 8080;|listen 127.0.0.1:$HP;|" \
+        -e "s|https://cdn-lfs.hf.co|$CDN|g" -e "s|listen 8081;|listen 127.0.0.1:$CP;|" \
+        -e "s|http://cache.lab:8081|http://127.0.0.1:$CP|" \
+        > "$NX/nginx.conf"
 nginx -p "$NX" -c "$NX/nginx.conf" -e "$NX/error.log" 2> "$NX/stderr" &
 NGINX=$!
 trap 'kill $NGINX 2>/dev/null; wait $NGINX 2>/dev/null; cleanup' EXIT INT TERM

@@ -17,15 +17,6 @@ fi
 plan 8
 N=8
 W=1000000
-# doc_block NAME: the ```nginx block of docs/fleet.md whose first line is
-# "# fleet: NAME", verbatim.
-doc_block() {
-    awk -v want="# fleet: $1" '
-        /^```nginx$/ { inb = 1; first = 1; next }
-        /^```$/ { inb = 0; take = 0; next }
-        inb && first { first = 0; take = ($0 == want) }
-        take { print }' "$AP_SRC/docs/fleet.md"
-}
 # The fakes log one JSON object a line (fakegh compact, fakeregistry with
 # a space after each colon).  lines LOG SERVER [ERE...]: how many lines of
 # SERVER match every ERE; bytes_of LOG SERVER [ERE...]: the body bytes they say
@@ -90,7 +81,7 @@ mkdir -p "$NX/tmp"
     echo "access_log $NX/access.log; client_body_temp_path $NX/tmp/body;"
     echo "proxy_temp_path $NX/tmp/proxy; fastcgi_temp_path $NX/tmp/fastcgi;"
     echo "uwsgi_temp_path $NX/tmp/uwsgi; scgi_temp_path $NX/tmp/scgi;"
-    for b in common github ollama huggingface; do doc_block $b; done
+    for b in common github ollama huggingface; do fleet_block $b; done
     echo "}"
 } | sed -e "s|/var/cache/nginx/models|$NX/cache|" \
         -e "s|https://api.github.com|$API|g" \
@@ -102,7 +93,7 @@ mkdir -p "$NX/tmp"
         -e "s|https://cdn-lfs.hf.co|http://127.0.0.1:$HP2|" -e "s|listen 8081;|listen 127.0.0.1:$HP2;|" \
         > "$NX/nginx.conf"
 for b in common github ollama huggingface; do
-    [ -n "$(doc_block $b)" ] || { echo "Bail out! docs/fleet.md has no '# fleet: $b' block"; exit 1; }
+    [ -n "$(fleet_block $b)" ] || { echo "Bail out! docs/fleet.md has no '# fleet: $b' block"; exit 1; }
 done
 nginx -p "$NX" -c "$NX/nginx.conf" -e "$NX/error.log" 2> "$NX/stderr" &
 NGINX=$!
