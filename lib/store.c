@@ -397,16 +397,15 @@ int apx_store_commit_nosync(ap_store *store, const char *staging_path,
     return commit_blob(store, staging_path, sha256_hex, trusted_digest, 0);
 }
 
-static int commit_blob(ap_store *store, const char *staging_path,
-                       const char *sha256_hex, int trusted_digest, int sync)
+/* The staging file opened for a commit, checked to be a regular file and,
+ * unless trusted_digest, to hash to sha256_hex (else it is removed).
+ * Returns its fd, or < 0. */
+static int open_staged(ap_store *store, const char *staging_path,
+                       const char *sha256_hex, int trusted_digest)
 {
     struct stat st;
-    int sfd, dfd = -1, lfd = -1, rc = AP_OK;
+    int sfd, rc;
 
-    if (!apx_store_ok(store) || !staging_path)
-        return AP_EINVAL;
-    if (!apx_is_sha256_hex(sha256_hex))
-        return apx_store_bad_hex(store, sha256_hex);
     sfd = open(staging_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
                              O_CLOEXEC);
     if (sfd < 0)
@@ -437,6 +436,72 @@ static int commit_blob(ap_store *store, const char *staging_path,
                                  sha256_hex, hex);
         }
     }
+    return sfd;
+}
+
+/* Under the blob's lock: the blob already there is a dedup (the staging
+ * file goes).  1 when there (or < 0 on error), 0 when not. */
+static int dedup(ap_store *store, int dfd, const char *staging_path, const char *sha256_hex)
+{
+    int rc = apx_store_blob_there(store, dfd, sha256_hex);
+    if (rc == 1)
+        apx_staging_discard(staging_path);   /* already there: dedup */
+    return rc;
+}
+
+/* renameat2(RENAME_NOREPLACE) failed with `e`: the same bytes already
+ * there, no such flag here (a plain rename under the blob's lock), or
+ * another file system (a copy).  0 when the blob is in place now, 1 when
+ * it was there already, < 0 on error. */
+static int rename_fallback(ap_store *store, int sfd, int dfd, const char *staging_path,
+                           const char *sha256_hex, int trusted_digest, int *lfd, int e)
+{
+    int rc = AP_OK;
+    if (e == EEXIST) {
+        apx_staging_discard(staging_path);
+        return 1;
+    }
+    if ((e == EINVAL || e == ENOSYS || e == EXDEV) && *lfd < 0) {
+        if ((rc = apx_store_lock_name(store, sha256_hex, 0, lfd)) != AP_OK)
+            return rc;
+        if ((rc = dedup(store, dfd, staging_path, sha256_hex)) != 0)
+            return rc;
+    }
+    if (e == EINVAL || e == ENOSYS) {
+        /* No RENAME_NOREPLACE here; we hold the lock and checked. */
+        if (renameat(AT_FDCWD, staging_path, dfd, sha256_hex) == 0)
+            e = 0;
+        else
+            e = errno;
+    }
+    if (e == EXDEV) {
+        rc = apx_fs_copy_atomic(sfd, dfd, sha256_hex, 0444,
+                                trusted_digest ? NULL : sha256_hex, NULL,
+                                &store->err);
+        if (rc == AP_OK)
+            unlink(staging_path);
+        e = 0;
+    }
+    if (e != 0) {
+        fchmod(sfd, 0644);
+        rc = apx_error_set(&store->err, apx_fs_io_status(e),
+                           "commit '%s': rename: %s", staging_path,
+                           strerror(e));
+    }
+    return rc;
+}
+
+static int commit_blob(ap_store *store, const char *staging_path,
+                       const char *sha256_hex, int trusted_digest, int sync)
+{
+    int sfd, dfd = -1, lfd = -1, rc = AP_OK;
+
+    if (!apx_store_ok(store) || !staging_path)
+        return AP_EINVAL;
+    if (!apx_is_sha256_hex(sha256_hex))
+        return apx_store_bad_hex(store, sha256_hex);
+    if ((sfd = open_staged(store, staging_path, sha256_hex, trusted_digest)) < 0)
+        return sfd;
     /* The blob's lock makes the check and the rename one step against
      * gc and ap_store_remove_blob.  A batched commit's caller holds
      * APX_GC_LOCK (no blob is removed meanwhile) and its staging file's
@@ -448,61 +513,18 @@ static int commit_blob(ap_store *store, const char *staging_path,
         rc = dfd;
         goto out;
     }
-    if ((rc = apx_store_blob_there(store, dfd, sha256_hex)) != 0) {
-        if (rc == 1) {
-            apx_staging_discard(staging_path);   /* already there: dedup */
-            rc = AP_OK;
-        }
+    if ((rc = dedup(store, dfd, staging_path, sha256_hex)) != 0)
         goto out;
-    }
     if ((sync && fsync(sfd) != 0) || fchmod(sfd, 0444) != 0) {
         rc = apx_error_set(&store->err, apx_fs_io_status(errno), "commit '%s': %s",
                            staging_path, strerror(errno));
         goto out;
     }
     APX_FAULT("commit-rename");
-    if (renameat2(AT_FDCWD, staging_path, dfd, sha256_hex,
-                  RENAME_NOREPLACE) != 0) {
-        int e = errno;
-        if (e == EEXIST) {
-            apx_staging_discard(staging_path);
-            goto out;
-        }
-        if ((e == EINVAL || e == ENOSYS || e == EXDEV) && lfd < 0) {
-            if ((rc = apx_store_lock_name(store, sha256_hex, 0, &lfd)) != AP_OK)
-                goto out;
-            if ((rc = apx_store_blob_there(store, dfd, sha256_hex)) != 0) {
-                if (rc == 1) {
-                    apx_staging_discard(staging_path);
-                    rc = AP_OK;
-                }
-                goto out;
-            }
-        }
-        if (e == EINVAL || e == ENOSYS) {
-            /* No RENAME_NOREPLACE here; we hold the lock and checked. */
-            if (renameat(AT_FDCWD, staging_path, dfd, sha256_hex) == 0)
-                e = 0;
-            else
-                e = errno;
-        }
-        if (e == EXDEV) {
-            rc = apx_fs_copy_atomic(sfd, dfd, sha256_hex, 0444,
-                                    trusted_digest ? NULL : sha256_hex, NULL,
-                                    &store->err);
-            if (rc == AP_OK)
-                unlink(staging_path);
-            e = 0;
-        }
-        if (e != 0) {
-            fchmod(sfd, 0644);
-            rc = apx_error_set(&store->err, apx_fs_io_status(e),
-                               "commit '%s': rename: %s", staging_path,
-                               strerror(e));
-        }
-        if (rc != AP_OK)
-            goto out;
-    }
+    if (renameat2(AT_FDCWD, staging_path, dfd, sha256_hex, RENAME_NOREPLACE) != 0 &&
+        (rc = rename_fallback(store, sfd, dfd, staging_path, sha256_hex, trusted_digest,
+                              &lfd, errno)) != AP_OK)
+        goto out;
     if (sync)
         fsync(dfd);
     {
@@ -517,7 +539,7 @@ out:
         close(dfd);
     apx_store_unlock_remove(store, sha256_hex, lfd);
     close(sfd);
-    return rc;
+    return rc > 0 ? AP_OK : rc;
 }
 
 /* ---- human view ---------------------------------------------------------- */

@@ -166,14 +166,88 @@ out:
     return rc;
 }
 
+/* The bytes of sfd into the temporary tfd, by reflink (FICLONE) where the
+ * file system can, else by copy; hashed from what was placed and checked
+ * against what is expected (sha, git: the digests). */
+static int import_bytes(ap_store *store, int sfd, int tfd, const struct stat *st,
+                        const char *label, const char *expect_sha256,
+                        const char *expect_git, int want_git, char sha[65], char git[41])
+{
+    import_digests d = { NULL, NULL };
+    uint64_t size = 0;
+    int rc;
+
+    if (ioctl(tfd, FICLONE, sfd) == 0) {
+        struct stat cst;
+        if (fstat(tfd, &cst) != 0) {
+            rc = apx_error_set(&store->err, AP_EIO, "import '%s': %s", label,
+                               strerror(errno));
+            goto out;
+        }
+        if ((rc = digests_init(&d, want_git, (uint64_t)cst.st_size,
+                                 &store->err)) ||
+            (rc = digests_feed(&d, tfd, -1, &size, label, &store->err)))
+            goto out;
+    } else {
+        if ((rc = digests_init(&d, want_git, (uint64_t)st->st_size,
+                                 &store->err)) ||
+            (rc = digests_feed(&d, sfd, tfd, &size, label, &store->err)))
+            goto out;
+        if (size != (uint64_t)st->st_size) {
+            rc = apx_error_set(&store->err, AP_EIO, "import '%s': the file "
+                               "changed while it was copied", label);
+            goto out;
+        }
+    }
+    rc = digests_check(&d, label, expect_sha256, expect_git, sha, git, &store->err);
+out:
+    digests_free(&d);
+    return rc;
+}
+
+/* The temporary <tdir>/<tmp> becomes the blob <sha>, under the blob's lock
+ * (*lfd, and *dfd its directory: the caller closes them).  0 when placed,
+ * 1 when the blob was there already (the temporary stays), < 0 on error. */
+static int place_blob(ap_store *store, int tdir, const char *tmp, int tfd, mode_t mode,
+                      const char *sha, const char *label, int *dfd, int *lfd)
+{
+    int rc;
+    if ((rc = apx_store_lock_name(store, sha, 0, lfd)) != AP_OK)
+        return rc;
+    if ((*dfd = rc = apx_store_blob_dir(store, sha, 1)) < 0)
+        return rc;
+    if ((rc = apx_store_blob_there(store, *dfd, sha)) != 0)
+        return rc;                          /* 1: already stored */
+    if (renameat2(tdir, tmp, *dfd, sha, RENAME_NOREPLACE) != 0) {
+        int e = errno;
+        if ((e == EINVAL || e == ENOSYS) && renameat(tdir, tmp, *dfd, sha) == 0)
+            e = 0;
+        else if (e == EINVAL || e == ENOSYS)
+            e = errno;
+        if (e == EXDEV) {
+            rc = apx_fs_copy_atomic(tfd, *dfd, sha, mode, sha, NULL,
+                                    &store->err);
+            if (rc != AP_OK)
+                return rc;
+            e = 0;
+            unlinkat(tdir, tmp, 0);
+        }
+        if (e == EEXIST)
+            return 1;
+        if (e != 0)
+            return apx_error_set(&store->err, apx_fs_io_status(e), "import '%s': "
+                                 "rename: %s", label, strerror(e));
+    }
+    fsync(*dfd);
+    return 0;
+}
+
 int apx_store_import_fd(ap_store *store, int sfd, const char *label,
                         const char *expect_sha256, const char *expect_git,
                         unsigned flags, char sha_out[65], char git_out[41])
 {
     struct stat st;
-    import_digests d = { NULL, NULL };
     char tmp[64], sha[65], git[41];
-    uint64_t size = 0;
     mode_t mode;
     int tdir = -1, tfd = -1, dfd = -1, lfd = -1, rc, want_git;
 
@@ -211,30 +285,8 @@ int apx_store_import_fd(ap_store *store, int sfd, const char *label,
                            strerror(errno));
         goto out;
     }
-    if (ioctl(tfd, FICLONE, sfd) == 0) {
-        struct stat cst;
-        if (fstat(tfd, &cst) != 0) {
-            rc = apx_error_set(&store->err, AP_EIO, "import '%s': %s", label,
-                               strerror(errno));
-            goto fail;
-        }
-        if ((rc = digests_init(&d, want_git, (uint64_t)cst.st_size,
-                                 &store->err)) ||
-            (rc = digests_feed(&d, tfd, -1, &size, label, &store->err)))
-            goto fail;
-    } else {
-        if ((rc = digests_init(&d, want_git, (uint64_t)st.st_size,
-                                 &store->err)) ||
-            (rc = digests_feed(&d, sfd, tfd, &size, label, &store->err)))
-            goto fail;
-        if (size != (uint64_t)st.st_size) {
-            rc = apx_error_set(&store->err, AP_EIO, "import '%s': the file "
-                               "changed while it was copied", label);
-            goto fail;
-        }
-    }
-    if ((rc = digests_check(&d, label, expect_sha256, expect_git, sha, git,
-                            &store->err)) != AP_OK)
+    if ((rc = import_bytes(store, sfd, tfd, &st, label, expect_sha256, expect_git,
+                           want_git, sha, git)) != AP_OK)
         goto fail;
     /* Never more readable than the file it came from (a private file
      * stays private); read-only like every blob. */
@@ -244,44 +296,11 @@ int apx_store_import_fd(ap_store *store, int sfd, const char *label,
                            "%s", label, strerror(errno));
         goto fail;
     }
-    if ((rc = apx_store_lock_name(store, sha, 0, &lfd)) != AP_OK)
-        goto fail;
-    if ((dfd = rc = apx_store_blob_dir(store, sha, 1)) < 0)
-        goto fail;
-    if ((rc = apx_store_blob_there(store, dfd, sha)) != 0) {
-        if (rc == 1)
-            rc = AP_OK;                     /* already stored */
-        goto fail;
-    }
-    if (renameat2(tdir, tmp, dfd, sha, RENAME_NOREPLACE) != 0) {
-        int e = errno;
-        if ((e == EINVAL || e == ENOSYS) && renameat(tdir, tmp, dfd, sha) == 0)
-            e = 0;
-        else if (e == EINVAL || e == ENOSYS)
-            e = errno;
-        if (e == EXDEV) {
-            rc = apx_fs_copy_atomic(tfd, dfd, sha, mode, sha, NULL,
-                                    &store->err);
-            if (rc != AP_OK)
-                goto fail;
-            e = 0;
-            unlinkat(tdir, tmp, 0);
-        }
-        if (e == EEXIST) {
-            rc = AP_OK;
-            goto fail;
-        }
-        if (e != 0) {
-            rc = apx_error_set(&store->err, apx_fs_io_status(e), "import '%s': "
-                               "rename: %s", label, strerror(e));
-            goto fail;
-        }
-    }
-    fsync(dfd);
-    goto done;
+    if ((rc = place_blob(store, tdir, tmp, tfd, mode, sha, label, &dfd, &lfd)) == 0)
+        goto done;
 fail:
     unlinkat(tdir, tmp, 0);
-    if (rc != AP_OK)
+    if (rc < 0)
         goto out;
 done:
     if (sha_out)
@@ -290,7 +309,6 @@ done:
         memcpy(git_out, git, 41);
     rc = AP_OK;
 out:
-    digests_free(&d);
     if (tfd >= 0)
         close(tfd);
     if (tdir >= 0)
