@@ -33,8 +33,6 @@ typedef struct import_digests {
 static int digests_init(import_digests *d, int want_git, uint64_t size,
                         apx_error *err)
 {
-    char head[48];
-    int n;
     d->git = NULL;
     if (!(d->sha = apx_digest_new(APX_SHA256)))
         return apx_error_set(err, AP_ENOMEM, "out of memory");
@@ -42,8 +40,7 @@ static int digests_init(import_digests *d, int want_git, uint64_t size,
         return AP_OK;
     if (!(d->git = apx_digest_new(APX_SHA1)))
         return apx_error_set(err, AP_ENOMEM, "out of memory");
-    n = snprintf(head, sizeof head, "blob %llu", (unsigned long long)size);
-    apx_digest_update(d->git, head, (size_t)n + 1); /* with its NUL */
+    apx_digest_git_blob_head(d->git, size);
     return AP_OK;
 }
 
