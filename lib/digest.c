@@ -258,6 +258,13 @@ apx_digest *apx_digest_new(apx_digest_alg alg)
     return d;
 }
 
+int apx_digest_git_blob_head(apx_digest *d, uint64_t size)
+{
+    char head[48];
+    int n = snprintf(head, sizeof head, "blob %llu", (unsigned long long)size);
+    return apx_digest_update(d, head, (size_t)n + 1); /* with its NUL */
+}
+
 void apx_digest_free(apx_digest *d)
 {
     if (!d)

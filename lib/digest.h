@@ -17,6 +17,9 @@ APX_HIDDEN apx_digest *apx_digest_new(apx_digest_alg alg);
 APX_HIDDEN void apx_digest_free(apx_digest *d);
 APX_HIDDEN int apx_digest_reset(apx_digest *d);
 APX_HIDDEN int apx_digest_update(apx_digest *d, const void *data, size_t n);
+/* A git blob id is the sha1 of "blob <size>" and its NUL, then the bytes:
+ * feed that header into the (sha1) digest d before the bytes. */
+APX_HIDDEN int apx_digest_git_blob_head(apx_digest *d, uint64_t size);
 /* Writes lower-case hex (65 bytes for sha256, 41 for sha1). */
 APX_HIDDEN int apx_digest_final_hex(apx_digest *d, char *hex_out);
 /* Name of the backend in use ("libcrypto" or "libsodium"). */

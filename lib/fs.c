@@ -377,12 +377,96 @@ static int beneath_escape(beneath *b, const char *root_label, const char *rel,
                          root_label);
 }
 
+/* The symlink `comp` (in the walk's current directory) followed: the rest
+ * of the walk (*work, *p) becomes its target then what remained.  An
+ * absolute target only when it names a place below the root. */
+static int beneath_follow(beneath *b, const char *comp, char **work, char **p, int last,
+                          const char *root_label, const char *rel, int *nlinks,
+                          apx_error *err)
+{
+    char tgt[4096], *nw, rootreal[4096];
+    ssize_t rl, n = readlinkat(b->fds[b->depth], comp, tgt, sizeof tgt - 1);
+    if (n < 0 || ++*nlinks > MAX_LINKS)
+        return apx_error_set(err, AP_EPATH, "'%s': %s", rel,
+                             n < 0 ? strerror(errno)
+                                   : "too many levels of symlinks");
+    tgt[n] = '\0';
+    free(b->link);
+    free(b->target);
+    b->link = beneath_path(b, comp);
+    b->target = apx_strdup(tgt);
+    if (!b->link || !b->target)
+        return apx_error_set(err, AP_ENOMEM, "out of memory");
+    if (tgt[0] == '/') {
+        /* Absolute: only when it names a place below the root. */
+        char proc[64];
+        size_t lr;
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", b->fds[0]);
+        rl = readlink(proc, rootreal, sizeof rootreal - 1);
+        lr = rl > 0 ? (size_t)rl : 0;
+        if (rl > 0)
+            rootreal[rl] = '\0';
+        if (!lr || strncmp(tgt, rootreal, lr) != 0 || tgt[lr] != '/')
+            return beneath_escape(b, root_label, rel, err);
+        beneath_pop_to(b, 0);
+        nw = apx_asprintf("%s/%s", tgt + lr + 1, *p);
+    } else {
+        nw = apx_asprintf("%s/%s", tgt, *p);
+    }
+    if (!nw)
+        return apx_error_set(err, AP_ENOMEM, "out of memory");
+    /* A link as the last component must name a file. */
+    if (last)
+        nw[strlen(nw) - 1] = '\0';
+    free(*work);
+    *p = *work = nw;
+    return AP_OK;
+}
+
+/* The walk enters the directory `comp`. */
+static int beneath_descend(beneath *b, const char *comp, const char *root_label,
+                           const char *rel, apx_error *err)
+{
+    int nfd;
+    if (b->depth == MAX_TREE_DEPTH)
+        return apx_error_set(err, AP_EPATH, "'%s': too deep", rel);
+    nfd = openat(b->fds[b->depth], comp, O_RDONLY | O_DIRECTORY |
+                                         O_NOFOLLOW | O_CLOEXEC);
+    if (nfd < 0)
+        return apx_error_set(err, AP_EIO, "open '%s' in %s: %s", comp,
+                             root_label, strerror(errno));
+    if (!(b->names[b->depth] = apx_strdup(comp))) {
+        close(nfd);
+        return apx_error_set(err, AP_ENOMEM, "out of memory");
+    }
+    b->fds[++b->depth] = nfd;
+    return AP_OK;
+}
+
+/* The last component, a regular file, opened; *canon its path. */
+static int beneath_open_last(beneath *b, const char *comp, const char *root_label,
+                             char **canon, struct stat *out_st, apx_error *err)
+{
+    char *where = beneath_path(b, comp), *label;
+    int rc;
+    if (!where)
+        return apx_error_set(err, AP_ENOMEM, "out of memory");
+    label = apx_asprintf("%s/%s", root_label, where);
+    rc = apx_fs_open_regular_at(b->fds[b->depth], comp,
+                                label ? label : where, out_st, err);
+    free(label);
+    if (rc >= 0 && canon)
+        *canon = where;
+    else
+        free(where);
+    return rc;
+}
+
 int apx_fs_open_beneath(int root_fd, const char *root_label, const char *rel,
                         char **canon, struct stat *out_st, apx_error *err)
 {
     beneath b;
-    char *work, *p, rootreal[4096];
-    ssize_t rl;
+    char *work, *p;
     int rc = AP_OK, nlinks = 0;
 
     if (canon)
@@ -449,71 +533,14 @@ int apx_fs_open_beneath(int root_fd, const char *root_label, const char *rel,
             break;
         }
         if (S_ISLNK(st.st_mode)) {
-            char tgt[4096], *nw;
-            ssize_t n = readlinkat(b.fds[b.depth], comp, tgt, sizeof tgt - 1);
-            if (n < 0 || ++nlinks > MAX_LINKS) {
-                rc = apx_error_set(err, AP_EPATH, "'%s': %s", rel,
-                                   n < 0 ? strerror(errno)
-                                         : "too many levels of symlinks");
+            rc = beneath_follow(&b, comp, &work, &p, last, root_label, rel, &nlinks, err);
+            if (rc != AP_OK)
                 break;
-            }
-            tgt[n] = '\0';
-            free(b.link);
-            free(b.target);
-            b.link = beneath_path(&b, comp);
-            b.target = apx_strdup(tgt);
-            if (!b.link || !b.target) {
-                rc = apx_error_set(err, AP_ENOMEM, "out of memory");
-                break;
-            }
-            if (tgt[0] == '/') {
-                /* Absolute: only when it names a place below the root. */
-                char proc[64];
-                size_t lr;
-                snprintf(proc, sizeof proc, "/proc/self/fd/%d", b.fds[0]);
-                rl = readlink(proc, rootreal, sizeof rootreal - 1);
-                lr = rl > 0 ? (size_t)rl : 0;
-                if (rl > 0)
-                    rootreal[rl] = '\0';
-                if (!lr || strncmp(tgt, rootreal, lr) != 0 || tgt[lr] != '/') {
-                    rc = beneath_escape(&b, root_label, rel, err);
-                    break;
-                }
-                beneath_pop_to(&b, 0);
-                nw = apx_asprintf("%s/%s", tgt + lr + 1, p);
-            } else {
-                nw = apx_asprintf("%s/%s", tgt, p);
-            }
-            if (!nw) {
-                rc = apx_error_set(err, AP_ENOMEM, "out of memory");
-                break;
-            }
-            /* A link as the last component must name a file. */
-            if (last)
-                nw[strlen(nw) - 1] = '\0';
-            free(work);
-            p = work = nw;
             continue;
         }
         if (S_ISDIR(st.st_mode) && !last) {
-            int nfd;
-            if (b.depth == MAX_TREE_DEPTH) {
-                rc = apx_error_set(err, AP_EPATH, "'%s': too deep", rel);
+            if ((rc = beneath_descend(&b, comp, root_label, rel, err)) != AP_OK)
                 break;
-            }
-            nfd = openat(b.fds[b.depth], comp, O_RDONLY | O_DIRECTORY |
-                                              O_NOFOLLOW | O_CLOEXEC);
-            if (nfd < 0) {
-                rc = apx_error_set(err, AP_EIO, "open '%s' in %s: %s", comp,
-                                   root_label, strerror(errno));
-                break;
-            }
-            if (!(b.names[b.depth] = apx_strdup(comp))) {
-                close(nfd);
-                rc = apx_error_set(err, AP_ENOMEM, "out of memory");
-                break;
-            }
-            b.fds[++b.depth] = nfd;
             continue;
         }
         if (!last) {
@@ -521,21 +548,7 @@ int apx_fs_open_beneath(int root_fd, const char *root_label, const char *rel,
                                "directory", rel, root_label, comp);
             break;
         }
-        {
-            char *where = beneath_path(&b, comp), *label;
-            if (!where) {
-                rc = apx_error_set(err, AP_ENOMEM, "out of memory");
-                break;
-            }
-            label = apx_asprintf("%s/%s", root_label, where);
-            rc = apx_fs_open_regular_at(b.fds[b.depth], comp,
-                                        label ? label : where, out_st, err);
-            free(label);
-            if (rc >= 0 && canon)
-                *canon = where;
-            else
-                free(where);
-        }
+        rc = beneath_open_last(&b, comp, root_label, canon, out_st, err);
         break;
     }
     beneath_pop_to(&b, 0);

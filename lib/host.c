@@ -76,15 +76,6 @@ static void h_http_free(ap_http_response *resp)
     free(hr);
 }
 
-static int is_hex_len(const char *s, size_t len)
-{
-    size_t i;
-    for (i = 0; i < len; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return 0;
-    return s[len] == '\0';
-}
-
 /* A signature comes with its trusted key, and both parse: a malformed one is
  * refused when the vendor adds the file, before anything is fetched. */
 static int check_signature_form(ap_vendor_call *call, const ap_vendor_file *f)
@@ -125,11 +116,11 @@ static int h_add_file(ap_vendor_call *call, const ap_vendor_file *file)
                              "name '%s' (refused before touching the disk)",
                              call->ref, call->vendor->desc.name,
                              f.path ? f.path : "(null)");
-    if (f.sha256 && !is_hex_len(f.sha256, 64))
+    if (f.sha256 && !apx_is_lower_hex(f.sha256, 64))
         return apx_error_set(&call->err, AP_EPROTOCOL,
                              "%s: file '%s': malformed sha256 '%s'", call->ref,
                              f.path, f.sha256);
-    if (f.git_sha1 && !is_hex_len(f.git_sha1, 40))
+    if (f.git_sha1 && !apx_is_lower_hex(f.git_sha1, 40))
         return apx_error_set(&call->err, AP_EPROTOCOL,
                              "%s: file '%s': malformed git blob id '%s'",
                              call->ref, f.path, f.git_sha1);

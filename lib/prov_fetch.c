@@ -748,3 +748,25 @@ out:
     fetch_set_free(&b.s);
     return rc;
 }
+
+/* Files already in the store carry a signature too: check their blobs. */
+int apx_job_check_stored_signatures(job *j, const ap_vendor_call *call)
+{
+    int rc = AP_OK;
+    size_t i;
+    for (i = 0; rc == AP_OK && i < j->entry->nfiles; i++) {
+        const apx_mfile *m = &call->files[i];
+        ap_entry_file *f = &j->entry->files[i];
+        char *blob = NULL;
+        apx_error serr;
+        if (!m->signature || !f->present || (j->sig_ok && j->sig_ok[i]))
+            continue;
+        apx_error_clear(&serr);
+        if ((rc = ap_store_blob_path(j->prov->store, f->sha256, &blob)) == AP_OK)
+            rc = apx_job_check_signature(j, m, blob, &serr);
+        free(blob);
+        if (rc != AP_OK)
+            rc = apx_job_fail(j, rc, "%s: %s", j->ref, serr.msg[0] ? serr.msg : ap_strerror(rc));
+    }
+    return rc;
+}

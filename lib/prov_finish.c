@@ -252,3 +252,110 @@ void apx_job_fold_into_repo_entries(job *j)
     }
     ap_entry_list_free(list, n);
 }
+
+/* Each file's own status: in the store, failed, or still pending (not
+ * wanted by a sync, or a cancelled job never got to it). */
+static void settle_file_statuses(ap_entry *e, int rc)
+{
+    size_t k;
+    for (k = 0; k < e->nfiles; k++) {
+        ap_entry_file *f = &e->files[k];
+        if (f->present)
+            f->status = AP_FILE_READY;
+        else if (f->status == AP_FILE_DOWNLOADING)
+            f->status = rc == AP_ECANCELLED ? AP_FILE_PENDING : AP_FILE_FAILED;
+        else if (f->status == AP_FILE_READY)
+            f->status = AP_FILE_PENDING;
+    }
+}
+
+/* A complete, verified new set replaces a ready entry.  It is recorded
+ * first under its blob paths (content-addressed, never rewritten), then the
+ * views change, then the final document names them: a kill at any point
+ * leaves a ready document every path of which holds the bytes it names.
+ * Returns whether the catalog took it (*rc set on a failure). */
+static int replace_ready(job *j, int *rc)
+{
+    ap_provisioner *p = j->prov;
+    int prc;
+    apx_job_blob_paths(p, j->entry, 1);
+    j->entry->status = AP_ENTRY_READY;
+    j->entry->updated = apx_wall_s();
+    free(j->entry->error);
+    j->entry->error = NULL;
+    prc = ap_catalog_put(p->catalog, j->entry);
+    if (prc != AP_OK)
+        *rc = apx_job_fail(j, prc, "%s: recording the entry in the catalog: %s", j->ref,
+                           ap_catalog_errmsg(p->catalog));
+    return prc == AP_OK;
+}
+
+/* The entry's status and error after the job ended with `rc`. */
+static void entry_outcome(job *j, int rc, int replaced, size_t missing)
+{
+    ap_entry *e = j->entry;
+    e->updated = apx_wall_s();
+    free(e->error);
+    e->error = NULL;
+    if (replaced) {
+        /* the new set is in place: a later failure (publishing) is the
+         * request's, the entry stays ready */
+        e->status = AP_ENTRY_READY;
+        e->done_bytes = e->total_size;
+        if (rc != AP_OK)
+            e->error = apx_strdup(j->prov->err.msg);
+    } else if (rc == AP_OK) {
+        e->status = missing ? AP_ENTRY_PENDING : AP_ENTRY_READY;
+        e->done_bytes = e->total_size;
+    } else {
+        e->status = rc == AP_ECANCELLED ? AP_ENTRY_CANCELLED : AP_ENTRY_FAILED;
+        e->error = apx_strdup(j->prov->err.msg);
+    }
+}
+
+/* The job's entry recorded: views, publication, the document. */
+static int record_entry(job *j, ap_vendor_call *call, ap_entry *prev, int rc)
+{
+    ap_provisioner *p = j->prov;
+    size_t k, missing = 0;
+    int replaced = 0;
+    for (k = 0; k < j->entry->nfiles; k++)
+        missing += !j->entry->files[k].present;
+    if (j->keep && rc == AP_OK && !missing)
+        replaced = replace_ready(j, &rc);
+    if (!j->keep || replaced) {
+        /* views relinked only for what replaces the catalog's entry */
+        if (apx_entry_finish(p, j->entry) != AP_OK && rc == AP_OK)
+            rc = p->err.status;
+        if (rc == AP_OK)
+            rc = apx_job_publish(j, call);
+    } else
+        apx_job_blob_paths(p, j->entry, 0);
+    entry_outcome(j, rc, replaced, missing);
+    if (!j->keep || j->entry->status == AP_ENTRY_READY) {
+        /* one document write replaces the whole set */
+        int prc = ap_catalog_put(p->catalog, j->entry);
+        if (prc != AP_OK && rc == AP_OK)
+            rc = apx_job_fail(j, prc, "%s: recording the entry in the catalog: %s", j->ref,
+                              ap_catalog_errmsg(p->catalog));
+    } else if (rc != AP_OK && prev) {
+        /* The ready entry stays as it was; the failed re-pull is noted in
+         * it (status stays ready, its files and views unchanged). */
+        free(prev->error);
+        prev->error = apx_asprintf("re-pull failed, the entry is unchanged: %s",
+                                   p->err.msg);
+        (void)ap_catalog_put(p->catalog, prev);
+    }
+    return rc;
+}
+
+int apx_job_finish(job *j, ap_vendor_call *call, ap_entry *prev, int rc)
+{
+    if (!j->entry)
+        return rc;
+    settle_file_statuses(j->entry, rc);
+    rc = record_entry(j, call, prev, rc);
+    if (rc == AP_OK && j->entry->status == AP_ENTRY_READY)
+        apx_job_fold_into_repo_entries(j);
+    return rc;
+}

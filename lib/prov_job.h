@@ -1,6 +1,6 @@
 /* libartifactprov — internal: one provision ("job") of the provisioner,
- * shared by its files: provisioner.c (the public API and run_job, which
- * orders the phases) calls prov_plan.c (filter, match, mark present),
+ * shared by its files: provisioner.c (the public API, and run_job, which
+ * orders the phases resolve, lock, plan, fetch, finish) calls prov_plan.c (filter, match, mark present),
  * prov_fetch.c (engine, vendor downloads, imports, commits) and
  * prov_finish.c (views, entry, publication); all of them use prov_job.c
  * (the job's events, cancel checks, messages and locks).  Calls go one way:
@@ -56,13 +56,19 @@ APX_HIDDEN int apx_plan_wanted(const job *j, const apx_mfile *m);
 APX_HIDDEN int apx_plan_mark_present(job *j, const ap_vendor_call *call);
 APX_HIDDEN int apx_plan_check_verifiable(job *j, const ap_vendor_call *call);
 APX_HIDDEN int apx_plan_check_manifest(job *j, const ap_vendor_call *call);
+APX_HIDDEN int apx_plan_verifications(job *j, const ap_vendor_call *call);
 
 /* ---- prov_fetch.c ---- */
 APX_HIDDEN int apx_job_fetch(job *j, ap_vendor_call *call);
+APX_HIDDEN int apx_job_check_stored_signatures(job *j, const ap_vendor_call *call);
 
 /* ---- prov_finish.c ---- */
 APX_HIDDEN int apx_job_publish(job *j, ap_vendor_call *call);
 APX_HIDDEN void apx_job_blob_paths(ap_provisioner *p, ap_entry *e, int force);
 APX_HIDDEN void apx_job_fold_into_repo_entries(job *j);
+/* The end of a job that ended with `rc`: each file's status, the views,
+ * the publication and the entry's document (`prev`: the catalog's entry
+ * before the job, or NULL); returns the job's status. */
+APX_HIDDEN int apx_job_finish(job *j, ap_vendor_call *call, ap_entry *prev, int rc);
 
 #endif

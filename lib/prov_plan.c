@@ -252,3 +252,26 @@ int apx_plan_check_manifest(job *j, const ap_vendor_call *call)
     free(v);
     return AP_OK;
 }
+
+/* Each file's verification (the host entry's record of a file not fetched
+ * keeps its own); a file the vendor gave no way to verify is said so. */
+int apx_plan_verifications(job *j, const ap_vendor_call *call)
+{
+    size_t i;
+    if (j->entry->nfiles && !(j->sig_ok = apx_calloc(j->entry->nfiles, 1)))
+        return apx_job_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+    for (i = 0; i < j->entry->nfiles; i++) {
+        ap_entry_file *f = &j->entry->files[i];
+        if (f->verification) /* the host entry's record of a file not fetched */
+            continue;
+        if (!(f->verification = apx_plan_verification_of(&call->files[i])))
+            return apx_job_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+        if (strcmp(f->verification, "none") == 0 && !f->present &&
+            !(call->files[i].flags & APX_MFILE_OTHER))
+            (void)ap_tracker_log(j->tracker, AP_LOG_WARN, f->name, AP_OK,
+                                 "no digest, checksum or signature from the vendor: "
+                                 "the file is stored under the sha256 of the bytes "
+                                 "received, unverified");
+    }
+    return AP_OK;
+}

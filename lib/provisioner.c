@@ -458,16 +458,23 @@ static int canonical_id(job *j, const ap_vendor_call *call, char **id)
     return AP_OK;
 }
 
-static int run_job(job *j, ap_entry **out)
+/* The reason in a vendor's message, without the "REF: " it starts with. */
+static const char *reason_of(const char *why, const char *ref)
+{
+    size_t rl = strlen(ref);
+    if (strncmp(why, ref, rl) == 0 && why[rl] == ':' && why[rl + 1] == ' ')
+        why += rl + 2;
+    return why;
+}
+
+/* The phase "resolve", first step: the vendor that serves the reference's
+ * scheme. */
+static int find_vendor(job *j, apx_vendor **out)
 {
     ap_provisioner *p = j->prov;
-    const ap_provision_options *o = j->o;
-    ap_vendor_call call;
+    char known[1024];
+    size_t scheme_len;
     apx_vendor *v;
-    ap_entry *prev = NULL;
-    char *id = NULL, *host_id = NULL, known[1024];
-    int rc, entry_lock = -1, gc_lock = -1, hosted = 0;
-    size_t scheme_len, i;
 
     if (apx_ref_scheme(j->ref, &scheme_len) != 0) {
         apx_vendor_grammar(p, known, sizeof known);
@@ -485,299 +492,268 @@ static int run_job(job *j, ap_entry **out)
                     "(the vendors loaded accept: %s)", j->ref,
                     (int)scheme_len, j->ref, known);
     }
-    rc = ap_entry_make_id(v->desc.name, j->ref, &id);
-    if (rc != AP_OK)
-        return apx_job_fail(j, rc, "%s: out of memory", j->ref);
+    *out = v;
+    return AP_OK;
+}
 
-    apx_call_init(&call, p, v, j->ref, o->cancel);
-    call.tracker = j->tracker;
-    call.options = o->vendor_options;
-    call.flags = o->flags;
-    call.ca_file = o->ca_file; /* metadata requests trust the same CAs */
-    call.min_rate = o->min_rate; /* and have the same minimum rate */
-    call.min_rate_window_ms = o->min_rate_window_ms;
+/* The phase "resolve": the vendor lists the artifact's files.  Returns the
+ * vendor's status (its message in call->err). */
+static int resolve(job *j, apx_vendor *v, ap_vendor_call *call)
+{
+    const ap_provision_options *o = j->o;
+    int rc;
+    apx_call_init(call, j->prov, v, j->ref, o->cancel);
+    call->tracker = j->tracker;
+    call->options = o->vendor_options;
+    call->flags = o->flags;
+    call->ca_file = o->ca_file; /* metadata requests trust the same CAs */
+    call->min_rate = o->min_rate; /* and have the same minimum rate */
+    call->min_rate_window_ms = o->min_rate_window_ms;
     apx_tracker_phase(j->tracker, "resolving", j->ref);
-    rc = v->desc.resolve(v->state, &call, j->ref);
+    rc = v->desc.resolve(v->state, call, j->ref);
     if (rc == AP_OK)
         apx_tracker_phase(j->tracker, "preparing", j->ref);
     APX_FAULT("resolve");
     if (rc == AP_OK && ap_cancel_is_set(o->cancel))
-        rc = apx_error_set(&call.err, AP_ECANCELLED, "%s: cancelled", j->ref);
-    /* the entry is found by the id of the reference as typed or, when the
-     * vendor named it by a canonical form, by the reference it recorded as
-     * requested */
-    if (origin_unreachable(rc) && !(o->flags & AP_PROVISION_REFRESH) &&
-        (ap_catalog_get(p->catalog, id, &prev) == AP_OK ||
-         ap_catalog_get(p->catalog, j->ref, &prev) == AP_OK) &&
-        (entry_intact(p, prev) || file_intact(p, prev, j->ref))) {
-        /* The origin cannot be reached, but we have it: serve the
-         * catalog's ready entry (or the ready file of its repository's
-         * entry that the reference names), and say it may be stale. */
-        char msg[APX_ERRMSG_MAX + 256];
-        const ap_entry_file *one = entry_intact(p, prev) ? NULL
-                                                         : file_intact(p, prev, j->ref);
-        const char *why = call.err.msg[0] ? call.err.msg : ap_strerror(rc);
-        size_t rl = strlen(j->ref);
-        if (strncmp(why, j->ref, rl) == 0 && why[rl] == ':' && why[rl + 1] == ' ')
-            why += rl + 2;
-        snprintf(msg, sizeof msg, "%s: the origin could not be reached (%s); using the "
-                 "ready %s %s from the catalog (revision %s), which may be stale "
-                 "(AP_PROVISION_REFRESH / apctl pull --refresh demands a fresh check)",
-                 j->ref, why, one ? "file of the entry" : "entry", prev->id,
-                 prev->revision ? prev->revision : "unknown");
-        apx_call_clear(&call);
-        free(id);
-        prev->fetched_bytes = 0; /* this provision transferred nothing */
-        /* the whole artifact (or the one file) is in place: 100 % */
-        ap_tracker_add_total(j->tracker, one ? one->size : prev->total_size,
-                             one ? 1u : (unsigned)prev->nfiles);
-        apx_tracker_present(j->tracker, one ? one->size : prev->total_size,
-                            one ? 1u : (unsigned)prev->nfiles);
-        (void)ap_tracker_log(j->tracker, AP_LOG_WARN, NULL, rc, msg);
-        (void)ap_tracker_emit(j->tracker, AP_EVENT_DONE, NULL, 0,
-                              "origin unreachable: from the catalog");
-        if (out)
-            *out = prev;
-        else
-            ap_entry_free(prev);
-        return AP_OK;
+        rc = apx_error_set(&call->err, AP_ECANCELLED, "%s: cancelled", j->ref);
+    return rc;
+}
+
+/* The origin cannot be reached (the resolve failed with `rc`), but we have
+ * it: serve the catalog's ready entry (or the ready file of its
+ * repository's entry that the reference names), and say it may be stale.
+ * The entry is found by the id of the reference as typed or, when the
+ * vendor named it by a canonical form, by the reference it recorded as
+ * requested.  Returns 1 when served (*out set as ap_provision() gives it). */
+static int serve_from_catalog(job *j, const ap_vendor_call *call, const char *id, int rc,
+                              ap_entry **out)
+{
+    ap_provisioner *p = j->prov;
+    ap_entry *prev = NULL;
+    char msg[APX_ERRMSG_MAX + 256];
+    const ap_entry_file *one;
+
+    if (!(origin_unreachable(rc) && !(j->o->flags & AP_PROVISION_REFRESH) &&
+          (ap_catalog_get(p->catalog, id, &prev) == AP_OK ||
+           ap_catalog_get(p->catalog, j->ref, &prev) == AP_OK) &&
+          (entry_intact(p, prev) || file_intact(p, prev, j->ref)))) {
+        ap_entry_free(prev);
+        return 0;
     }
-    ap_entry_free(prev);
-    prev = NULL;
-    if (rc != AP_OK) {
-        if (rc > 0)
-            rc = AP_EVENDOR;
-        if (!call.err.msg[0])
-            apx_error_set(&call.err, rc, "%s: vendor '%s' failed: %s", j->ref,
-                          v->desc.name, ap_strerror(rc));
-        {
-            /* messages are redacted: compare with the redacted reference */
-            char *shown = apx_url_redact(j->ref);
-            const char *r = shown ? shown : j->ref;
-            if (strncmp(call.err.msg, r, strlen(r)) != 0)
-                apx_error_prefix(&call.err, "%s", j->ref);
-            free(shown);
-        }
-        if (origin_unreachable(rc) && (o->flags & AP_PROVISION_REFRESH))
-            apx_error_set(&p->err, rc, "%s (a fresh check was demanded: the catalog's "
-                          "entry is not used)", call.err.msg);
-        else
-            apx_error_set(&p->err, rc, "%s", call.err.msg);
-        goto out;
-    }
-    if ((rc = canonical_id(j, &call, &id)) != AP_OK)
-        goto out;
-    for (i = 0; i < call.nfiles; i++)
-        call.files[i].flags &= ~APX_MFILE_OTHER;
-    if (call.from_catalog && call.err.msg[0] && origin_unreachable(call.err.status)) {
-        /* The vendor could not reach its origin and served the reference
-         * from what the catalog holds (host->catalog_files): say so. */
-        char msg[APX_ERRMSG_MAX + 256];
-        const char *why = call.err.msg;
-        size_t rl = strlen(j->ref);
-        if (strncmp(why, j->ref, rl) == 0 && why[rl] == ':' && why[rl + 1] == ' ')
-            why += rl + 2;
-        snprintf(msg, sizeof msg, "%s: the origin could not be reached (%s); using "
-                 "what the catalog holds (entry %s, revision %s), which may be stale "
-                 "(AP_PROVISION_REFRESH / apctl pull --refresh demands a fresh check)",
-                 j->ref, why, id, call.revision ? call.revision : "unknown");
-        (void)ap_tracker_log(j->tracker, AP_LOG_WARN, NULL, call.err.status, msg);
-    }
-    apx_plan_filter(&call, o);
-    if (call.nfiles == 0) {
-        rc = apx_job_fail(j, AP_ENOTFOUND, "%s: no file matches%s", j->ref,
-                  (o->include || o->exclude) ? " the include/exclude filters" : "");
-        goto out;
-    }
-    /* Checked before any lock is taken or document written. */
-    if ((o->flags & AP_PROVISION_REQUIRE_VERIFIED) &&
-        (rc = apx_plan_check_verifiable(j, &call)) != AP_OK)
-        goto out;
-    if ((rc = apx_plan_check_manifest(j, &call)) != AP_OK)
-        goto out;
-    /* A file of a repository the catalog records (a sync, a snapshot) is
-     * recorded in that entry, under its lock, not in one of its own. */
-    if ((rc = host_entry(j, &call, id, &host_id)) != AP_OK)
-        goto out;
-    rc = apx_job_lock_waiting(j, host_id ? host_id : id, j->ref, 0, &entry_lock);
+    one = entry_intact(p, prev) ? NULL : file_intact(p, prev, j->ref);
+    snprintf(msg, sizeof msg, "%s: the origin could not be reached (%s); using the "
+             "ready %s %s from the catalog (revision %s), which may be stale "
+             "(AP_PROVISION_REFRESH / apctl pull --refresh demands a fresh check)",
+             j->ref, reason_of(call->err.msg[0] ? call->err.msg : ap_strerror(rc), j->ref),
+             one ? "file of the entry" : "entry", prev->id,
+             prev->revision ? prev->revision : "unknown");
+    prev->fetched_bytes = 0; /* this provision transferred nothing */
+    /* the whole artifact (or the one file) is in place: 100 % */
+    ap_tracker_add_total(j->tracker, one ? one->size : prev->total_size,
+                         one ? 1u : (unsigned)prev->nfiles);
+    apx_tracker_present(j->tracker, one ? one->size : prev->total_size,
+                        one ? 1u : (unsigned)prev->nfiles);
+    (void)ap_tracker_log(j->tracker, AP_LOG_WARN, NULL, rc, msg);
+    (void)ap_tracker_emit(j->tracker, AP_EVENT_DONE, NULL, 0,
+                          "origin unreachable: from the catalog");
+    if (out)
+        *out = prev;
+    else
+        ap_entry_free(prev);
+    return 1;
+}
+
+/* The resolve failed: the provisioner's message names the reference. */
+static int resolve_failed(job *j, const apx_vendor *v, ap_vendor_call *call, int rc)
+{
+    ap_provisioner *p = j->prov;
+    /* messages are redacted: compare with the redacted reference */
+    char *shown;
+    const char *r;
+
+    if (rc > 0)
+        rc = AP_EVENDOR;
+    if (!call->err.msg[0])
+        apx_error_set(&call->err, rc, "%s: vendor '%s' failed: %s", j->ref,
+                      v->desc.name, ap_strerror(rc));
+    shown = apx_url_redact(j->ref);
+    r = shown ? shown : j->ref;
+    if (strncmp(call->err.msg, r, strlen(r)) != 0)
+        apx_error_prefix(&call->err, "%s", j->ref);
+    free(shown);
+    if (origin_unreachable(rc) && (j->o->flags & AP_PROVISION_REFRESH))
+        apx_error_set(&p->err, rc, "%s (a fresh check was demanded: the catalog's "
+                      "entry is not used)", call->err.msg);
+    else
+        apx_error_set(&p->err, rc, "%s", call->err.msg);
+    return rc;
+}
+
+/* The vendor could not reach its origin and served the reference from what
+ * the catalog holds (host->catalog_files): say so. */
+static void note_from_catalog(job *j, const ap_vendor_call *call, const char *id)
+{
+    char msg[APX_ERRMSG_MAX + 256];
+    if (!(call->from_catalog && call->err.msg[0] && origin_unreachable(call->err.status)))
+        return;
+    snprintf(msg, sizeof msg, "%s: the origin could not be reached (%s); using "
+             "what the catalog holds (entry %s, revision %s), which may be stale "
+             "(AP_PROVISION_REFRESH / apctl pull --refresh demands a fresh check)",
+             j->ref, reason_of(call->err.msg, j->ref), id,
+             call->revision ? call->revision : "unknown");
+    (void)ap_tracker_log(j->tracker, AP_LOG_WARN, NULL, call->err.status, msg);
+}
+
+/* The entry's lock, waited for; a lock that cannot be taken (not cancelled,
+ * not aborted) is done without: *fd -1. */
+static int lock_entry(job *j, const char *id, int *fd)
+{
+    int rc = apx_job_lock_waiting(j, id, j->ref, 0, fd);
     if (rc == AP_ECANCELLED || rc == AP_EUSER)
-        goto out;
+        return rc;
     if (rc != AP_OK)
-        entry_lock = -1;
-    rc = AP_OK;
-    if (host_id) {
-        /* read it again under its lock: it may have changed meanwhile */
-        const char *name = call.name ? call.name : j->ref;
-        if (ap_catalog_get(p->catalog, host_id, &prev) == AP_OK &&
-            !strcmp(prev->id, host_id) && lists_manifest(prev, j, &call, name)) {
-            if ((rc = host_manifest(j, &call, prev)) != AP_OK)
-                goto out;
-            free(id);
-            id = host_id;
-            host_id = NULL;
-            hosted = 1;
-        } else {
-            /* gone or changed: an entry of its own after all */
-            ap_entry_free(prev);
-            prev = NULL;
-            free(host_id);
-            host_id = NULL;
-            if (entry_lock >= 0)
-                ap_store_unlock(entry_lock);
-            entry_lock = -1;
-            rc = apx_job_lock_waiting(j, id, j->ref, 0, &entry_lock);
-            if (rc == AP_ECANCELLED || rc == AP_EUSER)
-                goto out;
-            if (rc != AP_OK)
-                entry_lock = -1;
-            rc = AP_OK;
-        }
+        *fd = -1;
+    return AP_OK;
+}
+
+/* The phase "lock": the entry the job records into, locked, and its
+ * previous document (*prev, or NULL).  A file of a repository the catalog
+ * records (a sync, a snapshot) is recorded in that entry, under its lock,
+ * not in one of its own: then *id becomes that entry's and *hosted 1. */
+static int lock_phase(job *j, ap_vendor_call *call, char **id, ap_entry **prev,
+                      int *entry_lock, int *hosted)
+{
+    ap_provisioner *p = j->prov;
+    char *host_id = NULL;
+    const char *name = call->name ? call->name : j->ref;
+    int rc;
+
+    if ((rc = host_entry(j, call, *id, &host_id)) != AP_OK ||
+        (rc = lock_entry(j, host_id ? host_id : *id, entry_lock)) != AP_OK || !host_id)
+        goto out;
+    /* read it again under its lock: it may have changed meanwhile */
+    if (ap_catalog_get(p->catalog, host_id, prev) == AP_OK &&
+        !strcmp((*prev)->id, host_id) && lists_manifest(*prev, j, call, name)) {
+        if ((rc = host_manifest(j, call, *prev)) != AP_OK)
+            goto out;
+        free(*id);
+        *id = host_id;
+        host_id = NULL;
+        *hosted = 1;
+        goto out;
     }
-    if (!hosted)
-        (void)ap_catalog_get(p->catalog, id, &prev);
+    /* gone or changed: an entry of its own after all */
+    ap_entry_free(*prev);
+    *prev = NULL;
+    if (*entry_lock >= 0)
+        ap_store_unlock(*entry_lock);
+    *entry_lock = -1;
+    rc = lock_entry(j, *id, entry_lock);
+out:
+    free(host_id);
+    if (rc == AP_OK && !*hosted)
+        (void)ap_catalog_get(p->catalog, *id, prev);
+    return rc;
+}
+
+/* The phase "plan": the job's entry from the manifest, the files already in
+ * the store marked present, each file's verification. */
+static int plan_phase(job *j, ap_vendor_call *call, const char *id, const ap_entry *prev,
+                      int hosted)
+{
+    int rc;
     /* A re-pull of a ready entry (--force, a moved revision) leaves its
      * document alone until a complete, verified set replaces it. */
     j->keep = prev && prev->status == AP_ENTRY_READY;
-    rc = apx_plan_build_entry(j, &call, id, prev);
+    rc = apx_plan_build_entry(j, call, id, prev);
     if (rc == AP_ENOMEM)
         apx_job_fail(j, rc, "%s: out of memory", j->ref);
-    if (rc != AP_OK || (rc = apx_plan_mark_present(j, &call)) != AP_OK)
-        goto out;
-    if (hosted && (rc = host_fields(j, &call, prev)) != AP_OK)
-        goto out;
-    if (j->entry->nfiles && !(j->sig_ok = apx_calloc(j->entry->nfiles, 1))) {
-        rc = apx_job_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
-        goto out;
-    }
-    for (i = 0; i < j->entry->nfiles; i++) {
-        ap_entry_file *f = &j->entry->files[i];
-        if (f->verification) /* the host entry's record of a file not fetched */
-            continue;
-        if (!(f->verification = apx_plan_verification_of(&call.files[i]))) {
-            rc = apx_job_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
-            goto out;
-        }
-        if (strcmp(f->verification, "none") == 0 && !f->present &&
-            !(call.files[i].flags & APX_MFILE_OTHER))
-            (void)ap_tracker_log(j->tracker, AP_LOG_WARN, f->name, AP_OK,
-                                 "no digest, checksum or signature from the vendor: "
-                                 "the file is stored under the sha256 of the bytes "
-                                 "received, unverified");
-    }
-    if (ap_tracker_emit(j->tracker, AP_EVENT_RESOLVE, NULL, 0, j->entry->revision)) {
-        rc = apx_job_fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
-        goto out;
-    }
+    if (rc != AP_OK || (rc = apx_plan_mark_present(j, call)) != AP_OK)
+        return rc;
+    if (hosted && (rc = host_fields(j, call, prev)) != AP_OK)
+        return rc;
+    return apx_plan_verifications(j, call);
+}
+
+/* The entry is announced and recorded, then the gc lock taken shared:
+ * blobs committed from here on are named by no document until the entry is
+ * written, and gc waits for that (it takes this lock exclusively). */
+static int start_phase(job *j, const apx_vendor *v, int *gc_lock)
+{
+    ap_provisioner *p = j->prov;
+    int rc;
+    if (ap_tracker_emit(j->tracker, AP_EVENT_RESOLVE, NULL, 0, j->entry->revision))
+        return apx_job_fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
     apx_plan_note(j->tracker, j->entry, AP_VENDOR_HAS(&v->desc, usage) ? v->desc.usage : NULL);
     if (!j->keep)
         (void)ap_catalog_put(p->catalog, j->entry);
     j->last_put_ms = apx_now_ms();
-    if (ap_tracker_emit(j->tracker, AP_EVENT_START, NULL, 0, NULL)) {
-        rc = apx_job_fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
-        goto out;
-    }
-    /* Blobs committed from here on are named by no document until the
-     * entry is written: gc waits for that (it takes this lock exclusively). */
-    rc = apx_job_lock_waiting(j, APX_GC_LOCK, j->ref, 1, &gc_lock);
+    if (ap_tracker_emit(j->tracker, AP_EVENT_START, NULL, 0, NULL))
+        return apx_job_fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
+    rc = apx_job_lock_waiting(j, APX_GC_LOCK, j->ref, 1, gc_lock);
     if (rc == AP_ECANCELLED || rc == AP_EUSER)
-        goto out;
-    rc = apx_job_fetch(j, &call);
-    /* Files already in the store carry a signature too: check their blobs. */
-    for (i = 0; rc == AP_OK && i < j->entry->nfiles; i++) {
-        const apx_mfile *m = &call.files[i];
-        ap_entry_file *f = &j->entry->files[i];
-        char *blob = NULL;
-        apx_error serr;
-        if (!m->signature || !f->present || (j->sig_ok && j->sig_ok[i]))
-            continue;
-        apx_error_clear(&serr);
-        if ((rc = ap_store_blob_path(p->store, f->sha256, &blob)) == AP_OK)
-            rc = apx_job_check_signature(j, m, blob, &serr);
-        free(blob);
-        if (rc != AP_OK)
-            rc = apx_job_fail(j, rc, "%s: %s", j->ref, serr.msg[0] ? serr.msg : ap_strerror(rc));
+        return rc;
+    return AP_OK;
+}
+
+/* The phases from the vendor's manifest to the fetched files. */
+static int prepare_and_fetch(job *j, const apx_vendor *v, ap_vendor_call *call, char **id,
+                             ap_entry **prev, int *entry_lock, int *gc_lock)
+{
+    const ap_provision_options *o = j->o;
+    int rc, hosted = 0;
+    size_t i;
+
+    if ((rc = canonical_id(j, call, id)) != AP_OK)
+        return rc;
+    for (i = 0; i < call->nfiles; i++)
+        call->files[i].flags &= ~APX_MFILE_OTHER;
+    note_from_catalog(j, call, *id);
+    apx_plan_filter(call, o);
+    if (call->nfiles == 0)
+        return apx_job_fail(j, AP_ENOTFOUND, "%s: no file matches%s", j->ref,
+                            (o->include || o->exclude) ? " the include/exclude filters" : "");
+    /* Checked before any lock is taken or document written. */
+    if ((o->flags & AP_PROVISION_REQUIRE_VERIFIED) &&
+        (rc = apx_plan_check_verifiable(j, call)) != AP_OK)
+        return rc;
+    if ((rc = apx_plan_check_manifest(j, call)) != AP_OK ||
+        (rc = lock_phase(j, call, id, prev, entry_lock, &hosted)) != AP_OK ||
+        (rc = plan_phase(j, call, *id, *prev, hosted)) != AP_OK ||
+        (rc = start_phase(j, v, gc_lock)) != AP_OK)
+        return rc;
+    rc = apx_job_fetch(j, call);
+    if (rc == AP_OK)
+        rc = apx_job_check_stored_signatures(j, call);
+    return rc;
+}
+
+static int run_job(job *j, ap_entry **out)
+{
+    ap_provisioner *p = j->prov;
+    ap_vendor_call call;
+    apx_vendor *v = NULL;
+    ap_entry *prev = NULL;
+    char *id = NULL;
+    int rc, entry_lock = -1, gc_lock = -1;
+
+    if ((rc = find_vendor(j, &v)) != AP_OK)
+        return rc;
+    rc = ap_entry_make_id(v->desc.name, j->ref, &id);
+    if (rc != AP_OK)
+        return apx_job_fail(j, rc, "%s: out of memory", j->ref);
+    rc = resolve(j, v, &call);
+    if (serve_from_catalog(j, &call, id, rc, out)) {
+        apx_call_clear(&call);
+        free(id);
+        return AP_OK;
     }
-out:
+    if (rc != AP_OK)
+        rc = resolve_failed(j, v, &call, rc);
+    else
+        rc = prepare_and_fetch(j, v, &call, &id, &prev, &entry_lock, &gc_lock);
     apx_tracker_phase(j->tracker, "finishing", j->ref);
-    if (j->entry) {
-        /* each file's own status: in the store, failed, or still pending
-         * (not wanted by a sync, or a cancelled job never got to it) */
-        size_t k;
-        for (k = 0; k < j->entry->nfiles; k++) {
-            ap_entry_file *f = &j->entry->files[k];
-            if (f->present)
-                f->status = AP_FILE_READY;
-            else if (f->status == AP_FILE_DOWNLOADING)
-                f->status = rc == AP_ECANCELLED ? AP_FILE_PENDING : AP_FILE_FAILED;
-            else if (f->status == AP_FILE_READY)
-                f->status = AP_FILE_PENDING;
-        }
-    }
-    if (j->entry) {
-        size_t k, missing = 0;
-        for (k = 0; k < j->entry->nfiles; k++)
-            missing += !j->entry->files[k].present;
-        int replaced = 0;
-        if (j->keep && rc == AP_OK && !missing) {
-            /* A complete, verified new set replaces a ready entry.  It is
-             * recorded first under its blob paths (content-addressed, never
-             * rewritten), then the views change, then the final document
-             * names them: a kill at any point leaves a ready document
-             * every path of which holds the bytes it names. */
-            int prc;
-            apx_job_blob_paths(p, j->entry, 1);
-            j->entry->status = AP_ENTRY_READY;
-            j->entry->updated = apx_wall_s();
-            free(j->entry->error);
-            j->entry->error = NULL;
-            prc = ap_catalog_put(p->catalog, j->entry);
-            if (prc != AP_OK)
-                rc = apx_job_fail(j, prc, "%s: recording the entry in the catalog: %s", j->ref,
-                          ap_catalog_errmsg(p->catalog));
-            replaced = prc == AP_OK;
-        }
-        if (!j->keep || replaced) {
-            /* views relinked only for what replaces the catalog's entry */
-            if (apx_entry_finish(p, j->entry) != AP_OK && rc == AP_OK)
-                rc = p->err.status;
-            if (rc == AP_OK)
-                rc = apx_job_publish(j, &call);
-        } else
-            apx_job_blob_paths(p, j->entry, 0);
-        j->entry->updated = apx_wall_s();
-        free(j->entry->error);
-        j->entry->error = NULL;
-        if (replaced) {
-            /* the new set is in place: a later failure (publishing) is
-             * the request's, the entry stays ready */
-            j->entry->status = AP_ENTRY_READY;
-            j->entry->done_bytes = j->entry->total_size;
-            if (rc != AP_OK)
-                j->entry->error = apx_strdup(p->err.msg);
-        } else if (rc == AP_OK) {
-            j->entry->status = missing ? AP_ENTRY_PENDING : AP_ENTRY_READY;
-            j->entry->done_bytes = j->entry->total_size;
-        } else {
-            j->entry->status = rc == AP_ECANCELLED ? AP_ENTRY_CANCELLED : AP_ENTRY_FAILED;
-            j->entry->error = apx_strdup(p->err.msg);
-        }
-        if (!j->keep || j->entry->status == AP_ENTRY_READY) {
-            /* one document write replaces the whole set */
-            int prc = ap_catalog_put(p->catalog, j->entry);
-            if (prc != AP_OK && rc == AP_OK)
-                rc = apx_job_fail(j, prc, "%s: recording the entry in the catalog: %s", j->ref,
-                          ap_catalog_errmsg(p->catalog));
-        } else if (rc != AP_OK && prev) {
-            /* The ready entry stays as it was; the failed re-pull is noted
-             * in it (status stays ready, its files and views unchanged). */
-            free(prev->error);
-            prev->error = apx_asprintf("re-pull failed, the entry is unchanged: %s",
-                                       p->err.msg);
-            (void)ap_catalog_put(p->catalog, prev);
-        }
-    }
-    if (rc == AP_OK && j->entry && j->entry->status == AP_ENTRY_READY)
-        apx_job_fold_into_repo_entries(j);
+    rc = apx_job_finish(j, &call, prev, rc);
     ap_store_unlock(gc_lock);
     if (entry_lock >= 0)
         ap_store_unlock(entry_lock);
@@ -793,7 +769,6 @@ out:
     }
     ap_entry_free(prev);
     apx_call_clear(&call);
-    free(host_id);
     free(id);
     return rc;
 }

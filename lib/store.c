@@ -11,6 +11,7 @@
 #include "digest.h"
 #include "fs.h"
 #include "store_internal.h"
+#include "store_priv.h"
 #include "fault.h"
 
 #include <dirent.h>
@@ -28,16 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STORE_MAGIC 0x41505354u  /* "APST" */
-#define IO_BUF (1u << 20)
 #define MAX_LOCK_NAME 200
-
-struct ap_store {
-    unsigned magic;
-    char *root;
-    int root_fd;
-    apx_error err;
-};
 
 static const char *const store_dirs[] = {
     "blobs/sha256", "staging", "catalog", "models", "locks", NULL
@@ -68,7 +60,7 @@ AP_EXPORT int ap_store_default_root(char **out)
     return *out ? AP_OK : AP_ENOMEM;
 }
 
-static int check(const ap_store *s)
+int apx_store_ok(const ap_store *s)
 {
     return s && s->magic == STORE_MAGIC;
 }
@@ -132,7 +124,7 @@ AP_EXPORT int ap_store_open(ap_store **out, const char *root)
 
 AP_EXPORT void ap_store_close(ap_store *store)
 {
-    if (!check(store))
+    if (!apx_store_ok(store))
         return;
     close(store->root_fd);
     free(store->root);
@@ -142,24 +134,24 @@ AP_EXPORT void ap_store_close(ap_store *store)
 
 AP_EXPORT const char *ap_store_root(const ap_store *store)
 {
-    return check(store) ? store->root : NULL;
+    return apx_store_ok(store) ? store->root : NULL;
 }
 
 AP_EXPORT const char *ap_store_errmsg(const ap_store *store)
 {
-    if (!check(store))
+    if (!apx_store_ok(store))
         return "invalid store handle";
     return store->err.msg;
 }
 
-static int bad_hex(ap_store *s, const char *hex)
+int apx_store_bad_hex(ap_store *s, const char *hex)
 {
     return apx_error_set(&s->err, AP_EINVAL, "'%.80s' is not a lower-case "
                          "hex sha256", hex ? hex : "(null)");
 }
 
 /* Directory fd of blobs/sha256/<2 hex>. */
-static int blob_dir(ap_store *s, const char *hex, int create)
+int apx_store_blob_dir(ap_store *s, const char *hex, int create)
 {
     char rel[32];
     snprintf(rel, sizeof rel, "blobs/sha256/%.2s", hex);
@@ -170,7 +162,7 @@ AP_EXPORT int ap_store_has_blob(ap_store *store, const char *sha256_hex)
 {
     struct stat st;
     char rel[96];
-    if (!check(store) || !apx_is_sha256_hex(sha256_hex))
+    if (!apx_store_ok(store) || !apx_is_sha256_hex(sha256_hex))
         return 0;
     snprintf(rel, sizeof rel, "blobs/sha256/%.2s/%s", sha256_hex, sha256_hex);
     return fstatat(store->root_fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -183,10 +175,10 @@ AP_EXPORT int ap_store_blob_path(ap_store *store, const char *sha256_hex,
     if (!out)
         return AP_EINVAL;
     *out = NULL;
-    if (!check(store))
+    if (!apx_store_ok(store))
         return AP_EINVAL;
     if (!apx_is_sha256_hex(sha256_hex))
-        return bad_hex(store, sha256_hex);
+        return apx_store_bad_hex(store, sha256_hex);
     *out = apx_asprintf("%s/blobs/sha256/%.2s/%s", store->root, sha256_hex,
                         sha256_hex);
     return *out ? AP_OK : AP_ENOMEM;
@@ -200,7 +192,7 @@ AP_EXPORT int ap_store_staging_path(ap_store *store, const char *key,
     if (!out)
         return AP_EINVAL;
     *out = NULL;
-    if (!check(store) || !key)
+    if (!apx_store_ok(store) || !key)
         return AP_EINVAL;
     if (!(d = apx_digest_new(APX_SHA256)))
         return AP_ENOMEM;
@@ -271,7 +263,7 @@ static int lock_mode(ap_store *s, const char *name, int nonblock, int shared,
     return AP_OK;
 }
 
-static int lock_name(ap_store *s, const char *name, int nonblock, int *out_fd)
+int apx_store_lock_name(ap_store *s, const char *name, int nonblock, int *out_fd)
 {
     return lock_mode(s, name, nonblock, 0, out_fd);
 }
@@ -282,7 +274,7 @@ int apx_store_lock_shared(ap_store *store, const char *name, int nonblock,
     if (!out_fd)
         return AP_EINVAL;
     *out_fd = -1;
-    if (!check(store))
+    if (!apx_store_ok(store))
         return AP_EINVAL;
     return lock_mode(store, name, nonblock, 1, out_fd);
 }
@@ -311,9 +303,9 @@ AP_EXPORT int ap_store_lock(ap_store *store, const char *name, int *out_fd)
     if (!out_fd)
         return AP_EINVAL;
     *out_fd = -1;
-    if (!check(store))
+    if (!apx_store_ok(store))
         return AP_EINVAL;
-    return lock_name(store, name, 0, out_fd);
+    return apx_store_lock_name(store, name, 0, out_fd);
 }
 
 AP_EXPORT int ap_store_trylock(ap_store *store, const char *name, int *out_fd)
@@ -321,9 +313,9 @@ AP_EXPORT int ap_store_trylock(ap_store *store, const char *name, int *out_fd)
     if (!out_fd)
         return AP_EINVAL;
     *out_fd = -1;
-    if (!check(store))
+    if (!apx_store_ok(store))
         return AP_EINVAL;
-    return lock_name(store, name, 1, out_fd);
+    return apx_store_lock_name(store, name, 1, out_fd);
 }
 
 AP_EXPORT void ap_store_unlock(int fd)
@@ -343,7 +335,7 @@ int apx_store_root_fd(const ap_store *store)
 
 int apx_store_sync(ap_store *store)
 {
-    if (!check(store))
+    if (!apx_store_ok(store))
         return AP_EINVAL;
     if (syncfs(store->root_fd) != 0)
         return apx_error_set(&store->err, apx_fs_io_status(errno), "sync of the store "
@@ -351,9 +343,22 @@ int apx_store_sync(ap_store *store)
     return AP_OK;
 }
 
-/* ---- commit / import ----------------------------------------------------- */
+/* ---- commit -------------------------------------------------------------- */
 
-static int blob_there(ap_store *s, int dfd, const char *hex);
+/* Under the blob's lock: is <hex> already stored?  1 yes, 0 no, < 0 when
+ * something that is not a regular file sits at the blob's path. */
+int apx_store_blob_there(ap_store *s, int dfd, const char *hex)
+{
+    struct stat st;
+    if (fstatat(dfd, hex, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return 0;
+    if (S_ISREG(st.st_mode))
+        return 1;
+    return apx_error_set(&s->err, AP_ECORRUPT, "blob path blobs/sha256/%.2s/%s "
+                         "in %s is %s, not a regular file: remove it (apctl "
+                         "verify --remove)", hex, hex, s->root,
+                         apx_fs_ftype_name(st.st_mode));
+}
 
 void apx_staging_discard(const char *staging_path)
 {
@@ -392,16 +397,15 @@ int apx_store_commit_nosync(ap_store *store, const char *staging_path,
     return commit_blob(store, staging_path, sha256_hex, trusted_digest, 0);
 }
 
-static int commit_blob(ap_store *store, const char *staging_path,
-                       const char *sha256_hex, int trusted_digest, int sync)
+/* The staging file opened for a commit, checked to be a regular file and,
+ * unless trusted_digest, to hash to sha256_hex (else it is removed).
+ * Returns its fd, or < 0. */
+static int open_staged(ap_store *store, const char *staging_path,
+                       const char *sha256_hex, int trusted_digest)
 {
     struct stat st;
-    int sfd, dfd = -1, lfd = -1, rc = AP_OK;
+    int sfd, rc;
 
-    if (!check(store) || !staging_path)
-        return AP_EINVAL;
-    if (!apx_is_sha256_hex(sha256_hex))
-        return bad_hex(store, sha256_hex);
     sfd = open(staging_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
                              O_CLOEXEC);
     if (sfd < 0)
@@ -432,72 +436,95 @@ static int commit_blob(ap_store *store, const char *staging_path,
                                  sha256_hex, hex);
         }
     }
+    return sfd;
+}
+
+/* Under the blob's lock: the blob already there is a dedup (the staging
+ * file goes).  1 when there (or < 0 on error), 0 when not. */
+static int dedup(ap_store *store, int dfd, const char *staging_path, const char *sha256_hex)
+{
+    int rc = apx_store_blob_there(store, dfd, sha256_hex);
+    if (rc == 1)
+        apx_staging_discard(staging_path);   /* already there: dedup */
+    return rc;
+}
+
+/* renameat2(RENAME_NOREPLACE) failed with `e`: the same bytes already
+ * there, no such flag here (a plain rename under the blob's lock), or
+ * another file system (a copy).  0 when the blob is in place now, 1 when
+ * it was there already, < 0 on error. */
+static int rename_fallback(ap_store *store, int sfd, int dfd, const char *staging_path,
+                           const char *sha256_hex, int trusted_digest, int *lfd, int e)
+{
+    int rc = AP_OK;
+    if (e == EEXIST) {
+        apx_staging_discard(staging_path);
+        return 1;
+    }
+    if ((e == EINVAL || e == ENOSYS || e == EXDEV) && *lfd < 0) {
+        if ((rc = apx_store_lock_name(store, sha256_hex, 0, lfd)) != AP_OK)
+            return rc;
+        if ((rc = dedup(store, dfd, staging_path, sha256_hex)) != 0)
+            return rc;
+    }
+    if (e == EINVAL || e == ENOSYS) {
+        /* No RENAME_NOREPLACE here; we hold the lock and checked. */
+        if (renameat(AT_FDCWD, staging_path, dfd, sha256_hex) == 0)
+            e = 0;
+        else
+            e = errno;
+    }
+    if (e == EXDEV) {
+        rc = apx_fs_copy_atomic(sfd, dfd, sha256_hex, 0444,
+                                trusted_digest ? NULL : sha256_hex, NULL,
+                                &store->err);
+        if (rc == AP_OK)
+            unlink(staging_path);
+        e = 0;
+    }
+    if (e != 0) {
+        fchmod(sfd, 0644);
+        rc = apx_error_set(&store->err, apx_fs_io_status(e),
+                           "commit '%s': rename: %s", staging_path,
+                           strerror(e));
+    }
+    return rc;
+}
+
+static int commit_blob(ap_store *store, const char *staging_path,
+                       const char *sha256_hex, int trusted_digest, int sync)
+{
+    int sfd, dfd = -1, lfd = -1, rc = AP_OK;
+
+    if (!apx_store_ok(store) || !staging_path)
+        return AP_EINVAL;
+    if (!apx_is_sha256_hex(sha256_hex))
+        return apx_store_bad_hex(store, sha256_hex);
+    if ((sfd = open_staged(store, staging_path, sha256_hex, trusted_digest)) < 0)
+        return sfd;
     /* The blob's lock makes the check and the rename one step against
      * gc and ap_store_remove_blob.  A batched commit's caller holds
      * APX_GC_LOCK (no blob is removed meanwhile) and its staging file's
      * lock; RENAME_NOREPLACE decides between two commits of the same
      * bytes, and the lock is taken only where that flag is missing. */
-    if (sync && (rc = lock_name(store, sha256_hex, 0, &lfd)) != AP_OK)
+    if (sync && (rc = apx_store_lock_name(store, sha256_hex, 0, &lfd)) != AP_OK)
         goto out;
-    if ((dfd = blob_dir(store, sha256_hex, 1)) < 0) {
+    if ((dfd = apx_store_blob_dir(store, sha256_hex, 1)) < 0) {
         rc = dfd;
         goto out;
     }
-    if ((rc = blob_there(store, dfd, sha256_hex)) != 0) {
-        if (rc == 1) {
-            apx_staging_discard(staging_path);   /* already there: dedup */
-            rc = AP_OK;
-        }
+    if ((rc = dedup(store, dfd, staging_path, sha256_hex)) != 0)
         goto out;
-    }
     if ((sync && fsync(sfd) != 0) || fchmod(sfd, 0444) != 0) {
         rc = apx_error_set(&store->err, apx_fs_io_status(errno), "commit '%s': %s",
                            staging_path, strerror(errno));
         goto out;
     }
     APX_FAULT("commit-rename");
-    if (renameat2(AT_FDCWD, staging_path, dfd, sha256_hex,
-                  RENAME_NOREPLACE) != 0) {
-        int e = errno;
-        if (e == EEXIST) {
-            apx_staging_discard(staging_path);
-            goto out;
-        }
-        if ((e == EINVAL || e == ENOSYS || e == EXDEV) && lfd < 0) {
-            if ((rc = lock_name(store, sha256_hex, 0, &lfd)) != AP_OK)
-                goto out;
-            if ((rc = blob_there(store, dfd, sha256_hex)) != 0) {
-                if (rc == 1) {
-                    apx_staging_discard(staging_path);
-                    rc = AP_OK;
-                }
-                goto out;
-            }
-        }
-        if (e == EINVAL || e == ENOSYS) {
-            /* No RENAME_NOREPLACE here; we hold the lock and checked. */
-            if (renameat(AT_FDCWD, staging_path, dfd, sha256_hex) == 0)
-                e = 0;
-            else
-                e = errno;
-        }
-        if (e == EXDEV) {
-            rc = apx_fs_copy_atomic(sfd, dfd, sha256_hex, 0444,
-                                    trusted_digest ? NULL : sha256_hex, NULL,
-                                    &store->err);
-            if (rc == AP_OK)
-                unlink(staging_path);
-            e = 0;
-        }
-        if (e != 0) {
-            fchmod(sfd, 0644);
-            rc = apx_error_set(&store->err, apx_fs_io_status(e),
-                               "commit '%s': rename: %s", staging_path,
-                               strerror(e));
-        }
-        if (rc != AP_OK)
-            goto out;
-    }
+    if (renameat2(AT_FDCWD, staging_path, dfd, sha256_hex, RENAME_NOREPLACE) != 0 &&
+        (rc = rename_fallback(store, sfd, dfd, staging_path, sha256_hex, trusted_digest,
+                              &lfd, errno)) != AP_OK)
+        goto out;
     if (sync)
         fsync(dfd);
     {
@@ -512,319 +539,7 @@ out:
         close(dfd);
     apx_store_unlock_remove(store, sha256_hex, lfd);
     close(sfd);
-    return rc;
-}
-
-/* The digests of an import: sha256, and the git blob id when asked for
- * (sha1 of "blob <size>\0" + bytes, so the size is needed first). */
-typedef struct import_digests {
-    apx_digest *sha, *git;
-} import_digests;
-
-static int digests_init(import_digests *d, int want_git, uint64_t size,
-                        apx_error *err)
-{
-    char head[48];
-    int n;
-    d->git = NULL;
-    if (!(d->sha = apx_digest_new(APX_SHA256)))
-        return apx_error_set(err, AP_ENOMEM, "out of memory");
-    if (!want_git)
-        return AP_OK;
-    if (!(d->git = apx_digest_new(APX_SHA1)))
-        return apx_error_set(err, AP_ENOMEM, "out of memory");
-    n = snprintf(head, sizeof head, "blob %llu", (unsigned long long)size);
-    apx_digest_update(d->git, head, (size_t)n + 1); /* with its NUL */
-    return AP_OK;
-}
-
-static void digests_free(import_digests *d)
-{
-    apx_digest_free(d->sha);
-    apx_digest_free(d->git);
-}
-
-/* Feed fd from offset 0 into d; when out_fd >= 0, write the bytes there
- * too (what is hashed is what is written).  *size gets the byte count. */
-static int digests_feed(import_digests *d, int fd, int out_fd, uint64_t *size,
-                        const char *label, apx_error *err)
-{
-    unsigned char *buf = apx_malloc(IO_BUF);
-    uint64_t off = 0;
-    int rc = AP_OK;
-    if (!buf)
-        return apx_error_set(err, AP_ENOMEM, "out of memory");
-    for (;;) {
-        ssize_t r = pread(fd, buf, IO_BUF, (off_t)off);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = apx_error_set(err, AP_EIO, "read '%s': %s", label,
-                               strerror(errno));
-            break;
-        }
-        if (r == 0)
-            break;
-        apx_digest_update(d->sha, buf, (size_t)r);
-        if (d->git)
-            apx_digest_update(d->git, buf, (size_t)r);
-        if (out_fd >= 0 && apx_fs_write_all(out_fd, buf, (size_t)r) != 0) {
-            rc = apx_error_set(err, apx_fs_io_status(errno), "import '%s': write: %s",
-                               label, strerror(errno));
-            break;
-        }
-        off += (uint64_t)r;
-        /* the job's heartbeat, progress and cancel token (progress.h) */
-        if ((rc = apx_tick((uint64_t)r)) != 0) {
-            rc = apx_error_set(err, rc, "import '%s': %s", label,
-                               rc == AP_ECANCELLED ? "cancelled" : "aborted");
-            break;
-        }
-    }
-    free(buf);
-    *size = off;
-    return rc;
-}
-
-/* Finish d and compare with what the caller expects. */
-static int digests_check(import_digests *d, const char *label,
-                         const char *expect_sha256, const char *expect_git,
-                         char sha[65], char git[41], apx_error *err)
-{
-    apx_digest_final_hex(d->sha, sha);
-    git[0] = '\0';
-    if (d->git)
-        apx_digest_final_hex(d->git, git);
-    if (expect_sha256 && strcmp(sha, expect_sha256) != 0)
-        return apx_error_set(err, AP_EDIGEST, "'%s': sha256 mismatch (want "
-                             "%s, got %s)", label, expect_sha256, sha);
-    if (expect_git && strcasecmp(git, expect_git) != 0)
-        return apx_error_set(err, AP_EDIGEST, "'%s': git blob id mismatch "
-                             "(want %s, got %s)", label, expect_git, git);
-    return AP_OK;
-}
-
-/* Under the blob's lock: is <hex> already stored?  1 yes, 0 no, < 0 when
- * something that is not a regular file sits at the blob's path. */
-static int blob_there(ap_store *s, int dfd, const char *hex)
-{
-    struct stat st;
-    if (fstatat(dfd, hex, &st, AT_SYMLINK_NOFOLLOW) != 0)
-        return 0;
-    if (S_ISREG(st.st_mode))
-        return 1;
-    return apx_error_set(&s->err, AP_ECORRUPT, "blob path blobs/sha256/%.2s/%s "
-                         "in %s is %s, not a regular file: remove it (apctl "
-                         "verify --remove)", hex, hex, s->root,
-                         apx_fs_ftype_name(st.st_mode));
-}
-
-/* The hard-link import (AP_IMPORT_LINK): hash the file, then link the
- * inode we opened and hashed.  1 when linked (or already there), 0 when
- * linking is impossible here (copy instead), < 0 on error. */
-static int import_link(ap_store *s, int sfd, const struct stat *st,
-                       const char *label, const char *expect_sha256,
-                       const char *expect_git, int want_git, char sha[65],
-                       char git[41])
-{
-    import_digests d;
-    struct stat lst;
-    char proc[64];
-    uint64_t size = 0;
-    int dfd = -1, lfd = -1, rc;
-
-    if ((rc = digests_init(&d, want_git, (uint64_t)st->st_size,
-                           &s->err)) ||
-        (rc = digests_feed(&d, sfd, -1, &size, label, &s->err)) ||
-        (rc = digests_check(&d, label, expect_sha256, expect_git, sha, git,
-                            &s->err))) {
-        digests_free(&d);
-        return rc;
-    }
-    digests_free(&d);
-    if (size != (uint64_t)st->st_size)
-        return apx_error_set(&s->err, AP_EIO, "import '%s': the file changed "
-                             "while it was read", label);
-    if ((rc = lock_name(s, sha, 0, &lfd)) != AP_OK)
-        return rc;
-    if ((dfd = rc = blob_dir(s, sha, 1)) < 0)
-        goto out;
-    if ((rc = blob_there(s, dfd, sha)) != 0)
-        goto out;
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", sfd);
-    if (linkat(AT_FDCWD, proc, dfd, sha, AT_SYMLINK_FOLLOW) != 0) {
-        rc = 0;             /* EXDEV, EPERM (protected_hardlinks)...: copy */
-        goto out;
-    }
-    if (fstatat(dfd, sha, &lst, AT_SYMLINK_NOFOLLOW) != 0 ||
-        lst.st_ino != st->st_ino || lst.st_dev != st->st_dev) {
-        unlinkat(dfd, sha, 0);
-        rc = apx_error_set(&s->err, AP_EIO, "import '%s': file replaced "
-                           "while linking", label);
-        goto out;
-    }
-    fsync(dfd);
-    rc = 1;
-out:
-    if (dfd >= 0)
-        close(dfd);
-    apx_store_unlock_remove(s, sha, lfd);
-    return rc;
-}
-
-int apx_store_import_fd(ap_store *store, int sfd, const char *label,
-                        const char *expect_sha256, const char *expect_git,
-                        unsigned flags, char sha_out[65], char git_out[41])
-{
-    struct stat st;
-    import_digests d = { NULL, NULL };
-    char tmp[64], sha[65], git[41];
-    uint64_t size = 0;
-    mode_t mode;
-    int tdir = -1, tfd = -1, dfd = -1, lfd = -1, rc, want_git;
-
-    if (!check(store) || sfd < 0)
-        return AP_EINVAL;
-    if (!label)
-        label = "(file)";
-    if (expect_sha256 && !apx_is_sha256_hex(expect_sha256))
-        return bad_hex(store, expect_sha256);
-    want_git = expect_git || git_out;
-    if (fstat(sfd, &st) != 0 || !S_ISREG(st.st_mode))
-        return apx_error_set(&store->err, AP_EIO, "import '%s': not a regular "
-                             "file", label);
-    if (flags & AP_IMPORT_LINK) {
-        rc = import_link(store, sfd, &st, label, expect_sha256, expect_git,
-                         want_git, sha, git);
-        if (rc < 0)
-            return rc;
-        if (rc == 1)
-            goto done;
-    }
-    /* A blob of our own: a reflink (FICLONE) of the file when the file
-     * system can, else a copy, hashed from what was placed, through a
-     * temporary name in staging/ (same file system as blobs/, and gc
-     * removes it when a crash leaves it there). */
-    if ((tdir = rc = apx_fs_opendir_at(store->root_fd, "staging", 1,
-                                       &store->err)) < 0)
-        goto out;
-    apx_fs_tmpname(tmp, sizeof tmp);
-    tfd = openat(tdir, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                 0600);
-    if (tfd < 0) {
-        rc = apx_error_set(&store->err, apx_fs_io_status(errno), "import '%s': create "
-                           "%s/staging/%s: %s", label, store->root, tmp,
-                           strerror(errno));
-        goto out;
-    }
-    if (ioctl(tfd, FICLONE, sfd) == 0) {
-        struct stat cst;
-        if (fstat(tfd, &cst) != 0) {
-            rc = apx_error_set(&store->err, AP_EIO, "import '%s': %s", label,
-                               strerror(errno));
-            goto fail;
-        }
-        if ((rc = digests_init(&d, want_git, (uint64_t)cst.st_size,
-                                 &store->err)) ||
-            (rc = digests_feed(&d, tfd, -1, &size, label, &store->err)))
-            goto fail;
-    } else {
-        if ((rc = digests_init(&d, want_git, (uint64_t)st.st_size,
-                                 &store->err)) ||
-            (rc = digests_feed(&d, sfd, tfd, &size, label, &store->err)))
-            goto fail;
-        if (size != (uint64_t)st.st_size) {
-            rc = apx_error_set(&store->err, AP_EIO, "import '%s': the file "
-                               "changed while it was copied", label);
-            goto fail;
-        }
-    }
-    if ((rc = digests_check(&d, label, expect_sha256, expect_git, sha, git,
-                            &store->err)) != AP_OK)
-        goto fail;
-    /* Never more readable than the file it came from (a private file
-     * stays private); read-only like every blob. */
-    mode = (mode_t)(0444 & (st.st_mode | 0400));
-    if (fchmod(tfd, mode) != 0 || fsync(tfd) != 0) {
-        rc = apx_error_set(&store->err, apx_fs_io_status(errno), "import '%s': sync: "
-                           "%s", label, strerror(errno));
-        goto fail;
-    }
-    if ((rc = lock_name(store, sha, 0, &lfd)) != AP_OK)
-        goto fail;
-    if ((dfd = rc = blob_dir(store, sha, 1)) < 0)
-        goto fail;
-    if ((rc = blob_there(store, dfd, sha)) != 0) {
-        if (rc == 1)
-            rc = AP_OK;                     /* already stored */
-        goto fail;
-    }
-    if (renameat2(tdir, tmp, dfd, sha, RENAME_NOREPLACE) != 0) {
-        int e = errno;
-        if ((e == EINVAL || e == ENOSYS) && renameat(tdir, tmp, dfd, sha) == 0)
-            e = 0;
-        else if (e == EINVAL || e == ENOSYS)
-            e = errno;
-        if (e == EXDEV) {
-            rc = apx_fs_copy_atomic(tfd, dfd, sha, mode, sha, NULL,
-                                    &store->err);
-            if (rc != AP_OK)
-                goto fail;
-            e = 0;
-            unlinkat(tdir, tmp, 0);
-        }
-        if (e == EEXIST) {
-            rc = AP_OK;
-            goto fail;
-        }
-        if (e != 0) {
-            rc = apx_error_set(&store->err, apx_fs_io_status(e), "import '%s': "
-                               "rename: %s", label, strerror(e));
-            goto fail;
-        }
-    }
-    fsync(dfd);
-    goto done;
-fail:
-    unlinkat(tdir, tmp, 0);
-    if (rc != AP_OK)
-        goto out;
-done:
-    if (sha_out)
-        memcpy(sha_out, sha, 65);
-    if (git_out)
-        memcpy(git_out, git, 41);
-    rc = AP_OK;
-out:
-    digests_free(&d);
-    if (tfd >= 0)
-        close(tfd);
-    if (tdir >= 0)
-        close(tdir);
-    if (dfd >= 0)
-        close(dfd);
-    apx_store_unlock_remove(store, sha, lfd);
-    return rc;
-}
-
-AP_EXPORT int ap_store_import(ap_store *store, const char *path,
-                              const char *expected_sha256, unsigned flags,
-                              char out_sha256[AP_SHA256_HEX_LEN + 1])
-{
-    int sfd, rc;
-
-    if (!check(store) || !path)
-        return AP_EINVAL;
-    if (expected_sha256 && !apx_is_sha256_hex(expected_sha256))
-        return bad_hex(store, expected_sha256);
-    if ((sfd = apx_fs_open_regular(path, NULL, &store->err)) < 0) {
-        apx_error_prefix(&store->err, "import");
-        return sfd;
-    }
-    rc = apx_store_import_fd(store, sfd, path, expected_sha256, NULL, flags,
-                             out_sha256, NULL);
-    close(sfd);
-    return rc;
+    return rc > 0 ? AP_OK : rc;
 }
 
 /* ---- human view ---------------------------------------------------------- */
@@ -882,13 +597,13 @@ static int link_view(ap_store *store, const char *vendor, const char *name,
 
     if (out_path)
         *out_path = NULL;
-    if (!check(store))
+    if (!apx_store_ok(store))
         return AP_EINVAL;
     if ((rc = check_view_names(store, vendor, name, relpath ? relpath : ""))
         != AP_OK)
         return rc;
     if (!apx_is_sha256_hex(sha256_hex))
-        return bad_hex(store, sha256_hex);
+        return apx_store_bad_hex(store, sha256_hex);
     snprintf(blobrel, sizeof blobrel, "blobs/sha256/%.2s/%s", sha256_hex,
              sha256_hex);
     if (fstatat(store->root_fd, blobrel, &bst, AT_SYMLINK_NOFOLLOW) != 0 ||
@@ -962,7 +677,7 @@ AP_EXPORT int ap_store_unlink_view(ap_store *store, const char *vendor,
     char *parent, *slash;
     int dfd, rc;
 
-    if (!check(store))
+    if (!apx_store_ok(store))
         return AP_EINVAL;
     if ((rc = check_view_names(store, vendor, name, NULL)) != AP_OK)
         return rc;
@@ -997,411 +712,13 @@ AP_EXPORT int ap_store_unlink_view(ap_store *store, const char *vendor,
     return rc;
 }
 
-/* ---- verify and gc ------------------------------------------------------- */
-
-typedef int (*blob_visit)(ap_store *s, int dfd, const char *sub,
-                          const char *name, void *ctx);
-
-/* Call visit for each committed blob (dfd = its blobs/sha256/<sub> dir);
- * temporary files found in blob directories go to tmp_visit. */
-static int walk_blobs(ap_store *s, blob_visit visit, blob_visit tmp_visit,
-                      void *ctx)
-{
-    int bfd = apx_fs_opendir_at(s->root_fd, "blobs/sha256", 1, &s->err);
-    DIR *top;
-    struct dirent *de;
-    int rc = AP_OK;
-
-    if (bfd < 0)
-        return bfd;
-    if (!(top = fdopendir(bfd))) {
-        close(bfd);
-        return apx_error_set(&s->err, AP_EIO, "blobs: %s", strerror(errno));
-    }
-    while (rc == AP_OK && (de = readdir(top)) != NULL) {
-        DIR *sub;
-        struct dirent *be;
-        int sfd;
-        const char *n = de->d_name;
-        if (strlen(n) != 2 || !strchr("0123456789abcdef", n[0]) ||
-            !strchr("0123456789abcdef", n[1]))
-            continue;
-        sfd = openat(dirfd(top), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                    O_CLOEXEC);
-        if (sfd < 0 || !(sub = fdopendir(sfd))) {
-            if (sfd >= 0)
-                close(sfd);
-            continue;
-        }
-        while (rc == AP_OK && (be = readdir(sub)) != NULL) {
-            if (apx_is_sha256_hex(be->d_name) &&
-                !strncmp(be->d_name, n, 2))
-                rc = visit(s, dirfd(sub), n, be->d_name, ctx);
-            else if (tmp_visit && !strncmp(be->d_name, ".ap-tmp-", 8))
-                rc = tmp_visit(s, dirfd(sub), n, be->d_name, ctx);
-        }
-        closedir(sub);
-    }
-    closedir(top);
-    return rc;
-}
-
-typedef struct verify_ctx {
-    unsigned flags;
-    ap_store_report_cb report;
-    void *user;
-    size_t checked, bad;
-} verify_ctx;
-
-static int verify_one(ap_store *s, int dfd, const char *sub,
-                      const char *hex, void *p)
-{
-    verify_ctx *v = p;
-    char got[65], *path;
-    uint64_t size = 0;
-    int fd, rc;
-
-    fd = apx_fs_open_regular_at(dfd, hex, hex, NULL, NULL);
-    if (fd == AP_ENOTFOUND)
-        return AP_OK;                       /* removed meanwhile */
-    if (fd >= 0) {
-        rc = apx_fs_hash_fd(fd, got, &size, &s->err);
-        close(fd);
-        if (rc != AP_OK)
-            return rc;
-    } else {
-        got[0] = '\0';   /* a FIFO, socket, device or link: corrupt */
-    }
-    v->checked++;
-    if (!strcmp(got, hex))
-        return AP_OK;
-    v->bad++;
-    path = apx_asprintf("%s/blobs/sha256/%.2s/%s", s->root, hex, hex);
-    if (!path)
-        return AP_ENOMEM;
-    if (v->flags & AP_VERIFY_REMOVE) {
-        int lfd;
-        if (lock_name(s, hex, 0, &lfd) == AP_OK) {
-            unlinkat(dfd, hex, 0);
-            fsync(dfd);
-            apx_store_unlock_remove(s, hex, lfd);
-        }
-    }
-    rc = AP_OK;
-    if (v->report && v->report("corrupt", path, size, v->user) != 0)
-        rc = apx_error_set(&s->err, AP_EUSER, "verify: stopped by callback");
-    free(path);
-    return rc;
-}
-
-AP_EXPORT int ap_store_verify(ap_store *store, unsigned flags,
-                              ap_store_report_cb report, void *user,
-                              size_t *n_checked, size_t *n_bad)
-{
-    verify_ctx v;
-    int rc;
-    if (n_checked)
-        *n_checked = 0;
-    if (n_bad)
-        *n_bad = 0;
-    if (!check(store))
-        return AP_EINVAL;
-    v.flags = flags;
-    v.report = report;
-    v.user = user;
-    v.checked = v.bad = 0;
-    rc = walk_blobs(store, verify_one, NULL, &v);
-    if (n_checked)
-        *n_checked = v.checked;
-    if (n_bad)
-        *n_bad = v.bad;
-    return rc;
-}
-
-/* Both locks a blob may be held under ("<hex>" by commit/import,
- * "blob-<hex>" by a downloader), without waiting: AP_EBUSY when either is
- * held. */
-static int lock_blob_nb(ap_store *s, const char *hex, int *fd1, int *fd2)
-{
-    char name[80];
-    int rc = lock_name(s, hex, 1, fd1);
-    *fd2 = -1;
-    if (rc != AP_OK)
-        return rc;
-    snprintf(name, sizeof name, "blob-%s", hex);
-    if ((rc = lock_name(s, name, 1, fd2)) != AP_OK) {
-        apx_store_unlock_remove(s, hex, *fd1);
-        *fd1 = -1;
-    }
-    return rc;
-}
-
-/* Release both (their files go: gc and remove leave no lock file). */
-static void unlock_blob(ap_store *s, const char *hex, int fd1, int fd2)
-{
-    char name[80];
-    snprintf(name, sizeof name, "blob-%s", hex);
-    apx_store_unlock_remove(s, name, fd2);
-    apx_store_unlock_remove(s, hex, fd1);
-}
-
-AP_EXPORT int ap_store_remove_blob(ap_store *store, const char *sha256_hex)
-{
-    int dfd, l1, l2, rc;
-    if (!check(store))
-        return AP_EINVAL;
-    if (!apx_is_sha256_hex(sha256_hex))
-        return bad_hex(store, sha256_hex);
-    if ((rc = lock_blob_nb(store, sha256_hex, &l1, &l2)) != AP_OK)
-        return rc;
-    dfd = blob_dir(store, sha256_hex, 0);
-    if (dfd < 0) {
-        rc = dfd;
-    } else {
-        if (unlinkat(dfd, sha256_hex, 0) != 0)
-            rc = apx_error_set(&store->err, errno == ENOENT ? AP_ENOTFOUND
-                                                            : AP_EIO,
-                               "remove blob %s: %s", sha256_hex,
-                               strerror(errno));
-        else
-            fsync(dfd);
-        close(dfd);
-    }
-    unlock_blob(store, sha256_hex, l1, l2);
-    return rc;
-}
-
-typedef struct gc_ctx {
-    const char **keep;
-    size_t n_keep;
-    int64_t cutoff;             /* files with mtime <= cutoff are stale */
-    ap_store_report_cb report;
-    void *user;
-    uint64_t freed;
-} gc_ctx;
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static int gc_report(ap_store *s, gc_ctx *g, const char *what, char *path,
-                     uint64_t bytes)
-{
-    int rc = AP_OK;
-    g->freed += bytes;
-    if (path && g->report && g->report(what, path, bytes, g->user) != 0)
-        rc = apx_error_set(&s->err, AP_EUSER, "gc: stopped by callback");
-    free(path);
-    return rc;
-}
-
-static int gc_blob(ap_store *s, int dfd, const char *sub, const char *hex,
-                   void *p)
-{
-    gc_ctx *g = p;
-    struct stat st;
-    int lfd, lfd2, rc;
-
-    if (g->n_keep && bsearch(&hex, g->keep, g->n_keep, sizeof *g->keep,
-                             cmp_str))
-        return AP_OK;
-    rc = lock_blob_nb(s, hex, &lfd, &lfd2);
-    if (rc == AP_EBUSY)
-        return AP_OK;                   /* in use: skip */
-    if (rc != AP_OK)
-        return rc;
-    if (fstatat(dfd, hex, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-        unlinkat(dfd, hex, 0) != 0) {
-        unlock_blob(s, hex, lfd, lfd2);
-        return AP_OK;
-    }
-    fsync(dfd);
-    unlock_blob(s, hex, lfd, lfd2);
-    return gc_report(s, g, "blob",
-                     apx_asprintf("%s/blobs/sha256/%.2s/%s", s->root, hex,
-                                  hex), (uint64_t)st.st_size);
-}
-
-static int is_stale(const struct stat *st, const gc_ctx *g)
-{
-    return (int64_t)st->st_mtime <= g->cutoff;
-}
-
-static int gc_tmp(ap_store *s, int dfd, const char *sub, const char *name,
-                  void *p)
-{
-    gc_ctx *g = p;
-    struct stat st;
-    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !is_stale(&st, g)
-        || S_ISDIR(st.st_mode) || unlinkat(dfd, name, 0) != 0)
-        return AP_OK;
-    return gc_report(s, g, "tmp", apx_asprintf("%s/blobs/sha256/%s/%s", s->root,
-                                                sub, name),
-                     (uint64_t)st.st_size);
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t ls = strlen(s), lx = strlen(suffix);
-    return ls >= lx && !strcmp(s + ls - lx, suffix);
-}
-
-/* A download's staging file ("<hex>.part") with no sidecar holds nothing a
- * later run can resume (the engine starts such a file over): the zero-byte
- * file a pull killed before its first byte, or one cut off before its
- * first sidecar.  It goes at any age once its staging lock is free (no
- * pull is writing it).  1: handled (removed or in use), 0: not such a
- * file, <0: an error status. */
-static int gc_unresumable(ap_store *s, gc_ctx *g, int dfd, const char *n,
-                          const char *rel)
-{
-    struct stat st, sst;
-    char lock[80], *sc;
-    int have_side, lfd = -1, rc;
-    if (!ends_with(n, ".part") || strlen(n) != 64 + 5 ||
-        strspn(n, "0123456789abcdef") != 64 ||
-        apx_store_stage_lock_name(n, lock) != AP_OK)
-        return 0;
-    if (!(sc = apx_asprintf("%s.state", n)))
-        return AP_ENOMEM;
-    have_side = fstatat(dfd, sc, &sst, AT_SYMLINK_NOFOLLOW) == 0;
-    free(sc);
-    if (have_side)
-        return 0;
-    if (ap_store_trylock(s, lock, &lfd) != AP_OK)
-        return 1;          /* a pull holds it: its file, not a leftover */
-    rc = 1;
-    if (fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode) &&
-        unlinkat(dfd, n, 0) == 0)
-        rc = gc_report(s, g, "staging", apx_asprintf("%s/%s/%s", s->root, rel, n),
-                       (uint64_t)st.st_size);
-    apx_store_unlock_remove(s, lock, lfd);
-    return rc == AP_OK ? 1 : rc;
-}
-
-/* Stale files of staging/ (data file + sidecar) and temporary files in
- * catalog/; unresumable staging files at any age (gc_unresumable). */
-static int gc_dir(ap_store *s, gc_ctx *g, const char *rel, int staging)
-{
-    int dfd = apx_fs_opendir_at(s->root_fd, rel, 1, &s->err), rc = AP_OK;
-    DIR *dir;
-    struct dirent *de;
-    int pass;
-
-    if (dfd < 0)
-        return dfd;
-    if (!(dir = fdopendir(dfd))) {
-        close(dfd);
-        return apx_error_set(&s->err, AP_EIO, "%s: %s", rel, strerror(errno));
-    }
-    /* Pass 0: data files (with their sidecar); pass 1: orphan sidecars. */
-    for (pass = 0; pass < 2 && rc == AP_OK; pass++) {
-        rewinddir(dir);
-        while (rc == AP_OK && (de = readdir(dir)) != NULL) {
-            struct stat st, sst;
-            const char *n = de->d_name;
-            uint64_t bytes;
-            int side = ends_with(n, ".state");
-
-            if (!strcmp(n, ".") || !strcmp(n, ".."))
-                continue;
-            if (!staging && strncmp(n, ".ap-tmp-", 8) != 0)
-                continue;
-            if (staging && side != pass)
-                continue;
-            if (staging && side) {
-                /* Sidecar whose data file still exists: handled (or kept)
-                 * with the data file in pass 0. */
-                char *data = apx_strndup(n, strlen(n) - 6);
-                int live;
-                if (!data)
-                    return AP_ENOMEM;
-                live = fstatat(dirfd(dir), data, &sst,
-                               AT_SYMLINK_NOFOLLOW) == 0;
-                free(data);
-                if (live)
-                    continue;
-            }
-            if (staging && !side) {
-                int u = gc_unresumable(s, g, dirfd(dir), n, rel);
-                if (u < 0)
-                    rc = u;
-                if (u != 0)
-                    continue;
-            }
-            if (fstatat(dirfd(dir), n, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-                S_ISDIR(st.st_mode) || !is_stale(&st, g))
-                continue;
-            bytes = (uint64_t)st.st_size;
-            if (staging && !side) {
-                char *sc = apx_asprintf("%s.state", n);
-                if (!sc)
-                    return AP_ENOMEM;
-                if (fstatat(dirfd(dir), sc, &sst, AT_SYMLINK_NOFOLLOW) == 0) {
-                    /* A sidecar touched recently means a live download. */
-                    if (!is_stale(&sst, g)) {
-                        free(sc);
-                        continue;
-                    }
-                    if (unlinkat(dirfd(dir), sc, 0) == 0)
-                        bytes += (uint64_t)sst.st_size;
-                }
-                free(sc);
-            }
-            if (unlinkat(dirfd(dir), n, 0) != 0)
-                continue;
-            rc = gc_report(s, g, staging ? "staging" : "tmp",
-                           apx_asprintf("%s/%s/%s", s->root, rel, n), bytes);
-        }
-    }
-    closedir(dir);
-    return rc;
-}
-
-AP_EXPORT int ap_store_gc(ap_store *store, const char *const *keep,
-                          size_t n_keep, unsigned stale_seconds,
-                          ap_store_report_cb report, void *user,
-                          uint64_t *freed)
-{
-    gc_ctx g;
-    size_t i;
-    int rc;
-
-    if (freed)
-        *freed = 0;
-    if (!check(store) || (n_keep && !keep))
-        return AP_EINVAL;
-    memset(&g, 0, sizeof g);
-    if (n_keep) {
-        if (!(g.keep = apx_calloc(n_keep, sizeof *g.keep)))
-            return AP_ENOMEM;
-        for (i = 0; i < n_keep; i++)
-            if (keep[i])
-                g.keep[g.n_keep++] = keep[i];
-        qsort(g.keep, g.n_keep, sizeof *g.keep, cmp_str);
-    }
-    g.cutoff = apx_wall_s() - (int64_t)stale_seconds;
-    g.report = report;
-    g.user = user;
-    rc = walk_blobs(store, gc_blob, gc_tmp, &g);
-    if (rc == AP_OK)
-        rc = gc_dir(store, &g, "staging", 1);
-    if (rc == AP_OK)
-        rc = gc_dir(store, &g, "catalog", 0);
-    free(g.keep);
-    if (freed)
-        *freed = g.freed;
-    return rc;
-}
-
 AP_EXPORT int ap_store_free_space(ap_store *store, uint64_t *out_bytes)
 {
     struct statvfs sv;
     if (!out_bytes)
         return AP_EINVAL;
     *out_bytes = 0;
-    if (!check(store))
+    if (!apx_store_ok(store))
         return AP_EINVAL;
     if (fstatvfs(store->root_fd, &sv) != 0)
         return apx_error_set(&store->err, AP_EIO, "statvfs '%s': %s",

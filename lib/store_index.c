@@ -28,8 +28,6 @@ static int blob_git_sha1(ap_store *s, const char *sha256, char git[41])
     int root, fd, rc;
     apx_digest *d;
     struct stat st;
-    char head[48];
-    int n;
 
     snprintf(rel, sizeof rel, "blobs/sha256/%.2s", sha256);
     if ((root = apx_fs_opendir_at(apx_store_root_fd(s), rel, 0, NULL)) < 0)
@@ -42,8 +40,7 @@ static int blob_git_sha1(ap_store *s, const char *sha256, char git[41])
         close(fd);
         return AP_ENOMEM;
     }
-    n = snprintf(head, sizeof head, "blob %llu", (unsigned long long)st.st_size);
-    apx_digest_update(d, head, (size_t)n + 1);
+    apx_digest_git_blob_head(d, (uint64_t)st.st_size);
     rc = apx_digest_fd(d, fd, NULL);
     if (rc == AP_OK)
         rc = apx_digest_final_hex(d, git);

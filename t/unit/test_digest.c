@@ -18,6 +18,7 @@
 #define apx_digest_backend sod_digest_backend
 #define apx_sha256_file sod_sha256_file
 #define apx_digest_fd sod_digest_fd
+#define apx_digest_git_blob_head sod_digest_git_blob_head
 #define apx_digest sod_digest_t
 typedef struct sod_digest_t sod_digest_t;
 #undef AP_DIGEST_SODIUM
@@ -31,6 +32,7 @@ typedef struct sod_digest_t sod_digest_t;
 #undef apx_digest_backend
 #undef apx_sha256_file
 #undef apx_digest_fd
+#undef apx_digest_git_blob_head
 #undef apx_digest
 /* ----------------------------------------------------------------------- */
 

@@ -2,9 +2,9 @@
  *
  * Part 1 drives resolve() through a small mock host (libcurl easy, test
  * code only) that records the manifest exactly: url, sha256, git_sha1,
- * bearer, bearer_host, flags.  Part 2 (when lib/provisioner.c exists) goes
- * through the real library: ap_provisioner + the statically linked vendor,
- * and checks the files on disk.
+ * bearer, bearer_host, flags.  The tests through the real library (the
+ * provisioner with this vendor) are in test_provisioner.c; the fixture data
+ * and helpers both use are in hf_fixture.h.
  *
  * The vendor sources are compiled in (the static-linking path of the ABI).
  * Skips (TAP "skip") when python3 or the fake hub cannot start.
@@ -44,52 +44,7 @@
 #include "../../vendors/huggingface/manifest.c"
 #include "../../vendors/huggingface/cachedir.c"
 #include "../../vendors/common/env.c"
-
-#if defined(__has_include) && !defined(AP_TEST_NO_PROVISIONER)
-#if __has_include("provisioner.c")
-#define HAVE_PROVISIONER 1
-#include "artifactprov.h"
-#endif
-#endif
-
-/* ---- fixture data --------------------------------------------------------------- */
-
-#define CM1 "1a2b3c4d5e6f708192a3b4c5d6e7f80912345678"
-#define CM2 "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"
-#define CM3 "00112233445566778899aabbccddeeff00112233"
-#define CONFIG1 "{\"model_type\":\"llama\"}"
-#define CONFIG2 "{\"model_type\":\"llama\",\"v\":2}"
-
-static const char *const config_fmt =
-    "{\"tree_page_size\":2,%s"
-    "\"tokens\":{\"tok_good\":[\"*\"],\"tok_denied\":[\"*\"],\"tok_limited\":[\"org/model\"]},"
-    "\"repos\":{"
-    "\"org/model\":{\"refs\":{\"main\":\"" CM1 "\",\"v1.0\":\"" CM2 "\",\"refs/pr/1\":\"" CM2 "\"},"
-    " \"commits\":{"
-    "  \"" CM1 "\":{\"files\":{"
-    "   \"config.json\":{\"content\":\"" "{\\\"model_type\\\":\\\"llama\\\"}" "\"},"
-    "   \"tokenizer.json\":{\"content\":\"{}\"},"
-    "   \"model.safetensors\":{\"generate\":{\"size\":5000,\"seed\":9},\"lfs\":true},"
-    "   \"m.Q4_K_M.gguf\":{\"generate\":{\"size\":100000,\"seed\":1},\"lfs\":true},"
-    "   \"m.Q8_0.gguf\":{\"generate\":{\"size\":150000,\"seed\":2},\"lfs\":true},"
-    "   \"sub/m-Q5_K_M-00001-of-00002.gguf\":{\"generate\":{\"size\":7000,\"seed\":3},\"lfs\":true},"
-    "   \"sub/m-Q5_K_M-00002-of-00002.gguf\":{\"generate\":{\"size\":6000,\"seed\":4},\"lfs\":true},"
-    "   \"dir with space/a+b.txt\":{\"content\":\"plus\"}}},"
-    "  \"" CM2 "\":{\"files\":{"
-    "   \"config.json\":{\"content\":\"" "{\\\"model_type\\\":\\\"llama\\\",\\\"v\\\":2}" "\"}}}}},"
-    "\"org/old\":{\"renamed_to\":\"org/model\"},"
-    "\"org/gated\":{\"gated\":\"manual\",\"gated_denied_tokens\":[\"tok_denied\"],"
-    " \"files\":{\"w.gguf\":{\"generate\":{\"size\":3000,\"seed\":5},\"lfs\":true},"
-    "  \"config.json\":{\"content\":\"{}\"}}},"
-    "\"org/private\":{\"private\":true,\"files\":{\"a.txt\":{\"content\":\"secret\"}}},"
-    "\"org/disabled\":{\"disabled\":true,\"files\":{\"a.txt\":{\"content\":\"x\"}}},"
-    "\"org/plain\":{\"files\":{\"a.txt\":{\"content\":\"x\"}}},"
-    "\"org/broken\":{\"api_faults\":{\"status\":503},\"files\":{\"a.txt\":{\"content\":\"x\"}}},"
-    "\"org/splitbad\":{\"files\":{\"m-Q4_0-00001-of-00003.gguf\":{\"content\":\"1\"},"
-    "  \"m-Q4_0-00003-of-00003.gguf\":{\"content\":\"3\"}}},"
-    "\"org/data\":{\"type\":\"dataset\",\"files\":{\"data/train.csv\":{\"content\":\"a,b\\n\"}}},"
-    "\"org/app\":{\"type\":\"space\",\"files\":{\"app.py\":{\"content\":\"print(1)\\n\"}}}"
-    "}}";
+#include "hf_fixture.h"
 
 typedef struct fixture {
     char dir[256];
@@ -103,18 +58,6 @@ typedef struct fixture {
 } fixture;
 
 static fixture FX;  /* test fixture only; the vendor itself has no globals */
-
-static int write_file(const char *path, const char *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return -1;
-    if (fwrite(data, 1, n, f) != n) {
-        fclose(f);
-        return -1;
-    }
-    return fclose(f);
-}
 
 static int write_config(const char *extra)
 {
@@ -213,65 +156,17 @@ static int stop_hub(void **state)
 
 static void log_mark(void)
 {
-    struct stat st;
-    FX.log_mark = stat(FX.log, &st) == 0 ? (long)st.st_size : 0;
+    FX.log_mark = hf_log_size(FX.log);
 }
 
 /* Requests logged since log_mark() whose path contains `needle` (NULL: all),
  * as a JSON array (caller decrefs). */
 static json_t *log_since(const char *needle)
 {
-    json_t *out = json_array();
-    char line[65536];
-    FILE *f;
-    usleep(50000); /* the log line is written when the response ends */
-    if (!(f = fopen(FX.log, "r")))
-        return out;
-    fseek(f, FX.log_mark, SEEK_SET);
-    while (fgets(line, sizeof line, f)) {
-        json_error_t e;
-        json_t *j = json_loads(line, 0, &e);
-        const char *path = json_string_value(json_object_get(j, "path"));
-        if (j && path && (!needle || strstr(path, needle)))
-            json_array_append(out, j);
-        json_decref(j);
-    }
-    fclose(f);
-    return out;
+    return hf_log_since(FX.log, FX.log_mark, needle);
 }
 
 /* ---- digests of fixture content ------------------------------------------------- */
-
-static void hexify(const unsigned char *d, unsigned n, char *out)
-{
-    unsigned i;
-    for (i = 0; i < n; i++)
-        sprintf(out + 2 * i, "%02x", d[i]);
-}
-
-static void gen_sha256(size_t size, int seed, char out[65])
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new(), *blk = EVP_MD_CTX_new();
-    unsigned char d[32];
-    unsigned len;
-    size_t done = 0, i = 0;
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    while (done < size) {
-        char in[64];
-        unsigned char b[32];
-        int n = snprintf(in, sizeof in, "%d:%zu", seed, i++);
-        size_t take = size - done < 32 ? size - done : 32;
-        EVP_DigestInit_ex(blk, EVP_sha256(), NULL);
-        EVP_DigestUpdate(blk, in, (size_t)n);
-        EVP_DigestFinal_ex(blk, b, &len);
-        EVP_DigestUpdate(ctx, b, take);
-        done += take;
-    }
-    EVP_DigestFinal_ex(ctx, d, &len);
-    hexify(d, 32, out);
-    EVP_MD_CTX_free(ctx);
-    EVP_MD_CTX_free(blk);
-}
 
 static void git_sha1(const char *content, char out[41])
 {
@@ -592,12 +487,6 @@ static const mfile *find(const ap_vendor_call *c, const char *path)
             return &c->files[i];
     fail_msg("no file '%s' in the manifest", path);
     return NULL;
-}
-
-static void assert_contains(const char *hay, const char *needle)
-{
-    if (!hay || !strstr(hay, needle))
-        fail_msg("'%s' does not contain '%s'", hay ? hay : "(null)", needle);
 }
 
 /* ---- tests: descriptor and ABI ------------------------------------------------------- */
@@ -1021,13 +910,6 @@ static void test_rate_limit(void **state)
 
 /* ---- offline ------------------------------------------------------------------------------ */
 
-static void mk(const char *path)
-{
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", path);
-    assert_int_equal(0, system(cmd));
-}
-
 static void test_offline(void **state)
 {
     ap_vendor_call c;
@@ -1124,233 +1006,6 @@ static void test_offline(void **state)
     call_clear(&c);
 }
 
-/* ---- through the real library --------------------------------------------------------------- */
-
-#ifdef HAVE_PROVISIONER
-static int file_sha256(const char *path, char out[65], uint64_t *size)
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned char d[32], buf[65536];
-    unsigned len;
-    size_t n;
-    FILE *f = fopen(path, "rb");
-    *size = 0;
-    if (!f) {
-        EVP_MD_CTX_free(ctx);
-        return -1;
-    }
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-        EVP_DigestUpdate(ctx, buf, n);
-        *size += n;
-    }
-    fclose(f);
-    EVP_DigestFinal_ex(ctx, d, &len);
-    hexify(d, 32, out);
-    EVP_MD_CTX_free(ctx);
-    return 0;
-}
-
-static ap_provisioner *new_prov(const char *home)
-{
-    ap_provisioner_options o = AP_PROVISIONER_OPTIONS_INIT;
-    ap_provisioner *p = NULL;
-    o.home = home;
-    o.flags = AP_PROV_NO_PLUGINS;
-    assert_int_equal(AP_OK, ap_provisioner_new(&p, &o));
-    assert_int_equal(AP_OK, ap_provisioner_register_vendor(p, ap_vendor_huggingface_init,
-                                                           "static"));
-    return p;
-}
-
-static void test_provision(void **state)
-{
-    ap_provision_options po = AP_PROVISION_OPTIONS_INIT;
-    ap_provisioner *p;
-    ap_entry *e = NULL;
-    char home[300], want[65], got[65];
-    uint64_t size;
-    size_t i;
-    json_t *log;
-    int rc;
-    (void)state;
-    assert_int_equal(AP_OK, ap_global_init());
-    snprintf(home, sizeof home, "%s/store", FX.dir);
-    setenv("HF_ENDPOINT", FX.hub, 1);
-    setenv("HF_TOKEN", "tok_good", 1);
-    unsetenv("HF_HUB_OFFLINE");
-    p = new_prov(home);
-
-    log_mark();
-    rc = ap_provision(p, "hf:org/model:Q5_K_M", &po, &e);
-    if (rc != AP_OK)
-        fail_msg("ap_provision: %s", ap_provisioner_errmsg(p));
-    assert_non_null(e);
-    assert_int_equal(2, e->nfiles);
-    assert_string_equal(CM1, e->revision);
-    for (i = 0; i < e->nfiles; i++) {
-        const ap_entry_file *f = &e->files[i];
-        int seed = strstr(f->name, "00001") ? 3 : 4;
-        size_t sz = seed == 3 ? 7000 : 6000;
-        gen_sha256(sz, seed, want);
-        assert_string_equal(want, f->sha256);
-        assert_int_equal(sz, f->size);
-        assert_non_null(f->path);
-        assert_int_equal(0, file_sha256(f->path, got, &size));
-        assert_string_equal(want, got);
-        assert_int_equal(sz, size);
-    }
-    ap_entry_free(e);
-    e = NULL;
-    /* The token never reached the CDN. */
-    log = log_since(NULL);
-    for (i = 0; i < json_array_size(log); i++) {
-        json_t *le = json_array_get(log, i);
-        if (strcmp(json_string_value(json_object_get(le, "server")), "cdn") == 0)
-            assert_null(json_object_get(json_object_get(le, "headers"), "authorization"));
-    }
-    json_decref(log);
-
-    rc = ap_provision(p, "hf:org/model/config.json", &po, &e);
-    if (rc != AP_OK)
-        fail_msg("ap_provision: %s", ap_provisioner_errmsg(p));
-    assert_int_equal(1, e->nfiles);
-    assert_int_equal(strlen(CONFIG1), e->files[0].size);
-    {
-        char buf[128] = "";
-        FILE *f = fopen(e->files[0].path, "rb");
-        assert_non_null(f);
-        assert_int_equal(strlen(CONFIG1), fread(buf, 1, sizeof buf, f));
-        fclose(f);
-        assert_string_equal(CONFIG1, buf);
-    }
-    ap_entry_free(e);
-    e = NULL;
-
-    rc = ap_provision(p, "hf:org/gated", &po, &e);
-    assert_int_equal(AP_OK, rc);
-    ap_entry_free(e);
-    e = NULL;
-
-    rc = ap_provision(p, "hf:org/model/confg.json", &po, &e);
-    assert_int_equal(AP_ENOTFOUND, rc);
-    assert_contains(ap_provisioner_errmsg(p), "close names: 'config.json'");
-    ap_entry_free(e);
-    e = NULL;
-
-    unsetenv("HF_TOKEN");
-    rc = ap_provision(p, "hf:org/private", &po, &e);
-    assert_int_equal(AP_ENOTFOUND, rc);
-    assert_contains(ap_provisioner_errmsg(p), "set HF_TOKEN");
-    ap_entry_free(e);
-
-    ap_provisioner_free(p);
-    unsetenv("HF_ENDPOINT");
-    ap_global_cleanup();
-}
-
-/* The plugin itself: built with jansson only, loaded with dlopen. */
-static void test_provision_plugin(void **state)
-{
-    ap_provision_options po = AP_PROVISION_OPTIONS_INIT;
-    ap_provisioner_options o = AP_PROVISIONER_OPTIONS_INIT;
-    ap_provisioner *p = NULL;
-    ap_vendor_info vi = { sizeof vi, NULL, NULL, NULL, NULL, NULL, 0, 0 };
-    ap_entry *e = NULL;
-    const char *b = getenv("AP_BUILD");
-    char so[512], home[300];
-    struct stat st;
-    int rc;
-    (void)state;
-    snprintf(so, sizeof so, "%s/vendors/ap-vendor-huggingface.so", b ? b : "build");
-    if (stat(so, &st) != 0)
-        skip();
-    assert_int_equal(AP_OK, ap_global_init());
-    snprintf(home, sizeof home, "%s/store-plugin", FX.dir);
-    o.home = home;
-    o.flags = AP_PROV_NO_PLUGINS;
-    assert_int_equal(AP_OK, ap_provisioner_new(&p, &o));
-    rc = ap_provisioner_load_vendor(p, so);
-    if (rc != AP_OK)
-        fail_msg("load %s: %s", so, ap_provisioner_errmsg(p));
-    assert_int_equal(1, ap_provisioner_vendor_count(p));
-    assert_int_equal(AP_OK, ap_provisioner_vendor_info(p, 0, &vi));
-    assert_string_equal("huggingface", vi.name);
-    setenv("HF_ENDPOINT", FX.hub, 1);
-    unsetenv("HF_TOKEN");
-    rc = ap_provision(p, "huggingface:org/model@v1.0/config.json", &po, &e);
-    if (rc != AP_OK)
-        fail_msg("ap_provision: %s", ap_provisioner_errmsg(p));
-    assert_int_equal(1, e->nfiles);
-    assert_string_equal(CM2, e->revision);
-    assert_int_equal(strlen(CONFIG2), e->files[0].size);
-    ap_entry_free(e);
-    ap_provisioner_free(p);
-    unsetenv("HF_ENDPOINT");
-    ap_global_cleanup();
-}
-
-/* Offline through the library: the HF cache blob is imported, no HTTP. */
-static void test_provision_offline(void **state)
-{
-    ap_provision_options po = AP_PROVISION_OPTIONS_INIT;
-    ap_provisioner *p;
-    ap_entry *e = NULL;
-    char cache[300], home[300], tmp[600], blob[700], link[700], sha[65], got[65];
-    uint64_t size;
-    json_t *log;
-    int rc;
-    (void)state;
-    assert_int_equal(AP_OK, ap_global_init());
-    snprintf(cache, sizeof cache, "%s/hfcache2", FX.dir);
-    snprintf(home, sizeof home, "%s/store-offline", FX.dir);
-    snprintf(tmp, sizeof tmp, "%s/models--org--offl/blobs", cache);
-    mk(tmp);
-    snprintf(tmp, sizeof tmp, "%s/models--org--offl/snapshots/" CM3, cache);
-    mk(tmp);
-    snprintf(tmp, sizeof tmp, "%s/models--org--offl/refs", cache);
-    mk(tmp);
-    snprintf(tmp, sizeof tmp, "%s/models--org--offl/refs/main", cache);
-    assert_int_equal(0, write_file(tmp, CM3, 40));
-    snprintf(tmp, sizeof tmp, "%s/models--org--offl/blobs/tmp", cache);
-    assert_int_equal(0, write_file(tmp, "offline weights", 15));
-    assert_int_equal(0, file_sha256(tmp, sha, &size));
-    snprintf(blob, sizeof blob, "%s/models--org--offl/blobs/%s", cache, sha);
-    assert_int_equal(0, rename(tmp, blob));
-    snprintf(link, sizeof link, "%s/models--org--offl/snapshots/" CM3 "/w.Q8_0.gguf", cache);
-    snprintf(tmp, sizeof tmp, "../../blobs/%s", sha);
-    assert_int_equal(0, symlink(tmp, link));
-
-    setenv("HF_HUB_OFFLINE", "1", 1);
-    setenv("HF_HUB_CACHE", cache, 1);
-    setenv("HF_ENDPOINT", FX.hub, 1);
-    p = new_prov(home);
-    log_mark();
-    rc = ap_provision(p, "hf:org/offl:Q8_0", &po, &e);
-    if (rc != AP_OK)
-        fail_msg("ap_provision: %s", ap_provisioner_errmsg(p));
-    assert_int_equal(1, e->nfiles);
-    assert_string_equal(CM3, e->revision);
-    assert_string_equal(sha, e->files[0].sha256);
-    assert_int_equal(0, file_sha256(e->files[0].path, got, &size));
-    assert_string_equal(sha, got);
-    ap_entry_free(e);
-    e = NULL;
-    rc = ap_provision(p, "hf:org/other", &po, &e);
-    assert_int_equal(AP_EOFFLINE, rc);
-    assert_contains(ap_provisioner_errmsg(p), "not in the HF cache");
-    ap_entry_free(e);
-    log = log_since(NULL);
-    assert_int_equal(0, json_array_size(log));
-    json_decref(log);
-    ap_provisioner_free(p);
-    unsetenv("HF_HUB_OFFLINE");
-    unsetenv("HF_HUB_CACHE");
-    unsetenv("HF_ENDPOINT");
-    ap_global_cleanup();
-}
-#endif
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1366,11 +1021,6 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_rate_limit),
         cmocka_unit_test(test_offline),
-#ifdef HAVE_PROVISIONER
-        cmocka_unit_test(test_provision),
-        cmocka_unit_test(test_provision_plugin),
-        cmocka_unit_test(test_provision_offline),
-#endif
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     if (system("python3 -c 'import sys; sys.exit(sys.version_info < (3, 8))' "

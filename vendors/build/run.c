@@ -398,16 +398,13 @@ static int check_outputs(const ap_host *h, ap_vendor_call *call, brun *run,
     return rc;
 }
 
-int brun_build(bstate *st, ap_vendor_call *call, const char *ref, brun *run)
+/* The build's work directory (run->workdir): under the "build_dir" option,
+ * else $TMPDIR, else /tmp. */
+static int make_workdir(const ap_host *h, ap_vendor_call *call, brun *run)
 {
-    const ap_host *h = st->h;
-    const char *base, *pathv = "/usr/local/bin:/usr/bin:/bin";
-    char **argv = NULL, **envp = NULL, **cand = NULL, *tmpl = NULL, tail[1200];
-    size_t i, ne = 0, nenv_max;
-    int pipefd[2] = { -1, -1 }, rc = AP_OK, status = 0, eof = 0, cancelled = 0;
-    pid_t pid = -1;
-    lines *l = NULL;
-    long long t_exit = -1;
+    const char *base;
+    char *tmpl = NULL;
+    int rc;
 
     base = AP_HOST_HAS(h, option) ? h->option(call, "build_dir") : NULL;
     if (!base || !*base)
@@ -425,6 +422,91 @@ int brun_build(bstate *st, ap_vendor_call *call, const char *ref, brun *run)
         return rc;
     }
     run->workdir = tmpl;
+    return AP_OK;
+}
+
+/* The command's argv, placeholders expanded ("/bin/sh -c CMD" for a shell
+ * recipe). */
+static int make_argv(const ap_host *h, ap_vendor_call *call, const char *ref, brun *run,
+                     char **argv)
+{
+    size_t i;
+    if (run->r.shell) {
+        argv[0] = strdup("/bin/sh");
+        argv[1] = strdup("-c");
+        argv[2] = bexpand(h, call, ref, run, run->r.argv[0], run->workdir, 1);
+        if (!argv[0] || !argv[1] || !argv[2])
+            return argv[2] ? h->set_error(call, AP_ENOMEM, "out of memory") : AP_EINVAL;
+        return AP_OK;
+    }
+    for (i = 0; i < run->r.argc; i++)
+        if (!(argv[i] = bexpand(h, call, ref, run, run->r.argv[i], run->workdir, 0)))
+            return AP_EINVAL;
+    return AP_OK;
+}
+
+/* The child's output read until it exited and its pipe is drained (or
+ * held by an escaped process), polling cancel and progress; 1 when
+ * cancelled (*eof: the pipe was closed). */
+static int watch_child(const ap_host *h, ap_vendor_call *call, brun *run, lines *l,
+                       pid_t pid, int fd, int *eof)
+{
+    long long t_exit = -1;
+    for (;;) {
+        if (!*eof && pump(h, call, run->r.name, l, fd, 100))
+            *eof = 1;
+        if (*eof && t_exit < 0) {
+            /* the pipe is closed: wait for the exit, still polling cancel */
+            struct pollfd none;
+            (void)poll(&none, 0, exited(pid) ? 0 : 100);
+        }
+        if (t_exit < 0 && exited(pid)) {
+            /* the leader is done (a zombie keeps the group id reserved):
+             * what else of the group still runs is killed */
+            (void)kill(-pid, SIGKILL);
+            t_exit = now_ms();
+        }
+        if (t_exit >= 0 && (*eof || now_ms() - t_exit > 1000))
+            return 0; /* output drained (or held by an escaped process) */
+        if (h->is_cancelled(call) ||
+            (AP_HOST_HAS(h, progress) && h->progress(call, l->done, l->total)))
+            return 1;
+    }
+}
+
+/* The build's status from the command's exit (`status`) and its outputs. */
+static int outcome(const ap_host *h, ap_vendor_call *call, brun *run, lines *l, pid_t pid,
+                   int status, int cancelled)
+{
+    char tail[1200];
+    if (l->n)
+        line_end(h, call, run->r.name, l); /* a last line without newline */
+    tail_text(l, tail, sizeof tail);
+    if (cancelled)
+        return h->set_error(call, AP_ECANCELLED, "cancelled while building (the "
+                            "command's process group %d was stopped, its work "
+                            "directory removed)", (int)pid);
+    if (WIFSIGNALED(status))
+        return h->set_error(call, AP_EVENDOR, "the build command was killed by "
+                            "signal %d%s", WTERMSIG(status), tail);
+    if (WEXITSTATUS(status) != 0)
+        return h->set_error(call, AP_EVENDOR, "the build command exited with "
+                            "status %d%s", WEXITSTATUS(status), tail);
+    return check_outputs(h, call, run, tail);
+}
+
+int brun_build(bstate *st, ap_vendor_call *call, const char *ref, brun *run)
+{
+    const ap_host *h = st->h;
+    const char *pathv = "/usr/local/bin:/usr/bin:/bin";
+    char **argv = NULL, **envp = NULL, **cand = NULL;
+    size_t i, ne = 0, nenv_max;
+    int pipefd[2] = { -1, -1 }, rc = AP_OK, status = 0, eof = 0, cancelled = 0;
+    pid_t pid = -1;
+    lines *l = NULL;
+
+    if ((rc = make_workdir(h, call, run)) != AP_OK)
+        return rc;
     /* argv and environment, placeholders expanded */
     l = calloc(1, sizeof *l);
     argv = calloc(run->r.shell ? 4 : run->r.argc + 1, sizeof *argv);
@@ -434,20 +516,8 @@ int brun_build(bstate *st, ap_vendor_call *call, const char *ref, brun *run)
         rc = h->set_error(call, AP_ENOMEM, "out of memory");
         goto out;
     }
-    if (run->r.shell) {
-        argv[0] = strdup("/bin/sh");
-        argv[1] = strdup("-c");
-        argv[2] = bexpand(h, call, ref, run, run->r.argv[0], run->workdir, 1);
-        if (!argv[0] || !argv[1] || !argv[2]) {
-            rc = argv[2] ? h->set_error(call, AP_ENOMEM, "out of memory") : AP_EINVAL;
-            goto out;
-        }
-    } else
-        for (i = 0; i < run->r.argc; i++)
-            if (!(argv[i] = bexpand(h, call, ref, run, run->r.argv[i], run->workdir, 0))) {
-                rc = AP_EINVAL;
-                goto out;
-            }
+    if ((rc = make_argv(h, call, ref, run, argv)) != AP_OK)
+        goto out;
     for (i = 0; i < run->r.nenv; i++)
         if (strcmp(run->r.env_keys[i], "PATH") == 0)
             pathv = run->r.env_vals[i];
@@ -476,29 +546,7 @@ int brun_build(bstate *st, ap_vendor_call *call, const char *ref, brun *run)
     (void)setpgid(pid, pid); /* also here: no window before the child's own */
     close(pipefd[1]);
     pipefd[1] = -1;
-    for (;;) {
-        if (!eof && pump(h, call, run->r.name, l, pipefd[0], 100))
-            eof = 1;
-        if (eof && t_exit < 0) {
-            /* the pipe is closed: wait for the exit, still polling cancel */
-            struct pollfd none;
-            (void)poll(&none, 0, exited(pid) ? 0 : 100);
-        }
-        if (t_exit < 0 && exited(pid)) {
-            /* the leader is done (a zombie keeps the group id reserved):
-             * what else of the group still runs is killed */
-            (void)kill(-pid, SIGKILL);
-            t_exit = now_ms();
-        }
-        if (t_exit >= 0 && (eof || now_ms() - t_exit > 1000))
-            break; /* output drained (or held by an escaped process) */
-        if (h->is_cancelled(call) ||
-            (AP_HOST_HAS(h, progress) && h->progress(call, l->done, l->total))) {
-            cancelled = 1;
-            break;
-        }
-    }
-    if (cancelled)
+    if ((cancelled = watch_child(h, call, run, l, pid, pipefd[0], &eof)))
         stop_group(h, call, run, l, pid, pipefd[0], eof);
     {
         pid_t w;
@@ -511,21 +559,7 @@ int brun_build(bstate *st, ap_vendor_call *call, const char *ref, brun *run)
             goto out;
         }
     }
-    if (l->n)
-        line_end(h, call, run->r.name, l); /* a last line without newline */
-    tail_text(l, tail, sizeof tail);
-    if (cancelled)
-        rc = h->set_error(call, AP_ECANCELLED, "cancelled while building (the "
-                          "command's process group %d was stopped, its work "
-                          "directory removed)", (int)pid);
-    else if (WIFSIGNALED(status))
-        rc = h->set_error(call, AP_EVENDOR, "the build command was killed by "
-                          "signal %d%s", WTERMSIG(status), tail);
-    else if (WEXITSTATUS(status) != 0)
-        rc = h->set_error(call, AP_EVENDOR, "the build command exited with "
-                          "status %d%s", WEXITSTATUS(status), tail);
-    if (rc == AP_OK)
-        rc = check_outputs(h, call, run, tail);
+    rc = outcome(h, call, run, l, pid, status, cancelled);
 out:
     if (pipefd[0] >= 0)
         close(pipefd[0]);
