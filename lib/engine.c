@@ -20,6 +20,7 @@
 #include "digest.h"
 #include "fault.h"
 #include "http_parse.h"
+#include "http_request.h"
 #include "retry.h"
 #include "progress.h"
 
@@ -37,25 +38,6 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
-
-
-/* ------------------------------------------------------------------------
- * Small helpers */
-
-/* URL fit for a message: credentials ("user:pass@") redacted, query and
- * fragment cut (signed URLs must not end up in logs). */
-static const char *url_msg(const char *url, char *buf, size_t size)
-{
-    char *r = apx_url_redact(url ? url : "");
-    const char *src = r ? r : "(url)";
-    size_t n = strcspn(src, "?#");
-    if (n >= size)
-        n = size - 1;
-    memcpy(buf, src, n);
-    buf[n] = '\0';
-    free(r);
-    return buf;
-}
 
 
 /* ------------------------------------------------------------------------
@@ -451,78 +433,6 @@ static void easy_put(fetch *F, CURL *e)
     }
 }
 
-static struct curl_slist *add_header(struct curl_slist *l, const char *h,
-                                     int *oom)
-{
-    struct curl_slist *n = curl_slist_append(l, h);
-    if (!n) {
-        *oom = 1;
-        return l;
-    }
-    return n;
-}
-
-/* Free a header list, wiping the bearer token it may carry first. */
-static void free_headers(struct curl_slist *l)
-{
-    struct curl_slist *i;
-    for (i = l; i; i = i->next)
-        if (i->data && strncasecmp(i->data, "Authorization:", 14) == 0)
-            sodium_memzero(i->data, strlen(i->data));
-    curl_slist_free_all(l);
-}
-
-static void common_opts(CURL *e, char *errbuf, const char *ca_file)
-{
-    if (ca_file && *ca_file) {
-        /* this bundle instead of the system's trust store */
-        curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
-        curl_easy_setopt(e, CURLOPT_CAPATH, (char *)NULL);
-    }
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS,
-                     (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-}
-
-/* Headers for a request to `url`: extras and the bearer only to the exact
- * origin (scheme, host and port) of the caller's URL -- never after a
- * redirect to another port or scheme, plain http included; bearer_host,
- * when given, narrows the bearer further to that host. */
-static struct curl_slist *request_headers(const char *url,
-                                          const char *orig_origin,
-                                          const char *const *extra,
-                                          const char *bearer,
-                                          const char *bearer_host,
-                                          struct curl_slist *l, int *oom)
-{
-    char *o = apx_url_origin(url);
-    int same = o && orig_origin && strcmp(o, orig_origin) == 0;
-    free(o);
-    l = add_header(l, "Accept-Encoding: identity", oom);
-    if (extra && same)
-        for (; *extra; extra++)
-            l = add_header(l, *extra, oom);
-    if (bearer && *bearer && same &&
-        (!bearer_host || apx_host_matches(url, bearer_host))) {
-        char *a = apx_asprintf("Authorization: Bearer %s", bearer);
-        if (!a)
-            *oom = 1;
-        else {
-            l = add_header(l, a, oom);
-            sodium_memzero(a, strlen(a));
-            free(a);
-        }
-    }
-    return l;
-}
 
 static int start_xfer(fetch *F, ffile *ff, size_t ji)
 {
@@ -562,14 +472,14 @@ static int start_xfer(fetch *F, ffile *ff, size_t ji)
                      (unsigned long long)(x->req_end - 1));
         x->sent_range = 1;
     }
-    x->hdrs = request_headers(ff->url, ff->orig_origin, ff->f->headers,
+    x->hdrs = apx_req_headers(ff->url, ff->orig_origin, ff->f->headers,
                               ff->f->bearer, ff->f->bearer_host, NULL, &oom);
     if (x->sent_range) {
-        x->hdrs = add_header(x->hdrs, range_hdr, &oom);
+        x->hdrs = apx_req_add_header(x->hdrs, range_hdr, &oom);
         if (ff->etag) {
             char *ir = apx_asprintf("If-Range: %s", ff->etag);
             if (ir) {
-                x->hdrs = add_header(x->hdrs, ir, &oom);
+                x->hdrs = apx_req_add_header(x->hdrs, ir, &oom);
                 free(ir);
             } else {
                 oom = 1;
@@ -577,12 +487,12 @@ static int start_xfer(fetch *F, ffile *ff, size_t ji)
         }
     }
     if (oom) {
-        free_headers(x->hdrs);
+        apx_req_free_headers(x->hdrs);
         easy_put(F, x->easy);
         free(x);
         return AP_ENOMEM;
     }
-    common_opts(x->easy, x->errbuf, F->o.ca_file);
+    apx_req_common_opts(x->easy, x->errbuf, F->o.ca_file);
     curl_easy_setopt(x->easy, CURLOPT_URL, ff->url);
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs);
     curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_write);
@@ -596,7 +506,7 @@ static int start_xfer(fetch *F, ffile *ff, size_t ji)
     if (F->o.share)
         curl_easy_setopt(x->easy, CURLOPT_SHARE, (CURLSH *)F->o.share);
     if (curl_multi_add_handle(F->multi, x->easy) != CURLM_OK) {
-        free_headers(x->hdrs);
+        apx_req_free_headers(x->hdrs);
         easy_put(F, x->easy);
         free(x);
         return AP_ERROR;
@@ -628,7 +538,7 @@ static void xfer_release(fetch *F, xfer *x)
         if (j->state == RANGE_ACTIVE)
             j->state = RANGE_IDLE;
     }
-    free_headers(x->hdrs);
+    apx_req_free_headers(x->hdrs);
     easy_put(F, x->easy);
     free(x);
 }
@@ -814,14 +724,14 @@ static void attempt_failed(fetch *F, ffile *ff, size_t ji, int cls,
     if (j->attempts >= max_attempts) {
         int st = map_final_status(http, cls);
         file_end_failed(F, ff, st, 1, "%s: %s after %u attempt%s",
-                        url_msg(ff->url, u, sizeof u), cause, j->attempts,
+                        apx_url_msg(ff->url, u, sizeof u), cause, j->attempts,
                         j->attempts == 1 ? "" : "s");
         return;
     }
     if (retry_after > MAX_RETRY_AFTER_MS) {
         file_end_failed(F, ff, map_final_status(http, cls), 1,
                         "%s: %s, server asks to retry after %llu s",
-                        url_msg(ff->url, u, sizeof u), cause,
+                        apx_url_msg(ff->url, u, sizeof u), cause,
                         (unsigned long long)(retry_after / 1000));
         return;
     }
@@ -879,14 +789,6 @@ static void emit_log(fetch *F, ffile *ff, const char *msg)
         fatal(F, AP_EUSER, "%s: aborted by the event sink", flabel(ff));
 }
 
-/* A certificate or TLS set-up failure: retrying cannot help. */
-static int is_tls_error(CURLcode rc)
-{
-    return rc == CURLE_PEER_FAILED_VERIFICATION ||
-           rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM ||
-           rc == CURLE_SSL_CIPHER || rc == CURLE_SSL_ISSUER_ERROR ||
-           rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
-}
 
 static void handle_done(fetch *F, xfer *x, CURLcode rc)
 {
@@ -960,7 +862,7 @@ static void handle_done(fetch *F, xfer *x, CURLcode rc)
             if (++ff->resets > MAX_RESETS) {
                 file_end_failed(F, ff, AP_EPROTOCOL, 1,
                                 "%s: %s (%u times)",
-                                url_msg(ff->url, u, sizeof u), cause,
+                                apx_url_msg(ff->url, u, sizeof u), cause,
                                 ff->resets);
             } else {
                 char m[900];
@@ -981,7 +883,7 @@ static void handle_done(fetch *F, xfer *x, CURLcode rc)
         case R_HEADERS:
             free(loc);
             file_end_failed(F, ff, AP_EPROTOCOL, 1, "%s: %s",
-                            url_msg(ff->url, u, sizeof u), cause);
+                            apx_url_msg(ff->url, u, sizeof u), cause);
             return;
         default:
             break;
@@ -992,7 +894,7 @@ static void handle_done(fetch *F, xfer *x, CURLcode rc)
                 free(loc);
                 file_end_failed(F, ff, AP_EHTTP, 1,
                                 "%s: HTTP %ld without a Location",
-                                url_msg(ff->url, u, sizeof u), status);
+                                apx_url_msg(ff->url, u, sizeof u), status);
                 return;
             }
             if (++ff->redirects > MAX_REDIRECTS) {
@@ -1000,8 +902,8 @@ static void handle_done(fetch *F, xfer *x, CURLcode rc)
                 file_end_failed(F, ff, AP_EHTTP, 1,
                                 "%s: too many redirects (more than %d; "
                                 "redirect loop? last Location %s)",
-                                url_msg(ff->f->url, u, sizeof u),
-                                MAX_REDIRECTS, url_msg(loc, u2, sizeof u2));
+                                apx_url_msg(ff->f->url, u, sizeof u),
+                                MAX_REDIRECTS, apx_url_msg(loc, u2, sizeof u2));
                 free(loc);
                 return;
             }
@@ -1043,7 +945,7 @@ static void handle_done(fetch *F, xfer *x, CURLcode rc)
                               rc == CURLE_OK)) {
             if (status == 404 || status == 410) {
                 file_end_failed(F, ff, AP_ENOTFOUND, 1, "%s: HTTP %ld",
-                                url_msg(ff->url, u, sizeof u), status);
+                                apx_url_msg(ff->url, u, sizeof u), status);
                 return;
             }
             if (limited403) {
@@ -1053,7 +955,7 @@ static void handle_done(fetch *F, xfer *x, CURLcode rc)
             }
             if (status == 401 || status == 403) {
                 file_end_failed(F, ff, AP_EAUTH, 1, "%s: HTTP %ld",
-                                url_msg(ff->url, u, sizeof u), status);
+                                apx_url_msg(ff->url, u, sizeof u), status);
                 return;
             }
             if (apx_http_status_retryable(status)) {
@@ -1062,7 +964,7 @@ static void handle_done(fetch *F, xfer *x, CURLcode rc)
                 return;
             }
             file_end_failed(F, ff, AP_EHTTP, 1, "%s: HTTP %ld",
-                            url_msg(ff->url, u, sizeof u), status);
+                            apx_url_msg(ff->url, u, sizeof u), status);
             return;
         }
         ff->redirects = 0;
@@ -1109,9 +1011,9 @@ static void handle_done(fetch *F, xfer *x, CURLcode rc)
             attempt_failed(F, ff, ji, AP_ESIZE, 0, 0, 0, cause);
             return;
         }
-        if (is_tls_error(rc)) {
+        if (apx_curl_tls_error(rc)) {
             file_end_failed(F, ff, AP_ENETWORK, 1, "%s: TLS: %s",
-                            url_msg(ff->url, u, sizeof u), cause);
+                            apx_url_msg(ff->url, u, sizeof u), cause);
             return;
         }
         if (rc == CURLE_OUT_OF_MEMORY && !validated) {
@@ -1120,7 +1022,7 @@ static void handle_done(fetch *F, xfer *x, CURLcode rc)
             file_end_failed(F, ff, AP_EPROTOCOL, 1,
                             "%s: response headers refused (a header line "
                             "over 100 KiB?): %s",
-                            url_msg(ff->url, u, sizeof u), cause);
+                            apx_url_msg(ff->url, u, sizeof u), cause);
             return;
         }
         attempt_failed(F, ff, ji, AP_ENETWORK, 0, 0,
@@ -1166,7 +1068,7 @@ static int file_prepare(fetch *F, ffile *ff, apx_error *err)
     ff->orig_origin = apx_url_origin(f->url);
     if (!f->label) {
         char u[512];
-        ff->shown = apx_strdup(url_msg(f->url, u, sizeof u));
+        ff->shown = apx_strdup(apx_url_msg(f->url, u, sizeof u));
     }
     ff->state_path = apx_asprintf("%s.state", f->staging_path);
     if (f->validator)
@@ -1184,7 +1086,7 @@ static int file_prepare(fetch *F, ffile *ff, apx_error *err)
         char u[512];
         return apx_error_set(err, AP_EINVAL, "%s: bad URL '%s'",
                              f->label ? f->label : "(file)",
-                             url_msg(f->url, u, sizeof u));
+                             apx_url_msg(f->url, u, sizeof u));
     }
     dir = dir_of(f->staging_path);
     if (!dir || apx_mkdirs(dir) != AP_OK) {
@@ -1796,407 +1698,5 @@ out_early:
     pthread_cond_destroy(&F->hcv);
     free(F->files);
     free(F);
-    return rc;
-}
-
-/* ------------------------------------------------------------------------
- * apx_http_simple: one request, body in memory, optional manual redirects */
-
-typedef struct simple_ctx {
-    char *body;
-    size_t len, cap, max;
-    int too_big;
-    size_t hdr_bytes;      /* every header byte of this attempt */
-    int hdr_too_big;
-    char **hdrs;
-    size_t nh, caph;
-    int oom;
-    uint64_t retry_after_ms;
-} simple_ctx;
-
-static void simple_clear_headers(simple_ctx *c)
-{
-    size_t i;
-    for (i = 0; i < c->nh; i++)
-        free(c->hdrs[i]);
-    c->nh = 0;
-    if (c->hdrs)
-        c->hdrs[0] = NULL;
-}
-
-static size_t simple_header(char *p, size_t sz, size_t nm, void *ud)
-{
-    simple_ctx *c = ud;
-    size_t n = sz * nm, l = n;
-    char v[64];
-    c->hdr_bytes += n;
-    if (c->hdr_bytes > HDR_MAX) {
-        c->hdr_too_big = 1; /* abort: libcurl stops storing them too */
-        return 0;
-    }
-    if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-        simple_clear_headers(c);
-        c->retry_after_ms = 0;
-        c->len = 0;
-        return n;
-    }
-    while (l && (p[l - 1] == '\r' || p[l - 1] == '\n'))
-        l--;
-    if (!l || !memchr(p, ':', l))
-        return n;
-    if (apx_hdr_value(p, n, "Retry-After", v, sizeof v))
-        c->retry_after_ms = apx_parse_retry_after(v);
-    if (c->nh + 2 > c->caph) {
-        size_t cap = c->caph ? c->caph * 2 : 16;
-        char **nh = apx_realloc(c->hdrs, cap * sizeof *nh);
-        if (!nh) {
-            c->oom = 1;
-            return 0;
-        }
-        c->hdrs = nh;
-        c->caph = cap;
-    }
-    if (!(c->hdrs[c->nh] = apx_strndup(p, l))) {
-        c->oom = 1;
-        return 0;
-    }
-    c->hdrs[++c->nh] = NULL;
-    return n;
-}
-
-static size_t simple_write(char *p, size_t sz, size_t nm, void *ud)
-{
-    simple_ctx *c = ud;
-    size_t n = sz * nm;
-    if (c->len + n > c->max) {
-        c->too_big = 1;
-        return 0;
-    }
-    if (c->len + n + 1 > c->cap) {
-        size_t cap = c->cap ? c->cap : 4096;
-        char *nb;
-        while (cap < c->len + n + 1)
-            cap *= 2;
-        if (cap > c->max + 1)
-            cap = c->max + 1;
-        nb = apx_realloc(c->body, cap);
-        if (!nb) {
-            c->oom = 1;
-            return 0;
-        }
-        c->body = nb;
-        c->cap = cap;
-    }
-    memcpy(c->body + c->len, p, n);
-    c->len += n;
-    c->body[c->len] = '\0';
-    return n;
-}
-
-/* Sleep ms, waking at once on cancel.  Returns AP_ECANCELLED or AP_OK. */
-/* Wait ms, or less when cancelled; the thread's activity hook (the job's
- * heartbeat and cancel token) is called at least every 250 ms.  AP_OK, or
- * the status to stop with (AP_ECANCELLED, or the hook's). */
-static int sleep_cancellable(ap_cancel_token *cancel, uint64_t ms)
-{
-    uint64_t end = apx_now_ms() + ms;
-    int trc;
-    for (;;) {
-        uint64_t now = apx_now_ms(), slice;
-        if (cancel && ap_cancel_is_set(cancel))
-            return AP_ECANCELLED;
-        if ((trc = apx_tick(0)) != 0)
-            return trc;
-        if (now >= end)
-            return AP_OK;
-        slice = end - now > 250 ? 250 : end - now;
-        {
-            CURLM *m = curl_multi_init();
-            struct curl_waitfd w;
-            int fd = cancel ? ap_cancel_token_fd(cancel) : -1;
-            if (!m) {
-                usleep(1000);
-                continue;
-            }
-            w.fd = fd;
-            w.events = CURL_WAIT_POLLIN;
-            w.revents = 0;
-            curl_multi_poll(m, fd >= 0 ? &w : NULL, fd >= 0 ? 1u : 0u,
-                            (int)slice, NULL);
-            curl_multi_cleanup(m);
-        }
-    }
-}
-
-void apx_http_result_clear(apx_http_result *r)
-{
-    size_t i;
-    if (!r)
-        return;
-    free(r->url);
-    free(r->body);
-    if (r->headers)
-        for (i = 0; r->headers[i]; i++)
-            free(r->headers[i]);
-    free(r->headers);
-    memset(r, 0, sizeof *r);
-}
-
-const char *apx_http_result_header(const apx_http_result *r,
-                                   const char *name)
-{
-    size_t i, nl;
-    if (!r || !r->headers || !name)
-        return NULL;
-    nl = strlen(name);
-    for (i = 0; r->headers[i]; i++) {
-        const char *h = r->headers[i];
-        if (strncasecmp(h, name, nl) == 0 && h[nl] == ':') {
-            h += nl + 1;
-            while (*h == ' ' || *h == '\t')
-                h++;
-            return h;
-        }
-    }
-    return NULL;
-}
-
-#define SIMPLE_ATTEMPTS 4
-
-int apx_http_simple(const char *method, const char *url,
-                    const char *const *headers, const char *bearer,
-                    int follow, size_t max_body, ap_cancel_token *cancel,
-                    const apx_http_opts *opts, apx_http_result *out,
-                    apx_error *err)
-{
-    const char *ca_file = opts ? opts->ca_file : NULL;
-    uint64_t min_rate = opts && opts->min_rate ? opts->min_rate : 1024;
-    unsigned window_ms = opts && opts->min_rate_window_ms
-                             ? opts->min_rate_window_ms : 60000;
-    long window_s = (long)((window_ms + 999) / 1000);
-    CURLM *multi = NULL;
-    CURL *e = NULL;
-    char *cur = NULL, *orig_host = NULL, errbuf[CURL_ERROR_SIZE], u[512];
-    simple_ctx c;
-    unsigned redirects = 0, attempt = 0;
-    uint64_t rng = apx_now_ms() ^ (uintptr_t)&c;
-    int rc = AP_OK, cfd = cancel ? ap_cancel_token_fd(cancel) : -1, trc = 0;
-    if (!url || !out)
-        return apx_error_set(err, AP_EINVAL, "apx_http_simple: bad arguments");
-    memset(out, 0, sizeof *out);
-    memset(&c, 0, sizeof c);
-    c.max = max_body ? max_body : 16u * MIB;
-    if (!method)
-        method = "GET";
-    cur = apx_strdup(url);
-    orig_host = apx_url_origin(url);
-    multi = curl_multi_init();
-    e = curl_easy_init();
-    if (!cur || !multi || !e) {
-        rc = apx_error_set(err, AP_ENOMEM, "out of memory");
-        goto out;
-    }
-    if (!orig_host) {
-        rc = apx_error_set(err, AP_EINVAL, "bad URL '%s'",
-                           url_msg(url, u, sizeof u));
-        goto out;
-    }
-    for (;;) {
-        struct curl_slist *hl = NULL;
-        int oom = 0, running = 1, done = 0;
-        CURLcode res = CURLE_OK;
-        long status = 0;
-        if (cancel && ap_cancel_is_set(cancel)) {
-            rc = apx_error_set(err, AP_ECANCELLED, "%s: cancelled",
-                               url_msg(cur, u, sizeof u));
-            goto out;
-        }
-        if (trc || (trc = apx_tick(0)) != 0) {
-            /* the job's hook: its cancel token, or its sink asked to stop */
-            rc = apx_error_set(err, trc, "%s: %s", url_msg(cur, u, sizeof u),
-                               trc == AP_ECANCELLED ? "cancelled"
-                                                    : "aborted by the event sink");
-            goto out;
-        }
-        free(c.body);
-        c.body = NULL;
-        c.len = c.cap = 0;
-        c.too_big = 0;
-        c.hdr_bytes = 0;
-        c.hdr_too_big = 0;
-        simple_clear_headers(&c);
-        errbuf[0] = '\0';
-        hl = request_headers(cur, orig_host, headers, bearer, NULL, NULL,
-                             &oom);
-        if (oom) {
-            free_headers(hl);
-            rc = apx_error_set(err, AP_ENOMEM, "out of memory");
-            goto out;
-        }
-        curl_easy_reset(e);
-        common_opts(e, errbuf, ca_file);
-        curl_easy_setopt(e, CURLOPT_URL, cur);
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, hl);
-        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, simple_header);
-        curl_easy_setopt(e, CURLOPT_HEADERDATA, &c);
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, simple_write);
-        curl_easy_setopt(e, CURLOPT_WRITEDATA, &c);
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 30L);
-        /* minimum rate: no bandwidth cap pauses these transfers, so
-         * libcurl's own low-speed check is exact here */
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT,
-                         min_rate > LONG_MAX ? LONG_MAX : (long)min_rate);
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, window_s);
-        if (strcmp(method, "HEAD") == 0)
-            curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-        else if (strcmp(method, "GET") != 0)
-            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-        curl_multi_add_handle(multi, e);
-        while (running) {
-            struct curl_waitfd w;
-            w.fd = cfd;
-            w.events = CURL_WAIT_POLLIN;
-            w.revents = 0;
-            curl_multi_perform(multi, &running);
-            if (cancel && ap_cancel_is_set(cancel))
-                break;
-            if (!running)
-                break;
-            /* the job's heartbeat goes on while the server thinks */
-            if ((trc = apx_tick(0)) != 0)
-                break;
-            curl_multi_poll(multi, cfd >= 0 ? &w : NULL, cfd >= 0 ? 1u : 0u,
-                            apx_tick_active() ? 250 : 1000, NULL);
-        }
-        {
-            CURLMsg *m;
-            int q;
-            while ((m = curl_multi_info_read(multi, &q)))
-                if (m->msg == CURLMSG_DONE) {
-                    res = m->data.result;
-                    done = 1;
-                }
-        }
-        curl_multi_remove_handle(multi, e);
-        free_headers(hl);
-        if (trc) {
-            rc = apx_error_set(err, trc, "%s: %s", url_msg(cur, u, sizeof u),
-                               trc == AP_ECANCELLED ? "cancelled"
-                                                    : "aborted by the event sink");
-            goto out;
-        }
-        if (cancel && ap_cancel_is_set(cancel)) {
-            rc = apx_error_set(err, AP_ECANCELLED, "%s: cancelled",
-                               url_msg(cur, u, sizeof u));
-            goto out;
-        }
-        if (c.oom) {
-            rc = apx_error_set(err, AP_ENOMEM, "out of memory");
-            goto out;
-        }
-        if (c.hdr_too_big) {
-            rc = apx_error_set(err, AP_EPROTOCOL,
-                               "%s: response headers exceed %u bytes",
-                               url_msg(cur, u, sizeof u), HDR_MAX);
-            goto out;
-        }
-        if (c.too_big) {
-            rc = apx_error_set(err, AP_ESIZE,
-                               "%s: response body exceeds %zu bytes",
-                               url_msg(cur, u, sizeof u), c.max);
-            goto out;
-        }
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-        if (!done || res != CURLE_OK) {
-            if (is_tls_error(res)) {
-                rc = apx_error_set(err, AP_ENETWORK, "%s: TLS: %s",
-                                   url_msg(cur, u, sizeof u),
-                                   errbuf[0] ? errbuf
-                                             : curl_easy_strerror(res));
-                goto out;
-            }
-            if (res == CURLE_OUT_OF_MEMORY) {
-                rc = apx_error_set(err, AP_EPROTOCOL,
-                                   "%s: response headers refused (a header "
-                                   "line over 100 KiB?): %s",
-                                   url_msg(cur, u, sizeof u),
-                                   errbuf[0] ? errbuf
-                                             : curl_easy_strerror(res));
-                goto out;
-            }
-            if (++attempt < SIMPLE_ATTEMPTS &&
-                res != CURLE_UNSUPPORTED_PROTOCOL &&
-                res != CURLE_URL_MALFORMAT) {
-                int src = sleep_cancellable(cancel, apx_backoff_ms(&rng, 250, attempt));
-                if (src != AP_OK)
-                    trc = src; /* reported at the loop top */
-                continue;
-            }
-            rc = apx_error_set(err, AP_ENETWORK, "%s: %s",
-                               url_msg(cur, u, sizeof u),
-                               errbuf[0] ? errbuf : curl_easy_strerror(res));
-            goto out;
-        }
-        if (apx_http_status_retryable(status) &&
-            attempt + 1 < SIMPLE_ATTEMPTS && c.retry_after_ms <= 30000) {
-            uint64_t d = apx_backoff_ms(&rng, 250, ++attempt);
-            int src;
-            if (c.retry_after_ms > d)
-                d = c.retry_after_ms;
-            src = sleep_cancellable(cancel, d);
-            if (src != AP_OK)
-                trc = src; /* reported at the loop top */
-            continue;
-        }
-        if (follow && status >= 300 && status < 400 && status != 304) {
-            char *loc = NULL, *h;
-            curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &loc);
-            if (loc && *loc) {
-                if (++redirects > MAX_REDIRECTS) {
-                    rc = apx_error_set(err, AP_EHTTP,
-                                       "%s: too many redirects (more than "
-                                       "%d; redirect loop?)",
-                                       url_msg(url, u, sizeof u),
-                                       MAX_REDIRECTS);
-                    goto out;
-                }
-                h = apx_strdup(loc);
-                if (!h) {
-                    rc = apx_error_set(err, AP_ENOMEM, "out of memory");
-                    goto out;
-                }
-                free(cur);
-                cur = h;
-                attempt = 0;
-                continue;
-            }
-        }
-        out->status = status;
-        out->url = cur;
-        cur = NULL;
-        out->body = c.body ? c.body : apx_strdup("");
-        out->body_len = c.len;
-        c.body = NULL;
-        if (!c.hdrs)
-            c.hdrs = apx_calloc(1, sizeof *c.hdrs);
-        out->headers = c.hdrs;
-        c.hdrs = NULL;
-        c.nh = 0;
-        if (!out->body || !out->headers) {
-            apx_http_result_clear(out);
-            rc = apx_error_set(err, AP_ENOMEM, "out of memory");
-        }
-        goto out;
-    }
-out:
-    simple_clear_headers(&c);
-    free(c.hdrs);
-    free(c.body);
-    free(cur);
-    free(orig_host);
-    if (e)
-        curl_easy_cleanup(e);
-    if (multi)
-        curl_multi_cleanup(multi);
     return rc;
 }

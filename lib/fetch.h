@@ -9,6 +9,7 @@
 #include "engine.h"
 #include "adaptive.h"
 #include "digest.h"
+#include "http_request.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -20,14 +21,11 @@
 #define MIB (1024u * 1024u)
 #define HASH_BUF (1u * MIB)
 #define SYNC_INTERVAL_MS 100
-#define MAX_REDIRECTS 10
 #define MAX_RETRY_AFTER_MS (300u * 1000u)
 #define DISCARD_MAX (64u * 1024u)
 #define MAX_RESETS 3
-#define HDR_MAX (256u * 1024u)      /* response header bytes kept/accepted */
 #define SIDECAR_MAX (4u * MIB)      /* a larger sidecar is not ours */
 #define UNKNOWN_RESERVE (64u * MIB) /* free space left by an unknown length */
-#define USER_AGENT "libartifactprov/" AP_VERSION_STRING
 
 enum { RANGE_IDLE, RANGE_ACTIVE, RANGE_DONE };
 enum { M_PROBE, M_RANGED, M_STREAM };
