@@ -21,6 +21,7 @@
 #include "fault.h"
 #include "http_parse.h"
 #include "http_request.h"
+#include "outcome.h"
 #include "retry.h"
 #include "progress.h"
 
@@ -790,244 +791,157 @@ static void emit_log(fetch *F, ffile *ff, const char *msg)
 }
 
 
+/* The facts of x's finished attempt, validated first if its response was
+ * never looked at.  *loc: the Location of a redirect (apx_malloc'd). */
+static void xfer_facts(fetch *F, xfer *x, CURLcode rc, apx_xfer_facts *in,
+                       char **loc)
+{
+    ffile *ff = x->ff;
+    const range *j;
+    memset(in, 0, sizeof *in);
+    *loc = NULL;
+    in->dropped = x->killed || ff->done;
+    if (in->dropped)
+        return;
+    if (!x->validated && rc == CURLE_OK)
+        (void)validate(x);
+    if (x->redirect) {
+        char *rl = NULL;
+        curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &rl);
+        *loc = apx_strdup(rl);
+    }
+    j = &ff->ranges[x->ji];
+    in->rc = rc;
+    in->reason = x->reason;
+    in->why = x->why[0] || rc == CURLE_OK ? x->why
+              : x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+    in->status = x->status;
+    in->validated = x->validated;
+    in->redirect = x->redirect;
+    in->location = *loc;
+    in->first_url = ff->f->url;
+    in->ratelimited = x->ratelimited;
+    in->retry_after_ms = x->retry_after_ms;
+    in->cr_total = x->have_cr ? x->cr_total : UNK;
+    in->stalled = x->stalled;
+    in->slow = x->slow;
+    in->slow_bytes = x->win_bytes;
+    in->min_rate = F->o.min_rate;
+    in->min_rate_window_ms = F->o.min_rate_window_ms;
+    in->stall_timeout_ms = F->o.stall_timeout_ms;
+    in->start = j->start;
+    in->got = j->got;
+    in->end = j->end;
+    in->mode = ff->mode;
+    in->total = ff->total;
+    in->expect = ff->expect;
+    in->ranges_broken = ff->ranges_broken;
+    in->resets = ff->resets;
+    in->redirects = ff->redirects;
+}
+
+/* The name that opens the message of an outcome. */
+static const char *outcome_name(const ffile *ff, int by, char *u, size_t n)
+{
+    if (by == BY_URL)
+        return apx_url_msg(ff->url, u, n);
+    if (by == BY_FIRST_URL)
+        return apx_url_msg(ff->f->url, u, n);
+    return flabel(ff);
+}
+
+/* The range ji reached its end (pos: its new end, UNK: as it is). */
+static void range_finished(ffile *ff, size_t ji, uint64_t pos)
+{
+    range *j = &ff->ranges[ji];
+    if (pos != UNK)
+        j->end = pos;
+    j->state = RANGE_DONE;
+    ff->gen_progress++;
+}
+
+/* The one place where the outcome of range ji's attempt is applied to
+ * its file (and, for no space or an abort, to the call).  Takes loc. */
+static void outcome_apply(fetch *F, ffile *ff, size_t ji,
+                          const apx_outcome *o, char *loc)
+{
+    char u[512], m[900];
+    range *j;
+    if (o->clear_redirects)
+        ff->redirects = 0;
+    switch (o->kind) {
+    case OUT_DROP:
+        break;
+    case OUT_FAIL:
+    case OUT_NOSPACE:
+        file_end_failed(F, ff, o->status, o->sync, "%s: %s",
+                        outcome_name(ff, o->by, u, sizeof u), o->msg);
+        if (o->kind == OUT_NOSPACE)
+            fatal(F, o->status, "%s: %s", flabel(ff), o->msg);
+        break;
+    case OUT_ABORT:
+        fatal(F, o->status, "%s: %s", flabel(ff), o->msg);
+        break;
+    case OUT_RETRY:
+        attempt_failed(F, ff, ji, o->status, o->http, o->retry_after_ms,
+                       o->fresh, o->msg);
+        break;
+    case OUT_RESTART:
+    case OUT_NO_RANGES:
+        if (o->by == BY_NONE)
+            snprintf(m, sizeof m, "%s", o->msg);
+        else
+            snprintf(m, sizeof m, "%s: %s", flabel(ff), o->msg);
+        if (o->kind == OUT_RESTART)
+            ff->resets++;
+        reset_file(F, ff, o->kind == OUT_NO_RANGES);
+        emit_log(F, ff, m);
+        break;
+    case OUT_REDIRECT:
+        ff->redirects++;
+        free(ff->url);
+        ff->url = loc;
+        loc = NULL;
+        free(ff->host);
+        ff->host = apx_url_host(ff->url, 1);
+        j = &ff->ranges[ji];
+        j->state = RANGE_IDLE;
+        j->not_before = 0;
+        break;
+    case OUT_RANGE_DONE:
+        range_finished(ff, ji, UNK);
+        break;
+    case OUT_BODY_END:
+        j = &ff->ranges[ji];
+        range_finished(ff, ji, j->start + j->got);
+        ff->total = j->end;
+        break;
+    case OUT_NOTHING_LEFT:
+        j = &ff->ranges[ji];
+        range_finished(ff, ji, j->start + j->got);
+        ff->total = j->end;
+        ff->nranges = ji + 1;
+        if (ff->mode == M_PROBE)
+            ff->mode = M_RANGED;
+        break;
+    }
+    free(loc);
+}
+
+/* A transfer ended (done, failed, stalled or killed): classify, free it,
+ * apply. */
 static void handle_done(fetch *F, xfer *x, CURLcode rc)
 {
     ffile *ff = x->ff;
-    size_t ji = x->ji;
-    range *j;
-    char cause[700], u[512];
-    int reason;
-    if (x->killed || ff->done) {
-        xfer_release(F, x);
-        return;
-    }
-    if (!x->validated && rc == CURLE_OK)
-        (void)validate(x);
+    apx_xfer_facts in;
+    apx_outcome o;
+    char *loc;
+    size_t ji;
+    xfer_facts(F, x, rc, &in, &loc);
+    apx_outcome_classify(&in, &o);
     ji = x->ji;
-    reason = x->reason;
-    snprintf(cause, sizeof cause, "%s", x->why);
-    {
-        long status = x->status;
-        uint64_t ra = x->retry_after_ms;
-        /* A 403 that says it is a rate limit (X-RateLimit-Remaining: 0, or
-         * a Retry-After, as GitHub sends) is one: waited out like a 429,
-         * not an authentication failure. */
-        int limited403 = status == 403 && (x->ratelimited || ra);
-        int redirect = x->redirect, stalled = x->stalled, slow = x->slow;
-        int validated = x->validated;
-        uint64_t slow_bytes = x->win_bytes;
-        char *loc = NULL;
-        uint64_t cr_total = x->have_cr ? x->cr_total : UNK;
-        if (redirect) {
-            char *rl = NULL;
-            curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &rl);
-            loc = apx_strdup(rl);
-        }
-        if (!cause[0] && rc != CURLE_OK)
-            snprintf(cause, sizeof cause, "%s",
-                     x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
-        xfer_release(F, x); /* range -> idle */
-        j = &ff->ranges[ji];
-
-        switch (reason) {
-        case R_ENOSPC:
-            free(loc);
-            file_end_failed(F, ff, AP_ENOSPC, 0, "%s: %s", flabel(ff), cause);
-            fatal(F, AP_ENOSPC, "%s: %s", flabel(ff), cause);
-            return;
-        case R_EIO:
-            free(loc);
-            file_end_failed(F, ff, AP_EIO, 0, "%s: %s", flabel(ff), cause);
-            return;
-        case R_USER:
-            free(loc);
-            fatal(F, AP_EUSER, "%s: aborted by the progress sink",
-                  flabel(ff));
-            return;
-        case R_BADRANGE:
-            free(loc);
-            if (!ff->ranges_broken) {
-                char m[900];
-                snprintf(m, sizeof m,
-                         "%s: %s; falling back to one stream without "
-                         "ranges", flabel(ff), cause);
-                reset_file(F, ff, 1);
-                emit_log(F, ff, m);
-            } else {
-                attempt_failed(F, ff, ji, AP_EPROTOCOL, 0, 0, 0, cause);
-            }
-            return;
-        case R_RESET:
-            free(loc);
-            if (++ff->resets > MAX_RESETS) {
-                file_end_failed(F, ff, AP_EPROTOCOL, 1,
-                                "%s: %s (%u times)",
-                                apx_url_msg(ff->url, u, sizeof u), cause,
-                                ff->resets);
-            } else {
-                char m[900];
-                snprintf(m, sizeof m, "%s: %s; restarting from byte 0",
-                         flabel(ff), cause);
-                reset_file(F, ff, 0);
-                emit_log(F, ff, m);
-            }
-            return;
-        case R_SIZE:
-            free(loc);
-            attempt_failed(F, ff, ji, AP_ESIZE, 0, 0, 0, cause);
-            return;
-        case R_TOOBIG:
-            free(loc);
-            file_end_failed(F, ff, AP_ESIZE, 0, "%s: %s", flabel(ff), cause);
-            return;
-        case R_HEADERS:
-            free(loc);
-            file_end_failed(F, ff, AP_EPROTOCOL, 1, "%s: %s",
-                            apx_url_msg(ff->url, u, sizeof u), cause);
-            return;
-        default:
-            break;
-        }
-
-        if (redirect) {
-            if (!loc || !*loc) {
-                free(loc);
-                file_end_failed(F, ff, AP_EHTTP, 1,
-                                "%s: HTTP %ld without a Location",
-                                apx_url_msg(ff->url, u, sizeof u), status);
-                return;
-            }
-            if (++ff->redirects > MAX_REDIRECTS) {
-                char u2[512];
-                file_end_failed(F, ff, AP_EHTTP, 1,
-                                "%s: too many redirects (more than %d; "
-                                "redirect loop? last Location %s)",
-                                apx_url_msg(ff->f->url, u, sizeof u),
-                                MAX_REDIRECTS, apx_url_msg(loc, u2, sizeof u2));
-                free(loc);
-                return;
-            }
-            free(ff->url);
-            ff->url = loc;
-            free(ff->host);
-            ff->host = apx_url_host(loc, 1);
-            j->state = RANGE_IDLE;
-            j->not_before = 0;
-            return;
-        }
-        if (status == 416 && cr_total != UNK) {
-            uint64_t pos = j->start + j->got;
-            if (cr_total == pos && (ff->mode != M_RANGED ||
-                                    ff->total == cr_total)) {
-                /* nothing left: the entity is exactly `pos` bytes */
-                if (ff->expect != UNK && cr_total != ff->expect) {
-                    attempt_failed(F, ff, ji, AP_ESIZE, 0, 0, 0,
-                                   "server reports a different size");
-                    return;
-                }
-                j->end = pos;
-                j->state = RANGE_DONE;
-                ff->total = pos;
-                ff->nranges = ji + 1;
-                if (ff->mode == M_PROBE)
-                    ff->mode = M_RANGED;
-                ff->gen_progress++;
-                return;
-            }
-            if (ff->mode != M_PROBE || ff->resets < MAX_RESETS) {
-                ff->resets++;
-                reset_file(F, ff, 0);
-                emit_log(F, ff, "range not satisfiable: restarting");
-                return;
-            }
-        }
-        if (status >= 400 || (status && status != 200 && status != 206 &&
-                              rc == CURLE_OK)) {
-            if (status == 404 || status == 410) {
-                file_end_failed(F, ff, AP_ENOTFOUND, 1, "%s: HTTP %ld",
-                                apx_url_msg(ff->url, u, sizeof u), status);
-                return;
-            }
-            if (limited403) {
-                snprintf(cause, sizeof cause, "HTTP 403 (rate limited)");
-                attempt_failed(F, ff, ji, AP_EHTTP, 429, ra, 0, cause);
-                return;
-            }
-            if (status == 401 || status == 403) {
-                file_end_failed(F, ff, AP_EAUTH, 1, "%s: HTTP %ld",
-                                apx_url_msg(ff->url, u, sizeof u), status);
-                return;
-            }
-            if (apx_http_status_retryable(status)) {
-                snprintf(cause, sizeof cause, "HTTP %ld", status);
-                attempt_failed(F, ff, ji, AP_EHTTP, status, ra, 0, cause);
-                return;
-            }
-            file_end_failed(F, ff, AP_EHTTP, 1, "%s: HTTP %ld",
-                            apx_url_msg(ff->url, u, sizeof u), status);
-            return;
-        }
-        ff->redirects = 0;
-        if (j->end != UNK && j->start + j->got >= j->end) {
-            j->state = RANGE_DONE;
-            ff->gen_progress++;
-            return;
-        }
-        if (j->end == UNK && rc == CURLE_OK) {
-            /* unknown length: ends when the server ends cleanly */
-            j->end = j->start + j->got;
-            j->state = RANGE_DONE;
-            ff->total = j->end;
-            ff->gen_progress++;
-            return;
-        }
-        if (stalled && slow) {
-            snprintf(cause, sizeof cause,
-                     "slower than %llu bytes/s over %.1f s (%llu bytes)",
-                     (unsigned long long)F->o.min_rate,
-                     F->o.min_rate_window_ms / 1000.0,
-                     (unsigned long long)slow_bytes);
-            attempt_failed(F, ff, ji, AP_ENETWORK, 0, 0, 1, cause);
-            return;
-        }
-        if (stalled) {
-            snprintf(cause, sizeof cause, "no data for %.1f s",
-                     F->o.stall_timeout_ms / 1000.0);
-            attempt_failed(F, ff, ji, AP_ENETWORK, 0, 0, 1, cause);
-            return;
-        }
-        if (j->end == UNK && rc == CURLE_PARTIAL_FILE) {
-            snprintf(cause, sizeof cause,
-                     "connection closed after %llu bytes of a body of "
-                     "unknown length", (unsigned long long)j->got);
-            attempt_failed(F, ff, ji, AP_ESIZE, 0, 0, 0, cause);
-            return;
-        }
-        if (rc == CURLE_OK || rc == CURLE_PARTIAL_FILE) {
-            snprintf(cause, sizeof cause,
-                     "truncated body: got %llu of %llu bytes",
-                     (unsigned long long)j->got,
-                     (unsigned long long)(j->end - j->start));
-            attempt_failed(F, ff, ji, AP_ESIZE, 0, 0, 0, cause);
-            return;
-        }
-        if (apx_curl_tls_error(rc)) {
-            file_end_failed(F, ff, AP_ENETWORK, 1, "%s: TLS: %s",
-                            apx_url_msg(ff->url, u, sizeof u), cause);
-            return;
-        }
-        if (rc == CURLE_OUT_OF_MEMORY && !validated) {
-            /* libcurl refuses a header line over CURL_MAX_HTTP_HEADER
-             * (100 KiB) with this code, before our callback sees it */
-            file_end_failed(F, ff, AP_EPROTOCOL, 1,
-                            "%s: response headers refused (a header line "
-                            "over 100 KiB?): %s",
-                            apx_url_msg(ff->url, u, sizeof u), cause);
-            return;
-        }
-        attempt_failed(F, ff, ji, AP_ENETWORK, 0, 0,
-                       rc == CURLE_OPERATION_TIMEDOUT, cause);
-    }
+    xfer_release(F, x); /* range -> idle */
+    outcome_apply(F, ff, ji, &o, loc);
 }
 
 /* ------------------------------------------------------------------------
@@ -1460,9 +1374,7 @@ static int run(fetch *F)
         check_stalls(F, now, &timeout);
         for (x = F->active; x; x = nx) {
             nx = x->next;
-            if (x->killed)
-                xfer_release(F, x);
-            else if (x->stalled)
+            if (x->killed || x->stalled)
                 handle_done(F, x, CURLE_OPERATION_TIMEDOUT);
         }
         if (F->fatal)
