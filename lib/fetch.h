@@ -1,6 +1,7 @@
 /* libartifactprov — the download engine's internals: the state of one
  * apx_fetch call (files, their ranges, transfers, helper threads), shared
- * by engine.c (the loop), ranges.c, resume.c, hasher.c and ratelimit.c.
+ * by engine.c (the loop), xfer.c, file_prepare.c, file_end.c, space.c,
+ * outcome.c, ranges.c, resume.c, hasher.c and ratelimit.c.
  * Not for use outside the engine (callers use lib/engine.h).
  * SPDX-License-Identifier: MIT */
 #ifndef AP_FETCH_H
@@ -175,6 +176,40 @@ typedef struct fetch {
     apx_adapt ad;
     uint64_t rx;           /* body bytes written, every file */
 } fetch;
+
+/* lib/xfer.c: transfers */
+APX_HIDDEN void tracker_sync(fetch *F, ffile *ff);
+APX_HIDDEN void xfer_why(xfer *x, int reason, const char *fmt, ...)
+    AP_PRINTF(3, 4);
+APX_HIDDEN void kill_file_xfers(ffile *ff, const xfer *keep);
+APX_HIDDEN int validate(xfer *x);
+APX_HIDDEN int start_xfer(fetch *F, ffile *ff, size_t ji);
+APX_HIDDEN void xfer_release(fetch *F, xfer *x);
+
+/* lib/file_end.c: how a file ends */
+APX_HIDDEN const char *flabel(const ffile *ff);
+APX_HIDDEN void remove_staging(ffile *ff);
+APX_HIDDEN void remove_unresumable(ffile *ff);
+APX_HIDDEN int file_resumable(const ffile *ff);
+APX_HIDDEN void file_end_failed(fetch *F, ffile *ff, int status, int sync_now,
+                                const char *fmt, ...) AP_PRINTF(5, 6);
+APX_HIDDEN void file_end_ok(fetch *F, ffile *ff);
+APX_HIDDEN void fatal(fetch *F, int status, const char *fmt, ...)
+    AP_PRINTF(3, 4);
+APX_HIDDEN void attempt_failed(fetch *F, ffile *ff, size_t ji, int cls,
+                               long http, uint64_t retry_after, int fresh,
+                               const char *cause);
+APX_HIDDEN void reset_file(fetch *F, ffile *ff, int no_ranges);
+APX_HIDDEN void emit_log(fetch *F, ffile *ff, const char *msg);
+
+/* lib/file_prepare.c: a file's start */
+APX_HIDDEN char *dir_of(const char *path);
+APX_HIDDEN int file_prepare(fetch *F, ffile *ff, apx_error *err);
+
+/* lib/space.c: free-space checks */
+APX_HIDDEN int check_announced(xfer *x, uint64_t total, const char *what);
+APX_HIDDEN int check_space(fetch *F, apx_error *err);
+APX_HIDDEN void unknown_cap(const fetch *F, ffile *ff);
 
 /* lib/ranges.c */
 APX_HIDDEN int range_add(ffile *ff, uint64_t s, uint64_t e, uint64_t got, int st);
