@@ -222,7 +222,7 @@ APX_HIDDEN int fill_gaps(ffile *ff, uint64_t total);
 APX_HIDDEN int pwrite_all(int fd, const char *p, size_t n, uint64_t off);
 APX_HIDDEN int open_regular(const char *path, int flags, mode_t mode);
 APX_HIDDEN char *sidecar_text(const ffile *ff);
-APX_HIDDEN int write_file_atomic(const char *path, const char *text);
+APX_HIDDEN int sidecar_write(const char *path, const char *text);
 APX_HIDDEN int sidecar_load(ffile *ff, uint64_t *size, json_t **done_out);
 APX_HIDDEN syncer *syncer_new(fetch *F);
 APX_HIDDEN void syncer_start(syncer *sy);

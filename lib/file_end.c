@@ -76,7 +76,7 @@ void file_end_failed(fetch *F, ffile *ff, int status, int sync_now,
             ff->gen_posted != ff->gen_progress) {
             char *t = sidecar_text(ff);
             if (t && fdatasync(ff->fd) == 0)
-                (void)write_file_atomic(ff->state_path, t);
+                (void)sidecar_write(ff->state_path, t);
             free(t);
         }
         close(ff->fd);
