@@ -177,6 +177,15 @@ typedef struct fetch {
     uint64_t rx;           /* body bytes written, every file */
 } fetch;
 
+/* The file's name in messages and events: its label, else its URL made
+ * safe (no credentials, no query). */
+static inline const char *flabel(const ffile *ff)
+{
+    if (ff->f->label)
+        return ff->f->label;
+    return ff->shown ? ff->shown : "(file)";
+}
+
 /* lib/xfer.c: transfers */
 APX_HIDDEN void tracker_sync(fetch *F, ffile *ff);
 APX_HIDDEN void xfer_why(xfer *x, int reason, const char *fmt, ...)
@@ -187,7 +196,6 @@ APX_HIDDEN int start_xfer(fetch *F, ffile *ff, size_t ji);
 APX_HIDDEN void xfer_release(fetch *F, xfer *x);
 
 /* lib/file_end.c: how a file ends */
-APX_HIDDEN const char *flabel(const ffile *ff);
 APX_HIDDEN void remove_staging(ffile *ff);
 APX_HIDDEN void remove_unresumable(ffile *ff);
 APX_HIDDEN int file_resumable(const ffile *ff);
@@ -203,11 +211,12 @@ APX_HIDDEN void reset_file(fetch *F, ffile *ff, int no_ranges);
 APX_HIDDEN void emit_log(fetch *F, ffile *ff, const char *msg);
 
 /* lib/file_prepare.c: a file's start */
-APX_HIDDEN char *dir_of(const char *path);
 APX_HIDDEN int file_prepare(fetch *F, ffile *ff, apx_error *err);
 
 /* lib/space.c: free-space checks */
-APX_HIDDEN int check_announced(xfer *x, uint64_t total, const char *what);
+APX_HIDDEN char *dir_of(const char *path);
+APX_HIDDEN int check_announced(const ffile *ff, uint64_t total,
+                               const char *what, char *why, size_t n);
 APX_HIDDEN int check_space(fetch *F, apx_error *err);
 APX_HIDDEN void unknown_cap(const fetch *F, ffile *ff);
 
@@ -217,6 +226,7 @@ APX_HIDDEN uint64_t chunk_for(const fetch *F, uint64_t remaining);
 APX_HIDDEN int split_range(ffile *ff, size_t k);
 APX_HIDDEN void compact_done(ffile *ff);
 APX_HIDDEN int fill_gaps(ffile *ff, uint64_t total);
+APX_HIDDEN int range_probe(ffile *ff);
 
 /* lib/resume.c */
 APX_HIDDEN int pwrite_all(int fd, const char *p, size_t n, uint64_t off);

@@ -17,15 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The file's name in messages and events: its label, else its URL made
- * safe (no credentials, no query). */
-const char *flabel(const ffile *ff)
-{
-    if (ff->f->label)
-        return ff->f->label;
-    return ff->shown ? ff->shown : "(file)";
-}
-
 void remove_staging(ffile *ff)
 {
     unlink(ff->f->staging_path);
@@ -241,12 +232,7 @@ void reset_file(fetch *F, ffile *ff, int no_ranges)
         ff->mode = M_STREAM;
         range_add(ff, 0, ff->expect, 0, RANGE_IDLE);
     } else {
-        ff->mode = M_PROBE;
-        range_add(ff, 0,
-                ff->expect != UNK && ff->expect < F->o.chunk_size
-                    ? ff->expect
-                    : F->o.chunk_size,
-                0, RANGE_IDLE);
+        range_probe(ff);
     }
 }
 

@@ -15,16 +15,6 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-char *dir_of(const char *path)
-{
-    const char *s = strrchr(path, '/');
-    if (!s)
-        return apx_strdup(".");
-    if (s == path)
-        return apx_strdup("/");
-    return apx_strndup(path, (size_t)(s - path));
-}
-
 /* The file's own copies of what the caller gave: URL, host, origin, name
  * for messages, sidecar path, validator, digests. */
 static int file_strings(ffile *ff, apx_error *err)
@@ -66,7 +56,7 @@ static int file_strings(ffile *ff, apx_error *err)
 /* Resume from the sidecar when it is valid and the staging file still
  * holds what it claims: its done ranges, the gaps between them to fetch.
  * Leaves ff->fd < 0 when there is nothing to resume. */
-static int file_resume(fetch *F, ffile *ff, apx_error *err)
+static int file_resume(ffile *ff, apx_error *err)
 {
     uint64_t sz = UNK;
     json_t *done = NULL;
@@ -136,7 +126,7 @@ static int open_fresh(const char *path)
 
 /* Nothing to resume: an empty staging file and the first range (the
  * probe, or one stream for an empty file). */
-static int file_fresh(fetch *F, ffile *ff, apx_error *err)
+static int file_fresh(ffile *ff, apx_error *err)
 {
     const char *path = ff->f->staging_path;
     unlink(ff->state_path);
@@ -157,12 +147,7 @@ static int file_fresh(fetch *F, ffile *ff, apx_error *err)
         ff->mode = M_STREAM;
         range_add(ff, 0, UNK, 0, RANGE_IDLE);
     } else {
-        ff->mode = M_PROBE;
-        range_add(ff, 0,
-                ff->expect != UNK && ff->expect < F->o.chunk_size
-                    ? ff->expect
-                    : F->o.chunk_size,
-                0, RANGE_IDLE);
+        range_probe(ff);
     }
     return AP_OK;
 }
@@ -188,9 +173,9 @@ int file_prepare(fetch *F, ffile *ff, apx_error *err)
     }
     ff->dir = dir;
     unknown_cap(F, ff);
-    if ((rc = file_resume(F, ff, err)) != AP_OK)
+    if ((rc = file_resume(ff, err)) != AP_OK)
         return rc;
-    if (ff->fd < 0 && (rc = file_fresh(F, ff, err)) != AP_OK)
+    if (ff->fd < 0 && (rc = file_fresh(ff, err)) != AP_OK)
         return rc;
     if (!ff->nranges && ff->total != 0)
         return apx_error_set(err, AP_ENOMEM, "out of memory");

@@ -11,12 +11,23 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+/* The directory of path (apx_malloc'd; "." for a bare name). */
+char *dir_of(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    if (!s)
+        return apx_strdup(".");
+    if (s == path)
+        return apx_strdup("/");
+    return apx_strndup(path, (size_t)(s - path));
+}
+
 /* Does a size announced by the server fit in the staging file system?
  * Checked before anything is allocated for it.  0, or ENOSPC with the
- * cause in x. */
-int check_announced(xfer *x, uint64_t total, const char *what)
+ * cause in why (n bytes). */
+int check_announced(const ffile *ff, uint64_t total, const char *what,
+                    char *why, size_t n)
 {
-    ffile *ff = x->ff;
     struct statvfs vf;
     struct stat st;
     uint64_t avail, alloc = 0, need;
@@ -27,7 +38,7 @@ int check_announced(xfer *x, uint64_t total, const char *what)
     need = total > alloc ? total - alloc : 0;
     avail = (uint64_t)vf.f_bavail * (uint64_t)vf.f_frsize;
     if (need > avail || avail - need < ff->F->o.min_free_bytes) {
-        xfer_why(x, R_ENOSPC,
+        snprintf(why, n,
                  "the server announces %llu bytes (%s), more than the %llu "
                  "bytes of free space in %s (+%llu reserved)",
                  (unsigned long long)total, what,

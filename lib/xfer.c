@@ -135,8 +135,11 @@ static int probe_learnt_size(xfer *x)
     range *j = &ff->ranges[x->ji];
     int e;
     if (ff->total == UNK &&
-        check_announced(x, x->cr_total, "Content-Range") != 0)
+        check_announced(ff, x->cr_total, "Content-Range", x->why,
+                        sizeof x->why) != 0) {
+        x->reason = R_ENOSPC;
         return -1;
+    }
     ff->total = x->cr_total;
     if (j->end == UNK || j->end > ff->total)
         j->end = ff->total;
@@ -220,8 +223,11 @@ static int validate_whole(xfer *x)
         return -1;
     }
     if (x->clen != UNK && ff->expect == UNK &&
-        check_announced(x, x->clen, "Content-Length") != 0)
+        check_announced(ff, x->clen, "Content-Length", x->why,
+                        sizeof x->why) != 0) {
+        x->reason = R_ENOSPC;
         return -1;
+    }
     ff->etag = (free(ff->etag), NULL);
     if (apx_is_strong_etag(x->etag))
         ff->etag = apx_strdup(x->etag);
