@@ -20,6 +20,8 @@
 #include "digest.h"
 #include "fault.h"
 #include "http_parse.h"
+#include "http_request.h"
+#include "outcome.h"
 #include "retry.h"
 #include "progress.h"
 
@@ -38,1335 +40,157 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-
-/* ------------------------------------------------------------------------
- * Small helpers */
-
-/* URL fit for a message: credentials ("user:pass@") redacted, query and
- * fragment cut (signed URLs must not end up in logs). */
-static const char *url_msg(const char *url, char *buf, size_t size)
+/* The facts of x's finished attempt, validated first if its response was
+ * never looked at.  *loc: the Location of a redirect (apx_malloc'd). */
+static void xfer_facts(fetch *F, xfer *x, CURLcode rc, apx_xfer_facts *in,
+                       char **loc)
 {
-    char *r = apx_url_redact(url ? url : "");
-    const char *src = r ? r : "(url)";
-    size_t n = strcspn(src, "?#");
-    if (n >= size)
-        n = size - 1;
-    memcpy(buf, src, n);
-    buf[n] = '\0';
-    free(r);
-    return buf;
-}
-
-
-/* ------------------------------------------------------------------------
- * Transfers */
-
-static const char *flabel(const ffile *ff);
-
-static uint64_t file_total_known(const ffile *ff)
-{
-    return ff->total != UNK ? ff->total : ff->expect != UNK ? ff->expect : 0;
-}
-
-/* Bring the tracker's figures for ff in line with the engine's: the size
- * of a file the caller had none for, learnt from the server (Content-Length,
- * Content-Range, or the end of a body of unknown length), and the bytes
- * present but not received now -- resumed from an earlier attempt (done,
- * never in the rate) -- or received and then discarded by a restart. */
-static void tracker_sync_but(fetch *F, ffile *ff, uint64_t arriving)
-{
-    ap_tracker *tr = F->o.tracker;
-    uint64_t have = ff->have - arriving; /* `arriving` is ap_tracker_advance's */
-    if (!tr)
+    ffile *ff = x->ff;
+    const range *j;
+    memset(in, 0, sizeof *in);
+    *loc = NULL;
+    in->dropped = x->killed || ff->done;
+    if (in->dropped)
         return;
-    if (ff->f->size == AP_SIZE_UNKNOWN) {
-        uint64_t tot = file_total_known(ff);
-        if (tot != ff->tr_total) {
-            apx_tracker_adjust(tr, 0, (int64_t)tot - (int64_t)ff->tr_total);
-            ff->tr_total = tot;
-        }
+    if (!x->validated && rc == CURLE_OK)
+        (void)validate(x);
+    if (x->redirect) {
+        char *rl = NULL;
+        curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &rl);
+        *loc = apx_strdup(rl);
     }
-    if (have != ff->tr_have) {
-        apx_tracker_adjust(tr, (int64_t)have - (int64_t)ff->tr_have, 0);
-        ff->tr_have = have;
-    }
-    if (F->tr_file == ff)
-        ap_tracker_set_file(tr, flabel(ff), have, file_total_known(ff));
-}
-
-static void tracker_sync(fetch *F, ffile *ff)
-{
-    tracker_sync_but(F, ff, 0);
-}
-
-static void tracker_advance(fetch *F, ffile *ff, uint64_t n, int *abort_)
-{
-    ap_tracker *tr = F->o.tracker;
-    if (!tr)
-        return;
-    tracker_sync_but(F, ff, n);
-    if (F->tr_file != ff) {
-        ap_tracker_set_file(tr, flabel(ff), ff->have - n, file_total_known(ff));
-        apx_tracker_file_sha256(tr, ff->f->sha256);
-        apx_tracker_phase(tr, "downloading", flabel(ff));
-        F->tr_file = ff;
-    }
-    ff->tr_have += n;
-    if (ap_tracker_advance(tr, n) != 0)
-        *abort_ = 1;
-}
-
-static void xfer_why(xfer *x, int reason, const char *fmt, ...)
-    AP_PRINTF(3, 4);
-static void xfer_why(xfer *x, int reason, const char *fmt, ...)
-{
-    va_list ap;
-    x->reason = reason;
-    va_start(ap, fmt);
-    vsnprintf(x->why, sizeof x->why, fmt, ap);
-    va_end(ap);
-}
-
-static void kill_file_xfers(ffile *ff, const xfer *keep)
-{
-    xfer *y;
-    for (y = ff->F->active; y; y = y->next)
-        if (y->ff == ff && y != keep && !y->killed) {
-            y->killed = 1;
-            if (!y->reason)
-                y->reason = R_KILLED;
-        }
-}
-
-static int preallocate(ffile *ff, uint64_t total)
-{
-    int e;
-    if (total == 0 || total == UNK)
-        return 0;
-    e = posix_fallocate(ff->fd, 0, (off_t)total);
-    if (e == ENOSPC || e == EFBIG)
-        return e;
-    return 0; /* EOPNOTSUPP & co: the filesystem cannot, writes will */
-}
-
-/* Throw away everything and restart from byte zero as one stream driven by
- * `x` (which got a 200 to a range request).  Returns 0 or an errno. */
-static int become_stream(ffile *ff, xfer *x, uint64_t len)
-{
-    int e;
-    unsigned attempts = ff->ranges[x->ji].attempts; /* a restart is no reprieve */
-    kill_file_xfers(ff, x);
-    hasher_reset(ff->F, ff);
-    ff->nranges = 0;
-    range_add(ff, 0, len, 0, RANGE_ACTIVE); /* capranges >= 1 already */
-    ff->ranges[0].x = x;
-    ff->ranges[0].attempts = attempts;
-    x->ji = 0;
-    ff->mode = M_STREAM;
-    ff->total = len;
-    ff->prefix_range = 0;
-    ff->have = 0;
-    ff->gen_progress++;
-    if (ftruncate(ff->fd, 0) != 0)
-        return errno;
-    e = preallocate(ff, len);
-    return e;
-}
-
-/* Does a size announced by the server fit in the staging file system?
- * Checked before anything is allocated for it.  0, or ENOSPC with the
- * cause in x. */
-static int check_announced(xfer *x, uint64_t total, const char *what)
-{
-    ffile *ff = x->ff;
-    struct statvfs vf;
-    struct stat st;
-    uint64_t avail, alloc = 0, need;
-    if (total == UNK || total == 0 || statvfs(ff->dir, &vf) != 0)
-        return 0;
-    if (ff->fd >= 0 && fstat(ff->fd, &st) == 0)
-        alloc = (uint64_t)st.st_blocks * 512u;
-    need = total > alloc ? total - alloc : 0;
-    avail = (uint64_t)vf.f_bavail * (uint64_t)vf.f_frsize;
-    if (need > avail || avail - need < ff->F->o.min_free_bytes) {
-        xfer_why(x, R_ENOSPC,
-                 "the server announces %llu bytes (%s), more than the %llu "
-                 "bytes of free space in %s (+%llu reserved)",
-                 (unsigned long long)total, what,
-                 (unsigned long long)avail, ff->dir,
-                 (unsigned long long)ff->F->o.min_free_bytes);
-        return ENOSPC;
-    }
-    return 0;
-}
-
-/* Validate the response of x before its first body byte is accepted. */
-static int validate(xfer *x)
-{
-    ffile *ff = x->ff;
-    long code = 0;
-    x->validated = 1;
-    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
-    x->status = code;
-    if (code >= 300 && code < 400) {
-        x->redirect = 1;
-        x->discard = 1;
-        return 0;
-    }
-    if (code != 200 && code != 206) {
-        x->discard = 1;
-        return 0;
-    }
-    if (code == 206) {
-        if (!x->sent_range || !x->have_cr || x->cr_start == UNK) {
-            xfer_why(x, R_BADRANGE, "206 without a usable Content-Range");
-            return -1;
-        }
-        if (x->cr_start != x->req_start ||
-            (x->req_end != UNK && x->cr_end >= x->req_end)) {
-            xfer_why(x, R_BADRANGE,
-                     "bad Content-Range bytes %llu-%llu for requested "
-                     "range %llu-%s",
-                     (unsigned long long)x->cr_start,
-                     (unsigned long long)x->cr_end,
-                     (unsigned long long)x->req_start,
-                     x->req_end == UNK ? "" : "..");
-            return -1;
-        }
-        if (x->cr_total == UNK) {
-            xfer_why(x, R_BADRANGE, "Content-Range without a total size");
-            return -1;
-        }
-        if (ff->expect != UNK && x->cr_total != ff->expect) {
-            xfer_why(x, R_SIZE, "server reports size %llu, expected %llu",
-                     (unsigned long long)x->cr_total,
-                     (unsigned long long)ff->expect);
-            return -1;
-        }
-        if ((ff->total != UNK && x->cr_total != ff->total) ||
-            (ff->etag && apx_is_strong_etag(x->etag) &&
-             strcmp(ff->etag, x->etag) != 0)) {
-            xfer_why(x, R_RESET, "the resource changed (size %llu, ETag %s)",
-                     (unsigned long long)x->cr_total,
-                     x->etag[0] ? x->etag : "none");
-            return -1;
-        }
-        if (!ff->etag && apx_is_strong_etag(x->etag))
-            ff->etag = apx_strdup(x->etag);
-        if (ff->mode == M_PROBE) {
-            range *j = &ff->ranges[x->ji];
-            int e;
-            if (ff->total == UNK &&
-                check_announced(x, x->cr_total, "Content-Range") != 0)
-                return -1;
-            ff->total = x->cr_total;
-            if (j->end == UNK || j->end > ff->total)
-                j->end = ff->total;
-            /* the probe asked for a whole chunk before the size was known;
-             * cut to the chunk the size gives (a smaller file: smaller
-             * ranges), so that it is not the tail the others wait for --
-             * its body stops there (R_JOBEND), the rest is a gap */
-            if (j->end - j->start > chunk_for(ff->F, ff->total - j->start))
-                j->end = j->start + chunk_for(ff->F, ff->total - j->start);
-            if (x->req_end == UNK || x->req_end > j->end)
-                x->req_end = j->end;
-            if (fill_gaps(ff, ff->total)) {
-                xfer_why(x, R_EIO, "out of memory");
-                return -1;
-            }
-            ff->mode = M_RANGED;
-            if ((e = preallocate(ff, ff->total)) != 0) {
-                xfer_why(x, R_ENOSPC, "cannot allocate %llu bytes: %s",
-                         (unsigned long long)ff->total, strerror(e));
-                return -1;
-            }
-        }
-        return 0;
-    }
-    /* 200: the whole entity from byte 0 */
-    if (ff->expect != UNK && x->clen != UNK && x->clen != ff->expect) {
-        xfer_why(x, R_SIZE, "server sends %llu bytes, expected %llu",
-                 (unsigned long long)x->clen,
-                 (unsigned long long)ff->expect);
-        return -1;
-    }
-    {
-        uint64_t len = x->clen != UNK ? x->clen : ff->expect;
-        int e;
-        if (x->clen != UNK && ff->expect == UNK &&
-            check_announced(x, x->clen, "Content-Length") != 0)
-            return -1;
-        ff->etag = (free(ff->etag), NULL);
-        if (apx_is_strong_etag(x->etag))
-            ff->etag = apx_strdup(x->etag);
-        if ((e = become_stream(ff, x, len)) != 0) {
-            xfer_why(x, e == ENOSPC || e == EFBIG ? R_ENOSPC : R_EIO,
-                     "cannot prepare staging file: %s", strerror(e));
-            return -1;
-        }
-        x->req_start = 0;
-        x->req_end = len;
-    }
-    return 0;
-}
-
-static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
-{
-    xfer *x = ud;
-    size_t n = sz * nm;
-    char v[300];
-    x->last_data_ms = apx_now_ms();
-    x->win_bytes += n;
-    x->hdr_bytes += n;
-    if (x->hdr_bytes > HDR_MAX) {
-        xfer_why(x, R_HEADERS, "response headers exceed %u bytes",
-                 HDR_MAX);
-        return 0;
-    }
-    if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-        x->have_cr = 0;
-        x->clen = UNK;
-        x->etag[0] = '\0';
-        x->retry_after_ms = 0;
-        x->ratelimited = 0;
-        return n;
-    }
-    if (apx_hdr_value(p, n, "Content-Range", v, sizeof v)) {
-        x->have_cr = apx_parse_content_range(v, &x->cr_start, &x->cr_end,
-                                         &x->cr_total) == 0;
-    } else if (apx_hdr_value(p, n, "Content-Length", v, sizeof v)) {
-        uint64_t l;
-        const char *end;
-        if (apx_parse_u64(v, &end, &l) == 0 && *end == '\0')
-            x->clen = l;
-    } else if (apx_hdr_value(p, n, "ETag", v, sizeof v)) {
-        snprintf(x->etag, sizeof x->etag, "%s", v);
-    } else if (apx_hdr_value(p, n, "Retry-After", v, sizeof v)) {
-        x->retry_after_ms = apx_parse_retry_after(v);
-    } else if (apx_hdr_value(p, n, "X-RateLimit-Remaining", v, sizeof v)) {
-        x->ratelimited = strcmp(v, "0") == 0;
-    } else if (apx_hdr_value(p, n, "X-RateLimit-Reset", v, sizeof v) && !x->retry_after_ms) {
-        /* epoch seconds; Retry-After wins when both are sent */
-        uint64_t t;
-        const char *end;
-        int64_t now = apx_wall_s();
-        if (apx_parse_u64(v, &end, &t) == 0 && *end == '\0' && (int64_t)t > now)
-            x->retry_after_ms = (uint64_t)((int64_t)t - now) * 1000;
-    }
-    return n;
-}
-
-static size_t on_write(char *p, size_t sz, size_t nm, void *ud)
-{
-    xfer *x = ud;
-    ffile *ff = x->ff;
-    fetch *F = ff->F;
-    size_t n = sz * nm, take;
-    range *j;
-    uint64_t pos;
-    int abort_ = 0;
-    if (x->killed)
-        return 0;
-    x->last_data_ms = apx_now_ms();
-    if (F->o.max_bytes_per_sec) {
-        refill_tokens(F, x->last_data_ms);
-        if (F->tokens <= 0.0) {
-            x->paused = 1; /* libcurl keeps the data and delivers it again */
-            F->cap_pause_ms = x->last_data_ms;
-            return CURL_WRITEFUNC_PAUSE;
-        }
-        F->tokens -= (double)n; /* may go negative: repaid before the next */
-    }
-    if (!x->validated && validate(x) != 0)
-        return 0;
-    if (x->discard) {
-        x->discarded += n;
-        if (x->discarded > DISCARD_MAX) {
-            x->reason = R_DISCARD;
-            return 0;
-        }
-        return n;
-    }
-    x->win_bytes += n;
     j = &ff->ranges[x->ji];
-    pos = j->start + j->got;
-    take = n;
-    if (j->end != UNK && pos + take > j->end)
-        take = (size_t)(j->end - pos);
-    if (j->end == UNK && pos + take > ff->cap_unknown) {
-        if (ff->cap_is_default)
-            xfer_why(x, R_TOOBIG,
-                     "body of unknown length exceeds %llu bytes (the free "
-                     "space of %s less a reserve)",
-                     (unsigned long long)ff->cap_unknown, ff->dir);
-        else
-            xfer_why(x, R_TOOBIG,
-                     "body of unknown length exceeds %llu bytes "
-                     "(max_unknown_size)",
-                     (unsigned long long)ff->cap_unknown);
-        return 0;
-    }
-    if (take) {
-        if (pwrite_all(ff->fd, p, take, pos) != 0) {
-            int e = errno;
-            xfer_why(x, e == ENOSPC || e == EDQUOT ? R_ENOSPC : R_EIO,
-                     "write to %s: %s", ff->f->staging_path, strerror(e));
-            return 0;
-        }
-        j->got += take;
-        ff->have += take;
-        ff->f->bytes_fetched += take;
-        F->rx += take;
-        APX_FAULT("mid-chunk");
-        ff->gen_progress++;
-        tracker_advance(F, ff, take, &abort_);
-        if (abort_) {
-            x->reason = R_USER;
-            return 0;
-        }
-    }
-    if (take < n) {
-        x->reason = R_JOBEND; /* the range is complete; stop this body */
-        return 0;
-    }
-    return n;
+    in->rc = rc;
+    in->reason = x->reason;
+    in->why = x->why[0] || rc == CURLE_OK ? x->why
+              : x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+    in->status = x->status;
+    in->validated = x->validated;
+    in->redirect = x->redirect;
+    in->location = *loc;
+    in->first_url = ff->f->url;
+    in->ratelimited = x->ratelimited;
+    in->retry_after_ms = x->retry_after_ms;
+    in->cr_total = x->have_cr ? x->cr_total : UNK;
+    in->stalled = x->stalled;
+    in->slow = x->slow;
+    in->slow_bytes = x->win_bytes;
+    in->min_rate = F->o.min_rate;
+    in->min_rate_window_ms = F->o.min_rate_window_ms;
+    in->stall_timeout_ms = F->o.stall_timeout_ms;
+    in->start = j->start;
+    in->got = j->got;
+    in->end = j->end;
+    in->mode = ff->mode;
+    in->total = ff->total;
+    in->expect = ff->expect;
+    in->ranges_broken = ff->ranges_broken;
+    in->resets = ff->resets;
+    in->redirects = ff->redirects;
 }
 
-static CURL *easy_get(fetch *F)
+/* The name that opens the message of an outcome. */
+static const char *outcome_name(const ffile *ff, int by, char *u, size_t n)
 {
-    if (F->npool)
-        return F->pool[--F->npool];
-    return curl_easy_init();
+    if (by == BY_URL)
+        return apx_url_msg(ff->url, u, n);
+    if (by == BY_FIRST_URL)
+        return apx_url_msg(ff->f->url, u, n);
+    return flabel(ff);
 }
 
-static void easy_put(fetch *F, CURL *e)
-{
-    if (!e)
-        return;
-    if (F->npool < sizeof F->pool / sizeof F->pool[0]) {
-        curl_easy_reset(e);
-        F->pool[F->npool++] = e;
-    } else {
-        curl_easy_cleanup(e);
-    }
-}
-
-static struct curl_slist *add_header(struct curl_slist *l, const char *h,
-                                     int *oom)
-{
-    struct curl_slist *n = curl_slist_append(l, h);
-    if (!n) {
-        *oom = 1;
-        return l;
-    }
-    return n;
-}
-
-/* Free a header list, wiping the bearer token it may carry first. */
-static void free_headers(struct curl_slist *l)
-{
-    struct curl_slist *i;
-    for (i = l; i; i = i->next)
-        if (i->data && strncasecmp(i->data, "Authorization:", 14) == 0)
-            sodium_memzero(i->data, strlen(i->data));
-    curl_slist_free_all(l);
-}
-
-static void common_opts(CURL *e, char *errbuf, const char *ca_file)
-{
-    if (ca_file && *ca_file) {
-        /* this bundle instead of the system's trust store */
-        curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
-        curl_easy_setopt(e, CURLOPT_CAPATH, (char *)NULL);
-    }
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS,
-                     (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-}
-
-/* Headers for a request to `url`: extras and the bearer only to the exact
- * origin (scheme, host and port) of the caller's URL -- never after a
- * redirect to another port or scheme, plain http included; bearer_host,
- * when given, narrows the bearer further to that host. */
-static struct curl_slist *request_headers(const char *url,
-                                          const char *orig_origin,
-                                          const char *const *extra,
-                                          const char *bearer,
-                                          const char *bearer_host,
-                                          struct curl_slist *l, int *oom)
-{
-    char *o = apx_url_origin(url);
-    int same = o && orig_origin && strcmp(o, orig_origin) == 0;
-    free(o);
-    l = add_header(l, "Accept-Encoding: identity", oom);
-    if (extra && same)
-        for (; *extra; extra++)
-            l = add_header(l, *extra, oom);
-    if (bearer && *bearer && same &&
-        (!bearer_host || apx_host_matches(url, bearer_host))) {
-        char *a = apx_asprintf("Authorization: Bearer %s", bearer);
-        if (!a)
-            *oom = 1;
-        else {
-            l = add_header(l, a, oom);
-            sodium_memzero(a, strlen(a));
-            free(a);
-        }
-    }
-    return l;
-}
-
-static int start_xfer(fetch *F, ffile *ff, size_t ji)
+/* The range ji reached its end (pos: its new end, UNK: as it is). */
+static void range_finished(ffile *ff, size_t ji, uint64_t pos)
 {
     range *j = &ff->ranges[ji];
-    xfer *x = apx_calloc(1, sizeof *x);
-    int oom = 0;
-    char range_hdr[80];
-    if (!x)
-        return AP_ENOMEM;
-    x->easy = easy_get(F);
-    if (!x->easy) {
-        free(x);
-        return AP_ENOMEM;
-    }
-    if (ff->mode == M_STREAM && ff->ranges_broken && j->got) {
-        /* no trustworthy ranges: a stream can only restart from zero */
-        hasher_reset(F, ff);
-        ff->have -= j->got;
-        j->got = 0;
-        ff->prefix_range = 0;
-    }
-    x->ff = ff;
-    x->ji = ji;
-    x->req_start = j->start + j->got;
-    x->req_end = j->end;
-    x->clen = UNK;
-    x->last_data_ms = apx_now_ms();
-    x->win_start_ms = x->last_data_ms;
-    range_hdr[0] = '\0';
-    if (!ff->ranges_broken && !(x->req_start == 0 && ff->mode == M_STREAM)) {
-        if (x->req_end == UNK)
-            snprintf(range_hdr, sizeof range_hdr, "Range: bytes=%llu-",
-                     (unsigned long long)x->req_start);
-        else
-            snprintf(range_hdr, sizeof range_hdr, "Range: bytes=%llu-%llu",
-                     (unsigned long long)x->req_start,
-                     (unsigned long long)(x->req_end - 1));
-        x->sent_range = 1;
-    }
-    x->hdrs = request_headers(ff->url, ff->orig_origin, ff->f->headers,
-                              ff->f->bearer, ff->f->bearer_host, NULL, &oom);
-    if (x->sent_range) {
-        x->hdrs = add_header(x->hdrs, range_hdr, &oom);
-        if (ff->etag) {
-            char *ir = apx_asprintf("If-Range: %s", ff->etag);
-            if (ir) {
-                x->hdrs = add_header(x->hdrs, ir, &oom);
-                free(ir);
-            } else {
-                oom = 1;
-            }
-        }
-    }
-    if (oom) {
-        free_headers(x->hdrs);
-        easy_put(F, x->easy);
-        free(x);
-        return AP_ENOMEM;
-    }
-    common_opts(x->easy, x->errbuf, F->o.ca_file);
-    curl_easy_setopt(x->easy, CURLOPT_URL, ff->url);
-    curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs);
-    curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
-    curl_easy_setopt(x->easy, CURLOPT_BUFFERSIZE, 256L * 1024L);
-    if (j->fresh)
-        curl_easy_setopt(x->easy, CURLOPT_FRESH_CONNECT, 1L);
-    if (F->o.share)
-        curl_easy_setopt(x->easy, CURLOPT_SHARE, (CURLSH *)F->o.share);
-    if (curl_multi_add_handle(F->multi, x->easy) != CURLM_OK) {
-        free_headers(x->hdrs);
-        easy_put(F, x->easy);
-        free(x);
-        return AP_ERROR;
-    }
-    j->state = RANGE_ACTIVE;
-    j->x = x;
-    x->next = F->active;
-    F->active = x;
-    F->nactive++;
-    ff->active++;
-    return AP_OK;
-}
-
-/* Detach x from the multi and the lists; frees it. */
-static void xfer_release(fetch *F, xfer *x)
-{
-    xfer **pp;
-    curl_multi_remove_handle(F->multi, x->easy);
-    for (pp = &F->active; *pp; pp = &(*pp)->next)
-        if (*pp == x) {
-            *pp = x->next;
-            break;
-        }
-    F->nactive--;
-    x->ff->active--;
-    if (!x->killed && x->ji < x->ff->nranges && x->ff->ranges[x->ji].x == x) {
-        range *j = &x->ff->ranges[x->ji];
-        j->x = NULL;
-        if (j->state == RANGE_ACTIVE)
-            j->state = RANGE_IDLE;
-    }
-    free_headers(x->hdrs);
-    easy_put(F, x->easy);
-    free(x);
-}
-
-/* ------------------------------------------------------------------------
- * File outcomes */
-
-/* The file's name in messages and events: its label, else its URL made
- * safe (no credentials, no query). */
-static const char *flabel(const ffile *ff)
-{
-    if (ff->f->label)
-        return ff->f->label;
-    return ff->shown ? ff->shown : "(file)";
-}
-
-static void remove_staging(ffile *ff)
-{
-    unlink(ff->f->staging_path);
-    unlink(ff->state_path);
-}
-
-/* Staging data without a sidecar is never resumed (file_prepare starts
- * such a file over): it goes, so that a failure before the first byte, or
- * before the first sidecar, leaves nothing behind. */
-static void remove_unresumable(ffile *ff)
-{
-    struct stat st;
-    if (!ff->state_path || lstat(ff->state_path, &st) != 0)
-        remove_staging(ff);
-}
-
-/* Can a later run continue this file?  Only with a known size, ranges the
- * server honoured, and something that proves the bytes are of the same
- * content (a validator or a strong ETag).  Anything else is freed at once:
- * an endless body must not leave gigabytes behind for gc to find a day
- * later. */
-static int file_resumable(const ffile *ff)
-{
-    return ff->total != UNK && ff->mode != M_STREAM && !ff->ranges_broken &&
-           (ff->validator || ff->etag);
-}
-
-/* Finish a file that did not succeed. keep: leave staging for resume. */
-static void file_end_failed(fetch *F, ffile *ff, int status, int sync_now,
-                            const char *fmt, ...) AP_PRINTF(5, 6);
-static void file_end_failed(fetch *F, ffile *ff, int status, int sync_now,
-                            const char *fmt, ...)
-{
-    va_list ap;
-    int keep = !F->o.drop_partial && status != AP_EDIGEST &&
-               file_resumable(ff);
-    if (ff->done)
-        return;
-    ff->done = 1;
-    va_start(ap, fmt);
-    apx_error_vset(&ff->f->err, status, fmt, ap);
-    va_end(ap);
-    ff->f->status = status;
-    kill_file_xfers(ff, NULL);
-    hasher_forget(F, ff);
-    if (F->sy)
-        syncer_close(F->sy, ff);
-    if (ff->fd >= 0) {
-        if (keep && sync_now && ff->total != UNK && ff->gen_progress &&
-            ff->gen_posted != ff->gen_progress) {
-            char *t = sidecar_text(ff);
-            if (t && fdatasync(ff->fd) == 0)
-                (void)write_file_atomic(ff->state_path, t);
-            free(t);
-        }
-        close(ff->fd);
-        ff->fd = -1;
-    }
-    if (!keep)
-        remove_staging(ff);
-    else
-        remove_unresumable(ff);
-}
-
-static void file_end_ok(fetch *F, ffile *ff)
-{
-    apx_fetch_file *f = ff->f;
-    char hex[65], sha1hex[41];
-    uint64_t total = ff->total;
-    int sha1_ok;
-    hasher_forget(F, ff);
-    APX_FAULT("verify");
-    apx_digest_final_hex(ff->sha256, hex);
-    sha1_ok = ff->h_sha1_ok;
-    memcpy(f->sha256_out, hex, sizeof hex);
-    f->size_out = total;
-    if (ff->expect != UNK && total != ff->expect) {
-        file_end_failed(F, ff, AP_ESIZE, 0,
-                        "%s: size mismatch (want %llu, got %llu)", flabel(ff),
-                        (unsigned long long)ff->expect,
-                        (unsigned long long)total);
-        remove_staging(ff);
-        return;
-    }
-    if (f->sha256 && strcasecmp(f->sha256, hex) != 0) {
-        file_end_failed(F, ff, AP_EDIGEST, 0,
-                        "%s: sha256 mismatch (want %s, got %s)", flabel(ff),
-                        f->sha256, hex);
-        return;
-    }
-    if (f->git_sha1) {
-        if (!sha1_ok) { /* size was unknown when hashing began: re-read */
-            unsigned char *buf = apx_malloc(HASH_BUF);
-            char hdr[40];
-            int hl = snprintf(hdr, sizeof hdr, "blob %llu",
-                              (unsigned long long)total);
-            uint64_t off = 0;
-            apx_digest_reset(ff->sha1);
-            apx_digest_update(ff->sha1, hdr, (size_t)hl + 1);
-            while (buf && off < total) {
-                size_t n = total - off > HASH_BUF ? HASH_BUF
-                                                  : (size_t)(total - off);
-                if (pread_full(ff->fd, buf, n, off) != (ssize_t)n)
-                    break;
-                apx_digest_update(ff->sha1, buf, n);
-                off += n;
-            }
-            free(buf);
-            if (off != total) {
-                file_end_failed(F, ff, AP_EIO, 1, "%s: cannot re-read %s",
-                                flabel(ff), f->staging_path);
-                return;
-            }
-        }
-        apx_digest_final_hex(ff->sha1, sha1hex);
-        if (strcasecmp(f->git_sha1, sha1hex) != 0) {
-            file_end_failed(F, ff, AP_EDIGEST, 0,
-                            "%s: git sha1 mismatch (want %s, got %s)",
-                            flabel(ff), f->git_sha1, sha1hex);
-            return;
-        }
-    }
-    ff->done = 1;
-    f->status = AP_OK;
-    apx_error_clear(&f->err);
-    if (F->sy)
-        syncer_close(F->sy, ff);
-    unlink(ff->state_path);
-    close(ff->fd);
-    ff->fd = -1;
-}
-
-/* A fatal condition for the whole call (ENOSPC, user abort, cancel). */
-static void fatal(fetch *F, int status, const char *fmt, ...) AP_PRINTF(3, 4);
-static void fatal(fetch *F, int status, const char *fmt, ...)
-{
-    va_list ap;
-    if (F->fatal)
-        return;
-    F->fatal = status;
-    va_start(ap, fmt);
-    apx_error_vset(&F->fatal_err, status, fmt, ap);
-    va_end(ap);
-}
-
-static int map_final_status(long http, int cls)
-{
-    if (http == 429)
-        return AP_ERATELIMIT;
-    if (http >= 400)
-        return AP_EHTTP;
-    return cls;
-}
-
-/* One attempt of range ji failed. */
-static void attempt_failed(fetch *F, ffile *ff, size_t ji, int cls,
-                           long http, uint64_t retry_after, int fresh,
-                           const char *cause)
-{
-    range *j = &ff->ranges[ji];
-    char u[512], msg[APX_ERRMSG_MAX];
-    uint64_t delay;
-    unsigned max_attempts = ff->f->max_attempts ? ff->f->max_attempts
-                                                : F->o.max_attempts;
-    j->attempts++;
-    j->fresh = fresh;
-    if (j->attempts >= max_attempts) {
-        int st = map_final_status(http, cls);
-        file_end_failed(F, ff, st, 1, "%s: %s after %u attempt%s",
-                        url_msg(ff->url, u, sizeof u), cause, j->attempts,
-                        j->attempts == 1 ? "" : "s");
-        return;
-    }
-    if (retry_after > MAX_RETRY_AFTER_MS) {
-        file_end_failed(F, ff, map_final_status(http, cls), 1,
-                        "%s: %s, server asks to retry after %llu s",
-                        url_msg(ff->url, u, sizeof u), cause,
-                        (unsigned long long)(retry_after / 1000));
-        return;
-    }
-    delay = apx_backoff_ms(&F->rng, F->o.backoff_base_ms, j->attempts);
-    if (retry_after > delay)
-        delay = retry_after;
-    j->not_before = apx_now_ms() + delay;
-    j->state = RANGE_IDLE;
-    if (F->o.tracker) {
-        snprintf(msg, sizeof msg,
-                 "%s: %s, retrying range %zu/%zu from byte %llu in %llu ms "
-                 "(attempt %u/%u)",
-                 flabel(ff), cause, ji + 1, ff->nranges,
-                 (unsigned long long)(j->start + j->got),
-                 (unsigned long long)delay, j->attempts + 1, max_attempts);
-        if (ap_tracker_emit(F->o.tracker, AP_EVENT_RETRY, flabel(ff),
-                            map_final_status(http, cls), msg) != 0)
-            fatal(F, AP_EUSER, "%s: aborted by the event sink", flabel(ff));
-    }
-}
-
-/* Restart the file from zero (content changed / bad ranges). */
-static void reset_file(fetch *F, ffile *ff, int no_ranges)
-{
-    kill_file_xfers(ff, NULL);
-    hasher_reset(F, ff);
-    ff->nranges = 0;
-    ff->prefix_range = 0;
-    ff->have = 0;
-    ff->total = UNK;
-    ff->etag = (free(ff->etag), NULL);
+    if (pos != UNK)
+        j->end = pos;
+    j->state = RANGE_DONE;
     ff->gen_progress++;
-    if (ff->fd >= 0 && ftruncate(ff->fd, 0) != 0) {
-        /* ignore: the data is rewritten anyway */
-    }
-    unlink(ff->state_path);
-    if (no_ranges) {
-        ff->ranges_broken = 1;
-        ff->mode = M_STREAM;
-        range_add(ff, 0, ff->expect, 0, RANGE_IDLE);
-    } else {
-        ff->mode = M_PROBE;
-        range_add(ff, 0,
-                ff->expect != UNK && ff->expect < F->o.chunk_size
-                    ? ff->expect
-                    : F->o.chunk_size,
-                0, RANGE_IDLE);
-    }
 }
 
-static void emit_log(fetch *F, ffile *ff, const char *msg)
+/* The one place where the outcome of range ji's attempt is applied to
+ * its file (and, for no space or an abort, to the call).  Takes loc. */
+static void outcome_apply(fetch *F, ffile *ff, size_t ji,
+                          const apx_outcome *o, char *loc)
 {
-    if (F->o.tracker &&
-        ap_tracker_emit(F->o.tracker, AP_EVENT_RETRY, flabel(ff), 0, msg))
-        fatal(F, AP_EUSER, "%s: aborted by the event sink", flabel(ff));
+    char u[512], m[900];
+    range *j;
+    if (o->clear_redirects)
+        ff->redirects = 0;
+    switch (o->kind) {
+    case OUT_DROP:
+        break;
+    case OUT_FAIL:
+    case OUT_NOSPACE:
+        file_end_failed(F, ff, o->status, o->sync, "%s: %s",
+                        outcome_name(ff, o->by, u, sizeof u), o->msg);
+        if (o->kind == OUT_NOSPACE)
+            fatal(F, o->status, "%s: %s", flabel(ff), o->msg);
+        break;
+    case OUT_ABORT:
+        fatal(F, o->status, "%s: %s", flabel(ff), o->msg);
+        break;
+    case OUT_RETRY:
+        attempt_failed(F, ff, ji, o->status, o->http, o->retry_after_ms,
+                       o->fresh, o->msg);
+        break;
+    case OUT_RESTART:
+    case OUT_NO_RANGES:
+        if (o->by == BY_NONE)
+            snprintf(m, sizeof m, "%s", o->msg);
+        else
+            snprintf(m, sizeof m, "%s: %s", flabel(ff), o->msg);
+        if (o->kind == OUT_RESTART)
+            ff->resets++;
+        reset_file(F, ff, o->kind == OUT_NO_RANGES);
+        emit_log(F, ff, m);
+        break;
+    case OUT_REDIRECT:
+        ff->redirects++;
+        free(ff->url);
+        ff->url = loc;
+        loc = NULL;
+        free(ff->host);
+        ff->host = apx_url_host(ff->url, 1);
+        j = &ff->ranges[ji];
+        j->state = RANGE_IDLE;
+        j->not_before = 0;
+        break;
+    case OUT_RANGE_DONE:
+        range_finished(ff, ji, UNK);
+        break;
+    case OUT_BODY_END:
+        j = &ff->ranges[ji];
+        range_finished(ff, ji, j->start + j->got);
+        ff->total = j->end;
+        break;
+    case OUT_NOTHING_LEFT:
+        j = &ff->ranges[ji];
+        range_finished(ff, ji, j->start + j->got);
+        ff->total = j->end;
+        ff->nranges = ji + 1;
+        if (ff->mode == M_PROBE)
+            ff->mode = M_RANGED;
+        break;
+    }
+    free(loc);
 }
 
-/* A certificate or TLS set-up failure: retrying cannot help. */
-static int is_tls_error(CURLcode rc)
-{
-    return rc == CURLE_PEER_FAILED_VERIFICATION ||
-           rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM ||
-           rc == CURLE_SSL_CIPHER || rc == CURLE_SSL_ISSUER_ERROR ||
-           rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
-}
-
+/* A transfer ended (done, failed, stalled or killed): classify, free it,
+ * apply. */
 static void handle_done(fetch *F, xfer *x, CURLcode rc)
 {
     ffile *ff = x->ff;
-    size_t ji = x->ji;
-    range *j;
-    char cause[700], u[512];
-    int reason;
-    if (x->killed || ff->done) {
-        xfer_release(F, x);
-        return;
-    }
-    if (!x->validated && rc == CURLE_OK)
-        (void)validate(x);
+    apx_xfer_facts in;
+    apx_outcome o;
+    char *loc;
+    size_t ji;
+    xfer_facts(F, x, rc, &in, &loc);
+    apx_outcome_classify(&in, &o);
     ji = x->ji;
-    reason = x->reason;
-    snprintf(cause, sizeof cause, "%s", x->why);
-    {
-        long status = x->status;
-        uint64_t ra = x->retry_after_ms;
-        /* A 403 that says it is a rate limit (X-RateLimit-Remaining: 0, or
-         * a Retry-After, as GitHub sends) is one: waited out like a 429,
-         * not an authentication failure. */
-        int limited403 = status == 403 && (x->ratelimited || ra);
-        int redirect = x->redirect, stalled = x->stalled, slow = x->slow;
-        int validated = x->validated;
-        uint64_t slow_bytes = x->win_bytes;
-        char *loc = NULL;
-        uint64_t cr_total = x->have_cr ? x->cr_total : UNK;
-        if (redirect) {
-            char *rl = NULL;
-            curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &rl);
-            loc = apx_strdup(rl);
-        }
-        if (!cause[0] && rc != CURLE_OK)
-            snprintf(cause, sizeof cause, "%s",
-                     x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
-        xfer_release(F, x); /* range -> idle */
-        j = &ff->ranges[ji];
-
-        switch (reason) {
-        case R_ENOSPC:
-            free(loc);
-            file_end_failed(F, ff, AP_ENOSPC, 0, "%s: %s", flabel(ff), cause);
-            fatal(F, AP_ENOSPC, "%s: %s", flabel(ff), cause);
-            return;
-        case R_EIO:
-            free(loc);
-            file_end_failed(F, ff, AP_EIO, 0, "%s: %s", flabel(ff), cause);
-            return;
-        case R_USER:
-            free(loc);
-            fatal(F, AP_EUSER, "%s: aborted by the progress sink",
-                  flabel(ff));
-            return;
-        case R_BADRANGE:
-            free(loc);
-            if (!ff->ranges_broken) {
-                char m[900];
-                snprintf(m, sizeof m,
-                         "%s: %s; falling back to one stream without "
-                         "ranges", flabel(ff), cause);
-                reset_file(F, ff, 1);
-                emit_log(F, ff, m);
-            } else {
-                attempt_failed(F, ff, ji, AP_EPROTOCOL, 0, 0, 0, cause);
-            }
-            return;
-        case R_RESET:
-            free(loc);
-            if (++ff->resets > MAX_RESETS) {
-                file_end_failed(F, ff, AP_EPROTOCOL, 1,
-                                "%s: %s (%u times)",
-                                url_msg(ff->url, u, sizeof u), cause,
-                                ff->resets);
-            } else {
-                char m[900];
-                snprintf(m, sizeof m, "%s: %s; restarting from byte 0",
-                         flabel(ff), cause);
-                reset_file(F, ff, 0);
-                emit_log(F, ff, m);
-            }
-            return;
-        case R_SIZE:
-            free(loc);
-            attempt_failed(F, ff, ji, AP_ESIZE, 0, 0, 0, cause);
-            return;
-        case R_TOOBIG:
-            free(loc);
-            file_end_failed(F, ff, AP_ESIZE, 0, "%s: %s", flabel(ff), cause);
-            return;
-        case R_HEADERS:
-            free(loc);
-            file_end_failed(F, ff, AP_EPROTOCOL, 1, "%s: %s",
-                            url_msg(ff->url, u, sizeof u), cause);
-            return;
-        default:
-            break;
-        }
-
-        if (redirect) {
-            if (!loc || !*loc) {
-                free(loc);
-                file_end_failed(F, ff, AP_EHTTP, 1,
-                                "%s: HTTP %ld without a Location",
-                                url_msg(ff->url, u, sizeof u), status);
-                return;
-            }
-            if (++ff->redirects > MAX_REDIRECTS) {
-                char u2[512];
-                file_end_failed(F, ff, AP_EHTTP, 1,
-                                "%s: too many redirects (more than %d; "
-                                "redirect loop? last Location %s)",
-                                url_msg(ff->f->url, u, sizeof u),
-                                MAX_REDIRECTS, url_msg(loc, u2, sizeof u2));
-                free(loc);
-                return;
-            }
-            free(ff->url);
-            ff->url = loc;
-            free(ff->host);
-            ff->host = apx_url_host(loc, 1);
-            j->state = RANGE_IDLE;
-            j->not_before = 0;
-            return;
-        }
-        if (status == 416 && cr_total != UNK) {
-            uint64_t pos = j->start + j->got;
-            if (cr_total == pos && (ff->mode != M_RANGED ||
-                                    ff->total == cr_total)) {
-                /* nothing left: the entity is exactly `pos` bytes */
-                if (ff->expect != UNK && cr_total != ff->expect) {
-                    attempt_failed(F, ff, ji, AP_ESIZE, 0, 0, 0,
-                                   "server reports a different size");
-                    return;
-                }
-                j->end = pos;
-                j->state = RANGE_DONE;
-                ff->total = pos;
-                ff->nranges = ji + 1;
-                if (ff->mode == M_PROBE)
-                    ff->mode = M_RANGED;
-                ff->gen_progress++;
-                return;
-            }
-            if (ff->mode != M_PROBE || ff->resets < MAX_RESETS) {
-                ff->resets++;
-                reset_file(F, ff, 0);
-                emit_log(F, ff, "range not satisfiable: restarting");
-                return;
-            }
-        }
-        if (status >= 400 || (status && status != 200 && status != 206 &&
-                              rc == CURLE_OK)) {
-            if (status == 404 || status == 410) {
-                file_end_failed(F, ff, AP_ENOTFOUND, 1, "%s: HTTP %ld",
-                                url_msg(ff->url, u, sizeof u), status);
-                return;
-            }
-            if (limited403) {
-                snprintf(cause, sizeof cause, "HTTP 403 (rate limited)");
-                attempt_failed(F, ff, ji, AP_EHTTP, 429, ra, 0, cause);
-                return;
-            }
-            if (status == 401 || status == 403) {
-                file_end_failed(F, ff, AP_EAUTH, 1, "%s: HTTP %ld",
-                                url_msg(ff->url, u, sizeof u), status);
-                return;
-            }
-            if (apx_http_status_retryable(status)) {
-                snprintf(cause, sizeof cause, "HTTP %ld", status);
-                attempt_failed(F, ff, ji, AP_EHTTP, status, ra, 0, cause);
-                return;
-            }
-            file_end_failed(F, ff, AP_EHTTP, 1, "%s: HTTP %ld",
-                            url_msg(ff->url, u, sizeof u), status);
-            return;
-        }
-        ff->redirects = 0;
-        if (j->end != UNK && j->start + j->got >= j->end) {
-            j->state = RANGE_DONE;
-            ff->gen_progress++;
-            return;
-        }
-        if (j->end == UNK && rc == CURLE_OK) {
-            /* unknown length: ends when the server ends cleanly */
-            j->end = j->start + j->got;
-            j->state = RANGE_DONE;
-            ff->total = j->end;
-            ff->gen_progress++;
-            return;
-        }
-        if (stalled && slow) {
-            snprintf(cause, sizeof cause,
-                     "slower than %llu bytes/s over %.1f s (%llu bytes)",
-                     (unsigned long long)F->o.min_rate,
-                     F->o.min_rate_window_ms / 1000.0,
-                     (unsigned long long)slow_bytes);
-            attempt_failed(F, ff, ji, AP_ENETWORK, 0, 0, 1, cause);
-            return;
-        }
-        if (stalled) {
-            snprintf(cause, sizeof cause, "no data for %.1f s",
-                     F->o.stall_timeout_ms / 1000.0);
-            attempt_failed(F, ff, ji, AP_ENETWORK, 0, 0, 1, cause);
-            return;
-        }
-        if (j->end == UNK && rc == CURLE_PARTIAL_FILE) {
-            snprintf(cause, sizeof cause,
-                     "connection closed after %llu bytes of a body of "
-                     "unknown length", (unsigned long long)j->got);
-            attempt_failed(F, ff, ji, AP_ESIZE, 0, 0, 0, cause);
-            return;
-        }
-        if (rc == CURLE_OK || rc == CURLE_PARTIAL_FILE) {
-            snprintf(cause, sizeof cause,
-                     "truncated body: got %llu of %llu bytes",
-                     (unsigned long long)j->got,
-                     (unsigned long long)(j->end - j->start));
-            attempt_failed(F, ff, ji, AP_ESIZE, 0, 0, 0, cause);
-            return;
-        }
-        if (is_tls_error(rc)) {
-            file_end_failed(F, ff, AP_ENETWORK, 1, "%s: TLS: %s",
-                            url_msg(ff->url, u, sizeof u), cause);
-            return;
-        }
-        if (rc == CURLE_OUT_OF_MEMORY && !validated) {
-            /* libcurl refuses a header line over CURL_MAX_HTTP_HEADER
-             * (100 KiB) with this code, before our callback sees it */
-            file_end_failed(F, ff, AP_EPROTOCOL, 1,
-                            "%s: response headers refused (a header line "
-                            "over 100 KiB?): %s",
-                            url_msg(ff->url, u, sizeof u), cause);
-            return;
-        }
-        attempt_failed(F, ff, ji, AP_ENETWORK, 0, 0,
-                       rc == CURLE_OPERATION_TIMEDOUT, cause);
-    }
-}
-
-/* ------------------------------------------------------------------------
- * Setup */
-
-static char *dir_of(const char *path)
-{
-    const char *s = strrchr(path, '/');
-    if (!s)
-        return apx_strdup(".");
-    if (s == path)
-        return apx_strdup("/");
-    return apx_strndup(path, (size_t)(s - path));
-}
-
-static int file_prepare(fetch *F, ffile *ff, apx_error *err)
-{
-    apx_fetch_file *f = ff->f;
-    uint64_t sz = UNK;
-    json_t *done = NULL;
-    char *dir;
-    size_t i;
-    ff->fd = -1;
-    ff->expect = f->size;
-    ff->total = UNK;
-    ff->h_total = UNK;
-    ff->h_sha1_total = UNK;
-    if (!f->url || !f->staging_path)
-        return apx_error_set(err, AP_EINVAL, "%s: url and staging path are "
-                             "required", f->label ? f->label : "(file)");
-    if (f->sha256 && (strlen(f->sha256) != 64 ||
-                      strspn(f->sha256, "0123456789abcdefABCDEF") != 64))
-        return apx_error_set(err, AP_EINVAL,
-                             "%s: expected sha256 is not 64 hex digits",
-                             flabel(ff));
-    ff->url = apx_strdup(f->url);
-    ff->host = apx_url_host(f->url, 1);
-    ff->orig_origin = apx_url_origin(f->url);
-    if (!f->label) {
-        char u[512];
-        ff->shown = apx_strdup(url_msg(f->url, u, sizeof u));
-    }
-    ff->state_path = apx_asprintf("%s.state", f->staging_path);
-    if (f->validator)
-        ff->validator = apx_strdup(f->validator);
-    else if (f->sha256)
-        ff->validator = apx_asprintf("sha256:%s", f->sha256);
-    ff->sha256 = apx_digest_new(APX_SHA256);
-    if (f->git_sha1)
-        ff->sha1 = apx_digest_new(APX_SHA1);
-    if (!ff->url || !ff->state_path || !ff->sha256 ||
-        (f->git_sha1 && !ff->sha1) ||
-        (f->validator && !ff->validator))
-        return apx_error_set(err, AP_ENOMEM, "out of memory");
-    if (!ff->host || !ff->orig_origin) {
-        char u[512];
-        return apx_error_set(err, AP_EINVAL, "%s: bad URL '%s'",
-                             f->label ? f->label : "(file)",
-                             url_msg(f->url, u, sizeof u));
-    }
-    dir = dir_of(f->staging_path);
-    if (!dir || apx_mkdirs(dir) != AP_OK) {
-        int e = errno;
-        apx_error_set(err, AP_EIO, "%s: cannot create %s: %s", flabel(ff),
-                      dir ? dir : "?", strerror(e));
-        free(dir);
-        return AP_EIO;
-    }
-    ff->dir = dir;
-    if (F->o.max_unknown_size) {
-        ff->cap_unknown = F->o.max_unknown_size;
-    } else {
-        struct statvfs vf;
-        uint64_t avail = UNK, reserve = UNKNOWN_RESERVE + F->o.min_free_bytes;
-        if (statvfs(dir, &vf) == 0)
-            avail = (uint64_t)vf.f_bavail * (uint64_t)vf.f_frsize;
-        /* On a small file system the reserve is a quarter of the free
-         * space, so that it still takes small files of unknown length. */
-        if (avail != UNK && avail / 4 < UNKNOWN_RESERVE)
-            reserve = avail / 4 + F->o.min_free_bytes;
-        ff->cap_unknown = avail == UNK ? UNK
-                          : avail > reserve ? avail - reserve : 0;
-        ff->cap_is_default = 1;
-    }
-
-    if (sidecar_load(ff, &sz, &done) == 0) {
-        ff->fd = open_regular(f->staging_path, O_RDWR, 0);
-        if (ff->fd >= 0) {
-            struct stat st;
-            size_t nd = json_array_size(done);
-            json_int_t last_end = 0;
-            if (nd)
-                json_unpack(json_array_get(done, nd - 1), "[_I]", &last_end);
-            if (fstat(ff->fd, &st) != 0 || (uint64_t)st.st_size <
-                                                (uint64_t)last_end) {
-                close(ff->fd);
-                ff->fd = -1;
-            }
-        }
-        if (ff->fd >= 0) {
-            for (i = 0; i < json_array_size(done); i++) {
-                json_int_t s, e;
-                json_unpack(json_array_get(done, i), "[II]", &s, &e);
-                if (range_add(ff, (uint64_t)s, (uint64_t)e,
-                            (uint64_t)(e - s), RANGE_DONE))
-                    break;
-                ff->resumed += (uint64_t)(e - s);
-            }
-            ff->have = ff->resumed;
-            ff->total = sz;
-            ff->expect = ff->expect != UNK ? ff->expect : sz;
-            if (fill_gaps(ff, sz)) {
-                json_decref(done);
-                return apx_error_set(err, AP_ENOMEM, "out of memory");
-            }
-            ff->mode = ff->resumed == sz ? M_RANGED : M_PROBE;
-        } else {
-            ff->nranges = 0;
-            ff->resumed = 0;
-            free(ff->etag);
-            ff->etag = NULL;
-        }
-        json_decref(done);
-    }
-    if (ff->fd < 0) {
-        unlink(ff->state_path);
-        ff->fd = open_regular(f->staging_path, O_RDWR | O_CREAT, 0644);
-        if (ff->fd < 0 && (errno == ELOOP || errno == EINVAL)) {
-            /* A symbolic link, FIFO, socket or device was planted at the
-             * staging path: the staging directory is ours, so the entry
-             * goes (never what it points to) and a fresh regular file
-             * takes its place; O_EXCL | O_NOFOLLOW so a second planting
-             * in between is refused, not followed. */
-            struct stat st;
-            if (lstat(f->staging_path, &st) == 0 && !S_ISREG(st.st_mode) &&
-                !S_ISDIR(st.st_mode) && unlink(f->staging_path) == 0)
-                ff->fd = open_regular(f->staging_path,
-                                      O_RDWR | O_CREAT | O_EXCL, 0644);
-            else
-                errno = EINVAL;
-            if (ff->fd < 0 && errno == EINVAL)
-                return apx_error_set(err, AP_EIO,
-                                     "%s: staging path %s is not a regular "
-                                     "file and cannot be replaced",
-                                     flabel(ff), f->staging_path);
-        }
-        if (ff->fd < 0)
-            return apx_error_set(err, AP_EIO, "%s: cannot open %s: %s",
-                                 flabel(ff), f->staging_path,
-                                 strerror(errno));
-        ff->opened = 1;
-        if (ftruncate(ff->fd, 0) != 0)
-            return apx_error_set(err, AP_EIO, "%s: cannot truncate %s: %s",
-                                 flabel(ff), f->staging_path,
-                                 strerror(errno));
-        if (ff->expect == 0) {
-            ff->mode = M_STREAM;
-            range_add(ff, 0, UNK, 0, RANGE_IDLE);
-        } else {
-            ff->mode = M_PROBE;
-            range_add(ff, 0,
-                    ff->expect != UNK && ff->expect < F->o.chunk_size
-                        ? ff->expect
-                        : F->o.chunk_size,
-                    0, RANGE_IDLE);
-        }
-    }
-    if (!ff->nranges && ff->total != 0)
-        return apx_error_set(err, AP_ENOMEM, "out of memory");
-    ff->gen_posted = ff->gen_progress = 0;
-    return AP_OK;
-}
-
-/* statvfs of each staging dir against the bytes still to come. */
-static int check_space(fetch *F, apx_error *err)
-{
-    size_t i, k;
-    for (i = 0; i < F->n; i++) {
-        struct stat st0;
-        struct statvfs vf;
-        uint64_t need = 0, avail;
-        char *dir = dir_of(F->files[i].f->staging_path);
-        int seen = 0, nneed = 0;
-        const ffile *first = NULL;
-        if (!dir)
-            return apx_error_set(err, AP_ENOMEM, "out of memory");
-        if (stat(dir, &st0) != 0 || statvfs(dir, &vf) != 0) {
-            free(dir);
-            continue;
-        }
-        for (k = 0; k < i && !seen; k++) {
-            struct stat sk;
-            char *dk = dir_of(F->files[k].f->staging_path);
-            if (dk && stat(dk, &sk) == 0 && sk.st_dev == st0.st_dev)
-                seen = 1;
-            free(dk);
-        }
-        if (seen) {
-            free(dir);
-            continue;
-        }
-        for (k = i; k < F->n; k++) {
-            ffile *ff = &F->files[k];
-            struct stat sk, fs;
-            char *dk = dir_of(ff->f->staging_path);
-            uint64_t size = ff->total != UNK ? ff->total : ff->expect;
-            if (dk && stat(dk, &sk) == 0 && sk.st_dev == st0.st_dev &&
-                size != UNK) {
-                uint64_t alloc = 0;
-                if (ff->fd >= 0 && fstat(ff->fd, &fs) == 0)
-                    alloc = (uint64_t)fs.st_blocks * 512u;
-                if (size > alloc) {
-                    uint64_t add = size - alloc;
-                    need = need > UINT64_MAX - add ? UINT64_MAX : need + add;
-                    if (!first)
-                        first = ff;
-                    nneed++;
-                }
-            }
-            free(dk);
-        }
-        avail = (uint64_t)vf.f_bavail * (uint64_t)vf.f_frsize;
-        if (need > 0 && (need > avail ||
-                         avail - need < F->o.min_free_bytes)) {
-            char more[48] = "";
-            if (nneed > 1)
-                snprintf(more, sizeof more, " and %d more file%s",
-                         nneed - 1, nneed > 2 ? "s" : "");
-            apx_error_set(err, AP_ENOSPC,
-                          "%s%s: not enough space in %s: need %llu bytes "
-                          "(+%llu reserved), %llu available",
-                          first ? flabel(first) : "download", more,
-                          dir, (unsigned long long)need,
-                          (unsigned long long)F->o.min_free_bytes,
-                          (unsigned long long)avail);
-            free(dir);
-            return AP_ENOSPC;
-        }
-        free(dir);
-    }
-    return AP_OK;
+    xfer_release(F, x); /* range -> idle */
+    outcome_apply(F, ff, ji, &o, loc);
 }
 
 /* ------------------------------------------------------------------------
@@ -1558,9 +382,7 @@ static int run(fetch *F)
         check_stalls(F, now, &timeout);
         for (x = F->active; x; x = nx) {
             nx = x->next;
-            if (x->killed)
-                xfer_release(F, x);
-            else if (x->stalled)
+            if (x->killed || x->stalled)
                 handle_done(F, x, CURLE_OPERATION_TIMEDOUT);
         }
         if (F->fatal)
@@ -1598,31 +420,15 @@ static int run(fetch *F)
     }
 }
 
-int apx_fetch(const apx_fetch_opts *opts, apx_fetch_file *files, size_t n,
-              apx_error *err)
+/* A new call's state: the options with their defaults, one ffile per
+ * file.  NULL when out of memory. */
+static fetch *fetch_new(const apx_fetch_opts *opts, apx_fetch_file *files,
+                        size_t n)
 {
-    fetch *F;
+    fetch *F = apx_calloc(1, sizeof *F);
     size_t i;
-    int rc = AP_OK, nfail = 0;
-    apx_error local_err;
-    if (!err)
-        err = &local_err;
-    if (!opts || (!files && n))
-        return apx_error_set(err, AP_EINVAL, "apx_fetch: bad arguments");
-    apx_error_clear(err);
-    for (i = 0; i < n; i++) {
-        files[i].status = AP_OK;
-        files[i].sha256_out[0] = '\0';
-        files[i].size_out = 0;
-        files[i].bytes_fetched = 0;
-        files[i].ranges_peak = 0;
-        apx_error_clear(&files[i].err);
-    }
-    if (!n)
-        return AP_OK;
-    F = apx_calloc(1, sizeof *F);
     if (!F)
-        return apx_error_set(err, AP_ENOMEM, "out of memory");
+        return NULL;
     F->o = *opts;
     if (!F->o.max_connections)
         F->o.max_connections = 8;
@@ -1652,29 +458,33 @@ int apx_fetch(const apx_fetch_opts *opts, apx_fetch_file *files, size_t n,
     pthread_cond_init(&F->hcv, NULL);
     F->n = n;
     F->files = apx_calloc(n, sizeof *F->files);
-    if (!F->files) {
-        rc = apx_error_set(err, AP_ENOMEM, "out of memory");
-        goto out_early;
-    }
-    for (i = 0; i < n; i++) {
+    for (i = 0; F->files && i < n; i++) {
         F->files[i].f = &files[i];
         F->files[i].F = F;
         F->files[i].idx = i;
         F->files[i].fd = -1;
         F->files[i].sync_idx = i;
     }
-    for (i = 0; i < n; i++) {
+    return F;
+}
+
+/* Prepare every file and check the space they need. */
+static int prepare_files(fetch *F, apx_fetch_file *files, apx_error *err)
+{
+    size_t i;
+    int rc;
+    for (i = 0; i < F->n; i++) {
         apx_error e;
         apx_error_clear(&e);
         if ((rc = file_prepare(F, &F->files[i], &e)) != AP_OK) {
             files[i].status = rc;
             files[i].err = e;
             *err = e;
-            goto out_early;
+            return rc;
         }
     }
     if ((rc = check_space(F, err)) != AP_OK) {
-        for (i = 0; i < n; i++) {
+        for (i = 0; i < F->n; i++) {
             files[i].status = rc;
             files[i].err = *err;
             /* the empty file made by file_prepare goes; resumable data
@@ -1682,15 +492,19 @@ int apx_fetch(const apx_fetch_opts *opts, apx_fetch_file *files, size_t n,
             if (!file_resumable(&F->files[i]))
                 remove_staging(&F->files[i]);
         }
-        goto out_early;
     }
+    return rc;
+}
+
+/* The multi handle, the syncer and the hasher thread. */
+static int start_engine(fetch *F, apx_error *err)
+{
+    size_t i;
     F->multi = curl_multi_init();
     F->sy = syncer_new(F);
-    if (!F->multi || !F->sy) {
-        rc = apx_error_set(err, AP_ENOMEM, "out of memory");
-        goto out_early;
-    }
-    for (i = 0; i < n; i++) {
+    if (!F->multi || !F->sy)
+        return apx_error_set(err, AP_ENOMEM, "out of memory");
+    for (i = 0; i < F->n; i++) {
         F->sy->files[i].fd = dup(F->files[i].fd);
         F->sy->files[i].state_path = apx_strdup(F->files[i].state_path);
     }
@@ -1699,18 +513,19 @@ int apx_fetch(const apx_fetch_opts *opts, apx_fetch_file *files, size_t n,
                       (long)F->ad.cap);
     curl_multi_setopt(F->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
                       (long)(F->o.max_per_host + (F->ad.cap - F->ad.floor)));
-    if (pthread_create(&F->hth, NULL, hasher_main, F) != 0) {
-        rc = apx_error_set(err, AP_ERROR, "cannot start the hasher thread");
-        goto out_early;
-    }
+    if (pthread_create(&F->hth, NULL, hasher_main, F) != 0)
+        return apx_error_set(err, AP_ERROR, "cannot start the hasher thread");
     F->h_started = 1;
     syncer_start(F->sy);
+    return AP_OK;
+}
 
-    rc = run(F);
-
-    /* drop every transfer at once */
-    while (F->active)
-        xfer_release(F, F->active);
+/* The loop ended with rc: the files it stopped fail with it, and the
+ * call's status and message are the first failure's (a cancel wins). */
+static int summarize(fetch *F, apx_fetch_file *files, int rc, apx_error *err)
+{
+    size_t i, n = F->n;
+    int first = -1, nfail = 0;
     if (rc == AP_ECANCELLED || rc == AP_EUSER || rc == AP_ENOSPC ||
         rc == AP_ENOMEM) {
         const char *what = rc == AP_ECANCELLED ? "cancelled"
@@ -1723,35 +538,38 @@ int apx_fetch(const apx_fetch_opts *opts, apx_fetch_file *files, size_t n,
                 file_end_failed(F, ff, rc, 0, "%s: %s", flabel(ff), what);
         }
     }
-    {
-        int first = -1;
-        for (i = 0; i < n; i++)
-            if (files[i].status != AP_OK) {
-                nfail++;
-                if (first < 0)
-                    first = (int)i;
-            }
-        if (rc == AP_ECANCELLED) {
-            apx_error_set(err, rc, "cancelled");
-        } else if (F->fatal) {
-            rc = F->fatal;
-            *err = F->fatal_err;
-        } else if (first >= 0) {
-            rc = files[first].status;
-            *err = files[first].err;
-        } else {
-            rc = AP_OK;
+    for (i = 0; i < n; i++)
+        if (files[i].status != AP_OK) {
+            nfail++;
+            if (first < 0)
+                first = (int)i;
         }
-        if (nfail > 1 && rc != AP_ECANCELLED) {
-            size_t l = strlen(err->msg);
-            snprintf(err->msg + l, sizeof err->msg - l,
-                     " (and %d more failure%s)", nfail - 1,
-                     nfail > 2 ? "s" : "");
-        }
-        err->status = rc;
+    if (rc == AP_ECANCELLED) {
+        apx_error_set(err, rc, "cancelled");
+    } else if (F->fatal) {
+        rc = F->fatal;
+        *err = F->fatal_err;
+    } else if (first >= 0) {
+        rc = files[first].status;
+        *err = files[first].err;
+    } else {
+        rc = AP_OK;
     }
+    if (nfail > 1 && rc != AP_ECANCELLED) {
+        size_t l = strlen(err->msg);
+        snprintf(err->msg + l, sizeof err->msg - l,
+                 " (and %d more failure%s)", nfail - 1,
+                 nfail > 2 ? "s" : "");
+    }
+    err->status = rc;
+    return rc;
+}
 
-out_early:
+/* Stop the helpers, give each file its figures, free everything. */
+static void fetch_free(fetch *F, apx_fetch_file *files, int rc,
+                       const apx_error *err)
+{
+    size_t i;
     if (F->h_started) {
         pthread_mutex_lock(&F->hmu);
         F->h_stop = 1;
@@ -1761,7 +579,7 @@ out_early:
     }
     while (F->active)
         xfer_release(F, F->active);
-    for (i = 0; F->files && i < n; i++) {
+    for (i = 0; F->files && i < F->n; i++) {
         ffile *ff = &F->files[i];
         if (!ff->done && rc != AP_OK && files[i].status == AP_OK) {
             files[i].status = rc;
@@ -1796,407 +614,43 @@ out_early:
     pthread_cond_destroy(&F->hcv);
     free(F->files);
     free(F);
-    return rc;
 }
 
-/* ------------------------------------------------------------------------
- * apx_http_simple: one request, body in memory, optional manual redirects */
-
-typedef struct simple_ctx {
-    char *body;
-    size_t len, cap, max;
-    int too_big;
-    size_t hdr_bytes;      /* every header byte of this attempt */
-    int hdr_too_big;
-    char **hdrs;
-    size_t nh, caph;
-    int oom;
-    uint64_t retry_after_ms;
-} simple_ctx;
-
-static void simple_clear_headers(simple_ctx *c)
+int apx_fetch(const apx_fetch_opts *opts, apx_fetch_file *files, size_t n,
+              apx_error *err)
 {
+    fetch *F;
     size_t i;
-    for (i = 0; i < c->nh; i++)
-        free(c->hdrs[i]);
-    c->nh = 0;
-    if (c->hdrs)
-        c->hdrs[0] = NULL;
-}
-
-static size_t simple_header(char *p, size_t sz, size_t nm, void *ud)
-{
-    simple_ctx *c = ud;
-    size_t n = sz * nm, l = n;
-    char v[64];
-    c->hdr_bytes += n;
-    if (c->hdr_bytes > HDR_MAX) {
-        c->hdr_too_big = 1; /* abort: libcurl stops storing them too */
-        return 0;
+    int rc;
+    apx_error local_err;
+    if (!err)
+        err = &local_err;
+    if (!opts || (!files && n))
+        return apx_error_set(err, AP_EINVAL, "apx_fetch: bad arguments");
+    apx_error_clear(err);
+    for (i = 0; i < n; i++) {
+        files[i].status = AP_OK;
+        files[i].sha256_out[0] = '\0';
+        files[i].size_out = 0;
+        files[i].bytes_fetched = 0;
+        files[i].ranges_peak = 0;
+        apx_error_clear(&files[i].err);
     }
-    if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-        simple_clear_headers(c);
-        c->retry_after_ms = 0;
-        c->len = 0;
-        return n;
-    }
-    while (l && (p[l - 1] == '\r' || p[l - 1] == '\n'))
-        l--;
-    if (!l || !memchr(p, ':', l))
-        return n;
-    if (apx_hdr_value(p, n, "Retry-After", v, sizeof v))
-        c->retry_after_ms = apx_parse_retry_after(v);
-    if (c->nh + 2 > c->caph) {
-        size_t cap = c->caph ? c->caph * 2 : 16;
-        char **nh = apx_realloc(c->hdrs, cap * sizeof *nh);
-        if (!nh) {
-            c->oom = 1;
-            return 0;
-        }
-        c->hdrs = nh;
-        c->caph = cap;
-    }
-    if (!(c->hdrs[c->nh] = apx_strndup(p, l))) {
-        c->oom = 1;
-        return 0;
-    }
-    c->hdrs[++c->nh] = NULL;
-    return n;
-}
-
-static size_t simple_write(char *p, size_t sz, size_t nm, void *ud)
-{
-    simple_ctx *c = ud;
-    size_t n = sz * nm;
-    if (c->len + n > c->max) {
-        c->too_big = 1;
-        return 0;
-    }
-    if (c->len + n + 1 > c->cap) {
-        size_t cap = c->cap ? c->cap : 4096;
-        char *nb;
-        while (cap < c->len + n + 1)
-            cap *= 2;
-        if (cap > c->max + 1)
-            cap = c->max + 1;
-        nb = apx_realloc(c->body, cap);
-        if (!nb) {
-            c->oom = 1;
-            return 0;
-        }
-        c->body = nb;
-        c->cap = cap;
-    }
-    memcpy(c->body + c->len, p, n);
-    c->len += n;
-    c->body[c->len] = '\0';
-    return n;
-}
-
-/* Sleep ms, waking at once on cancel.  Returns AP_ECANCELLED or AP_OK. */
-/* Wait ms, or less when cancelled; the thread's activity hook (the job's
- * heartbeat and cancel token) is called at least every 250 ms.  AP_OK, or
- * the status to stop with (AP_ECANCELLED, or the hook's). */
-static int sleep_cancellable(ap_cancel_token *cancel, uint64_t ms)
-{
-    uint64_t end = apx_now_ms() + ms;
-    int trc;
-    for (;;) {
-        uint64_t now = apx_now_ms(), slice;
-        if (cancel && ap_cancel_is_set(cancel))
-            return AP_ECANCELLED;
-        if ((trc = apx_tick(0)) != 0)
-            return trc;
-        if (now >= end)
-            return AP_OK;
-        slice = end - now > 250 ? 250 : end - now;
-        {
-            CURLM *m = curl_multi_init();
-            struct curl_waitfd w;
-            int fd = cancel ? ap_cancel_token_fd(cancel) : -1;
-            if (!m) {
-                usleep(1000);
-                continue;
-            }
-            w.fd = fd;
-            w.events = CURL_WAIT_POLLIN;
-            w.revents = 0;
-            curl_multi_poll(m, fd >= 0 ? &w : NULL, fd >= 0 ? 1u : 0u,
-                            (int)slice, NULL);
-            curl_multi_cleanup(m);
-        }
-    }
-}
-
-void apx_http_result_clear(apx_http_result *r)
-{
-    size_t i;
-    if (!r)
-        return;
-    free(r->url);
-    free(r->body);
-    if (r->headers)
-        for (i = 0; r->headers[i]; i++)
-            free(r->headers[i]);
-    free(r->headers);
-    memset(r, 0, sizeof *r);
-}
-
-const char *apx_http_result_header(const apx_http_result *r,
-                                   const char *name)
-{
-    size_t i, nl;
-    if (!r || !r->headers || !name)
-        return NULL;
-    nl = strlen(name);
-    for (i = 0; r->headers[i]; i++) {
-        const char *h = r->headers[i];
-        if (strncasecmp(h, name, nl) == 0 && h[nl] == ':') {
-            h += nl + 1;
-            while (*h == ' ' || *h == '\t')
-                h++;
-            return h;
-        }
-    }
-    return NULL;
-}
-
-#define SIMPLE_ATTEMPTS 4
-
-int apx_http_simple(const char *method, const char *url,
-                    const char *const *headers, const char *bearer,
-                    int follow, size_t max_body, ap_cancel_token *cancel,
-                    const apx_http_opts *opts, apx_http_result *out,
-                    apx_error *err)
-{
-    const char *ca_file = opts ? opts->ca_file : NULL;
-    uint64_t min_rate = opts && opts->min_rate ? opts->min_rate : 1024;
-    unsigned window_ms = opts && opts->min_rate_window_ms
-                             ? opts->min_rate_window_ms : 60000;
-    long window_s = (long)((window_ms + 999) / 1000);
-    CURLM *multi = NULL;
-    CURL *e = NULL;
-    char *cur = NULL, *orig_host = NULL, errbuf[CURL_ERROR_SIZE], u[512];
-    simple_ctx c;
-    unsigned redirects = 0, attempt = 0;
-    uint64_t rng = apx_now_ms() ^ (uintptr_t)&c;
-    int rc = AP_OK, cfd = cancel ? ap_cancel_token_fd(cancel) : -1, trc = 0;
-    if (!url || !out)
-        return apx_error_set(err, AP_EINVAL, "apx_http_simple: bad arguments");
-    memset(out, 0, sizeof *out);
-    memset(&c, 0, sizeof c);
-    c.max = max_body ? max_body : 16u * MIB;
-    if (!method)
-        method = "GET";
-    cur = apx_strdup(url);
-    orig_host = apx_url_origin(url);
-    multi = curl_multi_init();
-    e = curl_easy_init();
-    if (!cur || !multi || !e) {
+    if (!n)
+        return AP_OK;
+    F = fetch_new(opts, files, n);
+    if (!F)
+        return apx_error_set(err, AP_ENOMEM, "out of memory");
+    if (!F->files)
         rc = apx_error_set(err, AP_ENOMEM, "out of memory");
-        goto out;
+    else if ((rc = prepare_files(F, files, err)) == AP_OK &&
+             (rc = start_engine(F, err)) == AP_OK) {
+        rc = run(F);
+        /* drop every transfer at once */
+        while (F->active)
+            xfer_release(F, F->active);
+        rc = summarize(F, files, rc, err);
     }
-    if (!orig_host) {
-        rc = apx_error_set(err, AP_EINVAL, "bad URL '%s'",
-                           url_msg(url, u, sizeof u));
-        goto out;
-    }
-    for (;;) {
-        struct curl_slist *hl = NULL;
-        int oom = 0, running = 1, done = 0;
-        CURLcode res = CURLE_OK;
-        long status = 0;
-        if (cancel && ap_cancel_is_set(cancel)) {
-            rc = apx_error_set(err, AP_ECANCELLED, "%s: cancelled",
-                               url_msg(cur, u, sizeof u));
-            goto out;
-        }
-        if (trc || (trc = apx_tick(0)) != 0) {
-            /* the job's hook: its cancel token, or its sink asked to stop */
-            rc = apx_error_set(err, trc, "%s: %s", url_msg(cur, u, sizeof u),
-                               trc == AP_ECANCELLED ? "cancelled"
-                                                    : "aborted by the event sink");
-            goto out;
-        }
-        free(c.body);
-        c.body = NULL;
-        c.len = c.cap = 0;
-        c.too_big = 0;
-        c.hdr_bytes = 0;
-        c.hdr_too_big = 0;
-        simple_clear_headers(&c);
-        errbuf[0] = '\0';
-        hl = request_headers(cur, orig_host, headers, bearer, NULL, NULL,
-                             &oom);
-        if (oom) {
-            free_headers(hl);
-            rc = apx_error_set(err, AP_ENOMEM, "out of memory");
-            goto out;
-        }
-        curl_easy_reset(e);
-        common_opts(e, errbuf, ca_file);
-        curl_easy_setopt(e, CURLOPT_URL, cur);
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, hl);
-        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, simple_header);
-        curl_easy_setopt(e, CURLOPT_HEADERDATA, &c);
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, simple_write);
-        curl_easy_setopt(e, CURLOPT_WRITEDATA, &c);
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 30L);
-        /* minimum rate: no bandwidth cap pauses these transfers, so
-         * libcurl's own low-speed check is exact here */
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT,
-                         min_rate > LONG_MAX ? LONG_MAX : (long)min_rate);
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, window_s);
-        if (strcmp(method, "HEAD") == 0)
-            curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-        else if (strcmp(method, "GET") != 0)
-            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-        curl_multi_add_handle(multi, e);
-        while (running) {
-            struct curl_waitfd w;
-            w.fd = cfd;
-            w.events = CURL_WAIT_POLLIN;
-            w.revents = 0;
-            curl_multi_perform(multi, &running);
-            if (cancel && ap_cancel_is_set(cancel))
-                break;
-            if (!running)
-                break;
-            /* the job's heartbeat goes on while the server thinks */
-            if ((trc = apx_tick(0)) != 0)
-                break;
-            curl_multi_poll(multi, cfd >= 0 ? &w : NULL, cfd >= 0 ? 1u : 0u,
-                            apx_tick_active() ? 250 : 1000, NULL);
-        }
-        {
-            CURLMsg *m;
-            int q;
-            while ((m = curl_multi_info_read(multi, &q)))
-                if (m->msg == CURLMSG_DONE) {
-                    res = m->data.result;
-                    done = 1;
-                }
-        }
-        curl_multi_remove_handle(multi, e);
-        free_headers(hl);
-        if (trc) {
-            rc = apx_error_set(err, trc, "%s: %s", url_msg(cur, u, sizeof u),
-                               trc == AP_ECANCELLED ? "cancelled"
-                                                    : "aborted by the event sink");
-            goto out;
-        }
-        if (cancel && ap_cancel_is_set(cancel)) {
-            rc = apx_error_set(err, AP_ECANCELLED, "%s: cancelled",
-                               url_msg(cur, u, sizeof u));
-            goto out;
-        }
-        if (c.oom) {
-            rc = apx_error_set(err, AP_ENOMEM, "out of memory");
-            goto out;
-        }
-        if (c.hdr_too_big) {
-            rc = apx_error_set(err, AP_EPROTOCOL,
-                               "%s: response headers exceed %u bytes",
-                               url_msg(cur, u, sizeof u), HDR_MAX);
-            goto out;
-        }
-        if (c.too_big) {
-            rc = apx_error_set(err, AP_ESIZE,
-                               "%s: response body exceeds %zu bytes",
-                               url_msg(cur, u, sizeof u), c.max);
-            goto out;
-        }
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-        if (!done || res != CURLE_OK) {
-            if (is_tls_error(res)) {
-                rc = apx_error_set(err, AP_ENETWORK, "%s: TLS: %s",
-                                   url_msg(cur, u, sizeof u),
-                                   errbuf[0] ? errbuf
-                                             : curl_easy_strerror(res));
-                goto out;
-            }
-            if (res == CURLE_OUT_OF_MEMORY) {
-                rc = apx_error_set(err, AP_EPROTOCOL,
-                                   "%s: response headers refused (a header "
-                                   "line over 100 KiB?): %s",
-                                   url_msg(cur, u, sizeof u),
-                                   errbuf[0] ? errbuf
-                                             : curl_easy_strerror(res));
-                goto out;
-            }
-            if (++attempt < SIMPLE_ATTEMPTS &&
-                res != CURLE_UNSUPPORTED_PROTOCOL &&
-                res != CURLE_URL_MALFORMAT) {
-                int src = sleep_cancellable(cancel, apx_backoff_ms(&rng, 250, attempt));
-                if (src != AP_OK)
-                    trc = src; /* reported at the loop top */
-                continue;
-            }
-            rc = apx_error_set(err, AP_ENETWORK, "%s: %s",
-                               url_msg(cur, u, sizeof u),
-                               errbuf[0] ? errbuf : curl_easy_strerror(res));
-            goto out;
-        }
-        if (apx_http_status_retryable(status) &&
-            attempt + 1 < SIMPLE_ATTEMPTS && c.retry_after_ms <= 30000) {
-            uint64_t d = apx_backoff_ms(&rng, 250, ++attempt);
-            int src;
-            if (c.retry_after_ms > d)
-                d = c.retry_after_ms;
-            src = sleep_cancellable(cancel, d);
-            if (src != AP_OK)
-                trc = src; /* reported at the loop top */
-            continue;
-        }
-        if (follow && status >= 300 && status < 400 && status != 304) {
-            char *loc = NULL, *h;
-            curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &loc);
-            if (loc && *loc) {
-                if (++redirects > MAX_REDIRECTS) {
-                    rc = apx_error_set(err, AP_EHTTP,
-                                       "%s: too many redirects (more than "
-                                       "%d; redirect loop?)",
-                                       url_msg(url, u, sizeof u),
-                                       MAX_REDIRECTS);
-                    goto out;
-                }
-                h = apx_strdup(loc);
-                if (!h) {
-                    rc = apx_error_set(err, AP_ENOMEM, "out of memory");
-                    goto out;
-                }
-                free(cur);
-                cur = h;
-                attempt = 0;
-                continue;
-            }
-        }
-        out->status = status;
-        out->url = cur;
-        cur = NULL;
-        out->body = c.body ? c.body : apx_strdup("");
-        out->body_len = c.len;
-        c.body = NULL;
-        if (!c.hdrs)
-            c.hdrs = apx_calloc(1, sizeof *c.hdrs);
-        out->headers = c.hdrs;
-        c.hdrs = NULL;
-        c.nh = 0;
-        if (!out->body || !out->headers) {
-            apx_http_result_clear(out);
-            rc = apx_error_set(err, AP_ENOMEM, "out of memory");
-        }
-        goto out;
-    }
-out:
-    simple_clear_headers(&c);
-    free(c.hdrs);
-    free(c.body);
-    free(cur);
-    free(orig_host);
-    if (e)
-        curl_easy_cleanup(e);
-    if (multi)
-        curl_multi_cleanup(multi);
+    fetch_free(F, files, rc, err);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* libartifactprov — the download engine's internals: the state of one
  * apx_fetch call (files, their ranges, transfers, helper threads), shared
- * by engine.c (the loop), ranges.c, resume.c, hasher.c and ratelimit.c.
+ * by engine.c (the loop), xfer.c, file_prepare.c, file_end.c, space.c,
+ * outcome.c, ranges.c, resume.c, hasher.c and ratelimit.c.
  * Not for use outside the engine (callers use lib/engine.h).
  * SPDX-License-Identifier: MIT */
 #ifndef AP_FETCH_H
@@ -9,6 +10,7 @@
 #include "engine.h"
 #include "adaptive.h"
 #include "digest.h"
+#include "http_request.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -20,14 +22,11 @@
 #define MIB (1024u * 1024u)
 #define HASH_BUF (1u * MIB)
 #define SYNC_INTERVAL_MS 100
-#define MAX_REDIRECTS 10
 #define MAX_RETRY_AFTER_MS (300u * 1000u)
 #define DISCARD_MAX (64u * 1024u)
 #define MAX_RESETS 3
-#define HDR_MAX (256u * 1024u)      /* response header bytes kept/accepted */
 #define SIDECAR_MAX (4u * MIB)      /* a larger sidecar is not ours */
 #define UNKNOWN_RESERVE (64u * MIB) /* free space left by an unknown length */
-#define USER_AGENT "libartifactprov/" AP_VERSION_STRING
 
 enum { RANGE_IDLE, RANGE_ACTIVE, RANGE_DONE };
 enum { M_PROBE, M_RANGED, M_STREAM };
@@ -178,18 +177,62 @@ typedef struct fetch {
     uint64_t rx;           /* body bytes written, every file */
 } fetch;
 
+/* The file's name in messages and events: its label, else its URL made
+ * safe (no credentials, no query). */
+static inline const char *flabel(const ffile *ff)
+{
+    if (ff->f->label)
+        return ff->f->label;
+    return ff->shown ? ff->shown : "(file)";
+}
+
+/* lib/xfer.c: transfers */
+APX_HIDDEN void tracker_sync(fetch *F, ffile *ff);
+APX_HIDDEN void xfer_why(xfer *x, int reason, const char *fmt, ...)
+    AP_PRINTF(3, 4);
+APX_HIDDEN void kill_file_xfers(ffile *ff, const xfer *keep);
+APX_HIDDEN int validate(xfer *x);
+APX_HIDDEN int start_xfer(fetch *F, ffile *ff, size_t ji);
+APX_HIDDEN void xfer_release(fetch *F, xfer *x);
+
+/* lib/file_end.c: how a file ends */
+APX_HIDDEN void remove_staging(ffile *ff);
+APX_HIDDEN void remove_unresumable(ffile *ff);
+APX_HIDDEN int file_resumable(const ffile *ff);
+APX_HIDDEN void file_end_failed(fetch *F, ffile *ff, int status, int sync_now,
+                                const char *fmt, ...) AP_PRINTF(5, 6);
+APX_HIDDEN void file_end_ok(fetch *F, ffile *ff);
+APX_HIDDEN void fatal(fetch *F, int status, const char *fmt, ...)
+    AP_PRINTF(3, 4);
+APX_HIDDEN void attempt_failed(fetch *F, ffile *ff, size_t ji, int cls,
+                               long http, uint64_t retry_after, int fresh,
+                               const char *cause);
+APX_HIDDEN void reset_file(fetch *F, ffile *ff, int no_ranges);
+APX_HIDDEN void emit_log(fetch *F, ffile *ff, const char *msg);
+
+/* lib/file_prepare.c: a file's start */
+APX_HIDDEN int file_prepare(fetch *F, ffile *ff, apx_error *err);
+
+/* lib/space.c: free-space checks */
+APX_HIDDEN char *dir_of(const char *path);
+APX_HIDDEN int check_announced(const ffile *ff, uint64_t total,
+                               const char *what, char *why, size_t n);
+APX_HIDDEN int check_space(fetch *F, apx_error *err);
+APX_HIDDEN void unknown_cap(const fetch *F, ffile *ff);
+
 /* lib/ranges.c */
 APX_HIDDEN int range_add(ffile *ff, uint64_t s, uint64_t e, uint64_t got, int st);
 APX_HIDDEN uint64_t chunk_for(const fetch *F, uint64_t remaining);
 APX_HIDDEN int split_range(ffile *ff, size_t k);
 APX_HIDDEN void compact_done(ffile *ff);
 APX_HIDDEN int fill_gaps(ffile *ff, uint64_t total);
+APX_HIDDEN int range_probe(ffile *ff);
 
 /* lib/resume.c */
 APX_HIDDEN int pwrite_all(int fd, const char *p, size_t n, uint64_t off);
 APX_HIDDEN int open_regular(const char *path, int flags, mode_t mode);
 APX_HIDDEN char *sidecar_text(const ffile *ff);
-APX_HIDDEN int write_file_atomic(const char *path, const char *text);
+APX_HIDDEN int sidecar_write(const char *path, const char *text);
 APX_HIDDEN int sidecar_load(ffile *ff, uint64_t *size, json_t **done_out);
 APX_HIDDEN syncer *syncer_new(fetch *F);
 APX_HIDDEN void syncer_start(syncer *sy);

@@ -6,6 +6,7 @@
 #include "prov.h"
 #include "minisign.h"
 #include "engine.h"
+#include "http_client.h"
 
 
 #include <stdio.h>

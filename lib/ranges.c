@@ -175,3 +175,14 @@ oom:
     ff->nranges = ff->capranges = nold;
     return -1;
 }
+
+/* The file (re)starts with its probe: one ranged request for the first
+ * chunk -- the whole file when it is smaller -- that learns the size and
+ * whether the server honours ranges.  0, or -1 when out of memory. */
+int range_probe(ffile *ff)
+{
+    uint64_t c = ff->F->o.chunk_size;
+    ff->mode = M_PROBE;
+    return range_add(ff, 0, ff->expect != UNK && ff->expect < c ? ff->expect : c,
+                     0, RANGE_IDLE);
+}

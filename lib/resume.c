@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: MIT */
 #include "fetch.h"
 #include "fault.h"
+#include "fs.h"
 #include "http_parse.h"
 
 #include <errno.h>
@@ -16,6 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Write all of p at offset off (EINTR and short writes retried): 0, or
+ * -1 with errno.  Not apx_fs_write_all: the ranges of a file are written
+ * at their own offsets by one fd, so this is pwrite, not write. */
 int pwrite_all(int fd, const char *p, size_t n, uint64_t off)
 {
     while (n) {
@@ -34,7 +38,10 @@ int pwrite_all(int fd, const char *p, size_t n, uint64_t off)
 
 /* open() for staging data and sidecars: never follows a symbolic link,
  * never blocks on a FIFO, refuses anything but a regular file (errno
- * ELOOP for a link, EINVAL for a FIFO, socket, device or directory). */
+ * ELOOP for a link, EINVAL for a FIFO, socket, device or directory).
+ * Not apx_fs_open_regular{,_at}: those open for reading only and report
+ * an ap_status, while staging files are opened read-write, created, and
+ * file_prepare replaces a planted entry on ELOOP/EINVAL. */
 int open_regular(const char *path, int flags, mode_t mode)
 {
     struct stat st;
@@ -106,26 +113,27 @@ char *sidecar_text(const ffile *ff)
     return s;
 }
 
-int write_file_atomic(const char *path, const char *text)
+/* Replace the sidecar at path by text: lib/fs.c's atomic write (a fresh
+ * temporary file in the same directory, O_EXCL | O_NOFOLLOW, so nothing
+ * planted there is followed; mode 0644; renamed over path) without its
+ * fsync calls: the syncer fdatasync()s the data first, and a sidecar lost
+ * to a crash only costs a fresh start, never wrong bytes. */
+int sidecar_write(const char *path, const char *text)
 {
-    char *tmp = apx_asprintf("%s.tmp", path);
-    int fd, rc = -1;
-    size_t len = strlen(text);
-    if (!tmp)
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? apx_strndup(path, (size_t)(slash - path + 1))
+                      : apx_strdup(".");
+    int dfd, rc = -1;
+    if (!dir)
         return -1;
-    /* a fresh file: whatever was planted at tmp (a link, a FIFO) goes */
-    (void)unlink(tmp);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-              0644);
-    if (fd >= 0) {
-        if (pwrite_all(fd, text, len, 0) == 0 && close(fd) == 0)
-            rc = rename(tmp, path);
-        else
-            close(fd);
-        if (rc != 0)
-            unlink(tmp);
-    }
-    free(tmp);
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    if (dfd < 0)
+        return -1;
+    if (apx_fs_write_atomic_nosync(dfd, slash ? slash + 1 : path, text,
+                                   strlen(text), 0644, NULL) == AP_OK)
+        rc = 0;
+    close(dfd);
     APX_FAULT_IF(rc == 0, "sidecar");
     return rc;
 }
@@ -237,7 +245,7 @@ static void *syncer_main(void *arg)
         (void)fdatasync(fd);
         pthread_mutex_lock(&sy->mu);
         if (!sy->files[pick].closed)
-            (void)write_file_atomic(sy->files[pick].state_path, text);
+            (void)sidecar_write(sy->files[pick].state_path, text);
         free(text);
     }
     sy->busy = 0;
@@ -283,7 +291,7 @@ void syncer_post(syncer *sy, ffile *ff, char *text)
     sync_file *s = &sy->files[ff->sync_idx];
     if (!sy->started) { /* no thread: do it inline */
         if (!s->closed && fdatasync(ff->fd) == 0)
-            (void)write_file_atomic(ff->state_path, text);
+            (void)sidecar_write(ff->state_path, text);
         free(text);
         return;
     }

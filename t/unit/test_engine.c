@@ -7,6 +7,7 @@
 
 #include "digest.h"
 #include "engine.h"
+#include "http_client.h"
 #include "fakehub_fixture.h"
 
 #include <errno.h>
