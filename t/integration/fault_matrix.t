@@ -157,7 +157,10 @@ for row in $ROWS; do
             [ -z "$PREV" ] || "$APCTL" rm "$PREV" > /dev/null 2>&1
             PREV=$ref
             t0=$(date +%s)
-            timeout $lim "$APCTL" pull --json $OPTS $MINRATE "$ref" > "$TMP/out.json" 2> "$TMP/err"
+            # --preserve-status: apctl's own status, also when the limit's
+            # SIGTERM lands as the pull ends (timeout alone says 124 even
+            # when apctl finished and recorded the entry ready)
+            timeout --preserve-status $lim "$APCTL" pull --json $OPTS $MINRATE "$ref" > "$TMP/out.json" 2> "$TMP/err"
             rc=$?
             label="$row x $shape #$r (times $times, $ref)"
             if [ $rc -eq 0 ] && exact "$TMP/out.json"; then
