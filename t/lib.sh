@@ -95,3 +95,27 @@ fleet_block() {
         inb && first { first = 0; take = ($0 == want) }
         take { print }' "$AP_SRC/docs/fleet.md"
 }
+
+# fleet_check NAME...: bail out unless docs/fleet.md has each block.
+fleet_check() {
+    for _b in "$@"; do
+        [ -n "$(fleet_block "$_b")" ] ||
+            { echo "Bail out! docs/fleet.md has no '# fleet: $_b' block"; exit 1; }
+    done
+}
+
+# fleet_conf DIR NAME...: an nginx.conf that runs in DIR (its logs, temp
+# files, pid) with the named docs/fleet.md blocks in its http context, as
+# the doc gives them.
+fleet_conf() {
+    _d=$1; shift
+    echo "worker_processes 1; daemon off; pid $_d/nginx.pid;"
+    [ "$(id -u)" -eq 0 ] && echo "user root;"
+    echo "events { worker_connections 512; }"
+    echo "http {"
+    echo "access_log $_d/access.log; client_body_temp_path $_d/tmp/body;"
+    echo "proxy_temp_path $_d/tmp/proxy; fastcgi_temp_path $_d/tmp/fastcgi;"
+    echo "uwsgi_temp_path $_d/tmp/uwsgi; scgi_temp_path $_d/tmp/scgi;"
+    for _b in "$@"; do fleet_block "$_b"; done
+    echo "}"
+}

@@ -28,20 +28,8 @@ free_port() {
 NX="$TMP/nginx"
 mkdir -p "$NX/tmp"
 HP=$(free_port); CP=$(free_port)
-for b in common huggingface; do
-    [ -n "$(fleet_block $b)" ] || { echo "Bail out! docs/fleet.md has no '# fleet: $b' block"; exit 1; }
-done
-{
-    echo "worker_processes 1; daemon off; pid $NX/nginx.pid;"
-    [ "$(id -u)" -eq 0 ] && echo "user root;"
-    echo "events { worker_connections 512; }"
-    echo "http {"
-    echo "access_log $NX/access.log; client_body_temp_path $NX/tmp/body;"
-    echo "proxy_temp_path $NX/tmp/proxy; fastcgi_temp_path $NX/tmp/fastcgi;"
-    echo "uwsgi_temp_path $NX/tmp/uwsgi; scgi_temp_path $NX/tmp/scgi;"
-    for b in common huggingface; do fleet_block $b; done
-    echo "}"
-} | sed -e "s|/var/cache/nginx/models|$NX/cache|" \
+fleet_check common huggingface
+fleet_conf "$NX" common huggingface | sed -e "s|/var/cache/nginx/models|$NX/cache|" \
         -e "s|https://huggingface.co|$HUB|" -e "s|listen 8080;|listen 127.0.0.1:$HP;|" \
         -e "s|https://cdn-lfs.hf.co|$CDN|g" -e "s|listen 8081;|listen 127.0.0.1:$CP;|" \
         -e "s|http://cache.lab:8081|http://127.0.0.1:$CP|" \

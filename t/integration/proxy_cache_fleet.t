@@ -73,17 +73,8 @@ for s in ss: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in ss))')
 GP=$1 OP=$2 HP1=$3 HP2=$4
 mkdir -p "$NX/tmp"
-{
-    echo "worker_processes 1; daemon off; pid $NX/nginx.pid;"
-    [ "$(id -u)" -eq 0 ] && echo "user root;"
-    echo "events { worker_connections 512; }"
-    echo "http {"
-    echo "access_log $NX/access.log; client_body_temp_path $NX/tmp/body;"
-    echo "proxy_temp_path $NX/tmp/proxy; fastcgi_temp_path $NX/tmp/fastcgi;"
-    echo "uwsgi_temp_path $NX/tmp/uwsgi; scgi_temp_path $NX/tmp/scgi;"
-    for b in common github ollama huggingface; do fleet_block $b; done
-    echo "}"
-} | sed -e "s|/var/cache/nginx/models|$NX/cache|" \
+fleet_check common github ollama huggingface
+fleet_conf "$NX" common github ollama huggingface | sed -e "s|/var/cache/nginx/models|$NX/cache|" \
         -e "s|https://api.github.com|$API|g" \
         -e "s|https://registry.ollama.ai|$REG|g" \
         -e "s|http://cache.lab:8082|http://127.0.0.1:$GP|g" \
@@ -92,9 +83,6 @@ mkdir -p "$NX/tmp"
         -e "s|https://huggingface.co|http://127.0.0.1:$HP1|" -e "s|listen 8080;|listen 127.0.0.1:$HP1;|" \
         -e "s|https://cdn-lfs.hf.co|http://127.0.0.1:$HP2|" -e "s|listen 8081;|listen 127.0.0.1:$HP2;|" \
         > "$NX/nginx.conf"
-for b in common github ollama huggingface; do
-    [ -n "$(fleet_block $b)" ] || { echo "Bail out! docs/fleet.md has no '# fleet: $b' block"; exit 1; }
-done
 nginx -p "$NX" -c "$NX/nginx.conf" -e "$NX/error.log" 2> "$NX/stderr" &
 NGINX=$!
 i=0
