@@ -315,7 +315,7 @@ static _Thread_local const provision_link *provision_chain;
 #define APX_PROVISION_DEPTH_MAX 8
 
 /* The nested request's events: its files in place become log events of
- * the caller's job, and every event ticks the caller's tracker, so the
+ * the caller's pull, and every event ticks the caller's tracker, so the
  * caller's heartbeat goes on while an input downloads; a caller's event
  * callback asking to abort aborts the input too. */
 static int nested_event(const ap_event *ev, void *user)

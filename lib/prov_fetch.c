@@ -1,7 +1,7 @@
 /* libartifactprov — the fetch of a provision: file:// imports, vendor
- * downloads, and the engine's batches (locks, fetch, commit) (see prov_job.h).
+ * downloads, and the engine's batches (locks, fetch, commit) (see prov_pull.h).
  * SPDX-License-Identifier: MIT */
-#include "prov_job.h"
+#include "prov_pull.h"
 #include "digest.h"
 #include "session.h"
 #include "fs.h"
@@ -58,7 +58,7 @@ static int open_local(const char *path, int strict, apx_error *err)
 /* Import a local file as a blob: by reflink or copy, hashed on the way
  * (by hard link only with AP_PROV_LINK_IMPORTS).  The bytes are checked
  * against the sha256 the vendor gave, else against its git blob id. */
-static int import_path(job *j, const apx_mfile *m, ap_entry_file *f, const char *path,
+static int import_path(pull *j, const apx_mfile *m, ap_entry_file *f, const char *path,
                        int strict)
 {
     char hex[AP_SHA256_HEX_LEN + 1];
@@ -71,13 +71,13 @@ static int import_path(job *j, const apx_mfile *m, ap_entry_file *f, const char 
 
     apx_error_clear(&err);
     if ((fd = open_local(path, strict, &err)) < 0)
-        return apx_job_fail(j, fd, "%s: file '%s': cannot import: %s", j->ref, m->path, err.msg);
+        return apx_pull_fail(j, fd, "%s: file '%s': cannot import: %s", j->ref, m->path, err.msg);
     apx_tracker_phase(j->tracker, "importing", m->path);
     f->status = AP_FILE_DOWNLOADING;
     ap_tracker_set_file(j->tracker, m->path, 0,
                         m->size != AP_SIZE_UNKNOWN ? m->size
                         : fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0);
-    before = apx_job_done_now(j);
+    before = apx_pull_done_now(j);
     j->count_io = 1; /* the copy's bytes are the import's progress */
     j->io_counted = 0;
     rc = apx_store_import_fd(j->prov->store, fd, path, m->sha256,
@@ -87,8 +87,8 @@ static int import_path(job *j, const apx_mfile *m, ap_entry_file *f, const char 
     if (rc != AP_OK) {
         apx_tracker_adjust(j->tracker, -(int64_t)j->io_counted, 0); /* not in place */
         if (rc == AP_ECANCELLED)
-            return apx_job_fail(j, rc, "%s: file '%s': import cancelled", j->ref, m->path);
-        return apx_job_fail(j, rc, "%s: file '%s': cannot import %s", j->ref, m->path,
+            return apx_pull_fail(j, rc, "%s: file '%s': import cancelled", j->ref, m->path);
+        return apx_pull_fail(j, rc, "%s: file '%s': cannot import %s", j->ref, m->path,
                     ap_store_errmsg(j->prov->store));
     }
     free(f->sha256);
@@ -104,20 +104,20 @@ static int import_path(job *j, const apx_mfile *m, ap_entry_file *f, const char 
             stat(blob, &st) == 0)
             size = (uint64_t)st.st_size;
         free(blob);
-        apx_job_settle_file(j, before, size, m->size != AP_SIZE_UNKNOWN);
+        apx_pull_settle_file(j, before, size, m->size != AP_SIZE_UNKNOWN);
     }
     if (ap_tracker_file_done(j->tracker, m->path))
-        return apx_job_fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
+        return apx_pull_fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
     return AP_OK; /* imported: nothing fetched */
 }
 
 /* A file:// URL is the file's only source: import it or fail. */
-static int import_local(job *j, const apx_mfile *m, ap_entry_file *f)
+static int import_local(pull *j, const apx_mfile *m, ap_entry_file *f)
 {
     char *path = apx_file_url_path(m->url);
     int rc;
     if (!path)
-        return apx_job_fail(j, AP_EINVAL, "%s: file '%s': bad local URL %s", j->ref, m->path, m->url);
+        return apx_pull_fail(j, AP_EINVAL, "%s: file '%s': bad local URL %s", j->ref, m->path, m->url);
     rc = import_path(j, m, f, path, 0);
     free(path);
     return rc;
@@ -125,7 +125,7 @@ static int import_local(job *j, const apx_mfile *m, ap_entry_file *f)
 
 /* A local copy offered beside a URL (ap_vendor_file.local_path): import it
  * when it is right; when it is not, say so and let the URL serve. */
-static int try_local_copy(job *j, const apx_mfile *m, ap_entry_file *f)
+static int try_local_copy(pull *j, const apx_mfile *m, ap_entry_file *f)
 {
     int rc = import_path(j, m, f, m->local_path, 1);
     if (rc == AP_EDIGEST || rc == AP_ENOTFOUND || rc == AP_EIO || rc == AP_EINVAL ||
@@ -134,7 +134,7 @@ static int try_local_copy(job *j, const apx_mfile *m, ap_entry_file *f)
         snprintf(msg, sizeof msg, "local copy not used, downloading: %s", j->prov->err.msg);
         apx_error_clear(&j->prov->err);
         if (ap_tracker_log(j->tracker, AP_LOG_WARN, m->path, rc, msg))
-            return apx_job_fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
+            return apx_pull_fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
         return AP_ENOTFOUND; /* not imported: fetch */
     }
     return rc;
@@ -172,7 +172,7 @@ static int open_staging(const char *path)
 }
 
 /* Run a vendor's own download() into a staging file, then hash it. */
-static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
+static int vendor_download(pull *j, ap_vendor_call *call, const apx_mfile *m,
                            ap_entry_file *f, const char *staging)
 {
     ap_vendor_file vf = AP_VENDOR_FILE_INIT;
@@ -185,7 +185,7 @@ static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
      * socket or device) is replaced, never followed or blocked on. */
     fd = open_staging(staging);
     if (fd < 0)
-        return apx_job_fail(j, AP_EIO, "%s: file '%s': cannot create %s: %s", j->ref,
+        return apx_pull_fail(j, AP_EIO, "%s: file '%s': cannot create %s: %s", j->ref,
                     m->path, staging, strerror(errno));
     vf.path = m->path;
     vf.size = m->size;
@@ -194,7 +194,7 @@ static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
     vf.url = m->url;
     vf.etag = m->etag;
     vf.flags = m->flags;
-    uint64_t before = apx_job_done_now(j);
+    uint64_t before = apx_pull_done_now(j);
     ap_tracker_set_file(j->tracker, m->path, 0, m->size == AP_SIZE_UNKNOWN ? 0 : m->size);
     apx_tracker_phase(j->tracker, "downloading", m->path);
     f->status = AP_FILE_DOWNLOADING;
@@ -215,14 +215,14 @@ static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
     if (rc == AP_OK && m->sha256 && strcmp(m->sha256, hex) != 0)
         rc = apx_error_set(&call->err, AP_EDIGEST, "sha256 mismatch (want %s, got %s)",
                            m->sha256, hex);
-    if (rc == AP_OK && (rc = apx_job_check_signature(j, m, staging, &call->err)) == AP_OK &&
+    if (rc == AP_OK && (rc = apx_pull_check_signature(j, m, staging, &call->err)) == AP_OK &&
         j->sig_ok)
         j->sig_ok[m - call->files] = 1;
     if (rc == AP_OK)
         rc = ap_store_commit(j->prov->store, staging, hex, 1);
     if (rc != AP_OK) {
         unlink(staging);
-        rc = apx_job_fail(j, rc, "%s: file '%s': %s", j->ref, m->path,
+        rc = apx_pull_fail(j, rc, "%s: file '%s': %s", j->ref, m->path,
                   call->err.msg[0] ? call->err.msg : ap_strerror(rc));
     } else {
         free(f->sha256);
@@ -231,7 +231,7 @@ static int vendor_download(job *j, ap_vendor_call *call, const apx_mfile *m,
         j->entry->fetched_bytes += size;
         /* whatever the vendor reported through ap_host.progress(), the
          * file is in place now */
-        apx_job_settle_file(j, before, size, m->size != AP_SIZE_UNKNOWN);
+        apx_pull_settle_file(j, before, size, m->size != AP_SIZE_UNKNOWN);
     }
     return rc;
 }
@@ -347,7 +347,7 @@ typedef struct batch {
     fetch_set s;          /* room for n */
 } batch;
 
-static void batch_unlock(job *j, batch *b)
+static void batch_unlock(pull *j, batch *b)
 {
     size_t k;
     for (k = 0; k < b->nwant; k++)
@@ -359,10 +359,10 @@ static void batch_unlock(job *j, batch *b)
 }
 
 /* Take the batch's staging and blob locks in name order (skipping repeats:
- * two files with one sha256 but different sources).  A job holds no other
- * file lock meanwhile (the previous batch's are released), so two jobs
+ * two files with one sha256 but different sources).  A pull holds no other
+ * file lock meanwhile (the previous batch's are released), so two pulls
  * sharing files in any order never deadlock. */
-static int batch_lock(job *j, batch *b, char **path)
+static int batch_lock(pull *j, batch *b, char **path)
 {
     ap_entry *e = j->entry;
     size_t k;
@@ -372,7 +372,7 @@ static int batch_lock(job *j, batch *b, char **path)
         size_t i = b->files[k];
         lock_want *w = &b->want[b->nwant];
         if (apx_store_stage_lock_name(path[i], w->name) != AP_OK)
-            return apx_job_fail(j, AP_EINVAL, "%s: file '%s': unexpected staging path %s",
+            return apx_pull_fail(j, AP_EINVAL, "%s: file '%s': unexpected staging path %s",
                         j->ref, e->files[i].name, path[i]);
         w->file = i;
         w->stage = 1;
@@ -393,23 +393,23 @@ static int batch_lock(job *j, batch *b, char **path)
         int lrc;
         if (k > 0 && strcmp(w->name, b->want[k - 1].name) == 0)
             continue;
-        lrc = apx_job_lock_waiting(j, w->name, e->files[w->file].name, 0, &w->fd);
+        lrc = apx_pull_lock_waiting(j, w->name, e->files[w->file].name, 0, &w->fd);
         if (lrc == AP_ECANCELLED || lrc == AP_EUSER)
             rc = lrc;
         else if (lrc != AP_OK && w->stage)
-            rc = apx_job_fail(j, lrc, "%s: file '%s': cannot lock its staging file (%s), so "
+            rc = apx_pull_fail(j, lrc, "%s: file '%s': cannot lock its staging file (%s), so "
                       "another download could write it too: %s", j->ref,
                       e->files[w->file].name, w->name, ap_store_errmsg(j->prov->store));
         /* a blob lock that cannot be had (e.g. read-only locks/): the
-         * staging lock still makes this job the only writer */
+         * staging lock still makes this pull the only writer */
     }
     return rc;
 }
 
 /* Now the only writer of the batch's files: look at the store again
- * (another job may just have committed a file), then import, download or
+ * (another pull may just have committed a file), then import, download or
  * queue each for the engine. */
-static int batch_queue(job *j, ap_vendor_call *call, batch *b, char **path)
+static int batch_queue(pull *j, ap_vendor_call *call, batch *b, char **path)
 {
     const ap_provision_options *o = j->o;
     ap_entry *e = j->entry;
@@ -420,16 +420,16 @@ static int batch_queue(job *j, ap_vendor_call *call, batch *b, char **path)
         const apx_mfile *m = &call->files[i];
         ap_entry_file *f = &e->files[i];
         apx_fetch_file *x;
-        if ((rc = apx_job_stopped(j)) != AP_OK)
+        if ((rc = apx_pull_stopped(j)) != AP_OK)
             break;
         if (!f->sha256 && m->git_sha1 && !(o->flags & AP_PROVISION_FORCE)) {
             char known[AP_SHA256_HEX_LEN + 1];
             if (apx_gitsha1_lookup(j->prov->store, m->git_sha1, known) == AP_OK &&
                 ap_store_has_blob(j->prov->store, known) == 1) {
-                /* another job fetched it while we waited: the index
+                /* another pull fetched it while we waited: the index
                  * entry was written from the bytes it committed */
                 if (!(f->sha256 = apx_strdup(known)))
-                    rc = apx_job_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+                    rc = apx_pull_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
                 f->present = rc == AP_OK;
                 if (f->present)
                     apx_tracker_present(j->tracker, f->size, 1);
@@ -438,7 +438,7 @@ static int batch_queue(job *j, ap_vendor_call *call, batch *b, char **path)
         }
         if (f->sha256 && !(o->flags & AP_PROVISION_FORCE) &&
             ap_store_has_blob(j->prov->store, f->sha256) == 1) {
-            f->present = 1; /* another job committed it while we waited */
+            f->present = 1; /* another pull committed it while we waited */
             apx_tracker_present(j->tracker, f->size, 1);
             continue;
         }
@@ -480,7 +480,7 @@ static int batch_queue(job *j, ap_vendor_call *call, batch *b, char **path)
     return rc;
 }
 
-static void fetch_opts_of(const job *j, apx_fetch_opts *fo)
+static void fetch_opts_of(const pull *j, apx_fetch_opts *fo)
 {
     const ap_provision_options *o = j->o;
     memset(fo, 0, sizeof *fo);
@@ -503,7 +503,7 @@ static void fetch_opts_of(const job *j, apx_fetch_opts *fo)
 }
 
 /* Commit one fetched file (its signature first, when it has one). */
-static int commit_fetched(job *j, ap_vendor_call *call, fetch_set *s, size_t k,
+static int commit_fetched(pull *j, ap_vendor_call *call, fetch_set *s, size_t k,
                           int synced)
 {
     ap_entry_file *f = &j->entry->files[s->idx[k]];
@@ -512,34 +512,34 @@ static int commit_fetched(job *j, ap_vendor_call *call, fetch_set *s, size_t k,
         /* the signature, before the bytes become a blob */
         apx_error serr;
         apx_error_clear(&serr);
-        crc = apx_job_check_signature(j, &call->files[s->idx[k]], s->staging[k], &serr);
+        crc = apx_pull_check_signature(j, &call->files[s->idx[k]], s->staging[k], &serr);
         if (crc != AP_OK) {
             apx_staging_discard(s->staging[k]);
-            return apx_job_fail(j, crc, "%s: %s", j->ref, serr.msg);
+            return apx_pull_fail(j, crc, "%s: %s", j->ref, serr.msg);
         }
         if (j->sig_ok)
             j->sig_ok[s->idx[k]] = 1;
     }
     /* A digest learnt from the bytes as they came is checked against the
      * bytes in the file before they are committed under it.  The blob is
-     * safe from gc until the entry names it: the job holds APX_GC_LOCK. */
+     * safe from gc until the entry names it: the pull holds APX_GC_LOCK. */
     crc = (synced ? apx_store_commit_nosync : ap_store_commit)(
         j->prov->store, s->staging[k], s->ff[k].sha256_out, s->ff[k].sha256 != NULL);
     if (crc != AP_OK)
-        return apx_job_fail(j, crc, "%s: file '%s': %s", j->ref, f->name,
+        return apx_pull_fail(j, crc, "%s: file '%s': %s", j->ref, f->name,
                     ap_store_errmsg(j->prov->store));
     free(f->sha256);
     f->sha256 = apx_strdup(s->ff[k].sha256_out);
     f->size = s->ff[k].size_out;
     f->present = f->sha256 != NULL;
     if (!f->present)
-        return apx_job_fail(j, AP_ENOMEM, "%s: file '%s': out of memory", j->ref, f->name);
-    /* before the file's locks go: another job waiting for them finds the
+        return apx_pull_fail(j, AP_ENOMEM, "%s: file '%s': out of memory", j->ref, f->name);
+    /* before the file's locks go: another pull waiting for them finds the
      * blob by its git blob id (index/git-sha1) */
     if (call->files[s->idx[k]].git_sha1)
         apx_gitsha1_remember(j->prov->store, call->files[s->idx[k]].git_sha1, f->sha256);
     if (ap_tracker_file_done(j->tracker, f->name))
-        return apx_job_fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
+        return apx_pull_fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
     return AP_OK;
 }
 
@@ -547,7 +547,7 @@ static int commit_fetched(job *j, ap_vendor_call *call, fetch_set *s, size_t k,
  * file that made it, even when another failed: what is verified is kept
  * (the next run needs not fetch it again).  The first failure's status
  * and message are the batch's. */
-static int batch_fetch(job *j, ap_vendor_call *call, fetch_set *s)
+static int batch_fetch(pull *j, ap_vendor_call *call, fetch_set *s)
 {
     apx_fetch_opts fo;
     apx_error err;
@@ -563,7 +563,7 @@ static int batch_fetch(job *j, ap_vendor_call *call, fetch_set *s)
     for (k = 0; k < s->n; k++)
         j->entry->fetched_bytes += s->ff[k].bytes_fetched;
     if (rc == AP_ECANCELLED)
-        rc = apx_job_fail(j, rc, "%s: cancelled", j->ref);
+        rc = apx_pull_fail(j, rc, "%s: cancelled", j->ref);
     else if (rc != AP_OK) {
         /* a file the vendor describes (e.g. "layer <media type> <digest>"):
          * the message says what it is */
@@ -571,14 +571,14 @@ static int batch_fetch(job *j, ap_vendor_call *call, fetch_set *s)
         for (k = 0; k < s->n && !what; k++)
             if (s->ff[k].status == rc)
                 what = call->files[s->idx[k]].describe;
-        rc = apx_job_fail(j, rc, "%s: %s%s%s%s", j->ref, err.msg[0] ? err.msg : ap_strerror(rc),
+        rc = apx_pull_fail(j, rc, "%s: %s%s%s%s", j->ref, err.msg[0] ? err.msg : ap_strerror(rc),
                   what ? " (" : "", what ? what : "", what ? ")" : "");
     }
     apx_tracker_phase(j->tracker, "verifying", j->ref);
     /* Durability in two steps for the whole batch rather than two fsync
      * calls per file: the staging files' bytes before any rename (a blob
      * under its name always has all its bytes), the renames before the
-     * locks go (another job may then name the blobs). */
+     * locks go (another pull may then name the blobs). */
     for (k = 0; k < s->n && s->ff[k].status != AP_OK; k++)
         ;
     synced = k < s->n && apx_store_sync(j->prov->store) == AP_OK;
@@ -588,7 +588,7 @@ static int batch_fetch(job *j, ap_vendor_call *call, fetch_set *s)
         if (s->ff[k].status != AP_OK)
             continue;
         /* a cancel leaves the rest in staging, as any interrupted pull */
-        stop = apx_job_stopped(j);
+        stop = apx_pull_stopped(j);
         crc = stop != AP_OK ? stop : commit_fetched(j, call, s, k, synced);
         if (crc != AP_OK && rc != AP_OK)
             j->prov->err = keep;    /* the first failure's message stays */
@@ -598,7 +598,7 @@ static int batch_fetch(job *j, ap_vendor_call *call, fetch_set *s)
             break;
     }
     if (synced && apx_store_sync(j->prov->store) != AP_OK && rc == AP_OK)
-        rc = apx_job_fail(j, AP_EIO, "%s: the files committed cannot be made durable: %s",
+        rc = apx_pull_fail(j, AP_EIO, "%s: the files committed cannot be made durable: %s",
                   j->ref, ap_store_errmsg(j->prov->store));
     return rc;
 }
@@ -620,7 +620,7 @@ static int batch_alloc(batch *b, size_t n)
 }
 
 /* Run one batch: lock, look again and queue, fetch and commit, unlock. */
-static int batch_run(job *j, ap_vendor_call *call, batch *b, char **path,
+static int batch_run(pull *j, ap_vendor_call *call, batch *b, char **path,
                      int *go_on)
 {
     size_t k;
@@ -646,10 +646,10 @@ static int batch_run(job *j, ap_vendor_call *call, batch *b, char **path,
  * vendor's download) has its staging lock, and a file whose sha256 is known
  * its blob lock, taken before its staging file is opened and released once
  * it is committed.  The files go in batches (batch_size): a batch's locks
- * are taken in one global order (sorted by name) while the job holds no
- * other, so two jobs sharing files in any order never deadlock, and the
+ * are taken in one global order (sorted by name) while the pull holds no
+ * other, so two pulls sharing files in any order never deadlock, and the
  * descriptors held grow with the batch, never with the entry. */
-int apx_job_fetch(job *j, ap_vendor_call *call)
+int apx_pull_fetch(pull *j, ap_vendor_call *call)
 {
     ap_entry *e = j->entry;
     batch b;
@@ -662,7 +662,7 @@ int apx_job_fetch(job *j, ap_vendor_call *call)
     leader = apx_calloc(e->nfiles, sizeof *leader);
     order = apx_calloc(e->nfiles, sizeof *order);
     if (batch_alloc(&b, nb) != AP_OK || !path || !leader || !order) {
-        rc = apx_job_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+        rc = apx_pull_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
         goto out;
     }
     /* 1. Which files to fetch, their staging paths; local file:// files
@@ -675,7 +675,7 @@ int apx_job_fetch(job *j, ap_vendor_call *call)
         char *key;
         if (f->present || !apx_plan_wanted(j, m))
             continue;
-        if ((rc = apx_job_stopped(j)) != AP_OK)
+        if ((rc = apx_pull_stopped(j)) != AP_OK)
             break;
         if (m->url && strncmp(m->url, "file://", 7) == 0) {
             rc = import_local(j, m, f);
@@ -691,24 +691,24 @@ int apx_job_fetch(job *j, ap_vendor_call *call)
         rc = key ? ap_store_staging_path(j->prov->store, key, &path[i]) : AP_ENOMEM;
         free(key);
         if (rc != AP_OK)
-            rc = apx_job_fail(j, rc, "%s: file '%s': %s", j->ref, m->path,
+            rc = apx_pull_fail(j, rc, "%s: file '%s': %s", j->ref, m->path,
                       ap_store_errmsg(j->prov->store));
     }
     /* Two files of this entry with one staging file (the same bytes under
      * two names): fetch it once, the others follow the first (sorted by
      * path, O(n log n)). */
     if (rc == AP_OK && (rc = follow_same_staging(path, leader, e->nfiles)) != AP_OK)
-        rc = apx_job_fail(j, rc, "%s: out of memory", j->ref);
+        rc = apx_pull_fail(j, rc, "%s: out of memory", j->ref);
     for (i = 0; i < e->nfiles && rc == AP_OK; i++)
         if (path[i])
             order[norder++] = i;
     /* 2. Batch after batch; a file that failed to download does not stop
      * the others (what is verified is kept), the first failure is the
-     * job's status and message. */
+     * pull's status and message. */
     for (i = 0, stop = rc != AP_OK; i < norder && !stop; i += nb) {
         apx_error first = j->prov->err;
         int brc, go_on = 0;
-        if ((brc = apx_job_stopped(j)) != AP_OK) {
+        if ((brc = apx_pull_stopped(j)) != AP_OK) {
             if (rc != AP_OK)
                 j->prov->err = first;
             else
@@ -736,7 +736,7 @@ int apx_job_fetch(job *j, ap_vendor_call *call)
         f->size = l->size;
         f->present = f->sha256 != NULL;
         if (f->present && apx_plan_wanted(j, &call->files[i])) /* in place with its leader */
-            apx_job_settle_file(j, apx_job_done_now(j), f->size, call->files[i].size != AP_SIZE_UNKNOWN);
+            apx_pull_settle_file(j, apx_pull_done_now(j), f->size, call->files[i].size != AP_SIZE_UNKNOWN);
     }
 out:
     for (i = 0; path && i < e->nfiles; i++)
@@ -750,7 +750,7 @@ out:
 }
 
 /* Files already in the store carry a signature too: check their blobs. */
-int apx_job_check_stored_signatures(job *j, const ap_vendor_call *call)
+int apx_pull_check_stored_signatures(pull *j, const ap_vendor_call *call)
 {
     int rc = AP_OK;
     size_t i;
@@ -763,10 +763,10 @@ int apx_job_check_stored_signatures(job *j, const ap_vendor_call *call)
             continue;
         apx_error_clear(&serr);
         if ((rc = ap_store_blob_path(j->prov->store, f->sha256, &blob)) == AP_OK)
-            rc = apx_job_check_signature(j, m, blob, &serr);
+            rc = apx_pull_check_signature(j, m, blob, &serr);
         free(blob);
         if (rc != AP_OK)
-            rc = apx_job_fail(j, rc, "%s: %s", j->ref, serr.msg[0] ? serr.msg : ap_strerror(rc));
+            rc = apx_pull_fail(j, rc, "%s: %s", j->ref, serr.msg[0] ? serr.msg : ap_strerror(rc));
     }
     return rc;
 }

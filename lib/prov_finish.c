@@ -1,8 +1,8 @@
 /* libartifactprov — the finish of a provision: views and classification of
  * the present files (also for scans), the entry's blob paths, other
- * repository entries updated, the vendor's publication (see prov_job.h).
+ * repository entries updated, the vendor's publication (see prov_pull.h).
  * SPDX-License-Identifier: MIT */
-#include "prov_job.h"
+#include "prov_pull.h"
 #include "digest.h"
 #include "fs.h"
 #include "store_internal.h"
@@ -35,7 +35,7 @@ int apx_entry_finish(ap_provisioner *p, ap_entry *e)
             e->total_size += f->size;
             continue;
         }
-        /* a job's cancel or abort (its tick hook; none for a scan) */
+        /* a pull's cancel or abort (its tick hook; none for a scan) */
         if ((rc = apx_tick(0)) != 0)
             return apx_error_set(&p->err, rc == AP_ECANCELLED ? rc : AP_EUSER, "%s: %s",
                                  e->ref, rc == AP_ECANCELLED ? "cancelled"
@@ -92,7 +92,7 @@ int apx_entry_finish(ap_provisioner *p, ap_entry *e)
 
 /* After a provision that made the entry ready: the vendor's optional
  * `publish` (e.g. into another tool's cache) with the verified files. */
-int apx_job_publish(job *j, ap_vendor_call *call)
+int apx_pull_publish(pull *j, ap_vendor_call *call)
 {
     const apx_vendor *v = call->vendor;
     ap_entry *e = j->entry;
@@ -108,7 +108,7 @@ int apx_job_publish(job *j, ap_vendor_call *call)
     if (e->nfiles && (!(pf = apx_calloc(e->nfiles, sizeof *pf)) ||
                       !(pp = apx_calloc(e->nfiles, sizeof *pp)) ||
                       !(blobs = apx_calloc(e->nfiles, sizeof *blobs)))) {
-        rc = apx_job_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+        rc = apx_pull_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
         goto out;
     }
     for (i = 0; i < e->nfiles; i++) {
@@ -116,7 +116,7 @@ int apx_job_publish(job *j, ap_vendor_call *call)
         if (!f->present || !f->sha256)
             continue;
         if ((rc = ap_store_blob_path(j->prov->store, f->sha256, &blobs[n])) != AP_OK) {
-            rc = apx_job_fail(j, rc, "%s: the blob of '%s': %s", j->ref, f->name,
+            rc = apx_pull_fail(j, rc, "%s: the blob of '%s': %s", j->ref, f->name,
                       ap_store_errmsg(j->prov->store));
             goto out;
         }
@@ -144,7 +144,7 @@ int apx_job_publish(job *j, ap_vendor_call *call)
             rc = AP_EVENDOR;
         if (!call->err.msg[0])
             apx_error_set(&call->err, rc, "%s", ap_strerror(rc));
-        rc = apx_job_fail(j, rc, "%s: vendor '%s' could not publish the entry: %s", j->ref,
+        rc = apx_pull_fail(j, rc, "%s: vendor '%s' could not publish the entry: %s", j->ref,
                   v->desc.name, call->err.msg);
     }
 out:
@@ -158,7 +158,7 @@ out:
 
 /* The previous entry's files as present, with paths to their blobs, for a
  * result that does not replace the catalog's ready entry. */
-void apx_job_blob_paths(ap_provisioner *p, ap_entry *e, int force)
+void apx_pull_blob_paths(ap_provisioner *p, ap_entry *e, int force)
 {
     size_t i;
     for (i = 0; i < e->nfiles; i++) {
@@ -179,8 +179,8 @@ void apx_job_blob_paths(ap_provisioner *p, ap_entry *e, int force)
  * spelling of its reference) change status too: their file becomes ready
  * with the blob just committed (the same bytes: its sha256, when the entry
  * knew one, must match), and such an entry becomes ready once every file
- * is.  An entry another job holds (its lock) is left alone. */
-void apx_job_fold_into_repo_entries(job *j)
+ * is.  An entry another pull holds (its lock) is left alone. */
+void apx_pull_fold_into_repo_entries(pull *j)
 {
     ap_catalog_filter flt = AP_CATALOG_FILTER_INIT;
     ap_entry **list = NULL, *e = j->entry;
@@ -254,7 +254,7 @@ void apx_job_fold_into_repo_entries(job *j)
 }
 
 /* Each file's own status: in the store, failed, or still pending (not
- * wanted by a sync, or a cancelled job never got to it). */
+ * wanted by a sync, or a cancelled pull never got to it). */
 static void settle_file_statuses(ap_entry *e, int rc)
 {
     size_t k;
@@ -274,24 +274,24 @@ static void settle_file_statuses(ap_entry *e, int rc)
  * views change, then the final document names them: a kill at any point
  * leaves a ready document every path of which holds the bytes it names.
  * Returns whether the catalog took it (*rc set on a failure). */
-static int replace_ready(job *j, int *rc)
+static int replace_ready(pull *j, int *rc)
 {
     ap_provisioner *p = j->prov;
     int prc;
-    apx_job_blob_paths(p, j->entry, 1);
+    apx_pull_blob_paths(p, j->entry, 1);
     j->entry->status = AP_ENTRY_READY;
     j->entry->updated = apx_wall_s();
     free(j->entry->error);
     j->entry->error = NULL;
     prc = ap_catalog_put(p->catalog, j->entry);
     if (prc != AP_OK)
-        *rc = apx_job_fail(j, prc, "%s: recording the entry in the catalog: %s", j->ref,
+        *rc = apx_pull_fail(j, prc, "%s: recording the entry in the catalog: %s", j->ref,
                            ap_catalog_errmsg(p->catalog));
     return prc == AP_OK;
 }
 
-/* The entry's status and error after the job ended with `rc`. */
-static void entry_outcome(job *j, int rc, int replaced, size_t missing)
+/* The entry's status and error after the pull ended with `rc`. */
+static void entry_outcome(pull *j, int rc, int replaced, size_t missing)
 {
     ap_entry *e = j->entry;
     e->updated = apx_wall_s();
@@ -313,8 +313,8 @@ static void entry_outcome(job *j, int rc, int replaced, size_t missing)
     }
 }
 
-/* The job's entry recorded: views, publication, the document. */
-static int record_entry(job *j, ap_vendor_call *call, ap_entry *prev, int rc)
+/* The pull's entry recorded: views, publication, the document. */
+static int record_entry(pull *j, ap_vendor_call *call, ap_entry *prev, int rc)
 {
     ap_provisioner *p = j->prov;
     size_t k, missing = 0;
@@ -328,15 +328,15 @@ static int record_entry(job *j, ap_vendor_call *call, ap_entry *prev, int rc)
         if (apx_entry_finish(p, j->entry) != AP_OK && rc == AP_OK)
             rc = p->err.status;
         if (rc == AP_OK)
-            rc = apx_job_publish(j, call);
+            rc = apx_pull_publish(j, call);
     } else
-        apx_job_blob_paths(p, j->entry, 0);
+        apx_pull_blob_paths(p, j->entry, 0);
     entry_outcome(j, rc, replaced, missing);
     if (!j->keep || j->entry->status == AP_ENTRY_READY) {
         /* one document write replaces the whole set */
         int prc = ap_catalog_put(p->catalog, j->entry);
         if (prc != AP_OK && rc == AP_OK)
-            rc = apx_job_fail(j, prc, "%s: recording the entry in the catalog: %s", j->ref,
+            rc = apx_pull_fail(j, prc, "%s: recording the entry in the catalog: %s", j->ref,
                               ap_catalog_errmsg(p->catalog));
     } else if (rc != AP_OK && prev) {
         /* The ready entry stays as it was; the failed re-pull is noted in
@@ -349,13 +349,13 @@ static int record_entry(job *j, ap_vendor_call *call, ap_entry *prev, int rc)
     return rc;
 }
 
-int apx_job_finish(job *j, ap_vendor_call *call, ap_entry *prev, int rc)
+int apx_pull_finish(pull *j, ap_vendor_call *call, ap_entry *prev, int rc)
 {
     if (!j->entry)
         return rc;
     settle_file_statuses(j->entry, rc);
     rc = record_entry(j, call, prev, rc);
     if (rc == AP_OK && j->entry->status == AP_ENTRY_READY)
-        apx_job_fold_into_repo_entries(j);
+        apx_pull_fold_into_repo_entries(j);
     return rc;
 }

@@ -1,7 +1,7 @@
 /* libartifactprov — the plan of a provision: which files (filters), what the
- * store already has (by sha256 or git blob id), what is checked (see prov_job.h).
+ * store already has (by sha256 or git blob id), what is checked (see prov_pull.h).
  * SPDX-License-Identifier: MIT */
-#include "prov_job.h"
+#include "prov_pull.h"
 #include "digest.h"
 #include "fs.h"
 #include "store_internal.h"
@@ -101,7 +101,7 @@ static const char *previous_sha256(const ap_entry_file **idx, size_t n, const ap
     return hit ? (*hit)->sha256 : NULL;
 }
 
-int apx_plan_build_entry(job *j, ap_vendor_call *call, const char *id,
+int apx_plan_build_entry(pull *j, ap_vendor_call *call, const char *id,
                        const ap_entry *prev)
 {
     ap_entry *e = apx_calloc(1, sizeof *e);
@@ -134,7 +134,7 @@ int apx_plan_build_entry(job *j, ap_vendor_call *call, const char *id,
         ap_entry_file *f = &e->files[i];
         char known[AP_SHA256_HEX_LEN + 1];
         const char *sha = m->sha256 ? m->sha256 : previous_sha256(pidx, npidx, m);
-        int rc = apx_job_stopped(j);
+        int rc = apx_pull_stopped(j);
         if (rc != AP_OK) {
             free(pidx);
             return rc;
@@ -160,7 +160,7 @@ int apx_plan_build_entry(job *j, ap_vendor_call *call, const char *id,
 
 /* Whether this provision fetches the file: all of them, except for a
  * metadata-only one (sync), which takes the small files only. */
-int apx_plan_wanted(const job *j, const apx_mfile *m)
+int apx_plan_wanted(const pull *j, const apx_mfile *m)
 {
     if (m->flags & APX_MFILE_OTHER)
         return 0; /* a file of the repository entry nobody asked for */
@@ -168,13 +168,13 @@ int apx_plan_wanted(const job *j, const apx_mfile *m)
            (m->size != AP_SIZE_UNKNOWN && m->size < AP_METADATA_MAX);
 }
 
-int apx_plan_mark_present(job *j, const ap_vendor_call *call)
+int apx_plan_mark_present(pull *j, const ap_vendor_call *call)
 {
     ap_entry *e = j->entry;
     size_t i;
     for (i = 0; i < e->nfiles; i++) {
         ap_entry_file *f = &e->files[i];
-        int rc = apx_job_stopped(j);
+        int rc = apx_pull_stopped(j);
         if (rc != AP_OK)
             return rc;
         f->present = !(j->o->flags & AP_PROVISION_FORCE) && f->sha256 &&
@@ -188,7 +188,7 @@ int apx_plan_mark_present(job *j, const ap_vendor_call *call)
                 f->size = (uint64_t)st.st_size;
             free(blob);
         }
-        /* The total is the whole artifact (what the job provides); what
+        /* The total is the whole artifact (what the pull provides); what
          * the store has already counts as done. */
         if (f->present || apx_plan_wanted(j, &call->files[i]))
             ap_tracker_add_total(j->tracker, f->size, 1);
@@ -207,14 +207,14 @@ static int cmp_mfile_path(const void *a, const void *b)
  * most max_files files, no name twice (sorted, O(n log n)). */
 /* AP_PROVISION_REQUIRE_VERIFIED: every file needs something to be checked
  * against (a digest or git blob id from the vendor, or a signature), else
- * the job fails before anything is fetched or written. */
-int apx_plan_check_verifiable(job *j, const ap_vendor_call *call)
+ * the pull fails before anything is fetched or written. */
+int apx_plan_check_verifiable(pull *j, const ap_vendor_call *call)
 {
     size_t i;
     for (i = 0; i < call->nfiles; i++) {
         const apx_mfile *m = &call->files[i];
         if (!m->sha256 && !m->git_sha1 && !m->signature && !(m->flags & AP_VFILE_LOCAL))
-            return apx_job_fail(j, AP_EDIGEST, "%s: file '%s' has no digest, checksum or "
+            return apx_pull_fail(j, AP_EDIGEST, "%s: file '%s' has no digest, checksum or "
                         "signature to verify it against, and verified files are "
                         "required (AP_PROVISION_REQUIRE_VERIFIED, apctl pull "
                         "--require-verified)", j->ref, m->path);
@@ -222,21 +222,21 @@ int apx_plan_check_verifiable(job *j, const ap_vendor_call *call)
     return AP_OK;
 }
 
-int apx_plan_check_manifest(job *j, const ap_vendor_call *call)
+int apx_plan_check_manifest(pull *j, const ap_vendor_call *call)
 {
     size_t max = j->o->max_files ? j->o->max_files : SIZE_MAX, i;
     const apx_mfile **v;
     if (call->nfiles > max)
-        return apx_job_fail(j, AP_EUNSUPPORTED, "%s: %zu files, more than the limit of %zu files "
+        return apx_pull_fail(j, AP_EUNSUPPORTED, "%s: %zu files, more than the limit of %zu files "
                     "per entry (raise it with the max_files option, apctl pull "
                     "--max-files N, or narrow the files with --include/--exclude)",
                     j->ref, call->nfiles, max);
     if (call->nfiles > SIZE_MAX / 2 - 1)
-        return apx_job_fail(j, AP_EUNSUPPORTED, "%s: %zu files", j->ref, call->nfiles);
+        return apx_pull_fail(j, AP_EUNSUPPORTED, "%s: %zu files", j->ref, call->nfiles);
     if (call->nfiles < 2)
         return AP_OK;
     if (!(v = apx_calloc(call->nfiles, sizeof *v)))
-        return apx_job_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+        return apx_pull_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
     for (i = 0; i < call->nfiles; i++)
         v[i] = &call->files[i];
     qsort(v, call->nfiles, sizeof *v, cmp_mfile_path);
@@ -244,7 +244,7 @@ int apx_plan_check_manifest(job *j, const ap_vendor_call *call)
         if (strcmp(v[i - 1]->path, v[i]->path) == 0)
             break;
     if (i < call->nfiles) {
-        int rc = apx_job_fail(j, AP_EPROTOCOL, "%s: vendor '%s' listed the file '%s' twice",
+        int rc = apx_pull_fail(j, AP_EPROTOCOL, "%s: vendor '%s' listed the file '%s' twice",
                       j->ref, call->vendor->desc.name, v[i]->path);
         free(v);
         return rc;
@@ -255,17 +255,17 @@ int apx_plan_check_manifest(job *j, const ap_vendor_call *call)
 
 /* Each file's verification (the host entry's record of a file not fetched
  * keeps its own); a file the vendor gave no way to verify is said so. */
-int apx_plan_verifications(job *j, const ap_vendor_call *call)
+int apx_plan_verifications(pull *j, const ap_vendor_call *call)
 {
     size_t i;
     if (j->entry->nfiles && !(j->sig_ok = apx_calloc(j->entry->nfiles, 1)))
-        return apx_job_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+        return apx_pull_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
     for (i = 0; i < j->entry->nfiles; i++) {
         ap_entry_file *f = &j->entry->files[i];
         if (f->verification) /* the host entry's record of a file not fetched */
             continue;
         if (!(f->verification = apx_plan_verification_of(&call->files[i])))
-            return apx_job_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+            return apx_pull_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
         if (strcmp(f->verification, "none") == 0 && !f->present &&
             !(call->files[i].flags & APX_MFILE_OTHER))
             (void)ap_tracker_log(j->tracker, AP_LOG_WARN, f->name, AP_OK,

@@ -1,6 +1,6 @@
 /* libartifactprov — the provisioner: reference → vendor → engine → store
  * → catalog.  SPDX-License-Identifier: MIT */
-#include "prov_job.h"
+#include "prov_pull.h"
 #include "digest.h"
 #include "engine.h"
 #include "fs.h"
@@ -314,7 +314,7 @@ static int ref_under(const ap_entry *r, const char *ref)
 /* Whether `r` is the entry of the repository the reference points into,
  * of the same name and revision, listing every file of the manifest by
  * name. */
-static int lists_manifest(const ap_entry *r, const job *j, const ap_vendor_call *call,
+static int lists_manifest(const ap_entry *r, const pull *j, const ap_vendor_call *call,
                           const char *name)
 {
     size_t i, k;
@@ -333,15 +333,15 @@ static int lists_manifest(const ap_entry *r, const job *j, const ap_vendor_call 
     return 1;
 }
 
-/* The catalog entry this job records into instead of an entry of its own:
+/* The catalog entry this pull records into instead of an entry of its own:
  * one of the same vendor, name and revision, other than `id`, whose
- * reference R the job's is "R/..." of (as typed or canonical), and that
+ * reference R the pull's is "R/..." of (as typed or canonical), and that
  * lists every file the vendor resolved (a repository recorded by a sync,
  * pending, or a ready snapshot, when one of its files is pulled on its
  * own).  So a
  * repository and its files are one entry whose files change status.  *out
  * is its id, or NULL when there is none (several: the one updated last). */
-static int host_entry(job *j, const ap_vendor_call *call, const char *id, char **out)
+static int host_entry(pull *j, const ap_vendor_call *call, const char *id, char **out)
 {
     ap_catalog_filter flt = AP_CATALOG_FILTER_INIT;
     ap_entry **list = NULL;
@@ -360,7 +360,7 @@ static int host_entry(job *j, const ap_vendor_call *call, const char *id, char *
             best = list[i];
     if (best && !(*out = apx_strdup(best->id))) {
         ap_entry_list_free(list, n);
-        return apx_job_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+        return apx_pull_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
     }
     ap_entry_list_free(list, n);
     return AP_OK;
@@ -369,7 +369,7 @@ static int host_entry(job *j, const ap_vendor_call *call, const char *id, char *
 /* The manifest becomes the host entry's files, in its order: the vendor's
  * for the files it resolved, the others as the entry records them, marked
  * APX_MFILE_OTHER (never fetched). */
-static int host_manifest(job *j, ap_vendor_call *call, const ap_entry *host)
+static int host_manifest(pull *j, ap_vendor_call *call, const ap_entry *host)
 {
     apx_mfile *v = apx_calloc(host->nfiles ? host->nfiles : 1, sizeof *v);
     unsigned char *used = apx_calloc(call->nfiles ? call->nfiles : 1, 1);
@@ -407,12 +407,12 @@ oom:
             apx_mfile_clear(&v[k]);
     free(v);
     free(used);
-    return apx_job_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+    return apx_pull_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
 }
 
-/* The job's entry is the host's: its references, and the status, url and
- * verification of the files the job does not fetch. */
-static int host_fields(job *j, const ap_vendor_call *call, const ap_entry *host)
+/* The pull's entry is the host's: its references, and the status, url and
+ * verification of the files the pull does not fetch. */
+static int host_fields(pull *j, const ap_vendor_call *call, const ap_entry *host)
 {
     ap_entry *e = j->entry;
     size_t i;
@@ -421,7 +421,7 @@ static int host_fields(job *j, const ap_vendor_call *call, const ap_entry *host)
     e->ref = apx_strdup(host->ref);
     e->requested = host->requested ? apx_strdup(host->requested) : NULL;
     if (!e->ref || (host->requested && !e->requested))
-        return apx_job_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+        return apx_pull_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
     for (i = 0; i < e->nfiles && i < host->nfiles; i++) {
         ap_entry_file *f = &e->files[i];
         const ap_entry_file *h = &host->files[i];
@@ -436,7 +436,7 @@ static int host_fields(job *j, const ap_vendor_call *call, const ap_entry *host)
         if (h->verification && !f->verification)
             f->verification = apx_strdup(h->verification);
         if ((h->url && !f->url) || (h->verification && !f->verification))
-            return apx_job_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
+            return apx_pull_fail(j, AP_ENOMEM, "%s: out of memory", j->ref);
     }
     return AP_OK;
 }
@@ -445,14 +445,14 @@ static int host_fields(job *j, const ap_vendor_call *call, const ap_entry *host)
  * (so a vendor can make equivalent spellings one entry, e.g. a tag and the
  * file it picks);
  * without one, from the reference as typed. */
-static int canonical_id(job *j, const ap_vendor_call *call, char **id)
+static int canonical_id(pull *j, const ap_vendor_call *call, char **id)
 {
     char *cid = NULL;
     int rc;
     if (!call->canonical || strcmp(call->canonical, j->ref) == 0)
         return AP_OK;
     if ((rc = ap_entry_make_id(call->vendor->desc.name, call->canonical, &cid)) != AP_OK)
-        return apx_job_fail(j, rc, "%s: out of memory", j->ref);
+        return apx_pull_fail(j, rc, "%s: out of memory", j->ref);
     free(*id);
     *id = cid;
     return AP_OK;
@@ -469,7 +469,7 @@ static const char *reason_of(const char *why, const char *ref)
 
 /* The phase "resolve", first step: the vendor that serves the reference's
  * scheme. */
-static int find_vendor(job *j, apx_vendor **out)
+static int find_vendor(pull *j, apx_vendor **out)
 {
     ap_provisioner *p = j->prov;
     char known[1024];
@@ -478,17 +478,17 @@ static int find_vendor(job *j, apx_vendor **out)
 
     if (apx_ref_scheme(j->ref, &scheme_len) != 0) {
         apx_vendor_grammar(p, known, sizeof known);
-        return apx_job_fail(j, AP_EINVAL, "'%s': not a reference (want SCHEME:...; the "
+        return apx_pull_fail(j, AP_EINVAL, "'%s': not a reference (want SCHEME:...; the "
                     "vendors loaded accept: %s)", j->ref, known);
     }
     v = apx_vendor_for_scheme(p, j->ref, scheme_len);
     if (!v) {
         if (!p->nvendors) /* said once: no list to give */
-            return apx_job_fail(j, AP_EVENDOR, "%s: no vendor serves the scheme '%.*s:': "
+            return apx_pull_fail(j, AP_EVENDOR, "%s: no vendor serves the scheme '%.*s:': "
                         "no vendor is loaded (set AP_VENDOR_PATH?)", j->ref,
                         (int)scheme_len, j->ref);
         apx_vendor_grammar(p, known, sizeof known);
-        return apx_job_fail(j, AP_EVENDOR, "%s: no vendor serves the scheme '%.*s:' "
+        return apx_pull_fail(j, AP_EVENDOR, "%s: no vendor serves the scheme '%.*s:' "
                     "(the vendors loaded accept: %s)", j->ref,
                     (int)scheme_len, j->ref, known);
     }
@@ -498,7 +498,7 @@ static int find_vendor(job *j, apx_vendor **out)
 
 /* The phase "resolve": the vendor lists the artifact's files.  Returns the
  * vendor's status (its message in call->err). */
-static int resolve(job *j, apx_vendor *v, ap_vendor_call *call)
+static int resolve(pull *j, apx_vendor *v, ap_vendor_call *call)
 {
     const ap_provision_options *o = j->o;
     int rc;
@@ -525,7 +525,7 @@ static int resolve(job *j, apx_vendor *v, ap_vendor_call *call)
  * The entry is found by the id of the reference as typed or, when the
  * vendor named it by a canonical form, by the reference it recorded as
  * requested.  Returns 1 when served (*out set as ap_provision() gives it). */
-static int serve_from_catalog(job *j, const ap_vendor_call *call, const char *id, int rc,
+static int serve_from_catalog(pull *j, const ap_vendor_call *call, const char *id, int rc,
                               ap_entry **out)
 {
     ap_provisioner *p = j->prov;
@@ -564,7 +564,7 @@ static int serve_from_catalog(job *j, const ap_vendor_call *call, const char *id
 }
 
 /* The resolve failed: the provisioner's message names the reference. */
-static int resolve_failed(job *j, const apx_vendor *v, ap_vendor_call *call, int rc)
+static int resolve_failed(pull *j, const apx_vendor *v, ap_vendor_call *call, int rc)
 {
     ap_provisioner *p = j->prov;
     /* messages are redacted: compare with the redacted reference */
@@ -591,7 +591,7 @@ static int resolve_failed(job *j, const apx_vendor *v, ap_vendor_call *call, int
 
 /* The vendor could not reach its origin and served the reference from what
  * the catalog holds (host->catalog_files): say so. */
-static void note_from_catalog(job *j, const ap_vendor_call *call, const char *id)
+static void note_from_catalog(pull *j, const ap_vendor_call *call, const char *id)
 {
     char msg[APX_ERRMSG_MAX + 256];
     if (!(call->from_catalog && call->err.msg[0] && origin_unreachable(call->err.status)))
@@ -606,9 +606,9 @@ static void note_from_catalog(job *j, const ap_vendor_call *call, const char *id
 
 /* The entry's lock, waited for; a lock that cannot be taken (not cancelled,
  * not aborted) is done without: *fd -1. */
-static int lock_entry(job *j, const char *id, int *fd)
+static int lock_entry(pull *j, const char *id, int *fd)
 {
-    int rc = apx_job_lock_waiting(j, id, j->ref, 0, fd);
+    int rc = apx_pull_lock_waiting(j, id, j->ref, 0, fd);
     if (rc == AP_ECANCELLED || rc == AP_EUSER)
         return rc;
     if (rc != AP_OK)
@@ -616,11 +616,11 @@ static int lock_entry(job *j, const char *id, int *fd)
     return AP_OK;
 }
 
-/* The phase "lock": the entry the job records into, locked, and its
+/* The phase "lock": the entry the pull records into, locked, and its
  * previous document (*prev, or NULL).  A file of a repository the catalog
  * records (a sync, a snapshot) is recorded in that entry, under its lock,
  * not in one of its own: then *id becomes that entry's and *hosted 1. */
-static int lock_phase(job *j, ap_vendor_call *call, char **id, ap_entry **prev,
+static int lock_phase(pull *j, ap_vendor_call *call, char **id, ap_entry **prev,
                       int *entry_lock, int *hosted)
 {
     ap_provisioner *p = j->prov;
@@ -656,9 +656,9 @@ out:
     return rc;
 }
 
-/* The phase "plan": the job's entry from the manifest, the files already in
+/* The phase "plan": the pull's entry from the manifest, the files already in
  * the store marked present, each file's verification. */
-static int plan_phase(job *j, ap_vendor_call *call, const char *id, const ap_entry *prev,
+static int plan_phase(pull *j, ap_vendor_call *call, const char *id, const ap_entry *prev,
                       int hosted)
 {
     int rc;
@@ -667,7 +667,7 @@ static int plan_phase(job *j, ap_vendor_call *call, const char *id, const ap_ent
     j->keep = prev && prev->status == AP_ENTRY_READY;
     rc = apx_plan_build_entry(j, call, id, prev);
     if (rc == AP_ENOMEM)
-        apx_job_fail(j, rc, "%s: out of memory", j->ref);
+        apx_pull_fail(j, rc, "%s: out of memory", j->ref);
     if (rc != AP_OK || (rc = apx_plan_mark_present(j, call)) != AP_OK)
         return rc;
     if (hosted && (rc = host_fields(j, call, prev)) != AP_OK)
@@ -678,26 +678,26 @@ static int plan_phase(job *j, ap_vendor_call *call, const char *id, const ap_ent
 /* The entry is announced and recorded, then the gc lock taken shared:
  * blobs committed from here on are named by no document until the entry is
  * written, and gc waits for that (it takes this lock exclusively). */
-static int start_phase(job *j, const apx_vendor *v, int *gc_lock)
+static int start_phase(pull *j, const apx_vendor *v, int *gc_lock)
 {
     ap_provisioner *p = j->prov;
     int rc;
     if (ap_tracker_emit(j->tracker, AP_EVENT_RESOLVE, NULL, 0, j->entry->revision))
-        return apx_job_fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
+        return apx_pull_fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
     apx_plan_note(j->tracker, j->entry, AP_VENDOR_HAS(&v->desc, usage) ? v->desc.usage : NULL);
     if (!j->keep)
         (void)ap_catalog_put(p->catalog, j->entry);
     j->last_put_ms = apx_now_ms();
     if (ap_tracker_emit(j->tracker, AP_EVENT_START, NULL, 0, NULL))
-        return apx_job_fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
-    rc = apx_job_lock_waiting(j, APX_GC_LOCK, j->ref, 1, gc_lock);
+        return apx_pull_fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
+    rc = apx_pull_lock_waiting(j, APX_GC_LOCK, j->ref, 1, gc_lock);
     if (rc == AP_ECANCELLED || rc == AP_EUSER)
         return rc;
     return AP_OK;
 }
 
 /* The phases from the vendor's manifest to the fetched files. */
-static int prepare_and_fetch(job *j, const apx_vendor *v, ap_vendor_call *call, char **id,
+static int prepare_and_fetch(pull *j, const apx_vendor *v, ap_vendor_call *call, char **id,
                              ap_entry **prev, int *entry_lock, int *gc_lock)
 {
     const ap_provision_options *o = j->o;
@@ -711,7 +711,7 @@ static int prepare_and_fetch(job *j, const apx_vendor *v, ap_vendor_call *call, 
     note_from_catalog(j, call, *id);
     apx_plan_filter(call, o);
     if (call->nfiles == 0)
-        return apx_job_fail(j, AP_ENOTFOUND, "%s: no file matches%s", j->ref,
+        return apx_pull_fail(j, AP_ENOTFOUND, "%s: no file matches%s", j->ref,
                             (o->include || o->exclude) ? " the include/exclude filters" : "");
     /* Checked before any lock is taken or document written. */
     if ((o->flags & AP_PROVISION_REQUIRE_VERIFIED) &&
@@ -722,13 +722,13 @@ static int prepare_and_fetch(job *j, const apx_vendor *v, ap_vendor_call *call, 
         (rc = plan_phase(j, call, *id, *prev, hosted)) != AP_OK ||
         (rc = start_phase(j, v, gc_lock)) != AP_OK)
         return rc;
-    rc = apx_job_fetch(j, call);
+    rc = apx_pull_fetch(j, call);
     if (rc == AP_OK)
-        rc = apx_job_check_stored_signatures(j, call);
+        rc = apx_pull_check_stored_signatures(j, call);
     return rc;
 }
 
-static int run_job(job *j, ap_entry **out)
+static int run_pull(pull *j, ap_entry **out)
 {
     ap_provisioner *p = j->prov;
     ap_vendor_call call;
@@ -741,7 +741,7 @@ static int run_job(job *j, ap_entry **out)
         return rc;
     rc = ap_entry_make_id(v->desc.name, j->ref, &id);
     if (rc != AP_OK)
-        return apx_job_fail(j, rc, "%s: out of memory", j->ref);
+        return apx_pull_fail(j, rc, "%s: out of memory", j->ref);
     rc = resolve(j, v, &call);
     if (serve_from_catalog(j, &call, id, rc, out)) {
         apx_call_clear(&call);
@@ -753,7 +753,7 @@ static int run_job(job *j, ap_entry **out)
     else
         rc = prepare_and_fetch(j, v, &call, &id, &prev, &entry_lock, &gc_lock);
     apx_tracker_phase(j->tracker, "finishing", j->ref);
-    rc = apx_job_finish(j, &call, prev, rc);
+    rc = apx_pull_finish(j, &call, prev, rc);
     ap_store_unlock(gc_lock);
     if (entry_lock >= 0)
         ap_store_unlock(entry_lock);
@@ -778,7 +778,7 @@ AP_EXPORT int ap_provision(ap_provisioner *p, const char *ref,
 {
     ap_provision_options o = AP_PROVISION_OPTIONS_INIT;
     ap_tracker_options to = AP_TRACKER_OPTIONS_INIT;
-    job j;
+    pull j;
     int rc;
 
     if (out)
@@ -805,15 +805,15 @@ AP_EXPORT int ap_provision(ap_provisioner *p, const char *ref,
         o.job_id = p->next_job++;
     to.heartbeat_ms = o.heartbeat_ms;
     to.progress_interval_ms = o.progress_interval_ms;
-    to.sink = apx_job_sink;
+    to.sink = apx_pull_sink;
     to.sink_user = &j;
     rc = ap_tracker_new(&j.tracker, o.job_id, ref, &to);
     if (rc != AP_OK)
         return apx_error_set(&p->err, rc, "%s: out of memory", ref);
     {
         apx_tick_hook saved;
-        apx_tick_push(&saved, apx_job_tick, &j);
-        rc = run_job(&j, out);
+        apx_tick_push(&saved, apx_pull_tick, &j);
+        rc = run_pull(&j, out);
         apx_tick_pop(&saved);
     }
     if (rc != AP_OK && !p->err.msg[0])

@@ -1,7 +1,7 @@
-/* libartifactprov — one provision: the job's activity hook and event sink, its cancel
- * checks, messages, waiting locks and signature checks (see prov_job.h).
+/* libartifactprov — one provision: the pull's activity hook and event sink, its cancel
+ * checks, messages, waiting locks and signature checks (see prov_pull.h).
  * SPDX-License-Identifier: MIT */
-#include "prov_job.h"
+#include "prov_pull.h"
 #include "digest.h"
 #include "fs.h"
 #include "store_internal.h"
@@ -25,7 +25,7 @@
 /* Check the bytes at `path` (a staging file or a blob) against the file's
  * minisign signature and trusted key (ap_vendor_file.signature), with
  * heartbeats and cancel.  AP_OK when the file carries no signature. */
-int apx_job_check_signature(job *j, const apx_mfile *m, const char *path, apx_error *err)
+int apx_pull_check_signature(pull *j, const apx_mfile *m, const char *path, apx_error *err)
 {
     apx_minisign_key key;
     apx_minisig sig;
@@ -42,18 +42,18 @@ int apx_job_check_signature(job *j, const apx_mfile *m, const char *path, apx_er
         apx_minisig_clear(&sig);
         return fd;
     }
-    rc = apx_minisign_verify_fd(&key, &sig, fd, m->path, apx_job_sig_cancelled, j, err);
+    rc = apx_minisign_verify_fd(&key, &sig, fd, m->path, apx_pull_sig_cancelled, j, err);
     close(fd);
     apx_minisig_clear(&sig);
     return rc;
 }
 
-/* The thread's activity hook while the job runs (progress.h): every
+/* The thread's activity hook while the pull runs (progress.h): every
  * blocking loop -- the vendor's HTTP calls and their retry waits, imports
  * and copies, hashing -- keeps the heartbeat going and stops on a cancel. */
-int apx_job_tick(void *user, uint64_t bytes)
+int apx_pull_tick(void *user, uint64_t bytes)
 {
-    job *j = user;
+    pull *j = user;
     if (ap_cancel_is_set(j->o->cancel))
         return AP_ECANCELLED;
     if (bytes && j->count_io) {
@@ -65,13 +65,13 @@ int apx_job_tick(void *user, uint64_t bytes)
     return 0;
 }
 
-int apx_job_sig_cancelled(void *user)
+int apx_pull_sig_cancelled(void *user)
 {
-    return apx_job_tick(user, 0) != 0;
+    return apx_pull_tick(user, 0) != 0;
 }
 
-/* Done bytes of the job now. */
-uint64_t apx_job_done_now(const job *j)
+/* Done bytes of the pull now. */
+uint64_t apx_pull_done_now(const pull *j)
 {
     ap_progress p;
     ap_tracker_snapshot(j->tracker, &p);
@@ -81,9 +81,9 @@ uint64_t apx_job_done_now(const job *j)
 /* A file is in place (imported, downloaded by the vendor): its bytes count
  * as done, whatever the loop that placed it reported since `before` (the
  * done bytes then).  `known`: its size was in the total from the start. */
-void apx_job_settle_file(job *j, uint64_t before, uint64_t size, int known)
+void apx_pull_settle_file(pull *j, uint64_t before, uint64_t size, int known)
 {
-    uint64_t d = apx_job_done_now(j) - before;
+    uint64_t d = apx_pull_done_now(j) - before;
     if (!known)
         apx_tracker_adjust(j->tracker, 0, (int64_t)size);
     apx_tracker_adjust(j->tracker, (int64_t)size - (int64_t)d, 0);
@@ -91,9 +91,9 @@ void apx_job_settle_file(job *j, uint64_t before, uint64_t size, int known)
 
 /* The tracker's sink: forward to the user, and keep the catalog's view of
  * the download current without writing a document per chunk. */
-int apx_job_sink(const ap_event *ev, void *user)
+int apx_pull_sink(const ap_event *ev, void *user)
 {
-    job *j = user;
+    pull *j = user;
     int rc = 0;
     if (j->o->on_event)
         rc = j->o->on_event(ev, j->o->event_user);
@@ -116,7 +116,7 @@ int apx_job_sink(const ap_event *ev, void *user)
 }
 
 
-int apx_job_fail(job *j, int status, const char *fmt, ...)
+int apx_pull_fail(pull *j, int status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -125,23 +125,23 @@ int apx_job_fail(job *j, int status, const char *fmt, ...)
     return status;
 }
 
-/* Every loop over the files of a job calls this once per file: a cancel
+/* Every loop over the files of a pull calls this once per file: a cancel
  * (AP_ECANCELLED) or an event callback's abort (AP_EUSER) stops it with
- * the job's message, and the heartbeat goes on meanwhile (apx_job_tick). */
-int apx_job_stopped(job *j)
+ * the pull's message, and the heartbeat goes on meanwhile (apx_pull_tick). */
+int apx_pull_stopped(pull *j)
 {
     int rc = apx_tick(0);
     if (rc == AP_ECANCELLED)
-        return apx_job_fail(j, rc, "%s: cancelled", j->ref);
+        return apx_pull_fail(j, rc, "%s: cancelled", j->ref);
     if (rc != 0)
-        return apx_job_fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
+        return apx_pull_fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
     return AP_OK;
 }
 
-/* Take a store lock (exclusive, or shared), waiting as long as another job
+/* Take a store lock (exclusive, or shared), waiting as long as another pull
  * or process holds it, but stay cancellable and keep the heartbeat going
  * meanwhile. */
-int apx_job_lock_waiting(job *j, const char *name, const char *what, int shared,
+int apx_pull_lock_waiting(pull *j, const char *name, const char *what, int shared,
                         int *fd)
 {
     int rc, said = 0, cfd = ap_cancel_token_fd(j->o->cancel);
@@ -153,7 +153,7 @@ int apx_job_lock_waiting(job *j, const char *name, const char *what, int shared,
             apx_tracker_phase(j->tracker, "waiting", what);
             snprintf(msg, sizeof msg, "waiting for another download of %s", what);
             if (ap_tracker_log(j->tracker, AP_LOG_INFO, NULL, AP_OK, msg))
-                return apx_job_fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
+                return apx_pull_fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
         }
         if (cfd >= 0)
             (void)poll(&pfd, 1, 50);
@@ -162,9 +162,9 @@ int apx_job_lock_waiting(job *j, const char *name, const char *what, int shared,
             nanosleep(&ts, NULL);
         }
         if (ap_cancel_is_set(j->o->cancel))
-            return apx_job_fail(j, AP_ECANCELLED, "%s: cancelled", j->ref);
+            return apx_pull_fail(j, AP_ECANCELLED, "%s: cancelled", j->ref);
         if (ap_tracker_tick(j->tracker))
-            return apx_job_fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
+            return apx_pull_fail(j, AP_EUSER, "%s: aborted by the event callback", j->ref);
     }
     if (said)
         apx_tracker_phase(j->tracker, "preparing", j->ref); /* the wait is over */
