@@ -226,7 +226,7 @@ check-valgrind: tests
 # the three tests that run threads against each other, and the vendors the
 # jobs test loads.
 TSAN_B := $(B)/tsan
-TSAN_TESTS := test_cancel test_jobs test_engine
+TSAN_TESTS := test_cancel test_jobs test_engine test_engine_hostile
 tsan-bins: $(VENDOR_SOS) $(patsubst %,$(B)/t/unit/%,$(TSAN_TESTS))
 check-tsan:
 	$(MAKE) B=$(TSAN_B) SANITIZE=thread tsan-bins

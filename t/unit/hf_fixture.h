@@ -1,6 +1,6 @@
 /* Shared by the C tests that drive the Hugging Face vendor against
- * t/fixtures/fakehub.py (test_hf_vendor.c: the vendor through a mock host;
- * test_provisioner.c: the provisioner with the vendor): the hub's
+ * t/fixtures/fakehub.py (test_hf_vendor.c and test_hf_vendor_errors.c: the
+ * vendor through the mock host of hf_vendor_fixture.h; test_provisioner.c: the provisioner with the vendor): the hub's
  * repositories, the digests of their generated files, the request log.
  * Header-only (static functions); include it after cmocka.h.
  * SPDX-License-Identifier: MIT */
