@@ -108,12 +108,9 @@ void file_end_ok(fetch *F, ffile *ff)
     if (f->git_sha1) {
         if (!sha1_ok) { /* size was unknown when hashing began: re-read */
             unsigned char *buf = apx_malloc(HASH_BUF);
-            char hdr[40];
-            int hl = snprintf(hdr, sizeof hdr, "blob %llu",
-                              (unsigned long long)total);
             uint64_t off = 0;
             apx_digest_reset(ff->sha1);
-            apx_digest_update(ff->sha1, hdr, (size_t)hl + 1);
+            apx_digest_git_blob_head(ff->sha1, total);
             while (buf && off < total) {
                 size_t n = total - off > HASH_BUF ? HASH_BUF
                                                   : (size_t)(total - off);

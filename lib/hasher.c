@@ -70,11 +70,8 @@ void *hasher_main(void *arg)
             n = HASH_BUF;
         fd = ff->fd;
         if (off == 0 && ff->sha1 && ff->h_sha1_total != UNK) {
-            char hdr[40];
-            int hl = snprintf(hdr, sizeof hdr, "blob %llu",
-                              (unsigned long long)ff->h_sha1_total);
             apx_digest_reset(ff->sha1);
-            apx_digest_update(ff->sha1, hdr, (size_t)hl + 1);
+            apx_digest_git_blob_head(ff->sha1, ff->h_sha1_total);
             ff->h_sha1_ok = 1;
         }
         F->h_busy_file = (int)ff->idx;
