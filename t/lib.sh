@@ -119,3 +119,20 @@ fleet_conf() {
     for _b in "$@"; do fleet_block "$_b"; done
     echo "}"
 }
+
+# hub_drop_faults CONFIG NAME...: the running fake hub serves the files
+# NAME of its "files" map without their faults from now on (CONFIG, the
+# file start_hub was given, is rewritten and posted to /_admin/config).
+hub_drop_faults() {
+    _cfg=$1; shift
+    python3 - "$_cfg" "$@" <<'PY' || return 1
+import json, sys
+path, names = sys.argv[1], sys.argv[2:]
+cfg = json.load(open(path))
+for n in names:
+    cfg["files"][n].pop("faults", None)
+json.dump(cfg, open(path, "w"))
+PY
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$_cfg" \
+        "$HUB/_admin/config")" = 200 ]
+}
