@@ -52,6 +52,81 @@ static void json_str(const char *s)
     putchar('"');
 }
 
+/* -H FILE: hash one file with the library's SHA-256 and say how fast. */
+static int hash_file(const char *path)
+{
+    char hex[65];
+    uint64_t sz = 0, h0 = apx_now_ms(), h1;
+    int hr = apx_sha256_file(path, hex, &sz);
+    h1 = apx_now_ms();
+    printf("{\"status\":%d,\"backend\":\"%s\",\"sha256\":\"%s\","
+           "\"size\":%llu,\"ms\":%llu,\"mb_s\":%.0f}\n", hr,
+           apx_digest_backend(), hr ? "" : hex,
+           (unsigned long long)sz, (unsigned long long)(h1 - h0),
+           h1 > h0 ? sz / 1e3 / (double)(h1 - h0) : 0.0);
+    return hr ? 1 : 0;
+}
+
+/* -i LIST: lines "URL STAGING [SHA256]" appended to the files; the strings
+ * they own go to *owned.  0, or -1 when the list cannot be read. */
+static int read_list(const char *list, apx_fetch_file **files, size_t *n,
+                     size_t *cap, char ***owned, size_t *nowned)
+{
+    FILE *fp = fopen(list, "r");
+    char line[4096];
+    if (!fp) {
+        perror(list);
+        return -1;
+    }
+    while (fgets(line, sizeof line, fp)) {
+        char u[2048], p[1024], h[80];
+        apx_fetch_file *f;
+        int k = sscanf(line, "%2047s %1023s %79s", u, p, h);
+        if (k < 2)
+            continue;
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 64;
+            *files = realloc(*files, *cap * sizeof **files);
+            *owned = realloc(*owned, 3 * *cap * sizeof **owned);
+        }
+        f = &(*files)[*n];
+        memset(f, 0, sizeof *f);
+        f->url = (*owned)[(*nowned)++] = strdup(u);
+        f->staging_path = (*owned)[(*nowned)++] = strdup(p);
+        f->label = f->staging_path;
+        f->size = AP_SIZE_UNKNOWN;
+        if (k == 3)
+            f->sha256 = (*owned)[(*nowned)++] = strdup(h);
+        (*n)++;
+    }
+    fclose(fp);
+    return 0;
+}
+
+/* The result as one JSON line (the first 16 files). */
+static void print_result(int rc, const apx_error *err, const apx_fetch_file *files,
+                         size_t n, uint64_t ms, uint64_t total_fetched, uint64_t t_end)
+{
+    size_t i;
+    printf("{\"status\":%d,\"message\":", rc);
+    json_str(rc ? err->msg : "");
+    printf(",\"ms\":%llu,\"bytes_fetched\":%llu",
+           (unsigned long long)ms, (unsigned long long)total_fetched);
+    if (g_cancel_after && g_cancel_at)
+        printf(",\"cancel_ms\":%lld", (long long)(t_end - g_cancel_at));
+    printf(",\"files\":[");
+    for (i = 0; i < n && i < 16; i++) {
+        printf("%s{\"status\":%d,\"sha256\":\"%s\",\"size\":%llu,"
+               "\"bytes_fetched\":%llu,\"message\":",
+               i ? "," : "", files[i].status, files[i].sha256_out,
+               (unsigned long long)files[i].size_out,
+               (unsigned long long)files[i].bytes_fetched);
+        json_str(files[i].status ? files[i].err.msg : "");
+        putchar('}');
+    }
+    printf("]}\n");
+}
+
 int main(int argc, char **argv)
 {
     apx_fetch_opts o;
@@ -68,18 +143,7 @@ int main(int argc, char **argv)
     memset(&o, 0, sizeof o);
     while ((c = getopt(argc, argv, "s:z:V:c:p:k:a:t:b:r:C:Di:qH:")) != -1) {
         switch (c) {
-        case 'H': {
-            char hex[65];
-            uint64_t sz = 0, h0 = apx_now_ms(), h1;
-            int hr = apx_sha256_file(optarg, hex, &sz);
-            h1 = apx_now_ms();
-            printf("{\"status\":%d,\"backend\":\"%s\",\"sha256\":\"%s\","
-                   "\"size\":%llu,\"ms\":%llu,\"mb_s\":%.0f}\n", hr,
-                   apx_digest_backend(), hr ? "" : hex,
-                   (unsigned long long)sz, (unsigned long long)(h1 - h0),
-                   h1 > h0 ? sz / 1e3 / (double)(h1 - h0) : 0.0);
-            return hr ? 1 : 0;
-        }
+        case 'H': return hash_file(optarg);
         case 's': sha = optarg; break;
         case 'z': size = strtoull(optarg, NULL, 10); break;
         case 'V': val = optarg; break;
@@ -99,34 +163,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (list) {
-        FILE *fp = fopen(list, "r");
-        char line[4096];
-        if (!fp) {
-            perror(list);
-            return 2;
-        }
-        while (fgets(line, sizeof line, fp)) {
-            char u[2048], p[1024], h[80];
-            int k = sscanf(line, "%2047s %1023s %79s", u, p, h);
-            if (k < 2)
-                continue;
-            if (n == cap) {
-                cap = cap ? cap * 2 : 64;
-                files = realloc(files, cap * sizeof *files);
-                owned = realloc(owned, 3 * cap * sizeof *owned);
-            }
-            memset(&files[n], 0, sizeof files[n]);
-            files[n].url = owned[nowned++] = strdup(u);
-            files[n].staging_path = owned[nowned++] = strdup(p);
-            files[n].label = files[n].staging_path;
-            files[n].size = AP_SIZE_UNKNOWN;
-            if (k == 3)
-                files[n].sha256 = owned[nowned++] = strdup(h);
-            n++;
-        }
-        fclose(fp);
-    }
+    if (list && read_list(list, &files, &n, &cap, &owned, &nowned) != 0)
+        return 2;
     for (; optind + 1 < argc; optind += 2) {
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
@@ -159,23 +197,7 @@ int main(int argc, char **argv)
         pthread_join(th, NULL);
     for (i = 0; i < n; i++)
         total_fetched += files[i].bytes_fetched;
-    printf("{\"status\":%d,\"message\":", rc);
-    json_str(rc ? err.msg : "");
-    printf(",\"ms\":%llu,\"bytes_fetched\":%llu",
-           (unsigned long long)(t1 - t0), (unsigned long long)total_fetched);
-    if (g_cancel_after && g_cancel_at)
-        printf(",\"cancel_ms\":%lld", (long long)(t1 - g_cancel_at));
-    printf(",\"files\":[");
-    for (i = 0; i < n && i < 16; i++) {
-        printf("%s{\"status\":%d,\"sha256\":\"%s\",\"size\":%llu,"
-               "\"bytes_fetched\":%llu,\"message\":",
-               i ? "," : "", files[i].status, files[i].sha256_out,
-               (unsigned long long)files[i].size_out,
-               (unsigned long long)files[i].bytes_fetched);
-        json_str(files[i].status ? files[i].err.msg : "");
-        putchar('}');
-    }
-    printf("]}\n");
+    print_result(rc, &err, files, n, t1 - t0, total_fetched, t1);
     for (i = 0; i < nowned; i++)
         free(owned[i]);
     free(owned);
