@@ -120,10 +120,13 @@ char *sidecar_text(const ffile *ff)
  * to a crash only costs a fresh start, never wrong bytes. */
 int sidecar_write(const char *path, const char *text)
 {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? apx_strndup(path, (size_t)(slash - path + 1))
-                      : apx_strdup(".");
+    const char *slash;
+    char *dir;
     int dfd, rc = -1;
+    if (!path || !text) /* a name or text lost to an allocation failure */
+        return -1;
+    slash = strrchr(path, '/');
+    dir = slash ? apx_strndup(path, (size_t)(slash - path + 1)) : apx_strdup(".");
     if (!dir)
         return -1;
     dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
