@@ -136,3 +136,22 @@ PY
     [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$_cfg" \
         "$HUB/_admin/config")" = 200 ]
 }
+
+# fleet_nginx_start DIR PORT...: nginx with DIR/nginx.conf, in the
+# background (its pid in NGINX); returns once every PORT answers on
+# loopback, bails out if nginx exits or never answers.
+fleet_nginx_start() {
+    _d=$1; shift
+    nginx -p "$_d" -c "$_d/nginx.conf" -e "$_d/error.log" 2> "$_d/stderr" &
+    NGINX=$!
+    _i=0
+    for _p in "$@"; do
+        until curl -s -o /dev/null "http://127.0.0.1:$_p/"; do
+            _i=$((_i + 1))
+            if [ $_i -gt 250 ] || ! kill -0 $NGINX 2>/dev/null; then
+                echo "Bail out! nginx did not start: $(cat "$_d/stderr" "$_d/error.log" 2>/dev/null)"; exit 1
+            fi
+            sleep 0.02
+        done
+    done
+}

@@ -34,17 +34,9 @@ fleet_conf "$NX" common huggingface | sed -e "s|/var/cache/nginx/models|$NX/cach
         -e "s|https://cdn-lfs.hf.co|$CDN|g" -e "s|listen 8081;|listen 127.0.0.1:$CP;|" \
         -e "s|http://cache.lab:8081|http://127.0.0.1:$CP|" \
         > "$NX/nginx.conf"
-nginx -p "$NX" -c "$NX/nginx.conf" -e "$NX/error.log" 2> "$NX/stderr" &
-NGINX=$!
+NGINX=
 trap 'kill $NGINX 2>/dev/null; wait $NGINX 2>/dev/null; cleanup' EXIT INT TERM
-i=0
-until curl -s -o /dev/null "http://127.0.0.1:$CP/" && curl -s -o /dev/null "http://127.0.0.1:$HP/"; do
-    i=$((i + 1))
-    if [ $i -gt 250 ] || ! kill -0 $NGINX 2>/dev/null; then
-        echo "Bail out! nginx did not start: $(cat "$NX/stderr" "$NX/error.log" 2>/dev/null)"; exit 1
-    fi
-    sleep 0.02
-done
+fleet_nginx_start "$NX" "$CP" "$HP"
 : > "$FH_LOG"
 
 pids=

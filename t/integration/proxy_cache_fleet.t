@@ -83,16 +83,7 @@ fleet_conf "$NX" common github ollama huggingface | sed -e "s|/var/cache/nginx/m
         -e "s|https://huggingface.co|http://127.0.0.1:$HP1|" -e "s|listen 8080;|listen 127.0.0.1:$HP1;|" \
         -e "s|https://cdn-lfs.hf.co|http://127.0.0.1:$HP2|" -e "s|listen 8081;|listen 127.0.0.1:$HP2;|" \
         > "$NX/nginx.conf"
-nginx -p "$NX" -c "$NX/nginx.conf" -e "$NX/error.log" 2> "$NX/stderr" &
-NGINX=$!
-i=0
-until curl -s -o /dev/null "http://127.0.0.1:$GP/" && curl -s -o /dev/null "http://127.0.0.1:$OP/"; do
-    i=$((i + 1))
-    if [ $i -gt 250 ] || ! kill -0 $NGINX 2>/dev/null; then
-        echo "Bail out! nginx did not start: $(cat "$NX/stderr" "$NX/error.log" 2>/dev/null)"; exit 1
-    fi
-    sleep 0.02
-done
+fleet_nginx_start "$NX" "$GP" "$OP"
 : > "$GH_LOG"
 : > "$RLOG"
 
