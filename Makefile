@@ -21,7 +21,7 @@ TOOL_RPATH ?= $$ORIGIN/$(shell realpath -m --relative-to=$(BINDIR) $(LIBDIR))
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 PKG_CONFIG ?= pkg-config
-DEPS    := libcurl jansson libsodium libcrypto
+DEPS    := libcurl jansson yajl libsodium libcrypto
 DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS))
 DEP_LIBS   := $(shell $(PKG_CONFIG) --libs $(DEPS)) -ldl -lpthread -lm
 
