@@ -92,6 +92,9 @@ APX_HIDDEN void apx_wipe(void *buf, size_t n);
  * "***@", for messages, logs and stored documents (apx_malloc'd; NULL in,
  * NULL out).  Credentials in an endpoint URL are never printed or stored. */
 APX_HIDDEN char *apx_url_redact(const char *url);
+/* 1 when the n bytes at s are valid UTF-8 (RFC 3629; NUL bytes count as
+ * characters), else 0 (lib/text.c). */
+APX_HIDDEN int apx_utf8_valid(const char *s, size_t n);
 /* Copy text, replacing the userinfo ("user:pass") of every URL in it by
  * three stars; truncates to dstsz.  apx_error_vset and event messages use
  * it, so no message carries a URL's password. */

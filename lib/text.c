@@ -8,9 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlong form,
- * no surrogate, at most U+10FFFF), 0 when it is not one. */
-static size_t utf8_seq(const unsigned char *p)
+/* Length of the valid UTF-8 sequence at p, of at most avail bytes (RFC
+ * 3629: no overlong form, no surrogate, at most U+10FFFF), 0 when it is not
+ * one.  A NUL-terminated string may pass 4: its NUL ends any sequence. */
+static size_t utf8_seq(const unsigned char *p, size_t avail)
 {
     unsigned c = p[0];
     size_t n, i;
@@ -24,6 +25,8 @@ static size_t utf8_seq(const unsigned char *p)
     else if (c >= 0xF0 && c <= 0xF4)
         n = 4, cp = c & 0x07;
     else
+        return 0;
+    if (n > avail)
         return 0;
     for (i = 1; i < n; i++) {
         if ((p[i] & 0xC0) != 0x80)
@@ -44,7 +47,7 @@ AP_EXPORT char *ap_utf8_repair(const char *s)
     if (!s || !(fixed = apx_malloc(strlen(s) * 3 + 1)))
         return NULL;
     for (p = (const unsigned char *)s; *p;) {
-        if ((k = utf8_seq(p)) > 0) {
+        if ((k = utf8_seq(p, 4)) > 0) {
             memcpy(fixed + o, p, k);
             o += k;
             p += k;
@@ -56,6 +59,22 @@ AP_EXPORT char *ap_utf8_repair(const char *s)
     }
     fixed[o] = '\0';
     return fixed;
+}
+
+int apx_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    size_t k;
+    while (p < end) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        if ((k = utf8_seq(p, (size_t)(end - p))) == 0)
+            return 0;
+        p += k;
+    }
+    return 1;
 }
 
 AP_EXPORT int ap_format_size(uint64_t bytes, char *buf, size_t size)

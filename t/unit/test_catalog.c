@@ -195,8 +195,8 @@ static void test_put_get_list(void **state)
     doc = calloc(1, 65536);
     assert_true(fread(doc, 1, 65535, f) > 0);
     fclose(f);
-    assert_non_null(strstr(doc, "\"format_version\": 1"));
-    assert_non_null(strstr(doc, "\"ref\": \"hf:org/a\""));
+    assert_non_null(strstr(doc, "\"format_version\":1,\n"));
+    assert_non_null(strstr(doc, "\"ref\":\"hf:org/a\",\n"));
     free(doc);
     free(path);
     dir = apx_asprintf("%s/catalog", ap_store_root(s));

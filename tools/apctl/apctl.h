@@ -51,6 +51,12 @@ extern const char apctl_exit_help[];
 const char *T(const char *s);
 int put_json(FILE *f, json_t *j, int compact);
 json_t *entry_value(const ap_entry *e);
+/* Write the JSON text js to f as it is but ASCII: every character beyond
+ * it, which only a string holds, as \uXXXX (a surrogate pair above
+ * U+FFFF), as jansson's JSON_ENSURE_ASCII writes them: no raw C1 control
+ * reaches a terminal.  For the library's documents, too big for a jansson
+ * value (an entry of 100,000 files).  0 on success. */
+int put_json_ascii(FILE *f, const char *js);
 
 /* ---- sizes.c ---- */
 /* "10M", "1MiB", "512k", "4096": 0 and *out set, or -1. */

@@ -66,6 +66,35 @@ int put_json(FILE *f, json_t *j, int compact)
     return rc;
 }
 
+int put_json_ascii(FILE *f, const char *js)
+{
+    const unsigned char *p = (const unsigned char *)js, *run = p;
+    for (; *p; p++) {
+        size_t k;
+        unsigned long cp;
+        if (*p < 0x80)
+            continue;
+        fwrite(run, 1, (size_t)(p - run), f);
+        if ((k = tool_utf8_len(p, 0)) == 0) { /* not from the library */
+            fputs("\\ufffd", f);
+            run = p + 1;
+            continue;
+        }
+        cp = *p & (0x7F >> k);
+        for (size_t i = 1; i < k; i++)
+            cp = cp << 6 | (p[i] & 0x3F);
+        if (cp >= 0x10000)
+            fprintf(f, "\\u%04lx\\u%04lx", 0xD800 + ((cp - 0x10000) >> 10),
+                    0xDC00 + ((cp - 0x10000) & 0x3FF));
+        else
+            fprintf(f, "\\u%04lx", cp);
+        p += k - 1;
+        run = p + 1;
+    }
+    fwrite(run, 1, (size_t)(p - run), f);
+    return ferror(f) ? -1 : 0;
+}
+
 /* An entry as a jansson value (the library's own JSON document). */
 json_t *entry_value(const ap_entry *e)
 {
