@@ -61,16 +61,19 @@ static const member file_members[] = {
 #define N_FILE ((int)(sizeof file_members / sizeof file_members[0]))
 
 /* ---- writer -----------------------------------------------------------------
- * Compact JSON with a line per member of the document and a line per file:
- * the generator's output goes through out_print, which starts a new line
- * after a separator or the files array's '[' while `nl` is set (outside a
- * file's object). */
+ * Compact JSON with a line per member of the document and a line per file.
+ * The generator's output goes through out_print.  Before a key of the
+ * document or a file's object, the writer sets nl_after to ','; before the
+ * files array, to '['.  The generator prints a separator (",", ":") on its
+ * own and first, so out_print starts a new line after that character when
+ * it comes, and forgets nl_after at the first other print (a ':' aside):
+ * never inside a string, whose escapes yajl also prints one by one. */
 
 typedef struct doc_out {
     char *buf;
     size_t len, cap;
     int oom;
-    int nl;
+    char nl_after;
 } doc_out;
 
 static void out_add(doc_out *o, const char *s, size_t n)
@@ -98,8 +101,14 @@ static void out_print(void *ctx, const char *s, size_t n)
 {
     doc_out *o = ctx;
     out_add(o, s, n);
-    if (o->nl && n == 1 && (s[0] == ',' || s[0] == '['))
+    if (!o->nl_after)
+        return;
+    if (n == 1 && s[0] == o->nl_after) {
         out_add(o, "\n", 1);
+        o->nl_after = 0;
+    } else if (n != 1 || s[0] != ':') {
+        o->nl_after = 0;
+    }
 }
 
 static yajl_gen_status put_key(yajl_gen g, const member *m)
@@ -151,8 +160,9 @@ static int put_member(yajl_gen g, const member *m, const void *base)
 
 static int put_file(yajl_gen g, doc_out *o, const ap_entry_file *f)
 {
-    int i, bad = yajl_gen_map_open(g) != yajl_gen_status_ok; /* after ",\n" */
-    o->nl = 0;
+    int i, bad;
+    o->nl_after = ',';
+    bad = yajl_gen_map_open(g) != yajl_gen_status_ok;
     for (i = 0; i < N_FILE && !bad; i++) {
         const member *m = &file_members[i];
         if (m->type == T_PRESENT)
@@ -165,7 +175,6 @@ static int put_file(yajl_gen g, doc_out *o, const ap_entry_file *f)
         else if (AP_ENTRY_FILE_HAS(f, verification) && f->verification)
             bad = put_member(g, m, f) != 0; /* written only when known */
     }
-    o->nl = 1;
     return bad || yajl_gen_map_close(g) != yajl_gen_status_ok ? -1 : 0;
 }
 
@@ -175,6 +184,7 @@ static int put_entry(yajl_gen g, doc_out *o, const ap_entry *e)
     size_t k;
     for (i = 0; i < N_HEAD && !bad; i++) {
         const member *m = &head_members[i];
+        o->nl_after = ',';
         if (m->type == T_VERSION)
             bad = put_key(g, m) || yajl_gen_integer(g, FORMAT_VERSION);
         else if (m->type == T_STATUS)
@@ -183,8 +193,10 @@ static int put_entry(yajl_gen g, doc_out *o, const ap_entry *e)
                                         e->requested))
             bad = put_member(g, m, e) != 0;
     }
-    bad = bad || yajl_gen_string(g, (const unsigned char *)"files", 5) ||
-          yajl_gen_array_open(g);
+    o->nl_after = ',';
+    bad = bad || yajl_gen_string(g, (const unsigned char *)"files", 5);
+    o->nl_after = '[';
+    bad = bad || yajl_gen_array_open(g);
     for (k = 0; k < e->nfiles && e->files && !bad; k++) /* a caller's array too */
         bad = put_file(g, o, ap_entry_file_at(e, k)) != 0;
     return bad || yajl_gen_array_close(g) || yajl_gen_map_close(g) ? -1 : 0;
@@ -192,7 +204,7 @@ static int put_entry(yajl_gen g, doc_out *o, const ap_entry *e)
 
 char *apx_entry_json_text(const ap_entry *e, size_t *len)
 {
-    doc_out o = { NULL, 0, 0, 0, 1 };
+    doc_out o = { NULL, 0, 0, 0, 0 };
     yajl_gen g = yajl_gen_alloc(NULL);
     int bad;
     if (!g)
