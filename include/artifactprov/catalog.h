@@ -122,7 +122,9 @@ AP_EXPORT size_t ap_entry_file_count(const ap_entry *entry);
  */
 AP_EXPORT const ap_entry_file *ap_entry_file_at(const ap_entry *entry, size_t i);
 
-/** The entry as a JSON document (the catalog's own format); ap_free it. */
+/** The entry as a JSON document (the catalog's own format: a line per
+ * member and per file, UTF-8; docs/store.md); ap_free it.  AP_ENOMEM also
+ * when a string of the entry is not UTF-8. */
 AP_EXPORT int ap_entry_to_json(const ap_entry *entry, char **out);
 
 /** Parse a catalog document.  AP_ECORRUPT on malformed input. */
