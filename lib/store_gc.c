@@ -278,37 +278,58 @@ static int ends_with(const char *s, const char *suffix)
  * later run can resume (the engine starts such a file over): the zero-byte
  * file a pull killed before its first byte, or one cut off before its
  * first sidecar.  It goes at any age once its staging lock is free (no
- * pull is writing it).  1: handled (removed or in use), 0: not such a
- * file, <0: an error status. */
+ * pull is writing it).  AP_OK or an error status. */
 static int gc_unresumable(ap_store *s, gc_ctx *g, int dfd, const char *n,
-                          const char *rel)
+                          const char *rel, const char *lock)
 {
-    struct stat st, sst;
-    char lock[80], *sc;
-    int have_side, lfd = -1, rc;
-    if (!ends_with(n, ".part") || strlen(n) != 64 + 5 ||
-        strspn(n, "0123456789abcdef") != 64 ||
-        apx_store_stage_lock_name(n, lock) != AP_OK)
-        return 0;
-    if (!(sc = apx_asprintf("%s.state", n)))
-        return AP_ENOMEM;
-    have_side = fstatat(dfd, sc, &sst, AT_SYMLINK_NOFOLLOW) == 0;
-    free(sc);
-    if (have_side)
-        return 0;
+    struct stat st;
+    int lfd = -1, rc = AP_OK;
     if (ap_store_trylock(s, lock, &lfd) != AP_OK)
-        return 1;          /* a pull holds it: its file, not a leftover */
-    rc = 1;
+        return AP_OK;      /* a pull holds it: its file, not a leftover */
     if (fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode) &&
         unlinkat(dfd, n, 0) == 0)
         rc = gc_report(s, g, "staging", apx_asprintf("%s/%s/%s", s->root, rel, n),
                        (uint64_t)st.st_size);
     apx_store_unlock_remove(s, lock, lfd);
-    return rc == AP_OK ? 1 : rc;
+    return rc;
 }
 
-/* Stale files of staging/ (data file + sidecar) and temporary files in
- * catalog/; unresumable staging files at any age (gc_unresumable). */
+/* A data file of staging/ and its sidecar ("<name>.state"), looked up
+ * once: without a sidecar, a download's "<hex>.part" goes at once
+ * (gc_unresumable); otherwise the data file and its sidecar go together
+ * when both are stale (a sidecar touched recently means a live download). */
+static int gc_staging_data(ap_store *s, gc_ctx *g, int dfd, const char *n,
+                           const char *rel)
+{
+    struct stat st, sst;
+    char lock[80], *sc = apx_asprintf("%s.state", n);
+    int have_side;
+    uint64_t bytes;
+    if (!sc)
+        return AP_ENOMEM;
+    have_side = fstatat(dfd, sc, &sst, AT_SYMLINK_NOFOLLOW) == 0;
+    if (!have_side && ends_with(n, ".part") && strlen(n) == 64 + 5 &&
+        strspn(n, "0123456789abcdef") == 64 &&
+        apx_store_stage_lock_name(n, lock) == AP_OK) {
+        free(sc);
+        return gc_unresumable(s, g, dfd, n, rel, lock);
+    }
+    if (fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) != 0 || S_ISDIR(st.st_mode) ||
+        !is_stale(&st, g) || (have_side && !is_stale(&sst, g))) {
+        free(sc);
+        return AP_OK;
+    }
+    bytes = (uint64_t)st.st_size;
+    if (have_side && unlinkat(dfd, sc, 0) == 0)
+        bytes += (uint64_t)sst.st_size;
+    free(sc);
+    if (unlinkat(dfd, n, 0) != 0)
+        return AP_OK;
+    return gc_report(s, g, "staging", apx_asprintf("%s/%s/%s", s->root, rel, n), bytes);
+}
+
+/* Stale files of staging/ (data file + sidecar, gc_staging_data) and
+ * temporary files in catalog/. */
 static int gc_dir(ap_store *s, gc_ctx *g, const char *rel, int staging)
 {
     int dfd = apx_fs_opendir_at(s->root_fd, rel, 1, &s->err), rc = AP_OK;
@@ -328,7 +349,6 @@ static int gc_dir(ap_store *s, gc_ctx *g, const char *rel, int staging)
         while (rc == AP_OK && (de = readdir(dir)) != NULL) {
             struct stat st, sst;
             const char *n = de->d_name;
-            uint64_t bytes;
             int side = ends_with(n, ".state");
 
             if (!strcmp(n, ".") || !strcmp(n, ".."))
@@ -337,7 +357,11 @@ static int gc_dir(ap_store *s, gc_ctx *g, const char *rel, int staging)
                 continue;
             if (staging && side != pass)
                 continue;
-            if (staging && side) {
+            if (staging && !side) {
+                rc = gc_staging_data(s, g, dirfd(dir), n, rel);
+                continue;
+            }
+            if (staging) {
                 /* Sidecar whose data file still exists: handled (or kept)
                  * with the data file in pass 0. */
                 char *data = apx_strndup(n, strlen(n) - 6);
@@ -350,36 +374,11 @@ static int gc_dir(ap_store *s, gc_ctx *g, const char *rel, int staging)
                 if (live)
                     continue;
             }
-            if (staging && !side) {
-                int u = gc_unresumable(s, g, dirfd(dir), n, rel);
-                if (u < 0)
-                    rc = u;
-                if (u != 0)
-                    continue;
-            }
             if (fstatat(dirfd(dir), n, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-                S_ISDIR(st.st_mode) || !is_stale(&st, g))
-                continue;
-            bytes = (uint64_t)st.st_size;
-            if (staging && !side) {
-                char *sc = apx_asprintf("%s.state", n);
-                if (!sc)
-                    return AP_ENOMEM;
-                if (fstatat(dirfd(dir), sc, &sst, AT_SYMLINK_NOFOLLOW) == 0) {
-                    /* A sidecar touched recently means a live download. */
-                    if (!is_stale(&sst, g)) {
-                        free(sc);
-                        continue;
-                    }
-                    if (unlinkat(dirfd(dir), sc, 0) == 0)
-                        bytes += (uint64_t)sst.st_size;
-                }
-                free(sc);
-            }
-            if (unlinkat(dirfd(dir), n, 0) != 0)
+                S_ISDIR(st.st_mode) || !is_stale(&st, g) || unlinkat(dirfd(dir), n, 0) != 0)
                 continue;
             rc = gc_report(s, g, staging ? "staging" : "tmp",
-                           apx_asprintf("%s/%s/%s", s->root, rel, n), bytes);
+                           apx_asprintf("%s/%s/%s", s->root, rel, n), (uint64_t)st.st_size);
         }
     }
     closedir(dir);
