@@ -56,6 +56,8 @@ uint64_t apd_now_ms(void);
 
 /* reply.c: responses.  Each returns what the access handler returns. */
 enum MHD_Result apd_reply(apd_req *rq, unsigned code, json_t *body);   /* steals */
+/* A body that is JSON text already, text[len] (malloc'd; stolen). */
+enum MHD_Result apd_reply_json_text(apd_req *rq, unsigned code, char *text, size_t len);
 enum MHD_Result apd_reply_error(apd_req *rq, unsigned code, const char *fmt, ...)
     AP_PRINTF(3, 4);
 enum MHD_Result apd_not_allowed(apd_req *rq, const char *allow);
@@ -95,6 +97,11 @@ int apd_submit_job(apd_req *rq, const apd_submit *s, ap_job_id *id, int *existin
 /* reply.c: a job and a catalog entry as JSON. */
 json_t *apd_job_json(const ap_job_info *i);
 json_t *apd_entry_json(const ap_entry *e);
+/* 200 with catalog entries as the library writes them (ap_entry_to_json:
+ * an entry of 100,000 files is too big for a jansson tree): list[0] alone
+ * when member is NULL, else {"member": [list...]}. */
+enum MHD_Result apd_reply_entries(apd_req *rq, ap_entry *const *list, size_t n,
+                                  const char *member);
 
 /* sse.c: a job's events as a stream. */
 enum apd_stream_kind { APD_SSE, APD_NDJSON };

@@ -87,6 +87,17 @@ static enum MHD_Result reply_allow(apd_req *rq, unsigned code, json_t *body,
     return queue(rq, code, r, "application/json");
 }
 
+enum MHD_Result apd_reply_json_text(apd_req *rq, unsigned code, char *text, size_t len)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, text,
+                                                             MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(text);
+        return MHD_NO;
+    }
+    return queue(rq, code, r, "application/json");
+}
+
 enum MHD_Result apd_reply(apd_req *rq, unsigned code, json_t *body)
 {
     return reply_allow(rq, code, body, NULL);
@@ -188,6 +199,49 @@ json_t *apd_job_json(const ap_job_info *i)
                                             (json_int_t)i->finished));
     json_decref(e);
     return j;
+}
+
+/* ap_free, as MHD's free callback */
+static void free_doc(void *p)
+{
+    ap_free(p);
+}
+
+enum MHD_Result apd_reply_entries(apd_req *rq, ap_entry *const *list, size_t n,
+                                  const char *member)
+{
+    char **docs = calloc(n ? n : 1, sizeof *docs), *buf = NULL, *p;
+    size_t len = 0, i;
+    struct MHD_Response *r;
+    int bad = !docs;
+    for (i = 0; !bad && i < n; i++) {
+        bad = ap_entry_to_json(list[i], &docs[i]) != AP_OK;
+        len += bad ? 0 : strlen(docs[i]) + 1;
+    }
+    if (!bad && !member && n == 1) { /* one entry: its document as it is */
+        r = MHD_create_response_from_buffer_with_free_callback(strlen(docs[0]), docs[0],
+                                                               free_doc);
+        free(docs);
+        return r ? queue(rq, 200, r, "application/json") : MHD_NO;
+    }
+    if (!bad && member && (buf = malloc(len + strlen(member) + 8))) {
+        p = buf + sprintf(buf, "{\"%s\":[", member);
+        for (i = 0; i < n; i++) {
+            size_t k = strlen(docs[i]);
+            memcpy(p, docs[i], k);
+            p += k;
+            if (i + 1 < n)
+                *p++ = ',';
+        }
+        p += sprintf(p, "]}\n");
+    }
+    for (i = 0; docs && i < n; i++)
+        ap_free(docs[i]);
+    free(docs);
+    if (!buf)
+        return apd_reply_error(rq, 500, "cannot write the catalog's entries as JSON: "
+                               "out of memory");
+    return apd_reply_json_text(rq, 200, buf, (size_t)(p - buf));
 }
 
 json_t *apd_entry_json(const ap_entry *e)

@@ -308,27 +308,23 @@ static enum MHD_Result models(apd_req *rq, const char *id)
     ap_catalog *cat;
     ap_entry **list = NULL, *e = NULL;
     enum MHD_Result res;
-    size_t n = 0, i;
+    size_t n = 0;
     int rc;
     if (!p)
         return apd_reply_error(rq, 500, "cannot open the store: %s",
                                ap_error_last()->message);
     cat = ap_provisioner_catalog(p);
     if (!id) {
-        json_t *arr = json_array();
         rc = ap_catalog_list(cat, NULL, &list, &n);
-        for (i = 0; rc == AP_OK && i < n; i++)
-            json_array_append_new(arr, apd_entry_json(list[i]));
+        res = rc == AP_OK ? apd_reply_entries(rq, list, n, "models")
+                          : apd_reply_error(rq, 500, "catalog: %s", ap_catalog_errmsg(cat));
         ap_entry_list_free(list, n);
-        res = rc == AP_OK ? apd_reply(rq, 200, json_pack("{s:o}", "models", arr))
-                          : (json_decref(arr), apd_reply_error(rq, 500, "catalog: %s",
-                                                               ap_catalog_errmsg(cat)));
     } else if ((rc = ap_catalog_get(cat, id, &e)) != AP_OK) {
         res = apd_reply_error(rq, apd_http_code(rc), "model '%s': %s", id,
                               rc == AP_ENOTFOUND ? "no such entry in the catalog"
                                                  : ap_catalog_errmsg(cat));
     } else if (apd_method(rq, "GET")) {
-        res = apd_reply(rq, 200, apd_entry_json(e));
+        res = apd_reply_entries(rq, &e, 1, NULL);
     } else if ((rc = ap_catalog_remove(cat, e->id)) != AP_OK) {
         res = apd_reply_error(rq, apd_http_code(rc), "model '%s': %s", id,
                               ap_catalog_errmsg(cat));
