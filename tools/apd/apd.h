@@ -94,14 +94,17 @@ typedef struct apd_submit {
  * reference); else answered on rq. */
 int apd_submit_job(apd_req *rq, const apd_submit *s, ap_job_id *id, int *existing,
                    enum MHD_Result *res);
-/* reply.c: a job and a catalog entry as JSON. */
+/* reply.c: a job as JSON; catalog entries as the library writes them. */
 json_t *apd_job_json(const ap_job_info *i);
-json_t *apd_entry_json(const ap_entry *e);
 /* 200 with catalog entries as the library writes them (ap_entry_to_json:
  * an entry of 100,000 files is too big for a jansson tree): list[0] alone
  * when member is NULL, else {"member": [list...]}. */
 enum MHD_Result apd_reply_entries(apd_req *rq, ap_entry *const *list, size_t n,
                                   const char *member);
+/* body (stolen), with an "entry" member holding e's document appended as
+ * text when e is not NULL (e is freed). */
+enum MHD_Result apd_reply_with_entry(apd_req *rq, unsigned code, json_t *body,
+                                     ap_entry *e);
 
 /* sse.c: a job's events as a stream. */
 enum apd_stream_kind { APD_SSE, APD_NDJSON };

@@ -244,12 +244,31 @@ enum MHD_Result apd_reply_entries(apd_req *rq, ap_entry *const *list, size_t n,
     return apd_reply_json_text(rq, 200, buf, (size_t)(p - buf));
 }
 
-json_t *apd_entry_json(const ap_entry *e)
+enum MHD_Result apd_reply_with_entry(apd_req *rq, unsigned code, json_t *body,
+                                     ap_entry *e)
 {
-    char *text = NULL;
-    json_t *j = NULL;
-    if (ap_entry_to_json(e, &text) == AP_OK)
-        j = json_loads(text, 0, NULL);
-    ap_free(text);
-    return j ? j : json_null();
+    char *head, *doc = NULL, *buf;
+    size_t hn, dn;
+    int n;
+    if (!e || !body)
+        return apd_reply(rq, code, body);
+    head = apd_dump(body);
+    json_decref(body);
+    if (head && ap_entry_to_json(e, &doc) == AP_OK &&
+        (hn = strlen(head)) >= 2 && head[hn - 1] == '}' &&
+        (buf = malloc(hn + (dn = strlen(doc)) + 16))) {
+        /* {...} becomes {...,"entry":DOC} */
+        memcpy(buf, head, hn - 1);
+        n = sprintf(buf + hn - 1, "%s\"entry\":", hn > 2 ? "," : "");
+        memcpy(buf + hn - 1 + n, doc, dn);
+        memcpy(buf + hn - 1 + n + dn, "}\n", 3);
+        free(head);
+        ap_free(doc);
+        ap_entry_free(e);
+        return apd_reply_json_text(rq, code, buf, hn - 1 + n + dn + 2);
+    }
+    free(head);
+    ap_free(doc);
+    ap_entry_free(e);
+    return apd_reply_error(rq, 500, "cannot write the job as JSON: out of memory");
 }

@@ -152,12 +152,13 @@ static enum MHD_Result post_job(apd_req *rq)
 }
 
 /* A job as JSON: the registry's, else the history's; NULL when unknown.
- * A done job carries its entry. */
-static json_t *job_view(ap_job_id id)
+ * A done job's entry goes to *entry (the reply appends its document:
+ * apd_reply_with_entry), else NULL. */
+static json_t *job_view(ap_job_id id, ap_entry **entry)
 {
     ap_job_info info = AP_JOB_INFO_INIT;
-    ap_entry *e = NULL;
     json_t *j;
+    *entry = NULL;
     if (ap_jobs_info(G.jobs, id, &info) != AP_OK) {
         const char *eid;
         ap_provisioner *p;
@@ -165,18 +166,15 @@ static json_t *job_view(ap_job_id id)
             return NULL;
         eid = json_string_value(json_object_get(j, "entry_id"));
         if (eid && (p = apd_prov_get())) {
-            if (ap_catalog_get(ap_provisioner_catalog(p), eid, &e) == AP_OK)
-                json_object_set_new(j, "entry", apd_entry_json(e));
-            ap_entry_free(e);
+            if (ap_catalog_get(ap_provisioner_catalog(p), eid, entry) != AP_OK)
+                *entry = NULL;
             apd_prov_put(p);
         }
         return j;
     }
     j = apd_job_json(&info);
-    if (info.state == AP_JOB_DONE && ap_jobs_entry(G.jobs, id, &e) == AP_OK) {
-        json_object_set_new(j, "entry", apd_entry_json(e));
-        ap_entry_free(e);
-    }
+    if (info.state == AP_JOB_DONE && ap_jobs_entry(G.jobs, id, entry) != AP_OK)
+        *entry = NULL;
     ap_job_info_clear(&info);
     return j;
 }
@@ -211,7 +209,8 @@ static enum MHD_Result get_jobs(apd_req *rq)
 static enum MHD_Result cancel_job(apd_req *rq, ap_job_id id)
 {
     ap_job_info info = AP_JOB_INFO_INIT;
-    json_t *h;
+    ap_entry *e;
+    json_t *h, *j;
     int rc = ap_jobs_info(G.jobs, id, &info);
     if (rc == AP_OK && info.state >= AP_JOB_DONE) {
         enum MHD_Result res = apd_reply_error(rq, 409, "job %llu has already ended (%s)",
@@ -233,7 +232,8 @@ static enum MHD_Result cancel_job(apd_req *rq, ap_job_id id)
     if (rc != AP_OK)
         return apd_reply_error(rq, apd_http_code(rc), "%s", ap_error_last()->message);
     apd_log("job %llu: cancel requested", (unsigned long long)id);
-    return apd_reply(rq, 202, job_view(id));
+    j = job_view(id, &e);
+    return apd_reply_with_entry(rq, 202, j, e);
 }
 
 /* Resume an interrupted (or failed, or cancelled) job of the history: the
@@ -268,12 +268,13 @@ static enum MHD_Result job_route(apd_req *rq, const char *s)
         return apd_reply_error(rq, 404, "no such job: '%.64s'", s);
     if (!slash) {
         json_t *j;
+        ap_entry *e;
         if (!apd_method(rq, "GET"))
             return apd_not_allowed(rq, "GET");
-        if (!(j = job_view(id)))
+        if (!(j = job_view(id, &e)))
             return apd_reply_error(rq, 404, "job %llu: no such job",
                                    (unsigned long long)id);
-        return apd_reply(rq, 200, j);
+        return apd_reply_with_entry(rq, 200, j, e);
     }
     if (strcmp(slash, "/events") == 0) {
         const char *a = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "after");
