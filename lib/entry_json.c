@@ -8,6 +8,7 @@
 #include "internal.h"
 #include "entry.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -343,36 +344,54 @@ static int on_boolean(void *ctx, int b)
     return 1;
 }
 
-static int on_integer(void *ctx, long long v)
+static void integer(reader *rd, long long v)
 {
-    reader *rd = ctx;
-    if (scalar(rd)) {
-        switch (rd->m->type) {
-        case T_PRESENT: cur_file(rd)->present = v != 0; break;
-        case T_VERSION:
-            if (v != FORMAT_VERSION)
-                wrong_type(rd);
-            break;
-        case T_U64:
-            if (v < 0)
-                wrong_type(rd);
-            else
-                *(uint64_t *)field(rd) = (uint64_t)v;
-            break;
-        case T_I64: *(int64_t *)field(rd) = (int64_t)v; break;
-        default: wrong_type(rd);
-        }
+    switch (rd->m->type) {
+    case T_PRESENT: cur_file(rd)->present = v != 0; break;
+    case T_VERSION:
+        if (v != FORMAT_VERSION)
+            wrong_type(rd);
+        break;
+    case T_U64:
+        if (v < 0)
+            wrong_type(rd);
+        else
+            *(uint64_t *)field(rd) = (uint64_t)v;
+        break;
+    case T_I64: *(int64_t *)field(rd) = (int64_t)v; break;
+    default: wrong_type(rd);
     }
-    rd->m = NULL;
-    return 1;
 }
 
-static int on_double(void *ctx, double d)
+/* A number, as its text (yajl checked its syntax): an integer that fits
+ * int64_t, which the members take, or a real, which none takes.  Read here
+ * rather than by yajl's own conversion, which refuses INT64_MIN. */
+static int on_number(void *ctx, const char *s, size_t n)
 {
     reader *rd = ctx;
-    (void)d;
-    if (scalar(rd))
-        wrong_type(rd);
+    char text[32], *end;
+    long long v = 0;
+    int is_real = memchr(s, '.', n) || memchr(s, 'e', n) || memchr(s, 'E', n);
+    if (!is_real) {
+        if (n >= sizeof text) {
+            rd->err = "integer overflow";
+            return 0;
+        }
+        memcpy(text, s, n);
+        text[n] = '\0';
+        errno = 0;
+        v = strtoll(text, &end, 10);
+        if (errno == ERANGE || *end) {
+            rd->err = "integer overflow";
+            return 0;
+        }
+    }
+    if (scalar(rd)) {
+        if (is_real)
+            wrong_type(rd);
+        else
+            integer(rd, v);
+    }
     rd->m = NULL;
     return 1;
 }
@@ -576,7 +595,7 @@ static int on_end_array(void *ctx)
 }
 
 static const yajl_callbacks callbacks = {
-    on_null, on_boolean, on_integer, on_double, NULL, on_string,
+    on_null, on_boolean, NULL, NULL, on_number, on_string,
     on_start_map, on_map_key, on_end_map, on_start_array, on_end_array
 };
 

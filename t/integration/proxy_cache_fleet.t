@@ -102,8 +102,8 @@ pull_all() {
     for p in $pids; do wait $p || fails=$((fails + 1)); done
     [ $fails -eq 0 ] || { diag "$(cat "$TMP/$name"*.err)"; return 1; }
     for n in $(seq $N); do
-        p=$(awk -v w="$W" '/"path": / { p = $2 } $0 ~ "\"size\": " w "," { print p }' \
-            "$TMP/$name$n.json" | tr -d '",') &&
+        p=$(jq -r --argjson w "$W" '.files[] | select(.size == $w) | .path' \
+            "$TMP/$name$n.json") &&
             cmp -s "$p" "$src" && AP_HOME="$TMP/$name$n" "$APCTL" verify > /dev/null ||
             { diag "client $n of $name: $(cat "$TMP/$name$n.err")"; return 1; }
     done

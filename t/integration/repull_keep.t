@@ -42,7 +42,7 @@ still_good() {   # still_good LABEL: path answers, old bytes, ready, view, verif
     check "$1: apctl path still answers" [ -n "$p" ]
     [ -s "$TMP/path.err" ] && diag "$(cat "$TMP/path.err")"
     check "$1: ... with the old bytes, the entry ready" sh -c "cmp -s '$p' '$TMP/w.bin' &&
-        \"$APCTL\" show --json $R | grep -q '\"status\": \"ready\"'"
+        \"$APCTL\" show --json $R | grep -q '\"status\": *\"ready\"'"
     check "$1: ... the view still points at them, verify clean" sh -c "cmp -s '$VIEW' '$TMP/w.bin' &&
         \"$APCTL\" verify > /dev/null"
 }
@@ -94,7 +94,7 @@ config '{}' $C2 '{"status": 404}'
 "$APCTL" pull hf:org/s > /dev/null 2> "$TMP/moved.err"
 check "pull after main moved to a commit with a 404 file fails (exit 3)" [ $? -eq 3 ]
 check "... the snapshot is still ready at the old commit" sh -c \
-    "\"$APCTL\" show --json hf:org/s > '$TMP/s.json' && grep -q '\"status\": \"ready\"' '$TMP/s.json' && grep -q '\"revision\": \"$C1\"' '$TMP/s.json'"
+    "\"$APCTL\" show --json hf:org/s > '$TMP/s.json' && grep -q '\"status\": *\"ready\"' '$TMP/s.json' && grep -q '\"revision\": *\"$C1\"' '$TMP/s.json'"
 check "... its files and views are the old ones" sh -c \
     "cmp -s \"\$(\"$APCTL\" path hf:org/s s.bin)\" '$TMP/s1.bin' &&
      [ \"\$(cat '$AP_HOME/models/huggingface/org/s/a.txt')\" = one ] &&

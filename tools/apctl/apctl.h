@@ -50,7 +50,6 @@ extern const char apctl_exit_help[];
 /* ---- output.c ---- */
 const char *T(const char *s);
 int put_json(FILE *f, json_t *j, int compact);
-json_t *entry_value(const ap_entry *e);
 /* Write the JSON text js to f as it is but ASCII: every character beyond
  * it, which only a string holds, as \uXXXX (a surrogate pair above
  * U+FFFF), as jansson's JSON_ENSURE_ASCII writes them: no raw C1 control
@@ -176,6 +175,7 @@ int pull_many(char **refs, size_t n, const ap_provision_options *o,
               unsigned njobs, int json, pull_ui *ui);
 const ap_entry_file *file_named(const ap_entry *e, const char *what);
 int print_entry_json(const ap_entry *e);
+int print_entries_json(ap_entry *const *list, size_t n);
 void print_pulled_paths(const ap_entry *e, const char *ref);
 int cmd_scan(int argc, char **argv);
 int cmd_vendors(int argc, char **argv);

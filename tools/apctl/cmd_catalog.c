@@ -112,16 +112,30 @@ static int put_entry_json(const ap_entry *e, const char *sep)
     return rc ? 1 : 0;
 }
 
-/* `pull --json`: jansson's indented form, one member per line, as before
- * (scripts read it line by line; a pulled entry is small, or printed once
- * after a long pull). */
+/* `pull --json`, `show --json`: one entry's document and a newline. */
 int print_entry_json(const ap_entry *e)
 {
-    if (put_json(stdout, entry_value(e), 0) != 0) {
-        fprintf(stderr, "apctl: %s: cannot represent the entry as JSON\n", T(e->id));
+    if (put_entry_json(e, "") != 0)
         return 1;
-    }
+    fputc('\n', stdout);
     return 0;
+}
+
+/* `ls --json`, `pull --json` of several references: a JSON array of the
+ * entries' documents, one after the other.  0 on success. */
+int print_entries_json(ap_entry *const *list, size_t n)
+{
+    const char *sep = "\n";
+    size_t i;
+    int bad = 0;
+    fputc('[', stdout);
+    for (i = 0; i < n; i++)
+        if (put_entry_json(list[i], sep) != 0)
+            bad = 1;
+        else
+            sep = ",\n";
+    fputs(n ? "\n]\n" : "]\n", stdout);
+    return bad;
 }
 
 static int get_entry(ap_provisioner *p, const char *what, ap_entry **e)
@@ -200,14 +214,8 @@ int cmd_ls(int argc, char **argv)
         return apctl_exit_code(rc);
     }
     if (json) {
-        const char *sep = "\n";
-        fputc('[', stdout);
-        for (i = 0; i < n; i++)
-            if (put_entry_json(list[i], sep) != 0)
-                rc = AP_ERROR;
-            else
-                sep = ",\n";
-        fputs(n ? "\n]\n" : "]\n", stdout);
+        if (print_entries_json(list, n) != 0)
+            rc = AP_ERROR;
     } else {
         for (i = 0; i < n; i++)
             print_entry_text(ap_provisioner_store(p), list[i]);
@@ -240,10 +248,8 @@ int cmd_show(int argc, char **argv)
         return APCTL_EXIT_FAILURE;
     rc = get_entry(p, what, &e);
     if (rc == AP_OK) {
-        if (json && put_entry_json(e, "") == 0)
-            fputc('\n', stdout);
-        else if (json)
-            rc = AP_ERROR;
+        if (json)
+            rc = print_entry_json(e) ? AP_ERROR : AP_OK;
         else
             print_entry_text(ap_provisioner_store(p), e);
     }

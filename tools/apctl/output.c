@@ -95,14 +95,3 @@ int put_json_ascii(FILE *f, const char *js)
     return ferror(f) ? -1 : 0;
 }
 
-/* An entry as a jansson value (the library's own JSON document). */
-json_t *entry_value(const ap_entry *e)
-{
-    char *js = NULL;
-    json_t *j = NULL;
-    if (ap_entry_to_json(e, &js) == AP_OK)
-        j = json_loads(js, JSON_REJECT_DUPLICATES, NULL);
-    ap_free(js);
-    return j;
-}
-

@@ -13,7 +13,8 @@
 typedef struct many {
     ap_jobs *jobs;
     ap_job_id *ids;
-    json_t *arr;
+    ap_entry **done;  /* --json: the entries pulled, in the order given */
+    size_t ndone;
     size_t n;
     int first_rc;  /* status of the first failure */
     int cancelled;
@@ -44,11 +45,8 @@ static void wait_one(many *m, size_t i, const char *ref, int json, int quiet)
         ap_entry *e = NULL;
         if (ap_jobs_entry(m->jobs, m->ids[i], &e) == AP_OK) {
             if (json) {
-                if (json_array_append_new(m->arr, entry_value(e)) != 0) {
-                    fprintf(stderr, "apctl: %s: cannot represent the entry as JSON: %s\n",
-                            T(ref), T(ap_error_last()->message));
-                    note_failure(m, AP_ENOMEM);
-                }
+                m->done[m->ndone++] = e; /* printed at the end */
+                e = NULL;
             } else if (!quiet) {
                 pull_ui_clear(m->ui);
                 print_pulled_paths(e, ref);
@@ -86,18 +84,18 @@ int pull_many(char **refs, size_t n, const ap_provision_options *o,
     jo.sink = pull_ui_event;
     jo.sink_user = ui;
     apctl_provisioner_options(&po);
-    if (!(m.ids = calloc(n, sizeof *m.ids)) || (json && !(m.arr = json_array())) ||
+    if (!(m.ids = calloc(n, sizeof *m.ids)) || (json && !(m.done = calloc(n, sizeof *m.done))) ||
         signals_catch() != 0) {
         fprintf(stderr, "apctl: out of memory\n");
         free(m.ids);
-        json_decref(m.arr);
+        free(m.done);
         return APCTL_EXIT_FAILURE;
     }
     rc = ap_jobs_new(&m.jobs, &po, &jo);
     if (rc != AP_OK) {
         fprintf(stderr, "apctl: cannot start jobs: %s\n", T(ap_error_last()->message));
         free(m.ids);
-        json_decref(m.arr);
+        free(m.done);
         signals_release();
         return apctl_exit_code(rc);
     }
@@ -119,8 +117,9 @@ int pull_many(char **refs, size_t n, const ap_provision_options *o,
     }
     ap_jobs_free(m.jobs); /* joins the workers: no event comes after */
     pull_ui_clear(ui);
-    if (json)
-        put_json(stdout, m.arr, 0);
+    if (json && print_entries_json(m.done, m.ndone) != 0)
+        note_failure(&m, AP_ENOMEM);
+    ap_entry_list_free(m.done, m.ndone);
     if (m.first_rc == AP_OK && pull_ui_moved(ui, 0) && !ui->events)
         pull_ui_summary(ui, n == 1 ? refs[0] : "total", files, mono_secs() - t0);
     signals_release();
