@@ -77,7 +77,7 @@ typedef struct ctx {
     unsigned char hkey[crypto_generichash_KEYBYTES]; /* random, per parse */
 
     /* escape scan of the raw bytes, across pieces */
-    int esc, nhex, low_due;
+    int esc, nhex, low_due, in_str;
     unsigned hexv;
 
     /* structure */
@@ -201,9 +201,12 @@ static void ya_free(void *ud, void *p)
  * escape not followed by a \uDC00-\uDFFF one (yajl decodes it to '?', or
  * pairs it with whatever \u escape follows), a lone \uDC00-\uDFFF, and
  * form feed or vertical tab (yajl takes them for whitespace; inside
- * strings it refuses them itself).  In JSON yajl accepts, every backslash
- * is in a string and starts or belongs to an escape, so following the
- * escapes is exact; in anything else yajl refuses the text anyway. */
+ * strings it refuses them itself), and a string left open at the end (yajl
+ * 2.1 takes an unterminated string after the object for a token still to
+ * come, not for trailing garbage).  In JSON yajl accepts, every backslash
+ * is in a string and starts or belongs to an escape and every other '"'
+ * opens or closes a string, so following them is exact; in anything else
+ * yajl refuses the text anyway. */
 static int esc_scan(ctx *c, const unsigned char *p, size_t n, uint64_t at)
 {
     size_t i;
@@ -211,7 +214,9 @@ static int esc_scan(ctx *c, const unsigned char *p, size_t n, uint64_t at)
         unsigned char b = p[i];
         switch (c->esc) {
         case E_NONE:
-            if (b == '\\')
+            if (b == '"')
+                c->in_str = !c->in_str;
+            else if (b == '\\')
                 c->esc = E_BS;
             else if (b == '\f' || b == '\v')
                 return bad_json(c, "form feed or vertical tab", at + i);
@@ -710,6 +715,8 @@ static int parse_header(ctx *c, const apx_src *src, uint64_t hlen)
             break;
         pos += n;
     }
+    if (!c->rc && ys == yajl_status_ok && (c->in_str || c->esc != E_NONE))
+        bad_json(c, "unterminated string", hlen);
     if (!c->rc && ys == yajl_status_ok) {
         ys = yajl_complete_parse(h);
         at = hlen; /* what is missing is missing at the end */
