@@ -106,7 +106,9 @@ typedef struct ctx {
 
     blk *blocks;             /* yajl's, live */
     jmp_buf oom;
-    unsigned char buf[RD_BUF];
+    unsigned char *buf;      /* the header bytes not yet given to yajl */
+    size_t bufsz;            /* RD_BUF, more only for a longer token */
+    size_t safe;             /* buf[0, safe) ends between tokens */
 } ctx;
 
 static int fail(ctx *c, int status, const char *fmt, ...) AP_PRINTF(3, 4);
@@ -206,16 +208,23 @@ static void ya_free(void *ud, void *p)
  * come, not for trailing garbage).  In JSON yajl accepts, every backslash
  * is in a string and starts or belongs to an escape and every other '"'
  * opens or closes a string, so following them is exact; in anything else
- * yajl refuses the text anyway. */
-static int esc_scan(ctx *c, const unsigned char *p, size_t n, uint64_t at)
+ * yajl refuses the text anyway.  It also notes in c->safe where the bytes
+ * scanned so far last end between tokens (parse_header). */
+static int esc_scan(ctx *c, size_t from, size_t n, uint64_t at)
 {
+    const unsigned char *p = c->buf + from;
     size_t i;
     for (i = 0; i < n; i++) {
         unsigned char b = p[i];
+        if (c->esc == E_NONE && !c->in_str && strchr(" \t\n\r,:[]{}", b) && b)
+            c->safe = from + i + 1;
         switch (c->esc) {
         case E_NONE:
-            if (b == '"')
+            if (b == '"') {
                 c->in_str = !c->in_str;
+                if (!c->in_str)
+                    c->safe = from + i + 1; /* a string ends */
+            }
             else if (b == '\\')
                 c->esc = E_BS;
             else if (b == '\f' || b == '\v')
@@ -696,24 +705,65 @@ static int parse_header(ctx *c, const apx_src *src, uint64_t hlen)
 {
     yajl_alloc_funcs af = { ya_malloc, ya_realloc, ya_free, c };
     yajl_handle h = yajl_alloc(&callbacks, &af, c);
-    uint64_t pos = 8, end = 8 + hlen, at = 0;
+    uint64_t pos = 8, end = 8 + hlen, at = 0, base = 8;
     yajl_status ys = yajl_status_ok;
-    size_t i, best = 0;
+    size_t i, best = 0, have = 0;
     int rc;
 
-    while (pos < end) {
-        uint64_t left = end - pos;
-        size_t n = left < RD_BUF ? (size_t)left : RD_BUF;
-        if ((rc = apx_src_pread(src, pos, c->buf, n)) != AP_OK) {
-            fail(c, rc, "safetensors: cannot read header");
-            break;
+    /* yajl 2.1 keeps a token cut by the end of a piece in a buffer, and
+     * rescans that buffer from its start with every piece that follows:
+     * a 100 MiB string took 45 s in 64 KiB pieces.  So yajl only ever gets
+     * whole tokens: a piece is cut where the bytes end between tokens
+     * (c->safe), the rest is kept for the next one, and only a token
+     * longer than the buffer makes it grow (to at most the header): a
+     * string or number costs its length in memory, as it does in yajl's
+     * own buffer. */
+    while (pos < end || have) {
+        size_t feed;
+        if (pos < end) {
+            uint64_t left = end - pos;
+            size_t n;
+            if (have == c->bufsz) {
+                /* No token ends in the buffer.  Its first byte goes to
+                 * yajl now, which refuses at once what starts no token
+                 * and otherwise holds it for the rest (one rescan). */
+                size_t nsz;
+                ys = yajl_parse(h, c->buf, 1);
+                if (ys != yajl_status_ok)
+                    break;
+                memmove(c->buf, c->buf + 1, --have);
+                base++;
+                nsz = c->bufsz * 2 > hlen ? (size_t)hlen : c->bufsz * 2;
+                unsigned char *nb = apx_realloc(c->buf, nsz);
+                if (!nb) {
+                    fail(c, AP_ENOMEM, "safetensors: out of memory");
+                    break;
+                }
+                c->buf = nb;
+                c->bufsz = nsz;
+            }
+            n = left < c->bufsz - have ? (size_t)left : c->bufsz - have;
+            if ((rc = apx_src_pread(src, pos, c->buf + have, n)) != AP_OK) {
+                fail(c, rc, "safetensors: cannot read header");
+                break;
+            }
+            if (esc_scan(c, have, n, pos - 8) != AP_OK)
+                break;
+            pos += n;
+            have += n;
         }
-        if (esc_scan(c, c->buf, n, pos - 8) != AP_OK)
+        feed = pos == end ? have : c->safe;
+        if (feed) {
+            ys = yajl_parse(h, c->buf, feed);
+            if (ys != yajl_status_ok)
+                break;
+            memmove(c->buf, c->buf + feed, have - feed);
+            have -= feed;
+            base += feed;
+            c->safe = 0;
+        }
+        if (pos == end)
             break;
-        ys = yajl_parse(h, c->buf, n);
-        if (ys != yajl_status_ok)
-            break;
-        pos += n;
     }
     if (!c->rc && ys == yajl_status_ok && (c->in_str || c->esc != E_NONE))
         bad_json(c, "unterminated string", hlen);
@@ -721,7 +771,7 @@ static int parse_header(ctx *c, const apx_src *src, uint64_t hlen)
         ys = yajl_complete_parse(h);
         at = hlen; /* what is missing is missing at the end */
     } else if (!c->rc) {
-        at = pos - 8 + yajl_get_bytes_consumed(h);
+        at = base - 8 + yajl_get_bytes_consumed(h);
     }
     if (!c->rc && ys != yajl_status_ok) {
         if (c->why)
@@ -754,6 +804,7 @@ static void ctx_free(ctx *c)
         blk_unlink(c, b);
         free(b);
     }
+    free(c->buf);
     free(c);
 }
 
@@ -797,6 +848,11 @@ int apx_safetensors_parse(const apx_src *src, apx_model_info *info,
                              "safetensors: header does not start with '{'");
     if (!(c = apx_calloc(1, sizeof *c)))
         return apx_error_set(err, AP_ENOMEM, "safetensors: out of memory");
+    c->bufsz = n < RD_BUF ? (size_t)n : RD_BUF;
+    if (!(c->buf = apx_malloc(c->bufsz))) {
+        free(c);
+        return apx_error_set(err, AP_ENOMEM, "safetensors: out of memory");
+    }
     c->err = err;
     c->info = info;
     c->data_len = src->len - 8 - n;
