@@ -724,15 +724,19 @@ static int parse_header(ctx *c, const apx_src *src, uint64_t hlen)
             uint64_t left = end - pos;
             size_t n;
             if (have == c->bufsz) {
-                /* No token ends in the buffer.  Its first byte goes to
-                 * yajl now, which refuses at once what starts no token
-                 * and otherwise holds it for the rest (one rescan). */
+                /* No token ends in the buffer.  Unless it is a string,
+                 * its first byte goes to yajl now, which refuses at once
+                 * what starts no token (rather than after the buffer has
+                 * grown to the header's size) and otherwise holds it for
+                 * the rest (one rescan). */
                 size_t nsz;
-                ys = yajl_parse(h, c->buf, 1);
-                if (ys != yajl_status_ok)
-                    break;
-                memmove(c->buf, c->buf + 1, --have);
-                base++;
+                if (!c->in_str) {
+                    ys = yajl_parse(h, c->buf, 1);
+                    if (ys != yajl_status_ok)
+                        break;
+                    memmove(c->buf, c->buf + 1, --have);
+                    base++;
+                }
                 nsz = c->bufsz * 2 > hlen ? (size_t)hlen : c->bufsz * 2;
                 unsigned char *nb = apx_realloc(c->buf, nsz);
                 if (!nb) {
