@@ -6,25 +6,32 @@
  * the end of the file, is refused before anything is allocated.
  * The precision is the dominant dtype by bytes (ties: by tensor count),
  * lower-cased ("f16", "bf16", "f8_e4m3", ...).
- * The header is read in 64 KiB pieces by a validating streaming JSON
- * reader that keeps only what classification needs (dtype counts, the
- * parameter sum, a 64-bit keyed hash per key to refuse duplicates in each
- * object, as JSON_REJECT_DUPLICATES did): memory stays a fixed 64 KiB plus
- * 16 bytes per tensor, never a DOM of the header (which took about 15x the
- * header's size with jansson).  Values of
- * "__metadata__" and unknown members are validated and skipped, nesting at
- * most 64 deep.
+ * The header is read in 64 KiB pieces and fed to yajl's validating event
+ * parser (libyajl2); the callbacks keep only what classification needs
+ * (dtype counts, the parameter sum, a 64-bit keyed hash per key to refuse
+ * duplicates in each object, as JSON_REJECT_DUPLICATES did), never a DOM
+ * of the header.  Values of "__metadata__" and unknown members are skipped
+ * (nesting at most 64 deep).  What yajl 2.1 accepts and jansson refused is
+ * refused here (docs/design-notes.md): lone surrogate escapes (yajl turns
+ * them into '?' or a wrong code point) and form feed or vertical tab
+ * between tokens, by a scan of the raw bytes for escapes; overlong or
+ * surrogate UTF-8, code points beyond U+10FFFF and \u0000, in the string
+ * callbacks; integers beyond int64 and reals that overflow a double, from
+ * the number's text (yajl's own integer conversion refuses INT64_MIN).
  * SPDX-License-Identifier: MIT */
 #include "formats.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <setjmp.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <yajl/yajl_parse.h>
 
 #define MAX_DTYPES 32
 #define MAX_DEPTH 64          /* nesting of values we skip (__metadata__) */
@@ -36,457 +43,342 @@ typedef struct dtype_stat {
     uint64_t count;
 } dtype_stat;
 
-/* A streaming JSON reader over the header bytes [pos, end) of the source:
- * one fixed buffer, nothing of the header's size is ever allocated. */
-typedef struct rd {
-    const apx_src *src;
-    uint64_t pos, end;       /* next byte to read; end of the header */
-    uint64_t boff;           /* source offset of buf[0] */
-    size_t blen;
-    apx_error *err;
-    int rc;                  /* first error, sticky */
-    unsigned char hkey[crypto_generichash_KEYBYTES]; /* random, per parse */
-    unsigned char buf[RD_BUF];
-} rd;
-
-/* Duplicate tensor names: a set of keyed 64-bit hashes (BLAKE2b with a
- * random key per parse, so a collision cannot be crafted), 8 bytes per
- * tensor rather than the names themselves. */
+/* Duplicate keys: a set of keyed 64-bit hashes (BLAKE2b with a random key
+ * per parse, so a collision cannot be crafted), 8 bytes per key rather
+ * than the keys themselves. */
 typedef struct hset {
     uint64_t *slot;          /* 0 = empty */
     size_t cap, n;
 } hset;
 
-static int fail(rd *r, int status, const char *fmt, ...) AP_PRINTF(3, 4);
-static int fail(rd *r, int status, const char *fmt, ...)
+/* A block handed to yajl: linked, so that when an allocation fails (yajl
+ * 2.1 does not check for NULL) the parse can leave yajl by longjmp and
+ * free whatever yajl held. */
+typedef union blk {
+    struct {
+        union blk *prev, *next;
+    } l;
+    max_align_t align;
+} blk;
+
+/* Kinds of value, as yajl reports them. */
+enum { K_SCALAR, K_STR, K_NUM, K_MAP, K_ARR };
+/* Where the reader stands outside skipped values. */
+enum { L_START, L_TOP, L_TENSOR, L_ARRAY, L_DONE };
+/* The raw-byte escape scan (esc_scan). */
+enum { E_NONE, E_BS, E_HEX, E_WANT_BS, E_WANT_U };
+
+typedef struct ctx {
+    apx_error *err;
+    int rc;                  /* first error, sticky */
+    const char *why;         /* a JSON refusal from a callback, for bad_json */
+    uint64_t data_len;
+    apx_model_info *info;
+    unsigned char hkey[crypto_generichash_KEYBYTES]; /* random, per parse */
+
+    /* escape scan of the raw bytes, across pieces */
+    int esc, nhex, low_due, in_str;
+    unsigned hexv;
+
+    /* structure */
+    int lvl;                 /* L_*, outside skipped values */
+    int meta;                /* L_TOP: the next value is "__metadata__"'s */
+    unsigned member;         /* L_TENSOR/L_ARRAY: 1 dtype, 2 shape, 4 data_offsets */
+    unsigned skip;           /* containers open in the value being skipped */
+    int skip_base;           /* the depth of the skipped value itself */
+    hset top;                /* tensor names */
+    hset tkeys;              /* members of the current tensor */
+    hset sk[MAX_DEPTH + 2];  /* keys of open skipped objects, by skip */
+
+    /* the current tensor */
+    char name[72];
+    unsigned seen;
+    char dtype[16];
+    size_t dlen;
+    uint64_t elems, offs[2], noffs;
+    int bad_shape, bad_offs, neg_offs;
+    /* the current shape or data_offsets array */
+    uint64_t acount, afirst[2], aprod;
+    int abad, aneg;
+
+    dtype_stat st[MAX_DTYPES];
+    size_t nst;
+
+    blk *blocks;             /* yajl's, live */
+    jmp_buf oom;
+    unsigned char *buf;      /* the header bytes not yet given to yajl */
+    size_t bufsz;            /* RD_BUF, more only for a longer token */
+    size_t safe;             /* buf[0, safe) ends between tokens */
+} ctx;
+
+static int fail(ctx *c, int status, const char *fmt, ...) AP_PRINTF(3, 4);
+static int fail(ctx *c, int status, const char *fmt, ...)
 {
     va_list ap;
-    if (r->rc)
-        return r->rc;
+    if (c->rc)
+        return c->rc;
     va_start(ap, fmt);
-    apx_error_vset(r->err, status, fmt, ap);
+    apx_error_vset(c->err, status, fmt, ap);
     va_end(ap);
-    return r->rc = status;
+    return c->rc = status;
 }
 
-static int bad_json(rd *r, const char *what)
+static int bad_json(ctx *c, const char *what, uint64_t at)
 {
-    return fail(r, AP_ECORRUPT, "safetensors: bad JSON header: %s at byte %llu",
-                what, (unsigned long long)(r->pos - 8));
+    return fail(c, AP_ECORRUPT, "safetensors: bad JSON header: %s at byte %llu",
+                what, (unsigned long long)at);
 }
 
-/* Next byte without consuming it; -1 at the end of the header or on error. */
-static int peek(rd *r)
+/* A callback's JSON refusal: recorded, reported with the byte offset once
+ * yajl returns; 0 stops yajl. */
+static int refuse(ctx *c, const char *what)
 {
-    if (r->rc)
-        return -1;
-    if (r->pos >= r->end)
-        return -1;
-    if (r->pos < r->boff || r->pos >= r->boff + r->blen) {
-        uint64_t left = r->end - r->pos;
-        size_t n = left < RD_BUF ? (size_t)left : RD_BUF;
-        int rc = apx_src_pread(r->src, r->pos, r->buf, n);
-        if (rc != AP_OK) {
-            fail(r, rc, "safetensors: cannot read header");
-            return -1;
-        }
-        r->boff = r->pos;
-        r->blen = n;
+    if (!c->why && !c->rc)
+        c->why = what;
+    return 0;
+}
+
+/* ---- yajl's memory, through apx_malloc ---- */
+
+static void blk_link(ctx *c, blk *b)
+{
+    b->l.prev = NULL;
+    b->l.next = c->blocks;
+    if (c->blocks)
+        c->blocks->l.prev = b;
+    c->blocks = b;
+}
+
+static void blk_unlink(ctx *c, blk *b)
+{
+    if (b->l.prev)
+        b->l.prev->l.next = b->l.next;
+    else
+        c->blocks = b->l.next;
+    if (b->l.next)
+        b->l.next->l.prev = b->l.prev;
+}
+
+static void *ya_malloc(void *ud, size_t n)
+{
+    ctx *c = ud;
+    blk *b = n <= SIZE_MAX - sizeof *b ? apx_malloc(sizeof *b + n) : NULL;
+    if (!b)
+        longjmp(c->oom, 1);
+    blk_link(c, b);
+    return b + 1;
+}
+
+static void *ya_realloc(void *ud, void *p, size_t n)
+{
+    ctx *c = ud;
+    blk *b, *nb;
+    if (!p)
+        return ya_malloc(ud, n);
+    b = (blk *)p - 1;
+    blk_unlink(c, b);
+    nb = n <= SIZE_MAX - sizeof *b ? apx_realloc(b, sizeof *b + n) : NULL;
+    if (!nb) {
+        blk_link(c, b);
+        longjmp(c->oom, 1);
     }
-    return r->buf[r->pos - r->boff];
+    blk_link(c, nb);
+    return nb + 1;
 }
 
-static int next(rd *r)
+static void ya_free(void *ud, void *p)
 {
-    int c = peek(r);
-    if (c >= 0)
-        r->pos++;
-    return c;
+    ctx *c = ud;
+    blk *b;
+    if (!p)
+        return;
+    b = (blk *)p - 1;
+    blk_unlink(c, b);
+    free(b);
 }
 
-static int ws(rd *r)
-{
-    int c;
-    while ((c = peek(r)) == ' ' || c == '\t' || c == '\n' || c == '\r')
-        r->pos++;
-    return c;
-}
+/* ---- what yajl accepts and the format's readers refuse ---- */
 
-static int expect(rd *r, int want, const char *what)
+/* Scan raw header bytes for what yajl 2.1 lets through: a \uD800-\uDBFF
+ * escape not followed by a \uDC00-\uDFFF one (yajl decodes it to '?', or
+ * pairs it with whatever \u escape follows), a lone \uDC00-\uDFFF, and
+ * form feed or vertical tab (yajl takes them for whitespace; inside
+ * strings it refuses them itself), and a string left open at the end (yajl
+ * 2.1 takes an unterminated string after the object for a token still to
+ * come, not for trailing garbage).  In JSON yajl accepts, every backslash
+ * is in a string and starts or belongs to an escape and every other '"'
+ * opens or closes a string, so following them is exact; in anything else
+ * yajl refuses the text anyway.  It also notes in c->safe where the bytes
+ * scanned so far last end between tokens (parse_header). */
+static int esc_scan(ctx *c, size_t from, size_t n, uint64_t at)
 {
-    if (ws(r) != want)
-        return bad_json(r, what);
-    r->pos++;
-    return AP_OK;
-}
-
-static int hex4(rd *r, unsigned *out)
-{
-    unsigned v = 0;
-    int i, c;
-    for (i = 0; i < 4; i++) {
-        c = next(r);
-        if (c >= '0' && c <= '9')
-            v = v * 16 + (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v = v * 16 + (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v = v * 16 + (unsigned)(c - 'A' + 10);
-        else
-            return bad_json(r, "bad \\u escape");
-    }
-    *out = v;
-    return AP_OK;
-}
-
-/* Emit decoded byte b: into out (kept up to outsz-1 bytes, *len counts
- * all) and into the hash state when given. */
-static void emit(unsigned char b, char *out, size_t outsz, size_t *len,
-                 crypto_generichash_state *h)
-{
-    if (out && *len + 1 < outsz)
-        out[*len] = (char)b;
-    (*len)++;
-    if (h)
-        crypto_generichash_update(h, &b, 1);
-}
-
-/* A JSON string (the opening quote is next): validated (escapes, UTF-8,
- * no control bytes, no \u0000) and decoded; the first outsz-1 bytes are
- * kept in out (NUL-terminated), the whole is fed to h; *len = decoded
- * length.  Strings of any length cost no memory. */
-static int string(rd *r, char *out, size_t outsz, size_t *len,
-                  crypto_generichash_state *h)
-{
-    unsigned need = 0, cp_min = 0;
-    unsigned long cp = 0;
-    size_t n = 0;
-    int c;
-    if (ws(r) != '"')
-        return bad_json(r, "string expected");
-    r->pos++;
-    for (;;) {
-        c = next(r);
-        if (c < 0)
-            return r->rc ? r->rc : bad_json(r, "unterminated string");
-        if (need) {
-            if ((c & 0xC0) != 0x80)
-                return bad_json(r, "invalid UTF-8");
-            cp = (cp << 6) | (unsigned)(c & 0x3F);
-            emit((unsigned char)c, out, outsz, &n, h);
-            if (--need == 0 &&
-                (cp < cp_min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)))
-                return bad_json(r, "invalid UTF-8");
-            continue;
-        }
-        if (c == '"')
+    const unsigned char *p = c->buf + from;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        unsigned char b = p[i];
+        if (c->esc == E_NONE && !c->in_str && strchr(" \t\n\r,:[]{}", b) && b)
+            c->safe = from + i + 1;
+        switch (c->esc) {
+        case E_NONE:
+            if (b == '"') {
+                c->in_str = !c->in_str;
+                if (!c->in_str)
+                    c->safe = from + i + 1; /* a string ends */
+            }
+            else if (b == '\\')
+                c->esc = E_BS;
+            else if (b == '\f' || b == '\v')
+                return bad_json(c, "form feed or vertical tab", at + i);
             break;
-        if (c < 0x20)
-            return bad_json(r, "control character in a string");
-        if (c == '\\') {
-            unsigned u, lo;
-            unsigned char e[4];
-            int k, ne;
-            c = next(r);
-            switch (c) {
-            case '"': case '\\': case '/':
-                emit((unsigned char)c, out, outsz, &n, h);
-                continue;
-            case 'b': emit('\b', out, outsz, &n, h); continue;
-            case 'f': emit('\f', out, outsz, &n, h); continue;
-            case 'n': emit('\n', out, outsz, &n, h); continue;
-            case 'r': emit('\r', out, outsz, &n, h); continue;
-            case 't': emit('\t', out, outsz, &n, h); continue;
-            case 'u':
-                break;
-            default:
-                return bad_json(r, "bad escape");
-            }
-            if (hex4(r, &u))
-                return r->rc;
-            if (u >= 0xDC00 && u <= 0xDFFF)
-                return bad_json(r, "lone low surrogate");
-            if (u >= 0xD800 && u <= 0xDBFF) {
-                if (next(r) != '\\' || next(r) != 'u' || hex4(r, &lo) ||
-                    lo < 0xDC00 || lo > 0xDFFF)
-                    return r->rc ? r->rc : bad_json(r, "lone high surrogate");
-                u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-            }
-            if (u == 0)
-                return bad_json(r, "\\u0000 in a string");
-            if (u < 0x80) {
-                e[0] = (unsigned char)u, ne = 1;
-            } else if (u < 0x800) {
-                e[0] = (unsigned char)(0xC0 | (u >> 6));
-                e[1] = (unsigned char)(0x80 | (u & 0x3F)), ne = 2;
-            } else if (u < 0x10000) {
-                e[0] = (unsigned char)(0xE0 | (u >> 12));
-                e[1] = (unsigned char)(0x80 | ((u >> 6) & 0x3F));
-                e[2] = (unsigned char)(0x80 | (u & 0x3F)), ne = 3;
+        case E_BS:
+            if (b == 'u') {
+                c->esc = E_HEX;
+                c->nhex = 0;
+                c->hexv = 0;
             } else {
-                e[0] = (unsigned char)(0xF0 | (u >> 18));
-                e[1] = (unsigned char)(0x80 | ((u >> 12) & 0x3F));
-                e[2] = (unsigned char)(0x80 | ((u >> 6) & 0x3F));
-                e[3] = (unsigned char)(0x80 | (u & 0x3F)), ne = 4;
+                c->esc = E_NONE;
             }
-            for (k = 0; k < ne; k++)
-                emit(e[k], out, outsz, &n, h);
-            continue;
+            break;
+        case E_HEX:
+            if (!isxdigit(b)) {
+                c->esc = E_NONE; /* a bad escape: yajl refuses it */
+                break;
+            }
+            c->hexv = c->hexv * 16 +
+                      (unsigned)(b <= '9' ? b - '0' : (b | 0x20) - 'a' + 10);
+            if (++c->nhex < 4)
+                break;
+            c->esc = E_NONE;
+            if (c->low_due) {
+                if (c->hexv < 0xDC00 || c->hexv > 0xDFFF)
+                    return bad_json(c, "lone high surrogate", at + i);
+                c->low_due = 0;
+            } else if (c->hexv >= 0xDC00 && c->hexv <= 0xDFFF) {
+                return bad_json(c, "lone low surrogate", at + i);
+            } else if (c->hexv >= 0xD800 && c->hexv <= 0xDBFF) {
+                c->low_due = 1;
+                c->esc = E_WANT_BS;
+            }
+            break;
+        case E_WANT_BS:
+        case E_WANT_U:
+            if (b != (c->esc == E_WANT_BS ? '\\' : 'u'))
+                return bad_json(c, "lone high surrogate", at + i);
+            if (c->esc == E_WANT_BS) {
+                c->esc = E_WANT_U;
+            } else {
+                c->esc = E_HEX;
+                c->nhex = 0;
+                c->hexv = 0;
+            }
+            break;
         }
-        if (c < 0x80) {
-            emit((unsigned char)c, out, outsz, &n, h);
-            continue;
-        }
-        if ((c & 0xE0) == 0xC0)
-            need = 1, cp = (unsigned)(c & 0x1F), cp_min = 0x80;
-        else if ((c & 0xF0) == 0xE0)
-            need = 2, cp = (unsigned)(c & 0x0F), cp_min = 0x800;
-        else if ((c & 0xF8) == 0xF0)
-            need = 3, cp = (unsigned)(c & 0x07), cp_min = 0x10000;
-        else
-            return bad_json(r, "invalid UTF-8");
-        emit((unsigned char)c, out, outsz, &n, h);
     }
-    if (out && outsz)
-        out[n < outsz ? n : outsz - 1] = '\0';
-    if (len)
-        *len = n;
     return AP_OK;
 }
 
-/* A JSON number.  *is_int: it has no fraction or exponent; then *neg and
- * *v (*big when beyond int64, which jansson refused too).  A real that
- * overflows a double is refused as jansson did; it is judged from its
- * first 40 significant digits and its decimal exponent, so a number of any
- * length costs no memory. */
-static int number(rd *r, int *is_int, int *neg, uint64_t *v, int *big)
+/* A decoded string (or key) from yajl: strict UTF-8 (yajl 2.1 checks only
+ * the byte pattern: it passes overlong forms, UTF-16 surrogates and code
+ * points up to U+1FFFFF) and no NUL (only \u0000 can make one: yajl
+ * refuses raw control bytes).  NULL when fine, else the cause. */
+static const char *str_check(const unsigned char *s, size_t n)
 {
-    int c = ws(r), digits = 0, nsig = 0;
-    long mag = 0, exp = 0, esign = 1; /* value = 0.<sig> x 10^(mag + exp) */
-    char sig[48];
-    *is_int = 1, *neg = 0, *v = 0, *big = 0;
-    if (c == '-') {
-        *neg = 1;
-        r->pos++;
-        c = peek(r);
+    size_t i = 0;
+    if (memchr(s, 0, n))
+        return "\\u0000 in a string";
+    while (i < n) {
+        unsigned char b = s[i];
+        unsigned long cp, min;
+        unsigned need, k;
+        if (b < 0x80) {
+            i++;
+            continue;
+        }
+        if ((b & 0xE0) == 0xC0)
+            need = 1, cp = b & 0x1Fu, min = 0x80;
+        else if ((b & 0xF0) == 0xE0)
+            need = 2, cp = b & 0x0Fu, min = 0x800;
+        else if ((b & 0xF8) == 0xF0)
+            need = 3, cp = b & 0x07u, min = 0x10000;
+        else
+            return "invalid UTF-8";
+        if (n - i <= need)
+            return "invalid UTF-8";
+        for (k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return "invalid UTF-8";
+            cp = (cp << 6) | (s[i + k] & 0x3Fu);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return "invalid UTF-8";
+        i += need + 1;
     }
-    if (c == '0') {
-        r->pos++;
-        digits = 1;
+    return NULL;
+}
+
+/* A real number's text overflows a double (as jansson refused it): judged
+ * from its first 40 significant digits and its decimal exponent, so that
+ * a number of any length needs no copy. */
+static int real_overflows(const char *s, size_t n)
+{
+    size_t i = 0;
+    int nsig = 0;
+    long mag = 0, exp = 0, esign = 1; /* value = 0.<sig> x 10^(mag + exp) */
+    char sig[48], txt[96];
+    double d;
+    if (i < n && s[i] == '-')
+        i++;
+    if (i < n && s[i] == '0') {
+        i++;
     } else {
-        while ((c = peek(r)) >= '0' && c <= '9') {
-            unsigned d = (unsigned)(c - '0');
-            if (*v > (UINT64_MAX - d) / 10)
-                *big = 1;
-            else
-                *v = *v * 10 + d;
+        for (; i < n && isdigit((unsigned char)s[i]); i++) {
             if (nsig < 40)
-                sig[nsig++] = (char)c;
+                sig[nsig++] = s[i];
             if (mag < 1000000)
                 mag++;
-            r->pos++;
-            digits++;
         }
     }
-    if (!digits)
-        return r->rc ? r->rc : bad_json(r, "bad number");
-    if (peek(r) == '.') {
-        r->pos++;
-        *is_int = 0;
-        if (!((c = peek(r)) >= '0' && c <= '9'))
-            return r->rc ? r->rc : bad_json(r, "bad number");
-        while ((c = peek(r)) >= '0' && c <= '9') {
-            if (nsig == 0 && c == '0') {
+    if (i < n && s[i] == '.')
+        for (i++; i < n && isdigit((unsigned char)s[i]); i++) {
+            if (nsig == 0 && s[i] == '0') {
                 if (mag > -1000000)
                     mag--;
             } else if (nsig < 40) {
-                sig[nsig++] = (char)c;
+                sig[nsig++] = s[i];
             }
-            r->pos++;
         }
-    }
-    if ((c = peek(r)) == 'e' || c == 'E') {
-        r->pos++;
-        *is_int = 0;
-        if ((c = peek(r)) == '+' || c == '-') {
-            esign = c == '-' ? -1 : 1;
-            r->pos++;
-        }
-        if (!((c = peek(r)) >= '0' && c <= '9'))
-            return r->rc ? r->rc : bad_json(r, "bad number");
-        while ((c = peek(r)) >= '0' && c <= '9') {
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            esign = s[i++] == '-' ? -1 : 1;
+        for (; i < n && isdigit((unsigned char)s[i]); i++)
             if (exp < 1000000)
-                exp = exp * 10 + (c - '0');
-            r->pos++;
-        }
+                exp = exp * 10 + (s[i] - '0');
     }
-    if (r->rc)
-        return r->rc;
-    if (*is_int && *v > (uint64_t)INT64_MAX + (uint64_t)*neg)
-        *big = 1;
-    if (*is_int && *big)
-        return bad_json(r, "integer too big");
-    if (!*is_int && nsig) {
-        char txt[96];
-        double d;
-        snprintf(txt, sizeof txt, "0.%.*se%ld", nsig, sig, mag + esign * exp);
-        errno = 0;
-        d = strtod(txt, NULL);
-        if ((d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE)
-            return bad_json(r, "real number overflow");
-    }
-    return AP_OK;
+    if (!nsig)
+        return 0;
+    snprintf(txt, sizeof txt, "0.%.*se%ld", nsig, sig, mag + esign * exp);
+    errno = 0;
+    d = strtod(txt, NULL);
+    return (d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE;
 }
 
-static int hset_add(rd *r, hset *hs, uint64_t h, const char *name);
-
-/* A key string, hashed with the parse's key into *hv. */
-static int key_string(rd *r, char *out, size_t outsz, size_t *len, uint64_t *hv)
-{
-    crypto_generichash_state h;
-    unsigned char dig[16];
-    crypto_generichash_init(&h, r->hkey, sizeof r->hkey, sizeof dig);
-    if (string(r, out, outsz, len, &h))
-        return r->rc;
-    crypto_generichash_final(&h, dig, sizeof dig);
-    memcpy(hv, dig, sizeof *hv);
-    return AP_OK;
-}
-
-static int literal(rd *r, const char *word)
-{
-    for (; *word; word++)
-        if (next(r) != *word)
-            return r->rc ? r->rc : bad_json(r, "bad literal");
-    return AP_OK;
-}
-
-/* Validate and discard one value of any kind, nesting at most MAX_DEPTH. */
-static int skip_value(rd *r, int depth)
-{
-    int c = ws(r), a, b, d;
-    uint64_t v;
-    if (depth > MAX_DEPTH)
-        return bad_json(r, "nested too deep");
-    switch (c) {
-    case '"':
-        return string(r, NULL, 0, NULL, NULL);
-    case 't': return literal(r, "true");
-    case 'f': return literal(r, "false");
-    case 'n': return literal(r, "null");
-    case '{': {
-        /* keys are checked for duplicates, as JSON_REJECT_DUPLICATES did */
-        hset keys;
-        char kname[72];
-        uint64_t hv = 0;
-        memset(&keys, 0, sizeof keys);
-        r->pos++;
-        if (ws(r) == '}') {
-            r->pos++;
-            return AP_OK;
-        }
-        for (;;) {
-            if (key_string(r, kname, sizeof kname, NULL, &hv) ||
-                hset_add(r, &keys, hv, NULL) || expect(r, ':', "':' expected") ||
-                skip_value(r, depth + 1))
-                break;
-            c = ws(r);
-            r->pos++;
-            if (c == '}')
-                break;
-            if (c != ',') {
-                if (!r->rc)
-                    bad_json(r, "',' or '}' expected");
-                break;
-            }
-        }
-        free(keys.slot);
-        return r->rc;
-    }
-    case '[':
-        r->pos++;
-        if (ws(r) == ']') {
-            r->pos++;
-            return AP_OK;
-        }
-        for (;;) {
-            if (skip_value(r, depth + 1))
-                return r->rc;
-            c = ws(r);
-            r->pos++;
-            if (c == ']')
-                return AP_OK;
-            if (c != ',')
-                return r->rc ? r->rc : bad_json(r, "',' or ']' expected");
-        }
-    default:
-        if (c == '-' || (c >= '0' && c <= '9'))
-            return number(r, &a, &b, &v, &d);
-        return r->rc ? r->rc : bad_json(r, "value expected");
-    }
-}
-
-/* An array of non-negative integers: count and, when given, the first two
- * values and the saturated product.  *shape_bad: an item is not a
- * non-negative integer (the JSON itself is still validated). */
-static int int_array(rd *r, uint64_t *count, uint64_t first[2],
-                     uint64_t *product, int *bad, int *negative)
-{
-    int c, is_int, neg, big;
-    uint64_t v;
-    *count = 0, *product = 1, *bad = 0, *negative = 0;
-    first[0] = first[1] = 0;
-    if (ws(r) != '[') {
-        *bad = 1;
-        return skip_value(r, 1);
-    }
-    r->pos++;
-    if (ws(r) == ']') {
-        r->pos++;
-        return AP_OK;
-    }
-    for (;;) {
-        c = ws(r);
-        if (c == '-' || (c >= '0' && c <= '9')) {
-            if (number(r, &is_int, &neg, &v, &big))
-                return r->rc;
-            if (!is_int)
-                *bad = 1;
-            else if (neg && v)
-                *bad = 1, *negative = 1;
-        } else {
-            if (skip_value(r, 2))
-                return r->rc;
-            *bad = 1, v = 0;
-        }
-        if (*count < 2)
-            first[*count] = v;
-        (*count)++;
-        if (v != 0 && *product > UINT64_MAX / v)
-            *product = UINT64_MAX;
-        else
-            *product *= v;
-        c = ws(r);
-        r->pos++;
-        if (c == ']')
-            return AP_OK;
-        if (c != ',')
-            return r->rc ? r->rc : bad_json(r, "',' or ']' expected");
-    }
-}
+/* ---- the header's structure ---- */
 
 /* Add hash h; a duplicate is refused, naming the tensor (name) or, for
- * other objects (name NULL), the byte offset. */
-static int hset_add(rd *r, hset *hs, uint64_t h, const char *name)
+ * other objects (name NULL), as a JSON error.  0 stops yajl. */
+static int hset_add(ctx *c, hset *hs, uint64_t h, const char *name)
 {
     size_t i;
     if (h == 0)
         h = 1;
     if (2 * (hs->n + 1) > hs->cap) {
         size_t ncap = hs->cap ? hs->cap * 2 : 16, j;
-        uint64_t *ns = calloc(ncap, sizeof *ns);
-        if (!ns)
-            return fail(r, AP_ENOMEM, "safetensors: out of memory");
+        uint64_t *ns = apx_calloc(ncap, sizeof *ns);
+        if (!ns) {
+            fail(c, AP_ENOMEM, "safetensors: out of memory");
+            return 0;
+        }
         for (j = 0; j < hs->cap; j++)
             if (hs->slot[j]) {
                 size_t k = (size_t)hs->slot[j] & (ncap - 1);
@@ -499,182 +391,434 @@ static int hset_add(rd *r, hset *hs, uint64_t h, const char *name)
         hs->cap = ncap;
     }
     for (i = (size_t)h & (hs->cap - 1); hs->slot[i]; i = (i + 1) & (hs->cap - 1))
-        if (hs->slot[i] == h)
-            return name ? fail(r, AP_ECORRUPT, "safetensors: tensor '%.64s' "
-                               "appears twice in the header", name)
-                        : bad_json(r, "duplicate object key");
+        if (hs->slot[i] == h) {
+            if (name)
+                fail(c, AP_ECORRUPT, "safetensors: tensor '%.64s' appears twice "
+                     "in the header", name);
+            return name ? 0 : refuse(c, "duplicate object key");
+        }
     hs->slot[i] = h;
     hs->n++;
-    return AP_OK;
+    return 1;
 }
 
-/* One tensor descriptor {"dtype", "shape", "data_offsets", ...}; keys
- * collects its member names (duplicates refused). */
-static int tensor_in(rd *r, const char *name, uint64_t data_len,
-                     apx_model_info *info, dtype_stat *st, size_t *nst,
-                     hset *keys)
+static void hset_clear(hset *hs)
 {
-    char key[16], dtype[16];
-    size_t klen, dlen = 0, k, j;
-    unsigned seen = 0;
-    uint64_t elems = 1, offs[2] = { 0, 0 }, noffs = 0, cnt, tmp[2], prod;
-    int bad_shape = 0, bad_offs = 0, neg_offs = 0, neg, c;
+    free(hs->slot);
+    memset(hs, 0, sizeof *hs);
+}
 
-    if (ws(r) != '{') {
-        if (skip_value(r, 1))
-            return r->rc;
-        return fail(r, AP_ECORRUPT, "safetensors: tensor '%.64s' lacks dtype, "
-                    "shape or data_offsets", name);
+/* A value (or a container's start) inside a skipped value, or the skipped
+ * value itself (c->skip 0, c->skip_base set): only the depth is checked. */
+static int skip_event(ctx *c, int kind)
+{
+    if (c->skip_base + (int)c->skip > MAX_DEPTH)
+        return refuse(c, "nested too deep");
+    if (kind == K_MAP || kind == K_ARR) {
+        c->skip++;
+        memset(&c->sk[c->skip], 0, sizeof c->sk[c->skip]);
     }
-    r->pos++;
-    if (ws(r) != '}') {
-        for (;;) {
-            unsigned bit = 0;
-            uint64_t hv = 0;
-            if (key_string(r, key, sizeof key, &klen, &hv) ||
-                hset_add(r, keys, hv, NULL) || expect(r, ':', "':' expected"))
-                return r->rc;
-            if (klen == 5 && !memcmp(key, "dtype", 5))
-                bit = 1;
-            else if (klen == 5 && !memcmp(key, "shape", 5))
-                bit = 2;
-            else if (klen == 12 && !memcmp(key, "data_offsets", 12))
-                bit = 4;
-            if (bit & seen)
-                return fail(r, AP_ECORRUPT, "safetensors: tensor '%.64s' has "
-                            "'%s' twice", name, key);
-            seen |= bit;
-            if (bit == 1) {
-                if (ws(r) == '"') {
-                    if (string(r, dtype, sizeof dtype, &dlen, NULL))
-                        return r->rc;
-                } else {
-                    if (skip_value(r, 2))
-                        return r->rc;
-                    seen &= ~1u;
-                }
-            } else if (bit == 2) {
-                if (int_array(r, &cnt, tmp, &prod, &bad_shape, &neg))
-                    return r->rc;
-                elems = prod;
-            } else if (bit == 4) {
-                if (int_array(r, &noffs, offs, &prod, &bad_offs, &neg_offs))
-                    return r->rc;
-            } else if (skip_value(r, 2)) {
-                return r->rc;
-            }
-            c = ws(r);
-            r->pos++;
-            if (c == '}')
-                break;
-            if (c != ',')
-                return r->rc ? r->rc : bad_json(r, "',' or '}' expected");
-        }
+    return 1;
+}
+
+static int skip_value(ctx *c, int kind, int depth)
+{
+    c->skip_base = depth;
+    return skip_event(c, kind);
+}
+
+/* The end of a shape or data_offsets value. */
+static void array_done(ctx *c)
+{
+    if (c->member == 2) {
+        c->elems = c->aprod;
+        c->bad_shape = c->abad;
     } else {
-        r->pos++;
+        c->noffs = c->acount;
+        c->offs[0] = c->afirst[0];
+        c->offs[1] = c->afirst[1];
+        c->bad_offs = c->abad;
+        c->neg_offs = c->aneg;
     }
-    if (seen != 7 || noffs != 2 || (bad_offs && !neg_offs))
-        return fail(r, AP_ECORRUPT, "safetensors: tensor '%.64s' lacks dtype, "
+}
+
+static void array_item(ctx *c, uint64_t v)
+{
+    if (c->acount < 2)
+        c->afirst[c->acount] = v;
+    c->acount++;
+    if (v != 0 && c->aprod > UINT64_MAX / v)
+        c->aprod = UINT64_MAX;
+    else
+        c->aprod *= v;
+}
+
+/* The end of a tensor descriptor: its checks, then the counts. */
+static int tensor_done(ctx *c)
+{
+    const char *name = c->name;
+    apx_model_info *info = c->info;
+    dtype_stat *st = c->st;
+    size_t k, j;
+    if (c->seen != 7 || c->noffs != 2 || (c->bad_offs && !c->neg_offs))
+        return fail(c, AP_ECORRUPT, "safetensors: tensor '%.64s' lacks dtype, "
                     "shape or data_offsets", name);
-    if (neg_offs)
-        return fail(r, AP_ECORRUPT, "safetensors: negative data offset");
-    if (offs[1] < offs[0] || offs[1] > data_len)
-        return fail(r, AP_ECORRUPT, "safetensors: tensor '%.64s' data [%llu,%llu)"
+    if (c->neg_offs)
+        return fail(c, AP_ECORRUPT, "safetensors: negative data offset");
+    if (c->offs[1] < c->offs[0] || c->offs[1] > c->data_len)
+        return fail(c, AP_ECORRUPT, "safetensors: tensor '%.64s' data [%llu,%llu)"
                     " outside the %llu data bytes", name,
-                    (unsigned long long)offs[0], (unsigned long long)offs[1],
-                    (unsigned long long)data_len);
-    if (bad_shape)
-        return fail(r, AP_ECORRUPT, "safetensors: bad shape of '%.64s'", name);
+                    (unsigned long long)c->offs[0], (unsigned long long)c->offs[1],
+                    (unsigned long long)c->data_len);
+    if (c->bad_shape)
+        return fail(c, AP_ECORRUPT, "safetensors: bad shape of '%.64s'", name);
     /* a saturated product or sum is no count: refused, not truncated */
-    if (elems == UINT64_MAX || info->parameters > UINT64_MAX - 1 - elems)
-        return fail(r, AP_ECORRUPT, "safetensors: element count of '%.64s'"
+    if (c->elems == UINT64_MAX || info->parameters > UINT64_MAX - 1 - c->elems)
+        return fail(c, AP_ECORRUPT, "safetensors: element count of '%.64s'"
                     " overflows", name);
-    info->parameters += elems;
-    if (dlen == 0 || dlen >= sizeof st[0].name)
-        return fail(r, AP_ECORRUPT, "safetensors: bad dtype of '%.64s'", name);
-    for (k = 0; k < *nst; k++)
-        if (!strcasecmp(st[k].name, dtype))
+    info->parameters += c->elems;
+    if (c->dlen == 0 || c->dlen >= sizeof st[0].name)
+        return fail(c, AP_ECORRUPT, "safetensors: bad dtype of '%.64s'", name);
+    for (k = 0; k < c->nst; k++)
+        if (!strcasecmp(st[k].name, c->dtype))
             break;
-    if (k == *nst) {
-        if (*nst == MAX_DTYPES)
-            return fail(r, AP_ECORRUPT, "safetensors: too many dtypes");
-        for (j = 0; dtype[j]; j++)
-            st[k].name[j] = (char)tolower((unsigned char)dtype[j]);
+    if (k == c->nst) {
+        if (c->nst == MAX_DTYPES)
+            return fail(c, AP_ECORRUPT, "safetensors: too many dtypes");
+        for (j = 0; c->dtype[j]; j++)
+            st[k].name[j] = (char)tolower((unsigned char)c->dtype[j]);
         st[k].name[j] = '\0';
         st[k].bytes = st[k].count = 0;
-        (*nst)++;
+        c->nst++;
     }
-    st[k].bytes += offs[1] - offs[0];
+    st[k].bytes += c->offs[1] - c->offs[0];
     st[k].count++;
     info->tensor_count++;
     return AP_OK;
 }
 
-static int tensor(rd *r, const char *name, uint64_t data_len,
-                  apx_model_info *info, dtype_stat *st, size_t *nst)
+/* Any value, or the start of a container: where it goes.  For numbers,
+ * is_int/neg/v; for strings, s/n.  0 stops yajl. */
+static int on_value(ctx *c, int kind, int is_int, int neg, uint64_t v,
+                    const unsigned char *s, size_t n)
 {
-    hset keys;
-    int rc;
-    memset(&keys, 0, sizeof keys);
-    rc = tensor_in(r, name, data_len, info, st, nst, &keys);
-    free(keys.slot);
-    return rc;
+    if (c->skip)
+        return skip_event(c, kind);
+    switch (c->lvl) {
+    case L_START: /* the first byte was '{' */
+        c->lvl = L_TOP;
+        return 1;
+    case L_TOP:
+        if (c->meta)
+            return skip_value(c, kind, 1);
+        if (kind != K_MAP) {
+            fail(c, AP_ECORRUPT, "safetensors: tensor '%.64s' lacks dtype, "
+                 "shape or data_offsets", c->name);
+            return 0;
+        }
+        c->lvl = L_TENSOR;
+        c->seen = 0;
+        c->member = 0;
+        c->dlen = 0;
+        c->dtype[0] = '\0';
+        c->elems = 1;
+        c->offs[0] = c->offs[1] = c->noffs = 0;
+        c->bad_shape = c->bad_offs = c->neg_offs = 0;
+        return 1;
+    case L_TENSOR:
+        if (c->member == 1) {
+            if (kind == K_STR) {
+                size_t keep = n < sizeof c->dtype ? n : sizeof c->dtype - 1;
+                memcpy(c->dtype, s, keep);
+                c->dtype[keep] = '\0';
+                c->dlen = n;
+                return 1;
+            }
+            c->seen &= ~1u;
+            return skip_value(c, kind, 2);
+        }
+        if (c->member == 2 || c->member == 4) {
+            c->acount = 0, c->aprod = 1, c->abad = 0, c->aneg = 0;
+            c->afirst[0] = c->afirst[1] = 0;
+            if (kind == K_ARR) {
+                c->lvl = L_ARRAY;
+                return 1;
+            }
+            c->abad = 1;
+            array_done(c);
+            return skip_value(c, kind, 1);
+        }
+        return skip_value(c, kind, 2);
+    case L_ARRAY:
+        if (kind == K_NUM) {
+            if (!is_int)
+                c->abad = 1;
+            else if (neg && v)
+                c->abad = 1, c->aneg = 1;
+        } else {
+            c->abad = 1, v = 0;
+            if (!skip_value(c, kind, 2))
+                return 0;
+        }
+        array_item(c, v);
+        return 1;
+    default:
+        return refuse(c, "trailing bytes after the object");
+    }
 }
 
-/* The header: one object of tensor descriptors plus "__metadata__",
- * then only whitespace (the format pads with spaces). */
-static int parse_header(rd *r, uint64_t data_len, apx_model_info *info)
+static int cb_null(void *ud)
 {
-    dtype_stat st[MAX_DTYPES];
-    size_t nst = 0, i, best = 0, nlen;
-    char name[72];
-    hset hs;
-    int c, rc;
+    return on_value(ud, K_SCALAR, 0, 0, 0, NULL, 0);
+}
 
-    memset(&hs, 0, sizeof hs);
-    if (ws(r) != '{')
-        return r->rc ? r->rc
-                     : fail(r, AP_ECORRUPT, "safetensors: header is not a JSON object");
-    r->pos++;
-    if (ws(r) == '}') {
-        r->pos++;
-    } else {
-        for (;;) {
-            uint64_t hv = 0;
-            if (key_string(r, name, sizeof name, &nlen, &hv) ||
-                expect(r, ':', "':' expected") || hset_add(r, &hs, hv, name))
-                break;
-            if (nlen == 12 && !memcmp(name, "__metadata__", 12)) {
-                if (skip_value(r, 1))
-                    break;
-            } else if (tensor(r, name, data_len, info, st, &nst)) {
-                break;
-            }
-            c = ws(r);
-            r->pos++;
-            if (c == '}')
-                break;
-            if (c != ',') {
-                if (!r->rc)
-                    bad_json(r, "',' or '}' expected");
-                break;
-            }
-        }
+static int cb_bool(void *ud, int b)
+{
+    return on_value(ud, K_SCALAR, 0, 0, 0, NULL, 0);
+}
+
+static int cb_number(void *ud, const char *s, size_t n)
+{
+    ctx *c = ud;
+    size_t i = 0;
+    int neg = 0, big = 0, is_int;
+    uint64_t v = 0;
+    if (i < n && s[i] == '-')
+        neg = 1, i++;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            big = 1;
+        else
+            v = v * 10 + d;
     }
-    free(hs.slot);
-    if (r->rc)
-        return r->rc;
-    if (ws(r) >= 0)
-        return bad_json(r, "trailing bytes after the object");
-    if ((rc = r->rc))
-        return rc;
-    for (i = 1; i < nst; i++)
-        if (st[i].bytes > st[best].bytes ||
-            (st[i].bytes == st[best].bytes && st[i].count > st[best].count))
+    is_int = i == n;
+    if (is_int && (big || v > (uint64_t)INT64_MAX + (uint64_t)neg))
+        return refuse(c, "integer too big");
+    if (!is_int && real_overflows(s, n))
+        return refuse(c, "real number overflow");
+    return on_value(c, K_NUM, is_int, neg, v, NULL, 0);
+}
+
+static int cb_string(void *ud, const unsigned char *s, size_t n)
+{
+    ctx *c = ud;
+    const char *why = str_check(s, n);
+    if (why)
+        return refuse(c, why);
+    return on_value(c, K_STR, 0, 0, 0, s, n);
+}
+
+static int cb_start_map(void *ud)
+{
+    return on_value(ud, K_MAP, 0, 0, 0, NULL, 0);
+}
+
+static int cb_start_array(void *ud)
+{
+    return on_value(ud, K_ARR, 0, 0, 0, NULL, 0);
+}
+
+static int cb_key(void *ud, const unsigned char *s, size_t n)
+{
+    ctx *c = ud;
+    const char *why = str_check(s, n);
+    unsigned char dig[16];
+    uint64_t h;
+    if (why)
+        return refuse(c, why);
+    crypto_generichash(dig, sizeof dig, s, n, c->hkey, sizeof c->hkey);
+    memcpy(&h, dig, sizeof h);
+    if (c->skip)
+        return hset_add(c, &c->sk[c->skip], h, NULL);
+    if (c->lvl == L_TOP) {
+        size_t keep = n < sizeof c->name ? n : sizeof c->name - 1;
+        memcpy(c->name, s, keep);
+        c->name[keep] = '\0';
+        c->meta = n == 12 && !memcmp(s, "__metadata__", 12);
+        return hset_add(c, &c->top, h, c->name);
+    }
+    /* L_TENSOR */
+    if (n == 5 && !memcmp(s, "dtype", 5))
+        c->member = 1;
+    else if (n == 5 && !memcmp(s, "shape", 5))
+        c->member = 2;
+    else if (n == 12 && !memcmp(s, "data_offsets", 12))
+        c->member = 4;
+    else
+        c->member = 0;
+    c->seen |= c->member;
+    return hset_add(c, &c->tkeys, h, NULL);
+}
+
+static int cb_end_map(void *ud)
+{
+    ctx *c = ud;
+    if (c->skip) {
+        hset_clear(&c->sk[c->skip]);
+        c->skip--;
+        return 1;
+    }
+    if (c->lvl == L_TENSOR) {
+        hset_clear(&c->tkeys);
+        c->lvl = L_TOP;
+        return tensor_done(c) == AP_OK;
+    }
+    c->lvl = L_DONE;
+    return 1;
+}
+
+static int cb_end_array(void *ud)
+{
+    ctx *c = ud;
+    if (c->skip) {
+        c->skip--;
+        return 1;
+    }
+    array_done(c);
+    c->lvl = L_TENSOR;
+    return 1;
+}
+
+static const yajl_callbacks callbacks = {
+    cb_null, cb_bool, NULL, NULL, cb_number, cb_string,
+    cb_start_map, cb_key, cb_end_map, cb_start_array, cb_end_array,
+};
+
+/* yajl's own refusal, quoted (without its trailing newline). */
+static void yajl_refusal(ctx *c, yajl_handle h, uint64_t at)
+{
+    unsigned char *e = yajl_get_error(h, 0, NULL, 0);
+    char txt[160];
+    size_t n;
+    snprintf(txt, sizeof txt, "%s", e ? (const char *)e : "refused");
+    if (e)
+        yajl_free_error(h, e);
+    n = strlen(txt);
+    while (n && (txt[n - 1] == '\n' || txt[n - 1] == '.'))
+        txt[--n] = '\0';
+    bad_json(c, txt, at);
+}
+
+/* Feed the header [8, 8 + hlen) to yajl piece by piece. */
+static int parse_header(ctx *c, const apx_src *src, uint64_t hlen)
+{
+    yajl_alloc_funcs af = { ya_malloc, ya_realloc, ya_free, c };
+    yajl_handle h = yajl_alloc(&callbacks, &af, c);
+    uint64_t pos = 8, end = 8 + hlen, at = 0, base = 8;
+    yajl_status ys = yajl_status_ok;
+    size_t i, best = 0, have = 0;
+    int rc;
+
+    /* yajl 2.1 keeps a token cut by the end of a piece in a buffer, and
+     * rescans that buffer from its start with every piece that follows:
+     * a 100 MiB string took 45 s in 64 KiB pieces.  So yajl only ever gets
+     * whole tokens: a piece is cut where the bytes end between tokens
+     * (c->safe), the rest is kept for the next one, and only a token
+     * longer than the buffer makes it grow (to at most the header): a
+     * string or number costs its length in memory, as it does in yajl's
+     * own buffer. */
+    while (pos < end || have) {
+        size_t feed;
+        if (pos < end) {
+            uint64_t left = end - pos;
+            size_t n;
+            if (have == c->bufsz) {
+                /* No token ends in the buffer.  Unless it is a string,
+                 * its first byte goes to yajl now, which refuses at once
+                 * what starts no token (rather than after the buffer has
+                 * grown to the header's size) and otherwise holds it for
+                 * the rest (one rescan). */
+                size_t nsz;
+                if (!c->in_str) {
+                    ys = yajl_parse(h, c->buf, 1);
+                    if (ys != yajl_status_ok)
+                        break;
+                    memmove(c->buf, c->buf + 1, --have);
+                    base++;
+                }
+                nsz = c->bufsz * 2 > hlen ? (size_t)hlen : c->bufsz * 2;
+                unsigned char *nb = apx_realloc(c->buf, nsz);
+                if (!nb) {
+                    fail(c, AP_ENOMEM, "safetensors: out of memory");
+                    break;
+                }
+                c->buf = nb;
+                c->bufsz = nsz;
+            }
+            n = left < c->bufsz - have ? (size_t)left : c->bufsz - have;
+            if ((rc = apx_src_pread(src, pos, c->buf + have, n)) != AP_OK) {
+                fail(c, rc, "safetensors: cannot read header");
+                break;
+            }
+            if (esc_scan(c, have, n, pos - 8) != AP_OK)
+                break;
+            pos += n;
+            have += n;
+        }
+        feed = pos == end ? have : c->safe;
+        if (feed) {
+            ys = yajl_parse(h, c->buf, feed);
+            if (ys != yajl_status_ok)
+                break;
+            memmove(c->buf, c->buf + feed, have - feed);
+            have -= feed;
+            base += feed;
+            c->safe = 0;
+        }
+        if (pos == end)
+            break;
+    }
+    if (!c->rc && ys == yajl_status_ok && (c->in_str || c->esc != E_NONE))
+        bad_json(c, "unterminated string", hlen);
+    if (!c->rc && ys == yajl_status_ok) {
+        ys = yajl_complete_parse(h);
+        at = hlen; /* what is missing is missing at the end */
+    } else if (!c->rc) {
+        at = base - 8 + yajl_get_bytes_consumed(h);
+    }
+    if (!c->rc && ys != yajl_status_ok) {
+        if (c->why)
+            bad_json(c, c->why, at);
+        else
+            yajl_refusal(c, h, at);
+    }
+    yajl_free(h);
+    if (c->rc)
+        return c->rc;
+    for (i = 1; i < c->nst; i++)
+        if (c->st[i].bytes > c->st[best].bytes ||
+            (c->st[i].bytes == c->st[best].bytes && c->st[i].count > c->st[best].count))
             best = i;
-    if (nst)
-        snprintf(info->precision, sizeof info->precision, "%s", st[best].name);
+    if (c->nst)
+        snprintf(c->info->precision, sizeof c->info->precision, "%s",
+                 c->st[best].name);
     return AP_OK;
+}
+
+static void ctx_free(ctx *c)
+{
+    unsigned k;
+    hset_clear(&c->top);
+    hset_clear(&c->tkeys);
+    for (k = 1; k <= c->skip; k++)
+        hset_clear(&c->sk[k]);
+    while (c->blocks) {
+        blk *b = c->blocks;
+        blk_unlink(c, b);
+        free(b);
+    }
+    free(c->buf);
+    free(c);
+}
+
+/* yajl does not check its allocations: ya_malloc and ya_realloc come back
+ * here instead of returning NULL, and ctx_free frees yajl's blocks. */
+static int run(ctx *c, const apx_src *src, uint64_t hlen)
+{
+    if (setjmp(c->oom))
+        return fail(c, AP_ENOMEM, "safetensors: out of memory");
+    return parse_header(c, src, hlen);
 }
 
 int apx_safetensors_parse(const apx_src *src, apx_model_info *info,
@@ -682,7 +826,7 @@ int apx_safetensors_parse(const apx_src *src, apx_model_info *info,
 {
     unsigned char lenb[8];
     uint64_t n = 0;
-    rd *r;
+    ctx *c;
     int rc, i;
 
     memset(info, 0, sizeof *info);
@@ -701,26 +845,25 @@ int apx_safetensors_parse(const apx_src *src, apx_model_info *info,
                              " of the file", (unsigned long long)n);
     if (apx_sodium_ready() != 0)
         return apx_error_set(err, AP_ERROR, "safetensors: libsodium unusable");
-    if (!(r = malloc(sizeof *r)))
+    if ((rc = apx_src_pread(src, 8, lenb, 1)) != AP_OK)
+        return apx_error_set(err, rc, "safetensors: cannot read header");
+    if (lenb[0] != '{')
+        return apx_error_set(err, AP_ECORRUPT,
+                             "safetensors: header does not start with '{'");
+    if (!(c = apx_calloc(1, sizeof *c)))
         return apx_error_set(err, AP_ENOMEM, "safetensors: out of memory");
-    r->src = src;
-    r->pos = 8;
-    r->end = 8 + n;
-    r->boff = 0;
-    r->blen = 0;
-    r->err = err;
-    r->rc = AP_OK;
-    randombytes_buf(r->hkey, sizeof r->hkey);
-    if (peek(r) != '{') {
-        rc = r->rc ? r->rc
-                   : apx_error_set(err, AP_ECORRUPT,
-                                   "safetensors: header does not start with '{'");
-        free(r);
-        return rc;
+    c->bufsz = n < RD_BUF ? (size_t)n : RD_BUF;
+    if (!(c->buf = apx_malloc(c->bufsz))) {
+        free(c);
+        return apx_error_set(err, AP_ENOMEM, "safetensors: out of memory");
     }
+    c->err = err;
+    c->info = info;
+    c->data_len = src->len - 8 - n;
+    randombytes_buf(c->hkey, sizeof c->hkey);
     strcpy(info->format, "safetensors");
     info->header_bytes = 8 + n;
-    rc = parse_header(r, src->len - 8 - n, info);
-    free(r);
+    rc = run(c, src, n);
+    ctx_free(c);
     return rc;
 }

@@ -28,6 +28,7 @@
 #include "digest.h"
 #include "internal.h"
 #include "fault.h"
+#include "formats.h"
 #include "fakehub_fixture.h"
 
 #include <jansson.h>
@@ -195,9 +196,59 @@ static void test_every_allocation_fails_cleanly(void **state)
     assert_true(n > 1);
 }
 
+/* The safetensors reader (lib/safetensors.c) with the Nth allocation
+ * failing: its own (the context, the piece buffer growing for a string
+ * longer than a piece, the keyed hash sets) and yajl's, which go through
+ * apx_malloc/apx_realloc too.  yajl 2.1 does not check for NULL, so the
+ * reader leaves it by longjmp and frees its blocks: each run must end in
+ * AP_OK or AP_ENOMEM with a message, never a crash, and leak nothing
+ * (ASan/LSan, valgrind). */
+static void test_safetensors_allocation_fails(void **state)
+{
+    static const char head[] = "{\"__metadata__\":{\"a\":[[{\"b\":\"\\u00e9\\n\"}]],"
+                               "\"long\":\"";
+    static const char tail[] = "\"},\"w\":{\"dtype\":\"BF16\",\"shape\":[2,3],"
+                               "\"data_offsets\":[0,12]},\"v\":{\"dtype\":\"F32\","
+                               "\"shape\":[1],\"data_offsets\":[12,16],\"x\":{}}}";
+    size_t fill = 70000, hl = sizeof head - 1 + 2 * fill + sizeof tail - 1, i;
+    unsigned char *f = calloc(1, 8 + hl + 16);
+    unsigned long n;
+    apx_model_info info;
+    apx_error err;
+    (void)state;
+    assert_non_null(f);
+    for (i = 0; i < 8; i++)
+        f[i] = (unsigned char)((uint64_t)hl >> (8 * i));
+    memcpy(f + 8, head, sizeof head - 1);
+    for (i = 0; i < fill; i++)          /* escapes: yajl decodes into its buffer */
+        memcpy(f + 8 + sizeof head - 1 + 2 * i, "\\t", 2);
+    memcpy(f + 8 + sizeof head - 1 + 2 * fill, tail, sizeof tail - 1);
+    for (n = 1; n < 100000; n++) {
+        apx_src src = { f, -1, 8 + hl + 16 };
+        int rc, hit;
+        memset(&err, 0, sizeof err);
+        apx_fault_alloc_fail_at(n);
+        rc = apx_safetensors_parse(&src, &info, &err);
+        hit = apx_fault_alloc_hit();
+        apx_fault_alloc_fail_at(0);
+        if (!hit) {
+            assert_int_equal(rc, AP_OK);
+            assert_string_equal(info.precision, "bf16");
+            assert_int_equal(info.parameters, 7);
+            print_message("# safetensors: %lu allocations, each failed once\n", n - 1);
+            break;
+        }
+        if (rc != AP_ENOMEM || !strstr(err.msg, "out of memory"))
+            fail_msg("N=%lu: status %d (%s)", n, rc, err.msg);
+    }
+    assert_true(n > 3);
+    free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_safetensors_allocation_fails),
         cmocka_unit_test(test_every_allocation_fails_cleanly),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -253,6 +253,113 @@ static void test_safetensors_malformed(void **state)
     free(b.p);
 }
 
+/* What yajl 2.1 accepts and the reader refuses with code of its own
+ * (lib/safetensors.c esc_scan, str_check, cb_number): each case fails
+ * if that code is removed.  The message names the cause. */
+static int st_msg(const char *json, char *msg, size_t msgsz)
+{
+    buf b = make_st(json);
+    apx_src src = { b.p, -1, b.n };
+    apx_model_info info;
+    apx_error err;
+    int rc;
+    memset(&err, 0, sizeof err);
+    rc = apx_safetensors_parse(&src, &info, &err);
+    snprintf(msg, msgsz, "%s", rc == AP_OK ? "" : err.msg);
+    free(b.p);
+    return rc;
+}
+
+#define ST_T "\"t\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[0,2]}"
+
+static void test_safetensors_yajl_gaps(void **state)
+{
+    static const struct { const char *json, *cause; } bad[] = {
+        /* esc_scan: yajl decodes a lone high surrogate to '?' or pairs it
+         * with any \u escape; a lone low one to a UTF-8 surrogate */
+        { "{\"a\\ud800\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[0,2]}}",
+          "lone high surrogate" },
+        { "{\"__metadata__\":{\"x\":\"\\ud800\\u0041\"}," ST_T "}", "lone high surrogate" },
+        { "{\"__metadata__\":{\"x\":\"\\ud800\\\\u0041\"}," ST_T "}", "lone high surrogate" },
+        { "{\"__metadata__\":{\"x\":\"\\udc00\"}," ST_T "}", "lone low surrogate" },
+        /* esc_scan: yajl takes form feed and vertical tab for whitespace */
+        { "{\f\"__metadata__\":{}," ST_T "}", "form feed or vertical tab" },
+        { "{" ST_T "}\v", "form feed or vertical tab" },
+        /* esc_scan: yajl takes a string left open after the object for a
+         * token still to come */
+        { "{" ST_T "} \"x", "unterminated string" },
+        { "{" ST_T "}\"", "unterminated string" },
+        /* str_check: yajl checks only the UTF-8 byte pattern */
+        { "{\"__metadata__\":{\"x\":\"\xc0\x80\"}," ST_T "}", "invalid UTF-8" },
+        { "{\"__metadata__\":{\"\xe0\x80\xaf\":\"x\"}," ST_T "}", "invalid UTF-8" },
+        { "{\"__metadata__\":{\"x\":\"\xed\xa0\x80\"}," ST_T "}", "invalid UTF-8" },
+        { "{\"__metadata__\":{\"x\":\"\xf4\x90\x80\x80\"}," ST_T "}", "invalid UTF-8" },
+        { "{\"__metadata__\":{\"x\":\"\xf5\x80\x80\x80\"}," ST_T "}", "invalid UTF-8" },
+        { "{\"__metadata__\":{\"x\":\"a\\u0000b\"}," ST_T "}", "\\u0000" },
+        /* cb_number: the number's text, not yajl's conversions */
+        { "{\"__metadata__\":{\"x\":9223372036854775808}," ST_T "}", "integer too big" },
+        { "{\"__metadata__\":{\"x\":-9223372036854775809}," ST_T "}", "integer too big" },
+        { "{\"__metadata__\":{\"x\":1.8e308}," ST_T "}", "real number overflow" },
+        { "{\"__metadata__\":{\"x\":-0.00000000000000000001e330}," ST_T "}",
+          "real number overflow" },
+    };
+    static const char *good[] = {
+        /* yajl's own integer conversion refuses INT64_MIN; jansson took it */
+        "{\"__metadata__\":{\"x\":-9223372036854775808,\"y\":9223372036854775807,"
+        "\"z\":-0,\"r\":1.7976931348623157e308,\"u\":1e-99999}," ST_T "}",
+        "{\"__metadata__\":{\"x\":\"\\ud83d\\ude00\\uDBFF\\uDFFF\xf4\x8f\xbf\xbf\xef\xbf\xbf\"}," ST_T "}",
+        "{\"__metadata__\":{\"x\":\"\\\\ud800\\\\\\\\udc00\"}," ST_T "}",
+        "{\"__metadata__\":{\"x\":\"\\\"\"}," ST_T "}  \t\r\n",
+    };
+    char msg[APX_ERRMSG_MAX], *big, *p;
+    size_t i, n;
+    (void)state;
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (st_msg(bad[i].json, msg, sizeof msg) != AP_ECORRUPT)
+            fail_msg("accepted: %s", bad[i].json);
+        if (!strstr(msg, bad[i].cause) || !strstr(msg, "safetensors"))
+            fail_msg("%s: message \"%s\" lacks \"%s\"", bad[i].json, msg, bad[i].cause);
+    }
+    for (i = 0; i < sizeof good / sizeof good[0]; i++)
+        if (st_msg(good[i], msg, sizeof msg) != AP_OK)
+            fail_msg("refused: %s: %s", good[i], msg);
+    /* Nesting: __metadata__'s value is at depth 1; 63 arrays in it are
+     * the most the reader takes. */
+    for (n = 63; n <= 64; n++) {
+        big = malloc(4 * n + 128);
+        assert_non_null(big);
+        p = big + sprintf(big, "{\"__metadata__\":");
+        for (i = 0; i < n; i++)
+            *p++ = '[';
+        *p++ = '1';
+        for (i = 0; i < n; i++)
+            *p++ = ']';
+        sprintf(p, "," ST_T "}");
+        assert_int_equal(st_msg(big, msg, sizeof msg), n == 63 ? AP_OK : AP_ECORRUPT);
+        if (n == 64)
+            assert_non_null(strstr(msg, "nested too deep"));
+        free(big);
+    }
+    /* The escape scan keeps its state across the 64 KiB pieces: a pair, or
+     * a lone high surrogate, straddling the first piece's end. */
+    for (i = 0; i < 2; i++) {
+        size_t k, at;
+        big = malloc(70000);
+        assert_non_null(big);
+        p = big + sprintf(big, "{\"__metadata__\":{\"x\":\"");
+        at = 65536 - 8 - 3;          /* "\ud83d" ends 3 bytes past the piece */
+        while ((size_t)(p - big) < at)
+            *p++ = 'a';
+        p += sprintf(p, i ? "\\ud83d\\u0041\"}," : "\\ud83d\\ude00\"},");
+        k = (size_t)sprintf(p, ST_T "}");
+        (void)k;
+        assert_int_equal(st_msg(big, msg, sizeof msg), i ? AP_ECORRUPT : AP_OK);
+        if (i)
+            assert_non_null(strstr(msg, "lone high surrogate"));
+        free(big);
+    }
+}
+
 static void test_name_fallback(void **state)
 {
     static const struct { const char *name, *kind, *format, *prec; } cases[] = {
@@ -334,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_gguf_malformed),
         cmocka_unit_test(test_safetensors),
         cmocka_unit_test(test_safetensors_malformed),
+        cmocka_unit_test(test_safetensors_yajl_gaps),
         cmocka_unit_test(test_name_fallback),
     };
     return classify_run("classify", tests, sizeof tests / sizeof tests[0]);
