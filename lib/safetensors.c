@@ -283,37 +283,9 @@ static int esc_scan(ctx *c, size_t from, size_t n, uint64_t at)
  * refuses raw control bytes).  NULL when fine, else the cause. */
 static const char *str_check(const unsigned char *s, size_t n)
 {
-    size_t i = 0;
     if (memchr(s, 0, n))
         return "\\u0000 in a string";
-    while (i < n) {
-        unsigned char b = s[i];
-        unsigned long cp, min;
-        unsigned need, k;
-        if (b < 0x80) {
-            i++;
-            continue;
-        }
-        if ((b & 0xE0) == 0xC0)
-            need = 1, cp = b & 0x1Fu, min = 0x80;
-        else if ((b & 0xF0) == 0xE0)
-            need = 2, cp = b & 0x0Fu, min = 0x800;
-        else if ((b & 0xF8) == 0xF0)
-            need = 3, cp = b & 0x07u, min = 0x10000;
-        else
-            return "invalid UTF-8";
-        if (n - i <= need)
-            return "invalid UTF-8";
-        for (k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return "invalid UTF-8";
-            cp = (cp << 6) | (s[i + k] & 0x3Fu);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return "invalid UTF-8";
-        i += need + 1;
-    }
-    return NULL;
+    return apx_utf8_valid((const char *)s, n) ? NULL : "invalid UTF-8";
 }
 
 /* A real number's text overflows a double (as jansson refused it): judged
