@@ -4,7 +4,7 @@
 
 /* The single source of truth for the version: the Makefile reads these. */
 #define AP_VERSION_MAJOR 0
-#define AP_VERSION_MINOR 5
+#define AP_VERSION_MINOR 6
 #define AP_VERSION_PATCH 0
 
 /* "MAJOR.MINOR.PATCH", made from the numbers above so it cannot drift. */
