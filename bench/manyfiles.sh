@@ -7,8 +7,9 @@
 # BENCH_RUNS (default 3) runs each, every run into a fresh AP_HOME / cache
 # directory.  After each run both results are checked: the number of files,
 # and the sha256 of a sample of 25 files against what the hub serves.
-# Prints every run, the best times, their ratio and the load average at the
-# start and the end.  Nothing is asserted.
+# Prints every run (wall, CPU, peak RSS, the requests the hub logged and
+# on how many connections), the best times, their ratio and the load
+# average at the start and the end.  Nothing is asserted.
 #   BENCH_FILES=2000 BENCH_RUNS=3 sh bench/manyfiles.sh
 # Needs python3, node and npm (the JS client is installed with `npm ci` in
 # bench/hfjs when its node_modules is missing; without node, or when that
@@ -93,8 +94,23 @@ print(f"{count} files{'' if count == n else f' (expected {n})'}, sample sha256 "
       + (f"{len(bad)} WRONG: {' '.join(bad[:5])}" if bad else "ok"))
 PY
 }
-secs() { /usr/bin/time -f %e -o "$T/t" "$@" > "$T/out" 2> "$T/err" || {
-    echo "bench: failed: $*" >&2; cat "$T/err" >&2; exit 1; }; cat "$T/t"; }
+# secs CMD...: run it, print its wall time; $T/cpu gets its CPU and peak RSS,
+# $T/reqs the requests it made of the hub (and CDN) and on how many
+# connections, from the hub's request log.
+secs() {
+    l0=$(wc -l < "$T/hub.log")
+    /usr/bin/time -f '%e %U %S %M' -o "$T/t" "$@" > "$T/out" 2> "$T/err" || {
+        echo "bench: failed: $*" >&2; cat "$T/err" >&2; exit 1; }
+    awk '{printf "%.2f s CPU (%.2f user, %.2f sys), %d MB peak", $2 + $3, $2, $3, $4 / 1024}' "$T/t" > "$T/cpu"
+    tail -n +$((l0 + 1)) "$T/hub.log" | python3 -c '
+import collections, json, sys
+es = [json.loads(l) for l in sys.stdin]
+k = collections.Counter(e["method"] + (" resolve" if "/resolve/" in e["path"] else
+                        " paths-info" if "/paths-info/" in e["path"] else " api") for e in es)
+what = ", ".join("%d %s" % (v, n) for n, v in sorted(k.items()))
+conns = len({(e["server"], e["conn"]) for e in es})
+print("%d requests (%s) on %d connections" % (len(es), what, conns))' > "$T/reqs"
+    cut -d' ' -f1 "$T/t"; }
 best() { sort -n | head -1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
@@ -105,11 +121,13 @@ for r in $(seq "$RUNS"); do
     s=$(AP_HOME=$T/home secs "$APCTL" pull --quiet hf:org/many)
     echo "$s" >> "$T/a.times"
     echo "run $r: apctl pull            $s s; $(check "$T/home/models/huggingface/org/many")"
+    echo "       $(cat "$T/cpu"); $(cat "$T/reqs")"
     if [ -n "$JS" ]; then
         rm -rf "$T/cache"
         s=$(secs node "$HFJS/snapshot.mjs" "$HUB" org/many "$T/cache")
         echo "$s" >> "$T/j.times"
         echo "run $r: hfjs snapshotDownload $s s; $(check "$(cut -d' ' -f1 "$T/out")")"
+        echo "       $(cat "$T/cpu"); $(cat "$T/reqs")"
     fi
 done
 A=$(best < "$T/a.times")
