@@ -6,7 +6,7 @@
 # of 14-19 bytes, d000/f000000.txt ..., 1000 a directory.  Best of
 # BENCH_RUNS (default 3) runs each, every run into a fresh AP_HOME / cache
 # directory.  After each run both results are checked: the number of files,
-# and the sha256 of a sample of 25 files against what the hub serves.
+# and the sha256 of a sample of 26 files against what the hub serves.
 # Prints every run (wall, CPU, peak RSS, the requests the hub logged and
 # on how many connections), the best times, their ratio and the load
 # average at the start and the end.  Nothing is asserted.
@@ -71,7 +71,7 @@ HF_ENDPOINT=$HUB
 export HF_ENDPOINT
 
 # check DIR: count the files (regular files and symlinks to them) below DIR,
-# and compare the sha256 of 25 of them, spread over the snapshot, with the
+# and compare the sha256 of 26 of them, spread over the snapshot, with the
 # bytes the hub serves for the same path (fetched after the timing).
 check() {
     python3 - "$1" "$N" "$HUB" "$C1" <<'PY'
