@@ -7,7 +7,9 @@
 #   (b) a many-file snapshot (BENCH_MANY files of 16 bytes, default 10000):
 #       `apctl pull` against `aria2c -j8` on the same URLs, and against
 #       huggingface_hub's snapshot_download when it is installed (it is
-#       skipped, and said so, when it is not).
+#       skipped, and said so, when it is not; bench/manyfiles.sh times
+#       Hugging Face's JavaScript client, @huggingface/hub, on such a
+#       snapshot).
 # Every timing is wall time of the whole command, a fresh AP_HOME / output
 # directory each run; BENCH_RUNS runs each (default 3), the median counts.
 # Results go to stdout as a table with the ratios; bench/RESULTS.md keeps
@@ -96,6 +98,7 @@ import sys; from huggingface_hub import snapshot_download
 snapshot_download("org/many", local_dir=sys.argv[1], max_workers=8)' "$T/hfh"; done | median)
     echo "(b) $MANY x 16 B snapshot: huggingface_hub snapshot_download ${H} s, apctl/hf ratio $(ratio "$A" "$H")"
 else
-    echo "(b) huggingface_hub is not installed: snapshot_download not measured"
+    echo "(b) huggingface_hub is not installed: snapshot_download not measured" \
+         "(bench/manyfiles.sh measures Hugging Face's JavaScript client instead)"
 fi
 }
