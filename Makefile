@@ -207,20 +207,32 @@ $(B)/t/unit/test_alloc_fail: t/unit/test_alloc_fail.c $(FAULT_STLIB) $(wildcard 
 tests: all $(UNIT_BINS) $(TEST_VENDOR_SOS) $(HELPER_BINS) $(FB)/apctl
 
 PROVE ?= prove
-PROVE_FLAGS ?= -j2
+PROVE_FLAGS ?= -j2 --timer
+# Every test runs through t/run-test: a test still running after
+# AP_TEST_TIMEOUT seconds (default 900) is killed and named, and what a test
+# leaves running is terminated, so a hang fails the run instead of holding it.
+RUN_TEST := sh $(CURDIR)/t/run-test
+# The directory of the python3 interpreter itself, found once (a version
+# manager's shim costs ~0.7 s CPU a call; t/lib.sh, t/run-test).
+AP_PYTHON_DIR = $(shell python3 -c 'import os, sys; print(os.path.dirname(sys.executable))' 2>/dev/null)
+# The most expensive files first (t/slow-first, measured), so that with -j2
+# no long test starts last while the other job slot sits idle.
+CHECK_ALL := $(UNIT_BINS) $(sort $(wildcard t/integration/*.t))
+SLOW_FIRST := $(foreach f,$(filter-out \#%,$(shell grep -v '^\#' t/slow-first 2>/dev/null)),$(filter %$(f),$(CHECK_ALL)))
+CHECK_FILES := $(SLOW_FIRST) $(filter-out $(SLOW_FIRST),$(CHECK_ALL))
 check: tests
 	AP_BUILD=$(CURDIR)/$(B) AP_SRC=$(CURDIR) CC="$(CC)" SANITIZE="$(SANITIZE)" AP_DIGEST=$(AP_DIGEST) \
-	  $(PROVE) $(PROVE_FLAGS) $(UNIT_BINS) $(sort $(wildcard t/integration/*.t))
+	  AP_PYTHON_DIR="$(AP_PYTHON_DIR)" $(PROVE) $(PROVE_FLAGS) --exec '$(RUN_TEST)' $(CHECK_FILES)
 
 # The 100,000-file snapshot (t/scale/): minutes, so not in `make check`;
 # .ci/run runs it once, unsanitized, after `make check`.
 check-scale: tests
 	AP_BUILD=$(CURDIR)/$(B) AP_SRC=$(CURDIR) CC="$(CC)" AP_DIGEST=$(AP_DIGEST) \
-	  $(PROVE) $(sort $(wildcard t/scale/*.t))
+	  AP_PYTHON_DIR="$(AP_PYTHON_DIR)" AP_TEST_TIMEOUT=$${AP_TEST_TIMEOUT:-3600} $(PROVE) --timer --exec '$(RUN_TEST)' $(sort $(wildcard t/scale/*.t))
 
 check-valgrind: tests
-	AP_BUILD=$(CURDIR)/$(B) AP_SRC=$(CURDIR) AP_DIGEST=$(AP_DIGEST) \
-	  $(PROVE) $(PROVE_FLAGS) --exec 'valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite' $(UNIT_BINS)
+	AP_BUILD=$(CURDIR)/$(B) AP_SRC=$(CURDIR) AP_DIGEST=$(AP_DIGEST) AP_PYTHON_DIR="$(AP_PYTHON_DIR)" \
+	  $(PROVE) $(PROVE_FLAGS) --exec '$(RUN_TEST) valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite' $(UNIT_BINS)
 
 # ThreadSanitizer over the threaded code: its own build dir (flags differ),
 # the three tests that run threads against each other, and the vendors the
@@ -230,9 +242,9 @@ TSAN_TESTS := test_cancel test_jobs test_engine test_engine_hostile
 tsan-bins: $(VENDOR_SOS) $(patsubst %,$(B)/t/unit/%,$(TSAN_TESTS))
 check-tsan:
 	$(MAKE) B=$(TSAN_B) SANITIZE=thread tsan-bins
-	AP_BUILD=$(CURDIR)/$(TSAN_B) AP_SRC=$(CURDIR) \
+	AP_BUILD=$(CURDIR)/$(TSAN_B) AP_SRC=$(CURDIR) AP_PYTHON_DIR="$(AP_PYTHON_DIR)" \
 	  TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 $(TSAN_OPTIONS)" \
-	  $(PROVE) $(PROVE_FLAGS) $(patsubst %,$(TSAN_B)/t/unit/%,$(TSAN_TESTS))
+	  $(PROVE) $(PROVE_FLAGS) --exec '$(RUN_TEST)' $(patsubst %,$(TSAN_B)/t/unit/%,$(TSAN_TESTS))
 
 # ---- exported symbols ----------------------------------------------------------
 # lib/exports.txt is the committed list of exported symbols and their version

@@ -6,6 +6,7 @@
 #define AP_T_FAKEHUB_FIXTURE_H
 
 #include "digest.h"
+#include "child_tie.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -32,6 +33,7 @@ typedef struct fakehub {
     char files[128], hub[128], cdn[128];
     char log[256];
     pid_t pid;
+    int watch_fd;                  /* write end of the hub's --stdin-watch pipe */
 } fakehub;
 
 FX_FN const fx_spec *fx_spec_of(const fx_spec *specs, size_t n, const char *name)
@@ -116,13 +118,28 @@ FX_FN int fx_start(fakehub *fh, const char *tag, const char *top,
     snprintf(ready, sizeof ready, "%s/ready", fh->dir);
     snprintf(fh->log, sizeof fh->log, "%s/log.jsonl", fh->dir);
     snprintf(script, sizeof script, "%s/t/fixtures/fakehub.py", src ? src : ".");
-    fh->pid = fork();
-    if (fh->pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        dup2(fd, 1);
-        execlp("python3", "python3", script, "--config", cfg, "--log", fh->log,
-               "--ready-file", ready, (char *)NULL);
-        _exit(127);
+    {
+        int wp[2];
+        pid_t parent = getpid();
+        fh->watch_fd = -1;
+        if (ct_watch_pipe(wp) != 0)
+            return -1;
+        fh->pid = fork();
+        if (fh->pid == 0) {
+            int fd = open("/dev/null", O_WRONLY);
+            ct_tie_to_parent(parent);   /* child_tie.h: dies with the test */
+            dup2(wp[0], 0);             /* dup2 clears close-on-exec */
+            dup2(fd, 1);
+            execlp("python3", "python3", script, "--config", cfg, "--log", fh->log,
+                   "--ready-file", ready, "--stdin-watch", (char *)NULL);
+            _exit(127);
+        }
+        close(wp[0]);
+        if (fh->pid < 0) {
+            close(wp[1]);
+            return -1;
+        }
+        fh->watch_fd = wp[1];
     }
     for (i = 0; i < 500; i++) {
         if ((fp = fopen(ready, "r"))) {
@@ -151,6 +168,10 @@ FX_FN int fx_stop(fakehub *fh)
         kill(fh->pid, SIGTERM);
         waitpid(fh->pid, NULL, 0);
         fh->pid = 0;
+    }
+    if (fh->watch_fd > 0) {
+        close(fh->watch_fd);
+        fh->watch_fd = -1;
     }
     if (!fh->dir[0])
         return 0;

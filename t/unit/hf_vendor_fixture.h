@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include "child_tie.h"
 #include <time.h>
 #include <unistd.h>
 
@@ -87,7 +88,8 @@ HV_FN int start_hub(void **state)
     snprintf(FX.cfg, sizeof FX.cfg, "%s/cfg.json", FX.dir);
     snprintf(FX.log, sizeof FX.log, "%s/log.jsonl", FX.dir);
     snprintf(ready, sizeof ready, "%s/ready", FX.dir);
-    if (write_config("") != 0 || pipe(pfd) != 0)
+    pid_t parent = getpid();
+    if (write_config("") != 0 || ct_watch_pipe(pfd) != 0)
         return -1;
     FX.pid = fork();
     if (FX.pid < 0)
@@ -95,6 +97,7 @@ HV_FN int start_hub(void **state)
     if (FX.pid == 0) {
         const char *src = getenv("AP_SRC");
         char script[512];
+        ct_tie_to_parent(parent);   /* child_tie.h: dies with the test */
         snprintf(script, sizeof script, "%s/t/fixtures/fakehub.py", src ? src : ".");
         int devnull = open("/dev/null", O_WRONLY);
         dup2(pfd[0], 0);
