@@ -27,10 +27,9 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
-mkdir -p "$T/bin" "$T/www" "$T/tmp"
-cp "$B/apctl" "$T/bin/apctl"; cp -P "$B"/libartifactprov.so.* "$T/bin/"; cp -R "$B/vendors" "$T/bin/vendors"
-APCTL=$T/bin/apctl
-AP_VENDOR_PATH=$T/bin/vendors; export AP_VENDOR_PATH
+mkdir -p "$T/www" "$T/tmp"
+. "$ROOT/bench/lib.sh"
+bench_snapshot_apctl
 REV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 
 head -c $((MB * 1048576)) /dev/urandom > "$T/www/thr.bin"

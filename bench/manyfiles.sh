@@ -44,12 +44,8 @@ elif [ ! -d "$HFJS/node_modules/@huggingface/hub" ]; then
 fi
 [ -n "$JS" ] && echo "@huggingface/hub $(node -p "require('$HFJS/node_modules/@huggingface/hub/package.json').version"), node $(node --version)"
 
-mkdir -p "$T/bin"
-cp "$B/apctl" "$T/bin/apctl"; cp -P "$B"/libartifactprov.so.* "$T/bin/"
-cp -R "$B/vendors" "$T/bin/vendors"
-APCTL=$T/bin/apctl
-AP_VENDOR_PATH=$T/bin/vendors
-export AP_VENDOR_PATH
+. "$ROOT/bench/lib.sh"
+bench_snapshot_apctl
 C1=1111111111111111111111111111111111111111
 python3 - "$T/cfg.json" "$N" "$C1" <<'PY'
 import json, sys
@@ -58,17 +54,7 @@ files = {f"d{i // 1000:03d}/f{i:06d}.txt": {"content": f"small file {i}\n"} for 
 json.dump({"repos": {"org/many": {"refs": {"main": c1}, "commits": {c1: {"files": files}}}}},
           open(sys.argv[1], "w"))
 PY
-python3 "$ROOT/t/fixtures/fakehub.py" --config "$T/cfg.json" --log "$T/hub.log" \
-    --ready-file "$T/ready" >/dev/null 2>"$T/hub.err" &
-HUB_PID=$!
-i=0
-while [ ! -s "$T/ready" ]; do
-    i=$((i + 1)); [ $i -lt 3000 ] || { echo "bench: fake hub did not start" >&2; exit 1; }
-    sleep 0.02
-done
-HUB=$(sed 's/.*"hub":"\([^"]*\)".*/\1/' "$T/ready")
-HF_ENDPOINT=$HUB
-export HF_ENDPOINT
+bench_start_hub "$T/cfg.json" "$T/hub.log"
 
 # check DIR: count the files (regular files and symlinks to them) below DIR,
 # and compare the sha256 of 26 of them, spread over the snapshot, with the

@@ -40,15 +40,9 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 # ---- drivers -------------------------------------------------------------------
-# Snapshot apctl, the shared library it finds beside it ($ORIGIN) and the vendors: a rebuild of build/
-# during the run (shared machine) must not change what is measured.
 [ -x "$B/apctl" ] || { echo "bench: $B/apctl missing (make all)" >&2; exit 1; }
-mkdir -p "$T/bin"
-cp "$B/apctl" "$T/bin/apctl"; cp -P "$B"/libartifactprov.so.* "$T/bin/"
-cp -R "$B/vendors" "$T/bin/vendors"
-APCTL=$T/bin/apctl
-AP_VENDOR_PATH=$T/bin/vendors
-export AP_VENDOR_PATH
+. "$ROOT/bench/lib.sh"
+bench_snapshot_apctl
 REV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 SMALL_P=${BENCH_SMALL_P:-8}
 AF=$B/t/helpers/apfetch

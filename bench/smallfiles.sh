@@ -31,12 +31,8 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
-mkdir -p "$T/bin"
-cp "$B/apctl" "$T/bin/apctl"; cp -P "$B"/libartifactprov.so.* "$T/bin/"
-cp -R "$B/vendors" "$T/bin/vendors"
-APCTL=$T/bin/apctl
-AP_VENDOR_PATH=$T/bin/vendors
-export AP_VENDOR_PATH
+. "$ROOT/bench/lib.sh"
+bench_snapshot_apctl
 C1=1111111111111111111111111111111111111111
 python3 - "$T/cfg.json" "$MANY" <<PY
 import json, sys
@@ -47,17 +43,7 @@ json.dump({"repos": {"org/small": {"refs": {"main": "$C1"}, "commits": {"$C1": {
                      "org/many": {"refs": {"main": "$C1"}, "commits": {"$C1": {"files": tiny}}}}},
           open(sys.argv[1], "w"))
 PY
-python3 "$ROOT/t/fixtures/fakehub.py" --config "$T/cfg.json" --log /dev/null \
-    --ready-file "$T/ready" >/dev/null 2>&1 &
-HUB_PID=$!
-i=0
-while [ ! -s "$T/ready" ]; do
-    i=$((i + 1)); [ $i -lt 3000 ] || { echo "bench: fake hub did not start" >&2; exit 1; }
-    sleep 0.02
-done
-HUB=$(sed 's/.*"hub":"\([^"]*\)".*/\1/' "$T/ready")
-HF_ENDPOINT=$HUB
-export HF_ENDPOINT
+bench_start_hub "$T/cfg.json" /dev/null
 python3 - "$T" "$HUB" "$C1" "$MANY" <<'PY'
 import sys
 t, hub, c1, many = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
