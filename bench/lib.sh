@@ -15,9 +15,17 @@ bench_snapshot_apctl() {
     export AP_VENDOR_PATH
 }
 
+# The exit trap of a benchmark that starts the fake hub: stop it (by its
+# PID), remove $T.
+HUB_PID=
+bench_hub_cleanup() {
+    [ -n "$HUB_PID" ] && kill "$HUB_PID" 2>/dev/null && wait "$HUB_PID" 2>/dev/null
+    rm -rf "$T"
+}
+
 # bench_start_hub CONFIG LOG: the fake hub (t/fixtures/fakehub.py) on
 # loopback with CONFIG, its request log to LOG, started and waited for.
-# Sets HUB_PID (the caller's cleanup kills it), HUB, exports HF_ENDPOINT.
+# Sets HUB_PID (bench_hub_cleanup kills it), HUB, exports HF_ENDPOINT.
 bench_start_hub() {
     python3 "$ROOT/t/fixtures/fakehub.py" --config "$1" --log "$2" \
         --ready-file "$T/ready" >/dev/null 2>"$T/hub.err" &

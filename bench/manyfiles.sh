@@ -22,12 +22,8 @@ N=${BENCH_FILES:-2000}
 command -v python3 >/dev/null 2>&1 || { echo "bench: python3 missing" >&2; exit 1; }
 [ -x "$B/apctl" ] || { echo "bench: $B/apctl missing (make all)" >&2; exit 1; }
 T=$(mktemp -d /tmp/ap-bench-many-XXXXXX)
-HUB_PID=
-cleanup() {
-    [ -n "$HUB_PID" ] && kill "$HUB_PID" 2>/dev/null && wait "$HUB_PID" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
+. "$ROOT/bench/lib.sh"
+trap bench_hub_cleanup EXIT INT TERM
 echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # The JS client: node_modules from the lock file, once.
@@ -44,7 +40,6 @@ elif [ ! -d "$HFJS/node_modules/@huggingface/hub" ]; then
 fi
 [ -n "$JS" ] && echo "@huggingface/hub $(node -p "require('$HFJS/node_modules/@huggingface/hub/package.json').version"), node $(node --version)"
 
-. "$ROOT/bench/lib.sh"
 bench_snapshot_apctl
 C1=1111111111111111111111111111111111111111
 python3 - "$T/cfg.json" "$N" "$C1" <<'PY'

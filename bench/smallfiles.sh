@@ -25,13 +25,8 @@ for tool in aria2c python3; do
 done
 [ -x "$B/apctl" ] || { echo "bench: $B/apctl missing (make all)" >&2; exit 1; }
 T=$(mktemp -d /tmp/ap-bench-small-XXXXXX)
-HUB_PID=
-cleanup() {
-    [ -n "$HUB_PID" ] && kill "$HUB_PID" 2>/dev/null && wait "$HUB_PID" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
 . "$ROOT/bench/lib.sh"
+trap bench_hub_cleanup EXIT INT TERM
 bench_snapshot_apctl
 C1=1111111111111111111111111111111111111111
 python3 - "$T/cfg.json" "$MANY" <<PY
