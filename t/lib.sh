@@ -28,8 +28,52 @@ _n=0
 _fail=0
 FH_PID=
 
+# _running PID: the process exists and has not exited (a zombie, exited but
+# not yet reaped by this shell, does not count).  Read from /proc: the state
+# is the first field after the command name's closing parenthesis.
+_running() {
+    _st=$(sed -n 's/.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
+    case $_st in ''|Z|X) return 1 ;; esac
+}
+
+# stop_pids PID...: stop background processes this test started (servers).
+# Each gets TERM and is polled until it exits; one still running 10 s later
+# (AP_STOP_GRACE) is named on stderr with its state and kernel wait
+# channel, then gets KILL.
+# A server that ignores TERM costs its test 10 s and a diagnosis, never a
+# hang until run-test's timeout (an unbounded `wait` did that once).  The
+# stopped ones are reaped; empty arguments are skipped.
+stop_pids() {
+    _sent=
+    for _p in "$@"; do
+        [ -n "$_p" ] && kill "$_p" 2>/dev/null && _sent="$_sent $_p"
+    done
+    _sp_n=$(( ${AP_STOP_GRACE:-10} * 20 ))
+    for _p in $_sent; do
+        _sp_i=0
+        while _running "$_p"; do
+            _sp_i=$((_sp_i + 1))
+            if [ $_sp_i -eq $_sp_n ]; then
+                echo "stop_pids: pid $_p still running ${AP_STOP_GRACE:-10} s after TERM" \
+                    "(state $(sed 's/.*) //; s/ .*//' "/proc/$_p/stat" 2>/dev/null)," \
+                    "wchan $(cat "/proc/$_p/wchan" 2>/dev/null)):" \
+                    "$(tr '\0\n' '  ' < "/proc/$_p/cmdline" 2>/dev/null | sed 's/ *$//'); KILL" >&2
+                kill -KILL "$_p" 2>/dev/null
+            elif [ $_sp_i -gt $((_sp_n + 100)) ]; then
+                echo "stop_pids: pid $_p survived KILL; not waiting for it" >&2
+                _sent=$(echo " $_sent " | sed "s/ $_p / /")
+                break
+            fi
+            sleep 0.05
+        done
+    done
+    for _p in $_sent; do wait "$_p" 2>/dev/null; done
+    return 0
+}
+
 cleanup() {
-    [ -n "$FH_PID" ] && kill "$FH_PID" 2>/dev/null && wait "$FH_PID" 2>/dev/null
+    stop_pids "$FH_PID"
+    FH_PID=
     rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
@@ -154,7 +198,8 @@ PY
 # loopback, bails out if nginx exits or never answers.
 fleet_nginx_start() {
     _d=$1; shift
-    nginx -p "$_d" -c "$_d/nginx.conf" -e "$_d/error.log" 2> "$_d/stderr" &
+    nginx -p "$_d" -c "$_d/nginx.conf" -e "$_d/error.log" < /dev/null \
+        > "$_d/stdout" 2> "$_d/stderr" &
     NGINX=$!
     _i=0
     for _p in "$@"; do

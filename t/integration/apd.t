@@ -11,7 +11,7 @@
 plan 51
 APD_PID=
 stop_all() {
-    [ -n "$APD_PID" ] && kill "$APD_PID" 2>/dev/null && wait "$APD_PID" 2>/dev/null
+    stop_pids "$APD_PID"
     cleanup
 }
 trap stop_all EXIT INT TERM

@@ -9,7 +9,7 @@
 plan 6
 APD_PID=
 stop_all() {
-    [ -n "$APD_PID" ] && kill "$APD_PID" 2>/dev/null && wait "$APD_PID" 2>/dev/null
+    stop_pids "$APD_PID"
     cleanup
 }
 trap stop_all EXIT INT TERM
@@ -55,7 +55,7 @@ import json, sys
 j = json.load(open(sys.argv[1]))
 assert j["state"] == "failed" and "403" in j["error"], j' "$TMP/job"
 check "GET /v1/jobs/ID is 200" [ "$code" = 200 ]
-kill "$APD_PID"; wait "$APD_PID" 2>/dev/null; APD_PID=
+stop_pids "$APD_PID"; APD_PID=
 # apd's own log: every line goes through one terminal-safe sink; here a
 # message quoting an argument with ESC, BEL and a byte that is not UTF-8
 "$AP_BUILD/apd" --listen "$(printf 'h\033]0;pwned\007\377'):1" --port-file "$TMP/port2" \

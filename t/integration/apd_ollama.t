@@ -22,8 +22,7 @@ mkdir -p "$HOME"
 APD_PID=
 REG_PID=
 stop_all() {
-    [ -n "$APD_PID" ] && kill "$APD_PID" 2>/dev/null && wait "$APD_PID" 2>/dev/null
-    [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
+    stop_pids "$APD_PID" "$REG_PID"
     cleanup
 }
 trap stop_all EXIT INT TERM

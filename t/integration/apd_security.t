@@ -10,8 +10,7 @@ plan 22
 APD_PID=
 HOLD_PID=
 stop_all() {
-    [ -n "$HOLD_PID" ] && kill "$HOLD_PID" 2>/dev/null && wait "$HOLD_PID" 2>/dev/null
-    [ -n "$APD_PID" ] && kill "$APD_PID" 2>/dev/null && wait "$APD_PID" 2>/dev/null
+    stop_pids "$HOLD_PID" "$APD_PID"
     cleanup
 }
 trap stop_all EXIT INT TERM
@@ -46,7 +45,7 @@ c=$(code -H "Host: 127.0.0.1:1" "$URL/healthz")
 check "  ... the right address with another port: 421" [ "$c" = 421 ]
 c=$(code -H "Host: localhost:$PORT" "$URL/healthz")
 check "  ... localhost with the port, on loopback: accepted" [ "$c" = 200 ]
-kill "$APD_PID"; wait "$APD_PID"
+stop_pids "$APD_PID"
 start_apd_at() {
     rm -f "$TMP/port2"
     "$AP_BUILD/apd" --listen "$1" --port-file "$TMP/port2" 2>> "$TMP/apd.err" &
@@ -59,7 +58,7 @@ start_apd_at localhost:0
 check "bound by name to localhost: Host localhost accepted, another name not" sh -c \
     "[ \$(curl -s -o /dev/null -w '%{http_code}' http://localhost:$P2/healthz) = 200 ] && \
      [ \$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: localhost.evil.example:$P2' http://localhost:$P2/healthz) = 421 ]"
-kill "$P2_PID"; wait "$P2_PID"
+stop_pids "$P2_PID"
 start_apd
 c=$(code -X POST -H 'Origin: http://evil.example' -H 'Content-Type: application/json' \
     -d "$JOB" "$URL/v1/jobs")
@@ -116,7 +115,7 @@ check "SIGTERM with stalled clients: apd stops" sh -c "! kill -0 $APD_PID 2>/dev
 wait "$APD_PID"
 check "  ... with exit status 0" [ $? -eq 0 ]
 APD_PID=
-kill "$HOLD_PID" 2>/dev/null; wait "$HOLD_PID" 2>/dev/null; HOLD_PID=
+stop_pids "$HOLD_PID"; HOLD_PID=
 rm -f "$AP_HOME/catalog/wedge.json"
 
 # --- bearer token ---------------------------------------------------------------

@@ -139,7 +139,7 @@ check "GH_TOKEN comes first: a bad one is refused (AP_EAUTH), naming GH_TOKEN" s
 diag "$(cat "$TMP/err")"
 
 # --- the API unreachable: the catalog's ready entry is used, with a warning ---
-kill "$FH_PID"; wait "$FH_PID" 2>/dev/null; FH_PID=
+stop_pids "$FH_PID"; FH_PID=
 "$APCTL" pull --json gh:o/tool/tool-linux.bin > "$TMP/o.json" 2> "$TMP/err"
 check "API down: the ready entry of the same reference is used" sh -c \
     "[ $? -eq 0 ] && cmp -s '$(path_of "$TMP/o.json" tool-linux.bin 2>/dev/null)' '$TMP/g3.bin'"

@@ -124,7 +124,7 @@ HH_PID=$!
 i=0; while [ ! -s "$TMP/hh.port" ] && [ $i -lt 250 ]; do sleep 0.02; i=$((i + 1)); done
 pull "http://127.0.0.1:$(cat "$TMP/hh.port")/many.bin" > /dev/null 2> "$TMP/err"
 rc=$?
-kill $HH_PID 2>/dev/null; wait $HH_PID 2>/dev/null
+stop_pids "$HH_PID"
 check "5 MB of response headers end in a clear error" sh -c \
   "[ $rc -eq 4 ] && grep -q 'response headers exceed' '$TMP/err'"
 diag "$(cat "$TMP/err")"

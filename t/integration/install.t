@@ -56,7 +56,7 @@ while [ ! -s "$TMP/apd.port" ] && kill -0 $APD 2>/dev/null && [ $i -lt 500 ]; do
 done
 code=000
 [ -s "$TMP/apd.port" ] && code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(cat "$TMP/apd.port")/healthz")
-kill $APD 2>/dev/null; wait $APD 2>/dev/null
+stop_pids "$APD"
 check "installed apd runs from DESTDIR and answers /healthz (HTTP $code)" [ "$code" = 200 ]
 [ "$code" = 200 ] || diag "$(cat "$TMP/apd.log")"
 export PKG_CONFIG_PATH="$L/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$D"

@@ -18,7 +18,7 @@ unset OLLAMA_MODELS
 mkdir -p "$HOME"
 REG_PID=
 stop_registry() {
-    if [ -n "$REG_PID" ]; then kill "$REG_PID" 2> /dev/null; wait "$REG_PID" 2> /dev/null; fi
+    stop_pids "$REG_PID"
     REG_PID=
 }
 trap 'stop_registry; cleanup' EXIT INT TERM

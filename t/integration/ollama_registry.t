@@ -37,7 +37,7 @@ start_reg() {
     HP=${REG#http://}
 }
 stop_reg() {
-    if [ -n "$FH_PID" ]; then kill "$FH_PID" 2> /dev/null; wait "$FH_PID" 2> /dev/null; fi
+    stop_pids "$FH_PID"
     FH_PID=
 }
 # rlog EXPR: how many requests of the registry log satisfy EXPR (r = one).

@@ -35,7 +35,7 @@ fleet_conf "$NX" common huggingface | sed -e "s|/var/cache/nginx/models|$NX/cach
         -e "s|http://cache.lab:8081|http://127.0.0.1:$CP|" \
         > "$NX/nginx.conf"
 NGINX=
-trap 'kill $NGINX 2>/dev/null; wait $NGINX 2>/dev/null; cleanup' EXIT INT TERM
+trap 'stop_pids "$NGINX"; cleanup' EXIT INT TERM
 fleet_nginx_start "$NX" "$CP" "$HP"
 : > "$FH_LOG"
 

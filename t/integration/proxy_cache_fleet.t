@@ -55,7 +55,7 @@ python3 "$AP_SRC/t/fixtures/fakeregistry.py" --config "$TMP/reg.json" --log "$RL
 REG_PID=$!
 NX="$TMP/nginx"
 NGINX=
-trap 'for p in $NGINX $REG_PID $GH_PID; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; cleanup' \
+trap 'stop_pids "$NGINX" "$REG_PID" "$GH_PID"; cleanup' \
     EXIT INT TERM
 i=0
 while [ ! -s "$TMP/rready" ]; do
