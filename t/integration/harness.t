@@ -7,9 +7,15 @@
 #   - t/run-test: a test still running at its timeout is reported with each
 #     of its processes (state, kernel wait channel, command) before it is
 #     killed, and the wrapper's exit says it hung.
+#   - The fake servers stop on TERM.  Their handlers used to call
+#     threading.Event.set() while the main thread waited in Event.wait():
+#     a TERM in the moment the main thread held the Event's lock deadlocked
+#     the server (the likely cause of that hang: 1 in 200 stops deadlocked
+#     with a 0.1 ms wait loop).  t/fixtures/stop_signal.py is now the only
+#     signal handler of the fixtures, and it takes no lock.
 # Every wait here is bounded by run-test's own timeout, never a sleep.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 6
+plan 11
 
 # A test whose fake hub (FH_PID, stopped by t/lib.sh's cleanup) ignores TERM.
 cat > "$TMP/stubborn.t" <<'T'
@@ -50,4 +56,53 @@ check "  ... named as hung, on stderr and in its TAP" sh -c \
 check "  ... with each process it left waiting: state, wait channel, command" sh -c \
     "grep -q '^run-test:  *[0-9][0-9]* S .* sleep 600\$' '$TMP/hang.err' && grep -q '^run-test:  *[0-9][0-9]* S .* sh .*hang.t\$' '$TMP/hang.err'"
 [ $rc -eq 124 ] || diag "$(cat "$TMP/hang.out" "$TMP/hang.err")"
+
+# The fixtures' signal handling: one handler, in stop_signal.py.
+others=$(grep -ln 'signal\.signal(' "$AP_SRC"/t/fixtures/*.py | grep -v '/stop_signal\.py$')
+check "no fixture installs a signal handler but stop_signal.py's${others:+ (also: $others)}" [ -z "$others" ]
+# stopped_by_term FIXTURE ROUNDS: start it ROUNDS times, TERM it once it is
+# ready; each time it must exit, with status 0, within 5 s (polled).
+stopped_by_term() {
+    echo '{}' > "$TMP/empty.json"
+    _r=0
+    while [ $_r -lt "$2" ]; do
+        _r=$((_r + 1))
+        rm -f "$TMP/fx.ready"
+        python3 "$AP_SRC/t/fixtures/$1.py" --config "$TMP/empty.json" --log "$TMP/fx.log" \
+            --ready-file "$TMP/fx.ready" > /dev/null &
+        _fx=$!
+        _i=0
+        until [ -s "$TMP/fx.ready" ]; do
+            _i=$((_i + 1)); [ $_i -gt 500 ] && { kill -KILL $_fx; wait $_fx; return 1; }
+            sleep 0.02
+        done
+        kill -TERM $_fx
+        _i=0
+        while _running $_fx; do
+            _i=$((_i + 1))
+            if [ $_i -gt 100 ]; then
+                diag "$1 (round $_r) did not exit 5 s after TERM: $(cat /proc/$_fx/wchan)"
+                kill -KILL $_fx; wait $_fx; return 1
+            fi
+            sleep 0.05
+        done
+        wait $_fx || { diag "$1 exited $? on TERM"; return 1; }
+    done
+}
+for fx in fakehub fakegh fakeregistry; do
+    check "$fx exits on TERM, 5 times out of 5" stopped_by_term $fx 5
+done
+# fakehub --stdin-watch (how the unit tests tie it): EOF on stdin stops it.
+rm -f "$TMP/fx.ready"
+mkfifo "$TMP/fx.in"
+python3 "$AP_SRC/t/fixtures/fakehub.py" --config "$TMP/empty.json" --log "$TMP/fx.log" \
+    --ready-file "$TMP/fx.ready" --stdin-watch < "$TMP/fx.in" > /dev/null &
+FX=$!
+exec 7> "$TMP/fx.in"
+i=0; until [ -s "$TMP/fx.ready" ] || [ $i -gt 500 ]; do sleep 0.02; i=$((i + 1)); done
+exec 7>&-
+i=0; while _running $FX && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+stdin_stopped() { ! _running "$FX"; }
+check "fakehub --stdin-watch exits when its stdin closes" stdin_stopped
+stop_pids "$FX"
 done_testing
