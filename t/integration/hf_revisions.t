@@ -77,6 +77,12 @@ write_cfg() {
  }}
 JSON
     mv "$TMP/cfg.tmp" "$TMP/cfg.json"
+    # a running hub is told (a rewrite in the same second may keep the
+    # file's mtime on a coarse filesystem)
+    if [ -n "$FH_PID" ]; then
+        [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$TMP/cfg.json" \
+            "$HUB/_admin/config")" = 200 ] || echo "Bail out! the hub refused the new config"
+    fi
 }
 write_cfg "$M1" cfg-1
 start_hub "$TMP/cfg.json"
@@ -137,7 +143,6 @@ check "org/move@main (first) exits 0" [ $rc -eq 0 ]
 [ -s "$TMP/err" ] && diag "$(cat "$TMP/err")"
 check "first pull: revision M1, 4 files" sh -c \
     "[ '$(json_get "$TMP/m1.json" 'j["revision"]' 2>/dev/null)' = '$M1' ] && [ '$(names "$TMP/m1.json")' = 'a.bin b.bin c.bin config.json' ]"
-sleep 1   # a different mtime for the rewritten config, on coarse filesystems too
 write_cfg "$M2" cfg-1
 since=$(log_lines)
 "$APCTL" pull --json hf:org/move@main > "$TMP/m2.json" 2> "$TMP/err"
@@ -162,7 +167,6 @@ check "re-pull: fetched_bytes is b.bin's size" [ "$(json_get "$TMP/m2.json" 'j["
 check "show: the catalog entry has the new revision" [ "$(json_get "$TMP/m2s.json" 'j["revision"]' 2>/dev/null)" = "$M2" ]
 
 # now only the small regular file changes
-sleep 1
 write_cfg "$M3" cfg-3
 since=$(log_lines)
 "$APCTL" pull --json hf:org/move@main > "$TMP/m3.json" 2> "$TMP/err"
@@ -176,7 +180,6 @@ check "re-pull 3: exactly one resolve GET with a body (config.json)" sh -c \
      [ $(count_new "$since" 'r["server"]=="hub" and r["method"]=="GET" and "/resolve/" in r["path"] and r["bytes"]>0 and r["path"].endswith("/config.json")') -eq 1 ]"
 
 # a file removed (c.bin) and one added (d.txt)
-sleep 1
 write_cfg "$M4" cfg-3
 since=$(log_lines)
 "$APCTL" pull --json hf:org/move@main > "$TMP/m4.json" 2> "$TMP/err"
