@@ -270,8 +270,8 @@ int apx_plan_verifications(pull *j, const ap_vendor_call *call)
             !(call->files[i].flags & APX_MFILE_OTHER))
             (void)ap_tracker_log(j->tracker, AP_LOG_WARN, f->name, AP_OK,
                                  "no digest, checksum or signature from the vendor: "
-                                 "the file is stored under the sha256 of the bytes "
-                                 "received, unverified");
+                                 "if it downloads, it will be stored unverified, "
+                                 "under the sha256 of the bytes received");
     }
     return AP_OK;
 }
