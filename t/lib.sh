@@ -28,10 +28,12 @@ _n=0
 _fail=0
 FH_PID=
 
-# _running PID: the process exists and has not exited (a zombie, exited but
-# not yet reaped by this shell, does not count).  Read from /proc: the state
-# is the first field after the command name's closing parenthesis.
-_running() {
+# pid_running PID: the process exists and has not exited.  A zombie does not
+# count: a child of this shell stays one until `wait`, and an orphan may
+# stay one for good (PID 1 of a container or VM may not reap).  Read from
+# /proc: the state is the first field after the command's closing
+# parenthesis.
+pid_running() {
     _st=$(sed -n 's/.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
     case $_st in ''|Z|X) return 1 ;; esac
 }
@@ -51,7 +53,7 @@ stop_pids() {
     _sp_n=$(( ${AP_STOP_GRACE:-10} * 20 ))
     for _p in $_sent; do
         _sp_i=0
-        while _running "$_p"; do
+        while pid_running "$_p"; do
             _sp_i=$((_sp_i + 1))
             if [ $_sp_i -eq $_sp_n ]; then
                 echo "stop_pids: pid $_p still running ${AP_STOP_GRACE:-10} s after TERM" \

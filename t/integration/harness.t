@@ -78,7 +78,7 @@ stopped_by_term() {
         done
         kill -TERM $_fx
         _i=0
-        while _running $_fx; do
+        while pid_running $_fx; do
             _i=$((_i + 1))
             if [ $_i -gt 100 ]; then
                 diag "$1 (round $_r) did not exit 5 s after TERM: $(cat /proc/$_fx/wchan)"
@@ -101,8 +101,8 @@ FX=$!
 exec 7> "$TMP/fx.in"
 i=0; until [ -s "$TMP/fx.ready" ] || [ $i -gt 500 ]; do sleep 0.02; i=$((i + 1)); done
 exec 7>&-
-i=0; while _running $FX && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-stdin_stopped() { ! _running "$FX"; }
+i=0; while pid_running $FX && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+stdin_stopped() { ! pid_running "$FX"; }
 check "fakehub --stdin-watch exits when its stdin closes" stdin_stopped
 stop_pids "$FX"
 done_testing

@@ -20,12 +20,6 @@ orphan_cleanup() {
 }
 trap orphan_cleanup EXIT INT TERM
 
-# alive PID: the process exists and is not a zombie (PID 1 of a container
-# may not reap the orphans it inherits).
-alive() {
-    _s=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-    case $_s in Z*|'') return 1 ;; esac
-}
 # poll_until SECONDS CMD...: poll CMD every 0.05 s until it succeeds.
 poll_until() {
     _max=$(( $1 * 20 )); shift
@@ -36,7 +30,7 @@ poll_until() {
         sleep 0.05
     done
 }
-not_alive() { ! alive "$1"; }
+not_alive() { ! pid_running "$1"; }  # t/lib.sh: a zombie is not running
 hubs_of() { ps -o pid=,comm= --ppid "$1" 2>/dev/null | awk '$2 == "python3" {print $1}'; }
 # have_hub: the binary, stopped (SIGSTOP, so it cannot end or restart its
 # hub meanwhile), has a hub running; sets HUBS.  Else it continues.
