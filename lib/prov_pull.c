@@ -119,9 +119,16 @@ int apx_pull_sink(const ap_event *ev, void *user)
 int apx_pull_fail(pull *j, int status, const char *fmt, ...)
 {
     va_list ap;
+    char *m = j->prov->err.msg;
+    size_t n = strlen(j->ref);
     va_start(ap, fmt);
     apx_error_vset(&j->prov->err, status, fmt, ap);
     va_end(ap);
+    /* "REF: REF: cause" says the reference once: a plain URL's reference is
+     * the URL that a transfer's message opens with too */
+    if (n && strncmp(m, j->ref, n) == 0 && strncmp(m + n, ": ", 2) == 0 &&
+        strncmp(m + n + 2, j->ref, n) == 0 && strncmp(m + 2 * n + 2, ": ", 2) == 0)
+        memmove(m, m + n + 2, strlen(m + n + 2) + 1);
     return status;
 }
 

@@ -2,7 +2,7 @@
 # Plain URL references through the engine: digest fragment, faults healed by
 # retries/resume, faults that must fail cleanly, and cross-vendor dedup.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 24
+plan 25
 gen_bytes 6000000 11 > "$TMP/a.bin"
 A=$(sha256 "$TMP/a.bin")
 gen_bytes 3000000 12 > "$TMP/b.bin"
@@ -55,6 +55,9 @@ check "wrong bytes fail with want/got" sh -c \
 check "  ... and leave nothing visible" sh -c "! find '$AP_HOME/models' -name evil.bin | grep -q ."
 "$APCTL" pull "$FILES/files/nothere.bin" > /dev/null 2> "$TMP/err"
 check "404 fails, naming the URL" sh -c "grep -q 'nothere.bin' '$TMP/err' && grep -qi '404\\|not found' '$TMP/err'"
+check "  ... once: 'apctl: URL: HTTP 404', not the URL twice" \
+    grep -qx "apctl: $FILES/files/nothere.bin: HTTP 404" "$TMP/err"
+[ "$(grep -c '^apctl: ' "$TMP/err")" -eq 1 ] || diag "$(cat "$TMP/err")"
 "$APCTL" pull --max-attempts 2 "$FILES/loop/a" > /dev/null 2> "$TMP/err"
 check "redirect loop fails clearly" sh -c "grep -qi 'redirect' '$TMP/err'"
 "$APCTL" pull "https://x/y#sha256=zz" > /dev/null 2> "$TMP/err"
