@@ -9,8 +9,9 @@
 plan 22
 APD_PID=
 HOLD_PID=
+P2_PID=
 stop_all() {
-    stop_pids "$HOLD_PID" "$APD_PID"
+    stop_pids "$HOLD_PID" "$APD_PID" "$P2_PID"
     cleanup
 }
 trap stop_all EXIT INT TERM
@@ -45,7 +46,7 @@ c=$(code -H "Host: 127.0.0.1:1" "$URL/healthz")
 check "  ... the right address with another port: 421" [ "$c" = 421 ]
 c=$(code -H "Host: localhost:$PORT" "$URL/healthz")
 check "  ... localhost with the port, on loopback: accepted" [ "$c" = 200 ]
-stop_pids "$APD_PID"
+stop_pids "$APD_PID"; APD_PID=
 start_apd_at() {
     rm -f "$TMP/port2"
     "$AP_BUILD/apd" --listen "$1" --port-file "$TMP/port2" 2>> "$TMP/apd.err" &
@@ -58,7 +59,7 @@ start_apd_at localhost:0
 check "bound by name to localhost: Host localhost accepted, another name not" sh -c \
     "[ \$(curl -s -o /dev/null -w '%{http_code}' http://localhost:$P2/healthz) = 200 ] && \
      [ \$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: localhost.evil.example:$P2' http://localhost:$P2/healthz) = 421 ]"
-stop_pids "$P2_PID"
+stop_pids "$P2_PID"; P2_PID=
 start_apd
 c=$(code -X POST -H 'Origin: http://evil.example' -H 'Content-Type: application/json' \
     -d "$JOB" "$URL/v1/jobs")

@@ -39,7 +39,7 @@ check "apctl show --json of it within 3 CPU seconds parses, $N files ready, as s
 diag "$(cat "$TMP/err")"
 
 APD_PID=
-stop_apd() { stop_pids "$APD_PID"; }
+stop_apd() { stop_pids "$APD_PID"; APD_PID=; }
 trap 'stop_apd; cleanup' EXIT
 "$AP_BUILD/apd" --listen 127.0.0.1:0 --port-file "$TMP/port" 2> "$TMP/apd.err" &
 APD_PID=$!
