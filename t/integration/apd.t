@@ -8,7 +8,7 @@
 # stall; errors (400 for a bad reference at submission, 404, 405, 409,
 # 413); tidy numbers; SIGTERM.  docs/daemon.md.
 . "${AP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/t/lib.sh"
-plan 51
+plan 52
 APD_PID=
 stop_all() {
     stop_pids "$APD_PID"
@@ -74,6 +74,9 @@ untidy() { grep -Eq '[0-9]\.[0-9]{7,}' "$1"; }
 
 check "GET /healthz answers ok" sh -c \
     "curl -s -m 5 '$URL/healthz' | grep -q '\"status\":\"ok\"'"
+code=$(http GET /v1/models)
+check "GET /v1/models of an empty catalog: 200, no models (under ASan: no overflow)" \
+    [ "$code $(json_get "$TMP/body" 'j["models"]')" = "200 []" ]
 
 # --- a job, followed to its end ---------------------------------------------
 code=$(http POST /v1/jobs "{\"operation\": \"model_download\", \"ref\": \"$FILES/files/a.bin#sha256=$A\", \"include\": [], \"exclude\": []}")

@@ -224,7 +224,8 @@ enum MHD_Result apd_reply_entries(apd_req *rq, ap_entry *const *list, size_t n,
         free(docs);
         return r ? queue(rq, 200, r, "application/json") : MHD_NO;
     }
-    if (!bad && member && (buf = malloc(len + strlen(member) + 8))) {
+    /* {"member":[DOC,DOC]}\n and its NUL: len counts a comma per document */
+    if (!bad && member && (buf = malloc(strlen(member) + len + 10))) {
         p = buf + sprintf(buf, "{\"%s\":[", member);
         for (i = 0; i < n; i++) {
             size_t k = strlen(docs[i]);
