@@ -75,14 +75,11 @@ int put_json_ascii(FILE *f, const char *js)
         if (*p < 0x80)
             continue;
         fwrite(run, 1, (size_t)(p - run), f);
-        if ((k = tool_utf8_len(p, 0)) == 0) { /* not from the library */
+        if ((k = tool_utf8_decode(p, 0, &cp)) == 0) { /* not from the library */
             fputs("\\ufffd", f);
             run = p + 1;
             continue;
         }
-        cp = *p & (0x7F >> k);
-        for (size_t i = 1; i < k; i++)
-            cp = cp << 6 | (p[i] & 0x3F);
         if (cp >= 0x10000)
             fprintf(f, "\\u%04lx\\u%04lx", 0xD800 + ((cp - 0x10000) >> 10),
                     0xDC00 + ((cp - 0x10000) & 0x3FF));

@@ -1,12 +1,15 @@
-/* apctl and apd — UTF-8 checking for terminal-safe output (utf8.h).
+/* apctl and apd — UTF-8 checking and decoding for terminal-safe output
+ * and ASCII JSON (utf8.h).
  * SPDX-License-Identifier: MIT */
 #include "utf8.h"
 
-size_t tool_utf8_len(const unsigned char *s, int no_c1)
+size_t tool_utf8_decode(const unsigned char *s, int no_c1, unsigned long *out)
 {
     unsigned cp, need, i;
-    if (s[0] < 0x80)
+    if (s[0] < 0x80) {
+        *out = s[0];
         return 1;
+    }
     if (s[0] < 0xC2)
         return 0;
     if (s[0] < 0xE0)
@@ -26,5 +29,12 @@ size_t tool_utf8_len(const unsigned char *s, int no_c1)
         cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ||
         (no_c1 && cp >= 0x80 && cp <= 0x9F))
         return 0;
+    *out = cp;
     return need + 1;
+}
+
+size_t tool_utf8_len(const unsigned char *s, int no_c1)
+{
+    unsigned long cp;
+    return tool_utf8_decode(s, no_c1, &cp);
 }
