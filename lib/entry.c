@@ -85,6 +85,17 @@ AP_EXPORT const char *ap_file_status_name(ap_file_status status)
     return "unknown";
 }
 
+int apx_file_status_from_name(const char *s, ap_file_status *out)
+{
+    int i;
+    for (i = AP_FILE_PENDING; i <= AP_FILE_FAILED; i++)
+        if (!strcmp(s, ap_file_status_name((ap_file_status)i))) {
+            *out = (ap_file_status)i;
+            return 1;
+        }
+    return 0;
+}
+
 AP_EXPORT size_t ap_entry_file_count(const ap_entry *e)
 {
     return e && e->files ? e->nfiles : 0;

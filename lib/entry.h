@@ -14,6 +14,9 @@ int apx_entry_id_valid(const char *id);
 /* The entry status called s (ap_entry_status_name's words): 1 and *out,
  * or 0 when s names none. */
 int apx_entry_status_from_name(const char *s, ap_entry_status *out);
+/* The file status called s (ap_file_status_name's words): 1 and *out, or
+ * 0 when s names none. */
+int apx_file_status_from_name(const char *s, ap_file_status *out);
 /* A file's status: its own member when the element has it (a caller's
  * older, shorter ap_entry_file may not), and READY exactly when the blob is
  * present. */

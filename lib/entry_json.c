@@ -257,6 +257,7 @@ static const char *const why_text[W_N] = {
 };
 
 enum { L_TOP, L_HEAD, L_FILES, L_FILE, L_END };
+enum { FS_NONE = -1, FS_BAD = -2 };
 
 typedef struct reader {
     ap_entry *e;
@@ -268,9 +269,9 @@ typedef struct reader {
     int last;              /* the table index of the member met last */
     unsigned head_seen;
     unsigned bad;          /* bit W_x: that went wrong */
-    char *status;          /* the document's "status" */
-    char fstatus[16];      /* the current file's "status", when given */
-    int fstatus_given;
+    int status_ok;         /* the document's "status" named one */
+    int fstatus;           /* the current file's "status": FS_NONE (not
+                              given), FS_BAD (not a status word) or one */
     int enomem;
     const char *err;       /* a JSON error the callbacks found */
     yajl_handle h;
@@ -428,18 +429,18 @@ static int on_string(void *ctx, const unsigned char *s, size_t n)
             }
             break;
         case T_STATUS:
-            if (!(rd->status = apx_strndup((const char *)s, n))) {
-                rd->enomem = 1;
-                return 0;
-            }
+        case T_FSTATUS: {
+            /* a status word, looked up at once (none is 16 bytes long) */
+            char word[16] = "";
+            ap_file_status fs;
+            if (n < sizeof word)
+                memcpy(word, s, n);
+            if (rd->m->type == T_STATUS)
+                rd->status_ok = apx_entry_status_from_name(word, &rd->e->status);
+            else
+                rd->fstatus = apx_file_status_from_name(word, &fs) ? (int)fs : FS_BAD;
             break;
-        case T_FSTATUS:
-            rd->fstatus_given = 1;
-            if (n < sizeof rd->fstatus) {
-                memcpy(rd->fstatus, s, n);
-                rd->fstatus[n] = '\0';
-            } /* a word too long for it reads as "", no status */
-            break;
+        }
         default: wrong_type(rd);
         }
     }
@@ -506,8 +507,7 @@ static int file_open(reader *rd)
     rd->head_seen = rd->seen;
     rd->seen = 0;
     rd->last = -1;
-    rd->fstatus_given = 0;
-    rd->fstatus[0] = '\0';
+    rd->fstatus = FS_NONE;
     return 1;
 }
 
@@ -548,17 +548,14 @@ static int on_start_array(void *ctx)
 static void file_close(reader *rd)
 {
     ap_entry_file *f = cur_file(rd);
-    int bad = 0, s;
+    int bad = 0;
     /* a document older than the member: the present flag tells */
     f->status = f->present ? AP_FILE_READY : AP_FILE_PENDING;
-    if (rd->fstatus_given) {
-        for (s = AP_FILE_PENDING; s <= AP_FILE_FAILED; s++)
-            if (!strcmp(rd->fstatus, ap_file_status_name((ap_file_status)s)))
-                break;
-        if (s > AP_FILE_FAILED || (s == AP_FILE_READY) != (f->present != 0))
+    if (rd->fstatus != FS_NONE) {
+        if (rd->fstatus == FS_BAD || (rd->fstatus == AP_FILE_READY) != (f->present != 0))
             bad = 1;
         else
-            f->status = (ap_file_status)s;
+            f->status = (ap_file_status)rd->fstatus;
     }
     if (!f->name || ap_path_validate(f->name) != AP_OK ||
         (f->sha256 && !apx_is_sha256_hex(f->sha256)))
@@ -638,7 +635,7 @@ static void head_close(reader *rd)
         rd->bad |= 1u << W_MEMBER;
     else if (!apx_entry_id_valid(e->id))
         rd->bad |= 1u << W_ID;
-    if (!rd->status || !apx_entry_status_from_name(rd->status, &e->status))
+    if (!rd->status_ok)
         rd->bad |= 1u << W_STATUS;
 }
 
@@ -691,7 +688,6 @@ int apx_entry_parse(const char *json, size_t len, ap_entry **out,
         }
     }
     yajl_free(h);
-    free(rd.status);
     if (rc != AP_OK) {
         ap_entry_free(rd.e);
         return rc;
