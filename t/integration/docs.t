@@ -8,10 +8,11 @@
 plan 7
 S=$AP_SRC
 cd "$S" || exit 1
-# Files written by the project (not build output), relative to the top.
+# Files written by the project (not build output, not the npm packages
+# that t/js and bench/hfjs install), relative to the top.
 find README.md docs include lib vendors examples t bench fuzz man Makefile \
      pkgconfig -type f ! -path 't/fixtures/*.pem' 2> /dev/null |
-    grep -Ev '(^|/)build/|\.(so|o|a|gguf|bin)$' | LC_ALL=C sort > "$TMP/files"
+    grep -Ev '(^|/)(build|node_modules)/|\.(so|o|a|gguf|bin)$' | LC_ALL=C sort > "$TMP/files"
 
 # 1-2. Outside references.  The patterns are assembled so this file does not
 # match itself.
