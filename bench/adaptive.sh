@@ -21,14 +21,14 @@ done
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 T=$(mktemp -d /tmp/ap-bench-adaptive-XXXXXX)
 chmod 755 "$T"
+. "$ROOT/bench/lib.sh"   # bench_snapshot_apctl, stop_pids
 NGINX_PID=
 cleanup() {
-    [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
+    stop_pids "$NGINX_PID"
     rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
 mkdir -p "$T/www" "$T/tmp"
-. "$ROOT/bench/lib.sh"
 bench_snapshot_apctl
 REV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 

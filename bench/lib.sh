@@ -15,11 +15,13 @@ bench_snapshot_apctl() {
     export AP_VENDOR_PATH
 }
 
+. "$ROOT/t/procs.sh"   # stop_pids: the servers a benchmark starts
+
 # The exit trap of a benchmark that starts the fake hub: stop it (by its
-# PID), remove $T.
+# PID, with a bound), remove $T.
 HUB_PID=
 bench_hub_cleanup() {
-    [ -n "$HUB_PID" ] && kill "$HUB_PID" 2>/dev/null && wait "$HUB_PID" 2>/dev/null
+    stop_pids "$HUB_PID"
     rm -rf "$T"
 }
 

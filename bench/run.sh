@@ -32,16 +32,16 @@ TIME=/usr/bin/time
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)   # others' jobs on the machine disturb the numbers
 T=$(mktemp -d /tmp/ap-bench-XXXXXX)
 chmod 755 "$T"   # nginx workers may run as another user
+. "$ROOT/bench/lib.sh"   # bench_snapshot_apctl, stop_pids
 NGINX_PID=
 cleanup() {
-    [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
+    stop_pids "$NGINX_PID"
     rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
 
 # ---- drivers -------------------------------------------------------------------
 [ -x "$B/apctl" ] || { echo "bench: $B/apctl missing (make all)" >&2; exit 1; }
-. "$ROOT/bench/lib.sh"
 bench_snapshot_apctl
 REV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 SMALL_P=${BENCH_SMALL_P:-8}

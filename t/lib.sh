@@ -28,49 +28,18 @@ _n=0
 _fail=0
 FH_PID=
 
-# pid_running PID: the process exists and has not exited.  A zombie does not
-# count: a child of this shell stays one until `wait`, and an orphan may
-# stay one for good (PID 1 of a container or VM may not reap).  Read from
-# /proc: the state is the first field after the command's closing
-# parenthesis.
-pid_running() {
-    _st=$(sed -n 's/.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
-    case $_st in ''|Z|X) return 1 ;; esac
-}
+. "$AP_SRC/t/procs.sh"   # pid_running, stop_pids
 
-# stop_pids PID...: stop background processes this test started (servers).
-# Each gets TERM and is polled until it exits; one still running 10 s later
-# (AP_STOP_GRACE) is named on stderr with its state and kernel wait
-# channel, then gets KILL.
-# A server that ignores TERM costs its test 10 s and a diagnosis, never a
-# hang until run-test's timeout (an unbounded `wait` did that once).  The
-# stopped ones are reaped; empty arguments are skipped.
-stop_pids() {
-    _sent=
-    for _p in "$@"; do
-        [ -n "$_p" ] && kill "$_p" 2>/dev/null && _sent="$_sent $_p"
+# poll_until SECONDS CMD...: run CMD every 0.05 s until it succeeds; 1 when
+# it still fails after SECONDS.
+poll_until() {
+    _pu_max=$(( $1 * 20 )); shift
+    _pu_i=0
+    until "$@"; do
+        _pu_i=$((_pu_i + 1))
+        [ $_pu_i -gt $_pu_max ] && return 1
+        sleep 0.05
     done
-    _sp_n=$(( ${AP_STOP_GRACE:-10} * 20 ))
-    for _p in $_sent; do
-        _sp_i=0
-        while pid_running "$_p"; do
-            _sp_i=$((_sp_i + 1))
-            if [ $_sp_i -eq $_sp_n ]; then
-                echo "stop_pids: pid $_p still running ${AP_STOP_GRACE:-10} s after TERM" \
-                    "(state $(sed 's/.*) //; s/ .*//' "/proc/$_p/stat" 2>/dev/null)," \
-                    "wchan $(cat "/proc/$_p/wchan" 2>/dev/null)):" \
-                    "$(tr '\0\n' '  ' < "/proc/$_p/cmdline" 2>/dev/null | sed 's/ *$//'); KILL" >&2
-                kill -KILL "$_p" 2>/dev/null
-            elif [ $_sp_i -gt $((_sp_n + 100)) ]; then
-                echo "stop_pids: pid $_p survived KILL; not waiting for it" >&2
-                _sent=$(echo " $_sent " | sed "s/ $_p / /")
-                break
-            fi
-            sleep 0.05
-        done
-    done
-    for _p in $_sent; do wait "$_p" 2>/dev/null; done
-    return 0
 }
 
 cleanup() {

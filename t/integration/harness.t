@@ -62,6 +62,8 @@ others=$(grep -ln 'signal\.signal(' "$AP_SRC"/t/fixtures/*.py | grep -v '/stop_s
 check "no fixture installs a signal handler but stop_signal.py's${others:+ (also: $others)}" [ -z "$others" ]
 # stopped_by_term FIXTURE ROUNDS: start it ROUNDS times, TERM it once it is
 # ready; each time it must exit, with status 0, within 5 s (polled).
+fx_ready() { [ -s "$TMP/fx.ready" ]; }
+fx_gone() { ! pid_running "$FX"; }
 stopped_by_term() {
     echo '{}' > "$TMP/empty.json"
     _r=0
@@ -70,23 +72,14 @@ stopped_by_term() {
         rm -f "$TMP/fx.ready"
         python3 "$AP_SRC/t/fixtures/$1.py" --config "$TMP/empty.json" --log "$TMP/fx.log" \
             --ready-file "$TMP/fx.ready" > /dev/null &
-        _fx=$!
-        _i=0
-        until [ -s "$TMP/fx.ready" ]; do
-            _i=$((_i + 1)); [ $_i -gt 500 ] && { kill -KILL $_fx; wait $_fx; return 1; }
-            sleep 0.02
-        done
-        kill -TERM $_fx
-        _i=0
-        while pid_running $_fx; do
-            _i=$((_i + 1))
-            if [ $_i -gt 100 ]; then
-                diag "$1 (round $_r) did not exit 5 s after TERM: $(cat /proc/$_fx/wchan)"
-                kill -KILL $_fx; wait $_fx; return 1
-            fi
-            sleep 0.05
-        done
-        wait $_fx || { diag "$1 exited $? on TERM"; return 1; }
+        FX=$!
+        poll_until 10 fx_ready || { kill -KILL $FX; wait $FX; return 1; }
+        kill -TERM $FX
+        if ! poll_until 5 fx_gone; then
+            diag "$1 (round $_r) did not exit 5 s after TERM: $(cat /proc/$FX/wchan)"
+            kill -KILL $FX; wait $FX; return 1
+        fi
+        wait $FX || { diag "$1 exited $? on TERM"; return 1; }
     done
 }
 for fx in fakehub fakegh fakeregistry; do
@@ -99,10 +92,8 @@ python3 "$AP_SRC/t/fixtures/fakehub.py" --config "$TMP/empty.json" --log "$TMP/f
     --ready-file "$TMP/fx.ready" --stdin-watch < "$TMP/fx.in" > /dev/null &
 FX=$!
 exec 7> "$TMP/fx.in"
-i=0; until [ -s "$TMP/fx.ready" ] || [ $i -gt 500 ]; do sleep 0.02; i=$((i + 1)); done
+poll_until 10 fx_ready
 exec 7>&-
-i=0; while pid_running $FX && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-stdin_stopped() { ! pid_running "$FX"; }
-check "fakehub --stdin-watch exits when its stdin closes" stdin_stopped
+check "fakehub --stdin-watch exits when its stdin closes" poll_until 5 fx_gone
 stop_pids "$FX"
 done_testing

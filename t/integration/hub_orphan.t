@@ -20,16 +20,6 @@ orphan_cleanup() {
 }
 trap orphan_cleanup EXIT INT TERM
 
-# poll_until SECONDS CMD...: poll CMD every 0.05 s until it succeeds.
-poll_until() {
-    _max=$(( $1 * 20 )); shift
-    _i=0
-    until "$@"; do
-        _i=$((_i + 1))
-        [ $_i -gt $_max ] && return 1
-        sleep 0.05
-    done
-}
 not_alive() { ! pid_running "$1"; }  # t/lib.sh: a zombie is not running
 hubs_of() { ps -o pid=,comm= --ppid "$1" 2>/dev/null | awk '$2 == "python3" {print $1}'; }
 # have_hub: the binary, stopped (SIGSTOP, so it cannot end or restart its
