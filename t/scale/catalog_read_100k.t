@@ -43,8 +43,7 @@ stop_apd() { stop_pids "$APD_PID"; APD_PID=; }
 trap 'stop_apd; cleanup' EXIT
 "$AP_BUILD/apd" --listen 127.0.0.1:0 --port-file "$TMP/port" 2> "$TMP/apd.err" &
 APD_PID=$!
-i=0
-while [ ! -s "$TMP/port" ] && [ $i -lt 250 ]; do sleep 0.02; i=$((i + 1)); done
+poll_until 5 test -s "$TMP/port"
 URL="http://127.0.0.1:$(cat "$TMP/port")"
 HZ=$(getconf CLK_TCK)
 apd_cpu() { awk '{print $14 + $15}' "/proc/$APD_PID/stat"; }
@@ -63,5 +62,5 @@ T2=$(get "/v1/models" "$TMP/all.json")
 check "apd GET /v1/models: {\"models\": [it]}, within 3 CPU seconds ($T2 ticks of $HZ)" \
     within "$T2" "$TMP/all.json" "j['models'][0] if len(j['models']) == 1 else None"
 diag "$(cat "$TMP/apd.err")"
-check "apd is still up" kill -0 "$APD_PID"
+check "apd is still up" pid_running "$APD_PID"
 done_testing
